@@ -1,0 +1,84 @@
+# factprobe - top-level build.  `make demo` and `make test` are the two
+# commands a new user runs; both install what is missing first.
+
+CC      ?= cc
+PKGS    := openblas hdf5 libpcre2-8 jansson
+CFLAGS  ?= -O2 -march=native -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter
+DEPFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+
+BUILD   ?= build
+MODEL_SRC := $(wildcard model/*.c)
+PROBE_SRC := $(wildcard probe/*.c)
+MODEL_OBJ := $(MODEL_SRC:%.c=$(BUILD)/%.o)
+PROBE_OBJ := $(PROBE_SRC:%.c=$(BUILD)/%.o)
+TEST_BINS := $(BUILD)/tests/test_quant $(BUILD)/tests/test_gguf $(BUILD)/tests/test_tokenizer \
+             $(BUILD)/tests/test_forward $(BUILD)/tests/test_oracle $(BUILD)/tests/make_tiny
+BENCH_BIN := $(BUILD)/tests/bench_forward
+
+MODEL_DIR  := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/factprobe
+MODEL_FILE := $(MODEL_DIR)/SmolLM2-135M-Instruct.Q4_1.gguf
+
+.PHONY: all deps model test test-fast asan bench demo check-long oracle clean
+
+all: $(BUILD)/factprobe
+
+$(BUILD)/%.o: %.c $(wildcard model/*.h probe/*.h tests/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+$(BUILD)/libfpmodel.a: $(MODEL_OBJ)
+	ar rcs $@ $^
+
+$(BUILD)/factprobe: $(PROBE_OBJ) $(BUILD)/libfpmodel.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/tests/gguf_writer.o $(BUILD)/tests/tiny.o $(BUILD)/libfpmodel.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# Debian packages (apt-get when root, else a message naming them)
+deps:
+	@scripts/setup-deps.sh
+
+# the default model, into $(MODEL_DIR), checked against a pinned sha256
+model: $(MODEL_FILE)
+$(MODEL_FILE):
+	@scripts/fetch-model.sh
+
+# the whole suite: unit tests on synthetic models, the oracle comparison on
+# the default model, and the command-line end-to-end checks
+test: deps
+	@$(MAKE) --no-print-directory model
+	@$(MAKE) --no-print-directory test-fast
+	@FACTPROBE_TEST_MODEL=$(MODEL_FILE) BUILD=$(BUILD) tests/run.sh
+
+test-fast: $(BUILD)/factprobe $(TEST_BINS)
+
+# AddressSanitizer + UndefinedBehaviorSanitizer build of everything, then the suite
+asan: deps
+	@$(MAKE) --no-print-directory model
+	@$(MAKE) --no-print-directory BUILD=build-asan \
+		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test-fast
+	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		FACTPROBE_TEST_MODEL=$(MODEL_FILE) BUILD=build-asan tests/run.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory model
+	@$(MAKE) --no-print-directory $(BENCH_BIN) $(BUILD)/factprobe
+	@BUILD=$(BUILD) FACTPROBE_MODEL=$(MODEL_FILE) scripts/bench.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory model
+	@$(MAKE) --no-print-directory $(BUILD)/factprobe
+	@FACTPROBE_MODEL=$(MODEL_FILE) scripts/demo.sh $(BUILD)/factprobe
+
+check-long: test
+	@FACTPROBE_TEST_MODEL=$(MODEL_FILE) BUILD=$(BUILD) FACTPROBE_LONG=1 tests/run.sh
+
+# regenerate the committed oracle fixtures (needs llama-cpp-python; see the script)
+oracle: $(BUILD)/tests/make_tiny
+	@scripts/make-oracle.sh $(BUILD)
+
+clean:
+	rm -rf build build-asan

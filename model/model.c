@@ -1,0 +1,643 @@
+/* model.c - loading llama/gpt2 GGUF models and the batched forward pass
+ * (see model.h).  The forward pass is the plain, readable reference: each
+ * step is one loop or one cblas_sgemm over all T positions. */
+#include "model.h"
+#include "quant.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FP_MAX_DIM (1 << 20)    /* sanity bound on any model dimension */
+#define FP_MAX_LAYERS 4096
+
+struct fp_work {
+	int cap;          /* positions the buffers hold */
+	int logits_rows;  /* rows the logits buffer holds */
+	float *x;         /* [T, D] residual stream */
+	float *xn;        /* [T, D] normalised */
+	float *q;         /* [T, H*E] */
+	float *k, *v;     /* [T, K*E] */
+	float *z;         /* [T, H*E] */
+	float *att;       /* [T, T] one head's scores */
+	float *tmp;       /* [T, D] */
+	float *a, *b;     /* [T, F] */
+	float *logits;    /* [logits_rows, V] */
+};
+
+/* ---- hook names ---- */
+
+static const char *HOOK_SUFFIX[FP_HOOK_KIND_COUNT] = {
+	[FP_HOOK_EMBED] = "hook_embed",
+	[FP_HOOK_POS_EMBED] = "hook_pos_embed",
+	[FP_HOOK_RESID_PRE] = "hook_resid_pre",
+	[FP_HOOK_ATTN_Z] = "attn.hook_z",
+	[FP_HOOK_ATTN_OUT] = "hook_attn_out",
+	[FP_HOOK_RESID_MID] = "hook_resid_mid",
+	[FP_HOOK_MLP_PRE] = "mlp.hook_pre",
+	[FP_HOOK_MLP_PRE_LINEAR] = "mlp.hook_pre_linear",
+	[FP_HOOK_MLP_POST] = "mlp.hook_post",
+	[FP_HOOK_MLP_OUT] = "hook_mlp_out",
+	[FP_HOOK_RESID_POST] = "hook_resid_post",
+	[FP_HOOK_LN_FINAL] = "ln_final.hook_normalized",
+	[FP_HOOK_LOGITS] = "logits",
+};
+
+int fp_hook_is_layer(int kind)
+{
+	return kind >= FP_HOOK_RESID_PRE && kind <= FP_HOOK_RESID_POST;
+}
+
+const char *fp_hook_name(int kind, int layer, char *buf, size_t n)
+{
+	if (kind < 0 || kind >= FP_HOOK_KIND_COUNT)
+		snprintf(buf, n, "?");
+	else if (fp_hook_is_layer(kind))
+		snprintf(buf, n, "blocks.%d.%s", layer, HOOK_SUFFIX[kind]);
+	else
+		snprintf(buf, n, "%s", HOOK_SUFFIX[kind]);
+	return buf;
+}
+
+int fp_hook_parse(const char *name, int *kind, int *layer)
+{
+	*layer = -1;
+	if (!strncmp(name, "blocks.", 7)) {
+		char *end;
+		long l = strtol(name + 7, &end, 10);
+		if (end == name + 7 || *end != '.' || l < 0 || l > FP_MAX_LAYERS)
+			return -1;
+		for (int k = 0; k < FP_HOOK_KIND_COUNT; k++)
+			if (fp_hook_is_layer(k) && !strcmp(end + 1, HOOK_SUFFIX[k])) {
+				*kind = k;
+				*layer = (int)l;
+				return 0;
+			}
+		return -1;
+	}
+	for (int k = 0; k < FP_HOOK_KIND_COUNT; k++)
+		if (!fp_hook_is_layer(k) && !strcmp(name, HOOK_SUFFIX[k])) {
+			*kind = k;
+			return 0;
+		}
+	return -1;
+}
+
+int fp_hook_width(const fp_model *m, int kind)
+{
+	const fp_config *c = &m->cfg;
+	switch (kind) {
+	case FP_HOOK_POS_EMBED: return m->pos_embd ? c->d_model : 0;
+	case FP_HOOK_ATTN_Z: return c->n_heads * c->d_head;
+	case FP_HOOK_MLP_PRE: case FP_HOOK_MLP_POST: return c->d_mlp;
+	case FP_HOOK_MLP_PRE_LINEAR: return c->gated_mlp ? c->d_mlp : 0;
+	case FP_HOOK_LOGITS: return c->n_vocab;
+	default: return kind >= 0 && kind < FP_HOOK_KIND_COUNT ? c->d_model : 0;
+	}
+}
+
+/* ---- loading ---- */
+
+typedef struct loader {
+	fp_model *m;
+	const gguf_file *f;
+	fp_error *err;
+	float *next;     /* bump pointer in m->block (NULL while counting) */
+	size_t need;     /* floats counted */
+} loader;
+
+/* Finds a tensor, checks its shape (ne0, ne1; ne1 = 0 for vectors), and in
+ * the second pass dequantises it.  optional: absent is not an error. */
+static int take(loader *L, const float **dst, const char *name, uint64_t ne0, uint64_t ne1, int optional)
+{
+	const gguf_tensor *t = gguf_find_tensor(L->f, name);
+	*dst = NULL;
+	if (!t) {
+		if (optional)
+			return 0;
+		return fp_error_set(L->err, FP_ERR_FORMAT, "'%s': missing tensor '%s' (required by %s)", L->f->path, name,
+				    L->m->cfg.arch_name);
+	}
+	int ok = t->ne[0] == ne0 && (ne1 ? t->n_dims <= 2 && t->ne[1] == ne1 : t->n_elem == ne0);
+	if (!ok)
+		return fp_error_set(L->err, FP_ERR_FORMAT,
+				    "'%s': tensor '%s' has shape [%llu, %llu], expected [%llu, %llu]", L->f->path, name,
+				    (unsigned long long)t->ne[0], (unsigned long long)t->ne[1],
+				    (unsigned long long)ne0, (unsigned long long)(ne1 ? ne1 : 1));
+	if (!ggml_type_supported(t->type)) {
+		const char *tn = ggml_type_name(t->type);
+		return fp_error_set(L->err, FP_ERR_UNSUPPORTED,
+				    "'%s': tensor '%s' has type %s (%u), which factprobe cannot dequantise "
+				    "(supported: F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q4_K Q5_K Q6_K)",
+				    L->f->path, name, tn ? tn : "unknown", t->type);
+	}
+	if (!L->next) {
+		L->need += t->n_elem;
+		return 0;
+	}
+	if (quant_dequantize(t->type, t->data, L->next, t->n_elem))
+		return fp_error_set(L->err, FP_ERR_FORMAT, "'%s': cannot dequantise tensor '%s'", L->f->path, name);
+	*dst = L->next;
+	L->next += t->n_elem;
+	return 0;
+}
+
+static int take_layer(loader *L, const float **dst, int l, const char *what, uint64_t ne0, uint64_t ne1,
+		      int optional)
+{
+	char name[96];
+	snprintf(name, sizeof name, "blk.%d.%s", l, what);
+	return take(L, dst, name, ne0, ne1, optional);
+}
+
+/* One pass over all tensors the architecture uses (count, then load). */
+static int take_all(loader *L)
+{
+	fp_model *m = L->m;
+	const fp_config *c = &m->cfg;
+	uint64_t D = (uint64_t)c->d_model, F = (uint64_t)c->d_mlp, V = (uint64_t)c->n_vocab;
+	uint64_t QE = (uint64_t)c->n_heads * (uint64_t)c->d_head, KE = (uint64_t)c->n_kv_heads * (uint64_t)c->d_head;
+	int gpt2 = c->arch == FP_ARCH_GPT2, rc;
+	if ((rc = take(L, &m->tok_embd, "token_embd.weight", D, V, 0)))
+		return rc;
+	if (gpt2 && (rc = take(L, &m->pos_embd, "position_embd.weight", D, (uint64_t)c->n_ctx, 0)))
+		return rc;
+	if ((rc = take(L, &m->out_norm_w, "output_norm.weight", D, 0, 0)) ||
+	    (rc = take(L, &m->out_norm_b, "output_norm.bias", D, 0, !gpt2)) ||
+	    (rc = take(L, &m->unembed, "output.weight", D, V, 1)))
+		return rc;
+	for (int l = 0; l < c->n_layers; l++) {
+		fp_layer *y = &m->layers[l];
+		if ((rc = take_layer(L, &y->ln1_w, l, "attn_norm.weight", D, 0, 0)) ||
+		    (rc = take_layer(L, &y->ln1_b, l, "attn_norm.bias", D, 0, !gpt2)) ||
+		    (rc = take_layer(L, &y->wo, l, "attn_output.weight", QE, D, 0)) ||
+		    (rc = take_layer(L, &y->bo, l, "attn_output.bias", D, 0, !gpt2)) ||
+		    (rc = take_layer(L, &y->ln2_w, l, "ffn_norm.weight", D, 0, 0)) ||
+		    (rc = take_layer(L, &y->ln2_b, l, "ffn_norm.bias", D, 0, !gpt2)) ||
+		    (rc = take_layer(L, &y->w_up, l, "ffn_up.weight", D, F, 0)) ||
+		    (rc = take_layer(L, &y->b_up, l, "ffn_up.bias", F, 0, !gpt2)) ||
+		    (rc = take_layer(L, &y->w_down, l, "ffn_down.weight", F, D, 0)) ||
+		    (rc = take_layer(L, &y->b_down, l, "ffn_down.bias", D, 0, !gpt2)))
+			return rc;
+		if (gpt2) {
+			const float *w, *b;
+			if ((rc = take_layer(L, &w, l, "attn_qkv.weight", D, 3 * D, 0)) ||
+			    (rc = take_layer(L, &b, l, "attn_qkv.bias", 3 * D, 0, 0)))
+				return rc;
+			if (w) { /* fused [3D, D]: rows Q, then K, then V */
+				y->wq = w, y->wk = w + D * D, y->wv = w + 2 * D * D;
+				y->bq = b, y->bk = b + D, y->bv = b + 2 * D;
+			}
+		} else if ((rc = take_layer(L, &y->wq, l, "attn_q.weight", D, QE, 0)) ||
+			   (rc = take_layer(L, &y->wk, l, "attn_k.weight", D, KE, 0)) ||
+			   (rc = take_layer(L, &y->wv, l, "attn_v.weight", D, KE, 0)) ||
+			   (rc = take_layer(L, &y->bq, l, "attn_q.bias", QE, 0, 1)) ||
+			   (rc = take_layer(L, &y->bk, l, "attn_k.bias", KE, 0, 1)) ||
+			   (rc = take_layer(L, &y->bv, l, "attn_v.bias", KE, 0, 1)) ||
+			   (rc = take_layer(L, &y->w_gate, l, "ffn_gate.weight", D, F, 0))) {
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static int get_dim(const gguf_file *f, const char *arch, const char *suffix, int *out, int dflt, fp_error *err)
+{
+	char key[96];
+	uint32_t v;
+	snprintf(key, sizeof key, "%s.%s", arch, suffix);
+	int rc = gguf_get_u32(f, key, &v, err);
+	if (rc == -1) {
+		if (dflt >= 0) {
+			*out = dflt;
+			return 0;
+		}
+		return fp_error_set(err, FP_ERR_FORMAT, "'%s': missing metadata '%s'", f->path, key);
+	}
+	if (rc)
+		return rc;
+	if (v == 0 || v > FP_MAX_DIM)
+		return fp_error_set(err, FP_ERR_FORMAT, "'%s': metadata '%s' = %u is absurd (allowed 1..%d)", f->path, key,
+				    v, FP_MAX_DIM);
+	*out = (int)v;
+	return 0;
+}
+
+static int read_config(fp_model *m, const gguf_file *f, fp_error *err)
+{
+	fp_config *c = &m->cfg;
+	gguf_str a;
+	int rc = gguf_get_str(f, "general.architecture", &a, err);
+	if (rc == -1)
+		return fp_error_set(err, FP_ERR_FORMAT, "'%s': missing metadata 'general.architecture'", f->path);
+	if (rc)
+		return rc;
+	snprintf(c->arch_name, sizeof c->arch_name, "%.*s", (int)(a.len < 15 ? a.len : 15), a.ptr);
+	if (a.len == 5 && !memcmp(a.ptr, "llama", 5))
+		c->arch = FP_ARCH_LLAMA;
+	else if (a.len == 4 && !memcmp(a.ptr, "gpt2", 4))
+		c->arch = FP_ARCH_GPT2;
+	else
+		return fp_error_set(err, FP_ERR_UNSUPPORTED, "'%s': architecture '%.*s' is not supported (llama and gpt2 are)",
+				    f->path, (int)(a.len > 40 ? 40 : a.len), a.ptr);
+	const char *n = c->arch_name;
+	if ((rc = get_dim(f, n, "block_count", &c->n_layers, -1, err)) ||
+	    (rc = get_dim(f, n, "embedding_length", &c->d_model, -1, err)) ||
+	    (rc = get_dim(f, n, "feed_forward_length", &c->d_mlp, -1, err)) ||
+	    (rc = get_dim(f, n, "attention.head_count", &c->n_heads, -1, err)) ||
+	    (rc = get_dim(f, n, "attention.head_count_kv", &c->n_kv_heads, c->n_heads, err)) ||
+	    (rc = get_dim(f, n, "context_length", &c->n_ctx, 2048, err)))
+		return rc;
+	if (c->n_layers > FP_MAX_LAYERS)
+		return fp_error_set(err, FP_ERR_FORMAT, "'%s': %d layers is absurd", f->path, c->n_layers);
+	if (c->d_model % c->n_heads)
+		return fp_error_set(err, FP_ERR_FORMAT, "'%s': embedding_length %d is not a multiple of head_count %d",
+				    f->path, c->d_model, c->n_heads);
+	if ((rc = get_dim(f, n, "attention.key_length", &c->d_head, c->d_model / c->n_heads, err)))
+		return rc;
+	if (c->n_heads % c->n_kv_heads)
+		return fp_error_set(err, FP_ERR_FORMAT, "'%s': head_count %d is not a multiple of head_count_kv %d",
+				    f->path, c->n_heads, c->n_kv_heads);
+	if (c->arch == FP_ARCH_GPT2 && c->n_kv_heads != c->n_heads)
+		return fp_error_set(err, FP_ERR_FORMAT, "'%s': gpt2 models cannot have grouped-query attention", f->path);
+	if (c->arch == FP_ARCH_GPT2 && c->d_head * c->n_heads != c->d_model)
+		return fp_error_set(err, FP_ERR_FORMAT, "'%s': gpt2 heads must span embedding_length", f->path);
+	char key[96];
+	float eps = c->arch == FP_ARCH_LLAMA ? 1e-5f : 1e-5f;
+	snprintf(key, sizeof key, "%s.attention.%s", n, c->arch == FP_ARCH_LLAMA ? "layer_norm_rms_epsilon" : "layer_norm_epsilon");
+	if ((rc = gguf_get_f32(f, key, &eps, err)) < -1)
+		return rc;
+	if (!(eps > 0 && eps < 1))
+		return fp_error_set(err, FP_ERR_FORMAT, "'%s': %s = %g is not in (0, 1)", f->path, key, eps);
+	c->norm_eps = eps;
+	c->gated_mlp = c->arch == FP_ARCH_LLAMA;
+	if (c->arch == FP_ARCH_LLAMA) {
+		c->rope_base = 10000.0f;
+		snprintf(key, sizeof key, "%s.rope.freq_base", n);
+		if ((rc = gguf_get_f32(f, key, &c->rope_base, err)) < -1)
+			return rc;
+		if (!(c->rope_base > 1))
+			return fp_error_set(err, FP_ERR_FORMAT, "'%s': %s = %g must be > 1", f->path, key, c->rope_base);
+		if ((rc = get_dim(f, n, "rope.dimension_count", &c->rope_dim, c->d_head, err)))
+			return rc;
+		if (c->rope_dim > c->d_head || c->rope_dim % 2)
+			return fp_error_set(err, FP_ERR_FORMAT, "'%s': rope.dimension_count %d does not fit head size %d",
+					    f->path, c->rope_dim, c->d_head);
+	}
+	/* vocabulary size: the embedding matrix decides (llama.vocab_size is optional) */
+	const gguf_tensor *te = gguf_find_tensor(f, "token_embd.weight");
+	if (!te)
+		return fp_error_set(err, FP_ERR_FORMAT, "'%s': missing tensor 'token_embd.weight'", f->path);
+	if (te->n_dims != 2 || te->ne[1] > FP_MAX_DIM)
+		return fp_error_set(err, FP_ERR_FORMAT, "'%s': token_embd.weight is not a [d_model, vocab] matrix", f->path);
+	c->n_vocab = (int)te->ne[1];
+	if (c->n_vocab != fp_tokenizer_n_vocab(m->tok))
+		return fp_error_set(err, FP_ERR_FORMAT, "'%s': the tokenizer has %d tokens but token_embd.weight has %d rows",
+				    f->path, fp_tokenizer_n_vocab(m->tok), c->n_vocab);
+	return 0;
+}
+
+static void count_params(fp_model *m)
+{
+	fp_param_counts *p = &m->params;
+	const gguf_file *f = m->gguf;
+	memset(p, 0, sizeof *p);
+	for (uint64_t i = 0; i < f->n_tensors; i++) {
+		const gguf_tensor *t = &f->tensors[i];
+		char name[128];
+		snprintf(name, sizeof name, "%.*s", (int)t->name.len, t->name.ptr);
+		uint64_t n = t->n_elem;
+		if (strstr(name, "token_embd") || strstr(name, "position_embd"))
+			p->embed += n;
+		else if (strstr(name, "norm"))
+			p->norm += n;
+		else if (strstr(name, ".attn_"))
+			p->attn += n;
+		else if (strstr(name, ".ffn_"))
+			p->mlp += n;
+		else if (!strncmp(name, "output.", 7))
+			p->unembed += n;
+		else
+			p->other += n;
+		p->total += n;
+	}
+}
+
+void fp_model_free(fp_model *m)
+{
+	if (!m)
+		return;
+	if (m->work) {
+		struct fp_work *w = m->work;
+		free(w->x), free(w->xn), free(w->q), free(w->k), free(w->v), free(w->z);
+		free(w->att), free(w->tmp), free(w->a), free(w->b), free(w->logits);
+		free(w);
+	}
+	free(m->rope_cos);
+	free(m->rope_sin);
+	free(m->layers);
+	free(m->block);
+	fp_tokenizer_free(m->tok);
+	gguf_close(m->gguf);
+	free(m);
+}
+
+int fp_model_load(fp_model **out, const char *path, fp_error *err)
+{
+	int rc;
+	*out = NULL;
+	fp_model *m = calloc(1, sizeof *m);
+	if (!m)
+		return fp_error_set(err, FP_ERR_NOMEM, "out of memory");
+	if ((rc = gguf_open(&m->gguf, path, err)) || (rc = fp_tokenizer_load(&m->tok, m->gguf, err)) ||
+	    (rc = read_config(m, m->gguf, err)))
+		goto fail;
+	m->layers = calloc((size_t)m->cfg.n_layers, sizeof *m->layers);
+	m->work = calloc(1, sizeof *m->work);
+	if (!m->layers || !m->work) {
+		rc = fp_error_set(err, FP_ERR_NOMEM, "out of memory");
+		goto fail;
+	}
+	loader L = {m, m->gguf, err, NULL, 0};
+	if ((rc = take_all(&L)))
+		goto fail;
+	m->block_floats = L.need;
+	m->block = malloc(L.need * sizeof(float));
+	if (!m->block) {
+		rc = fp_error_set(err, FP_ERR_NOMEM, "'%s': cannot allocate %.1f MB for the f32 weights", path,
+				  L.need * 4.0 / 1e6);
+		goto fail;
+	}
+	L.next = m->block;
+	if ((rc = take_all(&L)))
+		goto fail;
+	m->cfg.tied_unembed = m->unembed == NULL;
+	if (!m->unembed)
+		m->unembed = m->tok_embd;
+	count_params(m);
+	*out = m;
+	return 0;
+fail:
+	fp_model_free(m);
+	return rc;
+}
+
+/* ---- forward pass ---- */
+
+static int work_reserve(fp_model *m, int T, int logit_rows)
+{
+	struct fp_work *w = m->work;
+	const fp_config *c = &m->cfg;
+	size_t D = (size_t)c->d_model, F = (size_t)c->d_mlp, QE = (size_t)(c->n_heads * c->d_head),
+	       KE = (size_t)(c->n_kv_heads * c->d_head), t = (size_t)T;
+	if (T > w->cap) {
+		float *p[10];
+		size_t sz[10] = {t * D, t * D, t * QE, t * KE, t * KE, t * QE, t * t, t * D, t * F, t * F};
+		for (int i = 0; i < 10; i++)
+			p[i] = malloc(sz[i] * sizeof(float));
+		free(w->x), free(w->xn), free(w->q), free(w->k), free(w->v), free(w->z);
+		free(w->att), free(w->tmp), free(w->a), free(w->b);
+		w->x = p[0], w->xn = p[1], w->q = p[2], w->k = p[3], w->v = p[4], w->z = p[5];
+		w->att = p[6], w->tmp = p[7], w->a = p[8], w->b = p[9];
+		w->cap = T;
+		for (int i = 0; i < 10; i++)
+			if (!p[i]) {
+				w->cap = 0;
+				return -1;
+			}
+	}
+	if (logit_rows > w->logits_rows) {
+		free(w->logits);
+		w->logits = malloc((size_t)logit_rows * (size_t)c->n_vocab * sizeof(float));
+		w->logits_rows = w->logits ? logit_rows : 0;
+		if (!w->logits)
+			return -1;
+	}
+	return 0;
+}
+
+static int rope_reserve(fp_model *m, int T)
+{
+	int half = m->cfg.rope_dim / 2;
+	if (T <= m->rope_pos_cap)
+		return 0;
+	float *cs = malloc((size_t)T * (size_t)half * sizeof(float));
+	float *sn = malloc((size_t)T * (size_t)half * sizeof(float));
+	if (!cs || !sn) {
+		free(cs), free(sn);
+		return -1;
+	}
+	for (int p = 0; p < T; p++)
+		for (int i = 0; i < half; i++) {
+			double theta = p * pow((double)m->cfg.rope_base, -2.0 * i / m->cfg.rope_dim);
+			cs[(size_t)p * half + i] = (float)cos(theta);
+			sn[(size_t)p * half + i] = (float)sin(theta);
+		}
+	free(m->rope_cos), free(m->rope_sin);
+	m->rope_cos = cs, m->rope_sin = sn, m->rope_pos_cap = T;
+	return 0;
+}
+
+/* y[T, out] = x[T, in] W^T (+ bias) */
+static void linear(float *y, const float *x, const float *W, const float *bias, int T, int in, int out)
+{
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, out, in, 1.0f, x, in, W, in, 0.0f, y, out);
+	if (bias)
+		for (int t = 0; t < T; t++)
+			for (int j = 0; j < out; j++)
+				y[(size_t)t * out + j] += bias[j];
+}
+
+static void norm_rows(float *y, const float *x, const float *w, const float *b, int T, int D, float eps, int rms)
+{
+	for (int t = 0; t < T; t++) {
+		const float *xr = x + (size_t)t * D;
+		float *yr = y + (size_t)t * D;
+		double mean = 0, var = 0;
+		if (!rms) {
+			for (int i = 0; i < D; i++)
+				mean += xr[i];
+			mean /= D;
+		}
+		for (int i = 0; i < D; i++)
+			var += (xr[i] - mean) * (xr[i] - mean);
+		float scale = (float)(1.0 / sqrt(var / D + eps));
+		for (int i = 0; i < D; i++)
+			yr[i] = (float)(xr[i] - mean) * scale * w[i] + (b ? b[i] : 0.0f);
+	}
+}
+
+/* Rotates adjacent pairs (x[2i], x[2i+1]) of each head: llama.cpp's "normal"
+ * RoPE, which GGUF llama weights need (the converter permuted Q and K). */
+static void rope(const fp_model *m, float *x, int T, int n_heads, int first_pos)
+{
+	const fp_config *c = &m->cfg;
+	int half = c->rope_dim / 2, E = c->d_head;
+	for (int t = 0; t < T; t++) {
+		const float *cs = m->rope_cos + (size_t)(first_pos + t) * half, *sn = m->rope_sin + (size_t)(first_pos + t) * half;
+		for (int h = 0; h < n_heads; h++) {
+			float *v = x + ((size_t)t * n_heads + h) * E;
+			for (int i = 0; i < half; i++) {
+				float a = v[2 * i], b = v[2 * i + 1];
+				v[2 * i] = a * cs[i] - b * sn[i];
+				v[2 * i + 1] = a * sn[i] + b * cs[i];
+			}
+		}
+	}
+}
+
+static void attention(fp_model *m, int T)
+{
+	const fp_config *c = &m->cfg;
+	struct fp_work *w = m->work;
+	int E = c->d_head, H = c->n_heads, K = c->n_kv_heads, QE = H * E, KE = K * E, group = H / K;
+	float scale = 1.0f / sqrtf((float)E);
+	for (int h = 0; h < H; h++) {
+		int g = h / group;
+		/* att[T, T] = scale * Q_h K_g^T */
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, E, scale, w->q + h * E, QE, w->k + g * E, KE,
+			    0.0f, w->att, T);
+		for (int i = 0; i < T; i++) {
+			float *r = w->att + (size_t)i * T, mx = r[0], sum = 0;
+			for (int j = 1; j <= i; j++)
+				mx = r[j] > mx ? r[j] : mx;
+			for (int j = 0; j <= i; j++)
+				sum += r[j] = expf(r[j] - mx);
+			for (int j = 0; j <= i; j++)
+				r[j] /= sum;
+			for (int j = i + 1; j < T; j++)
+				r[j] = 0.0f;
+		}
+		/* z_h[T, E] = att V_g */
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, E, T, 1.0f, w->att, T, w->v + g * E, KE, 0.0f,
+			    w->z + h * E, QE);
+	}
+}
+
+typedef struct hook_ctx {
+	const fp_forward_opts *o;
+	fp_error *err;
+} hook_ctx;
+
+static int fire(hook_ctx *hc, int kind, int layer, float *data, int n_pos, int first_pos, int width)
+{
+	const fp_forward_opts *o = hc->o;
+	char name[64];
+	if (!o || !o->hook || !(o->hook_mask & FP_HOOK_BIT(kind)))
+		return 0;
+	fp_hook_event ev = {kind, layer, fp_hook_name(kind, layer, name, sizeof name), n_pos, first_pos, width, data};
+	if (o->hook(o->user, &ev))
+		return fp_error_set(hc->err, FP_ERR_ABORTED, "forward pass stopped by the hook on '%s'", name);
+	return 0;
+}
+
+static float gelu_tanh(float x)
+{
+	return 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
+}
+
+double fp_model_flops(const fp_model *m, int n, int all_logits)
+{
+	const fp_config *c = &m->cfg;
+	double D = c->d_model, F = c->d_mlp, QE = (double)c->n_heads * c->d_head, KE = (double)c->n_kv_heads * c->d_head;
+	double per_tok = 2 * D * (QE + 2 * KE) + 2 * QE * D + 2 * D * F * (c->gated_mlp ? 3 : 2);
+	double attn = 2.0 * 2.0 * (double)n * n * c->d_head * c->n_heads; /* QK^T and AV, full (masked) squares */
+	return c->n_layers * (per_tok * n + attn) + 2.0 * D * c->n_vocab * (all_logits ? n : 1);
+}
+
+int fp_model_forward(fp_model *m, const int32_t *tokens, int n, const fp_forward_opts *o, float *logits,
+		     fp_error *err)
+{
+	const fp_config *c = &m->cfg;
+	int D = c->d_model, F = c->d_mlp, QE = c->n_heads * c->d_head, KE = c->n_kv_heads * c->d_head, rc;
+	int all = o && o->all_logits, rows = all ? n : 1, rms = c->arch == FP_ARCH_LLAMA;
+	hook_ctx hc = {o, err};
+	if (n <= 0)
+		return fp_error_set(err, FP_ERR_INVALID, "nothing to run: the prompt has no tokens");
+	if (n > c->n_ctx)
+		return fp_error_set(err, FP_ERR_INVALID, "the prompt has %d tokens, longer than the model's context of %d", n,
+				    c->n_ctx);
+	for (int t = 0; t < n; t++)
+		if (tokens[t] < 0 || tokens[t] >= c->n_vocab)
+			return fp_error_set(err, FP_ERR_INVALID, "token id %d at position %d is outside the vocabulary (0..%d)",
+					    tokens[t], t, c->n_vocab - 1);
+	if (work_reserve(m, n, rows) || (c->arch == FP_ARCH_LLAMA && rope_reserve(m, n)))
+		return fp_error_set(err, FP_ERR_NOMEM, "out of memory for a forward pass of %d tokens", n);
+	struct fp_work *w = m->work;
+
+	for (int t = 0; t < n; t++)
+		memcpy(w->x + (size_t)t * D, m->tok_embd + (size_t)tokens[t] * D, (size_t)D * sizeof(float));
+	if ((rc = fire(&hc, FP_HOOK_EMBED, -1, w->x, n, 0, D)))
+		return rc;
+	if (m->pos_embd) {
+		memcpy(w->tmp, m->pos_embd, (size_t)n * D * sizeof(float));
+		if ((rc = fire(&hc, FP_HOOK_POS_EMBED, -1, w->tmp, n, 0, D)))
+			return rc;
+		for (size_t i = 0; i < (size_t)n * D; i++)
+			w->x[i] += w->tmp[i];
+	}
+
+	for (int l = 0; l < c->n_layers; l++) {
+		const fp_layer *y = &m->layers[l];
+		if ((rc = fire(&hc, FP_HOOK_RESID_PRE, l, w->x, n, 0, D)))
+			return rc;
+		norm_rows(w->xn, w->x, y->ln1_w, y->ln1_b, n, D, c->norm_eps, rms);
+		linear(w->q, w->xn, y->wq, y->bq, n, D, QE);
+		linear(w->k, w->xn, y->wk, y->bk, n, D, KE);
+		linear(w->v, w->xn, y->wv, y->bv, n, D, KE);
+		if (c->arch == FP_ARCH_LLAMA) {
+			rope(m, w->q, n, c->n_heads, 0);
+			rope(m, w->k, n, c->n_kv_heads, 0);
+		}
+		attention(m, n);
+		if ((rc = fire(&hc, FP_HOOK_ATTN_Z, l, w->z, n, 0, QE)))
+			return rc;
+		linear(w->tmp, w->z, y->wo, y->bo, n, QE, D);
+		if ((rc = fire(&hc, FP_HOOK_ATTN_OUT, l, w->tmp, n, 0, D)))
+			return rc;
+		for (size_t i = 0; i < (size_t)n * D; i++)
+			w->x[i] += w->tmp[i];
+		if ((rc = fire(&hc, FP_HOOK_RESID_MID, l, w->x, n, 0, D)))
+			return rc;
+
+		norm_rows(w->xn, w->x, y->ln2_w, y->ln2_b, n, D, c->norm_eps, rms);
+		size_t nf = (size_t)n * F;
+		if (c->gated_mlp) {
+			linear(w->a, w->xn, y->w_gate, NULL, n, D, F);
+			linear(w->b, w->xn, y->w_up, y->b_up, n, D, F);
+			if ((rc = fire(&hc, FP_HOOK_MLP_PRE, l, w->a, n, 0, F)) ||
+			    (rc = fire(&hc, FP_HOOK_MLP_PRE_LINEAR, l, w->b, n, 0, F)))
+				return rc;
+			for (size_t i = 0; i < nf; i++)
+				w->a[i] = w->a[i] / (1.0f + expf(-w->a[i])) * w->b[i];
+		} else {
+			linear(w->a, w->xn, y->w_up, y->b_up, n, D, F);
+			if ((rc = fire(&hc, FP_HOOK_MLP_PRE, l, w->a, n, 0, F)))
+				return rc;
+			for (size_t i = 0; i < nf; i++)
+				w->a[i] = gelu_tanh(w->a[i]);
+		}
+		if ((rc = fire(&hc, FP_HOOK_MLP_POST, l, w->a, n, 0, F)))
+			return rc;
+		linear(w->tmp, w->a, y->w_down, y->b_down, n, F, D);
+		if ((rc = fire(&hc, FP_HOOK_MLP_OUT, l, w->tmp, n, 0, D)))
+			return rc;
+		for (size_t i = 0; i < (size_t)n * D; i++)
+			w->x[i] += w->tmp[i];
+		if ((rc = fire(&hc, FP_HOOK_RESID_POST, l, w->x, n, 0, D)))
+			return rc;
+	}
+
+	norm_rows(w->xn, w->x, m->out_norm_w, m->out_norm_b, n, D, c->norm_eps, rms);
+	if ((rc = fire(&hc, FP_HOOK_LN_FINAL, -1, w->xn, n, 0, D)))
+		return rc;
+	const float *last = w->xn + (size_t)(n - rows) * D;
+	linear(w->logits, last, m->unembed, NULL, rows, D, c->n_vocab);
+	if ((rc = fire(&hc, FP_HOOK_LOGITS, -1, w->logits, rows, n - rows, c->n_vocab)))
+		return rc;
+	if (logits)
+		memcpy(logits, w->logits, (size_t)rows * c->n_vocab * sizeof(float));
+	return 0;
+}

@@ -1,0 +1,152 @@
+/* model.h - transformer architectures read from GGUF metadata, and a batched
+ * f32 forward pass with TransformerLens-named hook points.
+ *
+ * Architectures: "llama" (RMSNorm, RoPE on adjacent pairs as GGUF llama
+ * weights require, grouped-query attention, SwiGLU MLP, tied or separate
+ * unembedding) and "gpt2" (learned positions, LayerNorm with bias, fused QKV
+ * with bias, GELU-tanh MLP).  Everything is read from metadata; nothing is
+ * specific to one model.
+ *
+ * Weights are dequantised once at load into one f32 block; every matrix
+ * product of the forward pass is a cblas_sgemm over all positions at once.
+ * Matrices are stored as GGUF lays them out: W[out][in], row-major, so
+ * y = x W^T.  Dimension letters: T positions, D d_model, F d_mlp, H heads,
+ * K kv heads, E d_head, V vocab.
+ *
+ * Hook points (a callback sees each one and may overwrite it in place):
+ *   hook_embed                  [T, D]  token embeddings
+ *   hook_pos_embed              [T, D]  position embeddings (gpt2 only)
+ *   blocks.L.hook_resid_pre     [T, D]  residual stream entering block L
+ *   blocks.L.attn.hook_z        [T, H*E] attention heads' outputs before W_O
+ *   blocks.L.hook_attn_out      [T, D]  attention output (after W_O, + b_O)
+ *   blocks.L.hook_resid_mid     [T, D]  resid_pre + attn_out
+ *   blocks.L.mlp.hook_pre       [T, F]  gate pre-activation (gpt2: W_in x + b)
+ *   blocks.L.mlp.hook_pre_linear [T, F] up projection (gated MLPs only)
+ *   blocks.L.mlp.hook_post      [T, F]  neuron activations: act(pre) * pre_linear
+ *   blocks.L.hook_mlp_out       [T, D]  MLP output (after W_out, + b_out)
+ *   blocks.L.hook_resid_post    [T, D]  resid_mid + mlp_out
+ *   ln_final.hook_normalized    [T, D]  final norm output, weight (and bias)
+ *                                       applied: exactly what the unembedding reads
+ *   logits                      [T, V]  (only the last row unless all_logits)
+ * Overwriting a hook's tensor changes everything downstream, as in
+ * TransformerLens; overwriting hook_resid_pre of block L+1 is the same as
+ * overwriting hook_resid_post of block L (they are one buffer).
+ */
+#ifndef MODEL_H
+#define MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fp_error.h"
+#include "gguf.h"
+#include "tokenizer.h"
+
+enum fp_arch { FP_ARCH_LLAMA = 0, FP_ARCH_GPT2 = 1 };
+
+typedef struct fp_config {
+	int arch;
+	char arch_name[16];
+	int n_layers, d_model, d_mlp, n_heads, n_kv_heads, d_head, n_vocab, n_ctx;
+	float norm_eps;
+	float rope_base;       /* llama */
+	int rope_dim;          /* llama: rotated dimensions per head */
+	int tied_unembed;      /* 1: unembedding is token_embd */
+	int gated_mlp;
+} fp_config;
+
+typedef struct fp_layer {
+	const float *ln1_w, *ln1_b;        /* [D], [D] or NULL */
+	const float *wq, *wk, *wv;         /* [H*E, D], [K*E, D], [K*E, D] */
+	const float *bq, *bk, *bv;         /* or NULL */
+	const float *wo, *bo;              /* [D, H*E], [D] or NULL */
+	const float *ln2_w, *ln2_b;        /* [D], [D] or NULL */
+	const float *w_gate;               /* [F, D] (gated MLPs) */
+	const float *w_up, *b_up;          /* [F, D], [F] or NULL */
+	const float *w_down, *b_down;      /* [D, F], [D] or NULL */
+} fp_layer;
+
+typedef struct fp_param_counts {
+	uint64_t embed, attn, mlp, norm, unembed, other, total;
+} fp_param_counts;
+
+struct fp_work;
+
+typedef struct fp_model {
+	fp_config cfg;
+	gguf_file *gguf;
+	fp_tokenizer *tok;
+	float *block;                /* all dequantised weights */
+	size_t block_floats;
+	const float *tok_embd;       /* [V, D] */
+	const float *pos_embd;       /* [n_ctx, D] (gpt2) or NULL */
+	const float *out_norm_w, *out_norm_b; /* [D], [D] or NULL */
+	const float *unembed;        /* [V, D]: output.weight or tok_embd */
+	fp_layer *layers;            /* [n_layers] */
+	fp_param_counts params;
+	float *rope_cos, *rope_sin;  /* [rope_pos_cap, rope_dim/2] */
+	int rope_pos_cap;
+	struct fp_work *work;
+} fp_model;
+
+/* Loads a GGUF model: config, tokenizer, and all weights dequantised to f32. */
+int fp_model_load(fp_model **out, const char *path, fp_error *err);
+void fp_model_free(fp_model *m); /* accepts NULL */
+
+/* ---- hooks ---- */
+
+enum fp_hook_kind {
+	FP_HOOK_EMBED, FP_HOOK_POS_EMBED,
+	FP_HOOK_RESID_PRE, FP_HOOK_ATTN_Z, FP_HOOK_ATTN_OUT, FP_HOOK_RESID_MID,
+	FP_HOOK_MLP_PRE, FP_HOOK_MLP_PRE_LINEAR, FP_HOOK_MLP_POST, FP_HOOK_MLP_OUT,
+	FP_HOOK_RESID_POST,
+	FP_HOOK_LN_FINAL, FP_HOOK_LOGITS,
+	FP_HOOK_KIND_COUNT
+};
+
+#define FP_HOOK_BIT(k) (1u << (k))
+#define FP_HOOK_ALL ((1u << FP_HOOK_KIND_COUNT) - 1)
+
+typedef struct fp_hook_event {
+	int kind;         /* enum fp_hook_kind */
+	int layer;        /* block index, -1 for hooks outside the blocks */
+	const char *name; /* TransformerLens name, e.g. "blocks.3.mlp.hook_post" */
+	int n_pos;        /* rows (T; 1 for logits unless all_logits) */
+	int first_pos;    /* position of row 0 */
+	int width;        /* columns */
+	float *data;      /* n_pos x width, row-major; writable */
+} fp_hook_event;
+
+/* Return 0 to continue, nonzero to abort the forward pass (FP_ERR_ABORTED). */
+typedef int (*fp_hook_fn)(void *user, const fp_hook_event *ev);
+
+typedef struct fp_forward_opts {
+	fp_hook_fn hook;     /* NULL: no hooks */
+	void *user;
+	uint32_t hook_mask;  /* FP_HOOK_BIT(kind) set for the kinds to report */
+	int all_logits;      /* 1: logits for every position, else only the last */
+} fp_forward_opts;
+
+/* Runs tokens[0..n) through the model.  logits (may be NULL) receives
+ * [n, V] when all_logits, else [1, V] for the last position.  The model's
+ * workspace is reused between calls, so one model must not run two forward
+ * passes at once. */
+int fp_model_forward(fp_model *m, const int32_t *tokens, int n, const fp_forward_opts *opts, float *logits,
+		     fp_error *err);
+
+/* Name of a hook: kind and layer -> "blocks.3.hook_resid_post" (layer ignored
+ * for global hooks).  Returns buf. */
+const char *fp_hook_name(int kind, int layer, char *buf, size_t n);
+/* Parses a TransformerLens hook name.  *layer is -1 for global hooks.
+ * Returns 0, or -1 if the name is not a hook. */
+int fp_hook_parse(const char *name, int *kind, int *layer);
+/* Width of a hook's rows on this model; 0 if the model has no such hook
+ * (hook_pos_embed on llama, mlp.hook_pre_linear without a gated MLP). */
+int fp_hook_width(const fp_model *m, int kind);
+int fp_hook_is_layer(int kind);
+
+/* Floating-point operations of one forward pass over n tokens (matrix
+ * products and attention, 2 per multiply-add), for benchmarks. */
+double fp_model_flops(const fp_model *m, int n, int all_logits);
+
+#endif

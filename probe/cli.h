@@ -1,0 +1,52 @@
+/* cli.h - what the factprobe subcommands share: the commands table, model
+ * resolution, error reporting and output formatting.  This is the only layer
+ * that prints errors and chooses exit codes (0 ok, 1 failure, 2 usage). */
+#ifndef CLI_H
+#define CLI_H
+
+#include <stdio.h>
+
+#include "../model/model.h"
+
+#define FACTPROBE_VERSION "0.1.0"
+#define FP_DEFAULT_MODEL_FILE "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+enum cli_format { FMT_TEXT = 0, FMT_TSV = 1, FMT_JSON = 2 };
+
+typedef struct cli_command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+} cli_command;
+
+int cmd_info(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
+
+/* "factprobe CMD: msg" on stderr; returns 1 (or 2 for cli_usage_error). */
+int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cli_hint(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The model path: -m value, else $FACTPROBE_MODEL, else the default model in
+ * ${XDG_CACHE_HOME:-$HOME/.cache}/factprobe/.  Writes into buf. */
+const char *cli_model_path(const char *opt, char *buf, size_t n);
+/* Loads the model, printing a clear error (and a hint for the default
+ * model) on failure.  Returns NULL on failure. */
+fp_model *cli_load_model(const char *cmd, const char *opt_path);
+
+/* Parses a positive int option value; returns -1 (after printing) if bad. */
+int cli_parse_int(const char *cmd, const char *opt, const char *s, int lo, int hi, int *out);
+
+/* Writes s (n bytes) escaping \t \n \r \\ so a TSV cell stays one cell. */
+void cli_tsv_escape(FILE *f, const char *s, size_t n);
+/* s (n bytes) with invalid UTF-8 bytes replaced by U+FFFD (malloc'ed),
+ * so partial-character tokens still make valid JSON. */
+char *cli_utf8_clean(const char *s, size_t n);
+/* Text for a human: C-style escapes for control characters, quoted. */
+void cli_print_quoted(FILE *f, const char *s, size_t n);
+
+/* Reads all of stdin when text is "-"; else returns a copy of text. */
+char *cli_text_arg(const char *cmd, const char *text, size_t *len);
+
+#endif

@@ -1,0 +1,137 @@
+/* cmd_info.c - `factprobe info`: what a model file holds. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <jansson.h>
+#include <string.h>
+
+static const char HELP[] =
+	"usage: factprobe info [-m MODEL] [--tsv | --json] [--metadata]\n\n"
+	"Prints the architecture, dimensions, tokenizer and parameter counts by\n"
+	"component (embeddings, attention, MLP, norms, unembedding) with each\n"
+	"component's share of the total.\n\n"
+	"  -m, --model PATH  GGUF model (default: $FACTPROBE_MODEL or the default model)\n"
+	"      --tsv         key<TAB>value rows with a header\n"
+	"      --json        one JSON object\n"
+	"      --metadata    also list every GGUF metadata key\n"
+	"  -h, --help        this help\n";
+
+int cmd_info(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"model", required_argument, 0, 'm'}, {"tsv", no_argument, 0, 'T'}, {"json", no_argument, 0, 'J'},
+		{"metadata", no_argument, 0, 'M'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+	const char *model = NULL;
+	int fmt = FMT_TEXT, meta = 0, c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'm': model = optarg; break;
+		case 'T': fmt = FMT_TSV; break;
+		case 'J': fmt = FMT_JSON; break;
+		case 'M': meta = 1; break;
+		case 'h': fputs(HELP, stdout); return 0;
+		default: return cli_usage_error("info", "unknown option");
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error("info", "unexpected argument '%s'", argv[optind]);
+	fp_model *m = cli_load_model("info", model);
+	if (!m)
+		return 1;
+	const fp_config *cf = &m->cfg;
+	const fp_param_counts *p = &m->params;
+	const char *path = m->gguf->path, *base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	gguf_str name = {"", 0};
+	gguf_get_str(m->gguf, "general.name", &name, NULL);
+	struct { const char *key; long long v; } dims[] = {
+		{"n_layers", cf->n_layers}, {"d_model", cf->d_model}, {"d_mlp", cf->d_mlp},
+		{"n_heads", cf->n_heads}, {"n_kv_heads", cf->n_kv_heads}, {"d_head", cf->d_head},
+		{"d_vocab", cf->n_vocab}, {"n_ctx", cf->n_ctx},
+	};
+	struct { const char *key; unsigned long long v; } parts[] = {
+		{"embed", p->embed}, {"attn", p->attn}, {"mlp", p->mlp}, {"norm", p->norm},
+		{"unembed", p->unembed}, {"other", p->other},
+	};
+	size_t nd = sizeof dims / sizeof dims[0], np = sizeof parts / sizeof parts[0];
+	double tot = p->total ? (double)p->total : 1;
+
+	if (fmt == FMT_JSON) {
+		json_t *o = json_object(), *pj = json_object();
+		json_object_set_new(o, "file", json_string(base));
+		json_object_set_new(o, "name", json_stringn(name.ptr, name.len));
+		json_object_set_new(o, "architecture", json_string(cf->arch_name));
+		for (size_t i = 0; i < nd; i++)
+			json_object_set_new(o, dims[i].key, json_integer(dims[i].v));
+		json_object_set_new(o, "norm_eps", json_real(cf->norm_eps));
+		if (cf->arch == FP_ARCH_LLAMA) {
+			json_object_set_new(o, "rope_base", json_real(cf->rope_base));
+			json_object_set_new(o, "rope_dim", json_integer(cf->rope_dim));
+		}
+		json_object_set_new(o, "tied_unembed", json_boolean(cf->tied_unembed));
+		json_object_set_new(o, "tokenizer", json_string(fp_tokenizer_kind(m->tok) == FP_TOK_SPM ? "spm" : "bpe"));
+		json_object_set_new(o, "pre_tokenizer", json_string(fp_tokenizer_pre(m->tok)));
+		json_object_set_new(o, "add_bos", json_boolean(fp_tokenizer_adds_bos(m->tok)));
+		for (size_t i = 0; i < np; i++)
+			json_object_set_new(pj, parts[i].key, json_integer((json_int_t)parts[i].v));
+		json_object_set_new(pj, "total", json_integer((json_int_t)p->total));
+		json_object_set_new(o, "params", pj);
+		json_object_set_new(o, "mlp_share", json_real(p->mlp / tot));
+		if (meta) {
+			json_t *md = json_object();
+			for (uint64_t i = 0; i < m->gguf->n_kv; i++) {
+				char val[512], *k = gguf_strdup(m->gguf->kv[i].key), *v;
+				gguf_kv_format(&m->gguf->kv[i], val, sizeof val);
+				v = cli_utf8_clean(val, strlen(val));
+				if (k && v)
+					json_object_set_new(md, k, json_string(v));
+				free(k), free(v);
+			}
+			json_object_set_new(o, "metadata", md);
+		}
+		json_dumpf(o, stdout, JSON_INDENT(2));
+		fputc('\n', stdout);
+		json_decref(o);
+	} else if (fmt == FMT_TSV) {
+		printf("key\tvalue\n");
+		printf("file\t%s\narchitecture\t%s\n", base, cf->arch_name);
+		for (size_t i = 0; i < nd; i++)
+			printf("%s\t%lld\n", dims[i].key, dims[i].v);
+		printf("tokenizer\t%s\npre_tokenizer\t%s\n", fp_tokenizer_kind(m->tok) == FP_TOK_SPM ? "spm" : "bpe",
+		       fp_tokenizer_pre(m->tok));
+		for (size_t i = 0; i < np; i++)
+			printf("params_%s\t%llu\n", parts[i].key, parts[i].v);
+		printf("params_total\t%llu\nmlp_share\t%.4f\n", (unsigned long long)p->total, p->mlp / tot);
+	} else {
+		printf("model         %s (%.*s)\n", base, (int)name.len, name.ptr);
+		printf("architecture  %s%s\n", cf->arch_name,
+		       cf->arch == FP_ARCH_LLAMA ? " (RMSNorm, RoPE, SwiGLU MLP)" : " (LayerNorm, learned positions, GELU MLP)");
+		printf("dimensions    %d layers, d_model %d, d_mlp %d, %d heads (%d kv heads) of %d, vocab %d, context %d\n",
+		       cf->n_layers, cf->d_model, cf->d_mlp, cf->n_heads, cf->n_kv_heads, cf->d_head, cf->n_vocab, cf->n_ctx);
+		if (cf->arch == FP_ARCH_LLAMA)
+			printf("rope          base %g over %d of %d dims per head, adjacent pairs\n", cf->rope_base,
+			       cf->rope_dim, cf->d_head);
+		printf("norm eps      %g\n", cf->norm_eps);
+		printf("unembedding   %s\n", cf->tied_unembed ? "tied to the token embedding" : "separate (output.weight)");
+		printf("tokenizer     %s, pre-tokenizer %s, %s BOS\n",
+		       fp_tokenizer_kind(m->tok) == FP_TOK_SPM ? "SentencePiece-style BPE" : "byte-level BPE",
+		       fp_tokenizer_pre(m->tok), fp_tokenizer_adds_bos(m->tok) ? "adds" : "no");
+		printf("\nparameters    %14s %7s\n", "count", "share");
+		for (size_t i = 0; i < np; i++)
+			if (parts[i].v || i < 4)
+				printf("  %-11s %14llu %6.1f%%\n", parts[i].key, parts[i].v, 100.0 * parts[i].v / tot);
+		printf("  %-11s %14llu %6.1f%%\n", "total", (unsigned long long)p->total, 100.0);
+		printf("\nMLP share of all parameters: %.1f%%\n", 100.0 * p->mlp / tot);
+		if (meta) {
+			printf("\nmetadata (%llu keys)\n", (unsigned long long)m->gguf->n_kv);
+			for (uint64_t i = 0; i < m->gguf->n_kv; i++) {
+				char val[512];
+				gguf_kv_format(&m->gguf->kv[i], val, sizeof val);
+				printf("  %.*s = %s\n", (int)m->gguf->kv[i].key.len, m->gguf->kv[i].key.ptr, val);
+			}
+		}
+	}
+	fp_model_free(m);
+	return 0;
+}

@@ -1,0 +1,160 @@
+/* cmd_predict.c - `factprobe predict PROMPT`: the next-token distribution at
+ * the last position. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char HELP[] =
+	"usage: factprobe predict [-m MODEL] [-k N] [--bos | --no-bos] [--tsv | --json] PROMPT\n\n"
+	"Runs PROMPT (or standard input when PROMPT is '-') through the model and\n"
+	"prints the N most likely next tokens at the final position, with their\n"
+	"probability (softmax over the whole vocabulary) and raw logit.\n\n"
+	"  -m, --model PATH  GGUF model (default: $FACTPROBE_MODEL or the default model)\n"
+	"  -k, --top N       how many predictions (default 10)\n"
+	"      --bos         prepend the BOS token\n"
+	"      --no-bos      do not (default: what the model's metadata says)\n"
+	"      --tsv         columns: rank token_id token prob logit (token text with\n"
+	"                    tabs, newlines and backslashes escaped)\n"
+	"      --json        {\"prompt\", \"n_tokens\", \"predictions\": [{rank, token_id,\n"
+	"                    token, prob, logprob, logit}]}\n"
+	"  -h, --help        this help\n\n"
+	"example: factprobe predict \"Michael Jordan plays the sport of\"\n";
+
+int cmd_predict(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"model", required_argument, 0, 'm'}, {"top", required_argument, 0, 'k'},
+		{"tsv", no_argument, 0, 'T'}, {"json", no_argument, 0, 'J'}, {"bos", no_argument, 0, 'B'},
+		{"no-bos", no_argument, 0, 'N'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+	const char *model = NULL;
+	int fmt = FMT_TEXT, bos = -1, k = 10, c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "m:k:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'm': model = optarg; break;
+		case 'k':
+			if (cli_parse_int("predict", "-k", optarg, 1, 1 << 20, &k))
+				return 2;
+			break;
+		case 'T': fmt = FMT_TSV; break;
+		case 'J': fmt = FMT_JSON; break;
+		case 'B': bos = 1; break;
+		case 'N': bos = 0; break;
+		case 'h': fputs(HELP, stdout); return 0;
+		default: return cli_usage_error("predict", "unknown option");
+		}
+	}
+	if (argc - optind != 1)
+		return cli_usage_error("predict", "expects exactly one PROMPT argument (use '-' for standard input)");
+	size_t len;
+	char *text = cli_text_arg("predict", argv[optind], &len);
+	if (!text)
+		return 1;
+	fp_model *m = cli_load_model("predict", model);
+	int32_t *ids = NULL;
+	float *logits = NULL;
+	int *order = NULL, n = 0, rc = 0;
+	fp_error err = {0};
+	if (!m) {
+		rc = 1;
+		goto done;
+	}
+	int V = m->cfg.n_vocab;
+	if (k > V)
+		k = V;
+	if (fp_tokenize(m->tok, text, len, bos, &ids, &n, &err)) {
+		rc = cli_error("predict", "%s", err.msg);
+		goto done;
+	}
+	if (n == 0) {
+		rc = cli_error("predict", "the prompt is empty (no tokens); give some text or use --bos");
+		goto done;
+	}
+	logits = malloc((size_t)V * sizeof *logits);
+	order = malloc((size_t)k * sizeof *order);
+	if (!logits || !order) {
+		rc = cli_error("predict", "out of memory");
+		goto done;
+	}
+	if (fp_model_forward(m, ids, n, NULL, logits, &err)) {
+		rc = cli_error("predict", "%s", err.msg);
+		goto done;
+	}
+	/* log-sum-exp in double */
+	double mx = logits[0], sum = 0;
+	for (int i = 1; i < V; i++)
+		mx = logits[i] > mx ? logits[i] : mx;
+	for (int i = 0; i < V; i++)
+		sum += exp(logits[i] - mx);
+	double lse = mx + log(sum);
+	/* top-k by insertion into a sorted list (k is small next to V) */
+	int have = 0;
+	for (int i = 0; i < V; i++) {
+		if (have == k && logits[i] <= logits[order[k - 1]])
+			continue;
+		int j = have < k ? have++ : k - 1;
+		while (j > 0 && logits[order[j - 1]] < logits[i]) {
+			order[j] = order[j - 1];
+			j--;
+		}
+		order[j] = i;
+	}
+	char dec[1024];
+	json_t *o = NULL, *arr = NULL;
+	if (fmt == FMT_JSON) {
+		char *p = cli_utf8_clean(text, len);
+		o = json_object(), arr = json_array();
+		json_object_set_new(o, "prompt", json_string(p ? p : ""));
+		json_object_set_new(o, "n_tokens", json_integer(n));
+		free(p);
+	} else if (fmt == FMT_TSV) {
+		printf("rank\ttoken_id\ttoken\tprob\tlogit\n");
+	} else {
+		printf("prompt ");
+		cli_print_quoted(stdout, text, len);
+		printf(" (%d tokens)\n%4s %7s  %-24s %9s %9s\n", n, "rank", "id", "token", "prob", "logit");
+	}
+	for (int r = 0; r < k; r++) {
+		int id = order[r];
+		int dl = fp_token_decode(m->tok, id, dec, sizeof dec);
+		size_t dn = (size_t)dl < sizeof dec ? (size_t)dl : sizeof dec - 1;
+		double lp = logits[id] - lse;
+		if (fmt == FMT_JSON) {
+			json_t *e = json_object();
+			char *clean = cli_utf8_clean(dec, dn);
+			json_object_set_new(e, "rank", json_integer(r + 1));
+			json_object_set_new(e, "token_id", json_integer(id));
+			json_object_set_new(e, "token", json_string(clean ? clean : ""));
+			json_object_set_new(e, "prob", json_real(exp(lp)));
+			json_object_set_new(e, "logprob", json_real(lp));
+			json_object_set_new(e, "logit", json_real(logits[id]));
+			json_array_append_new(arr, e);
+			free(clean);
+		} else if (fmt == FMT_TSV) {
+			printf("%d\t%d\t", r + 1, id);
+			cli_tsv_escape(stdout, dec, dn);
+			printf("\t%.6g\t%.6g\n", exp(lp), logits[id]);
+		} else {
+			printf("%4d %7d  ", r + 1, id);
+			cli_print_quoted(stdout, dec, dn);
+			printf("%*s %9.4f %9.3f\n", (int)(dn < 22 ? 22 - dn : 0), "", exp(lp), logits[id]);
+		}
+	}
+	if (o) {
+		json_object_set_new(o, "predictions", arr);
+		json_dumpf(o, stdout, JSON_INDENT(2));
+		fputc('\n', stdout);
+		json_decref(o);
+	}
+done:
+	free(ids);
+	free(logits);
+	free(order);
+	free(text);
+	fp_model_free(m);
+	return rc;
+}

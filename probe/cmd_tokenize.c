@@ -1,0 +1,103 @@
+/* cmd_tokenize.c - `factprobe tokenize TEXT`: ids and pieces. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char HELP[] =
+	"usage: factprobe tokenize [-m MODEL] [--bos | --no-bos] [--tsv | --json] TEXT\n\n"
+	"Tokenizes TEXT (or standard input when TEXT is '-') with the model's own\n"
+	"tokenizer and prints, per token, its position, id, the vocabulary piece as\n"
+	"stored, and the text it stands for.  Special tokens written in TEXT (such\n"
+	"as <|im_start|>) are tokenized as plain text.  Invalid UTF-8 is an error.\n\n"
+	"  -m, --model PATH  GGUF model (default: $FACTPROBE_MODEL or the default model)\n"
+	"      --bos         prepend the BOS token\n"
+	"      --no-bos      do not (default: what the model's metadata says)\n"
+	"      --tsv         columns: pos token_id piece text (tabs/newlines escaped)\n"
+	"      --json        {\"ids\": [...], \"tokens\": [...]}\n"
+	"  -h, --help        this help\n";
+
+int cmd_tokenize(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"model", required_argument, 0, 'm'}, {"tsv", no_argument, 0, 'T'}, {"json", no_argument, 0, 'J'},
+		{"bos", no_argument, 0, 'B'}, {"no-bos", no_argument, 0, 'N'}, {"help", no_argument, 0, 'h'},
+		{0, 0, 0, 0}};
+	const char *model = NULL;
+	int fmt = FMT_TEXT, bos = -1, c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'm': model = optarg; break;
+		case 'T': fmt = FMT_TSV; break;
+		case 'J': fmt = FMT_JSON; break;
+		case 'B': bos = 1; break;
+		case 'N': bos = 0; break;
+		case 'h': fputs(HELP, stdout); return 0;
+		default: return cli_usage_error("tokenize", "unknown option");
+		}
+	}
+	if (argc - optind != 1)
+		return cli_usage_error("tokenize", "expects exactly one TEXT argument (use '-' for standard input)");
+	size_t len;
+	char *text = cli_text_arg("tokenize", argv[optind], &len);
+	if (!text)
+		return 1;
+	fp_model *m = cli_load_model("tokenize", model);
+	if (!m) {
+		free(text);
+		return 1;
+	}
+	int32_t *ids = NULL;
+	int n = 0, rc = 0;
+	fp_error err = {0};
+	if (fp_tokenize(m->tok, text, len, bos, &ids, &n, &err)) {
+		rc = cli_error("tokenize", "%s", err.msg);
+		goto done;
+	}
+	char dec[1024];
+	json_t *o = NULL, *ja = NULL, *jt = NULL;
+	if (fmt == FMT_JSON) {
+		o = json_object(), ja = json_array(), jt = json_array();
+	} else if (fmt == FMT_TSV) {
+		printf("pos\ttoken_id\tpiece\ttext\n");
+	} else {
+		printf("%d tokens\n", n);
+	}
+	for (int i = 0; i < n; i++) {
+		size_t plen;
+		const char *piece = fp_token_piece(m->tok, ids[i], &plen);
+		int dl = fp_token_decode(m->tok, ids[i], dec, sizeof dec);
+		size_t dn = (size_t)dl < sizeof dec ? (size_t)dl : sizeof dec - 1;
+		if (fmt == FMT_JSON) {
+			char *clean = cli_utf8_clean(dec, dn);
+			json_array_append_new(ja, json_integer(ids[i]));
+			json_array_append_new(jt, json_string(clean ? clean : ""));
+			free(clean);
+		} else if (fmt == FMT_TSV) {
+			printf("%d\t%d\t", i, ids[i]);
+			cli_tsv_escape(stdout, piece, plen);
+			putchar('\t');
+			cli_tsv_escape(stdout, dec, dn);
+			putchar('\n');
+		} else {
+			printf("%5d %7d  ", i, ids[i]);
+			cli_print_quoted(stdout, dec, dn);
+			putchar('\n');
+		}
+	}
+	if (o) {
+		json_object_set_new(o, "ids", ja);
+		json_object_set_new(o, "tokens", jt);
+		json_dumpf(o, stdout, JSON_COMPACT);
+		fputc('\n', stdout);
+		json_decref(o);
+	}
+done:
+	free(ids);
+	free(text);
+	fp_model_free(m);
+	return rc;
+}

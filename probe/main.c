@@ -1,0 +1,53 @@
+/* main.c - the factprobe command: one table of subcommands, each in its own
+ * cmd_*.c file exposing cmd_NAME(argc, argv). */
+#include "cli.h"
+
+#include <string.h>
+
+static const cli_command COMMANDS[] = {
+	{"info", cmd_info, "architecture, dimensions and parameter counts of a model"},
+	{"tokenize", cmd_tokenize, "token ids and pieces of a text"},
+	{"predict", cmd_predict, "the most likely next tokens after a prompt"},
+};
+#define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: factprobe COMMAND [OPTIONS] [ARGS]\n\n"
+		   "factprobe shows where and how a transformer language model stores facts.\n\n"
+		   "commands:\n");
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		fprintf(f, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+	fprintf(f, "\n'factprobe COMMAND --help' describes a command's options.\n"
+		   "The model is -m PATH, else $FACTPROBE_MODEL, else the default model\n"
+		   "(SmolLM2-135M-Instruct Q4_1, fetched by 'make model' into\n"
+		   "${XDG_CACHE_HOME:-$HOME/.cache}/factprobe/).\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+		if (argc > 2 && strcmp(argv[1], "help") == 0) {
+			char *sub[] = {argv[2], "--help", NULL};
+			for (size_t i = 0; i < N_COMMANDS; i++)
+				if (!strcmp(argv[2], COMMANDS[i].name))
+					return COMMANDS[i].run(2, sub);
+		}
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("factprobe %s\n", FACTPROBE_VERSION);
+		return 0;
+	}
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		if (!strcmp(argv[1], COMMANDS[i].name))
+			return COMMANDS[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "factprobe: '%s' is not a command\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

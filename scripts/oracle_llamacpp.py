@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""Reference values from llama.cpp (through llama-cpp-python), an implementation
+we did not write.  Writes tests/fixtures/llamacpp.json and tiny_logits.f32:
+
+  * token ids of the tokenizer test strings on the default model (and on the
+    tiny byte-level BPE and SentencePiece test models),
+  * the top-10 log-probabilities at the last position for the prediction prompts,
+  * full logits at every position for the tiny synthetic models of tests/tiny.c.
+
+Usage: oracle_llamacpp.py MODEL.gguf TINY_DIR FIXTURE_DIR
+The KV cache is kept in f32 (type_k/type_v) so that the only systematic
+difference left is llama.cpp's 8-bit quantisation of activations in its
+quantised matrix products."""
+import hashlib, json, os, sys
+import numpy as np
+import llama_cpp
+from llama_cpp import Llama
+
+model, tiny_dir, out_dir = sys.argv[1:4]
+inputs = json.load(open(os.path.join(out_dir, "oracle_inputs.json")))
+F32 = 0  # GGML_TYPE_F32
+
+
+def load(path, n_ctx):
+    return Llama(model_path=path, n_ctx=n_ctx, n_batch=n_ctx, n_ubatch=n_ctx, logits_all=True,
+                 verbose=False, n_threads=2, type_k=F32, type_v=F32, flash_attn=False)
+
+
+def logits(llm, ids):
+    llm.reset()
+    llm.eval(ids)
+    return np.array(llm.scores[:len(ids)], dtype=np.float64)
+
+
+def log_softmax(x):
+    m = x.max()
+    return x - (m + np.log(np.exp(x - m).sum()))
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for b in iter(lambda: f.read(1 << 20), b""):
+            h.update(b)
+    return h.hexdigest()
+
+
+out = {"oracle": "llama.cpp via llama-cpp-python %s" % llama_cpp.__version__,
+       "model": os.path.basename(model), "model_sha256": sha256(model),
+       "kv_cache": "f32", "tokenize": [], "predict": [], "tiny": []}
+
+llm = load(model, 512)
+for text in inputs["tokenize"]:
+    ids = llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+    out["tokenize"].append({"text": text, "ids": ids})
+for text in inputs["predict"]:
+    ids = llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+    lp = log_softmax(logits(llm, ids)[-1])
+    top = np.argsort(-lp, kind="stable")[:10]
+    out["predict"].append({"prompt": text, "ids": ids,
+                           "top": [[int(i), float(lp[i])] for i in top]})
+del llm
+
+blob = []
+offset = 0
+for name in sorted(os.listdir(tiny_dir)):
+    if not name.endswith(".gguf"):
+        continue
+    llm = load(os.path.join(tiny_dir, name), 64)
+    for text in inputs["tiny_texts"]:
+        ids = llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+        ids_bos = llm.tokenize(text.encode("utf-8"), add_bos=True, special=False)
+        lg = logits(llm, ids).astype(np.float32)
+        blob.append(lg.ravel())
+        out["tiny"].append({"model": name, "text": text, "ids": ids, "ids_with_bos": ids_bos,
+                            "offset": offset, "shape": list(lg.shape)})
+        offset += lg.size
+    del llm
+
+json.dump(out, open(os.path.join(out_dir, "llamacpp.json"), "w"), indent=1, ensure_ascii=False)
+np.concatenate(blob).astype("<f4").tofile(os.path.join(out_dir, "tiny_logits.f32"))
+print("llama.cpp fixtures: %d tokenizer cases, %d prompts, %d tiny runs" %
+      (len(out["tokenize"]), len(out["predict"]), len(out["tiny"])))
+
+
+# The same weights dequantised to F32 by the gguf package (another
+# implementation we did not write): llama.cpp then computes in f32, with no
+# activation quantisation, and should agree with factprobe to float rounding.
+def write_f32_copy(src, dst):
+    from gguf import GGUFReader, GGUFWriter, GGUFValueType
+    from gguf.quants import dequantize
+    r = GGUFReader(src)
+    arch = bytes(r.fields["general.architecture"].parts[-1]).decode()
+    w = GGUFWriter(dst, arch)
+    for k, f in r.fields.items():
+        if k.startswith("GGUF.") or k == "general.architecture":
+            continue
+        t = f.types[0]
+        if t == GGUFValueType.STRING:
+            w.add_string(k, bytes(f.parts[-1]).decode("utf-8"))
+        elif t == GGUFValueType.ARRAY:
+            et = f.types[1]
+            if et == GGUFValueType.STRING:
+                vals = [bytes(f.parts[i]).decode("utf-8", "surrogateescape") for i in f.data]
+                w.add_array(k, vals)
+            else:
+                w.add_array(k, [f.parts[i].tolist()[0] for i in f.data])
+        else:
+            w.add_key_value(k, f.parts[-1].tolist()[0], t)
+    for t in r.tensors:
+        x = dequantize(t.data, t.tensor_type).astype(np.float32).reshape([int(d) for d in reversed(t.shape)])
+        w.add_tensor(t.name, x)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
+f32_path = os.path.join(tiny_dir, "default-f32.gguf")
+write_f32_copy(model, f32_path)
+llm = load(f32_path, 512)
+out["predict_f32"] = []
+for p in out["predict"]:
+    lp = log_softmax(logits(llm, p["ids"])[-1])
+    top = np.argsort(-lp, kind="stable")[:10]
+    out["predict_f32"].append({"prompt": p["prompt"], "top": [[int(i), float(lp[i])] for i in top]})
+del llm
+os.unlink(f32_path)
+out["predict_f32_note"] = ("llama.cpp on the default model's weights dequantised to F32 by gguf-py "
+                           "(exact f32 matrix products)")
+json.dump(out, open(os.path.join(out_dir, "llamacpp.json"), "w"), indent=1, ensure_ascii=False)
+print("llama.cpp F32-copy predictions: %d" % len(out["predict_f32"]))

@@ -1,0 +1,271 @@
+/* tiny.c - see tiny.h. */
+#include "tiny.h"
+#include "../model/quant.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void tiny_defaults(tiny_opts *o, const char *arch)
+{
+	memset(o, 0, sizeof *o);
+	o->arch = arch;
+	o->n_layers = 2;
+	o->d_model = 64;
+	o->d_mlp = 128;
+	o->n_heads = 4;
+	o->n_kv_heads = strcmp(arch, "llama") ? 4 : 2;
+	o->n_ctx = 64;
+	o->wtype = GGML_F32;
+	o->tied = 1;
+	o->seed = 42;
+	o->scale = 0.15f;
+	o->rope_base = 10000.0f;
+}
+
+static uint64_t rng_next(uint64_t *s)
+{
+	/* splitmix64 */
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static float rng_uniform(uint64_t *s)
+{
+	return (float)((rng_next(s) >> 40) * (1.0 / 16777216.0)) * 2.0f - 1.0f;
+}
+
+void tiny_quantize_q8_0(const float *x, uint8_t *dst, uint64_t n)
+{
+	for (uint64_t b = 0; b < n / 32; b++, x += 32, dst += 34) {
+		float amax = 0;
+		for (int j = 0; j < 32; j++)
+			amax = fabsf(x[j]) > amax ? fabsf(x[j]) : amax;
+		float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
+		uint16_t h = f32_to_fp16(d);
+		memcpy(dst, &h, 2);
+		for (int j = 0; j < 32; j++)
+			dst[2 + j] = (uint8_t)(int8_t)lrintf(x[j] * id);
+	}
+}
+
+static void add_matrix(gw *w, const tiny_opts *o, uint64_t *rng, const char *name, uint64_t ne0, uint64_t ne1,
+		       float scale, float bias_one)
+{
+	uint64_t n = ne0 * ne1, ne[2] = {ne0, ne1};
+	float *x = malloc(n * sizeof *x);
+	for (uint64_t i = 0; i < n; i++)
+		x[i] = bias_one + scale * rng_uniform(rng);
+	int is_vec = ne1 == 1;
+	uint32_t t = is_vec ? GGML_F32 : o->wtype;
+	if (t == GGML_F32) {
+		gw_tensor(w, name, is_vec ? 1 : 2, ne, GGML_F32, x, n * 4);
+	} else if (t == GGML_F16) {
+		uint16_t *h = malloc(n * 2);
+		for (uint64_t i = 0; i < n; i++)
+			h[i] = f32_to_fp16(x[i]);
+		gw_tensor(w, name, 2, ne, GGML_F16, h, n * 2);
+		free(h);
+	} else {
+		uint8_t *q = malloc(n / 32 * 34);
+		tiny_quantize_q8_0(x, q, n);
+		gw_tensor(w, name, 2, ne, GGML_Q8_0, q, n / 32 * 34);
+		free(q);
+	}
+	free(x);
+}
+
+static const char *MERGES[] = {
+	"Ġ t", "h e", "Ġt he", "i n", "e r", "Ġ a", "o n", "r e", "Ġ s", "a t",
+	"e n", "Ġ o", "o r", "Ġ w", "i s", "Ġ b", "a s", "Ġ c", "Ġ p", "l l",
+	"Ġb as", "k e", "Ġbas ke", "t b", "Ġbaske tb", "a ll", "Ġbasketb all", "Ġ 1", "1 2",
+};
+
+void tiny_add_vocab(gw *w, int *n_vocab)
+{
+	size_t nm = sizeof MERGES / sizeof MERGES[0];
+	int nv = 256 + (int)nm + 1;
+	char **toks = calloc((size_t)nv, sizeof *toks);
+	int32_t *types = malloc((size_t)nv * sizeof *types);
+	/* byte-level alphabet in byte order, as GPT-2's bytes_to_unicode */
+	int next = 256;
+	for (int b = 0; b < 256; b++) {
+		int keep = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
+		int cp = keep ? b : next++;
+		char *s = calloc(4, 1);
+		if (cp < 0x80)
+			s[0] = (char)cp;
+		else {
+			s[0] = (char)(0xc0 | cp >> 6);
+			s[1] = (char)(0x80 | (cp & 0x3f));
+		}
+		toks[b] = s;
+		types[b] = 1;
+	}
+	for (size_t i = 0; i < nm; i++) {
+		const char *sp = strchr(MERGES[i], ' ');
+		size_t la = (size_t)(sp - MERGES[i]);
+		char *s = malloc(strlen(MERGES[i]));
+		memcpy(s, MERGES[i], la);
+		strcpy(s + la, sp + 1);
+		toks[256 + i] = s;
+		types[256 + i] = 1;
+	}
+	toks[nv - 1] = strdup("<|endoftext|>");
+	types[nv - 1] = 3;
+	gw_str(w, "tokenizer.ggml.model", "gpt2");
+	gw_str(w, "tokenizer.ggml.pre", "gpt-2");
+	gw_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)toks, (uint64_t)nv);
+	gw_arr(w, "tokenizer.ggml.token_type", 5, types, (uint64_t)nv);
+	gw_arr_str(w, "tokenizer.ggml.merges", MERGES, nm);
+	gw_u32(w, "tokenizer.ggml.bos_token_id", (uint32_t)(nv - 1));
+	gw_u32(w, "tokenizer.ggml.eos_token_id", (uint32_t)(nv - 1));
+	gw_bool(w, "tokenizer.ggml.add_bos_token", 0);
+	for (int i = 0; i < nv; i++)
+		free(toks[i]);
+	free(toks);
+	free(types);
+	*n_vocab = nv;
+}
+
+
+static const char *SPM_WORDS[] = {
+	"the", "basketball", "ball", "basket", "plays", "play", "sport", "of", "is", "in", "Michael", "Jordan",
+	"hello", "world", "capital", "France", "Paris", "and", "café", "naïve", "ing", "ed", "er", "12", "2024",
+};
+
+/* SentencePiece-style vocabulary: <unk> <s> </s>, the 256 byte tokens, the
+ * printable ASCII characters and U+2581, and each word with and without the
+ * U+2581 prefix together with all its prefixes (so pairwise merges can reach
+ * it), scored so that longer pieces win. */
+void tiny_add_vocab_spm(gw *w, int *n_vocab)
+{
+	int cap = 4096, nv = 0;
+	char **toks = calloc((size_t)cap, sizeof *toks);
+	float *scores = malloc((size_t)cap * sizeof *scores);
+	int32_t *types = malloc((size_t)cap * sizeof *types);
+#define ADD(str, sc, ty) do { int dup = 0; for (int q = 0; q < nv; q++) if (!strcmp(toks[q], str)) dup = 1; \
+	if (!dup) { toks[nv] = strdup(str); scores[nv] = (sc); types[nv] = (ty); nv++; } } while (0)
+	ADD("<unk>", 0, 2);
+	ADD("<s>", 0, 3);
+	ADD("</s>", 0, 3);
+	for (int b = 0; b < 256; b++) {
+		char name[8];
+		snprintf(name, sizeof name, "<0x%02X>", b);
+		ADD(name, 0, 6);
+	}
+	ADD("\xe2\x96\x81", -1.0f, 1);
+	for (int c = 33; c < 127; c++) {
+		char one[2] = {(char)c, 0};
+		ADD(one, -2.0f, 1);
+	}
+	for (size_t i = 0; i < sizeof SPM_WORDS / sizeof SPM_WORDS[0]; i++) {
+		for (int pre = 0; pre < 2; pre++) {
+			char full[64];
+			snprintf(full, sizeof full, "%s%s", pre ? "\xe2\x96\x81" : "", SPM_WORDS[i]);
+			size_t L = strlen(full);
+			for (size_t k = 2; k <= L; k++) {
+				char p[64];
+				if ((full[k - 1] & 0xc0) == 0xc0 || (k < L && (full[k] & 0xc0) == 0x80))
+					continue; /* cut inside a character */
+				memcpy(p, full, k);
+				p[k] = 0;
+				if (strlen(p) == 3 && pre)
+					continue; /* U+2581 alone */
+				ADD(p, (float)k - 0.01f * (float)i, 1);
+			}
+		}
+	}
+#undef ADD
+	gw_str(w, "tokenizer.ggml.model", "llama");
+	gw_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)toks, (uint64_t)nv);
+	gw_arr(w, "tokenizer.ggml.scores", 6, scores, (uint64_t)nv);
+	gw_arr(w, "tokenizer.ggml.token_type", 5, types, (uint64_t)nv);
+	gw_u32(w, "tokenizer.ggml.bos_token_id", 1);
+	gw_u32(w, "tokenizer.ggml.eos_token_id", 2);
+	gw_u32(w, "tokenizer.ggml.unknown_token_id", 0);
+	for (int i = 0; i < nv; i++)
+		free(toks[i]);
+	free(toks);
+	free(scores);
+	free(types);
+	*n_vocab = nv;
+}
+
+gw *tiny_build(const tiny_opts *o)
+{
+	gw *w = gw_new();
+	char key[128], name[128];
+	const char *a = o->arch;
+	int llama = !strcmp(a, "llama"), nv;
+	uint64_t rng = o->seed, D = (uint64_t)o->d_model, F = (uint64_t)o->d_mlp;
+	uint64_t E = D / (uint64_t)o->n_heads, KE = E * (uint64_t)o->n_kv_heads;
+	float s = o->scale;
+	gw_str(w, "general.architecture", a);
+	gw_str(w, "general.name", llama ? "tiny-llama" : "tiny-gpt2");
+	gw_u32(w, "general.alignment", 32);
+#define DIM(suffix, v) (snprintf(key, sizeof key, "%s." suffix, a), gw_u32(w, key, (uint32_t)(v)))
+	DIM("block_count", o->n_layers);
+	DIM("context_length", o->n_ctx);
+	DIM("embedding_length", o->d_model);
+	DIM("feed_forward_length", o->d_mlp);
+	DIM("attention.head_count", o->n_heads);
+	DIM("attention.head_count_kv", o->n_kv_heads);
+	if (llama) {
+		DIM("rope.dimension_count", E);
+		snprintf(key, sizeof key, "%s.rope.freq_base", a), gw_f32(w, key, o->rope_base);
+		snprintf(key, sizeof key, "%s.attention.layer_norm_rms_epsilon", a), gw_f32(w, key, 1e-5f);
+	} else {
+		snprintf(key, sizeof key, "%s.attention.layer_norm_epsilon", a), gw_f32(w, key, 1e-5f);
+	}
+#undef DIM
+	if (o->spm_vocab)
+		tiny_add_vocab_spm(w, &nv);
+	else
+		tiny_add_vocab(w, &nv);
+	uint64_t V = (uint64_t)nv;
+	add_matrix(w, o, &rng, "token_embd.weight", D, V, 1.0f, 0);
+	if (!llama)
+		add_matrix(w, o, &rng, "position_embd.weight", D, (uint64_t)o->n_ctx, 0.5f, 0);
+	add_matrix(w, o, &rng, "output_norm.weight", D, 1, 0.2f, 1.0f);
+	if (!llama)
+		add_matrix(w, o, &rng, "output_norm.bias", D, 1, 0.1f, 0);
+	if (!o->tied)
+		add_matrix(w, o, &rng, "output.weight", D, V, 1.0f, 0);
+	for (int l = 0; l < o->n_layers; l++) {
+#define T(what, ne0, ne1, sc, one) (snprintf(name, sizeof name, "blk.%d." what, l), \
+				    add_matrix(w, o, &rng, name, ne0, ne1, sc, one))
+		T("attn_norm.weight", D, 1, 0.2f, 1.0f);
+		T("ffn_norm.weight", D, 1, 0.2f, 1.0f);
+		if (llama) {
+			T("attn_q.weight", D, D, s * 2, 0);
+			T("attn_k.weight", D, KE, s * 2, 0);
+			T("attn_v.weight", D, KE, s, 0);
+			T("ffn_gate.weight", D, F, s, 0);
+		} else {
+			T("attn_norm.bias", D, 1, 0.1f, 0);
+			T("ffn_norm.bias", D, 1, 0.1f, 0);
+			T("attn_qkv.weight", D, 3 * D, s * 2, 0);
+			T("attn_qkv.bias", 3 * D, 1, 0.1f, 0);
+			T("attn_output.bias", D, 1, 0.1f, 0);
+			T("ffn_up.bias", F, 1, 0.1f, 0);
+			T("ffn_down.bias", D, 1, 0.1f, 0);
+		}
+		T("attn_output.weight", D, D, s, 0);
+		T("ffn_up.weight", D, F, s, 0);
+		T("ffn_down.weight", F, D, s, 0);
+#undef T
+	}
+	return w;
+}
+
+int tiny_write(const tiny_opts *o, const char *path)
+{
+	gw *w = tiny_build(o);
+	int rc = gw_write(w, path, 3, 32);
+	gw_free(w);
+	return rc;
+}

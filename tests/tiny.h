@@ -1,0 +1,35 @@
+/* tiny.h - deterministic tiny synthetic models (llama and gpt2) for tests:
+ * a byte-level BPE vocabulary of 256 bytes plus a few merges, and weights
+ * from a seeded generator.  The same options always give the same file, so
+ * the llama.cpp outputs recorded for them (tests/fixtures) stay valid. */
+#ifndef TINY_H
+#define TINY_H
+
+#include <stdint.h>
+
+#include "gguf_writer.h"
+
+typedef struct tiny_opts {
+	const char *arch;   /* "llama" or "gpt2" */
+	int n_layers, d_model, d_mlp, n_heads, n_kv_heads, n_ctx;
+	uint32_t wtype;     /* type of the 2-D weights: F32, F16 or Q8_0 */
+	int tied;           /* 1: no output.weight */
+	uint64_t seed;
+	float scale;        /* weight scale */
+	float rope_base;
+	int spm_vocab;       /* 1: SentencePiece-style vocabulary instead of byte-level BPE */
+} tiny_opts;
+
+void tiny_defaults(tiny_opts *o, const char *arch);
+/* Adds the tiny vocabulary (byte-level BPE, pre-tokenizer gpt2) to w. */
+void tiny_add_vocab(gw *w, int *n_vocab);
+/* Adds a SentencePiece-style vocabulary (tokenizer.ggml.model = llama). */
+void tiny_add_vocab_spm(gw *w, int *n_vocab);
+/* A writer holding the whole model; the caller may add or write it. */
+gw *tiny_build(const tiny_opts *o);
+int tiny_write(const tiny_opts *o, const char *path);
+
+/* Q8_0 quantisation of n values (n % 32 == 0) into dst (n/32*34 bytes). */
+void tiny_quantize_q8_0(const float *x, uint8_t *dst, uint64_t n);
+
+#endif
