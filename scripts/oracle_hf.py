@@ -3,7 +3,7 @@
 (dequantised to f32 by the gguf package): an implementation we did not write
 that, unlike llama.cpp, exposes every layer's residual stream.  Reads the
 token ids from llamacpp.json so both oracles see the same inputs, and writes
-tests/fixtures/hf.json and hf_hidden.f32:
+tests/fixtures/hf.json and hf.f32:
 
   * the top-10 log-probabilities at the last position for every prediction prompt,
   * hidden_states for the "hidden" prompts at every position: index 0 is the
@@ -11,7 +11,10 @@ tests/fixtures/hf.json and hf_hidden.f32:
     blocks.(l-1).hook_resid_post, the last is ln_final.hook_normalized
     (transformers applies the final norm before storing it).
 
-Usage: oracle_hf.py MODEL.gguf FIXTURE_DIR"""
+  * logits at every position of the tiny gpt2 model tiny-gpt2-hf.gguf
+    (written by tests/make_tiny), for the same token ids llama.cpp saw.
+
+Usage: oracle_hf.py MODEL.gguf TINY_DIR FIXTURE_DIR"""
 import json, os, sys
 import numpy as np
 import torch
@@ -19,7 +22,7 @@ import transformers
 from gguf import GGUFReader
 from transformers import AutoModelForCausalLM
 
-model, out_dir = sys.argv[1:3]
+model, tiny_dir, out_dir = sys.argv[1:4]
 ref = json.load(open(os.path.join(out_dir, "llamacpp.json")))
 inputs = json.load(open(os.path.join(out_dir, "oracle_inputs.json")))
 torch.set_num_threads(2)
@@ -48,6 +51,22 @@ with torch.no_grad():
                                   "shape": list(hs.shape)})
             offset += hs.size
 
+tiny = AutoModelForCausalLM.from_pretrained(tiny_dir, gguf_file="tiny-gpt2-hf.gguf", torch_dtype=torch.float32)
+if tiny.lm_head.weight.data_ptr() != tiny.transformer.wte.weight.data_ptr():
+    tiny.lm_head.weight = tiny.transformer.wte.weight  # tied, as above
+tiny.eval()
+out["tiny"] = []
+with torch.no_grad():
+    for e in ref["tiny"]:
+        if e["model"] != "tiny-gpt2-hf.gguf":
+            continue
+        lg = tiny(torch.tensor([e["ids"]])).logits[0].numpy().astype(np.float32)
+        out["tiny"].append({"model": e["model"], "text": e["text"], "ids": e["ids"], "offset": offset,
+                            "shape": list(lg.shape)})
+        blob.append(lg.ravel())
+        offset += lg.size
+
 json.dump(out, open(os.path.join(out_dir, "hf.json"), "w"), indent=1, ensure_ascii=False)
-np.concatenate(blob).astype("<f4").tofile(os.path.join(out_dir, "hf_hidden.f32"))
-print("transformers fixtures: %d prompts, %d hidden-state sets" % (len(out["predict"]), len(out["hidden"])))
+np.concatenate(blob).astype("<f4").tofile(os.path.join(out_dir, "hf.f32"))
+print("transformers fixtures: %d prompts, %d hidden-state sets, %d tiny gpt2 runs" %
+      (len(out["predict"]), len(out["hidden"]), len(out["tiny"])))

@@ -130,3 +130,37 @@ out["predict_f32_note"] = ("llama.cpp on the default model's weights dequantised
                            "(exact f32 matrix products)")
 json.dump(out, open(os.path.join(out_dir, "llamacpp.json"), "w"), indent=1, ensure_ascii=False)
 print("llama.cpp F32-copy predictions: %d" % len(out["predict_f32"]))
+
+
+# Random blocks of every quantised type, dequantised by gguf-py's own code:
+# an independent check of factprobe's dequantisation on arbitrary bit
+# patterns (the hand-computed blocks in tests/test_quant.c check the layouts).
+def random_blocks():
+    from gguf import GGMLQuantizationType as Q
+    from gguf.constants import GGML_QUANT_SIZES
+    from gguf.quants import dequantize
+    rng = np.random.default_rng(1234)
+    # byte offsets of the fp16 scale fields, set to sane values (random bits can be inf/nan)
+    f16_fields = {"Q4_0": [0], "Q4_1": [0, 2], "Q5_0": [0], "Q5_1": [0, 2], "Q8_0": [0],
+                  "Q4_K": [0, 2], "Q5_K": [0, 2], "Q6_K": [208]}
+    res, blob, off = [], [], 0
+    for name, fields in f16_fields.items():
+        qt = Q[name]
+        be, bb = GGML_QUANT_SIZES[qt]
+        nblk = 4
+        raw = rng.integers(0, 256, size=(nblk, bb), dtype=np.uint8)
+        for b in range(nblk):
+            for f in fields:
+                raw[b, f:f + 2] = np.frombuffer(np.float16(rng.uniform(-2, 2)).tobytes(), np.uint8)
+        x = dequantize(raw.reshape(-1), qt).astype(np.float32).ravel()
+        res.append({"type": name, "n": int(x.size), "bytes": raw.reshape(-1).tobytes().hex(), "offset": off})
+        blob.append(x)
+        off += x.size
+    return res, np.concatenate(blob)
+
+
+out["dequant"], deq = random_blocks()
+out["dequant_note"] = "random blocks dequantised by gguf-py; values in dequant.f32 at 'offset'"
+deq.astype("<f4").tofile(os.path.join(out_dir, "dequant.f32"))
+json.dump(out, open(os.path.join(out_dir, "llamacpp.json"), "w"), indent=1, ensure_ascii=False)
+print("gguf-py dequantisation of random blocks: %d types" % len(out["dequant"]))

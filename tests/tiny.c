@@ -269,3 +269,32 @@ int tiny_write(const tiny_opts *o, const char *path)
 	gw_free(w);
 	return rc;
 }
+
+/* tiny-gpt2-hf has the context (1024) and MLP width (4 d_model) that
+ * transformers' GGUF loader assumes for gpt2, so transformers can run it too. */
+static const struct { const char *file, *arch; uint32_t wtype; int tied, spm, n_ctx, d_mlp; } NAMED[] = {
+	{"tiny-llama.gguf", "llama", GGML_F32, 1, 0, 0, 0},
+	{"tiny-llama-q8.gguf", "llama", GGML_Q8_0, 0, 0, 0, 0},
+	{"tiny-gpt2.gguf", "gpt2", GGML_F32, 1, 0, 0, 0},
+	{"tiny-gpt2-f16.gguf", "gpt2", GGML_F16, 0, 0, 0, 0},
+	{"tiny-llama-spm.gguf", "llama", GGML_F32, 1, 1, 0, 0},
+	{"tiny-gpt2-hf.gguf", "gpt2", GGML_F32, 1, 0, 1024, 256},
+};
+
+int tiny_n_named(void)
+{
+	return (int)(sizeof NAMED / sizeof NAMED[0]);
+}
+
+const char *tiny_named(int i, tiny_opts *o)
+{
+	tiny_defaults(o, NAMED[i].arch);
+	o->wtype = NAMED[i].wtype;
+	o->tied = NAMED[i].tied;
+	o->spm_vocab = NAMED[i].spm;
+	if (NAMED[i].n_ctx)
+		o->n_ctx = NAMED[i].n_ctx;
+	if (NAMED[i].d_mlp)
+		o->d_mlp = NAMED[i].d_mlp;
+	return NAMED[i].file;
+}

@@ -29,6 +29,11 @@ void tiny_add_vocab_spm(gw *w, int *n_vocab);
 gw *tiny_build(const tiny_opts *o);
 int tiny_write(const tiny_opts *o, const char *path);
 
+/* The named test models (also written by make_tiny for the oracle script):
+ * fills o for model i and returns its file name. */
+int tiny_n_named(void);
+const char *tiny_named(int i, tiny_opts *o);
+
 /* Q8_0 quantisation of n values (n % 32 == 0) into dst (n/32*34 bytes). */
 void tiny_quantize_q8_0(const float *x, uint8_t *dst, uint64_t n);
 

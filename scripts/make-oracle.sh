@@ -1,0 +1,33 @@
+#!/bin/sh
+# Regenerates the oracle fixtures in tests/fixtures from implementations we
+# did not write (run by 'make oracle'; the fixtures are committed, so tests
+# never need these packages):
+#   llama.cpp through llama-cpp-python (built from source by pip, ~10 min)
+#   transformers loading the same GGUF (torch from PyPI, ~3 GB)
+# Each lives in its own virtual environment under the factprobe cache,
+# with versions pinned here.
+set -eu
+BUILD=${1:-build}
+CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/factprobe"
+MODEL="$CACHE/SmolLM2-135M-Instruct.Q4_1.gguf"
+FIX=tests/fixtures
+LC="$CACHE/oracle-venv"
+HF="$CACHE/hf-venv"
+
+[ -f "$MODEL" ] || scripts/fetch-model.sh
+if [ ! -x "$LC/bin/python" ] || ! "$LC/bin/python" -c "import llama_cpp" 2>/dev/null; then
+	python3 -m venv "$LC"
+	"$LC/bin/pip" install -q "numpy==2.4.6" "gguf==0.17.1"
+	CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) "$LC/bin/pip" install -q "llama-cpp-python==0.3.36"
+fi
+if [ ! -x "$HF/bin/python" ] || ! "$HF/bin/python" -c "import transformers, torch" 2>/dev/null; then
+	python3 -m venv "$HF"
+	"$HF/bin/pip" install -q "torch==2.5.1" "transformers==4.46.3" "accelerate==1.1.1" "gguf==0.10.0" \
+		"numpy==1.26.4" sentencepiece protobuf
+fi
+TINY=$(mktemp -d)
+trap 'rm -rf "$TINY"' EXIT
+"$BUILD/tests/make_tiny" "$TINY" >/dev/null
+"$LC/bin/python" scripts/oracle_llamacpp.py "$MODEL" "$TINY" "$FIX"
+"$HF/bin/python" scripts/oracle_hf.py "$MODEL" "$TINY" "$FIX" 2>&1 | grep -v -E "de-quantizing|^Some weights|TRAIN this model"
+echo "oracle fixtures written to $FIX"

@@ -1,0 +1,442 @@
+/* test_oracle.c - factprobe against implementations we did not write, using
+ * the fixtures that scripts/make-oracle.sh recorded:
+ *   - gguf-py's dequantisation of random blocks of every quantised type;
+ *   - llama.cpp's logits at every position on the tiny synthetic models
+ *     (regenerated here, bit-identical, from tests/tiny.c), and its token ids;
+ *   - on the default model: llama.cpp's token ids for the tokenizer test set;
+ *     the top-10 log-probabilities of 24 prompts from transformers, from
+ *     llama.cpp on the same weights dequantised to F32, and from llama.cpp on
+ *     the Q4_1 file itself; transformers' residual stream at every layer.
+ * usage: test_oracle FIXTURE_DIR [MODEL.gguf]  (model also from $FACTPROBE_TEST_MODEL) */
+#include "check.h"
+#include "tiny.h"
+#include "../model/model.h"
+#include "../model/quant.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *fixdir;
+
+static float *load_f32(const char *name, size_t *n)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/%s", fixdir, name);
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	long sz = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	float *v = malloc((size_t)sz);
+	*n = fread(v, 1, (size_t)sz, f) / 4;
+	fclose(f);
+	return v;
+}
+
+static json_t *load_json(const char *name)
+{
+	char path[4096];
+	json_error_t e;
+	snprintf(path, sizeof path, "%s/%s", fixdir, name);
+	json_t *j = json_load_file(path, 0, &e);
+	if (!j)
+		printf("FAIL cannot read fixture '%s': %s (line %d)\n", path, e.text, e.line);
+	return j;
+}
+
+static int32_t *json_ids(json_t *a, int *n)
+{
+	*n = (int)json_array_size(a);
+	int32_t *v = malloc((size_t)(*n ? *n : 1) * sizeof *v);
+	for (int i = 0; i < *n; i++)
+		v[i] = (int32_t)json_integer_value(json_array_get(a, (size_t)i));
+	return v;
+}
+
+static int same_ids(const int32_t *a, int na, const int32_t *b, int nb)
+{
+	return na == nb && (na == 0 || !memcmp(a, b, (size_t)na * sizeof *a));
+}
+
+static void print_ids(const char *label, const int32_t *v, int n)
+{
+	printf("     %s:", label);
+	for (int i = 0; i < n; i++)
+		printf(" %d", v[i]);
+	printf("\n");
+}
+
+static void test_dequant(json_t *lc)
+{
+	size_t nref;
+	float *ref = load_f32("dequant.f32", &nref);
+	json_t *arr = json_object_get(lc, "dequant");
+	CHECK(ref && json_array_size(arr) == 8, "dequant fixtures present");
+	if (!ref)
+		return;
+	size_t i;
+	json_t *e;
+	json_array_foreach(arr, i, e) {
+		const char *tn = json_string_value(json_object_get(e, "type"));
+		const char *hex = json_string_value(json_object_get(e, "bytes"));
+		size_t n = (size_t)json_integer_value(json_object_get(e, "n"));
+		size_t off = (size_t)json_integer_value(json_object_get(e, "offset"));
+		size_t nb = strlen(hex) / 2;
+		uint8_t *raw = malloc(nb);
+		for (size_t k = 0; k < nb; k++)
+			sscanf(hex + 2 * k, "%2hhx", &raw[k]);
+		uint32_t type = 0;
+		for (uint32_t t = 0; t < GGML_TYPE_MAX; t++)
+			if (ggml_type_name(t) && !strcmp(ggml_type_name(t), tn))
+				type = t;
+		float *got = malloc(n * sizeof *got);
+		double md = 0, mx = 0;
+		CHECK(off + n <= nref && quant_dequantize(type, raw, got, n) == 0, "%s random blocks dequantise", tn);
+		for (size_t k = 0; k < n && off + k < nref; k++) {
+			double d = fabs((double)got[k] - ref[off + k]);
+			md = d > md ? d : md;
+			mx = fabs(ref[off + k]) > mx ? fabs(ref[off + k]) : mx;
+		}
+		/* both compute the same float products; allow one rounding of the largest value */
+		CHECK_CLOSE(md, mx * 1.2e-7, "%s: %zu random values vs gguf-py", tn, n);
+		free(raw), free(got);
+	}
+	free(ref);
+}
+
+/* tolerances on the tiny models' logits, relative to the largest |logit|,
+ * by weight type: with F32 weights llama.cpp computes in f32 (its CPU GELU
+ * rounds input and output through an f16 lookup table, ~5e-4 relative, hence
+ * the larger gpt2 bound); with F16 and Q8_0 weights it also rounds the
+ * activations to f16 / 8-bit blocks of 32 before each product. */
+static double tiny_tol(const char *file)
+{
+	if (strstr(file, "q8"))
+		return 2e-2;
+	if (strstr(file, "f16"))
+		return 2e-3;
+	if (strstr(file, "gpt2"))
+		return 1e-3;
+	return 1e-5;
+}
+
+static void test_tiny(json_t *lc)
+{
+	size_t nref;
+	float *ref = load_f32("tiny_logits.f32", &nref);
+	CHECK(ref != NULL, "tiny_logits.f32 present");
+	if (!ref)
+		return;
+	char dir[] = "/tmp/fp-oracle-XXXXXX";
+	if (!mkdtemp(dir))
+		return;
+	for (int mi = 0; mi < tiny_n_named(); mi++) {
+		tiny_opts o;
+		char path[4200];
+		const char *file = tiny_named(mi, &o);
+		snprintf(path, sizeof path, "%s/%s", dir, file);
+		fp_model *m = NULL;
+		fp_error err = {0};
+		CHECK(tiny_write(&o, path) == 0 && fp_model_load(&m, path, &err) == 0, "load %s: %s", file, err.msg);
+		if (!m)
+			continue;
+		size_t i;
+		json_t *e;
+		double worst = 0, scale = 0;
+		int runs = 0;
+		json_array_foreach(json_object_get(lc, "tiny"), i, e) {
+			if (strcmp(json_string_value(json_object_get(e, "model")), file))
+				continue;
+			const char *text = json_string_value(json_object_get(e, "text"));
+			int nref_ids, nb_ids, n, nb;
+			int32_t *want = json_ids(json_object_get(e, "ids"), &nref_ids);
+			int32_t *want_bos = json_ids(json_object_get(e, "ids_with_bos"), &nb_ids);
+			int32_t *got = NULL, *got_bos = NULL;
+			fp_tokenize(m->tok, text, strlen(text), 0, &got, &n, &err);
+			/* llama.cpp's add_bos=True means "add the special tokens the model asks for" */
+			fp_tokenize(m->tok, text, strlen(text), -1, &got_bos, &nb, &err);
+			CHECK(same_ids(got, n, want, nref_ids), "%s: token ids of \"%s\" equal llama.cpp's", file, text);
+			if (!same_ids(got, n, want, nref_ids))
+				print_ids("factprobe", got, n), print_ids("llama.cpp", want, nref_ids);
+			CHECK(same_ids(got_bos, nb, want_bos, nb_ids), "%s: ids with the model's BOS rule of \"%s\" equal llama.cpp's", file,
+			      text);
+			size_t off = (size_t)json_integer_value(json_object_get(e, "offset"));
+			int V = m->cfg.n_vocab;
+			float *lg = malloc((size_t)nref_ids * V * sizeof *lg);
+			fp_forward_opts fo = {0};
+			fo.all_logits = 1;
+			CHECK(fp_model_forward(m, want, nref_ids, &fo, lg, &err) == 0, "forward: %s", err.msg);
+			for (size_t k = 0; k < (size_t)nref_ids * V && off + k < nref; k++) {
+				double d = fabs((double)lg[k] - ref[off + k]);
+				worst = d > worst ? d : worst;
+				scale = fabs(ref[off + k]) > scale ? fabs(ref[off + k]) : scale;
+			}
+			runs++;
+			free(lg), free(want), free(want_bos), free(got), free(got_bos);
+		}
+		CHECK(runs == 3, "%s has 3 recorded runs", file);
+		printf("     %s: max |diff| %.3g on logits up to %.3g\n", file, worst, scale);
+		CHECK_CLOSE(worst / scale, tiny_tol(file), "%s (%s, %s): logits at every position vs llama.cpp, relative",
+			    file, m->cfg.arch_name, o.wtype == GGML_F32 ? "F32" : ggml_type_name(o.wtype));
+		fp_model_free(m);
+		unlink(path);
+	}
+	rmdir(dir);
+	free(ref);
+}
+
+/* transformers on the tiny gpt2 model: exact f32 GELU-tanh, so this bounds
+ * the gpt2 path tightly where llama.cpp's f16 GELU table cannot */
+static void test_tiny_hf(json_t *hf)
+{
+	size_t nref, i;
+	float *ref = load_f32("hf.f32", &nref);
+	json_t *e;
+	tiny_opts o;
+	const char *file = NULL;
+	for (int k = 0; k < tiny_n_named(); k++)
+		if (!strcmp(tiny_named(k, &o), "tiny-gpt2-hf.gguf")) {
+			file = "tiny-gpt2-hf.gguf";
+			break;
+		}
+	char path[] = "/tmp/fp-oracle-hf-XXXXXX";
+	int fd = mkstemp(path);
+	fp_model *m = NULL;
+	fp_error err = {0};
+	CHECK(ref && file && fd >= 0 && tiny_write(&o, path) == 0 && fp_model_load(&m, path, &err) == 0,
+	      "tiny-gpt2-hf loads: %s", err.msg);
+	if (fd >= 0)
+		close(fd), unlink(path);
+	if (!m) {
+		free(ref);
+		return;
+	}
+	double worst = 0, scale = 0;
+	int runs = 0;
+	json_array_foreach(json_object_get(hf, "tiny"), i, e) {
+		int n;
+		int32_t *ids = json_ids(json_object_get(e, "ids"), &n);
+		size_t off = (size_t)json_integer_value(json_object_get(e, "offset"));
+		float *lg = malloc((size_t)n * m->cfg.n_vocab * sizeof *lg);
+		fp_forward_opts fo = {0};
+		fo.all_logits = 1;
+		CHECK(fp_model_forward(m, ids, n, &fo, lg, &err) == 0, "forward: %s", err.msg);
+		for (size_t k = 0; k < (size_t)n * m->cfg.n_vocab && off + k < nref; k++) {
+			double d = fabs((double)lg[k] - ref[off + k]);
+			worst = d > worst ? d : worst;
+			scale = fabs(ref[off + k]) > scale ? fabs(ref[off + k]) : scale;
+		}
+		runs++;
+		free(lg), free(ids);
+	}
+	CHECK(runs == 3, "3 transformers runs on tiny-gpt2-hf");
+	printf("     tiny-gpt2-hf.gguf: max |diff| %.3g on logits up to %.3g\n", worst, scale);
+	CHECK_CLOSE(worst / (scale > 0 ? scale : 1), 1e-5,
+		    "tiny-gpt2-hf.gguf (gpt2, F32): logits at every position vs transformers, relative");
+	fp_model_free(m);
+	free(ref);
+}
+
+static void test_tokenizer_real(fp_model *m, json_t *lc)
+{
+	size_t i;
+	json_t *e;
+	int agree = 0, total = 0;
+	json_array_foreach(json_object_get(lc, "tokenize"), i, e) {
+		const char *text = json_string_value(json_object_get(e, "text"));
+		int nw, n;
+		int32_t *want = json_ids(json_object_get(e, "ids"), &nw), *got = NULL;
+		fp_error err = {0};
+		fp_tokenize(m->tok, text, strlen(text), 0, &got, &n, &err);
+		int same = same_ids(got, n, want, nw);
+		agree += same;
+		total++;
+		CHECK(same, "token ids of %.40s equal llama.cpp's", text);
+		if (!same)
+			print_ids("factprobe", got, n), print_ids("llama.cpp", want, nw);
+		free(want), free(got);
+	}
+	printf("ok   tokenizer: %d of %d test strings give llama.cpp's ids exactly\n", agree, total);
+}
+
+/* compares our top-10 log-probs with one oracle's; returns the max |diff|
+ * over the oracle's top-10 tokens and counts top-1 agreement */
+static double compare_top(const float *lp, json_t *top, int *top1_same, int our_top1)
+{
+	double md = 0;
+	for (size_t k = 0; k < json_array_size(top); k++) {
+		json_t *pair = json_array_get(top, k);
+		int id = (int)json_integer_value(json_array_get(pair, 0));
+		double d = fabs(lp[id] - json_real_value(json_array_get(pair, 1)));
+		md = d > md ? d : md;
+	}
+	*top1_same += (int)json_integer_value(json_array_get(json_array_get(top, 0), 0)) == our_top1;
+	return md;
+}
+
+static void test_predict_real(fp_model *m, json_t *lc, json_t *hf)
+{
+	json_t *pl = json_object_get(lc, "predict"), *pf = json_object_get(lc, "predict_f32"),
+	       *ph = json_object_get(hf, "predict");
+	size_t n = json_array_size(pl);
+	int V = m->cfg.n_vocab, s_hf = 0, s_f32 = 0, s_q = 0;
+	double d_hf = 0, d_f32 = 0, d_q = 0;
+	float *lg = malloc((size_t)V * sizeof *lg), *lp = malloc((size_t)V * sizeof *lp);
+	CHECK(n >= 20 && json_array_size(pf) == n && json_array_size(ph) == n, "%zu prompts in all three oracles", n);
+	for (size_t i = 0; i < n; i++) {
+		json_t *e = json_array_get(pl, i);
+		int nt;
+		int32_t *ids = json_ids(json_object_get(e, "ids"), &nt);
+		fp_error err = {0};
+		CHECK(fp_model_forward(m, ids, nt, NULL, lg, &err) == 0, "forward: %s", err.msg);
+		double mx = lg[0], sum = 0;
+		int top1 = 0;
+		for (int v = 0; v < V; v++)
+			if (lg[v] > mx)
+				mx = lg[v], top1 = v;
+		for (int v = 0; v < V; v++)
+			sum += exp(lg[v] - mx);
+		for (int v = 0; v < V; v++)
+			lp[v] = (float)(lg[v] - mx - log(sum));
+		double a = compare_top(lp, json_object_get(json_array_get(ph, i), "top"), &s_hf, top1);
+		double b = compare_top(lp, json_object_get(json_array_get(pf, i), "top"), &s_f32, top1);
+		double c = compare_top(lp, json_object_get(e, "top"), &s_q, top1);
+		d_hf = a > d_hf ? a : d_hf, d_f32 = b > d_f32 ? b : d_f32, d_q = c > d_q ? c : d_q;
+		free(ids);
+	}
+	CHECK_CLOSE(d_hf, 1e-3, "top-10 log-probs of %zu prompts vs transformers (top-1 same in %d)", n, s_hf);
+	CHECK_CLOSE(d_f32, 1e-3, "top-10 log-probs of %zu prompts vs llama.cpp on F32-dequantised weights (top-1 same in %d)",
+		    n, s_f32);
+	CHECK(s_hf == (int)n && s_f32 == (int)n, "top-1 token equals both f32 oracles' on every prompt");
+	/* llama.cpp on the Q4_1 file quantises activations to 8 bits per block of
+	 * 32 in every product (Q4_1 x Q8_1 dot products), which moves 30-layer
+	 * log-probs by up to ~0.5 nats on this small model; transformers and
+	 * llama.cpp-F32 above show the arithmetic itself agrees. */
+	CHECK_CLOSE(d_q, 0.75, "top-10 log-probs vs llama.cpp on the Q4_1 file itself (top-1 same in %d of %zu)", s_q, n);
+	CHECK(s_q >= (int)n - 2, "top-1 agrees with llama.cpp-Q4_1 on all but at most 2 prompts");
+	free(lg), free(lp);
+}
+
+typedef struct grab {
+	float *buf;  /* [n_layers + 1][T][D] in transformers' hidden_states order */
+	int T, D, L;
+} grab;
+
+static int grab_hook(void *user, const fp_hook_event *ev)
+{
+	grab *g = user;
+	int slot = -1;
+	if (ev->kind == FP_HOOK_RESID_PRE && ev->layer == 0)
+		slot = 0;
+	else if (ev->kind == FP_HOOK_RESID_POST && ev->layer < g->L - 1)
+		slot = ev->layer + 1;
+	else if (ev->kind == FP_HOOK_LN_FINAL)
+		slot = g->L;
+	if (slot >= 0)
+		memcpy(g->buf + (size_t)slot * g->T * g->D, ev->data, (size_t)g->T * g->D * sizeof(float));
+	return 0;
+}
+
+static void test_hidden_real(fp_model *m, json_t *hf)
+{
+	size_t nref, i;
+	float *ref = load_f32("hf.f32", &nref);
+	json_t *e;
+	CHECK(ref != NULL, "hf.f32 present");
+	if (!ref)
+		return;
+	json_array_foreach(json_object_get(hf, "hidden"), i, e) {
+		int nt, L = m->cfg.n_layers, D = m->cfg.d_model;
+		int32_t *ids = json_ids(json_object_get(e, "ids"), &nt);
+		size_t off = (size_t)json_integer_value(json_object_get(e, "offset"));
+		grab g = {malloc((size_t)(L + 1) * nt * D * sizeof(float)), nt, D, L};
+		fp_forward_opts fo = {grab_hook, &g, FP_HOOK_BIT(FP_HOOK_RESID_PRE) | FP_HOOK_BIT(FP_HOOK_RESID_POST) |
+							    FP_HOOK_BIT(FP_HOOK_LN_FINAL), 0};
+		fp_error err = {0};
+		CHECK(fp_model_forward(m, ids, nt, &fo, NULL, &err) == 0, "forward: %s", err.msg);
+		double worst_rel = 0, worst_abs = 0;
+		int worst_layer = 0;
+		for (int s = 0; s <= L; s++) {
+			double md = 0, mx = 0;
+			for (size_t k = 0; k < (size_t)nt * D; k++) {
+				float r = ref[off + (size_t)s * nt * D + k];
+				double d = fabs((double)g.buf[(size_t)s * nt * D + k] - r);
+				md = d > md ? d : md;
+				mx = fabs(r) > mx ? fabs(r) : mx;
+			}
+			if (md / mx > worst_rel)
+				worst_rel = md / mx, worst_abs = md, worst_layer = s;
+		}
+		printf("     worst state %d: max |diff| %.3g\n", worst_layer, worst_abs);
+		/* f32 accumulation order differs (OpenBLAS vs PyTorch's kernels):
+		 * ~1e-6 relative per product, growing over 30 layers */
+		CHECK_CLOSE(worst_rel, 1e-4, "residual stream at all %d states x %d positions vs transformers, "
+			    "relative to each state's largest value, \"%.30s\"", L + 1, nt,
+			    json_string_value(json_object_get(e, "prompt")));
+		free(g.buf), free(ids);
+	}
+	free(ref);
+}
+
+static int rank_of(const float *lg, int V, int id)
+{
+	int r = 1;
+	for (int v = 0; v < V; v++)
+		r += lg[v] > lg[id];
+	return r;
+}
+
+static void test_michael_jordan(fp_model *m)
+{
+	const char *bare = "Michael Jordan plays the sport of";
+	const char *qa = "Q: What sport does Michael Jordan play?\nA: Michael Jordan plays the sport of";
+	const char *piece = "\xc4\xa0" "basketball"; /* byte-level BPE spells the space as U+0120 */
+	int V = m->cfg.n_vocab, n, bb = fp_token_lookup(m->tok, piece, strlen(piece));
+	float *lg = malloc((size_t)V * sizeof *lg);
+	int32_t *ids;
+	fp_error err = {0};
+	CHECK(bb >= 0, "' basketball' is one token");
+	fp_tokenize(m->tok, qa, strlen(qa), -1, &ids, &n, &err);
+	fp_model_forward(m, ids, n, NULL, lg, &err);
+	int r_qa = rank_of(lg, V, bb);
+	free(ids);
+	fp_tokenize(m->tok, bare, strlen(bare), -1, &ids, &n, &err);
+	fp_model_forward(m, ids, n, NULL, lg, &err);
+	int r_bare = rank_of(lg, V, bb);
+	free(ids);
+	CHECK(r_qa == 1, "Q/A prompt \"...Michael Jordan plays the sport of\" puts ' basketball' first (rank %d)", r_qa);
+	printf("     bare prompt \"%s\": ' basketball' is rank %d (transformers agrees: see hf.json)\n", bare, r_bare);
+	free(lg);
+}
+
+int main(int argc, char **argv)
+{
+	fixdir = argc > 1 ? argv[1] : "tests/fixtures";
+	const char *model = argc > 2 ? argv[2] : getenv("FACTPROBE_TEST_MODEL");
+	json_t *lc = load_json("llamacpp.json"), *hf = load_json("hf.json");
+	CHECK(lc && hf, "fixtures load");
+	if (!lc || !hf)
+		return check_done("test_oracle");
+	printf("oracles: %s; %s\n", json_string_value(json_object_get(lc, "oracle")),
+	       json_string_value(json_object_get(hf, "oracle")));
+	test_dequant(lc);
+	test_tiny(lc);
+	test_tiny_hf(hf);
+	fp_model *m = NULL;
+	fp_error err = {0};
+	CHECK(model && fp_model_load(&m, model, &err) == 0, "the default model loads (%s): %s",
+	      model ? model : "set FACTPROBE_TEST_MODEL or run 'make model'", err.msg);
+	if (m) {
+		test_tokenizer_real(m, lc);
+		test_predict_real(m, lc, hf);
+		test_hidden_real(m, hf);
+		test_michael_jordan(m);
+		fp_model_free(m);
+	}
+	json_decref(lc);
+	json_decref(hf);
+	return check_done("test_oracle");
+}
