@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -74,6 +75,14 @@ fp_model *cli_load_model(const char *cmd, const char *opt_path)
 		return NULL;
 	}
 	return m;
+}
+
+int cli_bad_option(const char *cmd, int c, char **argv)
+{
+	const char *opt = argv[optind - 1];
+	if (c == ':')
+		return cli_usage_error(cmd, "option '%s' needs a value", opt);
+	return cli_usage_error(cmd, "unknown option '%s'", opt);
 }
 
 int cli_parse_int(const char *cmd, const char *opt, const char *s, int lo, int hi, int *out)

@@ -35,6 +35,11 @@ const char *cli_model_path(const char *opt, char *buf, size_t n);
  * model) on failure.  Returns NULL on failure. */
 fp_model *cli_load_model(const char *cmd, const char *opt_path);
 
+/* Reports an option getopt_long rejected (c is '?' or ':'); returns 2.
+ * Commands call getopt_long with a leading ':' in the short options and
+ * opterr = 0, so this is the only message. */
+int cli_bad_option(const char *cmd, int c, char **argv);
+
 /* Parses a positive int option value; returns -1 (after printing) if bad. */
 int cli_parse_int(const char *cmd, const char *opt, const char *s, int lo, int hi, int *out);
 

@@ -24,14 +24,15 @@ int cmd_info(int argc, char **argv)
 	const char *model = NULL;
 	int fmt = FMT_TEXT, meta = 0, c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":m:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm': model = optarg; break;
 		case 'T': fmt = FMT_TSV; break;
 		case 'J': fmt = FMT_JSON; break;
 		case 'M': meta = 1; break;
 		case 'h': fputs(HELP, stdout); return 0;
-		default: return cli_usage_error("info", "unknown option");
+		default: return cli_bad_option("info", c, argv);
 		}
 	}
 	if (optind < argc)

@@ -33,7 +33,8 @@ int cmd_predict(int argc, char **argv)
 	const char *model = NULL;
 	int fmt = FMT_TEXT, bos = -1, k = 10, c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "m:k:h", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":m:k:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm': model = optarg; break;
 		case 'k':
@@ -45,7 +46,7 @@ int cmd_predict(int argc, char **argv)
 		case 'B': bos = 1; break;
 		case 'N': bos = 0; break;
 		case 'h': fputs(HELP, stdout); return 0;
-		default: return cli_usage_error("predict", "unknown option");
+		default: return cli_bad_option("predict", c, argv);
 		}
 	}
 	if (argc - optind != 1)

@@ -28,7 +28,8 @@ int cmd_tokenize(int argc, char **argv)
 	const char *model = NULL;
 	int fmt = FMT_TEXT, bos = -1, c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":m:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm': model = optarg; break;
 		case 'T': fmt = FMT_TSV; break;
@@ -36,7 +37,7 @@ int cmd_tokenize(int argc, char **argv)
 		case 'B': bos = 1; break;
 		case 'N': bos = 0; break;
 		case 'h': fputs(HELP, stdout); return 0;
-		default: return cli_usage_error("tokenize", "unknown option");
+		default: return cli_bad_option("tokenize", c, argv);
 		}
 	}
 	if (argc - optind != 1)

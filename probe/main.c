@@ -48,6 +48,6 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[1], COMMANDS[i].name))
 			return COMMANDS[i].run(argc - 1, argv + 1);
 	fprintf(stderr, "factprobe: '%s' is not a command\n", argv[1]);
-	usage(stderr);
+	cli_hint("'factprobe --help' lists the commands");
 	return 2;
 }

@@ -56,6 +56,15 @@ static void add_matrix(gw *w, const tiny_opts *o, uint64_t *rng, const char *nam
 		       float scale, float bias_one)
 {
 	uint64_t n = ne0 * ne1, ne[2] = {ne0, ne1};
+	if (o->omit && !strcmp(o->omit, name))
+		return;
+	if (o->q2k && !strcmp(o->q2k, name)) {
+		size_t nb = (size_t)(n / 256 * 84);
+		uint8_t *z = calloc(nb ? nb : 1, 1);
+		gw_tensor(w, name, 2, ne, GGML_Q2_K, z, nb);
+		free(z);
+		return;
+	}
 	float *x = malloc(n * sizeof *x);
 	for (uint64_t i = 0; i < n; i++)
 		x[i] = bias_one + scale * rng_uniform(rng);
@@ -204,11 +213,11 @@ gw *tiny_build(const tiny_opts *o)
 	uint64_t rng = o->seed, D = (uint64_t)o->d_model, F = (uint64_t)o->d_mlp;
 	uint64_t E = D / (uint64_t)o->n_heads, KE = E * (uint64_t)o->n_kv_heads;
 	float s = o->scale;
-	gw_str(w, "general.architecture", a);
+	gw_str(w, "general.architecture", o->arch_override ? o->arch_override : a);
 	gw_str(w, "general.name", llama ? "tiny-llama" : "tiny-gpt2");
 	gw_u32(w, "general.alignment", 32);
 #define DIM(suffix, v) (snprintf(key, sizeof key, "%s." suffix, a), gw_u32(w, key, (uint32_t)(v)))
-	DIM("block_count", o->n_layers);
+	DIM("block_count", o->layers_override ? o->layers_override : (uint32_t)o->n_layers);
 	DIM("context_length", o->n_ctx);
 	DIM("embedding_length", o->d_model);
 	DIM("feed_forward_length", o->d_mlp);

@@ -18,6 +18,11 @@ typedef struct tiny_opts {
 	float scale;        /* weight scale */
 	float rope_base;
 	int spm_vocab;       /* 1: SentencePiece-style vocabulary instead of byte-level BPE */
+	/* fault injection for bad-input tests */
+	const char *omit;          /* tensor left out */
+	const char *q2k;           /* tensor written as (unsupported) Q2_K */
+	const char *arch_override; /* general.architecture written instead of arch */
+	uint32_t layers_override;  /* block_count written instead of n_layers */
 } tiny_opts;
 
 void tiny_defaults(tiny_opts *o, const char *arch);

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# tests/run.sh - the whole suite: the C test programs, then end-to-end checks
+# of the factprobe command (output formats, --help, and bad input: one clear
+# error naming the file or field, a nonzero exit, never a crash).
+# Prints one closing line "N passed, M failed".  Env: BUILD (build dir),
+# FACTPROBE_TEST_MODEL (the default model; required).
+set -u
+BUILD=${BUILD:-build}
+FP="$BUILD/factprobe"
+MODEL=${FACTPROBE_TEST_MODEL:-}
+PASS=0
+FAIL=0
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+ok() { PASS=$((PASS + 1)); echo "ok   $*"; }
+bad() { FAIL=$((FAIL + 1)); echo "FAIL $*"; }
+
+# --- the C test programs --------------------------------------------------
+for t in test_quant test_gguf test_tokenizer test_forward test_oracle; do
+	echo "== $t"
+	out=$(FACTPROBE_TEST_MODEL="$MODEL" "$BUILD/tests/$t" tests/fixtures "$MODEL" 2>&1)
+	rc=$?
+	echo "$out" | grep -v '^ok ' | grep -v '^     ' | grep -v ': [0-9]* passed, [0-9]* failed$'
+	echo "$out" | grep -c '^ok ' | xargs -I{} echo "   ({} checks printed ok)"
+	line=$(echo "$out" | grep -E '^test_[a-z_]+: [0-9]+ passed, [0-9]+ failed$' | tail -1)
+	if [ -z "$line" ]; then
+		bad "$t did not finish (exit $rc)"
+		echo "$out" | tail -20
+		continue
+	fi
+	p=$(echo "$line" | sed -E 's/.*: ([0-9]+) passed.*/\1/')
+	f=$(echo "$line" | sed -E 's/.*passed, ([0-9]+) failed/\1/')
+	PASS=$((PASS + p))
+	FAIL=$((FAIL + f))
+	[ "$rc" -eq 0 ] || [ "$f" -gt 0 ] || bad "$t exited $rc"
+	echo "   $line"
+done
+
+# --- the command line -----------------------------------------------------
+echo "== factprobe command"
+"$BUILD/tests/make_tiny" "$TMP" >/dev/null
+TINY="$TMP/tiny-llama.gguf"
+
+# run CMD...; sets RC, OUT, ERR
+run() {
+	"$@" >"$TMP/out" 2>"$TMP/err"
+	RC=$?
+	OUT=$(cat "$TMP/out")
+	ERR=$(cat "$TMP/err")
+}
+
+# expect_error DESC PATTERN CMD... : exit 1 or 2, stderr matches PATTERN, no crash, no stdout
+expect_error() {
+	local desc=$1 pat=$2
+	shift 2
+	run "$@"
+	local lines
+	lines=$(grep -vc '^hint: ' "$TMP/err")
+	if [ "$RC" -ge 1 ] && [ "$RC" -le 2 ] && echo "$ERR" | grep -q -- "$pat" && [ "$lines" -eq 1 ] && [ -z "$OUT" ]; then
+		ok "$desc: exit $RC, \"$(head -1 "$TMP/err")\""
+	else
+		bad "$desc: exit $RC (want 1 or 2), stderr: $ERR"
+	fi
+}
+
+run "$FP"
+[ "$RC" -eq 2 ] && echo "$ERR" | grep -q "usage: factprobe" && ok "no command: usage, exit 2" || bad "no command: exit $RC"
+run "$FP" --help
+[ "$RC" -eq 0 ] && echo "$OUT" | grep -q "predict" && ok "--help lists the commands" || bad "--help: exit $RC"
+expect_error "unknown command" "'frobnicate' is not a command" "$FP" frobnicate
+for c in info tokenize predict; do
+	run "$FP" "$c" --help
+	[ "$RC" -eq 0 ] && echo "$OUT" | grep -q "usage: factprobe $c" && ok "$c --help" || bad "$c --help: exit $RC"
+	run "$FP" help "$c"
+	[ "$RC" -eq 0 ] && echo "$OUT" | grep -q "usage: factprobe $c" && ok "help $c" || bad "help $c: exit $RC"
+done
+
+# formats on a tiny model
+run "$FP" info -m "$TINY" --json
+[ "$RC" -eq 0 ] && echo "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["architecture"]=="llama" and d["n_layers"]==2 and abs(sum(d["params"][k] for k in ("embed","attn","mlp","norm","unembed","other"))-d["params"]["total"])==0' \
+	&& ok "info --json parses and its parameter counts add up" || bad "info --json: $OUT"
+run "$FP" info -m "$TINY" --tsv
+[ "$RC" -eq 0 ] && [ "$(echo "$OUT" | head -1)" = "$(printf 'key\tvalue')" ] && ok "info --tsv header" || bad "info --tsv"
+run "$FP" tokenize -m "$TINY" --tsv "the basketball	tab"
+[ "$RC" -eq 0 ] && [ "$(echo "$OUT" | head -1)" = "$(printf 'pos\ttoken_id\tpiece\ttext')" ] && \
+	[ "$(echo "$OUT" | awk -F'\t' 'NF != 4' | wc -l)" -eq 0 ] && ok "tokenize --tsv: header and 4 columns on every row (tab escaped)" || bad "tokenize --tsv: $OUT"
+run "$FP" predict -m "$TINY" -k 7 --tsv "the basketball"
+[ "$RC" -eq 0 ] && [ "$(echo "$OUT" | head -1)" = "$(printf 'rank\ttoken_id\ttoken\tprob\tlogit')" ] && \
+	[ "$(echo "$OUT" | wc -l)" -eq 8 ] && [ "$(echo "$OUT" | awk -F'\t' 'NF != 5' | wc -l)" -eq 0 ] \
+	&& ok "predict --tsv: header, 7 rows of 5 columns" || bad "predict --tsv: $OUT"
+NV=$("$FP" info -m "$TINY" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["d_vocab"])')
+run "$FP" predict -m "$TINY" -k 1000 --json "the basketball"
+[ "$RC" -eq 0 ] && echo "$OUT" | NV=$NV python3 -c '
+import json,os,sys; d=json.load(sys.stdin); p=d["predictions"]
+assert len(p)==int(os.environ["NV"]) and all(p[i]["prob"]>=p[i+1]["prob"] for i in range(len(p)-1))
+assert abs(sum(x["prob"] for x in p)-1) < 1e-4' && ok "predict --json: whole vocabulary, sorted, probabilities sum to 1" || bad "predict --json"
+echo "the basketball" | "$FP" predict -m "$TINY" --tsv - >"$TMP/a" && "$FP" predict -m "$TINY" --tsv "the basketball
+" >"$TMP/b" && cmp -s "$TMP/a" "$TMP/b" && ok "predict reads the prompt from standard input with '-'" || bad "predict -"
+
+# bad input
+expect_error "missing model file" "cannot open '/nonexistent/x.gguf'" "$FP" predict -m /nonexistent/x.gguf hi
+printf 'just some text, not a model' >"$TMP/text.gguf"
+expect_error "not a GGUF file" "not a GGUF file" "$FP" info -m "$TMP/text.gguf"
+expect_error "a directory" "not a regular file" "$FP" info -m "$TMP"
+expect_error "-k not a number" "-k expects an integer" "$FP" predict -m "$TINY" -k abc hi
+expect_error "-k 0" "-k expects an integer from 1" "$FP" predict -m "$TINY" -k 0 hi
+expect_error "missing prompt" "expects exactly one PROMPT" "$FP" predict -m "$TINY"
+expect_error "unknown option" "unknown option '--frob'" "$FP" predict -m "$TINY" --frob hi
+expect_error "option without its value" "option '-m' needs a value" "$FP" info -m
+expect_error "empty prompt" "the prompt is empty" "$FP" predict -m "$TINY" ""
+long=$(python3 -c 'print("the " * 100)')
+expect_error "prompt longer than the context" "longer than the model's context of 64" "$FP" predict -m "$TINY" "$long"
+printf 'ok \xff bad' >"$TMP/bad.txt"
+expect_error "invalid UTF-8 prompt" "invalid UTF-8 at byte 3" sh -c "'$FP' predict -m '$TINY' - <'$TMP/bad.txt'"
+expect_error "invalid UTF-8 text to tokenize" "invalid UTF-8 at byte 3" sh -c "'$FP' tokenize -m '$TINY' - <'$TMP/bad.txt'"
+expect_error "FACTPROBE_MODEL pointing nowhere" "cannot open '/nowhere.gguf'" env FACTPROBE_MODEL=/nowhere.gguf "$FP" info
+run env -u FACTPROBE_MODEL HOME="$TMP/nohome" XDG_CACHE_HOME= "$FP" info
+[ "$RC" -eq 1 ] && echo "$ERR" | grep -q "make model" && ok "default model missing: error with a hint to run 'make model'" || bad "default model missing: $ERR"
+
+# the real model: truncated at many points, each one clear error
+if [ -n "$MODEL" ] && [ -f "$MODEL" ]; then
+	size=$(stat -c %s "$MODEL")
+	allgood=1
+	for cut in 3 8 23 24 100 1000 5000 100000 1000000 1700000 10000000 50000000 $((size - 1000)) $((size - 1)); do
+		head -c "$cut" "$MODEL" >"$TMP/cut.gguf"
+		run "$FP" info -m "$TMP/cut.gguf"
+		if ! { [ "$RC" -eq 1 ] && [ "$(wc -l <"$TMP/err")" -eq 1 ] && echo "$ERR" | grep -q "cut.gguf"; }; then
+			allgood=0
+			bad "default model cut to $cut bytes: exit $RC, $ERR"
+		fi
+	done
+	[ "$allgood" = 1 ] && ok "default model truncated at 14 points (3 bytes .. size-1): one error line naming the file, exit 1 each"
+	run "$FP" predict -m "$MODEL" -k 1 --tsv "Q: What sport does Michael Jordan play?
+A: Michael Jordan plays the sport of"
+	[ "$RC" -eq 0 ] && echo "$OUT" | sed -n 2p | cut -f3 | grep -qx " basketball" \
+		&& ok "factprobe predict (Q/A prompt) on the default model: ' basketball' first ($(echo "$OUT" | sed -n 2p | cut -f4))" \
+		|| bad "default model Q/A prompt: $OUT"
+else
+	bad "the default model is missing (FACTPROBE_TEST_MODEL='$MODEL'); run 'make model'"
+fi
+
+echo
+echo "$PASS passed, $FAIL failed"
+[ "$FAIL" -eq 0 ]
