@@ -45,16 +45,11 @@ static void rec_free(rec *r)
 static fp_model *load_tiny(const char *arch)
 {
 	tiny_opts o;
-	char path[] = "/tmp/fp-fwd-XXXXXX";
-	int fd = mkstemp(path);
-	close(fd);
-	tiny_defaults(&o, arch);
-	tiny_write(&o, path);
-	fp_model *m = NULL;
+	fp_model *m;
 	fp_error e = {0};
-	if (fp_model_load(&m, path, &e))
+	tiny_defaults(&o, arch);
+	if (tiny_load(&o, &m, &e))
 		printf("cannot load: %s\n", e.msg);
-	unlink(path);
 	return m;
 }
 

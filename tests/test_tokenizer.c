@@ -15,17 +15,12 @@
 static fp_model *tiny_model(int spm)
 {
 	tiny_opts o;
-	char path[] = "/tmp/fp-tok-XXXXXX";
-	int fd = mkstemp(path);
-	close(fd);
+	fp_model *m;
+	fp_error e = {0};
 	tiny_defaults(&o, "llama");
 	o.spm_vocab = spm;
-	tiny_write(&o, path);
-	fp_model *m = NULL;
-	fp_error e = {0};
-	if (fp_model_load(&m, path, &e))
+	if (tiny_load(&o, &m, &e))
 		printf("cannot load tiny model: %s\n", e.msg);
-	unlink(path);
 	return m;
 }
 

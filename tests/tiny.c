@@ -1,11 +1,13 @@
 /* tiny.c - see tiny.h. */
 #include "tiny.h"
 #include "../model/quant.h"
+#include "../model/model.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void tiny_defaults(tiny_opts *o, const char *arch)
 {
@@ -306,4 +308,20 @@ const char *tiny_named(int i, tiny_opts *o)
 	if (NAMED[i].d_mlp)
 		o->d_mlp = NAMED[i].d_mlp;
 	return NAMED[i].file;
+}
+
+int tiny_load(const tiny_opts *o, fp_model **m, fp_error *err)
+{
+	char path[] = "/tmp/fp-tiny-XXXXXX";
+	int fd = mkstemp(path), rc;
+	*m = NULL;
+	if (fd < 0)
+		return fp_error_set(err, FP_ERR_IO, "cannot create a temporary file");
+	close(fd);
+	if (tiny_write(o, path))
+		rc = fp_error_set(err, FP_ERR_IO, "cannot write '%s'", path);
+	else
+		rc = fp_model_load(m, path, err);
+	unlink(path);
+	return rc;
 }

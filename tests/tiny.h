@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "gguf_writer.h"
+#include "../model/model.h"
 
 typedef struct tiny_opts {
 	const char *arch;   /* "llama" or "gpt2" */
@@ -33,6 +34,9 @@ void tiny_add_vocab_spm(gw *w, int *n_vocab);
 /* A writer holding the whole model; the caller may add or write it. */
 gw *tiny_build(const tiny_opts *o);
 int tiny_write(const tiny_opts *o, const char *path);
+
+/* Writes the model to a temporary file, loads it and removes the file. */
+int tiny_load(const tiny_opts *o, fp_model **m, fp_error *err);
 
 /* The named test models (also written by make_tiny for the oracle script):
  * fills o for model i and returns its file name. */
