@@ -21,6 +21,7 @@ MODEL_DIR  := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/factprobe
 MODEL_FILE := $(MODEL_DIR)/SmolLM2-135M-Instruct.Q4_1.gguf
 
 .PHONY: all deps model test test-fast asan bench demo check-long oracle clean
+.SECONDARY:
 
 all: $(BUILD)/factprobe
 

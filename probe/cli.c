@@ -130,20 +130,34 @@ char *cli_utf8_clean(const char *s, size_t n)
 	return o;
 }
 
-void cli_print_quoted(FILE *f, const char *s, size_t n)
+int cli_print_quoted(FILE *f, const char *s, size_t n)
 {
+	int cols = 2; /* the quotes; then one column per code point printed */
+	long bad = fp_utf8_invalid_at(s, n);
 	fputc('"', f);
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if (c == '\n') fputs("\\n", f);
-		else if (c == '\t') fputs("\\t", f);
-		else if (c == '\r') fputs("\\r", f);
-		else if (c == '"') fputs("\\\"", f);
-		else if (c == '\\') fputs("\\\\", f);
-		else if (c < 0x20 || c == 0x7f) fprintf(f, "\\x%02x", c);
-		else fputc(c, f);
+		if (bad >= 0 && (size_t)bad == i) { /* a piece of a character: show the byte */
+			cols += fprintf(f, "\\x%02x", c);
+			bad = i + 1 < n ? fp_utf8_invalid_at(s + i + 1, n - i - 1) : -1;
+			if (bad >= 0)
+				bad += (long)i + 1;
+			continue;
+		}
+		if (c == '\n') cols += fputs("\\n", f) >= 0 ? 2 : 0;
+		else if (c == '\t') cols += fputs("\\t", f) >= 0 ? 2 : 0;
+		else if (c == '\r') cols += fputs("\\r", f) >= 0 ? 2 : 0;
+		else if (c == '"') cols += fputs("\\\"", f) >= 0 ? 2 : 0;
+		else if (c == '\\') cols += fputs("\\\\", f) >= 0 ? 2 : 0;
+		else if (c < 0x20 || c == 0x7f)
+			cols += fprintf(f, "\\x%02x", c);
+		else {
+			fputc(c, f);
+			cols += (c & 0xc0) != 0x80;
+		}
 	}
 	fputc('"', f);
+	return cols;
 }
 
 char *cli_text_arg(const char *cmd, const char *text, size_t *len)

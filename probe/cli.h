@@ -48,8 +48,10 @@ void cli_tsv_escape(FILE *f, const char *s, size_t n);
 /* s (n bytes) with invalid UTF-8 bytes replaced by U+FFFD (malloc'ed),
  * so partial-character tokens still make valid JSON. */
 char *cli_utf8_clean(const char *s, size_t n);
-/* Text for a human: C-style escapes for control characters, quoted. */
-void cli_print_quoted(FILE *f, const char *s, size_t n);
+/* Text for a human: C-style escapes for control characters and for bytes
+ * that are not a whole UTF-8 character (\xNN), quoted.
+ * Returns the columns printed (code points, not bytes). */
+int cli_print_quoted(FILE *f, const char *s, size_t n);
 
 /* Reads all of stdin when text is "-"; else returns a copy of text. */
 char *cli_text_arg(const char *cmd, const char *text, size_t *len);

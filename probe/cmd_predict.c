@@ -141,8 +141,8 @@ int cmd_predict(int argc, char **argv)
 			printf("\t%.6g\t%.6g\n", exp(lp), logits[id]);
 		} else {
 			printf("%4d %7d  ", r + 1, id);
-			cli_print_quoted(stdout, dec, dn);
-			printf("%*s %9.4f %9.3f\n", (int)(dn < 22 ? 22 - dn : 0), "", exp(lp), logits[id]);
+			int cols = cli_print_quoted(stdout, dec, dn);
+			printf("%*s %9.4f %9.3f\n", cols < 24 ? 24 - cols : 0, "", exp(lp), logits[id]);
 		}
 	}
 	if (o) {

@@ -1,0 +1,105 @@
+/* bench_forward.c - speed of the batched forward pass (run by 'make bench',
+ * never by the tests).  Measures in one run, side by side:
+ *   - cblas_sgemm GFLOP/s on this machine (the model's largest product shape
+ *     at 512 tokens, and 1024^3);
+ *   - load time, peak RSS against the f32 weight size;
+ *   - forward passes at 16, 128 and 512 tokens: tokens/s and GFLOP/s.
+ * usage: bench_forward MODEL.gguf [REPEATS] */
+#include "../model/model.h"
+
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <time.h>
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* median seconds of `reps` calls of C[M,N] = A[M,K] B[N,K]^T (the model's layout) */
+static double sgemm_rate(int M, int N, int K, int reps)
+{
+	float *A = malloc((size_t)M * K * 4), *B = malloc((size_t)N * K * 4), *C = malloc((size_t)M * N * 4);
+	double t[32];
+	for (size_t i = 0; i < (size_t)M * K; i++)
+		A[i] = (float)(i % 7) * 0.1f;
+	for (size_t i = 0; i < (size_t)N * K; i++)
+		B[i] = (float)(i % 5) * 0.1f;
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1, A, K, B, K, 0, C, N);
+	for (int r = 0; r < reps; r++) {
+		double t0 = now();
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1, A, K, B, K, 0, C, N);
+		t[r] = now() - t0;
+	}
+	qsort(t, (size_t)reps, sizeof t[0], cmp);
+	free(A), free(B), free(C);
+	return 2.0 * M * N * K / t[reps / 2] / 1e9;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "usage: bench_forward MODEL.gguf [REPEATS]\n");
+		return 2;
+	}
+	int reps = argc > 2 ? atoi(argv[2]) : 5;
+	if (reps < 1 || reps > 31)
+		reps = 5;
+	fp_model *m = NULL;
+	fp_error err = {0};
+	double t0 = now();
+	if (fp_model_load(&m, argv[1], &err)) {
+		fprintf(stderr, "bench_forward: %s\n", err.msg);
+		return 1;
+	}
+	double load = now() - t0;
+	const fp_config *c = &m->cfg;
+	double wmb = m->block_floats * 4.0 / 1e6;
+	printf("model %s: %d layers, d_model %d, d_mlp %d; OpenBLAS %s, %d threads\n", argv[1], c->n_layers,
+	       c->d_model, c->d_mlp, openblas_get_config(), openblas_get_num_threads());
+	double r_model = sgemm_rate(512, c->d_mlp, c->d_model, 15);
+	double r_big = sgemm_rate(1024, 1024, 1024, 7);
+	printf("sgemm        %7.1f GFLOP/s at 512x%dx%d (the model's MLP shape), %7.1f GFLOP/s at 1024^3\n", r_model,
+	       c->d_mlp, c->d_model, r_big);
+	double ref = r_model > r_big ? r_model : r_big;
+	printf("load         %7.3f s (dequantise %.0f MB of f32 weights)\n", load, wmb);
+	int sizes[3] = {16, 128, 512};
+	int32_t *ids = malloc(512 * sizeof *ids);
+	for (int i = 0; i < 512; i++)
+		ids[i] = (int32_t)((i * 7919 + 13) % c->n_vocab);
+	printf("%-8s %10s %10s %10s %12s\n", "tokens", "ms", "tokens/s", "GFLOP/s", "of sgemm");
+	for (int s = 0; s < 3; s++) {
+		int n = sizes[s];
+		double t[32];
+		fp_model_forward(m, ids, n, NULL, NULL, &err); /* warm-up (workspace allocation) */
+		for (int r = 0; r < reps; r++) {
+			double a = now();
+			if (fp_model_forward(m, ids, n, NULL, NULL, &err)) {
+				fprintf(stderr, "bench_forward: %s\n", err.msg);
+				return 1;
+			}
+			t[r] = now() - a;
+		}
+		qsort(t, (size_t)reps, sizeof t[0], cmp);
+		double med = t[reps / 2], gf = fp_model_flops(m, n, 0) / med / 1e9;
+		printf("%-8d %10.1f %10.0f %10.1f %11.0f%%\n", n, med * 1e3, n / med, gf, 100 * gf / ref);
+		printf("RESULT pp%d %.1f\n", n, n / med);
+	}
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	double rss = ru.ru_maxrss / 1e3;
+	printf("peak RSS     %7.0f MB = %.2f x the f32 weights (%.0f MB)\n", rss, rss / wmb, wmb);
+	free(ids);
+	fp_model_free(m);
+	return 0;
+}
