@@ -4,9 +4,9 @@
 CC      ?= cc
 PKGS    := openblas hdf5 libpcre2-8 jansson
 CFLAGS  ?= -O2 -march=native -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-unknown-pragmas
 DEPFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lmvec -lm
 
 BUILD   ?= build
 MODEL_SRC := $(wildcard model/*.c)
@@ -28,6 +28,9 @@ all: $(BUILD)/factprobe
 $(BUILD)/%.o: %.c $(wildcard model/*.h probe/*.h tests/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+# the elementwise kernels only: -ffast-math lets GCC vectorise expf/tanhf via libmvec
+$(BUILD)/model/kernels.o: CFLAGS += -O3 -ffast-math
 
 $(BUILD)/libfpmodel.a: $(MODEL_OBJ)
 	ar rcs $@ $^

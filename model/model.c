@@ -2,6 +2,7 @@
  * (see model.h).  The forward pass is the plain, readable reference: each
  * step is one loop or one cblas_sgemm over all T positions. */
 #include "model.h"
+#include "kernels.h"
 #include "quant.h"
 
 #include <cblas.h>
@@ -488,6 +489,11 @@ static void rope(const fp_model *m, float *x, int T, int n_heads, int first_pos)
 	}
 }
 
+/* Causal attention, one head at a time, in blocks of query rows: rows
+ * [r0, r1) only meet keys [0, r1), so the masked upper triangle is mostly
+ * never computed. */
+#define ATT_BLOCK 128
+
 static void attention(fp_model *m, int T)
 {
 	const fp_config *c = &m->cfg;
@@ -496,23 +502,22 @@ static void attention(fp_model *m, int T)
 	float scale = 1.0f / sqrtf((float)E);
 	for (int h = 0; h < H; h++) {
 		int g = h / group;
-		/* att[T, T] = scale * Q_h K_g^T */
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, E, scale, w->q + h * E, QE, w->k + g * E, KE,
-			    0.0f, w->att, T);
-		for (int i = 0; i < T; i++) {
-			float *r = w->att + (size_t)i * T, mx = r[0], sum = 0;
-			for (int j = 1; j <= i; j++)
-				mx = r[j] > mx ? r[j] : mx;
-			for (int j = 0; j <= i; j++)
-				sum += r[j] = expf(r[j] - mx);
-			for (int j = 0; j <= i; j++)
-				r[j] /= sum;
-			for (int j = i + 1; j < T; j++)
-				r[j] = 0.0f;
+		for (int r0 = 0; r0 < T; r0 += ATT_BLOCK) {
+			int r1 = r0 + ATT_BLOCK < T ? r0 + ATT_BLOCK : T, nr = r1 - r0;
+			/* att[nr, r1] = scale * Q_h[r0:r1] K_g[0:r1]^T */
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, r1, E, scale, w->q + (size_t)r0 * QE + h * E,
+				    QE, w->k + g * E, KE, 0.0f, w->att, r1);
+			for (int i = 0; i < nr; i++) {
+				int last = r0 + i; /* row i sees keys 0..last */
+				float *r = w->att + (size_t)i * r1;
+				kern_softmax(r, last + 1);
+				for (int j = last + 1; j < r1; j++)
+					r[j] = 0.0f;
+			}
+			/* z_h[r0:r1, E] = att V_g[0:r1] */
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, E, r1, 1.0f, w->att, r1, w->v + g * E, KE,
+				    0.0f, w->z + (size_t)r0 * QE + h * E, QE);
 		}
-		/* z_h[T, E] = att V_g */
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, E, T, 1.0f, w->att, T, w->v + g * E, KE, 0.0f,
-			    w->z + h * E, QE);
 	}
 }
 
@@ -533,9 +538,11 @@ static int fire(hook_ctx *hc, int kind, int layer, float *data, int n_pos, int f
 	return 0;
 }
 
-static float gelu_tanh(float x)
+/* x += y over n values (the residual stream update) */
+static void add_into(float *x, const float *y, size_t n)
 {
-	return 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
+	for (size_t i = 0; i < n; i++)
+		x[i] += y[i];
 }
 
 double fp_model_flops(const fp_model *m, int n, int all_logits)
@@ -543,7 +550,9 @@ double fp_model_flops(const fp_model *m, int n, int all_logits)
 	const fp_config *c = &m->cfg;
 	double D = c->d_model, F = c->d_mlp, QE = (double)c->n_heads * c->d_head, KE = (double)c->n_kv_heads * c->d_head;
 	double per_tok = 2 * D * (QE + 2 * KE) + 2 * QE * D + 2 * D * F * (c->gated_mlp ? 3 : 2);
-	double attn = 2.0 * 2.0 * (double)n * n * c->d_head * c->n_heads; /* QK^T and AV, full (masked) squares */
+	/* QK^T and AV over the causal triangle only: what the math needs (the
+	 * blocked attention computes a little more, not counted) */
+	double attn = 2.0 * 2.0 * ((double)n * (n + 1) / 2) * c->d_head * c->n_heads;
 	return c->n_layers * (per_tok * n + attn) + 2.0 * D * c->n_vocab * (all_logits ? n : 1);
 }
 
@@ -566,7 +575,6 @@ int fp_model_forward(fp_model *m, const int32_t *tokens, int n, const fp_forward
 	if (work_reserve(m, n, rows) || (c->arch == FP_ARCH_LLAMA && rope_reserve(m, n)))
 		return fp_error_set(err, FP_ERR_NOMEM, "out of memory for a forward pass of %d tokens", n);
 	struct fp_work *w = m->work;
-
 	for (int t = 0; t < n; t++)
 		memcpy(w->x + (size_t)t * D, m->tok_embd + (size_t)tokens[t] * D, (size_t)D * sizeof(float));
 	if ((rc = fire(&hc, FP_HOOK_EMBED, -1, w->x, n, 0, D)))
@@ -575,10 +583,8 @@ int fp_model_forward(fp_model *m, const int32_t *tokens, int n, const fp_forward
 		memcpy(w->tmp, m->pos_embd, (size_t)n * D * sizeof(float));
 		if ((rc = fire(&hc, FP_HOOK_POS_EMBED, -1, w->tmp, n, 0, D)))
 			return rc;
-		for (size_t i = 0; i < (size_t)n * D; i++)
-			w->x[i] += w->tmp[i];
+		add_into(w->x, w->tmp, (size_t)n * D);
 	}
-
 	for (int l = 0; l < c->n_layers; l++) {
 		const fp_layer *y = &m->layers[l];
 		if ((rc = fire(&hc, FP_HOOK_RESID_PRE, l, w->x, n, 0, D)))
@@ -597,8 +603,7 @@ int fp_model_forward(fp_model *m, const int32_t *tokens, int n, const fp_forward
 		linear(w->tmp, w->z, y->wo, y->bo, n, QE, D);
 		if ((rc = fire(&hc, FP_HOOK_ATTN_OUT, l, w->tmp, n, 0, D)))
 			return rc;
-		for (size_t i = 0; i < (size_t)n * D; i++)
-			w->x[i] += w->tmp[i];
+		add_into(w->x, w->tmp, (size_t)n * D);
 		if ((rc = fire(&hc, FP_HOOK_RESID_MID, l, w->x, n, 0, D)))
 			return rc;
 
@@ -610,22 +615,19 @@ int fp_model_forward(fp_model *m, const int32_t *tokens, int n, const fp_forward
 			if ((rc = fire(&hc, FP_HOOK_MLP_PRE, l, w->a, n, 0, F)) ||
 			    (rc = fire(&hc, FP_HOOK_MLP_PRE_LINEAR, l, w->b, n, 0, F)))
 				return rc;
-			for (size_t i = 0; i < nf; i++)
-				w->a[i] = w->a[i] / (1.0f + expf(-w->a[i])) * w->b[i];
+			kern_swiglu(w->a, w->b, nf);
 		} else {
 			linear(w->a, w->xn, y->w_up, y->b_up, n, D, F);
 			if ((rc = fire(&hc, FP_HOOK_MLP_PRE, l, w->a, n, 0, F)))
 				return rc;
-			for (size_t i = 0; i < nf; i++)
-				w->a[i] = gelu_tanh(w->a[i]);
+			kern_gelu_tanh(w->a, nf);
 		}
 		if ((rc = fire(&hc, FP_HOOK_MLP_POST, l, w->a, n, 0, F)))
 			return rc;
 		linear(w->tmp, w->a, y->w_down, y->b_down, n, F, D);
 		if ((rc = fire(&hc, FP_HOOK_MLP_OUT, l, w->tmp, n, 0, D)))
 			return rc;
-		for (size_t i = 0; i < (size_t)n * D; i++)
-			w->x[i] += w->tmp[i];
+		add_into(w->x, w->tmp, (size_t)n * D);
 		if ((rc = fire(&hc, FP_HOOK_RESID_POST, l, w->x, n, 0, D)))
 			return rc;
 	}
