@@ -97,6 +97,11 @@ static const char *MERGES[] = {
 
 void tiny_add_vocab(gw *w, int *n_vocab)
 {
+	tiny_add_vocab_pre(w, n_vocab, "gpt-2");
+}
+
+void tiny_add_vocab_pre(gw *w, int *n_vocab, const char *pre)
+{
 	size_t nm = sizeof MERGES / sizeof MERGES[0];
 	int nv = 256 + (int)nm + 1;
 	char **toks = calloc((size_t)nv, sizeof *toks);
@@ -128,7 +133,7 @@ void tiny_add_vocab(gw *w, int *n_vocab)
 	toks[nv - 1] = strdup("<|endoftext|>");
 	types[nv - 1] = 3;
 	gw_str(w, "tokenizer.ggml.model", "gpt2");
-	gw_str(w, "tokenizer.ggml.pre", "gpt-2");
+	gw_str(w, "tokenizer.ggml.pre", pre);
 	gw_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)toks, (uint64_t)nv);
 	gw_arr(w, "tokenizer.ggml.token_type", 5, types, (uint64_t)nv);
 	gw_arr_str(w, "tokenizer.ggml.merges", MERGES, nm);
@@ -236,7 +241,7 @@ gw *tiny_build(const tiny_opts *o)
 	if (o->spm_vocab)
 		tiny_add_vocab_spm(w, &nv);
 	else
-		tiny_add_vocab(w, &nv);
+		tiny_add_vocab_pre(w, &nv, o->pre ? o->pre : "gpt-2");
 	uint64_t V = (uint64_t)nv;
 	add_matrix(w, o, &rng, "token_embd.weight", D, V, 1.0f, 0);
 	if (!llama)
@@ -283,13 +288,14 @@ int tiny_write(const tiny_opts *o, const char *path)
 
 /* tiny-gpt2-hf has the context (1024) and MLP width (4 d_model) that
  * transformers' GGUF loader assumes for gpt2, so transformers can run it too. */
-static const struct { const char *file, *arch; uint32_t wtype; int tied, spm, n_ctx, d_mlp; } NAMED[] = {
-	{"tiny-llama.gguf", "llama", GGML_F32, 1, 0, 0, 0},
-	{"tiny-llama-q8.gguf", "llama", GGML_Q8_0, 0, 0, 0, 0},
-	{"tiny-gpt2.gguf", "gpt2", GGML_F32, 1, 0, 0, 0},
-	{"tiny-gpt2-f16.gguf", "gpt2", GGML_F16, 0, 0, 0, 0},
-	{"tiny-llama-spm.gguf", "llama", GGML_F32, 1, 1, 0, 0},
-	{"tiny-gpt2-hf.gguf", "gpt2", GGML_F32, 1, 0, 1024, 256},
+static const struct { const char *file, *arch; uint32_t wtype; int tied, spm, n_ctx, d_mlp; const char *pre; } NAMED[] = {
+	{"tiny-llama.gguf", "llama", GGML_F32, 1, 0, 0, 0, NULL},
+	{"tiny-llama-q8.gguf", "llama", GGML_Q8_0, 0, 0, 0, 0, NULL},
+	{"tiny-gpt2.gguf", "gpt2", GGML_F32, 1, 0, 0, 0, NULL},
+	{"tiny-gpt2-f16.gguf", "gpt2", GGML_F16, 0, 0, 0, 0, NULL},
+	{"tiny-llama-spm.gguf", "llama", GGML_F32, 1, 1, 0, 0, NULL},
+	{"tiny-gpt2-hf.gguf", "gpt2", GGML_F32, 1, 0, 1024, 256, NULL},
+	{"tiny-llama-bpe.gguf", "llama", GGML_F32, 1, 0, 0, 0, "llama-bpe"},
 };
 
 int tiny_n_named(void)
@@ -307,6 +313,7 @@ const char *tiny_named(int i, tiny_opts *o)
 		o->n_ctx = NAMED[i].n_ctx;
 	if (NAMED[i].d_mlp)
 		o->d_mlp = NAMED[i].d_mlp;
+	o->pre = NAMED[i].pre;
 	return NAMED[i].file;
 }
 

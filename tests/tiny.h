@@ -19,6 +19,7 @@ typedef struct tiny_opts {
 	float scale;        /* weight scale */
 	float rope_base;
 	int spm_vocab;       /* 1: SentencePiece-style vocabulary instead of byte-level BPE */
+	const char *pre;     /* byte-level BPE pre-tokenizer (default "gpt-2") */
 	/* fault injection for bad-input tests */
 	const char *omit;          /* tensor left out */
 	const char *q2k;           /* tensor written as (unsupported) Q2_K */
@@ -27,8 +28,9 @@ typedef struct tiny_opts {
 } tiny_opts;
 
 void tiny_defaults(tiny_opts *o, const char *arch);
-/* Adds the tiny vocabulary (byte-level BPE, pre-tokenizer gpt2) to w. */
+/* Adds the tiny vocabulary (byte-level BPE, pre-tokenizer gpt-2) to w. */
 void tiny_add_vocab(gw *w, int *n_vocab);
+void tiny_add_vocab_pre(gw *w, int *n_vocab, const char *pre);
 /* Adds a SentencePiece-style vocabulary (tokenizer.ggml.model = llama). */
 void tiny_add_vocab_spm(gw *w, int *n_vocab);
 /* A writer holding the whole model; the caller may add or write it. */
