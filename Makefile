@@ -2,7 +2,7 @@
 # commands a new user runs; both install what is missing first.
 
 CC      ?= cc
-PKGS    := openblas hdf5 libpcre2-8 jansson
+PKGS    := openblas hdf5 libpcre2-8 jansson libcrypto
 CFLAGS  ?= -O2 -march=native -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-unknown-pragmas
 DEPFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -14,7 +14,7 @@ PROBE_SRC := $(wildcard probe/*.c)
 MODEL_OBJ := $(MODEL_SRC:%.c=$(BUILD)/%.o)
 PROBE_OBJ := $(PROBE_SRC:%.c=$(BUILD)/%.o)
 TEST_BINS := $(BUILD)/tests/test_quant $(BUILD)/tests/test_gguf $(BUILD)/tests/test_tokenizer \
-             $(BUILD)/tests/test_forward $(BUILD)/tests/test_oracle $(BUILD)/tests/make_tiny
+             $(BUILD)/tests/test_forward $(BUILD)/tests/test_oracle $(BUILD)/tests/make_tiny $(BUILD)/tests/dump_acts
 BENCH_BIN := $(BUILD)/tests/bench_forward
 
 MODEL_DIR  := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/factprobe

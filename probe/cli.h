@@ -22,6 +22,7 @@ typedef struct cli_command {
 int cmd_info(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
+int cmd_record(int argc, char **argv);
 
 /* "factprobe CMD: msg" on stderr; returns 1 (or 2 for cli_usage_error). */
 int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

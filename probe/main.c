@@ -8,6 +8,7 @@ static const cli_command COMMANDS[] = {
 	{"info", cmd_info, "architecture, dimensions and parameter counts of a model"},
 	{"tokenize", cmd_tokenize, "token ids and pieces of a text"},
 	{"predict", cmd_predict, "the most likely next tokens after a prompt"},
+	{"record", cmd_record, "record activations of a prompt set to HDF5"},
 };
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 

@@ -37,6 +37,20 @@ for t in test_quant test_gguf test_tokenizer test_forward test_oracle; do
 	echo "   $line"
 done
 
+# --- recording to HDF5 ------------------------------------------------------
+echo "== test_record"
+out=$(BUILD="$BUILD" tests/test_record.sh 2>&1)
+echo "$out" | grep -v '^ok ' | grep -v ': [0-9]* passed, [0-9]* failed$'
+echo "$out" | grep -c '^ok ' | xargs -I{} echo "   ({} checks printed ok)"
+line=$(echo "$out" | grep -E '^test_record: [0-9]+ passed, [0-9]+ failed$' | tail -1)
+if [ -n "$line" ]; then
+	PASS=$((PASS + $(echo "$line" | sed -E 's/.*: ([0-9]+) passed.*/\1/')))
+	FAIL=$((FAIL + $(echo "$line" | sed -E 's/.*passed, ([0-9]+) failed/\1/')))
+	echo "   $line"
+else
+	bad "test_record did not finish"
+fi
+
 # --- the command line -----------------------------------------------------
 echo "== factprobe command"
 "$BUILD/tests/make_tiny" "$TMP" >/dev/null
@@ -69,7 +83,7 @@ run "$FP"
 run "$FP" --help
 [ "$RC" -eq 0 ] && echo "$OUT" | grep -q "predict" && ok "--help lists the commands" || bad "--help: exit $RC"
 expect_error "unknown command" "'frobnicate' is not a command" "$FP" frobnicate
-for c in info tokenize predict; do
+for c in info tokenize predict record; do
 	run "$FP" "$c" --help
 	[ "$RC" -eq 0 ] && echo "$OUT" | grep -q "usage: factprobe $c" && ok "$c --help" || bad "$c --help: exit $RC"
 	run "$FP" help "$c"

@@ -1,0 +1,511 @@
+/* cmd_record.c - `factprobe record`: run a prompt set through a model and
+ * keep chosen activations on disk in HDF5 (layout in h5out.h). */
+#include "cli.h"
+#include "h5out.h"
+#include "prompts.h"
+
+#include <errno.h>
+#include <fnmatch.h>
+#include <getopt.h>
+#include <openssl/evp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char HELP[] =
+	"usage: factprobe record -p PROMPTS -o OUT.h5 [-m MODEL] [--hooks PATTERNS] [--layers RANGE]\n"
+	"                        [--positions all|last|subject|subject-last] [--dtype f16|f32]\n"
+	"                        [--compress 0-9] [--resume | --force] [--skip-bad] [--quiet]\n\n"
+	"Runs every prompt of PROMPTS through the model and records the chosen hook\n"
+	"points to OUT.h5, a self-describing HDF5 file any reader opens (layout:\n"
+	"README, or the top of probe/h5out.h).  Memory does not grow with the number\n"
+	"of prompts.  Progress goes to standard error.\n\n"
+	"  -p, --prompts FILE    prompt set: .tsv with a header (prompt; optional subject,\n"
+	"                        target, relation, id), .jsonl with those fields, or plain\n"
+	"                        text with one prompt per line\n"
+	"  -o, --output OUT.h5   the recording; an existing file is refused unless\n"
+	"                        --resume or --force\n"
+	"  -m, --model PATH      GGUF model (default: $FACTPROBE_MODEL or the default model)\n"
+	"      --hooks PATTERNS  comma-separated TransformerLens hook names, * and ? as\n"
+	"                        globs (default blocks.*.mlp.hook_post, every layer's MLP\n"
+	"                        neurons); e.g. 'blocks.*.mlp.*,blocks.*.hook_resid_post'\n"
+	"      --layers RANGE    only these blocks: 0-29, 5,7,9, 0-3,10 (default all)\n"
+	"      --positions P     which token positions become rows: all (default), last,\n"
+	"                        subject (the subject's tokens), subject-last (its last\n"
+	"                        token, where facts are read); subject needs a subject field\n"
+	"      --dtype T         f16 (default, IEEE half) or f32 (bit-exact)\n"
+	"      --compress N      gzip level with the shuffle filter, 0 (default) to 9\n"
+	"      --resume          continue an interrupted OUT.h5 (same model, hooks, dtype,\n"
+	"                        positions and prompt file); the result equals an\n"
+	"                        uninterrupted run\n"
+	"      --force           overwrite OUT.h5\n"
+	"      --skip-bad        warn about malformed prompt lines and go on (default: stop)\n"
+	"      --bos, --no-bos   prepend BOS or not (default: the model's metadata)\n"
+	"  -q, --quiet           no progress\n"
+	"  -h, --help            this help\n\n"
+	"Ctrl-C or SIGTERM stops after the current prompt and leaves OUT.h5 marked\n"
+	"complete = 0 with every finished prompt; --resume continues it.\n";
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int sha256_file(const char *path, char hex[65])
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return -1;
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	unsigned char buf[1 << 16], md[32];
+	unsigned len = 0;
+	size_t n;
+	int ok = c && EVP_DigestInit_ex(c, EVP_sha256(), NULL);
+	while (ok && (n = fread(buf, 1, sizeof buf, f)) > 0)
+		ok = EVP_DigestUpdate(c, buf, n);
+	ok = ok && !ferror(f) && EVP_DigestFinal_ex(c, md, &len);
+	EVP_MD_CTX_free(c);
+	fclose(f);
+	for (unsigned i = 0; ok && i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	return ok ? 0 : -1;
+}
+
+/* "0-29", "5,7,9", "0-3,10" -> sel[0..n_layers) */
+static int parse_layers(const char *s, int n_layers, char *sel)
+{
+	const char *p = s;
+	memset(sel, 0, (size_t)n_layers);
+	while (*p) {
+		char *end;
+		long a = strtol(p, &end, 10), b = a;
+		if (end == p)
+			return -1;
+		p = end;
+		if (*p == '-') {
+			b = strtol(p + 1, &end, 10);
+			if (end == p + 1)
+				return -1;
+			p = end;
+		}
+		if (a < 0 || b < a || b >= n_layers)
+			return -1;
+		for (long l = a; l <= b; l++)
+			sel[l] = 1;
+		if (*p == ',')
+			p++;
+		else if (*p)
+			return -1;
+	}
+	return 0;
+}
+
+enum { POS_ALL, POS_LAST, POS_SUBJECT, POS_SUBJECT_LAST };
+static const char *POS_NAME[] = {"all", "last", "subject", "subject-last"};
+
+typedef struct rec_ctx {
+	int n_hooks;
+	h5rec_hook *hooks;
+	int *index;       /* [kind * (n_layers + 1) + layer + 1] -> hook, -1 */
+	int n_layers;
+	const int32_t *pos;
+	int n_rows;
+	float **bufs;     /* [n_hooks][n_rows * width] */
+} rec_ctx;
+
+static int capture(void *user, const fp_hook_event *ev)
+{
+	rec_ctx *c = user;
+	int h = c->index[ev->kind * (c->n_layers + 1) + ev->layer + 1];
+	if (h < 0)
+		return 0;
+	for (int r = 0; r < c->n_rows; r++) {
+		int row = c->pos[r] - ev->first_pos;
+		if (row < 0 || row >= ev->n_pos)
+			return 1; /* cannot happen: logits are kept for every position when recorded */
+		memcpy(c->bufs[h] + (size_t)r * ev->width, ev->data + (size_t)row * ev->width, (size_t)ev->width * 4);
+	}
+	return 0;
+}
+
+/* token byte ranges in the prompt (BOS has none), and the subject's span */
+static void subject_span(const fp_model *m, const char *text, const char *subject, const int32_t *ids, int n,
+			 int has_bos, int *s0, int *s1)
+{
+	*s0 = *s1 = -1;
+	if (!subject)
+		return;
+	const char *at = strstr(text, subject);
+	if (!at)
+		return;
+	size_t sb = (size_t)(at - text), se = sb + strlen(subject), off = 0;
+	char tmp[1024];
+	for (int t = 0; t < n; t++) {
+		size_t len = t == 0 && has_bos ? 0 : (size_t)fp_token_decode(m->tok, ids[t], tmp, sizeof tmp);
+		size_t tb = off, te = off + len;
+		off = te;
+		if (te > sb && tb < se) {
+			if (*s0 < 0)
+				*s0 = t;
+			*s1 = t + 1;
+		}
+	}
+}
+
+static void progress(int tty, long done, long total, double toks, double t0, int final)
+{
+	double el = now() - t0, rate = el > 0 ? toks / el : 0;
+	double eta = done > 0 && total > done ? el / done * (total - done) : 0;
+	if (tty) {
+		int w = 30, fill = total > 0 ? (int)(w * (double)done / total) : 0;
+		char bar[64];
+		for (int i = 0; i < w; i++)
+			bar[i] = i < fill ? '#' : '.';
+		bar[w] = 0;
+		fprintf(stderr, "\r[%s] %ld/%ld prompts  %.0f tokens/s  ETA %d:%02d ", bar, done, total, rate,
+			(int)eta / 60, (int)eta % 60);
+		if (final)
+			fputc('\n', stderr);
+	} else {
+		fprintf(stderr, "record: %ld/%ld prompts, %.0f tokens/s, ETA %d:%02d\n", done, total, rate, (int)eta / 60,
+			(int)eta % 60);
+	}
+}
+
+int cmd_record(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"prompts", required_argument, 0, 'p'}, {"output", required_argument, 0, 'o'},
+		{"model", required_argument, 0, 'm'}, {"hooks", required_argument, 0, 'H'},
+		{"layers", required_argument, 0, 'L'}, {"positions", required_argument, 0, 'P'},
+		{"dtype", required_argument, 0, 'D'}, {"compress", required_argument, 0, 'C'},
+		{"resume", no_argument, 0, 'R'}, {"force", no_argument, 0, 'F'}, {"skip-bad", no_argument, 0, 'S'},
+		{"bos", no_argument, 0, 'B'}, {"no-bos", no_argument, 0, 'N'}, {"quiet", no_argument, 0, 'q'},
+		{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+	const char *prompts_path = NULL, *out = NULL, *model_path = NULL, *hook_spec = "blocks.*.mlp.hook_post",
+		   *layer_spec = NULL;
+	int pos_mode = POS_ALL, f16 = 1, compress = 0, resume = 0, force = 0, skip_bad = 0, bos = -1, quiet = 0, c;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":p:o:m:qh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p': prompts_path = optarg; break;
+		case 'o': out = optarg; break;
+		case 'm': model_path = optarg; break;
+		case 'H': hook_spec = optarg; break;
+		case 'L': layer_spec = optarg; break;
+		case 'P':
+			for (pos_mode = 0; pos_mode < 4 && strcmp(optarg, POS_NAME[pos_mode]); pos_mode++)
+				;
+			if (pos_mode == 4)
+				return cli_usage_error("record", "--positions takes all, last, subject or subject-last, not '%s'",
+						       optarg);
+			break;
+		case 'D':
+			if (strcmp(optarg, "f16") && strcmp(optarg, "f32"))
+				return cli_usage_error("record", "--dtype takes f16 or f32, not '%s'", optarg);
+			f16 = !strcmp(optarg, "f16");
+			break;
+		case 'C':
+			if (cli_parse_int("record", "--compress", optarg, 0, 9, &compress))
+				return 2;
+			break;
+		case 'R': resume = 1; break;
+		case 'F': force = 1; break;
+		case 'S': skip_bad = 1; break;
+		case 'B': bos = 1; break;
+		case 'N': bos = 0; break;
+		case 'q': quiet = 1; break;
+		case 'h': fputs(HELP, stdout); return 0;
+		default: return cli_bad_option("record", c, argv);
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error("record", "unexpected argument '%s'", argv[optind]);
+	if (!prompts_path || !out)
+		return cli_usage_error("record", "needs -p PROMPTS and -o OUT.h5");
+	if (resume && force)
+		return cli_usage_error("record", "--resume and --force contradict each other");
+	struct stat st;
+	int exists = stat(out, &st) == 0;
+	if (exists && !resume && !force) {
+		cli_error("record", "'%s' already exists", out);
+		cli_hint("--resume continues it, --force overwrites it");
+		return 1;
+	}
+
+	fp_error err = {0};
+	prompt_reader *pr = NULL;
+	if (prompts_open(&pr, prompts_path, &err))
+		return cli_error("record", "%s", err.msg);
+	if ((pos_mode == POS_SUBJECT || pos_mode == POS_SUBJECT_LAST) && !prompts_has_subject(pr)) {
+		prompts_close(pr);
+		return cli_error("record", "--positions %s needs a 'subject' column in '%s'", POS_NAME[pos_mode], prompts_path);
+	}
+	fp_model *m = cli_load_model("record", model_path);
+	if (!m) {
+		prompts_close(pr);
+		return 1;
+	}
+	const fp_config *cf = &m->cfg;
+	int rc = 1, nk = FP_HOOK_KIND_COUNT, L = cf->n_layers;
+	char *layer_sel = malloc((size_t)L);
+	h5rec_hook *hooks = calloc((size_t)nk * (L + 1), sizeof *hooks);
+	int *index = malloc((size_t)nk * (L + 1) * sizeof *index), n_hooks = 0, want_logits = 0;
+	float **bufs = NULL;
+	int32_t *ids = NULL, *pos = NULL;
+	char **tok_text = NULL;
+	h5rec *rec = NULL;
+	memset(layer_sel, 1, (size_t)L);
+	if (layer_spec && parse_layers(layer_spec, L, layer_sel)) {
+		rc = cli_usage_error("record", "--layers '%s' is not a range of blocks 0-%d (like 0-29, 5,7,9 or 0-3,10)",
+				     layer_spec, L - 1);
+		goto done;
+	}
+	/* hooks: every pattern must match something */
+	for (int i = 0; i < nk * (L + 1); i++)
+		index[i] = -1;
+	char *spec = strdup(hook_spec), *save = NULL;
+	for (char *pat = strtok_r(spec, ",", &save); pat; pat = strtok_r(NULL, ",", &save)) {
+		int matched = 0;
+		for (int k = 0; k < nk; k++) {
+			if (!fp_hook_width(m, k))
+				continue;
+			for (int l = fp_hook_is_layer(k) ? 0 : -1; l < (fp_hook_is_layer(k) ? L : 0); l++) {
+				char name[64];
+				fp_hook_name(k, l, name, sizeof name);
+				if (fnmatch(pat, name, 0))
+					continue;
+				matched = 1;
+				if ((l >= 0 && !layer_sel[l]) || index[k * (L + 1) + l + 1] >= 0)
+					continue;
+				index[k * (L + 1) + l + 1] = n_hooks;
+				h5rec_hook *h = &hooks[n_hooks++];
+				snprintf(h->name, sizeof h->name, "%s", name);
+				h->kind = k, h->layer = l, h->width = fp_hook_width(m, k);
+				want_logits |= k == FP_HOOK_LOGITS;
+			}
+		}
+		if (!matched) {
+			cli_error("record", "--hooks: '%s' matches no hook of this %s model", pat, cf->arch_name);
+			cli_hint("hooks are named like hook_embed, blocks.0.hook_resid_pre, blocks.0.mlp.hook_post, "
+				 "ln_final.hook_normalized (see 'factprobe record --help')");
+			free(spec);
+			goto done;
+		}
+	}
+	free(spec);
+	if (!n_hooks) {
+		rc = cli_error("record", "--hooks '%s' with --layers '%s' selects no hook", hook_spec, layer_spec);
+		goto done;
+	}
+
+	char sha[65] = "";
+	if (sha256_file(m->gguf->path, sha)) {
+		rc = cli_error("record", "cannot read '%s' to hash it: %s", m->gguf->path, strerror(errno));
+		goto done;
+	}
+	char cmdline[4096] = "factprobe";
+	size_t used = strlen(cmdline);
+	for (int i = 0; i < argc && used + 2 < sizeof cmdline; i++)
+		used += (size_t)snprintf(cmdline + used, sizeof cmdline - used, " %s", argv[i]);
+	const char *base = strrchr(m->gguf->path, '/');
+	h5rec_info info = {FACTPROBE_VERSION, cmdline, base ? base + 1 : m->gguf->path, sha, cf->arch_name,
+			   fp_tokenizer_kind(m->tok) == FP_TOK_SPM ? "spm" : fp_tokenizer_pre(m->tok), POS_NAME[pos_mode],
+			   prompts_path, cf->n_layers, cf->d_model, cf->d_mlp, cf->n_heads, cf->n_kv_heads, cf->n_vocab,
+			   f16, compress};
+	long skip = 0;
+	if (resume && exists) {
+		if (h5rec_resume(&rec, out, &info, hooks, n_hooks, &skip, &err)) {
+			rc = cli_error("record", "%s", err.msg);
+			goto done;
+		}
+	} else if (h5rec_create(&rec, out, &info, hooks, n_hooks, &err)) {
+		rc = cli_error("record", "%s", err.msg);
+		goto done;
+	}
+
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	int cap = cf->n_ctx < 4096 ? cf->n_ctx : 4096;
+	pos = malloc((size_t)cap * sizeof *pos);
+	tok_text = calloc((size_t)cap, sizeof *tok_text);
+	bufs = calloc((size_t)n_hooks, sizeof *bufs);
+	for (int h = 0; h < n_hooks && pos && tok_text && bufs; h++)
+		if (!(bufs[h] = malloc((size_t)cap * hooks[h].width * sizeof(float))))
+			break;
+	if (!pos || !tok_text || !bufs || (n_hooks && !bufs[n_hooks - 1])) {
+		rc = cli_error("record", "out of memory for %d hooks of up to %d positions", n_hooks, cap);
+		goto fail_rec;
+	}
+	rec_ctx ctx = {n_hooks, hooks, index, L, pos, 0, bufs};
+	uint32_t mask = 0;
+	for (int h = 0; h < n_hooks; h++)
+		mask |= FP_HOOK_BIT(hooks[h].kind);
+	fp_forward_opts fo = {capture, &ctx, mask, want_logits};
+	long total = prompts_count(prompts_path), n_bad = 0, seen = 0;
+	int tty = isatty(2);
+	double t0 = now(), last_ckpt = t0, last_prog = tty ? 0 : t0, toks = 0;
+	char *resume_text = NULL;
+	if (skip && h5rec_last_text(rec, &resume_text, &err)) {
+		rc = cli_error("record", "%s", err.msg);
+		goto fail_rec;
+	}
+	fp_prompt p;
+	int got;
+	while ((got = prompts_next(pr, &p, &err)) != 0) {
+		if (got < 0) {
+			if (!skip_bad) {
+				cli_error("record", "%s", err.msg);
+				cli_hint("--skip-bad warns and goes on");
+				goto fail_rec;
+			}
+			fprintf(stderr, "factprobe record: warning: skipping %s\n", err.msg);
+			n_bad++;
+			continue;
+		}
+		if (seen++ < skip) { /* already in the file */
+			if (seen == skip && strcmp(p.text, resume_text)) {
+				cli_error("record", "cannot resume: prompt %ld of '%s' (line %ld) is not the last prompt '%s' holds",
+					  skip, prompts_path, p.line, out);
+				cli_hint("resume with the same prompt file, or start over with --force");
+				goto fail_rec;
+			}
+			continue;
+		}
+		int n;
+		free(ids);
+		ids = NULL;
+		if (fp_tokenize(m->tok, p.text, p.len, bos, &ids, &n, &err) || n == 0 || n > cap) {
+			if (!err.msg[0] || n == 0 || n > cap)
+				snprintf(err.msg, sizeof err.msg, n == 0 ? "no tokens" : "%d tokens, more than the %d allowed", n, cap);
+			fp_error_set(&err, FP_ERR_INVALID, "'%s' line %ld, field 'prompt': %.400s", prompts_path, p.line, err.msg);
+			if (!skip_bad) {
+				cli_error("record", "%s", err.msg);
+				goto fail_rec;
+			}
+			fprintf(stderr, "factprobe record: warning: skipping %s\n", err.msg);
+			n_bad++, seen--;
+			err.msg[0] = 0;
+			continue;
+		}
+		int has_bos = n > 0 && ids[0] == fp_tokenizer_bos(m->tok) && fp_tokenizer_bos(m->tok) >= 0 &&
+			      (bos == 1 || (bos < 0 && fp_tokenizer_adds_bos(m->tok)));
+		int s0, s1;
+		subject_span(m, p.text, p.subject, ids, n, has_bos, &s0, &s1);
+		int nr = 0;
+		if (pos_mode == POS_ALL)
+			for (int t = 0; t < n; t++)
+				pos[nr++] = t;
+		else if (pos_mode == POS_LAST)
+			pos[nr++] = n - 1;
+		else if (s0 < 0) {
+			cli_error("record", "'%s' line %ld, field 'subject': %s", prompts_path, p.line,
+				  p.subject ? "not found among the prompt's tokens" : "missing (needed by --positions subject)");
+			goto fail_rec;
+		} else if (pos_mode == POS_SUBJECT)
+			for (int t = s0; t < s1; t++)
+				pos[nr++] = t;
+		else
+			pos[nr++] = s1 - 1;
+		ctx.n_rows = nr;
+		if (fp_model_forward(m, ids, n, &fo, NULL, &err)) {
+			cli_error("record", "'%s' line %ld: %s", prompts_path, p.line, err.msg);
+			goto fail_rec;
+		}
+		char dec[1024];
+		for (int t = 0; t < n; t++) {
+			int dl = fp_token_decode(m->tok, ids[t], dec, sizeof dec);
+			free(tok_text[t]);
+			tok_text[t] = cli_utf8_clean(dec, (size_t)dl < sizeof dec ? (size_t)dl : sizeof dec - 1);
+		}
+		h5rec_prompt hp = {p.text, p.subject, p.target, p.relation, p.id, p.line, n, ids, tok_text, s0, s1, nr, pos,
+				   bufs};
+		if (h5rec_add(rec, &hp, &err)) {
+			cli_error("record", "%s", err.msg);
+			goto fail_rec;
+		}
+		toks += n;
+		double t = now();
+		if (t - last_ckpt > 2.0) {
+			if (h5rec_checkpoint(rec, &err)) {
+				cli_error("record", "%s", err.msg);
+				goto fail_rec;
+			}
+			last_ckpt = t;
+		}
+		if (!quiet && (tty ? t - last_prog > 0.2 : t - last_prog > 5.0)) {
+			progress(tty, seen, total, toks, t0, 0);
+			last_prog = t;
+		}
+		if (stop_requested)
+			break;
+	}
+	long done_prompts = h5rec_n_prompts(rec);
+	double mb = h5rec_bytes(rec) / 1e6;
+	if (!quiet)
+		progress(tty, seen, total > seen ? total : seen, toks, t0, 1);
+	if (h5rec_close(rec, !stop_requested, &err)) {
+		rec = NULL;
+		cli_error("record", "%s", err.msg);
+		goto done;
+	}
+	rec = NULL;
+	if (stop_requested) {
+		cli_error("record", "interrupted: '%s' holds %ld complete prompts", out, done_prompts);
+		cli_hint("rerun the same command with --resume to continue");
+		rc = 130;
+		goto done;
+	}
+	if (!quiet)
+		fprintf(stderr, "record: %ld prompts, %d hooks, %.1f MB of activations written to '%s'%s\n", done_prompts,
+			n_hooks, mb, out, n_bad ? " (some lines skipped)" : "");
+	if (n_bad)
+		fprintf(stderr, "factprobe record: warning: %ld malformed prompt lines skipped\n", n_bad);
+	rc = 0;
+	goto done;
+fail_rec:
+	/* keep what the last checkpoint made whole: close without writing the batch */
+	if (rec) {
+		h5rec_abandon(rec);
+		rec = NULL;
+		fprintf(stderr, "hint: '%s' keeps every prompt up to its last checkpoint; --resume continues it\n", out);
+	}
+	rc = 1;
+done:
+	if (rec)
+		h5rec_abandon(rec);
+	if (tok_text)
+		for (int t = 0; t < (cf->n_ctx < 4096 ? cf->n_ctx : 4096); t++)
+			free(tok_text[t]);
+	free(tok_text);
+	if (bufs)
+		for (int h = 0; h < n_hooks; h++)
+			free(bufs[h]);
+	free(bufs);
+	free(pos);
+	free(ids);
+	free(index);
+	free(hooks);
+	free(layer_sel);
+	prompts_close(pr);
+	fp_model_free(m);
+	return rc;
+}

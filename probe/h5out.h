@@ -1,0 +1,112 @@
+/* h5out.h - the activation recordings `factprobe record` writes (HDF5).
+ *
+ * The layout is factprobe's interface: any HDF5 reader (h5py, h5dump) can use
+ * it without factprobe.  Format "factprobe-activations", version 1.
+ *
+ *   /                       root attributes (below)
+ *   /acts/<hook>            [rows, width] f16 or f32, one dataset per hook and
+ *                           layer, named by its TransformerLens name, e.g.
+ *                           /acts/blocks.5.mlp.hook_post  [rows, d_mlp]
+ *   /rows/prompt            [rows] int32    prompt index of each row
+ *   /rows/position          [rows] int32    token position of each row
+ *   /prompts/text           [P] UTF-8 str   the prompt
+ *   /prompts/subject, target, relation, id  [P] UTF-8 str ("" when the set has none)
+ *   /prompts/line           [P] int64       line in the prompt file
+ *   /prompts/subject_span   [P, 2] int32    tokens [start, end) of the subject, -1 -1 if none
+ *   /prompts/token_start    [P] int64       first token of the prompt in /tokens
+ *   /prompts/n_tokens       [P] int32
+ *   /prompts/row_start      [P] int64       first row of the prompt in /rows and /acts
+ *   /prompts/n_rows         [P] int32
+ *   /tokens/id              [N] int32       all prompts' token ids, concatenated
+ *   /tokens/text            [N] UTF-8 str   each token's text (bytes that are not whole
+ *                                           UTF-8 characters become U+FFFD)
+ *
+ * Root attributes: format, format_version, factprobe_version, created (UTC,
+ * ISO 8601), command_line, model_file, model_sha256, architecture, n_layers,
+ * d_model, d_mlp, n_heads, n_kv_heads, d_vocab, tokenizer, dtype ("f16" or
+ * "f32"), positions, hooks (the recorded hook names, comma separated),
+ * prompts_file, n_prompts (prompts fully written), complete (1 when the run
+ * finished, 0 while running or after an interruption).
+ *
+ * Why one dataset per hook and layer: readers nearly always slice one hook at
+ * one layer over many rows ("layer 5's neurons for these prompts"); a dataset
+ * per (hook, layer) makes that one contiguous read of [rows, width] chunks,
+ * lets each hook have its own width, and lets a recording hold any subset of
+ * layers.  Rows are the recorded token positions of all prompts in order;
+ * /prompts/row_start and n_rows find a prompt's rows.  Datasets are chunked
+ * along rows (about 256 KB a chunk), extendible, and optionally
+ * gzip-compressed with the shuffle filter.
+ *
+ * Crash safety: rows are appended in batches; a checkpoint writes the batch,
+ * flushes the file, and only then raises n_prompts and flushes again.
+ * Metadata is kept in memory between checkpoints (no evictions), so an
+ * interrupted file still opens and everything up to n_prompts is whole;
+ * rows past n_prompts (a half-written batch) are ignored and cut off by
+ * --resume.  f16 is IEEE half precision (h5py reads numpy.float16), rounded
+ * to nearest even by factprobe.
+ *
+ * Example (h5py): one hook for one prompt
+ *   f = h5py.File("acts.h5")
+ *   s, n = f["prompts/row_start"][0], f["prompts/n_rows"][0]
+ *   acts = f["acts/blocks.5.mlp.hook_post"][s:s+n]      # (n, d_mlp)
+ *   pos = f["rows/position"][s:s+n]
+ */
+#ifndef H5OUT_H
+#define H5OUT_H
+
+#include <stdint.h>
+
+#include "../model/fp_error.h"
+
+#define H5REC_FORMAT "factprobe-activations"
+#define H5REC_FORMAT_VERSION 1
+
+typedef struct h5rec h5rec;
+
+typedef struct h5rec_hook {
+	char name[64];
+	int kind, layer, width;
+} h5rec_hook;
+
+typedef struct h5rec_info {
+	const char *factprobe_version, *command_line, *model_file, *model_sha256, *architecture, *tokenizer, *positions, *prompts_file;
+	int n_layers, d_model, d_mlp, n_heads, n_kv_heads, d_vocab;
+	int f16;         /* 1: f16, 0: f32 */
+	int compress;    /* gzip level 0..9 */
+} h5rec_info;
+
+typedef struct h5rec_prompt {
+	const char *text, *subject, *target, *relation, *id; /* NULL = "" */
+	long line;
+	int n_tokens;
+	const int32_t *ids;
+	char *const *token_text;
+	int subj_start, subj_end; /* -1 -1 if none */
+	int n_rows;
+	const int32_t *positions; /* [n_rows] */
+	float *const *acts;       /* [n_hooks][n_rows * width] */
+} h5rec_prompt;
+
+/* Creates path (truncating it: the caller checks --force). */
+int h5rec_create(h5rec **out, const char *path, const h5rec_info *info, const h5rec_hook *hooks, int n_hooks,
+		 fp_error *err);
+/* Opens an interrupted recording to continue it: checks that its model,
+ * dtype, positions and hooks match, cuts every dataset back to the last
+ * checkpoint, and sets *n_done to the prompts it holds. */
+int h5rec_resume(h5rec **out, const char *path, const h5rec_info *info, const h5rec_hook *hooks, int n_hooks,
+		 long *n_done, fp_error *err);
+/* Text of the last committed prompt (for --resume to check the prompt file). */
+int h5rec_last_text(h5rec *r, char **text, fp_error *err);
+/* Buffers one prompt; writes a batch when the buffer is full. */
+int h5rec_add(h5rec *r, const h5rec_prompt *p, fp_error *err);
+/* Writes the buffer, flushes, raises n_prompts, flushes again. */
+int h5rec_checkpoint(h5rec *r, fp_error *err);
+/* Checkpoints, sets complete, closes.  Frees r even on error. */
+int h5rec_close(h5rec *r, int complete, fp_error *err);
+/* Closes without writing anything more (after an error). */
+void h5rec_abandon(h5rec *r);
+long h5rec_n_prompts(const h5rec *r);
+/* bytes written to /acts so far in this run */
+double h5rec_bytes(const h5rec *r);
+
+#endif

@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# tests/test_record.sh - `factprobe record` end to end on tiny models, checked
+# with h5py (tests/check_record.py) rather than factprobe's own reader:
+# values against an in-memory forward pass (bit for bit at f32, exact f16
+# rounding), kill -9 at random points and --resume against an uninterrupted
+# run, Ctrl-C, a full disk (ulimit -f), bad prompt files, and h5dump -H of a
+# small recording against tests/fixtures/record_h5dump.txt.
+# Prints "test_record: N passed, M failed".  Env: BUILD.
+set -u
+BUILD=${BUILD:-build}
+FP="$BUILD/factprobe"
+PY=/usr/bin/python3
+CHK="$PY tests/check_record.py"
+PASS=0
+FAIL=0
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+ok() { PASS=$((PASS + 1)); echo "ok   $*"; }
+bad() { FAIL=$((FAIL + 1)); echo "FAIL $*"; }
+check() { local d=$1; shift; local out; out=$("$@" 2>&1) && ok "$d: $out" || bad "$d: $out"; }
+
+"$BUILD/tests/make_tiny" "$T" >/dev/null
+M="$T/tiny-llama.gguf"
+# prompt sets: TSV with subjects, and the same prompts as plain text for dump_acts
+$PY - "$T" <<'PYEOF'
+import random, sys
+d = sys.argv[1]
+names = ["Michael Jordan", "Serena Williams", "Tom Brady", "the basketball player", "Wayne Gretzky", "Lionel Messi"]
+rnd = random.Random(7)
+def write(path, n):
+    with open(path + ".tsv", "w") as f, open(path + ".txt", "w") as g:
+        f.write("id\tprompt\tsubject\ttarget\trelation\n")
+        for i in range(n):
+            s = names[i % len(names)]
+            p = "%s plays the sport of %s %d" % (s, "x" * rnd.randint(0, 5), i) if i % 3 else "Yes, %s plays the sport of" % s
+            f.write("p%d\t%s\t%s\t basketball\tathlete_sport\n" % (i, p, s))
+            g.write(p + "\n")
+write(d + "/small", 40)
+write(d + "/big", 20000)
+PYEOF
+
+# --- values: f32 bit for bit, f16 rounding --------------------------------
+"$FP" record -q -m "$M" -p "$T/small.tsv" -o "$T/f32.h5" --dtype f32 \
+	--hooks 'hook_embed,blocks.*.mlp.hook_post,blocks.1.hook_resid_post,ln_final.hook_normalized,logits' || bad "record f32"
+"$FP" record -q -m "$M" -p "$T/small.tsv" -o "$T/f16.h5" --dtype f16 --compress 4 \
+	--hooks 'blocks.*.mlp.hook_post,blocks.1.hook_resid_post' || bad "record f16"
+for h in hook_embed blocks.0.mlp.hook_post blocks.1.mlp.hook_post blocks.1.hook_resid_post ln_final.hook_normalized logits; do
+	"$BUILD/tests/dump_acts" "$M" "$T/small.txt" "$h" "$T/ref.f32" || bad "dump_acts $h"
+	check "f32 $h" $CHK values "$T/f32.h5" "$h" "$T/ref.f32" f32
+	case $h in blocks.*mlp*|blocks.1.hook_resid_post)
+		check "f16 (gzip 4) $h" $CHK values "$T/f16.h5" "$h" "$T/ref.f32" f16 ;;
+	esac
+done
+check "complete f32 recording" $CHK consistent "$T/f32.h5"
+# positions: last and subject-last pick single rows
+"$FP" record -q -m "$M" -p "$T/small.tsv" -o "$T/last.h5" --positions subject-last --dtype f32 || bad "record subject-last"
+out=$($PY - "$T/last.h5" "$T/f32.h5" <<'PYEOF'
+import sys, h5py, numpy as np
+a, b = h5py.File(sys.argv[1]), h5py.File(sys.argv[2])
+ok = True
+for i in range(len(a["prompts/text"])):
+    span = a["prompts/subject_span"][i]
+    toks = b["tokens/text"][b["prompts/token_start"][i]:][: b["prompts/n_tokens"][i]]
+    subj = a["prompts/subject"][i].decode()
+    ok &= a["prompts/n_rows"][i] == 1 and a["rows/position"][a["prompts/row_start"][i]] == span[1] - 1
+    ok &= subj.split()[-1] in b"".join(toks[span[0]:span[1]]).decode()
+    ok &= np.array_equal(a["acts/blocks.1.mlp.hook_post"][i], b["acts/blocks.1.mlp.hook_post"][b["prompts/row_start"][i] + span[1] - 1])
+print("subject-last rows sit at each subject's last token and equal the all-positions rows:", bool(ok))
+sys.exit(0 if ok else 1)
+PYEOF
+) && ok "$out" || bad "$out"
+
+# --- crash safety: kill -9 at random points, then --resume --------------------
+REC=(record -q -m "$M" -p "$T/big.tsv" --dtype f32 --positions last --hooks 'blocks.*.mlp.hook_post,blocks.*.hook_resid_post')
+"$FP" "${REC[@]}" -o "$T/full.h5" || bad "uninterrupted run"
+start=$(date +%s.%N)
+"$FP" "${REC[@]}" -o "$T/timing.h5" --force
+dur=$(echo "$start $(date +%s.%N)" | awk '{print $2 - $1}')
+killed=0
+for i in 1 2 3 4 5; do
+	# each resumed run has less left to do: kill within the first fifth of a full run
+	delay=$(awk -v s="$RANDOM" -v d="$dur" 'BEGIN { srand(s); printf "%.3f", (0.03 + 0.15 * rand()) * d }')
+	flag=""
+	[ -f "$T/resumed.h5" ] && flag=--resume
+	"$FP" "${REC[@]}" -o "$T/resumed.h5" $flag &
+	pid=$!
+	sleep "$delay"
+	kill -9 "$pid" 2>/dev/null && killed=$((killed + 1))
+	wait "$pid" 2>/dev/null
+	check "kill -9 #$i after ${delay}s" $CHK consistent "$T/resumed.h5"
+done
+n_after=$($CHK summary "$T/resumed.h5" | cut -d' ' -f1)
+[ "$killed" -ge 4 ] && [ "$n_after" -lt 20000 ] && ok "$killed of 5 runs were killed mid-run (a full run takes ${dur}s; $n_after of 20000 prompts done before the final resume)" || bad "only $killed runs were killed mid-run ($n_after prompts done)"
+"$FP" "${REC[@]}" -o "$T/resumed.h5" --resume || bad "final --resume"
+check "killed 5 times and resumed: equals the uninterrupted run" $CHK same "$T/resumed.h5" "$T/full.h5"
+
+# Ctrl-C: stops cleanly, complete = 0, exit 130, resumable
+"$FP" "${REC[@]}" -o "$T/int.h5" &
+pid=$!
+sleep "$(awk -v d="$dur" 'BEGIN { printf "%.3f", d / 2 }')"
+kill -INT "$pid"
+wait "$pid"
+rc=$?
+s=$($CHK summary "$T/int.h5")
+[ "$rc" -eq 130 ] && [ "$(echo "$s" | cut -d' ' -f2)" = 0 ] && ok "SIGINT: exit 130, complete = 0, $(echo "$s" | cut -d' ' -f1) prompts kept" || bad "SIGINT: exit $rc, $s"
+"$FP" "${REC[@]}" -o "$T/int.h5" --resume && check "SIGINT then --resume equals the uninterrupted run" $CHK same "$T/int.h5" "$T/full.h5"
+
+# full disk: writes fail (ulimit -f), the file keeps its last checkpoint
+( ulimit -f 8000; trap '' XFSZ; "$FP" "${REC[@]}" -o "$T/disk.h5" 2>"$T/disk.err" )
+rc=$?
+[ "$rc" -eq 1 ] && grep -q "disk.h5" "$T/disk.err" && ok "disk full: exit 1, \"$(head -1 "$T/disk.err")\"" || bad "disk full: exit $rc, $(cat "$T/disk.err")"
+check "disk full: the file opens and its committed prompts are whole" $CHK consistent "$T/disk.h5"
+[ "$($CHK summary "$T/disk.h5" | cut -d' ' -f1)" -gt 0 ] && ok "disk full: prompts before the full disk were kept" || bad "disk full: nothing was kept"
+"$FP" "${REC[@]}" -o "$T/disk.h5" --resume && check "disk full then --resume equals the uninterrupted run" $CHK same "$T/disk.h5" "$T/full.h5"
+
+# --- bad input ------------------------------------------------------------
+expect() { # DESC PATTERN CMD...
+	local d=$1 p=$2
+	shift 2
+	"$@" >"$T/o" 2>"$T/e"
+	local rc=$?
+	if [ "$rc" -ge 1 ] && [ "$rc" -le 2 ] && grep -q -- "$p" "$T/e"; then ok "$d: exit $rc, \"$(head -1 "$T/e")\""; else bad "$d: exit $rc, $(cat "$T/e")"; fi
+}
+printf 'prompt\tsubject\nMichael Jordan plays\tMichael Jordan\nonly one column\n' >"$T/cols.tsv"
+expect "missing column" "cols.tsv' line 3: 1 columns, but the header has 2" "$FP" record -m "$M" -p "$T/cols.tsv" -o "$T/b1.h5"
+check "a bad line midway keeps the prompts before it" $CHK consistent "$T/b1.h5"
+printf 'prompt\tsubject\nMichael Jordan plays\tMichael Jordn\n' >"$T/subj.tsv"
+expect "subject not in prompt" "line 2, field 'subject': 'Michael Jordn' does not occur" "$FP" record -m "$M" -p "$T/subj.tsv" -o "$T/b2.h5"
+printf 'prompt\nok line\nbad \xff line\nanother\n' >"$T/utf.tsv"
+expect "bad UTF-8" "utf.tsv' line 3, field 'prompt': invalid UTF-8 at byte 4" "$FP" record -m "$M" -p "$T/utf.tsv" -o "$T/b3.h5"
+printf '{"prompt": "fine"}\n{"prompt": 3}\n' >"$T/j.jsonl"
+expect "JSONL field of the wrong type" "j.jsonl' line 2, field 'prompt': not a string" "$FP" record -m "$M" -p "$T/j.jsonl" -o "$T/b4.h5"
+printf 'first\n\nthird\n' >"$T/blank.txt"
+expect "empty line in a text set" "blank.txt' line 2, field 'prompt': empty" "$FP" record -m "$M" -p "$T/blank.txt" -o "$T/b5.h5"
+"$FP" record -q -m "$M" -p "$T/utf.tsv" -o "$T/skip.h5" --skip-bad 2>"$T/e"
+[ "$($CHK summary "$T/skip.h5" | cut -d' ' -f1)" = 2 ] && grep -q "1 malformed prompt lines skipped" "$T/e" && ok "--skip-bad: 2 prompts kept, the bad line counted" || bad "--skip-bad: $(cat "$T/e")"
+expect "existing output" "'$T/f32.h5' already exists" "$FP" record -m "$M" -p "$T/small.tsv" -o "$T/f32.h5"
+expect "resume with other options" "cannot resume: it was recorded with dtype = 'f32'" "$FP" record -m "$M" -p "$T/small.tsv" -o "$T/f32.h5" --resume --dtype f16 --hooks 'hook_embed,blocks.*.mlp.hook_post,blocks.1.hook_resid_post,ln_final.hook_normalized,logits'
+cp "$M" "$T/fake.h5"
+expect "resuming a file that is not a recording" "is not an HDF5 file" "$FP" record -m "$M" -p "$T/small.tsv" -o "$T/fake.h5" --resume
+# refused before starting: no file is created
+expect "missing prompt file" "cannot open '$T/none.tsv'" "$FP" record -m "$M" -p "$T/none.tsv" -o "$T/x.h5"
+expect "unknown hook" "'blocks.*.mlp.hook_postt' matches no hook" "$FP" record -m "$M" -p "$T/small.tsv" -o "$T/x.h5" --hooks 'blocks.*.mlp.hook_postt'
+expect "layer out of range" "--layers '0-7' is not a range of blocks 0-1" "$FP" record -m "$M" -p "$T/small.tsv" -o "$T/x.h5" --layers 0-7
+expect "subject positions without subjects" "needs a 'subject' column" "$FP" record -m "$M" -p "$T/small.txt" -o "$T/x.h5" --positions subject
+expect "bad --dtype" "--dtype takes f16 or f32" "$FP" record -m "$M" -p "$T/small.tsv" -o "$T/x.h5" --dtype f64
+[ ! -e "$T/x.h5" ] && ok "runs refused before starting leave no output file" || bad "a refused run left $T/x.h5"
+
+# --- h5dump -H of a small recording -----------------------------------------
+printf 'prompt\tsubject\ttarget\nMichael Jordan plays the sport of\tMichael Jordan\t basketball\nthe ball\tball\t is\n' >"$T/two.tsv"
+"$FP" record -q -m "$M" -p "$T/two.tsv" -o "$T/two.h5" --hooks 'blocks.0.mlp.hook_post,ln_final.hook_normalized'
+h5dump -H "$T/two.h5" | sed '1s/.*/HDF5 "two.h5" {/' >"$T/two.txt"
+if [ -n "${UPDATE_EXPECTED:-}" ]; then cp "$T/two.txt" tests/fixtures/record_h5dump.txt; fi
+diff -u tests/fixtures/record_h5dump.txt "$T/two.txt" >"$T/diff" && ok "h5dump -H matches tests/fixtures/record_h5dump.txt ($(wc -l <"$T/two.txt") lines)" || { bad "h5dump -H differs:"; head -30 "$T/diff"; }
+
+echo "test_record: $PASS passed, $FAIL failed"
+[ "$FAIL" -eq 0 ]
