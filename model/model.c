@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define ATT_BLOCK 128           /* query rows per attention block */
 #define FP_MAX_DIM (1 << 20)    /* sanity bound on any model dimension */
 #define FP_MAX_LAYERS 4096
 
@@ -26,6 +27,7 @@ struct fp_work {
 	float *tmp;       /* [T, D] */
 	float *a, *b;     /* [T, F] */
 	float *logits;    /* [logits_rows, V] */
+	int *pos;         /* [T] position of each token within its sequence */
 };
 
 /* ---- hook names ---- */
@@ -333,7 +335,7 @@ void fp_model_free(fp_model *m)
 	if (m->work) {
 		struct fp_work *w = m->work;
 		free(w->x), free(w->xn), free(w->q), free(w->k), free(w->v), free(w->z);
-		free(w->att), free(w->tmp), free(w->a), free(w->b), free(w->logits);
+		free(w->att), free(w->tmp), free(w->a), free(w->b), free(w->logits), free(w->pos);
 		free(w);
 	}
 	free(m->rope_cos);
@@ -394,16 +396,16 @@ static int work_reserve(fp_model *m, int T, int logit_rows)
 	size_t D = (size_t)c->d_model, F = (size_t)c->d_mlp, QE = (size_t)(c->n_heads * c->d_head),
 	       KE = (size_t)(c->n_kv_heads * c->d_head), t = (size_t)T;
 	if (T > w->cap) {
-		float *p[10];
-		size_t sz[10] = {t * D, t * D, t * QE, t * KE, t * KE, t * QE, t * t, t * D, t * F, t * F};
-		for (int i = 0; i < 10; i++)
+		float *p[11];
+		size_t sz[11] = {t * D, t * D, t * QE, t * KE, t * KE, t * QE, ATT_BLOCK * t, t * D, t * F, t * F, t};
+		for (int i = 0; i < 11; i++)
 			p[i] = malloc(sz[i] * sizeof(float));
 		free(w->x), free(w->xn), free(w->q), free(w->k), free(w->v), free(w->z);
-		free(w->att), free(w->tmp), free(w->a), free(w->b);
+		free(w->att), free(w->tmp), free(w->a), free(w->b), free(w->pos);
 		w->x = p[0], w->xn = p[1], w->q = p[2], w->k = p[3], w->v = p[4], w->z = p[5];
-		w->att = p[6], w->tmp = p[7], w->a = p[8], w->b = p[9];
+		w->att = p[6], w->tmp = p[7], w->a = p[8], w->b = p[9], w->pos = (int *)(void *)p[10];
 		w->cap = T;
-		for (int i = 0; i < 10; i++)
+		for (int i = 0; i < 11; i++)
 			if (!p[i]) {
 				w->cap = 0;
 				return -1;
@@ -472,12 +474,12 @@ static void norm_rows(float *y, const float *x, const float *w, const float *b, 
 
 /* Rotates adjacent pairs (x[2i], x[2i+1]) of each head: llama.cpp's "normal"
  * RoPE, which GGUF llama weights need (the converter permuted Q and K). */
-static void rope(const fp_model *m, float *x, int T, int n_heads, int first_pos)
+static void rope(const fp_model *m, float *x, int T, int n_heads, const int *pos)
 {
 	const fp_config *c = &m->cfg;
 	int half = c->rope_dim / 2, E = c->d_head;
 	for (int t = 0; t < T; t++) {
-		const float *cs = m->rope_cos + (size_t)(first_pos + t) * half, *sn = m->rope_sin + (size_t)(first_pos + t) * half;
+		const float *cs = m->rope_cos + (size_t)pos[t] * half, *sn = m->rope_sin + (size_t)pos[t] * half;
 		for (int h = 0; h < n_heads; h++) {
 			float *v = x + ((size_t)t * n_heads + h) * E;
 			for (int i = 0; i < half; i++) {
@@ -489,12 +491,10 @@ static void rope(const fp_model *m, float *x, int T, int n_heads, int first_pos)
 	}
 }
 
-/* Causal attention, one head at a time, in blocks of query rows: rows
- * [r0, r1) only meet keys [0, r1), so the masked upper triangle is mostly
- * never computed. */
-#define ATT_BLOCK 128
-
-static void attention(fp_model *m, int T)
+/* Causal attention over one sequence [a, b) of the packed tokens, one head
+ * at a time, in blocks of query rows: rows [r0, r1) only meet keys [a, r1),
+ * so the masked upper triangle is mostly never computed. */
+static void attention(fp_model *m, int a, int b)
 {
 	const fp_config *c = &m->cfg;
 	struct fp_work *w = m->work;
@@ -502,21 +502,21 @@ static void attention(fp_model *m, int T)
 	float scale = 1.0f / sqrtf((float)E);
 	for (int h = 0; h < H; h++) {
 		int g = h / group;
-		for (int r0 = 0; r0 < T; r0 += ATT_BLOCK) {
-			int r1 = r0 + ATT_BLOCK < T ? r0 + ATT_BLOCK : T, nr = r1 - r0;
-			/* att[nr, r1] = scale * Q_h[r0:r1] K_g[0:r1]^T */
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, r1, E, scale, w->q + (size_t)r0 * QE + h * E,
-				    QE, w->k + g * E, KE, 0.0f, w->att, r1);
+		for (int r0 = a; r0 < b; r0 += ATT_BLOCK) {
+			int r1 = r0 + ATT_BLOCK < b ? r0 + ATT_BLOCK : b, nr = r1 - r0, nk = r1 - a;
+			/* att[nr, nk] = scale * Q_h[r0:r1] K_g[a:r1]^T */
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, nk, E, scale, w->q + (size_t)r0 * QE + h * E,
+				    QE, w->k + (size_t)a * KE + g * E, KE, 0.0f, w->att, nk);
 			for (int i = 0; i < nr; i++) {
-				int last = r0 + i; /* row i sees keys 0..last */
-				float *r = w->att + (size_t)i * r1;
-				kern_softmax(r, last + 1);
-				for (int j = last + 1; j < r1; j++)
+				int seen = r0 + i - a + 1; /* row i sees keys a..r0+i */
+				float *r = w->att + (size_t)i * nk;
+				kern_softmax(r, seen);
+				for (int j = seen; j < nk; j++)
 					r[j] = 0.0f;
 			}
-			/* z_h[r0:r1, E] = att V_g[0:r1] */
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, E, r1, 1.0f, w->att, r1, w->v + g * E, KE,
-				    0.0f, w->z + (size_t)r0 * QE + h * E, QE);
+			/* z_h[r0:r1, E] = att V_g[a:r1] */
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, E, nk, 1.0f, w->att, nk,
+				    w->v + (size_t)a * KE + g * E, KE, 0.0f, w->z + (size_t)r0 * QE + h * E, QE);
 		}
 	}
 }
@@ -561,26 +561,42 @@ int fp_model_forward(fp_model *m, const int32_t *tokens, int n, const fp_forward
 {
 	const fp_config *c = &m->cfg;
 	int D = c->d_model, F = c->d_mlp, QE = c->n_heads * c->d_head, KE = c->n_kv_heads * c->d_head, rc;
-	int all = o && o->all_logits, rows = all ? n : 1, rms = c->arch == FP_ARCH_LLAMA;
+	int n_seq = o && o->n_seq > 0 ? o->n_seq : 1, one = n;
+	const int *seq = o && o->n_seq > 0 ? o->seq_len : &one;
+	int all = o && o->all_logits, rows = all ? n : n_seq, rms = c->arch == FP_ARCH_LLAMA, longest = 0;
 	hook_ctx hc = {o, err};
 	if (n <= 0)
 		return fp_error_set(err, FP_ERR_INVALID, "nothing to run: the prompt has no tokens");
-	if (n > c->n_ctx)
-		return fp_error_set(err, FP_ERR_INVALID, "the prompt has %d tokens, longer than the model's context of %d", n,
-				    c->n_ctx);
+	long total = 0;
+	for (int s = 0; s < n_seq; s++) {
+		if (seq[s] <= 0)
+			return fp_error_set(err, FP_ERR_INVALID, "sequence %d of the batch is empty", s);
+		if (seq[s] > c->n_ctx)
+			return fp_error_set(err, FP_ERR_INVALID, "the prompt has %d tokens, longer than the model's context of %d",
+					    seq[s], c->n_ctx);
+		longest = seq[s] > longest ? seq[s] : longest;
+		total += seq[s];
+	}
+	if (total != n)
+		return fp_error_set(err, FP_ERR_INVALID, "the sequence lengths add up to %ld, not to the %d tokens given",
+				    total, n);
 	for (int t = 0; t < n; t++)
 		if (tokens[t] < 0 || tokens[t] >= c->n_vocab)
 			return fp_error_set(err, FP_ERR_INVALID, "token id %d at position %d is outside the vocabulary (0..%d)",
 					    tokens[t], t, c->n_vocab - 1);
-	if (work_reserve(m, n, rows) || (c->arch == FP_ARCH_LLAMA && rope_reserve(m, n)))
+	if (work_reserve(m, n, rows) || (c->arch == FP_ARCH_LLAMA && rope_reserve(m, longest)))
 		return fp_error_set(err, FP_ERR_NOMEM, "out of memory for a forward pass of %d tokens", n);
 	struct fp_work *w = m->work;
+	for (int s = 0, t = 0; s < n_seq; s++)
+		for (int p = 0; p < seq[s]; p++)
+			w->pos[t++] = p;
 	for (int t = 0; t < n; t++)
 		memcpy(w->x + (size_t)t * D, m->tok_embd + (size_t)tokens[t] * D, (size_t)D * sizeof(float));
 	if ((rc = fire(&hc, FP_HOOK_EMBED, -1, w->x, n, 0, D)))
 		return rc;
 	if (m->pos_embd) {
-		memcpy(w->tmp, m->pos_embd, (size_t)n * D * sizeof(float));
+		for (int t = 0; t < n; t++)
+			memcpy(w->tmp + (size_t)t * D, m->pos_embd + (size_t)w->pos[t] * D, (size_t)D * sizeof(float));
 		if ((rc = fire(&hc, FP_HOOK_POS_EMBED, -1, w->tmp, n, 0, D)))
 			return rc;
 		add_into(w->x, w->tmp, (size_t)n * D);
@@ -594,10 +610,11 @@ int fp_model_forward(fp_model *m, const int32_t *tokens, int n, const fp_forward
 		linear(w->k, w->xn, y->wk, y->bk, n, D, KE);
 		linear(w->v, w->xn, y->wv, y->bv, n, D, KE);
 		if (c->arch == FP_ARCH_LLAMA) {
-			rope(m, w->q, n, c->n_heads, 0);
-			rope(m, w->k, n, c->n_kv_heads, 0);
+			rope(m, w->q, n, c->n_heads, w->pos);
+			rope(m, w->k, n, c->n_kv_heads, w->pos);
 		}
-		attention(m, n);
+		for (int s = 0, a = 0; s < n_seq; a += seq[s++])
+			attention(m, a, a + seq[s]);
 		if ((rc = fire(&hc, FP_HOOK_ATTN_Z, l, w->z, n, 0, QE)))
 			return rc;
 		linear(w->tmp, w->z, y->wo, y->bo, n, QE, D);
@@ -635,9 +652,17 @@ int fp_model_forward(fp_model *m, const int32_t *tokens, int n, const fp_forward
 	norm_rows(w->xn, w->x, m->out_norm_w, m->out_norm_b, n, D, c->norm_eps, rms);
 	if ((rc = fire(&hc, FP_HOOK_LN_FINAL, -1, w->xn, n, 0, D)))
 		return rc;
-	const float *last = w->xn + (size_t)(n - rows) * D;
-	linear(w->logits, last, m->unembed, NULL, rows, D, c->n_vocab);
-	if ((rc = fire(&hc, FP_HOOK_LOGITS, -1, w->logits, rows, n - rows, c->n_vocab)))
+	/* unembed every row, or the last row of each sequence */
+	const float *src = w->xn;
+	if (!all) {
+		for (int s = 0, end = 0; s < n_seq; s++) {
+			end += seq[s];
+			memcpy(w->tmp + (size_t)s * D, w->xn + (size_t)(end - 1) * D, (size_t)D * sizeof(float));
+		}
+		src = w->tmp;
+	}
+	linear(w->logits, src, m->unembed, NULL, rows, D, c->n_vocab);
+	if ((rc = fire(&hc, FP_HOOK_LOGITS, -1, w->logits, rows, all ? 0 : n_seq == 1 ? n - 1 : -1, c->n_vocab)))
 		return rc;
 	if (logits)
 		memcpy(logits, w->logits, (size_t)rows * c->n_vocab * sizeof(float));

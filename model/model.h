@@ -112,7 +112,7 @@ typedef struct fp_hook_event {
 	int layer;        /* block index, -1 for hooks outside the blocks */
 	const char *name; /* TransformerLens name, e.g. "blocks.3.mlp.hook_post" */
 	int n_pos;        /* rows (T; 1 for logits unless all_logits) */
-	int first_pos;    /* position of row 0 */
+	int first_pos;    /* token index of row 0 (-1: logits rows are the last tokens of packed sequences) */
 	int width;        /* columns */
 	float *data;      /* n_pos x width, row-major; writable */
 } fp_hook_event;
@@ -125,12 +125,20 @@ typedef struct fp_forward_opts {
 	void *user;
 	uint32_t hook_mask;  /* FP_HOOK_BIT(kind) set for the kinds to report */
 	int all_logits;      /* 1: logits for every position, else only the last */
+	/* Packed sequences: tokens[0..n) are n_seq prompts back to back, of
+	 * seq_len[i] tokens each.  Each attends only to itself and its positions
+	 * start at 0, so every row equals that prompt's own forward pass.
+	 * n_seq = 0 (or seq_len NULL) means one sequence of n tokens. */
+	const int *seq_len;
+	int n_seq;
 } fp_forward_opts;
 
 /* Runs tokens[0..n) through the model.  logits (may be NULL) receives
- * [n, V] when all_logits, else [1, V] for the last position.  The model's
- * workspace is reused between calls, so one model must not run two forward
- * passes at once. */
+ * [n, V] when all_logits, else [n_seq, V]: the last position of each
+ * sequence (one row without packing).  Hooks see all n packed rows; the
+ * logits hook's first_pos is -1 when its rows are several sequences' last
+ * positions.  The model's workspace is reused between calls, so one model
+ * must not run two forward passes at once. */
 int fp_model_forward(fp_model *m, const int32_t *tokens, int n, const fp_forward_opts *opts, float *logits,
 		     fp_error *err);
 

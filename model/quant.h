@@ -31,6 +31,8 @@ int ggml_type_supported(uint32_t type);
 float fp16_to_f32(uint16_t h);
 uint16_t f32_to_fp16(float f); /* round to nearest even; used by tests and writers */
 float bf16_to_f32(uint16_t h);
+/* y[i] = f32_to_fp16(x[i]), vectorised where the CPU has F16C (same results) */
+void quant_f32_to_fp16_row(const float *x, uint16_t *y, size_t n);
 
 /* Expands n elements (a multiple of the block size) of `type` at src into dst.
  * Returns 0, or -1 for an unsupported type or a bad n. */

@@ -38,12 +38,17 @@ static const char HELP[] =
 	"                        token, where facts are read); subject needs a subject field\n"
 	"      --dtype T         f16 (default, IEEE half) or f32 (bit-exact)\n"
 	"      --compress N      gzip level with the shuffle filter, 0 (default) to 9\n"
+	"      --batch-tokens N  pack prompts into forward passes of about N tokens\n"
+	"                        (default 512); values then differ from one-prompt passes\n"
+	"                        by float rounding (~1e-6); 0 runs each prompt alone\n"
 	"      --resume          continue an interrupted OUT.h5 (same model, hooks, dtype,\n"
 	"                        positions and prompt file); the result equals an\n"
 	"                        uninterrupted run\n"
 	"      --force           overwrite OUT.h5\n"
 	"      --skip-bad        warn about malformed prompt lines and go on (default: stop)\n"
 	"      --bos, --no-bos   prepend BOS or not (default: the model's metadata)\n"
+	"      --dry-run         run the same forward passes but capture and write nothing\n"
+	"                        (no -o needed): how long a recording would take\n"
 	"  -q, --quiet           no progress\n"
 	"  -h, --help            this help\n\n"
 	"Ctrl-C or SIGTERM stops after the current prompt and leaves OUT.h5 marked\n"
@@ -116,13 +121,62 @@ static int parse_layers(const char *s, int n_layers, char *sel)
 enum { POS_ALL, POS_LAST, POS_SUBJECT, POS_SUBJECT_LAST };
 static const char *POS_NAME[] = {"all", "last", "subject", "subject-last"};
 
+/* prompts waiting for one packed forward pass */
+typedef struct pack_prompt {
+	char *text, *subject, *target, *relation, *id;
+	long line;
+	int n_tokens, token_at, n_rows, row_at, s0, s1;
+} pack_prompt;
+
+typedef struct pack {
+	int n, n_tokens, n_rows;
+	size_t cap_p, cap_s, cap_t, cap_r, cap_rp;
+	pack_prompt *p;
+	int *seq_len;
+	int32_t *ids;       /* [n_tokens] */
+	int32_t *row_pos;   /* [n_rows] position within its prompt */
+	int32_t *row_tok;   /* [n_rows] token index within the pack */
+} pack;
+
+static int grow(void *pp, size_t *cap, size_t need, size_t esz)
+{
+	void **p = pp;
+	if (need <= *cap)
+		return 0;
+	size_t c = *cap ? *cap : 64;
+	while (c < need)
+		c *= 2;
+	void *q = realloc(*p, c * esz);
+	if (!q)
+		return -1;
+	*p = q, *cap = c;
+	return 0;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static void pack_clear(pack *k)
+{
+	for (int i = 0; i < k->n; i++) {
+		pack_prompt *p = &k->p[i];
+		free(p->text), free(p->subject), free(p->target), free(p->relation), free(p->id);
+	}
+	k->n = k->n_tokens = k->n_rows = 0;
+}
+
+static void pack_free(pack *k)
+{
+	pack_clear(k);
+	free(k->p), free(k->seq_len), free(k->ids), free(k->row_pos), free(k->row_tok);
+}
+
 typedef struct rec_ctx {
-	int n_hooks;
-	h5rec_hook *hooks;
 	int *index;       /* [kind * (n_layers + 1) + layer + 1] -> hook, -1 */
 	int n_layers;
-	const int32_t *pos;
-	int n_rows;
+	const pack *k;
 	float **bufs;     /* [n_hooks][n_rows * width] */
 } rec_ctx;
 
@@ -132,9 +186,9 @@ static int capture(void *user, const fp_hook_event *ev)
 	int h = c->index[ev->kind * (c->n_layers + 1) + ev->layer + 1];
 	if (h < 0)
 		return 0;
-	for (int r = 0; r < c->n_rows; r++) {
-		int row = c->pos[r] - ev->first_pos;
-		if (row < 0 || row >= ev->n_pos)
+	for (int r = 0; r < c->k->n_rows; r++) {
+		int row = c->k->row_tok[r] - ev->first_pos;
+		if (ev->first_pos < 0 || row < 0 || row >= ev->n_pos)
 			return 1; /* cannot happen: logits are kept for every position when recorded */
 		memcpy(c->bufs[h] + (size_t)r * ev->width, ev->data + (size_t)row * ev->width, (size_t)ev->width * 4);
 	}
@@ -194,10 +248,12 @@ int cmd_record(int argc, char **argv)
 		{"dtype", required_argument, 0, 'D'}, {"compress", required_argument, 0, 'C'},
 		{"resume", no_argument, 0, 'R'}, {"force", no_argument, 0, 'F'}, {"skip-bad", no_argument, 0, 'S'},
 		{"bos", no_argument, 0, 'B'}, {"no-bos", no_argument, 0, 'N'}, {"quiet", no_argument, 0, 'q'},
+		{"batch-tokens", required_argument, 0, 'T'}, {"dry-run", no_argument, 0, 'Y'},
 		{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
 	const char *prompts_path = NULL, *out = NULL, *model_path = NULL, *hook_spec = "blocks.*.mlp.hook_post",
 		   *layer_spec = NULL;
 	int pos_mode = POS_ALL, f16 = 1, compress = 0, resume = 0, force = 0, skip_bad = 0, bos = -1, quiet = 0, c;
+	int batch_tokens = 512, dry_run = 0;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":p:o:m:qh", opts, NULL)) != -1) {
@@ -223,7 +279,12 @@ int cmd_record(int argc, char **argv)
 			if (cli_parse_int("record", "--compress", optarg, 0, 9, &compress))
 				return 2;
 			break;
+		case 'T':
+			if (cli_parse_int("record", "--batch-tokens", optarg, 0, 1 << 20, &batch_tokens))
+				return 2;
+			break;
 		case 'R': resume = 1; break;
+		case 'Y': dry_run = 1; break;
 		case 'F': force = 1; break;
 		case 'S': skip_bad = 1; break;
 		case 'B': bos = 1; break;
@@ -235,12 +296,14 @@ int cmd_record(int argc, char **argv)
 	}
 	if (optind < argc)
 		return cli_usage_error("record", "unexpected argument '%s'", argv[optind]);
-	if (!prompts_path || !out)
+	if (!prompts_path || (!out && !dry_run))
 		return cli_usage_error("record", "needs -p PROMPTS and -o OUT.h5");
+	if (dry_run)
+		out = "(dry run)", resume = force = 0;
 	if (resume && force)
 		return cli_usage_error("record", "--resume and --force contradict each other");
 	struct stat st;
-	int exists = stat(out, &st) == 0;
+	int exists = !dry_run && stat(out, &st) == 0;
 	if (exists && !resume && !force) {
 		cli_error("record", "'%s' already exists", out);
 		cli_hint("--resume continues it, --force overwrites it");
@@ -265,9 +328,11 @@ int cmd_record(int argc, char **argv)
 	char *layer_sel = malloc((size_t)L);
 	h5rec_hook *hooks = calloc((size_t)nk * (L + 1), sizeof *hooks);
 	int *index = malloc((size_t)nk * (L + 1) * sizeof *index), n_hooks = 0, want_logits = 0;
-	float **bufs = NULL;
-	int32_t *ids = NULL, *pos = NULL;
-	char **tok_text = NULL;
+	float **bufs = NULL, **acts = NULL;
+	size_t *buf_cap = NULL;
+	int32_t *ids = NULL;
+	char *resume_text = NULL;
+	pack k = {0};
 	h5rec *rec = NULL;
 	memset(layer_sel, 1, (size_t)L);
 	if (layer_spec && parse_layers(layer_spec, L, layer_sel)) {
@@ -281,22 +346,22 @@ int cmd_record(int argc, char **argv)
 	char *spec = strdup(hook_spec), *save = NULL;
 	for (char *pat = strtok_r(spec, ",", &save); pat; pat = strtok_r(NULL, ",", &save)) {
 		int matched = 0;
-		for (int k = 0; k < nk; k++) {
-			if (!fp_hook_width(m, k))
+		for (int kd = 0; kd < nk; kd++) {
+			if (!fp_hook_width(m, kd))
 				continue;
-			for (int l = fp_hook_is_layer(k) ? 0 : -1; l < (fp_hook_is_layer(k) ? L : 0); l++) {
+			for (int l = fp_hook_is_layer(kd) ? 0 : -1; l < (fp_hook_is_layer(kd) ? L : 0); l++) {
 				char name[64];
-				fp_hook_name(k, l, name, sizeof name);
+				fp_hook_name(kd, l, name, sizeof name);
 				if (fnmatch(pat, name, 0))
 					continue;
 				matched = 1;
-				if ((l >= 0 && !layer_sel[l]) || index[k * (L + 1) + l + 1] >= 0)
+				if ((l >= 0 && !layer_sel[l]) || index[kd * (L + 1) + l + 1] >= 0)
 					continue;
-				index[k * (L + 1) + l + 1] = n_hooks;
+				index[kd * (L + 1) + l + 1] = n_hooks;
 				h5rec_hook *h = &hooks[n_hooks++];
 				snprintf(h->name, sizeof h->name, "%s", name);
-				h->kind = k, h->layer = l, h->width = fp_hook_width(m, k);
-				want_logits |= k == FP_HOOK_LOGITS;
+				h->kind = kd, h->layer = l, h->width = fp_hook_width(m, kd);
+				want_logits |= kd == FP_HOOK_LOGITS;
 			}
 		}
 		if (!matched) {
@@ -326,9 +391,11 @@ int cmd_record(int argc, char **argv)
 	h5rec_info info = {FACTPROBE_VERSION, cmdline, base ? base + 1 : m->gguf->path, sha, cf->arch_name,
 			   fp_tokenizer_kind(m->tok) == FP_TOK_SPM ? "spm" : fp_tokenizer_pre(m->tok), POS_NAME[pos_mode],
 			   prompts_path, cf->n_layers, cf->d_model, cf->d_mlp, cf->n_heads, cf->n_kv_heads, cf->n_vocab,
-			   f16, compress};
+			   f16, compress, batch_tokens};
 	long skip = 0;
-	if (resume && exists) {
+	if (dry_run) {
+		/* no file */
+	} else if (resume && exists) {
 		if (h5rec_resume(&rec, out, &info, hooks, n_hooks, &skip, &err)) {
 			rc = cli_error("record", "%s", err.msg);
 			goto done;
@@ -344,44 +411,45 @@ int cmd_record(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
-	int cap = cf->n_ctx < 4096 ? cf->n_ctx : 4096;
-	pos = malloc((size_t)cap * sizeof *pos);
-	tok_text = calloc((size_t)cap, sizeof *tok_text);
+	buf_cap = calloc((size_t)n_hooks, sizeof *buf_cap);
 	bufs = calloc((size_t)n_hooks, sizeof *bufs);
-	for (int h = 0; h < n_hooks && pos && tok_text && bufs; h++)
-		if (!(bufs[h] = malloc((size_t)cap * hooks[h].width * sizeof(float))))
-			break;
-	if (!pos || !tok_text || !bufs || (n_hooks && !bufs[n_hooks - 1])) {
-		rc = cli_error("record", "out of memory for %d hooks of up to %d positions", n_hooks, cap);
+	acts = calloc((size_t)n_hooks, sizeof *acts);
+	if (!buf_cap || !bufs || !acts) {
+		rc = cli_error("record", "out of memory");
 		goto fail_rec;
 	}
-	rec_ctx ctx = {n_hooks, hooks, index, L, pos, 0, bufs};
+	rec_ctx ctx = {index, L, &k, bufs};
 	uint32_t mask = 0;
 	for (int h = 0; h < n_hooks; h++)
 		mask |= FP_HOOK_BIT(hooks[h].kind);
-	fp_forward_opts fo = {capture, &ctx, mask, want_logits};
 	long total = prompts_count(prompts_path), n_bad = 0, seen = 0;
 	int tty = isatty(2);
 	double t0 = now(), last_ckpt = t0, last_prog = tty ? 0 : t0, toks = 0;
-	char *resume_text = NULL;
+	long n_done = 0;
 	if (skip && h5rec_last_text(rec, &resume_text, &err)) {
 		rc = cli_error("record", "%s", err.msg);
 		goto fail_rec;
 	}
 	fp_prompt p;
 	int got;
-	while ((got = prompts_next(pr, &p, &err)) != 0) {
+	for (;;) {
+		if (stop_requested) {
+			/* drop the unfinished pack: --resume redoes it with the same packing */
+			pack_clear(&k);
+			break;
+		}
+		got = prompts_next(pr, &p, &err);
 		if (got < 0) {
 			if (!skip_bad) {
 				cli_error("record", "%s", err.msg);
 				cli_hint("--skip-bad warns and goes on");
-				goto fail_rec;
+				goto flush_then_fail;
 			}
 			fprintf(stderr, "factprobe record: warning: skipping %s\n", err.msg);
 			n_bad++;
 			continue;
 		}
-		if (seen++ < skip) { /* already in the file */
+		if (got > 0 && seen++ < skip) { /* already in the file */
 			if (seen == skip && strcmp(p.text, resume_text)) {
 				cli_error("record", "cannot resume: prompt %ld of '%s' (line %ld) is not the last prompt '%s' holds",
 					  skip, prompts_path, p.line, out);
@@ -390,79 +458,118 @@ int cmd_record(int argc, char **argv)
 			}
 			continue;
 		}
-		int n;
-		free(ids);
-		ids = NULL;
-		if (fp_tokenize(m->tok, p.text, p.len, bos, &ids, &n, &err) || n == 0 || n > cap) {
-			if (!err.msg[0] || n == 0 || n > cap)
-				snprintf(err.msg, sizeof err.msg, n == 0 ? "no tokens" : "%d tokens, more than the %d allowed", n, cap);
-			fp_error_set(&err, FP_ERR_INVALID, "'%s' line %ld, field 'prompt': %.400s", prompts_path, p.line, err.msg);
-			if (!skip_bad) {
-				cli_error("record", "%s", err.msg);
-				goto fail_rec;
-			}
-			fprintf(stderr, "factprobe record: warning: skipping %s\n", err.msg);
-			n_bad++, seen--;
+		int n = 0, s0 = -1, s1 = -1, nr = 0;
+		if (got > 0) {
+			free(ids);
+			ids = NULL;
 			err.msg[0] = 0;
-			continue;
+			int bad = fp_tokenize(m->tok, p.text, p.len, bos, &ids, &n, &err) != 0;
+			if (!bad && (n == 0 || n > cf->n_ctx))
+				snprintf(err.msg, sizeof err.msg, n == 0 ? "no tokens" : "%d tokens, longer than the model's context of %d",
+					 n, cf->n_ctx), bad = 1;
+			if (bad) {
+				char msg[sizeof err.msg];
+				snprintf(msg, sizeof msg, "%s", err.msg);
+				fp_error_set(&err, FP_ERR_INVALID, "'%s' line %ld, field 'prompt': %.400s", prompts_path, p.line, msg);
+				if (!skip_bad) {
+					cli_error("record", "%s", err.msg);
+					goto flush_then_fail;
+				}
+				fprintf(stderr, "factprobe record: warning: skipping %s\n", err.msg);
+				n_bad++, seen--;
+				continue;
+			}
+			int has_bos = fp_tokenizer_bos(m->tok) >= 0 && ids[0] == fp_tokenizer_bos(m->tok) &&
+				      (bos == 1 || (bos < 0 && fp_tokenizer_adds_bos(m->tok)));
+			subject_span(m, p.text, p.subject, ids, n, has_bos, &s0, &s1);
+			if ((pos_mode == POS_SUBJECT || pos_mode == POS_SUBJECT_LAST) && s0 < 0) {
+				cli_error("record", "'%s' line %ld, field 'subject': %s", prompts_path, p.line,
+					  p.subject ? "not found among the prompt's tokens" : "missing (needed by --positions subject)");
+				goto flush_then_fail;
+			}
+			nr = pos_mode == POS_ALL ? n : pos_mode == POS_SUBJECT ? s1 - s0 : 1;
 		}
-		int has_bos = n > 0 && ids[0] == fp_tokenizer_bos(m->tok) && fp_tokenizer_bos(m->tok) >= 0 &&
-			      (bos == 1 || (bos < 0 && fp_tokenizer_adds_bos(m->tok)));
-		int s0, s1;
-		subject_span(m, p.text, p.subject, ids, n, has_bos, &s0, &s1);
-		int nr = 0;
-		if (pos_mode == POS_ALL)
-			for (int t = 0; t < n; t++)
-				pos[nr++] = t;
-		else if (pos_mode == POS_LAST)
-			pos[nr++] = n - 1;
-		else if (s0 < 0) {
-			cli_error("record", "'%s' line %ld, field 'subject': %s", prompts_path, p.line,
-				  p.subject ? "not found among the prompt's tokens" : "missing (needed by --positions subject)");
-			goto fail_rec;
-		} else if (pos_mode == POS_SUBJECT)
-			for (int t = s0; t < s1; t++)
-				pos[nr++] = t;
-		else
-			pos[nr++] = s1 - 1;
-		ctx.n_rows = nr;
-		if (fp_model_forward(m, ids, n, &fo, NULL, &err)) {
-			cli_error("record", "'%s' line %ld: %s", prompts_path, p.line, err.msg);
-			goto fail_rec;
-		}
-		char dec[1024];
-		for (int t = 0; t < n; t++) {
-			int dl = fp_token_decode(m->tok, ids[t], dec, sizeof dec);
-			free(tok_text[t]);
-			tok_text[t] = cli_utf8_clean(dec, (size_t)dl < sizeof dec ? (size_t)dl : sizeof dec - 1);
-		}
-		h5rec_prompt hp = {p.text, p.subject, p.target, p.relation, p.id, p.line, n, ids, tok_text, s0, s1, nr, pos,
-				   bufs};
-		if (h5rec_add(rec, &hp, &err)) {
-			cli_error("record", "%s", err.msg);
-			goto fail_rec;
-		}
-		toks += n;
-		double t = now();
-		if (t - last_ckpt > 2.0) {
-			if (h5rec_checkpoint(rec, &err)) {
-				cli_error("record", "%s", err.msg);
+		/* run the pack when this prompt would overflow it, or at the end */
+		if (k.n && (got == 0 || batch_tokens == 0 || k.n_tokens + n > batch_tokens)) {
+			fp_forward_opts fo = {.hook = dry_run ? NULL : capture, .user = &ctx, .hook_mask = mask,
+					      .all_logits = want_logits, .seq_len = k.seq_len, .n_seq = k.n};
+			for (int h = 0; h < n_hooks; h++)
+				if (grow(&bufs[h], &buf_cap[h], (size_t)k.n_rows * hooks[h].width, sizeof(float))) {
+					cli_error("record", "out of memory for %d rows of '%s'", k.n_rows, hooks[h].name);
+					goto fail_rec;
+				}
+			if (fp_model_forward(m, k.ids, k.n_tokens, &fo, NULL, &err)) {
+				cli_error("record", "'%s' lines %ld-%ld: %s", prompts_path, k.p[0].line, k.p[k.n - 1].line, err.msg);
 				goto fail_rec;
 			}
-			last_ckpt = t;
+			for (int i = 0; i < k.n && dry_run; i++)
+				toks += k.p[i].n_tokens, n_done++;
+			for (int i = 0; i < k.n && !dry_run; i++) {
+				pack_prompt *q = &k.p[i];
+				char **tt = calloc((size_t)q->n_tokens, sizeof *tt), dec[1024];
+				for (int t = 0; tt && t < q->n_tokens; t++) {
+					int dl = fp_token_decode(m->tok, k.ids[q->token_at + t], dec, sizeof dec);
+					tt[t] = cli_utf8_clean(dec, (size_t)dl < sizeof dec ? (size_t)dl : sizeof dec - 1);
+				}
+				for (int h = 0; h < n_hooks; h++)
+					acts[h] = bufs[h] + (size_t)q->row_at * hooks[h].width;
+				h5rec_prompt hp = {q->text, q->subject, q->target, q->relation, q->id, q->line, q->n_tokens,
+						   k.ids + q->token_at, tt, q->s0, q->s1, q->n_rows, k.row_pos + q->row_at, acts};
+				int arc = tt ? h5rec_add(rec, &hp, &err) : fp_error_set(&err, FP_ERR_NOMEM, "out of memory");
+				for (int t = 0; tt && t < q->n_tokens; t++)
+					free(tt[t]);
+				free(tt);
+				if (arc) {
+					cli_error("record", "%s", err.msg);
+					goto fail_rec;
+				}
+				toks += q->n_tokens;
+				n_done++;
+			}
+			pack_clear(&k);
+			/* checkpoints fall between packs only, so a resumed run packs the
+			 * remaining prompts exactly as an uninterrupted one would */
+			double t = now();
+			if (rec && (t - last_ckpt > 2.0 || h5rec_batch_full(rec))) {
+				if (h5rec_checkpoint(rec, &err)) {
+					cli_error("record", "%s", err.msg);
+					goto fail_rec;
+				}
+				last_ckpt = t;
+			}
+			if (!quiet && (tty ? t - last_prog > 0.2 : t - last_prog > 5.0)) {
+				progress(tty, skip + n_done, total, toks, t0, 0);
+				last_prog = t;
+			}
 		}
-		if (!quiet && (tty ? t - last_prog > 0.2 : t - last_prog > 5.0)) {
-			progress(tty, seen, total, toks, t0, 0);
-			last_prog = t;
-		}
-		if (stop_requested)
+		if (got == 0)
 			break;
+		/* add the prompt to the pack */
+		if (grow(&k.p, &k.cap_p, (size_t)k.n + 1, sizeof *k.p) ||
+		    grow(&k.seq_len, &k.cap_s, (size_t)k.n + 1, sizeof *k.seq_len) ||
+		    grow(&k.ids, &k.cap_t, (size_t)k.n_tokens + n, sizeof *k.ids) ||
+		    grow(&k.row_pos, &k.cap_rp, (size_t)k.n_rows + nr, sizeof *k.row_pos) ||
+		    grow(&k.row_tok, &k.cap_r, (size_t)k.n_rows + nr, sizeof *k.row_tok)) {
+			cli_error("record", "out of memory");
+			goto fail_rec;
+		}
+		pack_prompt *q = &k.p[k.n];
+		*q = (pack_prompt){dup_or_null(p.text), dup_or_null(p.subject), dup_or_null(p.target), dup_or_null(p.relation),
+				   dup_or_null(p.id), p.line, n, k.n_tokens, nr, k.n_rows, s0, s1};
+		memcpy(k.ids + k.n_tokens, ids, (size_t)n * sizeof *ids);
+		for (int r = 0; r < nr; r++) {
+			int posn = pos_mode == POS_ALL ? r : pos_mode == POS_LAST ? n - 1 : pos_mode == POS_SUBJECT ? s0 + r : s1 - 1;
+			k.row_pos[k.n_rows + r] = posn;
+			k.row_tok[k.n_rows + r] = k.n_tokens + posn;
+		}
+		k.seq_len[k.n++] = n;
+		k.n_tokens += n, k.n_rows += nr;
 	}
-	long done_prompts = h5rec_n_prompts(rec);
-	double mb = h5rec_bytes(rec) / 1e6;
+	long done_prompts = rec ? h5rec_n_prompts(rec) : n_done;
+	double mb = rec ? h5rec_bytes(rec) / 1e6 : 0;
 	if (!quiet)
 		progress(tty, seen, total > seen ? total : seen, toks, t0, 1);
-	if (h5rec_close(rec, !stop_requested, &err)) {
+	if (rec && h5rec_close(rec, !stop_requested, &err)) {
 		rec = NULL;
 		cli_error("record", "%s", err.msg);
 		goto done;
@@ -474,13 +581,19 @@ int cmd_record(int argc, char **argv)
 		rc = 130;
 		goto done;
 	}
-	if (!quiet)
+	if (!quiet && dry_run)
+		fprintf(stderr, "record: dry run: %ld prompts, %.0f tokens in %.2f s, nothing written\n", done_prompts, toks,
+			now() - t0);
+	else if (!quiet)
 		fprintf(stderr, "record: %ld prompts, %d hooks, %.1f MB of activations written to '%s'%s\n", done_prompts,
 			n_hooks, mb, out, n_bad ? " (some lines skipped)" : "");
 	if (n_bad)
 		fprintf(stderr, "factprobe record: warning: %ld malformed prompt lines skipped\n", n_bad);
 	rc = 0;
 	goto done;
+flush_then_fail:
+	/* a bad line: the prompts before it that are still in the pack are lost from
+	 * this run, but the file keeps its last checkpoint and --resume redoes them */
 fail_rec:
 	/* keep what the last checkpoint made whole: close without writing the batch */
 	if (rec) {
@@ -492,15 +605,14 @@ fail_rec:
 done:
 	if (rec)
 		h5rec_abandon(rec);
-	if (tok_text)
-		for (int t = 0; t < (cf->n_ctx < 4096 ? cf->n_ctx : 4096); t++)
-			free(tok_text[t]);
-	free(tok_text);
 	if (bufs)
 		for (int h = 0; h < n_hooks; h++)
 			free(bufs[h]);
 	free(bufs);
-	free(pos);
+	free(buf_cap);
+	free(acts);
+	free(resume_text);
+	pack_free(&k);
 	free(ids);
 	free(index);
 	free(hooks);

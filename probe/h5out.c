@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define BATCH_BYTES (16u << 20)
 #define BATCH_PROMPTS 256
@@ -265,39 +266,24 @@ static h5rec *rec_new(const char *path, const h5rec_hook *hooks, int n_hooks, in
 	return r;
 }
 
+static void close_objects(h5rec *r);
+
 static void rec_free(h5rec *r)
 {
 	if (!r)
 		return;
-	for (int i = 0; i < r->n_hooks; i++) {
-		if (r->ds_acts[i] >= 0)
-			H5Dclose(r->ds_acts[i]);
+	close_objects(r);
+	for (int i = 0; i < r->n_hooks; i++)
 		free(r->acts[i].p);
-	}
-	hid_t ds[] = {r->ds_row_prompt, r->ds_row_pos, r->ds_tok_id, r->ds_tok_text};
-	for (size_t i = 0; i < sizeof ds / sizeof ds[0]; i++)
-		if (ds[i] >= 0)
-			H5Dclose(ds[i]);
 	for (int i = 0; i < P_NSTR; i++) {
-		if (r->ds_pstr[i] >= 0)
-			H5Dclose(r->ds_pstr[i]);
 		str_clear(&r->pstr[i]);
 		free(r->pstr[i].v);
 	}
-	for (int i = 0; i < P_NNUM; i++) {
-		if (r->ds_pnum[i] >= 0)
-			H5Dclose(r->ds_pnum[i]);
+	for (int i = 0; i < P_NNUM; i++)
 		free(r->pnum[i].p);
-	}
 	str_clear(&r->tok_text);
 	free(r->tok_text.v);
 	free(r->row_prompt.p), free(r->row_pos.p), free(r->tok_id.p);
-	hid_t g[] = {r->g_acts, r->g_rows, r->g_prompts, r->g_tokens};
-	for (size_t i = 0; i < 4; i++)
-		if (g[i] >= 0)
-			H5Gclose(g[i]);
-	if (r->file >= 0)
-		H5Fclose(r->file);
 	H5Tclose(r->t_str);
 	H5Tclose(r->t_f16);
 	free(r->hooks), free(r->ds_acts), free(r->acts), free(r->path);
@@ -382,11 +368,14 @@ int h5rec_create(h5rec **out, const char *path, const h5rec_info *in, const h5re
 	time_t now = time(NULL);
 	strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
 	snprintf(version, sizeof version, "%d", H5REC_FORMAT_VERSION);
+	char batch[32];
+	snprintf(batch, sizeof batch, "%d", in->batch_tokens);
 	struct { const char *k, *v; } s[] = {
 		{"format", H5REC_FORMAT}, {"factprobe_version", in->factprobe_version}, {"created", created},
 		{"command_line", in->command_line}, {"model_file", in->model_file}, {"model_sha256", in->model_sha256},
 		{"architecture", in->architecture}, {"tokenizer", in->tokenizer}, {"dtype", in->f16 ? "f16" : "f32"},
 		{"positions", in->positions}, {"hooks", hooklist}, {"prompts_file", in->prompts_file},
+		{"batch_tokens", batch},
 	};
 	struct { const char *k; long long v; } n[] = {
 		{"format_version", H5REC_FORMAT_VERSION}, {"n_layers", in->n_layers}, {"d_model", in->d_model},
@@ -411,6 +400,54 @@ fail:
 static hid_t open_ds(hid_t g, const char *name)
 {
 	return H5Lexists(g, name, H5P_DEFAULT) > 0 ? H5Dopen2(g, name, H5P_DEFAULT) : H5I_INVALID_HID;
+}
+
+/* opens the groups and datasets of r->file (resume, and reopening) */
+static int open_objects(h5rec *r)
+{
+	r->g_acts = H5Gopen2(r->file, "acts", H5P_DEFAULT);
+	r->g_rows = H5Gopen2(r->file, "rows", H5P_DEFAULT);
+	r->g_prompts = H5Gopen2(r->file, "prompts", H5P_DEFAULT);
+	r->g_tokens = H5Gopen2(r->file, "tokens", H5P_DEFAULT);
+	int bad = r->g_acts < 0 || r->g_rows < 0 || r->g_prompts < 0 || r->g_tokens < 0;
+	for (int i = 0; i < r->n_hooks && !bad; i++)
+		bad |= (r->ds_acts[i] = open_ds(r->g_acts, r->hooks[i].name)) < 0;
+	if (!bad) {
+		r->ds_row_prompt = open_ds(r->g_rows, "prompt");
+		r->ds_row_pos = open_ds(r->g_rows, "position");
+		r->ds_tok_id = open_ds(r->g_tokens, "id");
+		r->ds_tok_text = open_ds(r->g_tokens, "text");
+		bad |= r->ds_row_prompt < 0 || r->ds_row_pos < 0 || r->ds_tok_id < 0 || r->ds_tok_text < 0;
+		for (int i = 0; i < P_NSTR; i++)
+			bad |= (r->ds_pstr[i] = open_ds(r->g_prompts, P_STR_NAME[i])) < 0;
+		for (int i = 0; i < P_NNUM; i++)
+			bad |= (r->ds_pnum[i] = open_ds(r->g_prompts, P_NUM_NAME[i])) < 0;
+	}
+	return bad ? -1 : 0;
+}
+
+/* closes every object and the file, keeping the batch buffers */
+static void close_objects(h5rec *r)
+{
+	for (int i = 0; i < r->n_hooks; i++)
+		if (r->ds_acts[i] >= 0)
+			H5Dclose(r->ds_acts[i]), r->ds_acts[i] = H5I_INVALID_HID;
+	hid_t *ds[] = {&r->ds_row_prompt, &r->ds_row_pos, &r->ds_tok_id, &r->ds_tok_text};
+	for (size_t i = 0; i < sizeof ds / sizeof ds[0]; i++)
+		if (*ds[i] >= 0)
+			H5Dclose(*ds[i]), *ds[i] = H5I_INVALID_HID;
+	for (int i = 0; i < P_NSTR; i++)
+		if (r->ds_pstr[i] >= 0)
+			H5Dclose(r->ds_pstr[i]), r->ds_pstr[i] = H5I_INVALID_HID;
+	for (int i = 0; i < P_NNUM; i++)
+		if (r->ds_pnum[i] >= 0)
+			H5Dclose(r->ds_pnum[i]), r->ds_pnum[i] = H5I_INVALID_HID;
+	hid_t *g[] = {&r->g_acts, &r->g_rows, &r->g_prompts, &r->g_tokens};
+	for (size_t i = 0; i < 4; i++)
+		if (*g[i] >= 0)
+			H5Gclose(*g[i]), *g[i] = H5I_INVALID_HID;
+	if (r->file >= 0)
+		H5Fclose(r->file), r->file = H5I_INVALID_HID;
 }
 
 static int check_attr(h5rec *r, const char *name, const char *want, fp_error *err)
@@ -460,30 +497,16 @@ int h5rec_resume(h5rec **out, const char *path, const h5rec_info *in, const h5re
 	    (rc = check_attr(r, "dtype", in->f16 ? "f16" : "f32", err)) ||
 	    (rc = check_attr(r, "positions", in->positions, err)) || (rc = check_attr(r, "hooks", hooklist, err)))
 		goto fail;
+	char batch[32];
+	snprintf(batch, sizeof batch, "%d", in->batch_tokens);
+	if ((rc = check_attr(r, "batch_tokens", batch, err)))
+		goto fail;
 	long long np = 0, complete = 0;
 	if (read_attr_i64(r->file, "n_prompts", &np) || np < 0 || read_attr_i64(r->file, "complete", &complete)) {
 		rc = fp_error_set(err, FP_ERR_FORMAT, "'%s': the n_prompts attribute is missing or bad", path);
 		goto fail;
 	}
-	r->g_acts = H5Gopen2(r->file, "acts", H5P_DEFAULT);
-	r->g_rows = H5Gopen2(r->file, "rows", H5P_DEFAULT);
-	r->g_prompts = H5Gopen2(r->file, "prompts", H5P_DEFAULT);
-	r->g_tokens = H5Gopen2(r->file, "tokens", H5P_DEFAULT);
-	int bad = r->g_acts < 0 || r->g_rows < 0 || r->g_prompts < 0 || r->g_tokens < 0;
-	for (int i = 0; i < n_hooks && !bad; i++)
-		bad |= (r->ds_acts[i] = open_ds(r->g_acts, hooks[i].name)) < 0;
-	if (!bad) {
-		r->ds_row_prompt = open_ds(r->g_rows, "prompt");
-		r->ds_row_pos = open_ds(r->g_rows, "position");
-		r->ds_tok_id = open_ds(r->g_tokens, "id");
-		r->ds_tok_text = open_ds(r->g_tokens, "text");
-		bad |= r->ds_row_prompt < 0 || r->ds_row_pos < 0 || r->ds_tok_id < 0 || r->ds_tok_text < 0;
-		for (int i = 0; i < P_NSTR; i++)
-			bad |= (r->ds_pstr[i] = open_ds(r->g_prompts, P_STR_NAME[i])) < 0;
-		for (int i = 0; i < P_NNUM; i++)
-			bad |= (r->ds_pnum[i] = open_ds(r->g_prompts, P_NUM_NAME[i])) < 0;
-	}
-	if (bad) {
+	if (open_objects(r)) {
 		rc = fp_error_set(err, FP_ERR_FORMAT, "'%s': a dataset of the recording is missing", path);
 		goto fail;
 	}
@@ -511,6 +534,7 @@ int h5rec_resume(h5rec **out, const char *path, const h5rec_info *in, const h5re
 		rows = pr[0] + pr[1], toks = pr[2] + pr[3];
 	}
 	/* cut off whatever a half-written batch left behind */
+	int bad = 0;
 	for (int i = 0; i < n_hooks; i++)
 		bad |= ds_rows(r->ds_acts[i]) < rows || ds_truncate(r->ds_acts[i], rows, (hsize_t)hooks[i].width);
 	bad |= ds_truncate(r->ds_row_prompt, rows, 0) | ds_truncate(r->ds_row_pos, rows, 0);
@@ -617,6 +641,16 @@ int h5rec_checkpoint(h5rec *r, fp_error *err)
 		return h5fail(err, r->path, "cannot record the prompt count");
 	r->n_prompts += r->b_prompts;
 	r->b_prompts = 0, r->b_rows = 0, r->b_tokens = 0;
+	/* everything is on disk and clean: close and reopen, which empties the
+	 * metadata cache (it may not evict between checkpoints, so it would
+	 * otherwise grow with the file) */
+	close_objects(r);
+	H5garbage_collect();
+	hid_t fapl = file_access();
+	r->file = H5Fopen(r->path, H5F_ACC_RDWR, fapl);
+	H5Pclose(fapl);
+	if (r->file < 0 || open_objects(r))
+		return h5fail(err, r->path, "cannot reopen the file after a checkpoint");
 	for (int i = 0; i < r->n_hooks; i++)
 		r->acts[i].n = 0;
 	r->row_prompt.n = r->row_pos.n = r->tok_id.n = 0;
@@ -648,9 +682,7 @@ int h5rec_add(h5rec *r, const h5rec_prompt *p, fp_error *err)
 					return fp_error_set(err, FP_ERR_NOMEM, "out of memory buffering activations");
 				r->acts[i].p = q, r->acts[i].cap = cap;
 			}
-			uint16_t *dst = (uint16_t *)r->acts[i].p + at;
-			for (size_t k = 0; k < n; k++)
-				dst[k] = f32_to_fp16(p->acts[i][k]);
+			quant_f32_to_fp16_row(p->acts[i], (uint16_t *)r->acts[i].p + at, n);
 			r->acts[i].n = at + n;
 		} else {
 			bad |= vec_push(&r->acts[i], p->acts[i], n);
@@ -672,12 +704,23 @@ int h5rec_add(h5rec *r, const h5rec_prompt *p, fp_error *err)
 	if (bad)
 		return fp_error_set(err, FP_ERR_NOMEM, "out of memory buffering activations");
 	r->b_prompts++, r->b_rows += p->n_rows, r->b_tokens += p->n_tokens;
+	return 0;
+}
+
+int h5rec_batch_full(const h5rec *r)
+{
 	double buffered = 0;
 	for (int i = 0; i < r->n_hooks; i++)
 		buffered += (double)r->acts[i].n * r->acts[i].esz;
-	if (buffered >= BATCH_BYTES || r->b_prompts >= BATCH_PROMPTS)
-		return h5rec_checkpoint(r, err);
-	return 0;
+	return buffered >= BATCH_BYTES || r->b_prompts >= BATCH_PROMPTS;
+}
+
+/* HDF5 does not know about reserve()'s tail, so it is cut off here */
+static void trim_reserved(h5rec *r, char **path, hsize_t *size)
+{
+	*path = NULL;
+	if (H5Fget_filesize(r->file, size) >= 0)
+		*path = strdup(r->path);
 }
 
 int h5rec_close(h5rec *r, int complete, fp_error *err)
@@ -685,13 +728,25 @@ int h5rec_close(h5rec *r, int complete, fp_error *err)
 	int rc = h5rec_checkpoint(r, err);
 	if (!rc && (attr_i64(r->file, "complete", complete ? 1 : 0) < 0 || H5Fflush(r->file, H5F_SCOPE_GLOBAL) < 0))
 		rc = h5fail(err, r->path, "cannot mark the recording complete");
+	char *path;
+	hsize_t size;
+	trim_reserved(r, &path, &size);
 	rec_free(r);
+	if (path && !rc && truncate(path, (off_t)size) != 0)
+		rc = fp_error_set(err, FP_ERR_IO, "'%s': cannot trim the reserved space: %s", path, strerror(errno));
+	free(path);
 	return rc;
 }
 
 void h5rec_abandon(h5rec *r)
 {
+	char *path;
+	hsize_t size;
+	trim_reserved(r, &path, &size);
 	rec_free(r);
+	if (path) /* best effort: the file is whole either way */
+		(void)!truncate(path, (off_t)size);
+	free(path);
 }
 
 long h5rec_n_prompts(const h5rec *r)

@@ -25,8 +25,9 @@
  * ISO 8601), command_line, model_file, model_sha256, architecture, n_layers,
  * d_model, d_mlp, n_heads, n_kv_heads, d_vocab, tokenizer, dtype ("f16" or
  * "f32"), positions, hooks (the recorded hook names, comma separated),
- * prompts_file, n_prompts (prompts fully written), complete (1 when the run
- * finished, 0 while running or after an interruption).
+ * prompts_file, batch_tokens (how prompts were packed into forward passes),
+ * n_prompts (prompts fully written), complete (1 when the run finished, 0
+ * while running or after an interruption).
  *
  * Why one dataset per hook and layer: readers nearly always slice one hook at
  * one layer over many rows ("layer 5's neurons for these prompts"); a dataset
@@ -73,6 +74,7 @@ typedef struct h5rec_info {
 	int n_layers, d_model, d_mlp, n_heads, n_kv_heads, d_vocab;
 	int f16;         /* 1: f16, 0: f32 */
 	int compress;    /* gzip level 0..9 */
+	int batch_tokens; /* packing of forward passes (stored: --resume must use the same) */
 } h5rec_info;
 
 typedef struct h5rec_prompt {
@@ -97,8 +99,10 @@ int h5rec_resume(h5rec **out, const char *path, const h5rec_info *info, const h5
 		 long *n_done, fp_error *err);
 /* Text of the last committed prompt (for --resume to check the prompt file). */
 int h5rec_last_text(h5rec *r, char **text, fp_error *err);
-/* Buffers one prompt; writes a batch when the buffer is full. */
+/* Buffers one prompt (nothing is written until the next checkpoint). */
 int h5rec_add(h5rec *r, const h5rec_prompt *p, fp_error *err);
+/* 1 when the buffer holds enough for a checkpoint (16 MB or 256 prompts) */
+int h5rec_batch_full(const h5rec *r);
 /* Writes the buffer, flushes, raises n_prompts, flushes again. */
 int h5rec_checkpoint(h5rec *r, fp_error *err);
 /* Checkpoints, sets complete, closes.  Frees r even on error. */

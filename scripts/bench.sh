@@ -24,3 +24,5 @@ if [ -x "$LC" ] && "$LC" -c "import llama_cpp" 2>/dev/null; then
 else
 	echo "== llama.cpp comparison skipped: no llama-cpp-python in $LC (scripts/make-oracle.sh builds it)"
 fi
+echo "== recording to HDF5 (factprobe record)"
+BUILD="$BUILD" FACTPROBE_MODEL="$MODEL" scripts/bench_record.sh

@@ -4,6 +4,8 @@ usage:
   check_record.py values OUT.h5 HOOK REF.f32 f32|f16   values equal the in-memory forward pass
                                                        (bit for bit at f32; f16: exactly the
                                                        round-to-nearest-even of the f32 value)
+  check_record.py close OUT.h5 HOOK REF.f32 TOL         values within TOL of the in-memory pass
+                                                       (relative to the largest |value|)
   check_record.py consistent OUT.h5                    opens; every committed prompt is whole
   check_record.py same A.h5 B.h5                       every dataset equal (attributes except
                                                        created/command_line equal too)
@@ -33,6 +35,15 @@ def values(path, hook, ref_path, dtype):
                   % (hook, same, float(err.max()), within))
             ok = got.dtype == np.float16 and same and within
     return ok
+
+
+def close(path, hook, ref_path, tol):
+    with h5py.File(path, "r") as f:
+        got = f["acts"][hook][()]
+        ref = np.fromfile(ref_path, dtype="<f4").reshape(got.shape)
+        rel = float(np.abs(got - ref).max() / np.abs(ref).max())
+        print("%s: %d rows, max |diff| relative to max |value| %.3g (tolerance %s)" % (hook, got.shape[0], rel, tol))
+        return rel <= float(tol)
 
 
 def consistent(path):
@@ -85,7 +96,7 @@ def summary(path):
 
 cmd = sys.argv[1]
 try:
-    ok = {"values": lambda: values(*sys.argv[2:6]), "consistent": lambda: consistent(sys.argv[2]),
+    ok = {"values": lambda: values(*sys.argv[2:6]), "close": lambda: close(*sys.argv[2:6]), "consistent": lambda: consistent(sys.argv[2]),
           "same": lambda: same(sys.argv[2], sys.argv[3]), "summary": lambda: summary(sys.argv[2])}[cmd]()
 except Exception as e:  # a file that does not open is a failed check, not a crash of the test
     print("error: %s: %s" % (type(e).__name__, e))

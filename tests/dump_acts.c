@@ -39,7 +39,7 @@ int main(int argc, char **argv)
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
-	fp_forward_opts o = {grab_hook, &g, FP_HOOK_BIT(g.kind), g.kind == FP_HOOK_LOGITS};
+	fp_forward_opts o = {.hook = grab_hook, .user = &g, .hook_mask = FP_HOOK_BIT(g.kind), .all_logits = g.kind == FP_HOOK_LOGITS};
 	while (in && g.out && (n = getline(&line, &cap, in)) > 0) {
 		if (line[n - 1] == '\n')
 			line[--n] = 0;

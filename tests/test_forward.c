@@ -88,7 +88,7 @@ static void test_hooks(fp_model *m)
 	const char *a = m->cfg.arch_name;
 	int D = m->cfg.d_model, F = m->cfg.d_mlp, V = m->cfg.n_vocab, L = m->cfg.n_layers;
 	rec r = {.T = NT};
-	fp_forward_opts o = {record_hook, &r, FP_HOOK_ALL, 1};
+	fp_forward_opts o = {.hook = record_hook, .user = &r, .hook_mask = FP_HOOK_ALL, .all_logits = 1};
 	float *logits = malloc((size_t)NT * V * sizeof *logits);
 	fp_error e = {0};
 	CHECK(fp_model_forward(m, TOKS, NT, &o, logits, &e) == 0, "%s forward: %s", a, e.msg);
@@ -209,7 +209,7 @@ static void test_uniform_attention(fp_model *m)
 	if (y->bq)
 		memset((float *)y->bq, 0, (size_t)QE * sizeof(float));
 	zq cap = {0};
-	fp_forward_opts o = {capture_z, &cap, FP_HOOK_BIT(FP_HOOK_ATTN_Z) | FP_HOOK_BIT(FP_HOOK_RESID_PRE), 0};
+	fp_forward_opts o = {.hook = capture_z, .user = &cap, .hook_mask = FP_HOOK_BIT(FP_HOOK_ATTN_Z) | FP_HOOK_BIT(FP_HOOK_RESID_PRE), .all_logits = 0};
 	fp_error e = {0};
 	CHECK(fp_model_forward(m, TOKS, NT, &o, NULL, &e) == 0, "forward: %s", e.msg);
 	float *xn = malloc((size_t)D * 4), *v = malloc((size_t)NT * KE * 4);
@@ -256,7 +256,7 @@ static void test_ablation(fp_model *m)
 	int V = m->cfg.n_vocab, D = m->cfg.d_model, F = m->cfg.d_mlp;
 	float *base = malloc((size_t)V * 4), *hooked = malloc((size_t)V * 4), *edited = malloc((size_t)V * 4);
 	ablate ab = {1, 17};
-	fp_forward_opts o = {zero_neuron, &ab, FP_HOOK_BIT(FP_HOOK_MLP_POST), 0};
+	fp_forward_opts o = {.hook = zero_neuron, .user = &ab, .hook_mask = FP_HOOK_BIT(FP_HOOK_MLP_POST), .all_logits = 0};
 	fp_error e = {0};
 	fp_model_forward(m, TOKS, NT, NULL, base, &e);
 	fp_model_forward(m, TOKS, NT, &o, hooked, &e);
@@ -299,7 +299,7 @@ static void test_patching(fp_model *m)
 		other[i] = (TOKS[i] * 7 + 3) % V;
 	patch p = {malloc((size_t)NT * D * 4), L - 1, 1, (size_t)NT * D};
 	float *clean = malloc((size_t)V * 4), *patched = malloc((size_t)V * 4);
-	fp_forward_opts o = {patch_hook, &p, FP_HOOK_BIT(FP_HOOK_RESID_POST), 0};
+	fp_forward_opts o = {.hook = patch_hook, .user = &p, .hook_mask = FP_HOOK_BIT(FP_HOOK_RESID_POST), .all_logits = 0};
 	fp_error e = {0};
 	fp_model_forward(m, TOKS, NT, &o, clean, &e);
 	p.save = 0;
@@ -323,6 +323,49 @@ static void test_causal(fp_model *m)
 	free(full), free(pre);
 }
 
+/* Three prompts packed into one pass give each prompt's own rows: every
+ * hook row, every logit row, and (without all_logits) each last logit row. */
+static void test_packed(fp_model *m)
+{
+	int V = m->cfg.n_vocab, D = m->cfg.d_model, L = m->cfg.n_layers;
+	int lens[3] = {5, 12, 3}, n = 20;
+	int32_t packed[20];
+	for (int i = 0; i < n; i++)
+		packed[i] = (TOKS[i % NT] * 5 + i) % V;
+	rec all = {.T = n};
+	float *lg = malloc((size_t)n * V * 4), *last = malloc(3 * (size_t)V * 4);
+	fp_forward_opts o = {.hook = record_hook, .user = &all, .hook_mask = FP_HOOK_ALL, .all_logits = 1,
+			     .seq_len = lens, .n_seq = 3};
+	fp_error e = {0};
+	CHECK(fp_model_forward(m, packed, n, &o, lg, &e) == 0, "packed forward: %s", e.msg);
+	fp_forward_opts o2 = {.seq_len = lens, .n_seq = 3};
+	CHECK(fp_model_forward(m, packed, n, &o2, last, &e) == 0, "packed forward, last logits: %s", e.msg);
+	double dh = 0, dl = 0, dlast = 0;
+	for (int s = 0, a = 0; s < 3; a += lens[s++]) {
+		rec one = {.T = lens[s]};
+		float *lg1 = malloc((size_t)lens[s] * V * 4);
+		fp_forward_opts o1 = {.hook = record_hook, .user = &one, .hook_mask = FP_HOOK_ALL, .all_logits = 1};
+		fp_model_forward(m, packed + a, lens[s], &o1, lg1, &e);
+		for (int l = 0; l < L; l++)
+			dh = fmax(dh, maxdiff(one.buf[FP_HOOK_RESID_POST][l], all.buf[FP_HOOK_RESID_POST][l] + (size_t)a * D,
+					      (size_t)lens[s] * D));
+		dl = fmax(dl, maxdiff(lg1, lg + (size_t)a * V, (size_t)lens[s] * V));
+		dlast = fmax(dlast, maxdiff(lg1 + (size_t)(lens[s] - 1) * V, last + (size_t)s * V, (size_t)V));
+		free(lg1);
+		rec_free(&one);
+	}
+	CHECK_CLOSE(dh, 1e-5, "%s: 3 packed prompts (5, 12, 3 tokens): every resid_post row equals its own pass",
+		    m->cfg.arch_name);
+	CHECK_CLOSE(dl, 1e-4, "%s: packed logits at every position equal each prompt's own", m->cfg.arch_name);
+	CHECK_CLOSE(dlast, 1e-4, "%s: packed, without all_logits: one row per prompt, its last token's", m->cfg.arch_name);
+	int bad[2] = {5, 14};
+	fp_forward_opts ob = {.seq_len = bad, .n_seq = 2};
+	CHECK(fp_model_forward(m, packed, n, &ob, NULL, &e) == FP_ERR_INVALID && strstr(e.msg, "add up to 19"),
+	      "sequence lengths that do not add up: %s", e.msg);
+	free(lg), free(last);
+	rec_free(&all);
+}
+
 static int abort_hook(void *user, const fp_hook_event *ev)
 {
 	(void)user;
@@ -340,7 +383,7 @@ static void test_bad_calls(fp_model *m)
 	CHECK(fp_model_forward(m, ids, 5, NULL, NULL, &e) == FP_ERR_INVALID && strstr(e.msg, "position 3"),
 	      "token id out of range: %s", e.msg);
 	CHECK(fp_model_forward(m, ids, 0, NULL, NULL, &e) == FP_ERR_INVALID, "no tokens: %s", e.msg);
-	fp_forward_opts o = {abort_hook, NULL, FP_HOOK_ALL, 0};
+	fp_forward_opts o = {.hook = abort_hook, .user = NULL, .hook_mask = FP_HOOK_ALL, .all_logits = 0};
 	ids[3] = 0;
 	CHECK(fp_model_forward(m, ids, 5, &o, NULL, &e) == FP_ERR_ABORTED && strstr(e.msg, "blocks.1.mlp.hook_post"),
 	      "a hook can stop the pass: %s", e.msg);
@@ -378,6 +421,7 @@ int main(void)
 		test_ablation(m);
 		test_patching(m);
 		test_causal(m);
+		test_packed(m);
 		test_bad_calls(m);
 		test_uniform_attention(m);
 		test_zero_blocks(m); /* destroys the weights: last */

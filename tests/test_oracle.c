@@ -342,8 +342,8 @@ static void test_hidden_real(fp_model *m, json_t *hf)
 		int32_t *ids = json_ids(json_object_get(e, "ids"), &nt);
 		size_t off = (size_t)json_integer_value(json_object_get(e, "offset"));
 		grab g = {malloc((size_t)(L + 1) * nt * D * sizeof(float)), nt, D, L};
-		fp_forward_opts fo = {grab_hook, &g, FP_HOOK_BIT(FP_HOOK_RESID_PRE) | FP_HOOK_BIT(FP_HOOK_RESID_POST) |
-							    FP_HOOK_BIT(FP_HOOK_LN_FINAL), 0};
+		fp_forward_opts fo = {.hook = grab_hook, .user = &g, .hook_mask = FP_HOOK_BIT(FP_HOOK_RESID_PRE) | FP_HOOK_BIT(FP_HOOK_RESID_POST) |
+							    FP_HOOK_BIT(FP_HOOK_LN_FINAL), .all_logits = 0};
 		fp_error err = {0};
 		CHECK(fp_model_forward(m, ids, nt, &fo, NULL, &err) == 0, "forward: %s", err.msg);
 		double worst_rel = 0, worst_abs = 0;

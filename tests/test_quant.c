@@ -51,6 +51,28 @@ int main(void)
 	      "f32 -> fp16 rounding");
 	CHECK(f32_to_fp16(1e6f) == 0x7c00 && f32_to_fp16(ldexpf(1, -24)) == 0x0001, "f32 -> fp16 overflow/subnormal");
 
+	/* the vectorised f32 -> fp16 row conversion equals the scalar one */
+	{
+		float xs[4096];
+		uint16_t a[4096], want[4096];
+		const float edge[] = {0.0f, -0.0f, 1.0f, 65504.0f, 65519.0f, 65520.0f, 1e6f, -1e6f, ldexpf(1, -24),
+				      ldexpf(1, -25), ldexpf(3, -26), ldexpf(1, -14), ldexpf(1023, -24), 0.1f, -0.333333f,
+				      1.0f + ldexpf(1, -11), 1.0f + ldexpf(3, -11), INFINITY, -INFINITY};
+		size_t ne = sizeof edge / sizeof edge[0];
+		uint32_t s = 12345;
+		for (int i = 0; i < 4096; i++) {
+			s = s * 1664525u + 1013904223u;
+			xs[i] = i < (int)ne ? edge[i] : ldexpf((float)(int32_t)s / 2147483648.0f, (int)(s >> 27) - 16);
+		}
+		quant_f32_to_fp16_row(xs, a, 4093); /* odd length: vector body and scalar tail */
+		int same = 1;
+		for (int i = 0; i < 4093; i++) {
+			want[i] = f32_to_fp16(xs[i]);
+			same &= a[i] == want[i];
+		}
+		CHECK(same, "vectorised f32 -> fp16 equals the scalar rounding on %zu edge cases and 4074 random values", ne);
+	}
+
 	/* F32, F16, BF16 */
 	{
 		float src[4] = {1.5f, -2.25f, 0, 1e-3f};

@@ -40,9 +40,9 @@ write(d + "/big", 20000)
 PYEOF
 
 # --- values: f32 bit for bit, f16 rounding --------------------------------
-"$FP" record -q -m "$M" -p "$T/small.tsv" -o "$T/f32.h5" --dtype f32 \
+"$FP" record -q -m "$M" -p "$T/small.tsv" -o "$T/f32.h5" --dtype f32 --batch-tokens 0 \
 	--hooks 'hook_embed,blocks.*.mlp.hook_post,blocks.1.hook_resid_post,ln_final.hook_normalized,logits' || bad "record f32"
-"$FP" record -q -m "$M" -p "$T/small.tsv" -o "$T/f16.h5" --dtype f16 --compress 4 \
+"$FP" record -q -m "$M" -p "$T/small.tsv" -o "$T/f16.h5" --dtype f16 --compress 4 --batch-tokens 0 \
 	--hooks 'blocks.*.mlp.hook_post,blocks.1.hook_resid_post' || bad "record f16"
 for h in hook_embed blocks.0.mlp.hook_post blocks.1.mlp.hook_post blocks.1.hook_resid_post ln_final.hook_normalized logits; do
 	"$BUILD/tests/dump_acts" "$M" "$T/small.txt" "$h" "$T/ref.f32" || bad "dump_acts $h"
@@ -52,8 +52,12 @@ for h in hook_embed blocks.0.mlp.hook_post blocks.1.mlp.hook_post blocks.1.hook_
 	esac
 done
 check "complete f32 recording" $CHK consistent "$T/f32.h5"
+# packed passes (the default): equal to one-prompt passes up to float rounding
+"$FP" record -q -m "$M" -p "$T/small.tsv" -o "$T/packed.h5" --dtype f32 --batch-tokens 100 --hooks 'blocks.1.hook_resid_post' || bad "record packed"
+"$BUILD/tests/dump_acts" "$M" "$T/small.txt" blocks.1.hook_resid_post "$T/ref.f32"
+check "packed into ~100-token passes" $CHK close "$T/packed.h5" blocks.1.hook_resid_post "$T/ref.f32" 1e-5
 # positions: last and subject-last pick single rows
-"$FP" record -q -m "$M" -p "$T/small.tsv" -o "$T/last.h5" --positions subject-last --dtype f32 || bad "record subject-last"
+"$FP" record -q -m "$M" -p "$T/small.tsv" -o "$T/last.h5" --positions subject-last --dtype f32 --batch-tokens 0 || bad "record subject-last"
 out=$($PY - "$T/last.h5" "$T/f32.h5" <<'PYEOF'
 import sys, h5py, numpy as np
 a, b = h5py.File(sys.argv[1]), h5py.File(sys.argv[2])
@@ -113,6 +117,15 @@ check "disk full: the file opens and its committed prompts are whole" $CHK consi
 [ "$($CHK summary "$T/disk.h5" | cut -d' ' -f1)" -gt 0 ] && ok "disk full: prompts before the full disk were kept" || bad "disk full: nothing was kept"
 "$FP" "${REC[@]}" -o "$T/disk.h5" --resume && check "disk full then --resume equals the uninterrupted run" $CHK same "$T/disk.h5" "$T/full.h5"
 
+# --- memory is flat in the number of prompts ----------------------------------
+head -501 "$T/big.tsv" >"$T/500.tsv"
+rss() { /usr/bin/time -f %M "$FP" record -q --force -m "$M" -p "$1" -o "$T/mem.h5" --dtype f32 \
+	--hooks 'blocks.*.mlp.hook_post,blocks.*.hook_resid_post' 2>&1 >/dev/null | tail -1; }
+r500=$(rss "$T/500.tsv")
+r20k=$(rss "$T/big.tsv")
+[ "$r20k" -le $((r500 * 12 / 10 + 4096)) ] && ok "peak RSS: $r500 KB for 500 prompts, $r20k KB for 20000 (all positions)" \
+	|| bad "peak RSS grows with the prompt count: $r500 KB for 500, $r20k KB for 20000"
+
 # --- bad input ------------------------------------------------------------
 expect() { # DESC PATTERN CMD...
 	local d=$1 p=$2
@@ -136,6 +149,7 @@ expect "empty line in a text set" "blank.txt' line 2, field 'prompt': empty" "$F
 [ "$($CHK summary "$T/skip.h5" | cut -d' ' -f1)" = 2 ] && grep -q "1 malformed prompt lines skipped" "$T/e" && ok "--skip-bad: 2 prompts kept, the bad line counted" || bad "--skip-bad: $(cat "$T/e")"
 expect "existing output" "'$T/f32.h5' already exists" "$FP" record -m "$M" -p "$T/small.tsv" -o "$T/f32.h5"
 expect "resume with other options" "cannot resume: it was recorded with dtype = 'f32'" "$FP" record -m "$M" -p "$T/small.tsv" -o "$T/f32.h5" --resume --dtype f16 --hooks 'hook_embed,blocks.*.mlp.hook_post,blocks.1.hook_resid_post,ln_final.hook_normalized,logits'
+expect "resume with other packing" "recorded with batch_tokens = '0', this run has '512'" "$FP" record -m "$M" -p "$T/small.tsv" -o "$T/f32.h5" --resume --dtype f32 --hooks 'hook_embed,blocks.*.mlp.hook_post,blocks.1.hook_resid_post,ln_final.hook_normalized,logits'
 cp "$M" "$T/fake.h5"
 expect "resuming a file that is not a recording" "is not an HDF5 file" "$FP" record -m "$M" -p "$T/small.tsv" -o "$T/fake.h5" --resume
 # refused before starting: no file is created
