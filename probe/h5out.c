@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #define BATCH_BYTES (16u << 20)
-#define BATCH_PROMPTS 256
+#define BATCH_PROMPTS 4096
 
 typedef struct strvec {
 	char **v;
@@ -60,10 +60,25 @@ static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data)
 	return 0;
 }
 
+/* HDF5 clears its error stack at every API call, so the innermost message
+ * of a failing call is saved at once (and the whole stack printed when
+ * FACTPROBE_HDF5_ERRORS is set, for bug reports) */
+static char h5_last[200];
+
+static void h5_note(void)
+{
+	if (getenv("FACTPROBE_HDF5_ERRORS"))
+		H5Eprint2(H5E_DEFAULT, stderr);
+	h5_last[0] = 0;
+	H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, walk_cb, h5_last);
+}
+
 static int h5fail(fp_error *err, const char *path, const char *what)
 {
 	char inner[200] = "";
 	H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, walk_cb, inner);
+	if (!inner[0])
+		snprintf(inner, sizeof inner, "%s", h5_last);
 	return fp_error_set(err, FP_ERR_IO, "'%s': %s%s%s", path, what, inner[0] ? ": " : "", inner);
 }
 
@@ -166,13 +181,26 @@ static char *read_attr_str(hid_t obj, const char *name, hid_t t_str)
 	return out;
 }
 
+/* Without filters, whole chunks are written straight from our buffers when
+ * the chunk cache is off; with it HDF5 copies every chunk into a fresh
+ * buffer first.  Compressed datasets keep a cache for the filter pipeline. */
+static hid_t ds_access(int direct)
+{
+	hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
+	if (direct)
+		H5Pset_chunk_cache(dapl, 0, 0, 1.0);
+	return dapl;
+}
+
 static hid_t ds_create(hid_t g, const char *name, hid_t type, int rank, hsize_t width, hsize_t chunk_rows, int gzip)
 {
 	hsize_t dims[2] = {0, width}, maxd[2] = {H5S_UNLIMITED, width}, chunk[2] = {chunk_rows, width};
 	hid_t sp = H5Screate_simple(rank, dims, maxd), pl = H5Pcreate(H5P_DATASET_CREATE), ds = -1;
+	hid_t dapl = ds_access(!gzip && rank == 2);
 	if (sp >= 0 && pl >= 0 && H5Pset_chunk(pl, rank, chunk) >= 0 &&
 	    (!gzip || (H5Pset_shuffle(pl) >= 0 && H5Pset_deflate(pl, (unsigned)gzip) >= 0)))
-		ds = H5Dcreate2(g, name, type, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+		ds = H5Dcreate2(g, name, type, sp, H5P_DEFAULT, pl, dapl);
+	H5Pclose(dapl);
 	if (pl >= 0)
 		H5Pclose(pl);
 	if (sp >= 0)
@@ -180,30 +208,34 @@ static hid_t ds_create(hid_t g, const char *name, hid_t type, int rank, hsize_t 
 	return ds;
 }
 
-/* appends n rows (of width columns; rank 1 when width is 0) at row `at` */
+static long long ds_rows(hid_t ds);
+
+/* writes n rows (of width columns; rank 1 when width is 0) at row `at`,
+ * growing the dataset when needed but never shrinking it: rows past the
+ * last checkpoint that a killed run left behind are simply overwritten
+ * (shrinking would free chunks at the end of the file, which HDF5 1.10
+ * then mishandles on the next flush) */
 static int ds_append(hid_t ds, hid_t memtype, long long at, size_t n, hsize_t width, const void *buf)
 {
 	if (!n)
 		return 0;
 	int rank = width ? 2 : 1;
 	hsize_t size[2] = {(hsize_t)at + n, width}, start[2] = {(hsize_t)at, 0}, count[2] = {n, width};
-	if (H5Dset_extent(ds, size) < 0)
+	if ((long long)size[0] > ds_rows(ds) && H5Dset_extent(ds, size) < 0) {
+		h5_note();
 		return -1;
+	}
 	hid_t fs = H5Dget_space(ds), ms = H5Screate_simple(rank, count, NULL);
 	herr_t rc = -1;
 	if (fs >= 0 && ms >= 0 && H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) >= 0)
 		rc = H5Dwrite(ds, memtype, ms, fs, H5P_DEFAULT, buf);
+	if (rc < 0)
+		h5_note();
 	if (ms >= 0)
 		H5Sclose(ms);
 	if (fs >= 0)
 		H5Sclose(fs);
 	return rc < 0 ? -1 : 0;
-}
-
-static int ds_truncate(hid_t ds, long long rows, hsize_t width)
-{
-	hsize_t size[2] = {(hsize_t)rows, width};
-	return H5Dset_extent(ds, size) < 0 ? -1 : 0;
 }
 
 static long long ds_rows(hid_t ds)
@@ -295,6 +327,9 @@ static void rec_free(h5rec *r)
 static hid_t file_access(void)
 {
 	hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+	/* The default (1.8-compatible) format on purpose: the 1.10 format's
+	 * superblock records "open for writing", so after kill -9 HDF5 refuses
+	 * to open the file until h5clear is run. */
 	H5AC_cache_config_t c;
 	memset(&c, 0, sizeof c);
 	c.version = H5AC__CURR_CACHE_CONFIG_VERSION;
@@ -399,7 +434,22 @@ fail:
 
 static hid_t open_ds(hid_t g, const char *name)
 {
-	return H5Lexists(g, name, H5P_DEFAULT) > 0 ? H5Dopen2(g, name, H5P_DEFAULT) : H5I_INVALID_HID;
+	if (H5Lexists(g, name, H5P_DEFAULT) <= 0)
+		return H5I_INVALID_HID;
+	hid_t ds = H5Dopen2(g, name, H5P_DEFAULT);
+	if (ds < 0)
+		return ds;
+	/* reopen with the cache off when the dataset is unfiltered and 2-D */
+	hid_t pl = H5Dget_create_plist(ds), sp = H5Dget_space(ds);
+	int direct = H5Pget_nfilters(pl) == 0 && H5Sget_simple_extent_ndims(sp) == 2;
+	H5Pclose(pl), H5Sclose(sp);
+	if (!direct)
+		return ds;
+	H5Dclose(ds);
+	hid_t dapl = ds_access(1);
+	ds = H5Dopen2(g, name, dapl);
+	H5Pclose(dapl);
+	return ds;
 }
 
 /* opens the groups and datasets of r->file (resume, and reopening) */
@@ -462,18 +512,56 @@ static int check_attr(h5rec *r, const char *name, const char *want, fp_error *er
 	return same ? 0 : FP_ERR_INVALID;
 }
 
+/* copies rows [0, count) of src into dst (a fresh dataset), in slabs */
+static int copy_rows(hid_t src, hid_t dst, hid_t memtype, hsize_t width, long long count, int vlen)
+{
+	size_t esz = vlen ? sizeof(char *) : H5Tget_size(memtype) * (width ? width : 1);
+	long long step = (long long)((8u << 20) / esz) + 1;
+	void *buf = malloc((size_t)(step < count ? step : count > 0 ? count : 1) * esz);
+	int rank = width ? 2 : 1, rc = buf ? 0 : -1;
+	for (long long at = 0; at < count && !rc; at += step) {
+		hsize_t n = (hsize_t)(count - at < step ? count - at : step);
+		hsize_t start[2] = {(hsize_t)at, 0}, cnt[2] = {n, width};
+		hid_t fs = H5Dget_space(src), ms = H5Screate_simple(rank, cnt, NULL);
+		rc = fs < 0 || ms < 0 || H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, cnt, NULL) < 0 ||
+		     H5Dread(src, memtype, ms, fs, H5P_DEFAULT, buf) < 0;
+		if (rc)
+			h5_note();
+		if (!rc)
+			rc = ds_append(dst, memtype, at, (size_t)n, width, buf);
+		if (!rc && vlen)
+			H5Dvlen_reclaim(memtype, ms, H5P_DEFAULT, buf);
+		if (ms >= 0)
+			H5Sclose(ms);
+		if (fs >= 0)
+			H5Sclose(fs);
+	}
+	free(buf);
+	return rc;
+}
+
+/* Resuming never writes into the interrupted file: a kill inside a flush
+ * can leave torn metadata past the last checkpoint (HDF5's flush is not
+ * ordered for crashes), which a later write could trip over.  Instead the
+ * committed prompts are copied into a fresh file that then replaces the old
+ * one by rename, so the old file stays whole until the new one is. */
 int h5rec_resume(h5rec **out, const char *path, const h5rec_info *in, const h5rec_hook *hooks, int n_hooks,
 		 long *n_done, fp_error *err)
 {
 	*out = NULL;
-	h5rec *r = rec_new(path, hooks, n_hooks, in->f16);
-	if (!r)
-		return fp_error_set(err, FP_ERR_NOMEM, "out of memory");
+	h5rec *old = rec_new(path, hooks, n_hooks, in->f16), *r = NULL;
+	char *tmp = malloc(strlen(path) + 16);
 	int rc = 0;
+	if (!old || !tmp) {
+		rec_free(old);
+		free(tmp);
+		return fp_error_set(err, FP_ERR_NOMEM, "out of memory");
+	}
+	sprintf(tmp, "%s.resume-tmp", path);
 	hid_t fapl = file_access();
-	r->file = H5Fopen(path, H5F_ACC_RDWR, fapl);
+	old->file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
 	H5Pclose(fapl);
-	if (r->file < 0) {
+	if (old->file < 0) {
 		if (H5Fis_hdf5(path) <= 0)
 			rc = fp_error_set(err, FP_ERR_FORMAT, "'%s' is not an HDF5 file, so not a factprobe recording to resume",
 					  path);
@@ -481,7 +569,7 @@ int h5rec_resume(h5rec **out, const char *path, const h5rec_info *in, const h5re
 			rc = h5fail(err, path, "cannot open the recording to resume it");
 		goto fail;
 	}
-	char *fmt = read_attr_str(r->file, "format", r->t_str);
+	char *fmt = read_attr_str(old->file, "format", old->t_str);
 	int ok = fmt && !strcmp(fmt, H5REC_FORMAT);
 	free(fmt);
 	if (!ok) {
@@ -489,24 +577,22 @@ int h5rec_resume(h5rec **out, const char *path, const h5rec_info *in, const h5re
 				  H5REC_FORMAT);
 		goto fail;
 	}
-	char hooklist[8192] = "";
+	char hooklist[8192] = "", batch[32];
 	size_t used = 0;
 	for (int i = 0; i < n_hooks && used + 70 < sizeof hooklist; i++)
 		used += (size_t)snprintf(hooklist + used, sizeof hooklist - used, "%s%s", i ? "," : "", hooks[i].name);
-	if ((rc = check_attr(r, "model_sha256", in->model_sha256, err)) ||
-	    (rc = check_attr(r, "dtype", in->f16 ? "f16" : "f32", err)) ||
-	    (rc = check_attr(r, "positions", in->positions, err)) || (rc = check_attr(r, "hooks", hooklist, err)))
-		goto fail;
-	char batch[32];
 	snprintf(batch, sizeof batch, "%d", in->batch_tokens);
-	if ((rc = check_attr(r, "batch_tokens", batch, err)))
+	if ((rc = check_attr(old, "model_sha256", in->model_sha256, err)) ||
+	    (rc = check_attr(old, "dtype", in->f16 ? "f16" : "f32", err)) ||
+	    (rc = check_attr(old, "positions", in->positions, err)) || (rc = check_attr(old, "hooks", hooklist, err)) ||
+	    (rc = check_attr(old, "batch_tokens", batch, err)))
 		goto fail;
-	long long np = 0, complete = 0;
-	if (read_attr_i64(r->file, "n_prompts", &np) || np < 0 || read_attr_i64(r->file, "complete", &complete)) {
+	long long np = 0;
+	if (read_attr_i64(old->file, "n_prompts", &np) || np < 0) {
 		rc = fp_error_set(err, FP_ERR_FORMAT, "'%s': the n_prompts attribute is missing or bad", path);
 		goto fail;
 	}
-	if (open_objects(r)) {
+	if (open_objects(old)) {
 		rc = fp_error_set(err, FP_ERR_FORMAT, "'%s': a dataset of the recording is missing", path);
 		goto fail;
 	}
@@ -515,14 +601,13 @@ int h5rec_resume(h5rec **out, const char *path, const h5rec_info *in, const h5re
 	if (np > 0) {
 		long long pr[4];
 		hsize_t at[1] = {(hsize_t)np - 1}, one[1] = {1};
-		int k = 0;
-		int which[4] = {P_ROW_START, P_N_ROWS, P_TOKEN_START, P_N_TOKENS};
+		int which[4] = {P_ROW_START, P_N_ROWS, P_TOKEN_START, P_N_TOKENS}, k;
 		for (k = 0; k < 4; k++) {
-			hid_t fs = H5Dget_space(r->ds_pnum[which[k]]), ms = H5Screate_simple(1, one, NULL);
+			hid_t fs = H5Dget_space(old->ds_pnum[which[k]]), ms = H5Screate_simple(1, one, NULL);
 			herr_t e = -1;
-			if (ds_rows(r->ds_pnum[which[k]]) >= np &&
+			if (ds_rows(old->ds_pnum[which[k]]) >= np &&
 			    H5Sselect_hyperslab(fs, H5S_SELECT_SET, at, NULL, one, NULL) >= 0)
-				e = H5Dread(r->ds_pnum[which[k]], H5T_NATIVE_LLONG, ms, fs, H5P_DEFAULT, &pr[k]);
+				e = H5Dread(old->ds_pnum[which[k]], H5T_NATIVE_LLONG, ms, fs, H5P_DEFAULT, &pr[k]);
 			H5Sclose(ms), H5Sclose(fs);
 			if (e < 0)
 				break;
@@ -533,27 +618,50 @@ int h5rec_resume(h5rec **out, const char *path, const h5rec_info *in, const h5re
 		}
 		rows = pr[0] + pr[1], toks = pr[2] + pr[3];
 	}
-	/* cut off whatever a half-written batch left behind */
+	if ((rc = h5rec_create(&r, tmp, in, hooks, n_hooks, err)))
+		goto fail;
 	int bad = 0;
-	for (int i = 0; i < n_hooks; i++)
-		bad |= ds_rows(r->ds_acts[i]) < rows || ds_truncate(r->ds_acts[i], rows, (hsize_t)hooks[i].width);
-	bad |= ds_truncate(r->ds_row_prompt, rows, 0) | ds_truncate(r->ds_row_pos, rows, 0);
-	bad |= ds_truncate(r->ds_tok_id, toks, 0) | ds_truncate(r->ds_tok_text, toks, 0);
-	for (int i = 0; i < P_NSTR; i++)
-		bad |= ds_truncate(r->ds_pstr[i], np, 0);
-	for (int i = 0; i < P_NNUM; i++)
-		bad |= ds_truncate(r->ds_pnum[i], np, i == P_SPAN ? 2 : 0);
-	bad |= attr_i64(r->file, "complete", 0);
-	if (bad || H5Fflush(r->file, H5F_SCOPE_GLOBAL) < 0) {
-		rc = h5fail(err, path, "cannot cut the recording back to its last checkpoint");
+	hid_t mt = in->f16 ? r->t_f16 : H5T_NATIVE_FLOAT;
+	for (int i = 0; i < n_hooks && !bad; i++)
+		bad |= copy_rows(old->ds_acts[i], r->ds_acts[i], mt, (hsize_t)hooks[i].width, rows, 0);
+	bad = bad || copy_rows(old->ds_row_prompt, r->ds_row_prompt, H5T_NATIVE_INT32, 0, rows, 0) ||
+	      copy_rows(old->ds_row_pos, r->ds_row_pos, H5T_NATIVE_INT32, 0, rows, 0) ||
+	      copy_rows(old->ds_tok_id, r->ds_tok_id, H5T_NATIVE_INT32, 0, toks, 0) ||
+	      copy_rows(old->ds_tok_text, r->ds_tok_text, r->t_str, 0, toks, 1);
+	for (int i = 0; i < P_NSTR && !bad; i++)
+		bad |= copy_rows(old->ds_pstr[i], r->ds_pstr[i], r->t_str, 0, np, 1);
+	for (int i = 0; i < P_NNUM && !bad; i++) {
+		hid_t t = i == P_SPAN || r->pnum[i].esz == 4 ? H5T_NATIVE_INT32 : H5T_NATIVE_LLONG;
+		bad |= copy_rows(old->ds_pnum[i], r->ds_pnum[i], t, i == P_SPAN ? 2 : 0, np, 0);
+	}
+	if (bad) {
+		rc = h5fail(err, path, "cannot copy its committed prompts to resume (the file is left as it was)");
 		goto fail;
 	}
+	if (attr_i64(r->file, "n_prompts", np) < 0 || H5Fflush(r->file, H5F_SCOPE_GLOBAL) < 0) {
+		rc = h5fail(err, tmp, "cannot write the resumed recording");
+		goto fail;
+	}
+	rec_free(old);
+	old = NULL;
+	if (rename(tmp, path)) {
+		rc = fp_error_set(err, FP_ERR_IO, "cannot replace '%s' by '%s': %s", path, tmp, strerror(errno));
+		goto fail;
+	}
+	free(r->path);
+	r->path = strdup(path);
 	r->n_prompts = (long)np, r->n_rows = rows, r->n_tokens = toks;
 	*n_done = (long)np;
 	*out = r;
+	free(tmp);
 	return 0;
 fail:
-	rec_free(r);
+	rec_free(old);
+	if (r) {
+		rec_free(r);
+		unlink(tmp);
+	}
+	free(tmp);
 	return rc;
 }
 
@@ -740,13 +848,9 @@ int h5rec_close(h5rec *r, int complete, fp_error *err)
 
 void h5rec_abandon(h5rec *r)
 {
-	char *path;
-	hsize_t size;
-	trim_reserved(r, &path, &size);
+	/* no trimming here: after a failure the in-memory end of allocation is
+	 * not to be trusted, and the reserved tail does no harm */
 	rec_free(r);
-	if (path) /* best effort: the file is whole either way */
-		(void)!truncate(path, (off_t)size);
-	free(path);
 }
 
 long h5rec_n_prompts(const h5rec *r)

@@ -42,8 +42,13 @@
  * flushes the file, and only then raises n_prompts and flushes again.
  * Metadata is kept in memory between checkpoints (no evictions), so an
  * interrupted file still opens and everything up to n_prompts is whole;
- * rows past n_prompts (a half-written batch) are ignored and cut off by
- * --resume.  f16 is IEEE half precision (h5py reads numpy.float16), rounded
+ * datasets may hold rows past n_prompts (a half-written batch): readers of
+ * an incomplete file go by n_prompts.  --resume copies the committed
+ * prompts into a fresh file and continues there, so it never writes into
+ * metadata a kill may have torn.  What remains: HDF5 does not order the
+ * writes of one flush for crashes, so a kill inside a flush (milliseconds,
+ * every 2 s) could in principle damage committed rows; the tests kill at
+ * random points and check that it has not.  f16 is IEEE half precision (h5py reads numpy.float16), rounded
  * to nearest even by factprobe.
  *
  * Example (h5py): one hook for one prompt
@@ -92,16 +97,17 @@ typedef struct h5rec_prompt {
 /* Creates path (truncating it: the caller checks --force). */
 int h5rec_create(h5rec **out, const char *path, const h5rec_info *info, const h5rec_hook *hooks, int n_hooks,
 		 fp_error *err);
-/* Opens an interrupted recording to continue it: checks that its model,
- * dtype, positions and hooks match, cuts every dataset back to the last
- * checkpoint, and sets *n_done to the prompts it holds. */
+/* Continues an interrupted recording: checks that its model, dtype,
+ * positions, hooks and packing match, copies its committed prompts into a
+ * fresh file that replaces it (by rename, once whole), and sets *n_done to
+ * the prompts it holds.  The interrupted file is only read. */
 int h5rec_resume(h5rec **out, const char *path, const h5rec_info *info, const h5rec_hook *hooks, int n_hooks,
 		 long *n_done, fp_error *err);
 /* Text of the last committed prompt (for --resume to check the prompt file). */
 int h5rec_last_text(h5rec *r, char **text, fp_error *err);
 /* Buffers one prompt (nothing is written until the next checkpoint). */
 int h5rec_add(h5rec *r, const h5rec_prompt *p, fp_error *err);
-/* 1 when the buffer holds enough for a checkpoint (16 MB or 256 prompts) */
+/* 1 when the buffer holds enough for a checkpoint (16 MB or 4096 prompts) */
 int h5rec_batch_full(const h5rec *r);
 /* Writes the buffer, flushes, raises n_prompts, flushes again. */
 int h5rec_checkpoint(h5rec *r, fp_error *err);

@@ -60,6 +60,12 @@ def consistent(path):
         if n:
             rp = f["rows/prompt"][:rows]
             ok = ok and np.array_equal(rp, np.repeat(np.arange(n), nr[:n]))
+            # every committed value reads back (a reader of a killed file goes by n_prompts)
+            for d in list(f["acts"].values()) + [f["rows/position"]]:
+                d[:rows]
+            f["tokens/id"][:toks], f["tokens/text"][:toks]
+            for k in ("text", "subject", "target", "relation", "id", "line", "subject_span"):
+                f["prompts"][k][:n]
         print("opens: n_prompts=%d complete=%d rows=%d tokens=%d; committed prompts whole: %s"
               % (n, int(f.attrs["complete"]), rows, toks, ok))
     return ok
