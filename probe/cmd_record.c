@@ -177,7 +177,7 @@ typedef struct rec_ctx {
 	int *index;       /* [kind * (n_layers + 1) + layer + 1] -> hook, -1 */
 	int n_layers;
 	const pack *k;
-	float **bufs;     /* [n_hooks][n_rows * width] */
+	h5rec *rec;       /* rows go straight into its batch, in the file's dtype */
 } rec_ctx;
 
 static int capture(void *user, const fp_hook_event *ev)
@@ -190,7 +190,7 @@ static int capture(void *user, const fp_hook_event *ev)
 		int row = c->k->row_tok[r] - ev->first_pos;
 		if (ev->first_pos < 0 || row < 0 || row >= ev->n_pos)
 			return 1; /* cannot happen: logits are kept for every position when recorded */
-		memcpy(c->bufs[h] + (size_t)r * ev->width, ev->data + (size_t)row * ev->width, (size_t)ev->width * 4);
+		h5rec_put_row(c->rec, h, r, ev->data + (size_t)row * ev->width);
 	}
 	return 0;
 }
@@ -328,8 +328,6 @@ int cmd_record(int argc, char **argv)
 	char *layer_sel = malloc((size_t)L);
 	h5rec_hook *hooks = calloc((size_t)nk * (L + 1), sizeof *hooks);
 	int *index = malloc((size_t)nk * (L + 1) * sizeof *index), n_hooks = 0, want_logits = 0;
-	float **bufs = NULL, **acts = NULL;
-	size_t *buf_cap = NULL;
 	int32_t *ids = NULL;
 	char *resume_text = NULL;
 	pack k = {0};
@@ -411,14 +409,7 @@ int cmd_record(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
-	buf_cap = calloc((size_t)n_hooks, sizeof *buf_cap);
-	bufs = calloc((size_t)n_hooks, sizeof *bufs);
-	acts = calloc((size_t)n_hooks, sizeof *acts);
-	if (!buf_cap || !bufs || !acts) {
-		rc = cli_error("record", "out of memory");
-		goto fail_rec;
-	}
-	rec_ctx ctx = {index, L, &k, bufs};
+	rec_ctx ctx = {index, L, &k, rec};
 	uint32_t mask = 0;
 	for (int h = 0; h < n_hooks; h++)
 		mask |= FP_HOOK_BIT(hooks[h].kind);
@@ -493,11 +484,10 @@ int cmd_record(int argc, char **argv)
 		if (k.n && (got == 0 || batch_tokens == 0 || k.n_tokens + n > batch_tokens)) {
 			fp_forward_opts fo = {.hook = dry_run ? NULL : capture, .user = &ctx, .hook_mask = mask,
 					      .all_logits = want_logits, .seq_len = k.seq_len, .n_seq = k.n};
-			for (int h = 0; h < n_hooks; h++)
-				if (grow(&bufs[h], &buf_cap[h], (size_t)k.n_rows * hooks[h].width, sizeof(float))) {
-					cli_error("record", "out of memory for %d rows of '%s'", k.n_rows, hooks[h].name);
-					goto fail_rec;
-				}
+			if (rec && h5rec_reserve(rec, k.n_rows, &err)) {
+				cli_error("record", "%s", err.msg);
+				goto fail_rec;
+			}
 			if (fp_model_forward(m, k.ids, k.n_tokens, &fo, NULL, &err)) {
 				cli_error("record", "'%s' lines %ld-%ld: %s", prompts_path, k.p[0].line, k.p[k.n - 1].line, err.msg);
 				goto fail_rec;
@@ -511,10 +501,8 @@ int cmd_record(int argc, char **argv)
 					int dl = fp_token_decode(m->tok, k.ids[q->token_at + t], dec, sizeof dec);
 					tt[t] = cli_utf8_clean(dec, (size_t)dl < sizeof dec ? (size_t)dl : sizeof dec - 1);
 				}
-				for (int h = 0; h < n_hooks; h++)
-					acts[h] = bufs[h] + (size_t)q->row_at * hooks[h].width;
 				h5rec_prompt hp = {q->text, q->subject, q->target, q->relation, q->id, q->line, q->n_tokens,
-						   k.ids + q->token_at, tt, q->s0, q->s1, q->n_rows, k.row_pos + q->row_at, acts};
+						   k.ids + q->token_at, tt, q->s0, q->s1, q->n_rows, k.row_pos + q->row_at, NULL};
 				int arc = tt ? h5rec_add(rec, &hp, &err) : fp_error_set(&err, FP_ERR_NOMEM, "out of memory");
 				for (int t = 0; tt && t < q->n_tokens; t++)
 					free(tt[t]);
@@ -605,12 +593,6 @@ fail_rec:
 done:
 	if (rec)
 		h5rec_abandon(rec);
-	if (bufs)
-		for (int h = 0; h < n_hooks; h++)
-			free(bufs[h]);
-	free(bufs);
-	free(buf_cap);
-	free(acts);
 	free(resume_text);
 	pack_free(&k);
 	free(ids);

@@ -770,31 +770,52 @@ int h5rec_checkpoint(h5rec *r, fp_error *err)
 	return 0;
 }
 
+int h5rec_reserve(h5rec *r, long n_rows, fp_error *err)
+{
+	for (int i = 0; i < r->n_hooks; i++) {
+		vec *v = &r->acts[i];
+		size_t need = v->n + (size_t)n_rows * r->hooks[i].width;
+		if (need > v->cap) {
+			size_t cap = v->cap ? v->cap : 4096;
+			while (cap < need)
+				cap *= 2;
+			void *q = realloc(v->p, cap * v->esz);
+			if (!q)
+				return fp_error_set(err, FP_ERR_NOMEM, "out of memory for %ld rows of '%s'", n_rows,
+						    r->hooks[i].name);
+			v->p = q, v->cap = cap;
+		}
+	}
+	return 0;
+}
+
+void h5rec_put_row(h5rec *r, int h, long row, const float *src)
+{
+	vec *v = &r->acts[h];
+	size_t w = (size_t)r->hooks[h].width, at = v->n + (size_t)row * w;
+	if (r->f16)
+		quant_f32_to_fp16_row(src, (uint16_t *)v->p + at, w);
+	else
+		memcpy((float *)v->p + at, src, w * sizeof(float));
+}
+
 int h5rec_add(h5rec *r, const h5rec_prompt *p, fp_error *err)
 {
 	long idx = r->n_prompts + r->b_prompts;
 	long long row_start = r->n_rows + r->b_rows, tok_start = r->n_tokens + r->b_tokens, line = p->line;
 	int32_t span[2] = {p->subj_start, p->subj_end}, nt = p->n_tokens, nr = p->n_rows;
 	int bad = 0;
-	for (int i = 0; i < r->n_hooks; i++) {
-		size_t n = (size_t)p->n_rows * r->hooks[i].width;
-		if (r->f16) {
-			size_t at = r->acts[i].n;
-			/* grow, then convert to half precision in place */
-			if (r->acts[i].cap < at + n) {
-				size_t cap = r->acts[i].cap ? r->acts[i].cap : 256;
-				while (cap < at + n)
-					cap *= 2;
-				void *q = realloc(r->acts[i].p, cap * 2);
-				if (!q)
-					return fp_error_set(err, FP_ERR_NOMEM, "out of memory buffering activations");
-				r->acts[i].p = q, r->acts[i].cap = cap;
-			}
-			quant_f32_to_fp16_row(p->acts[i], (uint16_t *)r->acts[i].p + at, n);
-			r->acts[i].n = at + n;
-		} else {
-			bad |= vec_push(&r->acts[i], p->acts[i], n);
-		}
+	if (!p->acts) { /* rows already in place (h5rec_put_row) */
+		for (int i = 0; i < r->n_hooks; i++)
+			r->acts[i].n += (size_t)p->n_rows * r->hooks[i].width;
+	} else if ((bad = h5rec_reserve(r, p->n_rows, err)) != 0) {
+		return bad;
+	} else {
+		for (int i = 0; i < r->n_hooks; i++)
+			for (int k = 0; k < p->n_rows; k++)
+				h5rec_put_row(r, i, k, p->acts[i] + (size_t)k * r->hooks[i].width);
+		for (int i = 0; i < r->n_hooks; i++)
+			r->acts[i].n += (size_t)p->n_rows * r->hooks[i].width;
 	}
 	for (int k = 0; k < p->n_rows; k++) {
 		int32_t pi = (int32_t)idx;

@@ -105,7 +105,14 @@ int h5rec_resume(h5rec **out, const char *path, const h5rec_info *info, const h5
 		 long *n_done, fp_error *err);
 /* Text of the last committed prompt (for --resume to check the prompt file). */
 int h5rec_last_text(h5rec *r, char **text, fp_error *err);
-/* Buffers one prompt (nothing is written until the next checkpoint). */
+/* Makes room for n_rows more rows of every hook in the batch, for
+ * h5rec_put_row to fill before the prompts that own them are added. */
+int h5rec_reserve(h5rec *r, long n_rows, fp_error *err);
+/* Stores row `row` (counted from the first row not yet added) of hook h,
+ * converted to the file's dtype. */
+void h5rec_put_row(h5rec *r, int h, long row, const float *src);
+/* Buffers one prompt (nothing is written until the next checkpoint).
+ * p->acts NULL: its rows were already stored with h5rec_put_row. */
 int h5rec_add(h5rec *r, const h5rec_prompt *p, fp_error *err);
 /* 1 when the buffer holds enough for a checkpoint (16 MB or 4096 prompts) */
 int h5rec_batch_full(const h5rec *r);

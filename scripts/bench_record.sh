@@ -2,12 +2,14 @@
 # Recording cost for 'make bench': every MLP hook (mlp.hook_pre, hook_pre_linear,
 # hook_post) of every layer at f16 for the athletes set, against the same
 # forward passes without recording (--dry-run), alternated over ROUNDS rounds
-# in one run; the fastest of each is compared.  Also MB/s written and file
+# in one run.  The machine is shared and noisy, so three statistics are
+# printed: best against best, median against median, and the median of each
+# round's paired ratio.  Also MB/s written and file
 # size per 1000 tokens, with and without gzip.  Env: BUILD, FACTPROBE_MODEL.
 set -eu
 BUILD=${BUILD:-build}
 FP="$BUILD/factprobe"
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
 SET=datasets/athletes_sport.tsv
 HOOKS='blocks.*.mlp.hook_pre,blocks.*.mlp.hook_pre_linear,blocks.*.mlp.hook_post'
 T=$(mktemp -d)
@@ -30,11 +32,16 @@ with h5py.File(plain) as f:
 print("%d prompts' %d tokens, %d hooks (every layer's mlp.hook_pre, hook_pre_linear, hook_post), f16" %
       (len(h5py.File(plain)["prompts/text"]), toks, nh))
 print("runs (s): dry-run %s | record %s | record gzip 4 %s" % tuple(sys.argv[6:9]))
-print("%-28s %8s %10s %12s %16s" % ("", "best s", "overhead", "MB/s written", "MB / 1000 tokens"))
-print("%-28s %8.2f %10s %12s %16s" % ("forward passes (--dry-run)", d, "", "", ""))
-for name, t, path in (("record, f16", p, plain), ("record, f16, gzip 4", g, gz)):
+import statistics as st
+runs = [list(map(float, a.split())) for a in sys.argv[6:9]]
+dm = st.median(runs[0])
+print("%-22s %7s %7s %11s %11s %13s %11s %14s" % ("", "best s", "median", "best/best", "med/med", "paired ratio", "MB/s", "MB/1000 tok"))
+print("%-22s %7.2f %7.2f" % ("forward only (dry-run)", d, dm))
+for name, rs, t, path in (("record, f16", runs[1], p, plain), ("record, f16, gzip 4", runs[2], g, gz)):
     size = os.path.getsize(path)
-    print("%-28s %8.2f %9.1f%% %12.1f %16.1f" % (name, t, 100 * (t - d) / d, acts / 1e6 / t, size / 1e6 / toks * 1000))
+    paired = st.median([r / q for r, q in zip(rs, runs[0])])
+    print("%-22s %7.2f %7.2f %10.1f%% %10.1f%% %12.1f%% %11.1f %14.1f" % (name, t, st.median(rs), 100 * (t - d) / d,
+          100 * (st.median(rs) - dm) / dm, 100 * (paired - 1), acts / 1e6 / st.median(rs), size / 1e6 / toks * 1000))
 print("activations: %.1f MB uncompressed; gzip 4 file is %.0f%% of the plain one" %
       (acts / 1e6, 100 * os.path.getsize(gz) / os.path.getsize(plain)))
 PY
