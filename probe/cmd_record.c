@@ -18,7 +18,8 @@
 static const char HELP[] =
 	"usage: factprobe record -p PROMPTS -o OUT.h5 [-m MODEL] [--hooks PATTERNS] [--layers RANGE]\n"
 	"                        [--positions all|last|subject|subject-last] [--dtype f16|f32]\n"
-	"                        [--compress 0-9] [--resume | --force] [--skip-bad] [--quiet]\n\n"
+	"                        [--compress 0-9] [--batch-tokens N] [--resume | --force]\n"
+	"                        [--skip-bad] [--bos | --no-bos] [--dry-run] [--quiet]\n\n"
 	"Runs every prompt of PROMPTS through the model and records the chosen hook\n"
 	"points to OUT.h5, a self-describing HDF5 file any reader opens (layout:\n"
 	"README, or the top of probe/h5out.h).  Memory does not grow with the number\n"
