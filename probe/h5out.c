@@ -805,18 +805,15 @@ int h5rec_add(h5rec *r, const h5rec_prompt *p, fp_error *err)
 	long long row_start = r->n_rows + r->b_rows, tok_start = r->n_tokens + r->b_tokens, line = p->line;
 	int32_t span[2] = {p->subj_start, p->subj_end}, nt = p->n_tokens, nr = p->n_rows;
 	int bad = 0;
-	if (!p->acts) { /* rows already in place (h5rec_put_row) */
-		for (int i = 0; i < r->n_hooks; i++)
-			r->acts[i].n += (size_t)p->n_rows * r->hooks[i].width;
-	} else if ((bad = h5rec_reserve(r, p->n_rows, err)) != 0) {
-		return bad;
-	} else {
+	if (p->acts) { /* else its rows are already in place (h5rec_put_row) */
+		if ((bad = h5rec_reserve(r, p->n_rows, err)) != 0)
+			return bad;
 		for (int i = 0; i < r->n_hooks; i++)
 			for (int k = 0; k < p->n_rows; k++)
 				h5rec_put_row(r, i, k, p->acts[i] + (size_t)k * r->hooks[i].width);
-		for (int i = 0; i < r->n_hooks; i++)
-			r->acts[i].n += (size_t)p->n_rows * r->hooks[i].width;
 	}
+	for (int i = 0; i < r->n_hooks; i++)
+		r->acts[i].n += (size_t)p->n_rows * r->hooks[i].width;
 	for (int k = 0; k < p->n_rows; k++) {
 		int32_t pi = (int32_t)idx;
 		bad |= vec_push(&r->row_prompt, &pi, 1) | vec_push(&r->row_pos, &p->positions[k], 1);
