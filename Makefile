@@ -6,7 +6,7 @@ PKGS    := openblas hdf5 libpcre2-8 jansson libcrypto
 CFLAGS  ?= -O2 -march=native -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-unknown-pragmas
 DEPFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lmvec -lm
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lmvec -lm -lpthread
 
 BUILD   ?= build
 MODEL_SRC := $(wildcard model/*.c)

@@ -8,6 +8,7 @@
 #include <fnmatch.h>
 #include <getopt.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,22 @@ static double now(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+typedef struct hash_job {
+	char path[4096];
+	char hex[65];
+	int rc;
+} hash_job;
+
+static int sha256_file(const char *path, char hex[65]);
+
+/* the model is hashed on a second thread while the first dequantises it */
+static void *hash_thread(void *arg)
+{
+	hash_job *j = arg;
+	j->rc = sha256_file(j->path, j->hex);
+	return NULL;
 }
 
 static int sha256_file(const char *path, char hex[65])
@@ -178,7 +195,8 @@ typedef struct rec_ctx {
 	int *index;       /* [kind * (n_layers + 1) + layer + 1] -> hook, -1 */
 	int n_layers;
 	const pack *k;
-	h5rec *rec;       /* rows go straight into its batch, in the file's dtype */
+	h5rec *rec;       /* each hook's rows go straight to its dataset */
+	fp_error err;     /* why a write failed */
 } rec_ctx;
 
 static int capture(void *user, const fp_hook_event *ev)
@@ -187,13 +205,8 @@ static int capture(void *user, const fp_hook_event *ev)
 	int h = c->index[ev->kind * (c->n_layers + 1) + ev->layer + 1];
 	if (h < 0)
 		return 0;
-	for (int r = 0; r < c->k->n_rows; r++) {
-		int row = c->k->row_tok[r] - ev->first_pos;
-		if (ev->first_pos < 0 || row < 0 || row >= ev->n_pos)
-			return 1; /* cannot happen: logits are kept for every position when recorded */
-		h5rec_put_row(c->rec, h, r, ev->data + (size_t)row * ev->width);
-	}
-	return 0;
+	/* logits are kept for every position when recorded, so row_tok indexes ev->data */
+	return h5rec_write_rows(c->rec, h, c->k->n_rows, ev->data, c->k->row_tok, &c->err) != 0;
 }
 
 /* token byte ranges in the prompt (BOS has none), and the subject's span */
@@ -319,7 +332,13 @@ int cmd_record(int argc, char **argv)
 		prompts_close(pr);
 		return cli_error("record", "--positions %s needs a 'subject' column in '%s'", POS_NAME[pos_mode], prompts_path);
 	}
+	hash_job hj = {.rc = -1};
+	pthread_t hth;
+	cli_model_path(model_path, hj.path, sizeof hj.path);
+	int hashing = !dry_run && pthread_create(&hth, NULL, hash_thread, &hj) == 0;
 	fp_model *m = cli_load_model("record", model_path);
+	if (hashing)
+		pthread_join(hth, NULL);
 	if (!m) {
 		prompts_close(pr);
 		return 1;
@@ -377,8 +396,8 @@ int cmd_record(int argc, char **argv)
 		goto done;
 	}
 
-	char sha[65] = "";
-	if (sha256_file(m->gguf->path, sha)) {
+	const char *sha = hj.hex;
+	if (!dry_run && (hj.rc || strcmp(hj.path, m->gguf->path))) {
 		rc = cli_error("record", "cannot read '%s' to hash it: %s", m->gguf->path, strerror(errno));
 		goto done;
 	}
@@ -410,7 +429,7 @@ int cmd_record(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
-	rec_ctx ctx = {index, L, &k, rec};
+	rec_ctx ctx = {index, L, &k, rec, {0, ""}};
 	uint32_t mask = 0;
 	for (int h = 0; h < n_hooks; h++)
 		mask |= FP_HOOK_BIT(hooks[h].kind);
@@ -490,7 +509,11 @@ int cmd_record(int argc, char **argv)
 				goto fail_rec;
 			}
 			if (fp_model_forward(m, k.ids, k.n_tokens, &fo, NULL, &err)) {
-				cli_error("record", "'%s' lines %ld-%ld: %s", prompts_path, k.p[0].line, k.p[k.n - 1].line, err.msg);
+				if (ctx.err.code)
+					cli_error("record", "%s", ctx.err.msg);
+				else
+					cli_error("record", "'%s' lines %ld-%ld: %s", prompts_path, k.p[0].line, k.p[k.n - 1].line,
+						  err.msg);
 				goto fail_rec;
 			}
 			for (int i = 0; i < k.n && dry_run; i++)
@@ -503,7 +526,7 @@ int cmd_record(int argc, char **argv)
 					tt[t] = cli_utf8_clean(dec, (size_t)dl < sizeof dec ? (size_t)dl : sizeof dec - 1);
 				}
 				h5rec_prompt hp = {q->text, q->subject, q->target, q->relation, q->id, q->line, q->n_tokens,
-						   k.ids + q->token_at, tt, q->s0, q->s1, q->n_rows, k.row_pos + q->row_at, NULL};
+						   k.ids + q->token_at, tt, q->s0, q->s1, q->n_rows, k.row_pos + q->row_at};
 				int arc = tt ? h5rec_add(rec, &hp, &err) : fp_error_set(&err, FP_ERR_NOMEM, "out of memory");
 				for (int t = 0; tt && t < q->n_tokens; t++)
 					free(tt[t]);

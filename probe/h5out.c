@@ -43,12 +43,13 @@ struct h5rec {
 	long n_prompts;          /* committed (written and counted) */
 	long long n_rows, n_tokens;
 	/* the batch */
-	vec *acts;               /* [n_hooks], f32 or u16 */
 	vec row_prompt, row_pos, pnum[P_NNUM], tok_id;
 	strvec pstr[P_NSTR], tok_text;
 	long b_prompts;
 	long long b_rows, b_tokens;
 	double bytes;
+	void *scratch;           /* one hook's rows of a pack, in the file's dtype */
+	size_t scratch_cap;      /* bytes */
 };
 
 /* ---- small helpers ---- */
@@ -262,16 +263,13 @@ static h5rec *rec_new(const char *path, const h5rec_hook *hooks, int n_hooks, in
 	r->f16 = f16;
 	r->hooks = malloc((size_t)n_hooks * sizeof *hooks);
 	r->ds_acts = malloc((size_t)n_hooks * sizeof *r->ds_acts);
-	r->acts = calloc((size_t)n_hooks, sizeof *r->acts);
-	if (!r->path || !r->hooks || !r->ds_acts || !r->acts) {
-		free(r->path), free(r->hooks), free(r->ds_acts), free(r->acts), free(r);
+	if (!r->path || !r->hooks || !r->ds_acts) {
+		free(r->path), free(r->hooks), free(r->ds_acts), free(r);
 		return NULL;
 	}
 	memcpy(r->hooks, hooks, (size_t)n_hooks * sizeof *hooks);
-	for (int i = 0; i < n_hooks; i++) {
+	for (int i = 0; i < n_hooks; i++)
 		r->ds_acts[i] = H5I_INVALID_HID;
-		r->acts[i].esz = f16 ? 2 : 4;
-	}
 	r->ds_row_prompt = r->ds_row_pos = r->ds_tok_id = r->ds_tok_text = H5I_INVALID_HID;
 	for (int i = 0; i < P_NSTR; i++)
 		r->ds_pstr[i] = H5I_INVALID_HID;
@@ -305,8 +303,6 @@ static void rec_free(h5rec *r)
 	if (!r)
 		return;
 	close_objects(r);
-	for (int i = 0; i < r->n_hooks; i++)
-		free(r->acts[i].p);
 	for (int i = 0; i < P_NSTR; i++) {
 		str_clear(&r->pstr[i]);
 		free(r->pstr[i].v);
@@ -316,9 +312,10 @@ static void rec_free(h5rec *r)
 	str_clear(&r->tok_text);
 	free(r->tok_text.v);
 	free(r->row_prompt.p), free(r->row_pos.p), free(r->tok_id.p);
+	free(r->scratch);
 	H5Tclose(r->t_str);
 	H5Tclose(r->t_f16);
-	free(r->hooks), free(r->ds_acts), free(r->acts), free(r->path);
+	free(r->hooks), free(r->ds_acts), free(r->path);
 	free(r);
 }
 
@@ -686,12 +683,7 @@ int h5rec_last_text(h5rec *r, char **text, fp_error *err)
 
 static int write_batch(h5rec *r, fp_error *err)
 {
-	int bad = 0;
-	hid_t mt = r->f16 ? r->t_f16 : H5T_NATIVE_FLOAT;
-	for (int i = 0; i < r->n_hooks && !bad; i++) {
-		bad |= ds_append(r->ds_acts[i], mt, r->n_rows, (size_t)r->b_rows, (hsize_t)r->hooks[i].width, r->acts[i].p);
-		r->bytes += (double)r->b_rows * r->hooks[i].width * (r->f16 ? 2 : 4);
-	}
+	int bad = 0; /* the activations are already written (h5rec_write_rows) */
 	bad |= ds_append(r->ds_row_prompt, H5T_NATIVE_INT32, r->n_rows, (size_t)r->b_rows, 0, r->row_prompt.p);
 	bad |= ds_append(r->ds_row_pos, H5T_NATIVE_INT32, r->n_rows, (size_t)r->b_rows, 0, r->row_pos.p);
 	bad |= ds_append(r->ds_tok_id, H5T_NATIVE_INT32, r->n_tokens, (size_t)r->b_tokens, 0, r->tok_id.p);
@@ -712,20 +704,25 @@ static int write_batch(h5rec *r, fp_error *err)
  * disk is full the file is still exactly its last checkpoint, whereas a
  * write failing halfway through a flush can leave a superblock that points
  * past the end of the file. */
+static int reserve_bytes(h5rec *r, double extra, fp_error *err);
+
 static int reserve(h5rec *r, fp_error *err)
 {
+	return reserve_bytes(r, 0, err);
+}
+
+static int reserve_bytes(h5rec *r, double extra, fp_error *err)
+{
 	void *handle = NULL;
-	struct stat st;
-	if (H5Fget_vfd_handle(r->file, H5P_DEFAULT, &handle) < 0 || !handle)
+	haddr_t eoa = 0;
+	if (H5Fget_vfd_handle(r->file, H5P_DEFAULT, &handle) < 0 || !handle || H5Fget_eoa(r->file, &eoa) < 0)
 		return 0; /* not the POSIX driver: nothing to reserve through */
 	int fd = *(int *)handle;
-	double need = (double)r->b_rows * 8 + (double)r->b_tokens * 64 + (double)r->b_prompts * 1024 + (1 << 20);
-	for (int i = 0; i < r->n_hooks; i++)
-		need += (double)r->acts[i].n * r->acts[i].esz;
-	need *= 1.25;
-	if (fstat(fd, &st))
-		return 0;
-	int e = posix_fallocate(fd, st.st_size, (off_t)need);
+	double need = ((double)r->b_rows * 8 + (double)r->b_tokens * 64 + (double)r->b_prompts * 1024 + (1 << 20) +
+		       extra) * 1.25;
+	/* from the end of what HDF5 has allocated: space reserved before and not
+	 * yet used counts, so reservations do not pile up */
+	int e = posix_fallocate(fd, (off_t)eoa, (off_t)need);
 	if (e == EINVAL || e == EOPNOTSUPP)
 		return 0; /* the file system cannot reserve: go on without */
 	if (e)
@@ -759,8 +756,6 @@ int h5rec_checkpoint(h5rec *r, fp_error *err)
 	H5Pclose(fapl);
 	if (r->file < 0 || open_objects(r))
 		return h5fail(err, r->path, "cannot reopen the file after a checkpoint");
-	for (int i = 0; i < r->n_hooks; i++)
-		r->acts[i].n = 0;
 	r->row_prompt.n = r->row_pos.n = r->tok_id.n = 0;
 	for (int i = 0; i < P_NNUM; i++)
 		r->pnum[i].n = 0;
@@ -772,31 +767,37 @@ int h5rec_checkpoint(h5rec *r, fp_error *err)
 
 int h5rec_reserve(h5rec *r, long n_rows, fp_error *err)
 {
+	double bytes = 0;
+	size_t widest = 0;
 	for (int i = 0; i < r->n_hooks; i++) {
-		vec *v = &r->acts[i];
-		size_t need = v->n + (size_t)n_rows * r->hooks[i].width;
-		if (need > v->cap) {
-			size_t cap = v->cap ? v->cap : 4096;
-			while (cap < need)
-				cap *= 2;
-			void *q = realloc(v->p, cap * v->esz);
-			if (!q)
-				return fp_error_set(err, FP_ERR_NOMEM, "out of memory for %ld rows of '%s'", n_rows,
-						    r->hooks[i].name);
-			v->p = q, v->cap = cap;
-		}
+		size_t w = (size_t)r->hooks[i].width * (r->f16 ? 2 : 4);
+		bytes += (double)n_rows * w;
+		widest = w > widest ? w : widest;
 	}
-	return 0;
+	if ((size_t)n_rows * widest > r->scratch_cap) {
+		void *q = realloc(r->scratch, (size_t)n_rows * widest);
+		if (!q)
+			return fp_error_set(err, FP_ERR_NOMEM, "out of memory for %ld rows", n_rows);
+		r->scratch = q, r->scratch_cap = (size_t)n_rows * widest;
+	}
+	return reserve_bytes(r, bytes, err);
 }
 
-void h5rec_put_row(h5rec *r, int h, long row, const float *src)
+int h5rec_write_rows(h5rec *r, int h, long n_rows, const float *src, const int32_t *rows, fp_error *err)
 {
-	vec *v = &r->acts[h];
-	size_t w = (size_t)r->hooks[h].width, at = v->n + (size_t)row * w;
-	if (r->f16)
-		quant_f32_to_fp16_row(src, (uint16_t *)v->p + at, w);
-	else
-		memcpy((float *)v->p + at, src, w * sizeof(float));
+	size_t w = (size_t)r->hooks[h].width;
+	for (long k = 0; k < n_rows; k++) {
+		const float *row = src + (size_t)(rows ? rows[k] : k) * w;
+		if (r->f16)
+			quant_f32_to_fp16_row(row, (uint16_t *)r->scratch + (size_t)k * w, w);
+		else
+			memcpy((float *)r->scratch + (size_t)k * w, row, w * sizeof(float));
+	}
+	if (ds_append(r->ds_acts[h], r->f16 ? r->t_f16 : H5T_NATIVE_FLOAT, r->n_rows + r->b_rows, (size_t)n_rows, w,
+		      r->scratch))
+		return h5fail(err, r->path, "cannot write activations");
+	r->bytes += (double)n_rows * w * (r->f16 ? 2 : 4);
+	return 0;
 }
 
 int h5rec_add(h5rec *r, const h5rec_prompt *p, fp_error *err)
@@ -805,15 +806,6 @@ int h5rec_add(h5rec *r, const h5rec_prompt *p, fp_error *err)
 	long long row_start = r->n_rows + r->b_rows, tok_start = r->n_tokens + r->b_tokens, line = p->line;
 	int32_t span[2] = {p->subj_start, p->subj_end}, nt = p->n_tokens, nr = p->n_rows;
 	int bad = 0;
-	if (p->acts) { /* else its rows are already in place (h5rec_put_row) */
-		if ((bad = h5rec_reserve(r, p->n_rows, err)) != 0)
-			return bad;
-		for (int i = 0; i < r->n_hooks; i++)
-			for (int k = 0; k < p->n_rows; k++)
-				h5rec_put_row(r, i, k, p->acts[i] + (size_t)k * r->hooks[i].width);
-	}
-	for (int i = 0; i < r->n_hooks; i++)
-		r->acts[i].n += (size_t)p->n_rows * r->hooks[i].width;
 	for (int k = 0; k < p->n_rows; k++) {
 		int32_t pi = (int32_t)idx;
 		bad |= vec_push(&r->row_prompt, &pi, 1) | vec_push(&r->row_pos, &p->positions[k], 1);
@@ -835,10 +827,7 @@ int h5rec_add(h5rec *r, const h5rec_prompt *p, fp_error *err)
 
 int h5rec_batch_full(const h5rec *r)
 {
-	double buffered = 0;
-	for (int i = 0; i < r->n_hooks; i++)
-		buffered += (double)r->acts[i].n * r->acts[i].esz;
-	return buffered >= BATCH_BYTES || r->b_prompts >= BATCH_PROMPTS;
+	return r->b_tokens * 64.0 >= BATCH_BYTES || r->b_prompts >= BATCH_PROMPTS;
 }
 
 /* HDF5 does not know about reserve()'s tail, so it is cut off here */

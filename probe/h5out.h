@@ -38,7 +38,8 @@
  * along rows (about 256 KB a chunk), extendible, and optionally
  * gzip-compressed with the shuffle filter.
  *
- * Crash safety: rows are appended in batches; a checkpoint writes the batch,
+ * Crash safety: activation rows are written as each pack of prompts runs,
+ * the per-prompt tables at checkpoints; a checkpoint writes the tables,
  * flushes the file, and only then raises n_prompts and flushes again.
  * Metadata is kept in memory between checkpoints (no evictions), so an
  * interrupted file still opens and everything up to n_prompts is whole;
@@ -91,7 +92,6 @@ typedef struct h5rec_prompt {
 	int subj_start, subj_end; /* -1 -1 if none */
 	int n_rows;
 	const int32_t *positions; /* [n_rows] */
-	float *const *acts;       /* [n_hooks][n_rows * width] */
 } h5rec_prompt;
 
 /* Creates path (truncating it: the caller checks --force). */
@@ -105,16 +105,19 @@ int h5rec_resume(h5rec **out, const char *path, const h5rec_info *info, const h5
 		 long *n_done, fp_error *err);
 /* Text of the last committed prompt (for --resume to check the prompt file). */
 int h5rec_last_text(h5rec *r, char **text, fp_error *err);
-/* Makes room for n_rows more rows of every hook in the batch, for
- * h5rec_put_row to fill before the prompts that own them are added. */
+/* Before a pack of prompts: reserves disk space for n_rows rows of every
+ * hook (an error here leaves the file at its last checkpoint) and room to
+ * convert them. */
 int h5rec_reserve(h5rec *r, long n_rows, fp_error *err);
-/* Stores row `row` (counted from the first row not yet added) of hook h,
- * converted to the file's dtype. */
-void h5rec_put_row(h5rec *r, int h, long row, const float *src);
-/* Buffers one prompt (nothing is written until the next checkpoint).
- * p->acts NULL: its rows were already stored with h5rec_put_row. */
+/* Writes the pack's n_rows rows of hook h to its dataset, right after the
+ * rows of the prompts added so far: row k is src + rows[k] * width (rows
+ * NULL: k), converted to the file's dtype.  They count once the prompts that
+ * own them are added and checkpointed. */
+int h5rec_write_rows(h5rec *r, int h, long n_rows, const float *src, const int32_t *rows, fp_error *err);
+/* Buffers one prompt's tables (written at the next checkpoint); its rows
+ * must already be written with h5rec_write_rows. */
 int h5rec_add(h5rec *r, const h5rec_prompt *p, fp_error *err);
-/* 1 when the buffer holds enough for a checkpoint (16 MB or 4096 prompts) */
+/* 1 when the buffered tables call for a checkpoint (~16 MB or 4096 prompts) */
 int h5rec_batch_full(const h5rec *r);
 /* Writes the buffer, flushes, raises n_prompts, flushes again. */
 int h5rec_checkpoint(h5rec *r, fp_error *err);
