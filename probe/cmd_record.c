@@ -454,7 +454,7 @@ int cmd_record(int argc, char **argv)
 			if (!skip_bad) {
 				cli_error("record", "%s", err.msg);
 				cli_hint("--skip-bad warns and goes on");
-				goto flush_then_fail;
+				goto fail_rec;
 			}
 			fprintf(stderr, "factprobe record: warning: skipping %s\n", err.msg);
 			n_bad++;
@@ -484,7 +484,7 @@ int cmd_record(int argc, char **argv)
 				fp_error_set(&err, FP_ERR_INVALID, "'%s' line %ld, field 'prompt': %.400s", prompts_path, p.line, msg);
 				if (!skip_bad) {
 					cli_error("record", "%s", err.msg);
-					goto flush_then_fail;
+					goto fail_rec;
 				}
 				fprintf(stderr, "factprobe record: warning: skipping %s\n", err.msg);
 				n_bad++, seen--;
@@ -496,7 +496,7 @@ int cmd_record(int argc, char **argv)
 			if ((pos_mode == POS_SUBJECT || pos_mode == POS_SUBJECT_LAST) && s0 < 0) {
 				cli_error("record", "'%s' line %ld, field 'subject': %s", prompts_path, p.line,
 					  p.subject ? "not found among the prompt's tokens" : "missing (needed by --positions subject)");
-				goto flush_then_fail;
+				goto fail_rec;
 			}
 			nr = pos_mode == POS_ALL ? n : pos_mode == POS_SUBJECT ? s1 - s0 : 1;
 		}
@@ -603,11 +603,9 @@ int cmd_record(int argc, char **argv)
 		fprintf(stderr, "factprobe record: warning: %ld malformed prompt lines skipped\n", n_bad);
 	rc = 0;
 	goto done;
-flush_then_fail:
-	/* a bad line: the prompts before it that are still in the pack are lost from
-	 * this run, but the file keeps its last checkpoint and --resume redoes them */
 fail_rec:
-	/* keep what the last checkpoint made whole: close without writing the batch */
+	/* keep what the last checkpoint made whole: close without writing the
+	 * batch (prompts read since, e.g. before a bad line, are redone by --resume) */
 	if (rec) {
 		h5rec_abandon(rec);
 		rec = NULL;

@@ -350,6 +350,15 @@ static hsize_t chunk_rows_for(hsize_t row_bytes)
 	return n < 16 ? 16 : n > 4096 ? 4096 : n;
 }
 
+/* the "hooks" attribute: recorded hook names, comma separated */
+static void hook_list(const h5rec_hook *hooks, int n_hooks, char *buf, size_t n)
+{
+	size_t used = 0;
+	buf[0] = 0;
+	for (int i = 0; i < n_hooks && used + 70 < n; i++)
+		used += (size_t)snprintf(buf + used, n - used, "%s%s", i ? "," : "", hooks[i].name);
+}
+
 int h5rec_create(h5rec **out, const char *path, const h5rec_info *in, const h5rec_hook *hooks, int n_hooks,
 		 fp_error *err)
 {
@@ -393,13 +402,10 @@ int h5rec_create(h5rec **out, const char *path, const h5rec_info *in, const h5re
 		rc = h5fail(err, path, "cannot create the datasets");
 		goto fail;
 	}
-	char hooklist[8192] = "", created[64], version[16];
-	size_t used = 0;
-	for (int i = 0; i < n_hooks && used + 70 < sizeof hooklist; i++)
-		used += (size_t)snprintf(hooklist + used, sizeof hooklist - used, "%s%s", i ? "," : "", hooks[i].name);
+	char hooklist[8192], created[64];
+	hook_list(hooks, n_hooks, hooklist, sizeof hooklist);
 	time_t now = time(NULL);
 	strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-	snprintf(version, sizeof version, "%d", H5REC_FORMAT_VERSION);
 	char batch[32];
 	snprintf(batch, sizeof batch, "%d", in->batch_tokens);
 	struct { const char *k, *v; } s[] = {
@@ -574,10 +580,8 @@ int h5rec_resume(h5rec **out, const char *path, const h5rec_info *in, const h5re
 				  H5REC_FORMAT);
 		goto fail;
 	}
-	char hooklist[8192] = "", batch[32];
-	size_t used = 0;
-	for (int i = 0; i < n_hooks && used + 70 < sizeof hooklist; i++)
-		used += (size_t)snprintf(hooklist + used, sizeof hooklist - used, "%s%s", i ? "," : "", hooks[i].name);
+	char hooklist[8192], batch[32];
+	hook_list(hooks, n_hooks, hooklist, sizeof hooklist);
 	snprintf(batch, sizeof batch, "%d", in->batch_tokens);
 	if ((rc = check_attr(old, "model_sha256", in->model_sha256, err)) ||
 	    (rc = check_attr(old, "dtype", in->f16 ? "f16" : "f32", err)) ||
