@@ -14,7 +14,8 @@ PROBE_SRC := $(wildcard probe/*.c)
 MODEL_OBJ := $(MODEL_SRC:%.c=$(BUILD)/%.o)
 PROBE_OBJ := $(PROBE_SRC:%.c=$(BUILD)/%.o)
 TEST_BINS := $(BUILD)/tests/test_quant $(BUILD)/tests/test_gguf $(BUILD)/tests/test_tokenizer \
-             $(BUILD)/tests/test_forward $(BUILD)/tests/test_oracle $(BUILD)/tests/make_tiny $(BUILD)/tests/dump_acts
+             $(BUILD)/tests/test_forward $(BUILD)/tests/test_oracle $(BUILD)/tests/make_tiny $(BUILD)/tests/dump_acts \
+             $(BUILD)/tests/test_analysis
 BENCH_BIN := $(BUILD)/tests/bench_forward
 
 MODEL_DIR  := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/factprobe
@@ -39,6 +40,12 @@ $(BUILD)/factprobe: $(PROBE_OBJ) $(BUILD)/libfpmodel.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/tests/gguf_writer.o $(BUILD)/tests/tiny.o $(BUILD)/libfpmodel.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# the query computations, tested on planted models, need probe/'s library part
+PROBE_LIB_OBJ := $(BUILD)/probe/analysis.o $(BUILD)/probe/prompts.o $(BUILD)/probe/h5util.o
+$(BUILD)/tests/test_analysis: $(BUILD)/tests/test_analysis.o $(BUILD)/tests/gguf_writer.o $(BUILD)/tests/tiny.o \
+		$(PROBE_LIB_OBJ) $(BUILD)/libfpmodel.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 # Debian packages (apt-get when root, else a message naming them)

@@ -1,5 +1,6 @@
 /* cmd_predict.c - `factprobe predict PROMPT`: the next-token distribution at
  * the last position. */
+#include "analysis.h"
 #include "cli.h"
 
 #include <getopt.h>
@@ -92,18 +93,7 @@ int cmd_predict(int argc, char **argv)
 	for (int i = 0; i < V; i++)
 		sum += exp(logits[i] - mx);
 	double lse = mx + log(sum);
-	/* top-k by insertion into a sorted list (k is small next to V) */
-	int have = 0;
-	for (int i = 0; i < V; i++) {
-		if (have == k && logits[i] <= logits[order[k - 1]])
-			continue;
-		int j = have < k ? have++ : k - 1;
-		while (j > 0 && logits[order[j - 1]] < logits[i]) {
-			order[j] = order[j - 1];
-			j--;
-		}
-		order[j] = i;
-	}
+	an_top_k(logits, V, k, order);
 	char dec[1024];
 	json_t *o = NULL, *arr = NULL;
 	if (fmt == FMT_JSON) {

@@ -1,5 +1,6 @@
 /* cmd_record.c - `factprobe record`: run a prompt set through a model and
  * keep chosen activations on disk in HDF5 (layout in h5out.h). */
+#include "analysis.h"
 #include "cli.h"
 #include "h5out.h"
 #include "prompts.h"
@@ -207,30 +208,6 @@ static int capture(void *user, const fp_hook_event *ev)
 		return 0;
 	/* logits are kept for every position when recorded, so row_tok indexes ev->data */
 	return h5rec_write_rows(c->rec, h, c->k->n_rows, ev->data, c->k->row_tok, &c->err) != 0;
-}
-
-/* token byte ranges in the prompt (BOS has none), and the subject's span */
-static void subject_span(const fp_model *m, const char *text, const char *subject, const int32_t *ids, int n,
-			 int has_bos, int *s0, int *s1)
-{
-	*s0 = *s1 = -1;
-	if (!subject)
-		return;
-	const char *at = strstr(text, subject);
-	if (!at)
-		return;
-	size_t sb = (size_t)(at - text), se = sb + strlen(subject), off = 0;
-	char tmp[1024];
-	for (int t = 0; t < n; t++) {
-		size_t len = t == 0 && has_bos ? 0 : (size_t)fp_token_decode(m->tok, ids[t], tmp, sizeof tmp);
-		size_t tb = off, te = off + len;
-		off = te;
-		if (te > sb && tb < se) {
-			if (*s0 < 0)
-				*s0 = t;
-			*s1 = t + 1;
-		}
-	}
 }
 
 static void progress(int tty, long done, long total, double toks, double t0, int final)
@@ -492,7 +469,7 @@ int cmd_record(int argc, char **argv)
 			}
 			int has_bos = fp_tokenizer_bos(m->tok) >= 0 && ids[0] == fp_tokenizer_bos(m->tok) &&
 				      (bos == 1 || (bos < 0 && fp_tokenizer_adds_bos(m->tok)));
-			subject_span(m, p.text, p.subject, ids, n, has_bos, &s0, &s1);
+			an_subject_span(m, p.text, p.subject, ids, n, has_bos, &s0, &s1);
 			if ((pos_mode == POS_SUBJECT || pos_mode == POS_SUBJECT_LAST) && s0 < 0) {
 				cli_error("record", "'%s' line %ld, field 'subject': %s", prompts_path, p.line,
 					  p.subject ? "not found among the prompt's tokens" : "missing (needed by --positions subject)");

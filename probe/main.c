@@ -9,6 +9,10 @@ static const cli_command COMMANDS[] = {
 	{"tokenize", cmd_tokenize, "token ids and pieces of a text"},
 	{"predict", cmd_predict, "the most likely next tokens after a prompt"},
 	{"record", cmd_record, "record activations of a prompt set to HDF5"},
+	{"dot", cmd_dot, "dot product and cosine of each layer's residual with a concept direction"},
+	{"lens", cmd_lens, "logit lens: the top tokens and a target's rank at every layer"},
+	{"neurons", cmd_neurons, "rank MLP neurons for a fact (activation, DLA, ablation, weights)"},
+	{"top-examples", cmd_top_examples, "where a neuron fires most in a corpus"},
 };
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 
@@ -18,7 +22,7 @@ static void usage(FILE *f)
 		   "factprobe shows where and how a transformer language model stores facts.\n\n"
 		   "commands:\n");
 	for (size_t i = 0; i < N_COMMANDS; i++)
-		fprintf(f, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+		fprintf(f, "  %-13s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
 	fprintf(f, "\n'factprobe COMMAND --help' describes a command's options.\n"
 		   "The model is -m PATH, else $FACTPROBE_MODEL, else the default model\n"
 		   "(SmolLM2-135M-Instruct Q4_1, fetched by 'make model' into\n"

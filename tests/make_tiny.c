@@ -1,5 +1,6 @@
 /* make_tiny.c - writes the named tiny test models (tests/tiny.c) into a
- * directory, for the oracle script to run through llama.cpp. */
+ * directory, for the oracle script to run through llama.cpp, and the
+ * planted-fact models the query tests use. */
 #include "tiny.h"
 
 #include <stdio.h>
@@ -14,6 +15,20 @@ int main(int argc, char **argv)
 		tiny_opts o;
 		char path[4096];
 		snprintf(path, sizeof path, "%s/%s", argv[1], tiny_named(i, &o));
+		if (tiny_write(&o, path)) {
+			fprintf(stderr, "make_tiny: cannot write '%s'\n", path);
+			return 1;
+		}
+		printf("%s\n", path);
+	}
+	/* the planted-fact models for the query tests (not in the oracle set) */
+	for (int cut = 0; cut < 2; cut++) {
+		tiny_opts o;
+		char path[4096];
+		tiny_defaults(&o, "llama");
+		tiny_plant(&o);
+		o.plant_cut = cut;
+		snprintf(path, sizeof path, "%s/tiny-llama-plant%s.gguf", argv[1], cut ? "-cut" : "");
 		if (tiny_write(&o, path)) {
 			fprintf(stderr, "make_tiny: cannot write '%s'\n", path);
 			return 1;

@@ -17,7 +17,7 @@ ok() { PASS=$((PASS + 1)); echo "ok   $*"; }
 bad() { FAIL=$((FAIL + 1)); echo "FAIL $*"; }
 
 # --- the C test programs --------------------------------------------------
-for t in test_quant test_gguf test_tokenizer test_forward test_oracle; do
+for t in test_quant test_gguf test_tokenizer test_forward test_oracle test_analysis; do
 	echo "== $t"
 	out=$(FACTPROBE_TEST_MODEL="$MODEL" "$BUILD/tests/$t" tests/fixtures "$MODEL" 2>&1)
 	rc=$?
@@ -37,19 +37,21 @@ for t in test_quant test_gguf test_tokenizer test_forward test_oracle; do
 	echo "   $line"
 done
 
-# --- recording to HDF5 ------------------------------------------------------
-echo "== test_record"
-out=$(BUILD="$BUILD" tests/test_record.sh 2>&1)
-echo "$out" | grep -v '^ok ' | grep -v ': [0-9]* passed, [0-9]* failed$'
-echo "$out" | grep -c '^ok ' | xargs -I{} echo "   ({} checks printed ok)"
-line=$(echo "$out" | grep -E '^test_record: [0-9]+ passed, [0-9]+ failed$' | tail -1)
-if [ -n "$line" ]; then
-	PASS=$((PASS + $(echo "$line" | sed -E 's/.*: ([0-9]+) passed.*/\1/')))
-	FAIL=$((FAIL + $(echo "$line" | sed -E 's/.*passed, ([0-9]+) failed/\1/')))
-	echo "   $line"
-else
-	bad "test_record did not finish"
-fi
+# --- recording to HDF5, and the query commands ---------------------------------
+for t in test_record test_query; do
+	echo "== $t"
+	out=$(BUILD="$BUILD" FACTPROBE_TEST_MODEL="$MODEL" tests/$t.sh 2>&1)
+	echo "$out" | grep -v '^ok ' | grep -v ': [0-9]* passed, [0-9]* failed$'
+	echo "$out" | grep -c '^ok ' | xargs -I{} echo "   ({} checks printed ok)"
+	line=$(echo "$out" | grep -E "^$t: [0-9]+ passed, [0-9]+ failed\$" | tail -1)
+	if [ -n "$line" ]; then
+		PASS=$((PASS + $(echo "$line" | sed -E 's/.*: ([0-9]+) passed.*/\1/')))
+		FAIL=$((FAIL + $(echo "$line" | sed -E 's/.*passed, ([0-9]+) failed/\1/')))
+		echo "   $line"
+	else
+		bad "$t did not finish"
+	fi
+done
 
 # --- the command line -----------------------------------------------------
 echo "== factprobe command"

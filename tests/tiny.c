@@ -70,6 +70,24 @@ static void add_matrix(gw *w, const tiny_opts *o, uint64_t *rng, const char *nam
 	float *x = malloc(n * sizeof *x);
 	for (uint64_t i = 0; i < n; i++)
 		x[i] = bias_one + scale * rng_uniform(rng);
+	if (o->plant) {
+		char nm[64];
+		uint64_t D = (uint64_t)o->d_model, F = (uint64_t)o->d_mlp, nn = (uint64_t)o->plant_neuron;
+		if (!strcmp(name, "token_embd.weight")) {
+			x[(uint64_t)o->plant_in * D + 0] += 6.0f;
+			x[(uint64_t)o->plant_out * D + 1] += 6.0f;
+		}
+		snprintf(nm, sizeof nm, "blk.%d.ffn_gate.weight", o->plant_layer);
+		int gate = !strcmp(name, nm);
+		snprintf(nm, sizeof nm, "blk.%d.ffn_up.weight", o->plant_layer);
+		if (gate || !strcmp(name, nm)) /* row nn of [F][D] reads e0 */
+			for (uint64_t d = 0; d < D; d++)
+				x[nn * D + d] = d == 0 ? 2.0f : 0.0f;
+		snprintf(nm, sizeof nm, "blk.%d.ffn_down.weight", o->plant_layer);
+		if (!strcmp(name, nm)) /* column nn of [D][F] writes e1 */
+			for (uint64_t d = 0; d < D; d++)
+				x[d * F + nn] = d == 1 && !o->plant_cut ? 2.0f : 0.0f;
+	}
 	int is_vec = ne1 == 1;
 	uint32_t t = is_vec ? GGML_F32 : o->wtype;
 	if (t == GGML_F32) {
@@ -297,6 +315,15 @@ static const struct { const char *file, *arch; uint32_t wtype; int tied, spm, n_
 	{"tiny-gpt2-hf.gguf", "gpt2", GGML_F32, 1, 0, 1024, 256, NULL},
 	{"tiny-llama-bpe.gguf", "llama", GGML_F32, 1, 0, 0, 0, "llama-bpe"},
 };
+
+void tiny_plant(tiny_opts *o)
+{
+	o->plant = 1;
+	o->plant_layer = 1;
+	o->plant_neuron = 5;
+	o->plant_in = 'J';
+	o->plant_out = 'Q';
+}
 
 int tiny_n_named(void)
 {

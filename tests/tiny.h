@@ -20,6 +20,12 @@ typedef struct tiny_opts {
 	float rope_base;
 	int spm_vocab;       /* 1: SentencePiece-style vocabulary instead of byte-level BPE */
 	const char *pre;     /* byte-level BPE pre-tokenizer (default "gpt-2") */
+	/* a planted fact: neuron plant_neuron of layer plant_layer reads
+	 * direction e0 and writes e1; token plant_in's embedding gets +6 e0 and
+	 * token plant_out's (tied unembedding) +6 e1, so the neuron fires on
+	 * plant_in and promotes plant_out.  plant_cut zeroes the neuron's output
+	 * column: the same model without the neuron's effect. */
+	int plant, plant_layer, plant_neuron, plant_in, plant_out, plant_cut;
 	/* fault injection for bad-input tests */
 	const char *omit;          /* tensor left out */
 	const char *q2k;           /* tensor written as (unsupported) Q2_K */
@@ -43,6 +49,8 @@ int tiny_load(const tiny_opts *o, fp_model **m, fp_error *err);
 /* The named test models (also written by make_tiny for the oracle script):
  * fills o for model i and returns its file name. */
 int tiny_n_named(void);
+/* The planted fact of tiny-llama-plant: neuron 1.5 reads 'J', writes 'Q'. */
+void tiny_plant(tiny_opts *o);
 const char *tiny_named(int i, tiny_opts *o);
 
 /* Q8_0 quantisation of n values (n % 32 == 0) into dst (n/32*34 bytes). */

@@ -1,0 +1,148 @@
+/* analysis.h - the computations behind the query commands (dot, lens,
+ * neurons, top-examples): capturing a prompt's hooks, the logit lens, direct
+ * logit attribution, neuron ablation, concept directions, and reading
+ * recordings.  Library code: returns an fp_error, never prints.
+ *
+ * Conventions (TransformerLens where it has one):
+ * - Layers are numbered from 0.  "resid" index 0 is blocks.0.hook_resid_pre
+ *   (the embeddings) and index l+1 is blocks.l.hook_resid_post.
+ * - Direct logit attribution freezes the final norm's scale at the position
+ *   read: a component c of the residual stream contributes
+ *   (c - mean(c) for LayerNorm) . (w_ln * u) / scale, where u is the target's
+ *   unembedding row (minus the --vs token's row for a logit difference),
+ *   w_ln the final norm weight and scale the final residual's RMS (or std).
+ *   The per-component terms then sum to the logit minus the norm's bias term,
+ *   exactly, as with TransformerLens' apply_ln_to_stack.
+ * - A neuron's input row is W_in (the up projection for gated MLPs, as in
+ *   TransformerLens; gpt2's only input); its output row is W_out's column.
+ */
+#ifndef ANALYSIS_H
+#define ANALYSIS_H
+
+#include <stdint.h>
+
+#include "../model/model.h"
+
+/* ---- prompt runs ---- */
+
+/* Hook activations of one prompt at every layer: resid [L+1][T][D] (see
+ * above), resid_mid [L][T][D], mlp_post [L][T][F], logits [T][V] (all
+ * positions).  Fields the caller did not ask for stay NULL. */
+typedef struct an_run {
+	int n_tok, n_layers, d_model, d_mlp, n_vocab;
+	float *resid, *resid_mid, *mlp_post, *logits;
+} an_run;
+
+enum { AN_RESID = 1, AN_RESID_MID = 2, AN_MLP_POST = 4, AN_LOGITS = 8 };
+
+int an_run_prompt(fp_model *m, const int32_t *ids, int n, unsigned what, an_run *r, fp_error *err);
+void an_run_free(an_run *r);
+/* One per-layer hook (kind) at every layer and position into out
+ * [L][n][width]; width = fp_hook_width(m, kind). */
+int an_capture(fp_model *m, const int32_t *ids, int n, int kind, float *out, fp_error *err);
+
+/* Tokens [*s0, *s1) that overlap the first occurrence of subject in text
+ * (ids are text's tokens; has_bos: ids[0] is a BOS with no text).  Returns
+ * 0, or -1 (and *s0 = *s1 = -1) when the subject is not in the text. */
+int an_subject_span(const fp_model *m, const char *text, const char *subject, const int32_t *ids, int n,
+		    int has_bos, int *s0, int *s1);
+
+/* The single token of a target word such as " basketball".  A word of
+ * several tokens is an error naming them, unless multi is 1 (first token). */
+int an_target_token(const fp_model *m, const char *word, int multi_first, int *id, fp_error *err);
+
+/* ---- final norm, logit lens, attribution ---- */
+
+/* out[r] = final norm of x[r] (weight and bias applied) for rows rows; the
+ * scale (RMS or std, eps included) of each row into scale (may be NULL). */
+void an_final_norm(const fp_model *m, const float *x, int rows, float *out, float *scale);
+/* logits [rows][V] of residual rows through the final norm and the
+ * unembedding (the logit lens); tmp is rows*D floats. */
+void an_lens_logits(const fp_model *m, const float *x, int rows, float *logits, float *tmp);
+/* A norm (RMSNorm, or LayerNorm when the model is gpt2) with weight w and
+ * bias b (may be NULL) applied to one row of D values. */
+void an_norm_row(const fp_model *m, const float *w, const float *b, const float *x, float *out);
+/* indices of the k largest of x[0..n), largest first (k <= n) */
+void an_top_k(const float *x, int n, int k, int *out);
+/* log-softmax value of logits[id] (double precision) and its rank (1 = top) */
+double an_logprob(const float *logits, int V, int id, int *rank);
+
+/* The DLA read direction g (length D): w_ln * (u_target - u_vs), centred
+ * for LayerNorm models.  vs < 0: no baseline token. */
+void an_dla_dir(const fp_model *m, int target, int vs, float *g);
+/* Per-neuron direct logit attribution at one position for every layer:
+ * dla[l][f] = act[l][f] * (W_out[l][:, f] . g) / scale. */
+void an_neuron_dla(const fp_model *m, const float *mlp_post_at, /* [L][F] */ const float *g, float scale,
+		   float *dla /* [L][F] */);
+
+/* Every neuron's scores at position pos of a run holding resid, resid_mid
+ * and mlp_post (arrays [L][F]): act; dla (final norm scale frozen at pos);
+ * w_in = cos(the MLP's normalised input at pos, W_in row); w_out =
+ * cos(W_out row, the DLA direction). */
+void an_neuron_scores(const fp_model *m, const an_run *run, int pos, int target, int vs, float *act, float *dla,
+		      float *w_in, float *w_out);
+
+/* ---- neuron ablation ---- */
+
+typedef struct an_ablation {
+	int layer, neuron;
+	float value;       /* what the activation is replaced by (0: zero ablation) */
+} an_ablation;
+
+/* log p(target) at the last position of the prompt with each group of
+ * ablations applied, for n_groups groups; group g is ablations
+ * [start[g], start[g+1]) applied at positions [pos_from, pos_to).  vs >= 0 gives the logit
+ * difference target - vs instead.  Groups are packed into shared forward
+ * passes of about batch_tokens tokens. */
+int an_ablate_groups(fp_model *m, const int32_t *ids, int n, int pos_from, int pos_to, const an_ablation *abl,
+		     const int *start, int n_groups, int target, int vs, int batch_tokens, double *out,
+		     fp_error *err);
+
+/* ---- concept directions ---- */
+
+/* A direction in a hook's space: one vector for all layers, or one per
+ * layer (mean-diff at blocks.*.HOOK, or a [L, W] dataset). */
+typedef struct an_dir {
+	char label[512];     /* what it is, for output headers */
+	int per_layer;       /* 1: v holds n_layers vectors */
+	int n_layers, width;
+	int layer_offset;    /* per_layer: v's row i is layer i + layer_offset (-1 for resid_pre-based) */
+	int normalized;      /* 1: each vector scaled to unit length */
+	float *v;
+} an_dir;
+
+/* Parses one direction spec (the syntax in `factprobe dot --help`):
+ * tok:WORD  emb:TEXT  neuron:L.N  neuron-in:L.N  mean-diff:A,B@HOOK
+ * file:PATH.h5:/dataset.  WORD and TEXT may be quoted ("..."); otherwise the
+ * rest of the spec is taken as it is, leading spaces included.
+ * multi: 0 refuse a multi-token tok: word, 1 mean of its tokens' rows,
+ * 2 its first token.  normalize: scale to unit length. */
+int an_dir_parse(fp_model *m, const char *spec, int multi, int normalize, an_dir **out, fp_error *err);
+/* The vector for a layer (layer < 0 or not per-layer: the one vector);
+ * NULL if a per-layer direction has no vector for that layer. */
+const float *an_dir_at(const an_dir *d, int layer);
+void an_dir_free(an_dir *d);
+
+/* ---- reading recordings (the layout in h5out.h) ---- */
+
+typedef struct an_rec an_rec;
+typedef struct an_rec_meta {
+	long n_prompts, n_rows;
+	int n_layers, d_model, d_mlp;
+	char hooks[8192], positions[32], model_sha256[80];
+	int complete;
+} an_rec_meta;
+
+int an_rec_open(an_rec **out, const char *path, an_rec_meta *meta, fp_error *err);
+/* 1 if the recording holds this hook (TransformerLens name) */
+int an_rec_has(an_rec *r, const char *hook);
+/* Rows [row0, row0+n) of a hook as f32 into out [n][width]; *width set. */
+int an_rec_read(an_rec *r, const char *hook, long row0, long n, float *out, int *width, fp_error *err);
+/* Per-prompt tables: strings (field "target", "subject", "text", "id",
+ * "relation") malloc'ed into (*out)[n_prompts]; ints ("row_start",
+ * "n_rows", "n_tokens", "token_start") as long. */
+int an_rec_strings(an_rec *r, const char *field, char ***out, fp_error *err);
+int an_rec_longs(an_rec *r, const char *group_field, long *out, long n, fp_error *err);
+void an_rec_close(an_rec *r);
+
+#endif

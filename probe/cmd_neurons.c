@@ -1,0 +1,975 @@
+/* cmd_neurons.c - `factprobe neurons`: which MLP neurons matter for a fact.
+ * Live on one prompt (activation, direct logit attribution, measured
+ * ablation, weight alignment), or over a recording grouped by a column
+ * (neurons selective for one group, checked on held-out prompts). */
+#include "analysis.h"
+#include "cli.h"
+#include "h5util.h"
+#include "prompts.h"
+
+#include <cblas.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char HELP[] =
+	"usage: factprobe neurons [-m MODEL] --target TOKEN [--vs TOKEN] [--at last|subject-last|N]\n"
+	"                         [--subject TEXT] [--rank act|dla|ablate|weights] [-k N]\n"
+	"                         [--ablate zero|mean [--ref PROMPTS]] [--candidates N]\n"
+	"                         [--compare-random N] [--seed S] [--tsv|--json] [-o OUT.h5] PROMPT\n"
+	"       factprobe neurons --from ACTS.h5 --group-by FIELD [--group VALUE] [--stat d|auroc]\n"
+	"                         [--holdout F] [--seed S] [-k N] [--tsv|--json]\n\n"
+	"One prompt: ranks the MLP neurons of every layer at one token position by\n"
+	"  act      the activation (blocks.L.mlp.hook_post), largest first;\n"
+	"  dla      direct logit attribution to the target: act * (W_out row . w_ln * u)\n"
+	"           / scale, with the final norm's scale frozen at that position as\n"
+	"           TransformerLens does (u: the target's unembedding row, minus the\n"
+	"           --vs token's row for a logit difference); at --at last this is the\n"
+	"           neuron's direct share of the prediction's logit;\n"
+	"  ablate   measured: log p(target) (or the logit difference with --vs) at the\n"
+	"           last token, clean minus with the neuron's activation at --at\n"
+	"           replaced (zero, or its mean over --ref); largest drop first.  Only\n"
+	"           --candidates neurons are run (default 100: the largest |dla| at\n"
+	"           --at last, else the largest |act|), the rest show nan;\n"
+	"  weights  cos(the MLP's normalised input at that position, W_in row) *\n"
+	"           cos(W_out row, w_ln * u): the neuron reads the subject and writes\n"
+	"           the target.\n"
+	"Every row shows all four scores and the tokens the neuron promotes most at\n"
+	"this activation (sign(act) * W_out row through the final norm weight and the\n"
+	"unembedding).\n\n"
+	"  -t, --target TOKEN    the answer token, e.g. ' basketball' (required)\n"
+	"      --vs TOKEN        a contrast token: scores become logit differences\n"
+	"      --at WHERE        last (default), subject-last, or a token index\n"
+	"      --subject TEXT    the subject in PROMPT (for --at subject-last)\n"
+	"      --rank R          act, dla (default), ablate or weights\n"
+	"  -k, --top N           neurons listed (default 20)\n"
+	"      --ablate zero|mean  how --rank ablate and --compare-random ablate (default zero)\n"
+	"      --ref PROMPTS     reference prompt set for --ablate mean (mean over all tokens)\n"
+	"      --candidates N    neurons actually ablated for --rank ablate (0: all; slow)\n"
+	"      --compare-random N  also ablate the top k together, and N draws of k random\n"
+	"                        neurons from the same layers, and report both\n"
+	"      --seed S          random seed (default 1)\n"
+	"  -o, --output OUT.h5   also write HDF5: per-layer score arrays act, dla, ablate,\n"
+	"                        w_in_cos, w_out_cos [layers, d_mlp], and the ranking\n"
+	"      --force           replace OUT.h5\n\n"
+	"Over a recording (--from; needs blocks.L.mlp.hook_post, one row per prompt is\n"
+	"used: each prompt's last recorded row, so record with --positions\n"
+	"subject-last or last):\n"
+	"      --group-by FIELD  a per-prompt column: target, relation, subject or id\n"
+	"      --group VALUE     the group to find neurons for (leading/trailing spaces\n"
+	"                        ignored); default: every group\n"
+	"      --stat d|auroc    the ranking statistic on the training split: d = (mean in\n"
+	"                        group - mean of the rest) / pooled std (default), or the\n"
+	"                        AUROC of the activation for group vs rest\n"
+	"      --holdout F       fraction of each group held out (default 0.3); the top\n"
+	"                        neurons' AUROC on the held-out prompts is reported, alone\n"
+	"                        and as the mean of their z-scores, with a standard error\n"
+	"                        (Hanley-McNeil); 0.5 is chance\n\n"
+	"  -m, --model PATH      GGUF model;  --tsv, --json  machine-readable output\n"
+	"  -h, --help            this help\n\n"
+	"examples:\n"
+	"  factprobe neurons --target ' basketball' --compare-random 20 \\\n"
+	"      $'Q: What sport does Michael Jordan play?\\nA: Michael Jordan plays the sport of'\n"
+	"  factprobe neurons --from athletes.h5 --group-by target --group basketball\n";
+
+enum { R_ACT, R_DLA, R_ABLATE, R_WEIGHTS };
+static const char *RANK_NAME[] = {"act", "dla", "ablate", "weights"};
+
+/* ---- small helpers ---- */
+
+static uint64_t rng_state;
+static uint64_t rnd(void)
+{
+	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static const float *sort_key;
+static int by_key_desc(const void *a, const void *b)
+{
+	float x = sort_key[*(const int *)a], y = sort_key[*(const int *)b];
+	if (isnan(x))
+		return isnan(y) ? 0 : 1;
+	if (isnan(y))
+		return -1;
+	return x < y ? 1 : x > y ? -1 : (*(const int *)a - *(const int *)b);
+}
+
+static const float *abs_key;
+static int by_abs_desc(const void *a, const void *b)
+{
+	float x = fabsf(abs_key[*(const int *)a]), y = fabsf(abs_key[*(const int *)b]);
+	return x < y ? 1 : x > y ? -1 : (*(const int *)a - *(const int *)b);
+}
+
+/* the n tokens a neuron's output row promotes most, with the sign of its
+ * activation (a negative activation promotes what the row suppresses) */
+static void promotes(const fp_model *m, int l, int f, float sign, int n, int *top, float *tmp_v, float *tmp_d)
+{
+	int D = m->cfg.d_model, F = m->cfg.d_mlp, V = m->cfg.n_vocab;
+	for (int d = 0; d < D; d++)
+		tmp_d[d] = (sign < 0 ? -1 : 1) * m->layers[l].w_down[(size_t)d * F + f] * m->out_norm_w[d];
+	cblas_sgemv(CblasRowMajor, CblasNoTrans, V, D, 1.0f, m->unembed, D, tmp_d, 1, 0.0f, tmp_v, 1);
+	an_top_k(tmp_v, V, n, top);
+}
+
+static void mean_std(const double *x, int n, double *mean, double *sd)
+{
+	double s = 0, ss = 0;
+	for (int i = 0; i < n; i++)
+		s += x[i];
+	*mean = n ? s / n : NAN;
+	for (int i = 0; i < n; i++)
+		ss += (x[i] - *mean) * (x[i] - *mean);
+	*sd = n > 1 ? sqrt(ss / (n - 1)) : NAN;
+}
+
+/* ---- live mode ---- */
+
+typedef struct live_opts {
+	const char *model, *target_s, *vs_s, *subject, *ref, *out;
+	int at, at_pos, rank, k, ablate_mean, candidates, compare_random, fmt, force;
+	uint64_t seed;
+} live_opts;
+
+static int ref_means(fp_model *m, const char *path, float *mean, fp_error *err)
+{
+	int L = m->cfg.n_layers, F = m->cfg.d_mlp, rc;
+	prompt_reader *pr = NULL;
+	if ((rc = prompts_open(&pr, path, err)))
+		return rc;
+	double *acc = calloc((size_t)L * F, sizeof *acc);
+	long tokens = 0;
+	fp_prompt p;
+	if (!acc) {
+		prompts_close(pr);
+		return fp_error_set(err, FP_ERR_NOMEM, "out of memory");
+	}
+	while ((rc = prompts_next(pr, &p, err)) == 1) {
+		int32_t *ids = NULL;
+		int n = 0;
+		an_run r;
+		if ((rc = fp_tokenize(m->tok, p.text, p.len, -1, &ids, &n, err)))
+			break;
+		if (n && !(rc = an_run_prompt(m, ids, n, AN_MLP_POST, &r, err))) {
+			for (int l = 0; l < L; l++)
+				for (int t = 0; t < n; t++)
+					for (int f = 0; f < F; f++)
+						acc[(size_t)l * F + f] += r.mlp_post[((size_t)l * n + t) * F + f];
+			tokens += n;
+			an_run_free(&r);
+		}
+		free(ids);
+		if (rc)
+			break;
+	}
+	prompts_close(pr);
+	if (rc < 0) {
+		free(acc);
+		return rc;
+	}
+	if (!tokens) {
+		free(acc);
+		return fp_error_set(err, FP_ERR_INVALID, "--ref '%s' holds no prompts", path);
+	}
+	for (size_t i = 0; i < (size_t)L * F; i++)
+		mean[i] = (float)(acc[i] / tokens);
+	free(acc);
+	return 0;
+}
+
+static int live(live_opts *o, const char *prompt_arg)
+{
+	size_t len;
+	char *text = cli_text_arg("neurons", prompt_arg, &len);
+	if (!text)
+		return 1;
+	fp_model *m = cli_load_model("neurons", o->model);
+	if (!m) {
+		free(text);
+		return 1;
+	}
+	const fp_config *cf = &m->cfg;
+	int L = cf->n_layers, F = cf->d_mlp, D = cf->d_model, V = cf->n_vocab, NF = L * F;
+	int rc = 0, n = 0, target = -1, vs = -1, s0 = -1, s1 = -1, pos;
+	fp_error err = {0};
+	int32_t *ids = NULL;
+	an_run run = {0};
+	float *act = malloc((size_t)NF * sizeof *act), *dla = malloc((size_t)NF * sizeof *dla);
+	float *abl = malloc((size_t)NF * sizeof *abl), *win = malloc((size_t)NF * sizeof *win);
+	float *wout = malloc((size_t)NF * sizeof *wout), *wsc = malloc((size_t)NF * sizeof *wsc);
+	float *refm = NULL;
+	float *tmp_v = malloc((size_t)V * sizeof *tmp_v), *tmp_d = malloc((size_t)D * sizeof *tmp_d);
+	int *order = malloc((size_t)NF * sizeof *order);
+	an_ablation *ab = NULL;
+	int *start = NULL;
+	double *res = NULL, clean = 0;
+	double rand_mean = NAN, rand_sd = NAN, rand_min = NAN, rand_max = NAN, top_eff = NAN, top_p = NAN;
+	double *rand_eff = NULL;
+	if (!act || !dla || !abl || !win || !wout || !wsc || !tmp_v || !tmp_d || !order) {
+		rc = cli_error("neurons", "out of memory");
+		goto done;
+	}
+	if (an_target_token(m, o->target_s, 0, &target, &err)) {
+		rc = cli_error("neurons", "--target: %s", err.msg);
+		goto done;
+	}
+	if (o->vs_s && an_target_token(m, o->vs_s, 0, &vs, &err)) {
+		rc = cli_error("neurons", "--vs: %s", err.msg);
+		goto done;
+	}
+	if (fp_tokenize(m->tok, text, len, -1, &ids, &n, &err)) {
+		rc = cli_error("neurons", "%s", err.msg);
+		goto done;
+	}
+	if (n == 0) {
+		rc = cli_error("neurons", "the prompt is empty (no tokens)");
+		goto done;
+	}
+	int has_bos = fp_tokenizer_adds_bos(m->tok) && fp_tokenizer_bos(m->tok) == ids[0];
+	if (o->subject && an_subject_span(m, text, o->subject, ids, n, has_bos, &s0, &s1)) {
+		rc = cli_error("neurons", "--subject '%s' does not occur in the prompt", o->subject);
+		goto done;
+	}
+	if ((pos = cli_at_position("neurons", o->at, o->at_pos, n, s1)) < 0) {
+		rc = 1;
+		goto done;
+	}
+	if (o->ablate_mean) {
+		refm = malloc((size_t)NF * sizeof *refm);
+		if (!refm || ref_means(m, o->ref, refm, &err)) {
+			rc = cli_error("neurons", "--ref: %s", refm ? err.msg : "out of memory");
+			goto done;
+		}
+	}
+	if (an_run_prompt(m, ids, n, AN_RESID | AN_RESID_MID | AN_MLP_POST | AN_LOGITS, &run, &err)) {
+		rc = cli_error("neurons", "%s", err.msg);
+		goto done;
+	}
+	const float *lg_last = run.logits + (size_t)(n - 1) * V;
+	clean = vs >= 0 ? (double)lg_last[target] - lg_last[vs] : an_logprob(lg_last, V, target, NULL);
+	an_neuron_scores(m, &run, pos, target, vs, act, dla, win, wout);
+	for (int i = 0; i < NF; i++)
+		wsc[i] = win[i] * wout[i];
+	/* ablation: candidates, then measured */
+	for (int i = 0; i < NF; i++)
+		abl[i] = NAN, order[i] = i;
+	int n_cand = 0;
+	if (o->rank == R_ABLATE) {
+		n_cand = o->candidates == 0 || o->candidates > NF ? NF : o->candidates;
+		abs_key = pos == n - 1 ? dla : act;
+		qsort(order, (size_t)NF, sizeof *order, by_abs_desc);
+		ab = malloc((size_t)n_cand * sizeof *ab);
+		start = malloc((size_t)(n_cand + 1) * sizeof *start);
+		res = malloc((size_t)n_cand * sizeof *res);
+		if (!ab || !start || !res) {
+			rc = cli_error("neurons", "out of memory");
+			goto done;
+		}
+		for (int c = 0; c < n_cand; c++) {
+			int l = order[c] / F, f = order[c] % F;
+			ab[c] = (an_ablation){l, f, refm ? refm[order[c]] : 0.0f};
+			start[c] = c;
+		}
+		start[n_cand] = n_cand;
+		if (n_cand > 200)
+			fprintf(stderr, "neurons: ablating %d neurons one at a time...\n", n_cand);
+		if (an_ablate_groups(m, ids, n, pos, pos + 1, ab, start, n_cand, target, vs, 512, res, &err)) {
+			rc = cli_error("neurons", "%s", err.msg);
+			goto done;
+		}
+		for (int c = 0; c < n_cand; c++)
+			abl[order[c]] = (float)(clean - res[c]);
+		free(ab), free(start), free(res);
+		ab = NULL, start = NULL, res = NULL;
+		for (int i = 0; i < NF; i++)
+			order[i] = i;
+	}
+	const float *key = o->rank == R_ACT ? act : o->rank == R_DLA ? dla : o->rank == R_ABLATE ? abl : wsc;
+	sort_key = key;
+	qsort(order, (size_t)NF, sizeof *order, by_key_desc);
+	int k = o->k < NF ? o->k : NF;
+
+	/* the top k ablated together, against random draws from the same layers */
+	if (o->compare_random > 0) {
+		int R = o->compare_random;
+		ab = malloc((size_t)k * (R + 1) * sizeof *ab);
+		start = malloc((size_t)(R + 2) * sizeof *start);
+		res = malloc((size_t)(R + 1) * sizeof *res);
+		rand_eff = malloc((size_t)R * sizeof *rand_eff);
+		char *used = calloc((size_t)NF, 1);
+		if (!ab || !start || !res || !rand_eff || !used) {
+			free(used);
+			rc = cli_error("neurons", "out of memory");
+			goto done;
+		}
+		rng_state = o->seed;
+		for (int j = 0; j < k; j++) {
+			int l = order[j] / F, f = order[j] % F;
+			ab[j] = (an_ablation){l, f, refm ? refm[order[j]] : 0.0f};
+		}
+		start[0] = 0;
+		for (int r = 0; r < R; r++) {
+			memset(used, 0, (size_t)NF);
+			for (int j = 0; j < k; j++)
+				used[order[j]] = 1; /* random draws avoid the top k */
+			start[r + 1] = k * (r + 1);
+			for (int j = 0; j < k; j++) {
+				int l = order[j] / F, f;
+				do
+					f = (int)(rnd() % (uint64_t)F);
+				while (used[l * F + f]);
+				used[l * F + f] = 1;
+				ab[k * (r + 1) + j] = (an_ablation){l, f, refm ? refm[l * F + f] : 0.0f};
+			}
+		}
+		start[R + 1] = k * (R + 1);
+		free(used);
+		if (an_ablate_groups(m, ids, n, pos, pos + 1, ab, start, R + 1, target, vs, 512, res, &err)) {
+			rc = cli_error("neurons", "%s", err.msg);
+			goto done;
+		}
+		top_eff = clean - res[0];
+		top_p = exp(res[0]);
+		for (int r = 0; r < R; r++)
+			rand_eff[r] = clean - res[r + 1];
+		mean_std(rand_eff, R, &rand_mean, &rand_sd);
+		rand_min = rand_max = rand_eff[0];
+		for (int r = 1; r < R; r++)
+			rand_min = rand_eff[r] < rand_min ? rand_eff[r] : rand_min,
+			rand_max = rand_eff[r] > rand_max ? rand_eff[r] : rand_max;
+	}
+
+	/* ---- output ---- */
+	const char *metric = vs >= 0 ? "logit difference" : "log p(target)";
+	char tb[256];
+	int npro = 3, pro[3];
+	if (o->fmt == FMT_JSON) {
+		json_t *jo = json_object(), *arr = json_array();
+		char *ct = cli_utf8_clean(text, len), *tt = cli_token_text(m, target);
+		json_object_set_new(jo, "prompt", json_string(ct ? ct : ""));
+		json_object_set_new(jo, "target", json_string(tt ? tt : ""));
+		free(ct), free(tt);
+		if (vs >= 0) {
+			char *vt = cli_token_text(m, vs);
+			json_object_set_new(jo, "vs", json_string(vt ? vt : ""));
+			free(vt);
+		}
+		json_object_set_new(jo, "position", json_integer(pos));
+		json_object_set_new(jo, "rank_by", json_string(RANK_NAME[o->rank]));
+		json_object_set_new(jo, "metric", json_string(metric));
+		json_object_set_new(jo, "clean", json_real(clean));
+		json_object_set_new(jo, "ablation", json_string(refm ? "mean" : "zero"));
+		for (int j = 0; j < k; j++) {
+			int i = order[j], l = i / F, f = i % F;
+			json_t *e = json_object(), *pa = json_array();
+			json_object_set_new(e, "layer", json_integer(l));
+			json_object_set_new(e, "neuron", json_integer(f));
+			json_object_set_new(e, "act", json_real(act[i]));
+			json_object_set_new(e, "dla", json_real(dla[i]));
+			json_object_set_new(e, "ablate", isnan(abl[i]) ? json_null() : json_real(abl[i]));
+			json_object_set_new(e, "w_in_cos", json_real(win[i]));
+			json_object_set_new(e, "w_out_cos", json_real(wout[i]));
+			json_object_set_new(e, "weights", json_real(wsc[i]));
+			promotes(m, l, f, act[i], npro, pro, tmp_v, tmp_d);
+			for (int q = 0; q < npro; q++) {
+				char *pt = cli_token_text(m, pro[q]);
+				json_array_append_new(pa, json_string(pt ? pt : ""));
+				free(pt);
+			}
+			json_object_set_new(e, "promotes", pa);
+			json_array_append_new(arr, e);
+		}
+		json_object_set_new(jo, "neurons", arr);
+		if (rand_eff) {
+			json_t *cr = json_object(), *ra = json_array();
+			json_object_set_new(cr, "k", json_integer(k));
+			json_object_set_new(cr, "top_effect", json_real(top_eff));
+			json_object_set_new(cr, "random_mean", json_real(rand_mean));
+			json_object_set_new(cr, "random_std", json_real(rand_sd));
+			for (int r = 0; r < o->compare_random; r++)
+				json_array_append_new(ra, json_real(rand_eff[r]));
+			json_object_set_new(cr, "random_effects", ra);
+			json_object_set_new(jo, "compare_random", cr);
+		}
+		json_dumpf(jo, stdout, JSON_INDENT(2));
+		fputc('\n', stdout);
+		json_decref(jo);
+	} else if (o->fmt == FMT_TSV) {
+		printf("rank\tlayer\tneuron\tact\tdla\tablate\tw_in_cos\tw_out_cos\tweights\tpromotes\n");
+		for (int j = 0; j < k; j++) {
+			int i = order[j], l = i / F, f = i % F;
+			printf("%d\t%d\t%d\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t", j + 1, l, f, act[i], dla[i], abl[i], win[i],
+			       wout[i], wsc[i]);
+			promotes(m, l, f, act[i], npro, pro, tmp_v, tmp_d);
+			for (int q = 0; q < npro; q++) {
+				int tl = fp_token_decode(m->tok, pro[q], tb, sizeof tb);
+				if (q)
+					putchar(' ');
+				cli_print_quoted(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
+			}
+			printf("\n");
+		}
+	} else {
+		printf("prompt ");
+		cli_print_quoted(stdout, text, len);
+		int tl = fp_token_decode(m->tok, ids[pos], tb, sizeof tb);
+		printf(" (%d tokens)\nposition %d ", n, pos);
+		cli_print_quoted(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
+		tl = fp_token_decode(m->tok, target, tb, sizeof tb);
+		printf("; target ");
+		cli_print_quoted(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
+		if (vs >= 0) {
+			tl = fp_token_decode(m->tok, vs, tb, sizeof tb);
+			printf(" vs ");
+			cli_print_quoted(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
+		}
+		if (vs >= 0)
+			printf("; clean logit difference %.4f\n", clean);
+		else
+			printf("; clean p = %.4f (log p %.4f)\n", exp(clean), clean);
+		printf("ranked by %s; ablate = clean - ablated %s (%s ablation%s)\n", RANK_NAME[o->rank], metric,
+		       refm ? "mean" : "zero", o->rank == R_ABLATE ? "" : ", only with --rank ablate");
+		printf("%4s %10s %9s %9s %9s %7s %7s %8s  promotes\n", "rank", "neuron", "act", "dla", "ablate", "w_in",
+		       "w_out", "weights");
+		for (int j = 0; j < k; j++) {
+			int i = order[j], l = i / F, f = i % F;
+			char nm[24];
+			snprintf(nm, sizeof nm, "%d.%d", l, f);
+			printf("%4d %10s %9.4f %9.4f %9.4f %7.3f %7.3f %8.4f  ", j + 1, nm, act[i], dla[i], abl[i], win[i],
+			       wout[i], wsc[i]);
+			promotes(m, l, f, act[i], npro, pro, tmp_v, tmp_d);
+			for (int q = 0; q < npro; q++) {
+				tl = fp_token_decode(m->tok, pro[q], tb, sizeof tb);
+				if (q)
+					putchar(' ');
+				cli_print_quoted(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
+			}
+			printf("\n");
+		}
+		if (rand_eff)
+			printf("ablating the top %d together (%s): %s drops by %.4f (p %.4f -> %.4f); %d random draws of %d "
+			       "neurons from the same layers: mean drop %.4f, std %.4f, min %.4f, max %.4f\n",
+			       k, refm ? "mean" : "zero", metric, top_eff, exp(clean), vs >= 0 ? NAN : top_p,
+			       o->compare_random, k, rand_mean, rand_sd, rand_min, rand_max);
+	}
+	if (o->out) {
+		hid_t f = h5u_create(o->out, o->force, &err);
+		if (f < 0) {
+			rc = cli_error("neurons", "%s", err.msg);
+			goto done;
+		}
+		size_t d2[2] = {(size_t)L, (size_t)F}, dk[1] = {(size_t)k};
+		int32_t *rl = malloc((size_t)k * sizeof *rl), *rn = malloc((size_t)k * sizeof *rn);
+		int w = !rl || !rn;
+		for (int j = 0; j < k && !w; j++)
+			rl[j] = order[j] / F, rn[j] = order[j] % F;
+		if (!w)
+			w |= h5u_f32(f, "act", 2, d2, act) | h5u_f32(f, "dla", 2, d2, dla) | h5u_f32(f, "ablate", 2, d2, abl) |
+			     h5u_f32(f, "w_in_cos", 2, d2, win) | h5u_f32(f, "w_out_cos", 2, d2, wout) |
+			     h5u_f32(f, "weights", 2, d2, wsc) | h5u_i32(f, "top_layer", 1, dk, rl) |
+			     h5u_i32(f, "top_neuron", 1, dk, rn);
+		if (rand_eff) {
+			size_t dr[1] = {(size_t)o->compare_random};
+			w |= h5u_f64(f, "random_effects", 1, dr, rand_eff) | h5u_attr_f64(f, NULL, "top_effect", top_eff);
+		}
+		char *tt = cli_token_text(m, target);
+		w |= h5u_attr_str(f, NULL, "format", "factprobe-neurons") | h5u_attr_str(f, NULL, "prompt", text) |
+		     h5u_attr_str(f, NULL, "target", tt ? tt : "") | h5u_attr_i64(f, NULL, "position", pos) |
+		     h5u_attr_str(f, NULL, "rank_by", RANK_NAME[o->rank]) | h5u_attr_str(f, NULL, "metric", metric) |
+		     h5u_attr_f64(f, NULL, "clean", clean) | h5u_attr_str(f, NULL, "ablation", refm ? "mean" : "zero");
+		free(tt), free(rl), free(rn);
+		if (h5u_close(f, o->out, &err) || w) {
+			rc = cli_error("neurons", "%s", w ? "cannot write the results to the HDF5 file" : err.msg);
+			goto done;
+		}
+	}
+done:
+	an_run_free(&run);
+	free(text), free(ids), free(act), free(dla), free(abl), free(win), free(wout), free(wsc);
+	free(refm), free(tmp_v), free(tmp_d), free(order), free(ab), free(start), free(res), free(rand_eff);
+	fp_model_free(m);
+	return rc;
+}
+
+/* ---- recording mode ---- */
+
+typedef struct rec_opts {
+	const char *from, *group_by, *group, *model;
+	int stat_auroc, k, fmt;
+	double holdout;
+	uint64_t seed;
+} rec_opts;
+
+static char *trim(const char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	size_t n = strlen(s);
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
+	return strndup(s, n);
+}
+
+/* AUROC of score for positives (label 1) vs negatives: the Mann-Whitney
+ * statistic with ties counted half */
+static double auroc(const float *score, const char *label, const int *idx, int n)
+{
+	double pos_n = 0, neg_n = 0, wins = 0;
+	for (int i = 0; i < n; i++) {
+		if (!label[idx[i]])
+			continue;
+		pos_n++;
+		for (int j = 0; j < n; j++) {
+			if (label[idx[j]])
+				continue;
+			float a = score[idx[i]], b = score[idx[j]];
+			wins += a > b ? 1 : a == b ? 0.5 : 0;
+		}
+	}
+	for (int j = 0; j < n; j++)
+		neg_n += !label[idx[j]];
+	return pos_n && neg_n ? wins / (pos_n * neg_n) : NAN;
+}
+
+static double auroc_se(double A, double np, double nn)
+{
+	double q1 = A / (2 - A), q2 = 2 * A * A / (1 + A);
+	return sqrt((A * (1 - A) + (np - 1) * (q1 - A * A) + (nn - 1) * (q2 - A * A)) / (np * nn));
+}
+
+static int from_rec(rec_opts *o)
+{
+	fp_error err = {0};
+	an_rec *rec = NULL;
+	an_rec_meta mt;
+	int rc = 0;
+	char **labels = NULL, **groups = NULL;
+	long *row_start = NULL, *n_rows = NULL;
+	float *X = NULL, *stat = NULL, *col = NULL;
+	char *lab = NULL, *is_test = NULL;
+	int *train = NULL, *test = NULL, *order = NULL, *layers = NULL;
+	int n_groups = 0;
+	if (an_rec_open(&rec, o->from, &mt, &err))
+		return cli_error("neurons", "%s", err.msg);
+	long P = mt.n_prompts;
+	int L = mt.n_layers, F = mt.d_mlp;
+	if (P < 4) {
+		rc = cli_error("neurons", "'%s' holds %ld prompts; group statistics need at least 4", o->from, P);
+		goto done;
+	}
+	if (strcmp(o->group_by, "target") && strcmp(o->group_by, "relation") && strcmp(o->group_by, "subject") &&
+	    strcmp(o->group_by, "id")) {
+		rc = cli_usage_error("neurons", "--group-by takes target, relation, subject or id, not '%s'", o->group_by);
+		goto done;
+	}
+	if (an_rec_strings(rec, o->group_by, &labels, &err)) {
+		rc = cli_error("neurons", "%s", err.msg);
+		goto done;
+	}
+	row_start = malloc((size_t)P * sizeof *row_start);
+	n_rows = malloc((size_t)P * sizeof *n_rows);
+	if (!row_start || !n_rows || an_rec_longs(rec, "prompts/row_start", row_start, P, &err) ||
+	    an_rec_longs(rec, "prompts/n_rows", n_rows, P, &err)) {
+		rc = cli_error("neurons", "%s", err.msg[0] ? err.msg : "out of memory");
+		goto done;
+	}
+	for (long p = 0; p < P; p++) {
+		if (n_rows[p] < 1) {
+			rc = cli_error("neurons", "'%s': prompt %ld has no recorded rows", o->from, p);
+			goto done;
+		}
+		char *t = trim(labels[p]);
+		free(labels[p]);
+		labels[p] = t;
+		if (!*t) {
+			rc = cli_error("neurons", "'%s': prompt %ld has an empty '%s'; --group-by needs it for every prompt",
+				       o->from, p, o->group_by);
+			goto done;
+		}
+	}
+	/* distinct groups, in order of first appearance */
+	groups = calloc((size_t)P, sizeof *groups);
+	for (long p = 0; p < P && groups; p++) {
+		int found = 0;
+		for (int gi = 0; gi < n_groups && !found; gi++)
+			found = !strcmp(groups[gi], labels[p]);
+		if (!found)
+			groups[n_groups++] = labels[p];
+	}
+	char *want = o->group ? trim(o->group) : NULL;
+	if (want) {
+		int found = 0;
+		for (int gi = 0; gi < n_groups; gi++)
+			found |= !strcmp(groups[gi], want);
+		if (!found) {
+			char list[400] = "";
+			for (int gi = 0; gi < n_groups && strlen(list) < 300; gi++)
+				snprintf(list + strlen(list), sizeof list - strlen(list), "%s'%s'", gi ? ", " : "", groups[gi]);
+			rc = cli_error("neurons", "no prompt in '%s' has %s '%s'; its groups are %s", o->from, o->group_by,
+				       want, list);
+			free(want);
+			goto done;
+		}
+	}
+	/* which layers the recording holds */
+	layers = malloc((size_t)L * sizeof *layers);
+	int nl = 0;
+	for (int l = 0; l < L && layers; l++) {
+		char hn[96];
+		snprintf(hn, sizeof hn, "blocks.%d.mlp.hook_post", l);
+		if (an_rec_has(rec, hn))
+			layers[nl++] = l;
+	}
+	if (nl == 0) {
+		free(want);
+		rc = cli_error("neurons", "'%s' holds no blocks.L.mlp.hook_post; record it with: factprobe record "
+					  "--hooks 'blocks.*.mlp.hook_post' --positions subject-last ...", o->from);
+		goto done;
+	}
+	/* X [nl][P][F]: each prompt's last recorded row */
+	X = malloc((size_t)nl * P * F * sizeof *X);
+	col = malloc((size_t)F * sizeof *col);
+	if (!X || !col) {
+		free(want);
+		rc = cli_error("neurons", "out of memory (%d layers x %ld prompts x %d neurons)", nl, P, F);
+		goto done;
+	}
+	for (int li = 0; li < nl; li++) {
+		char hn[96];
+		snprintf(hn, sizeof hn, "blocks.%d.mlp.hook_post", layers[li]);
+		for (long p = 0; p < P; p++) {
+			int w;
+			if (an_rec_read(rec, hn, row_start[p] + n_rows[p] - 1, 1, X + ((size_t)li * P + p) * F, &w, &err)) {
+				free(want);
+				rc = cli_error("neurons", "%s", err.msg);
+				goto done;
+			}
+			if (w != F) {
+				free(want);
+				rc = cli_error("neurons", "'%s': %s has width %d, not d_mlp %d", o->from, hn, w, F);
+				goto done;
+			}
+		}
+	}
+	/* stratified split: hold out round(holdout * size) of each group */
+	lab = malloc((size_t)P);
+	is_test = calloc((size_t)P, 1);
+	train = malloc((size_t)P * sizeof *train);
+	test = malloc((size_t)P * sizeof *test);
+	int *perm = malloc((size_t)P * sizeof *perm);
+	if (!lab || !is_test || !train || !test || !perm) {
+		free(perm), free(want);
+		rc = cli_error("neurons", "out of memory");
+		goto done;
+	}
+	rng_state = o->seed;
+	for (int gi = 0; gi < n_groups; gi++) {
+		int cnt = 0;
+		for (long p = 0; p < P; p++)
+			if (!strcmp(labels[p], groups[gi]))
+				perm[cnt++] = (int)p;
+		for (int i = cnt - 1; i > 0; i--) {
+			int j = (int)(rnd() % (uint64_t)(i + 1)), t = perm[i];
+			perm[i] = perm[j], perm[j] = t;
+		}
+		int nt = (int)floor(o->holdout * cnt + 0.5);
+		if (nt >= cnt && cnt > 1)
+			nt = cnt - 1;
+		for (int i = 0; i < nt; i++)
+			is_test[perm[i]] = 1;
+	}
+	free(perm);
+	int ntr = 0, nte = 0;
+	for (long p = 0; p < P; p++) {
+		if (is_test[p])
+			test[nte++] = (int)p;
+		else
+			train[ntr++] = (int)p;
+	}
+	int NF = nl * F;
+	stat = malloc((size_t)NF * sizeof *stat);
+	order = malloc((size_t)NF * sizeof *order);
+	float *score = malloc((size_t)P * sizeof *score);
+	if (!stat || !order || !score) {
+		free(score), free(want);
+		rc = cli_error("neurons", "out of memory");
+		goto done;
+	}
+	json_t *jall = o->fmt == FMT_JSON ? json_array() : NULL;
+	if (o->fmt == FMT_TSV)
+		printf("group\trank\tlayer\tneuron\tstat\ttrain_d\ttrain_auroc\ttest_auroc\ttest_auroc_se\tmean_in\tmean_out\n");
+	else if (o->fmt == FMT_TEXT)
+		printf("recording %s: %ld prompts, %d layers of mlp.hook_post (each prompt's last recorded row, "
+		       "positions=%s); grouped by %s; held out %.0f%% of each group (seed %llu)\n",
+		       o->from, P, nl, mt.positions, o->group_by, o->holdout * 100, (unsigned long long)o->seed);
+	for (int gi = 0; gi < n_groups; gi++) {
+		if (want && strcmp(groups[gi], want))
+			continue;
+		for (long p = 0; p < P; p++)
+			lab[p] = !strcmp(labels[p], groups[gi]);
+		int tr_in = 0, te_in = 0;
+		for (int i = 0; i < ntr; i++)
+			tr_in += lab[train[i]];
+		for (int i = 0; i < nte; i++)
+			te_in += lab[test[i]];
+		if (tr_in < 2 || ntr - tr_in < 2) {
+			if (o->fmt == FMT_TEXT)
+				printf("\ngroup '%s': too few training prompts (%d in, %d out); skipped\n", groups[gi], tr_in,
+				       ntr - tr_in);
+			continue;
+		}
+		/* d per neuron on the training split (and AUROC when ranking by it) */
+		for (int li = 0; li < nl; li++)
+			for (int f = 0; f < F; f++) {
+				double si = 0, so = 0, ssi = 0, sso = 0;
+				for (int i = 0; i < ntr; i++) {
+					double x = X[((size_t)li * P + train[i]) * F + f];
+					if (lab[train[i]])
+						si += x, ssi += x * x;
+					else
+						so += x, sso += x * x;
+				}
+				double ni = tr_in, no = ntr - tr_in, mi = si / ni, mo = so / no;
+				double vi = (ssi - si * mi) / (ni - 1), vo = (sso - so * mo) / (no - 1);
+				double sp = sqrt(((ni - 1) * vi + (no - 1) * vo) / (ni + no - 2));
+				stat[li * F + f] = sp > 0 ? (float)((mi - mo) / sp) : 0;
+			}
+		if (o->stat_auroc) { /* AUROC only for the neurons that could rank: top 20*k by |d| */
+			for (int i = 0; i < NF; i++)
+				order[i] = i;
+			abs_key = stat;
+			qsort(order, (size_t)NF, sizeof *order, by_abs_desc);
+			int ncand = 20 * o->k < NF ? 20 * o->k : NF;
+			float *au = malloc((size_t)NF * sizeof *au);
+			if (!au) {
+				rc = cli_error("neurons", "out of memory");
+				break;
+			}
+			for (int i = 0; i < NF; i++)
+				au[i] = NAN;
+			for (int c = 0; c < ncand; c++) {
+				int i = order[c], li = i / F, f = i % F;
+				for (long p = 0; p < P; p++)
+					score[p] = X[((size_t)li * P + p) * F + f];
+				au[i] = (float)auroc(score, lab, train, ntr);
+			}
+			memcpy(stat, au, (size_t)NF * sizeof *stat);
+			free(au);
+		}
+		for (int i = 0; i < NF; i++)
+			order[i] = i;
+		sort_key = stat;
+		qsort(order, (size_t)NF, sizeof *order, by_key_desc);
+		int k = o->k < NF ? o->k : NF;
+		/* held-out: each neuron's AUROC, and the mean z-score of the top k */
+		double *zsum = calloc((size_t)P, sizeof *zsum);
+		if (!zsum) {
+			rc = cli_error("neurons", "out of memory");
+			break;
+		}
+		if (o->fmt == FMT_TEXT)
+			printf("\ngroup '%s': train %d in / %d out, held out %d in / %d out; ranked by %s\n%4s %10s %8s %8s "
+			       "%11s %9s %9s\n",
+			       groups[gi], tr_in, ntr - tr_in, te_in, nte - te_in,
+			       o->stat_auroc ? "training AUROC" : "training d = (mean in - mean out) / pooled std", "rank",
+			       "neuron", o->stat_auroc ? "auroc" : "d", "mean in", "mean out", "test AUROC", "+- se");
+		json_t *jg = jall ? json_object() : NULL, *jn = jall ? json_array() : NULL;
+		for (int j = 0; j < k; j++) {
+			int i = order[j], li = i / F, f = i % F;
+			double min_ = 0, mout = 0, s = 0, ss = 0;
+			for (int t = 0; t < ntr; t++) {
+				double x = X[((size_t)li * P + train[t]) * F + f];
+				s += x, ss += x * x;
+				if (lab[train[t]])
+					min_ += x;
+				else
+					mout += x;
+			}
+			min_ /= tr_in, mout /= ntr - tr_in;
+			double mu = s / ntr, sd = sqrt(fmax(ss / ntr - mu * mu, 1e-12));
+			double sign = min_ >= mout ? 1 : -1;
+			for (long p = 0; p < P; p++) {
+				score[p] = X[((size_t)li * P + p) * F + f];
+				zsum[p] += sign * (score[p] - mu) / sd;
+			}
+			double ta = nte ? auroc(score, lab, test, nte) : NAN;
+			double se = te_in && nte - te_in ? auroc_se(ta, te_in, nte - te_in) : NAN;
+			if (o->fmt == FMT_TEXT) {
+				char nm[24];
+				snprintf(nm, sizeof nm, "%d.%d", layers[li], f);
+				printf("%4d %10s %8.3f %8.3f %11.3f %9.3f %9.3f\n", j + 1, nm, stat[i], min_, mout, ta, se);
+			} else if (o->fmt == FMT_TSV) {
+				printf("%s\t%d\t%d\t%d\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\n", groups[gi], j + 1, layers[li],
+				       f, stat[i], stat[i], NAN, ta, se, min_, mout);
+			} else {
+				json_t *e = json_object();
+				json_object_set_new(e, "layer", json_integer(layers[li]));
+				json_object_set_new(e, "neuron", json_integer(f));
+				json_object_set_new(e, "stat", json_real(stat[i]));
+				json_object_set_new(e, "mean_in", json_real(min_));
+				json_object_set_new(e, "mean_out", json_real(mout));
+				json_object_set_new(e, "test_auroc", isnan(ta) ? json_null() : json_real(ta));
+				json_object_set_new(e, "test_auroc_se", isnan(se) ? json_null() : json_real(se));
+				json_array_append_new(jn, e);
+			}
+		}
+		for (long p = 0; p < P; p++)
+			score[p] = (float)zsum[p];
+		free(zsum);
+		double ca = nte ? auroc(score, lab, test, nte) : NAN;
+		double cse = te_in && nte - te_in ? auroc_se(ca, te_in, nte - te_in) : NAN;
+		if (o->fmt == FMT_TEXT)
+			printf("top %d together (mean sign-aligned z-score), held-out AUROC %.3f +- %.3f (chance 0.5; %d in, "
+			       "%d out)\n", k, ca, cse, te_in, nte - te_in);
+		else if (jg) {
+			json_object_set_new(jg, "group", json_string(groups[gi]));
+			json_object_set_new(jg, "train_in", json_integer(tr_in));
+			json_object_set_new(jg, "train_out", json_integer(ntr - tr_in));
+			json_object_set_new(jg, "test_in", json_integer(te_in));
+			json_object_set_new(jg, "test_out", json_integer(nte - te_in));
+			json_object_set_new(jg, "stat", json_string(o->stat_auroc ? "auroc" : "d"));
+			json_object_set_new(jg, "neurons", jn);
+			json_object_set_new(jg, "combined_test_auroc", isnan(ca) ? json_null() : json_real(ca));
+			json_object_set_new(jg, "combined_test_auroc_se", isnan(cse) ? json_null() : json_real(cse));
+			json_array_append_new(jall, jg);
+		}
+	}
+	if (jall) {
+		json_t *jo = json_object();
+		json_object_set_new(jo, "recording", json_string(o->from));
+		json_object_set_new(jo, "group_by", json_string(o->group_by));
+		json_object_set_new(jo, "holdout", json_real(o->holdout));
+		json_object_set_new(jo, "seed", json_integer((json_int_t)o->seed));
+		json_object_set_new(jo, "groups", jall);
+		json_dumpf(jo, stdout, JSON_INDENT(2));
+		fputc('\n', stdout);
+		json_decref(jo);
+	}
+	free(score), free(want);
+done:
+	if (labels)
+		for (long p = 0; p < P; p++)
+			free(labels[p]);
+	free(labels), free(groups), free(row_start), free(n_rows), free(X), free(stat), free(col), free(lab), free(is_test);
+	free(train), free(test), free(order), free(layers);
+	an_rec_close(rec);
+	return rc;
+}
+
+int cmd_neurons(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"model", required_argument, 0, 'm'}, {"target", required_argument, 0, 't'},
+		{"vs", required_argument, 0, 'v'}, {"at", required_argument, 0, 'a'},
+		{"subject", required_argument, 0, 's'}, {"rank", required_argument, 0, 'r'},
+		{"top", required_argument, 0, 'k'}, {"ablate", required_argument, 0, 'A'},
+		{"ref", required_argument, 0, 'R'}, {"candidates", required_argument, 0, 'c'},
+		{"compare-random", required_argument, 0, 'C'}, {"seed", required_argument, 0, 'S'},
+		{"from", required_argument, 0, 'F'}, {"group-by", required_argument, 0, 'g'},
+		{"group", required_argument, 0, 'G'}, {"stat", required_argument, 0, 'X'},
+		{"holdout", required_argument, 0, 'H'}, {"tsv", no_argument, 0, 'T'}, {"json", no_argument, 0, 'J'},
+		{"output", required_argument, 0, 'o'}, {"force", no_argument, 0, 'f'}, {"help", no_argument, 0, 'h'},
+		{0, 0, 0, 0}};
+	live_opts lo = {0};
+	rec_opts ro = {0};
+	lo.at = AT_LAST, lo.rank = R_DLA, lo.k = 20, lo.candidates = 100, lo.seed = 1;
+	ro.k = 10, ro.holdout = 0.3, ro.seed = 1;
+	int k_set = 0, c, seed;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":m:t:k:o:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'm': lo.model = ro.model = optarg; break;
+		case 't': lo.target_s = optarg; break;
+		case 'v': lo.vs_s = optarg; break;
+		case 'a':
+			if (cli_parse_at("neurons", optarg, (1u << AT_LAST) | (1u << AT_SUBJECT_LAST) | (1u << AT_POS), &lo.at,
+					 &lo.at_pos))
+				return 2;
+			break;
+		case 's': lo.subject = optarg; break;
+		case 'r': {
+			int found = -1;
+			for (int i = 0; i < 4; i++)
+				if (!strcmp(optarg, RANK_NAME[i]))
+					found = i;
+			if (found < 0)
+				return cli_usage_error("neurons", "--rank takes act, dla, ablate or weights, not '%s'", optarg);
+			lo.rank = found;
+			break;
+		}
+		case 'k':
+			if (cli_parse_int("neurons", "-k", optarg, 1, 100000, &lo.k))
+				return 2;
+			ro.k = lo.k, k_set = 1;
+			break;
+		case 'A':
+			if (!strcmp(optarg, "zero")) lo.ablate_mean = 0;
+			else if (!strcmp(optarg, "mean")) lo.ablate_mean = 1;
+			else return cli_usage_error("neurons", "--ablate takes zero or mean, not '%s'", optarg);
+			break;
+		case 'R': lo.ref = optarg; break;
+		case 'c':
+			if (cli_parse_int("neurons", "--candidates", optarg, 0, 1 << 30, &lo.candidates))
+				return 2;
+			break;
+		case 'C':
+			if (cli_parse_int("neurons", "--compare-random", optarg, 1, 10000, &lo.compare_random))
+				return 2;
+			break;
+		case 'S':
+			if (cli_parse_int("neurons", "--seed", optarg, 0, 1 << 30, &seed))
+				return 2;
+			lo.seed = ro.seed = (uint64_t)seed;
+			break;
+		case 'F': ro.from = optarg; break;
+		case 'g': ro.group_by = optarg; break;
+		case 'G': ro.group = optarg; break;
+		case 'X':
+			if (!strcmp(optarg, "d")) ro.stat_auroc = 0;
+			else if (!strcmp(optarg, "auroc")) ro.stat_auroc = 1;
+			else return cli_usage_error("neurons", "--stat takes d or auroc, not '%s'", optarg);
+			break;
+		case 'H': {
+			char *e;
+			ro.holdout = strtod(optarg, &e);
+			if (e == optarg || *e || !(ro.holdout >= 0 && ro.holdout < 1))
+				return cli_usage_error("neurons", "--holdout takes a fraction in [0, 1), not '%s'", optarg);
+			break;
+		}
+		case 'T': lo.fmt = ro.fmt = FMT_TSV; break;
+		case 'J': lo.fmt = ro.fmt = FMT_JSON; break;
+		case 'o': lo.out = optarg; break;
+		case 'f': lo.force = 1; break;
+		case 'h': fputs(HELP, stdout); return 0;
+		default: return cli_bad_option("neurons", c, argv);
+		}
+	}
+	if (ro.from) {
+		if (argc > optind)
+			return cli_usage_error("neurons", "--from reads a recording; give no PROMPT");
+		if (!ro.group_by)
+			return cli_usage_error("neurons", "--from needs --group-by FIELD (target, relation, subject or id)");
+		if (lo.target_s || lo.out)
+			return cli_usage_error("neurons", "--target and -o apply to a live PROMPT, not to --from");
+		(void)k_set;
+		return from_rec(&ro);
+	}
+	if (ro.group_by || ro.group)
+		return cli_usage_error("neurons", "--group-by and --group need --from ACTS.h5");
+	if (argc - optind != 1)
+		return cli_usage_error("neurons", "expects exactly one PROMPT argument (or --from ACTS.h5)");
+	if (!lo.target_s)
+		return cli_usage_error("neurons", "--target TOKEN is required, e.g. --target ' basketball'");
+	if (lo.ablate_mean && !lo.ref)
+		return cli_usage_error("neurons", "--ablate mean needs --ref PROMPTS (the reference set for the means)");
+	if (lo.out && !lo.force && access(lo.out, F_OK) == 0)
+		return cli_error("neurons", "'%s' exists; pass --force to replace it", lo.out);
+	return live(&lo, argv[optind]);
+}

@@ -1,0 +1,27 @@
+/* h5util.h - small HDF5 result files (dot, lens, neurons, trace): a few
+ * named datasets plus attributes, readable by h5py as plain arrays.  Library
+ * code: returns an fp_error. */
+#ifndef H5UTIL_H
+#define H5UTIL_H
+
+#include <hdf5.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../model/fp_error.h"
+
+/* Creates path (refusing an existing file unless force). Returns -1 on error. */
+hid_t h5u_create(const char *path, int force, fp_error *err);
+int h5u_close(hid_t f, const char *path, fp_error *err);
+/* datasets; name may contain '/' (groups are created as needed) */
+int h5u_f32(hid_t f, const char *name, int rank, const size_t *dims, const float *data);
+int h5u_f64(hid_t f, const char *name, int rank, const size_t *dims, const double *data);
+int h5u_i32(hid_t f, const char *name, int rank, const size_t *dims, const int32_t *data);
+int h5u_strs(hid_t f, const char *name, size_t n, char *const *strs);
+int h5u_strs_nd(hid_t f, const char *name, int rank, const size_t *dims, char *const *strs);
+/* attributes on obj (a file or a dataset opened by name: pass f and name, or name NULL for the root) */
+int h5u_attr_str(hid_t f, const char *obj, const char *name, const char *val);
+int h5u_attr_f64(hid_t f, const char *obj, const char *name, double val);
+int h5u_attr_i64(hid_t f, const char *obj, const char *name, long long val);
+
+#endif

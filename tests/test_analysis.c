@@ -1,0 +1,233 @@
+/* test_analysis.c - the query computations (probe/analysis.c) on synthetic
+ * models whose answers are known by construction:
+ *   - tiny-llama-plant: neuron 1.5 reads 'J' and writes 'Q' (tests/tiny.h).
+ *     It must rank first by activation, by DLA and by weight alignment, and
+ *     ablating it must give exactly the model whose neuron has no output
+ *     column (the -cut twin);
+ *   - DLA is complete: the per-neuron terms, plus the embeddings', attention
+ *     outputs' and biases' terms with the same frozen scale, add up to the
+ *     target's logit from the forward pass (llama RMSNorm and gpt2 LayerNorm);
+ *   - the logit lens at the last layer is the model's own logits;
+ *   - each direction kind is the vector it names; bad specs are errors. */
+#include "check.h"
+#include "tiny.h"
+#include "../model/model.h"
+#include "../probe/analysis.h"
+
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int argmax(const float *x, int n)
+{
+	int b = 0;
+	for (int i = 1; i < n; i++)
+		if (x[i] > x[b])
+			b = i;
+	return b;
+}
+
+static double dotd(const float *a, const float *b, int n)
+{
+	double s = 0;
+	for (int i = 0; i < n; i++)
+		s += (double)a[i] * b[i];
+	return s;
+}
+
+static void test_plant(void)
+{
+	tiny_opts o, oc;
+	tiny_defaults(&o, "llama");
+	tiny_plant(&o);
+	oc = o;
+	oc.plant_cut = 1;
+	fp_model *m = NULL, *mc = NULL;
+	fp_error err = {0};
+	CHECK(tiny_load(&o, &m, &err) == 0 && tiny_load(&oc, &mc, &err) == 0, "planted models load: %s", err.msg);
+	if (!m || !mc)
+		return;
+	int L = m->cfg.n_layers, F = m->cfg.d_mlp, V = m->cfg.n_vocab, NF = L * F;
+	int32_t *ids = NULL;
+	int n = 0;
+	fp_tokenize(m->tok, "abJ", 3, 0, &ids, &n, &err);
+	CHECK(n == 3 && ids[2] == 'J', "'abJ' is 3 byte tokens ending in 'J'");
+	an_run r, rc_;
+	CHECK(an_run_prompt(m, ids, n, AN_RESID | AN_RESID_MID | AN_MLP_POST | AN_LOGITS, &r, &err) == 0, "run: %s",
+	      err.msg);
+	CHECK(an_run_prompt(mc, ids, n, AN_LOGITS, &rc_, &err) == 0, "run cut: %s", err.msg);
+	const float *lg = r.logits + (size_t)(n - 1) * V, *lgc = rc_.logits + (size_t)(n - 1) * V;
+	double lp = an_logprob(lg, V, 'Q', NULL), lpc = an_logprob(lgc, V, 'Q', NULL);
+	printf("     planted: log p('Q') = %.4f with the neuron, %.4f without\n", lp, lpc);
+	CHECK(argmax(lg, V) == 'Q' && lp > lpc + 1, "the planted neuron makes 'Q' the top prediction after 'J'");
+
+	float *act = malloc(NF * sizeof *act), *dla = malloc(NF * sizeof *dla), *win = malloc(NF * sizeof *win);
+	float *wout = malloc(NF * sizeof *wout), *ws = malloc(NF * sizeof *ws);
+	an_neuron_scores(m, &r, n - 1, 'Q', -1, act, dla, win, wout);
+	for (int i = 0; i < NF; i++)
+		ws[i] = win[i] * wout[i];
+	int planted = 1 * F + 5;
+	printf("     neuron 1.5: act %.2f (next best %.2f), dla %.2f, w_in %.3f, w_out %.3f\n", act[planted],
+	       act[argmax(act, planted)], dla[planted], win[planted], wout[planted]);
+	CHECK(argmax(act, NF) == planted, "neuron 1.5 ranks first by activation");
+	CHECK(argmax(dla, NF) == planted, "neuron 1.5 ranks first by DLA");
+	CHECK(argmax(ws, NF) == planted, "neuron 1.5 ranks first by weight alignment");
+	/* --vs: the logit difference Q - J ranks it first too */
+	an_neuron_scores(m, &r, n - 1, 'Q', 'J', act, dla, win, wout);
+	CHECK(argmax(dla, NF) == planted, "neuron 1.5 ranks first by DLA on the logit difference Q - J");
+
+	/* ablation: zeroing the activation = removing the output column */
+	an_ablation ab[2] = {{1, 5, 0.0f}, {0, 7, 0.0f}};
+	int start[3] = {0, 1, 2};
+	double out[2];
+	CHECK(an_ablate_groups(m, ids, n, 0, n, ab, start, 2, 'Q', -1, 512, out, &err) == 0, "ablate: %s", err.msg);
+	CHECK_CLOSE(fabs(out[0] - lpc), 1e-4, "zero-ablating neuron 1.5 at every position = the model without it, log p('Q') (about -68)");
+	printf("     ablating 0.7 instead moves log p('Q') by %.4f; ablating 1.5 by %.4f\n", out[1] - lp, out[0] - lp);
+	CHECK(fabs(out[1] - lp) < 0.1 * fabs(out[0] - lp), "an unplanted neuron matters far less than the planted one");
+	/* packing: the same groups run one per pass agree */
+	double out1[2];
+	an_ablate_groups(m, ids, n, 0, n, ab, start, 2, 'Q', -1, 1, out1, &err);
+	CHECK_CLOSE(fmax(fabs(out1[0] - out[0]), fabs(out1[1] - out[1])), 1e-4, "ablation groups packed = run alone");
+	ab[0].neuron = F;
+	CHECK(an_ablate_groups(m, ids, n, 0, n, ab, start, 1, 'Q', -1, 512, out, &err) == FP_ERR_INVALID &&
+		      strstr(err.msg, "out of range"),
+	      "a neuron out of range is an error: %s", err.msg);
+
+	/* directions */
+	an_dir *d = NULL;
+	int D = m->cfg.d_model;
+	CHECK(an_dir_parse(m, "tok:Q", 0, 0, &d, &err) == 0 && d->width == D, "tok:Q parses: %s", err.msg);
+	if (d) {
+		double diff = 0;
+		for (int k = 0; k < D; k++)
+			diff = fmax(diff, fabs(d->v[k] - m->unembed['Q' * D + k]));
+		CHECK_CLOSE(diff, 0, "tok:Q is the unembedding row of 'Q'");
+		an_dir_free(d), d = NULL;
+	}
+	CHECK(an_dir_parse(m, "tok:\"Q\"", 0, 1, &d, &err) == 0, "quoted tok: parses: %s", err.msg);
+	if (d) {
+		CHECK_CLOSE(fabs(sqrt(dotd(d->v, d->v, D)) - 1), 1e-6, "--normalize gives a unit vector");
+		an_dir_free(d), d = NULL;
+	}
+	CHECK(an_dir_parse(m, "neuron:1.5", 0, 0, &d, &err) == 0, "neuron:1.5 parses: %s", err.msg);
+	if (d) {
+		CHECK(d->v[1] == 2.0f && fabs(dotd(d->v, d->v, D) - 4) < 1e-6, "neuron:1.5 is the planted output row 2 e1");
+		an_dir_free(d), d = NULL;
+	}
+	CHECK(an_dir_parse(m, "neuron-in:1.5", 0, 0, &d, &err) == 0, "neuron-in:1.5 parses: %s", err.msg);
+	if (d) {
+		CHECK(d->v[0] == 2.0f && fabs(dotd(d->v, d->v, D) - 4) < 1e-6, "neuron-in:1.5 is the planted input row 2 e0");
+		an_dir_free(d), d = NULL;
+	}
+	CHECK(an_dir_parse(m, "emb:Jb", 0, 0, &d, &err) == 0, "emb:Jb parses: %s", err.msg);
+	if (d) {
+		double diff = 0;
+		for (int k = 0; k < D; k++)
+			diff = fmax(diff, fabs(d->v[k] - 0.5 * (m->tok_embd['J' * D + k] + m->tok_embd['b' * D + k])));
+		CHECK_CLOSE(diff, 1e-6, "emb:Jb is the mean embedding of 'J' and 'b'");
+		an_dir_free(d), d = NULL;
+	}
+	/* mean-diff of two one-prompt sets = the difference of their last residuals */
+	char fa[] = "/tmp/fp-md-a-XXXXXX.txt", fb[] = "/tmp/fp-md-b-XXXXXX.txt";
+	int ffa = mkstemps(fa, 4), ffb = mkstemps(fb, 4);
+	CHECK(ffa >= 0 && ffb >= 0 && write(ffa, "abJ\n", 4) == 4 && write(ffb, "ab\n", 3) == 3, "mean-diff files");
+	close(ffa), close(ffb);
+	char spec[128];
+	snprintf(spec, sizeof spec, "mean-diff:%s,%s@blocks.*.hook_resid_post", fa, fb);
+	CHECK(an_dir_parse(m, spec, 0, 0, &d, &err) == 0 && d && d->per_layer && d->n_layers == L, "%s: %s", spec, err.msg);
+	if (d) {
+		an_run rb;
+		int32_t ib[2] = {'a', 'b'};
+		an_run_prompt(m, ib, 2, AN_RESID, &rb, &err);
+		double diff = 0;
+		for (int l = 0; l < L; l++)
+			for (int k = 0; k < D; k++) {
+				double want = r.resid[((size_t)(l + 1) * n + n - 1) * D + k] - rb.resid[((size_t)(l + 1) * 2 + 1) * D + k];
+				diff = fmax(diff, fabs(an_dir_at(d, l)[k] - want));
+			}
+		CHECK_CLOSE(diff, 1e-5, "mean-diff at blocks.*.hook_resid_post = the two prompts' last residuals' difference");
+		an_run_free(&rb);
+		an_dir_free(d), d = NULL;
+	}
+	unlink(fa), unlink(fb);
+	static const struct { const char *spec, *want; } bad[] = {
+		{"tok:QJ", "2 tokens"},      {"neuron:9.0", "layer 9 is out of range"},
+		{"neuron:1.999", "out of range"}, {"neuron:x", "not a neuron"},
+		{"vec:1", "unknown direction kind"}, {"basketball", "has no kind"},
+		{"file:/nonexistent.h5:/v", "cannot open"}, {"mean-diff:a.txt@hook_resid_post", "write mean-diff"},
+		{"mean-diff:/nonexistent-a.txt,/nonexistent-b.txt@blocks.*.hook_nope", "not a hook"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		err.msg[0] = 0;
+		int rc = an_dir_parse(m, bad[i].spec, 0, 0, &d, &err);
+		CHECK(rc != 0 && d == NULL && strstr(err.msg, bad[i].want), "direction '%s' is refused: %s", bad[i].spec,
+		      err.msg);
+	}
+	an_run_free(&r), an_run_free(&rc_);
+	free(act), free(dla), free(win), free(wout), free(ws), free(ids);
+	fp_model_free(m), fp_model_free(mc);
+}
+
+/* DLA completeness and the lens, on llama and gpt2 */
+static void test_dla_complete(const char *arch)
+{
+	tiny_opts o;
+	tiny_defaults(&o, arch);
+	fp_model *m = NULL;
+	fp_error err = {0};
+	CHECK(tiny_load(&o, &m, &err) == 0, "%s loads: %s", arch, err.msg);
+	if (!m)
+		return;
+	int L = m->cfg.n_layers, F = m->cfg.d_mlp, V = m->cfg.n_vocab, D = m->cfg.d_model, NF = L * F;
+	int32_t ids[6] = {'t', 'h', 'e', ' ', 'c', 'a'};
+	int n = 6;
+	an_run r;
+	CHECK(an_run_prompt(m, ids, n, AN_RESID | AN_RESID_MID | AN_MLP_POST | AN_LOGITS, &r, &err) == 0, "run: %s",
+	      err.msg);
+	float *attn = malloc((size_t)L * n * D * sizeof *attn), *pos = NULL;
+	an_capture(m, ids, n, FP_HOOK_ATTN_OUT, attn, &err);
+	float *act = malloc(NF * sizeof *act), *dla = malloc(NF * sizeof *dla), *win = malloc(NF * sizeof *win);
+	float *wout = malloc(NF * sizeof *wout), *g = malloc(D * sizeof *g), *xn = malloc(D * sizeof *xn), scale;
+	double worst = 0, worst_lens = 0;
+	for (int p = 0; p < n; p++) {
+		int target = argmax(r.logits + (size_t)p * V, V) ^ 1; /* not the top token: any token works */
+		an_neuron_scores(m, &r, p, target, -1, act, dla, win, wout);
+		an_final_norm(m, r.resid + ((size_t)L * n + p) * D, 1, xn, &scale);
+		an_dla_dir(m, target, -1, g);
+		double sum = 0;
+		for (int i = 0; i < NF; i++)
+			sum += dla[i];
+		/* the rest of the residual: embeddings (+ positions), attention outputs, MLP biases */
+		float *x = malloc(D * sizeof *x);
+		memcpy(x, r.resid + (size_t)p * D, D * sizeof *x); /* resid_pre 0 = embed (+ pos) */
+		for (int l = 0; l < L; l++)
+			for (int k = 0; k < D; k++)
+				x[k] += attn[((size_t)l * n + p) * D + k] + (m->layers[l].b_down ? m->layers[l].b_down[k] : 0);
+		sum += dotd(x, g, D) / scale;
+		if (m->out_norm_b)
+			sum += dotd(m->out_norm_b, m->unembed + (size_t)target * D, D);
+		double logit = r.logits[(size_t)p * V + target];
+		worst = fmax(worst, fabs(sum - logit) / fmax(1, fabs(logit)));
+		free(x);
+		/* lens at the last layer = the logits */
+		float *ll = malloc((size_t)V * sizeof *ll), *tmp = malloc(D * sizeof *tmp);
+		an_lens_logits(m, r.resid + ((size_t)L * n + p) * D, 1, ll, tmp);
+		for (int v = 0; v < V; v++)
+			worst_lens = fmax(worst_lens, fabs(ll[v] - r.logits[(size_t)p * V + v]));
+		free(ll), free(tmp);
+	}
+	CHECK_CLOSE(worst, 1e-4, "%s: neuron DLA + embedding, attention and bias terms = the target logit, relative", arch);
+	CHECK_CLOSE(worst_lens, 1e-4, "%s: logit lens at the last layer = the forward pass's logits", arch);
+	an_run_free(&r);
+	free(attn), free(pos), free(act), free(dla), free(win), free(wout), free(g), free(xn);
+	fp_model_free(m);
+}
+
+int main(void)
+{
+	test_plant();
+	test_dla_complete("llama");
+	test_dla_complete("gpt2");
+	return check_done("test_analysis");
+}

@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# tests/test_query.sh - the query commands (dot, lens, neurons, top-examples)
+# end to end.  On tiny-llama-plant, whose neuron 1.5 reads 'J' and writes 'Q'
+# by construction, every ranking must put that neuron first; bad input gets
+# one clear error.  On the default model (FACTPROBE_TEST_MODEL), the results
+# issue 4 asks to be shown: the basketball direction grows through the
+# layers, the lens ends on " basketball", ablating the top DLA neurons hurts
+# more than random neurons, and basketball-selective neurons beat chance on
+# held-out athletes.  Prints "test_query: N passed, M failed".  Env: BUILD.
+set -u
+BUILD=${BUILD:-build}
+FP="$BUILD/factprobe"
+PY=/usr/bin/python3
+MODEL=${FACTPROBE_TEST_MODEL:-}
+PASS=0
+FAIL=0
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+ok() { PASS=$((PASS + 1)); echo "ok   $*"; }
+bad() { FAIL=$((FAIL + 1)); echo "FAIL $*"; }
+# check DESC CMD...: CMD prints what it measured and exits 0 when it holds
+check() { local d=$1; shift; local out; out=$("$@" 2>&1) && ok "$d: $out" || bad "$d: $out"; }
+run() {
+	"$@" >"$T/out" 2>"$T/err"
+	RC=$?
+}
+expect_error() {
+	local desc=$1 pat=$2
+	shift 2
+	run "$@"
+	local lines
+	lines=$(grep -vc '^hint: ' "$T/err")
+	if [ "$RC" -ge 1 ] && [ "$RC" -le 2 ] && grep -q -- "$pat" "$T/err" && [ "$lines" -eq 1 ] && [ ! -s "$T/out" ]; then
+		ok "$desc: exit $RC, \"$(head -1 "$T/err")\""
+	else
+		bad "$desc: exit $RC, stdout $(head -c 200 "$T/out"), stderr: $(cat "$T/err")"
+	fi
+}
+
+"$BUILD/tests/make_tiny" "$T" >/dev/null
+M="$T/tiny-llama-plant.gguf"
+
+# --- the planted neuron ranks first, every way ------------------------------
+for r in act dla weights ablate; do
+	run "$FP" neurons -m "$M" --target Q --rank $r --candidates 0 -k 3 --tsv "abJ"
+	top=$(sed -n 2p "$T/out" | cut -f2,3)
+	[ "$RC" -eq 0 ] && [ "$top" = "$(printf '1\t5')" ] && ok "neurons --rank $r on the planted model: 1.5 first ($(sed -n 2p "$T/out" | cut -f4-9 | tr '\t' ' '))" \
+		|| bad "neurons --rank $r: exit $RC, $(cat "$T/out" "$T/err")"
+done
+run "$FP" neurons -m "$M" --target Q -k 1 --compare-random 20 --json "abJ"
+check "neurons --compare-random: the planted neuron vs 20 random draws" $PY -c '
+import json,sys; d=json.load(open(sys.argv[1]))["compare_random"]
+print("top drop %.3f, random mean %.4f max %.4f" % (d["top_effect"], d["random_mean"], max(d["random_effects"])))
+sys.exit(0 if d["top_effect"] > 10 * max(abs(x) for x in d["random_effects"]) + 1 else 1)' "$T/out"
+run "$FP" dot -m "$M" "abJ" --at last --direction neuron:1.5 --json
+check "dot with neuron:1.5: the residual turns to the planted write direction at layer 1" $PY -c '
+import json,sys; r=json.load(open(sys.argv[1]))["rows"]; c=[x["cos"] for x in r]
+print("cos by layer " + " ".join("%.3f" % x for x in c)); sys.exit(0 if c[1] > 0.9 and c[0] < 0.5 else 1)' "$T/out"
+run "$FP" lens -m "$M" "abJ" --target Q --json
+check "lens: 'Q' is rank 1 only after the planted layer" $PY -c '
+import json,sys; r=json.load(open(sys.argv[1]))["rows"]; k={x["layer"]: x["target_rank"] for x in r}
+print("rank of Q: " + ", ".join("%s %d" % (a, b) for a, b in k.items())); sys.exit(0 if k["1"] == 1 and k["emb"] > 1 else 1)' "$T/out"
+printf 'the cat sat\nabJ and more\nno such letter here\nxJy\nthe end\n' >"$T/corpus.txt"
+run "$FP" top-examples -m "$M" --neuron 1.5 -p "$T/corpus.txt" -k 2 --tsv
+[ "$RC" -eq 0 ] && [ "$(cut -f5 "$T/out" | tail -n +2 | sort -u)" = "J" ] && grep -q '\[\[J\]\]' "$T/out" \
+	&& ok "top-examples: the planted neuron's top 2 are the two 'J' tokens, marked [[J]]" || bad "top-examples: $(cat "$T/out" "$T/err")"
+
+# --- HDF5 outputs and recordings ------------------------------------------
+run "$FP" dot -m "$M" "abJ" --direction tok:Q -o "$T/dot.h5"
+check "dot -o: h5py reads dot, cos [layers, positions] and the attributes" $PY -c '
+import h5py,sys; f=h5py.File(sys.argv[1]); s=f["cos"].shape
+assert s == (2, 3) and f["dot"].shape == s and f.attrs["format"] == "factprobe-dot" and f.attrs["normalized"] == 0, s
+print("cos %s, direction %s" % (s, f.attrs["direction"]))' "$T/dot.h5"
+run "$FP" lens -m "$M" "abJ" -o "$T/dot.h5"
+expect_error "lens -o onto an existing file without --force" "exists; pass --force" "$FP" lens -m "$M" "abJ" -o "$T/dot.h5"
+printf 'id\tprompt\tsubject\ttarget\trelation\n' >"$T/set.tsv"
+for i in 1 2 3 4 5 6 7 8 9 10; do
+	printf 'j%d\tab%dJ cd\tJ\tQ\tplant\n' $i $i >>"$T/set.tsv"
+	printf 'o%d\tab%dx cd\tx\tother\tplant\n' $i $i >>"$T/set.tsv"
+done
+"$FP" record -m "$M" -p "$T/set.tsv" -o "$T/rec.h5" --hooks 'blocks.*.mlp.hook_post,blocks.*.hook_resid_post' \
+	--positions subject-last --dtype f32 2>/dev/null
+run "$FP" neurons -m "$M" --from "$T/rec.h5" --group-by target --group Q -k 10 --json
+check "neurons --from --group-by: 1.5 is among the 10 neurons that separate the 'J' prompts, held-out AUROC 1" $PY -c '
+import json,sys; g=json.load(open(sys.argv[1]))["groups"][0]; top={(n["layer"], n["neuron"]): n for n in g["neurons"]}
+n=top.get((1, 5))
+print("1.5: d=%.1f, held-out AUROC %.3f; top 10 together %.3f (%d in, %d out held out)" % (n["stat"], n["test_auroc"], g["combined_test_auroc"], g["test_in"], g["test_out"]) if n else "1.5 not in the top 10")
+sys.exit(0 if n and n["test_auroc"] == 1 and g["combined_test_auroc"] == 1 else 1)' "$T/out"
+"$FP" dot -m "$M" --from "$T/rec.h5" --direction tok:Q --tsv >"$T/a" 2>&1
+"$FP" dot -m "$M" -p "$T/set.tsv" --at subject-last --direction tok:Q --tsv >"$T/b" 2>&1
+check "dot --from a recording = dot -p over the same prompts, live" $PY -c '
+import sys
+a=[l.split("\t") for l in open(sys.argv[1]).read().split("\n")[1:] if l]
+b=[l.split("\t") for l in open(sys.argv[2]).read().split("\n")[1:] if l]
+assert len(a) == len(b) == 2, (a, b)
+d=max(abs(float(x[k])-float(y[k]))/max(1,abs(float(y[k]))) for x,y in zip(a,b) for k in (2,4))
+print("max relative diff %.2g (tolerance 1e-5; packed vs single passes)" % d); sys.exit(0 if d < 1e-5 else 1)' "$T/a" "$T/b"
+
+# --- bad input -------------------------------------------------------------
+expect_error "unknown hook" "not a per-layer hook" "$FP" dot -m "$M" abJ --direction tok:Q --hook blocks.*.hook_nope
+expect_error "hook layer out of range" "layer 7 is out of range" "$FP" dot -m "$M" abJ --direction tok:Q --hook blocks.7.hook_resid_post
+expect_error "direction of the wrong width" "has 64 dimensions but blocks.\*.mlp.hook_post has 128" "$FP" dot -m "$M" abJ --direction tok:Q --hook mlp.hook_post
+expect_error "neuron out of range" "neuron 999 is out of range" "$FP" top-examples -m "$M" --neuron 1.999 -p "$T/corpus.txt"
+expect_error "neuron layer out of range" "layer 5 is out of range" "$FP" dot -m "$M" abJ --direction neuron:5.0
+expect_error "target of several tokens" "'QJ' is 2 tokens" "$FP" neurons -m "$M" --target QJ abJ
+expect_error "multi-token tok: without --multi" "or say --multi mean|first" "$FP" dot -m "$M" abJ --direction tok:QJ
+expect_error "unknown direction kind" "unknown direction kind 'vec'" "$FP" dot -m "$M" abJ --direction vec:1
+: >"$T/empty.txt"
+expect_error "empty prompt set" "holds no prompts" "$FP" dot -m "$M" -p "$T/empty.txt" --direction tok:Q
+expect_error "empty corpus" "holds no prompts" "$FP" top-examples -m "$M" --neuron 1.5 -p "$T/empty.txt"
+"$FP" record -m "$M" -p "$T/set.tsv" -o "$T/resid.h5" --hooks 'blocks.*.hook_resid_post' --positions last 2>/dev/null
+expect_error "recording without mlp.hook_post" "record it with: factprobe record --hooks 'blocks.\*.mlp.hook_post'" \
+	"$FP" neurons -m "$M" --from "$T/resid.h5" --group-by target
+expect_error "recording without the hook dot needs" "does not hold blocks.0.hook_attn_out; record it with" \
+	"$FP" dot -m "$M" --from "$T/resid.h5" --direction tok:Q --hook hook_attn_out
+expect_error "a file that is not a recording" "is not a recording from 'factprobe record'" \
+	"$FP" neurons -m "$M" --from "$T/dot.h5" --group-by target
+expect_error "a missing recording" "cannot open '$T/nope.h5'" "$FP" neurons --from "$T/nope.h5" --group-by target
+expect_error "a group that is not there" "its groups are 'Q', 'other'" "$FP" neurons -m "$M" --from "$T/rec.h5" --group-by target --group basketball
+expect_error "--ablate mean without --ref" "needs --ref PROMPTS" "$FP" neurons -m "$M" --target Q --ablate mean abJ
+expect_error "--at subject-last without a subject" "needs a subject" "$FP" lens -m "$M" abJ --at subject-last
+expect_error "subject not in the prompt" "does not occur in the prompt" "$FP" neurons -m "$M" --target Q --subject zz abJ
+expect_error "--at outside the prompt" "outside the prompt's 3 tokens" "$FP" dot -m "$M" abJ --direction tok:Q --at 7
+for c in dot lens neurons top-examples; do
+	run "$FP" $c --help
+	[ "$RC" -eq 0 ] && grep -q "^usage: factprobe $c" "$T/out" && grep -q "example" "$T/out" && ok "$c --help: usage and an example" || bad "$c --help"
+done
+
+# --- what issue 4 asks to be shown on the default model -------------------
+if [ -n "$MODEL" ] && [ -f "$MODEL" ]; then
+	QA='Q: What sport does Michael Jordan play?
+A: Michael Jordan plays the sport of'
+	run "$FP" dot -m "$MODEL" "$QA" --at last --direction 'tok:" basketball"' --json
+	check "default model: cos(last residual, tok:' basketball'), last quarter of layers > first quarter" $PY -c '
+import json,sys; c=[r["cos"] for r in json.load(open(sys.argv[1]))["rows"]]; q=len(c)//4
+a=sum(c[:q])/q; b=sum(c[-q:])/q
+print("first quarter %.4f, last quarter %.4f; curve %s" % (a, b, " ".join("%.3f" % x for x in c))); sys.exit(0 if b > a else 1)' "$T/out"
+	run "$FP" lens -m "$MODEL" "$QA" --target " basketball" --json
+	check "default model: the lens ranks ' basketball' first at the last layer" $PY -c '
+import json,sys; r=json.load(open(sys.argv[1]))["rows"]
+print("rank by layer %s; p at the last layer %.3f" % (" ".join(str(x["target_rank"]) for x in r), r[-1]["target_prob"]))
+sys.exit(0 if r[-1]["target_rank"] == 1 else 1)' "$T/out"
+	run "$FP" neurons -m "$MODEL" "$QA" --target " basketball" -k 10 --compare-random 20 --json
+	check "default model: zero-ablating the top 10 DLA neurons lowers log p(' basketball') more than 10 random neurons of the same layers (20 draws)" $PY -c '
+import json,math,sys; d=json.load(open(sys.argv[1])); c=d["compare_random"]; r=c["random_effects"]
+print("clean p %.4f; top-10 drop %.3f (p -> %.4f); random drop mean %.4f std %.4f max %.4f" % (math.exp(d["clean"]), c["top_effect"],
+      math.exp(d["clean"] - c["top_effect"]), c["random_mean"], c["random_std"], max(r)))
+sys.exit(0 if c["top_effect"] > max(r) and c["top_effect"] > c["random_mean"] + 3 * c["random_std"] else 1)' "$T/out"
+	"$FP" record -m "$MODEL" -p datasets/athletes_sport_qa.tsv -o "$T/ath.h5" --hooks 'blocks.*.mlp.hook_post' \
+		--positions subject-last 2>/dev/null
+	for s in 1 2 3 4 5; do
+		"$FP" neurons -m "$MODEL" --from "$T/ath.h5" --group-by target --group basketball -k 10 --seed $s --json >"$T/sel$s.json"
+	done
+	check "default model: basketball-selective neurons (top 10 by d on 70%) separate held-out basketball players, 5 splits" $PY -c '
+import json,sys
+g=[json.load(open(sys.argv[1] + "/sel%d.json" % s))["groups"][0] for s in range(1, 6)]
+a=[x["combined_test_auroc"] for x in g]; se=[x["combined_test_auroc_se"] for x in g]; m=sum(a)/5; mse=sum(se)/5
+print("held-out AUROC per split %s; mean %.3f, one split SE %.3f; mean - 2 SE = %.3f (must exceed chance 0.5); %d+%d train, %d+%d test"
+      % (" ".join("%.3f" % x for x in a), m, mse, m - 2 * mse, g[0]["train_in"], g[0]["train_out"], g[0]["test_in"], g[0]["test_out"]))
+sys.exit(0 if m - 2 * mse > 0.5 else 1)' "$T"
+fi
+
+echo "test_query: $PASS passed, $FAIL failed"
+[ "$FAIL" -eq 0 ]
