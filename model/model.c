@@ -28,6 +28,8 @@ struct fp_work {
 	float *a, *b;     /* [T, F] */
 	float *logits;    /* [logits_rows, V] */
 	int *pos;         /* [T] position of each token within its sequence */
+	float *kscr, *vscr; /* [scr_cap, K*E] a continued sequence's keys and values */
+	int scr_cap;
 };
 
 /* ---- hook names ---- */
@@ -336,6 +338,7 @@ void fp_model_free(fp_model *m)
 		struct fp_work *w = m->work;
 		free(w->x), free(w->xn), free(w->q), free(w->k), free(w->v), free(w->z);
 		free(w->att), free(w->tmp), free(w->a), free(w->b), free(w->logits), free(w->pos);
+		free(w->kscr), free(w->vscr);
 		free(w);
 	}
 	free(m->rope_cos);
@@ -397,7 +400,7 @@ static int work_reserve(fp_model *m, int T, int logit_rows)
 	       KE = (size_t)(c->n_kv_heads * c->d_head), t = (size_t)T;
 	if (T > w->cap) {
 		float *p[11];
-		size_t sz[11] = {t * D, t * D, t * QE, t * KE, t * KE, t * QE, ATT_BLOCK * t, t * D, t * F, t * F, t};
+		size_t sz[11] = {t * D, t * D, t * QE, t * KE, t * KE, t * QE, ATT_BLOCK * (t + (size_t)c->n_ctx), t * D, t * F, t * F, t};
 		for (int i = 0; i < 11; i++)
 			p[i] = malloc(sz[i] * sizeof(float));
 		free(w->x), free(w->xn), free(w->q), free(w->k), free(w->v), free(w->z);
@@ -491,10 +494,11 @@ static void rope(const fp_model *m, float *x, int T, int n_heads, const int *pos
 	}
 }
 
-/* Causal attention over one sequence [a, b) of the packed tokens, one head
- * at a time, in blocks of query rows: rows [r0, r1) only meet keys [a, r1),
- * so the masked upper triangle is mostly never computed. */
-static void attention(fp_model *m, int a, int b)
+/* Causal attention for nq query rows q (stride H*E) whose keys and values
+ * k, v (stride K*E) are npre earlier positions followed by the rows' own;
+ * one head at a time, in blocks of query rows: rows [r0, r1) only meet keys
+ * up to r1, so the masked upper triangle is mostly never computed. */
+static void attend(fp_model *m, const float *q, const float *k, const float *v, float *z, int nq, int npre)
 {
 	const fp_config *c = &m->cfg;
 	struct fp_work *w = m->work;
@@ -502,23 +506,60 @@ static void attention(fp_model *m, int a, int b)
 	float scale = 1.0f / sqrtf((float)E);
 	for (int h = 0; h < H; h++) {
 		int g = h / group;
-		for (int r0 = a; r0 < b; r0 += ATT_BLOCK) {
-			int r1 = r0 + ATT_BLOCK < b ? r0 + ATT_BLOCK : b, nr = r1 - r0, nk = r1 - a;
-			/* att[nr, nk] = scale * Q_h[r0:r1] K_g[a:r1]^T */
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, nk, E, scale, w->q + (size_t)r0 * QE + h * E,
-				    QE, w->k + (size_t)a * KE + g * E, KE, 0.0f, w->att, nk);
+		for (int r0 = 0; r0 < nq; r0 += ATT_BLOCK) {
+			int r1 = r0 + ATT_BLOCK < nq ? r0 + ATT_BLOCK : nq, nr = r1 - r0, nk = npre + r1;
+			/* att[nr, nk] = scale * Q_h[r0:r1] K_g[0:npre+r1]^T */
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, nk, E, scale, q + (size_t)r0 * QE + h * E, QE,
+				    k + g * E, KE, 0.0f, w->att, nk);
 			for (int i = 0; i < nr; i++) {
-				int seen = r0 + i - a + 1; /* row i sees keys a..r0+i */
+				int seen = npre + r0 + i + 1;
 				float *r = w->att + (size_t)i * nk;
 				kern_softmax(r, seen);
 				for (int j = seen; j < nk; j++)
 					r[j] = 0.0f;
 			}
-			/* z_h[r0:r1, E] = att V_g[a:r1] */
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, E, nk, 1.0f, w->att, nk,
-				    w->v + (size_t)a * KE + g * E, KE, 0.0f, w->z + (size_t)r0 * QE + h * E, QE);
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, E, nk, 1.0f, w->att, nk, v + g * E, KE, 0.0f,
+				    z + (size_t)r0 * QE + h * E, QE);
 		}
 	}
+}
+
+/* one packed sequence [a, b) at layer l, continuing prefix kv (npre positions) */
+static void attention(fp_model *m, int a, int b, int l, const fp_kv_cache *kv, int npre)
+{
+	const fp_config *c = &m->cfg;
+	struct fp_work *w = m->work;
+	int QE = c->n_heads * c->d_head, KE = c->n_kv_heads * c->d_head;
+	if (!kv || npre <= 0) {
+		attend(m, w->q + (size_t)a * QE, w->k + (size_t)a * KE, w->v + (size_t)a * KE, w->z + (size_t)a * QE, b - a, 0);
+		return;
+	}
+	size_t pre = (size_t)npre * KE, own = (size_t)(b - a) * KE;
+	const float *kp = kv->k + (size_t)l * kv->n_pos * KE, *vp = kv->v + (size_t)l * kv->n_pos * KE;
+	memcpy(w->kscr, kp, pre * sizeof(float));
+	memcpy(w->vscr, vp, pre * sizeof(float));
+	memcpy(w->kscr + pre, w->k + (size_t)a * KE, own * sizeof(float));
+	memcpy(w->vscr + pre, w->v + (size_t)a * KE, own * sizeof(float));
+	attend(m, w->q + (size_t)a * QE, w->kscr, w->vscr, w->z + (size_t)a * QE, b - a, npre);
+}
+
+int fp_kv_cache_alloc(fp_kv_cache *c, const fp_model *m, int n_pos)
+{
+	size_t n = (size_t)m->cfg.n_layers * n_pos * m->cfg.n_kv_heads * m->cfg.d_head;
+	c->n_layers = m->cfg.n_layers, c->n_pos = n_pos, c->width = m->cfg.n_kv_heads * m->cfg.d_head;
+	c->k = malloc(n * sizeof(float));
+	c->v = malloc(n * sizeof(float));
+	if (!c->k || !c->v) {
+		fp_kv_cache_free(c);
+		return FP_ERR_NOMEM;
+	}
+	return 0;
+}
+
+void fp_kv_cache_free(fp_kv_cache *c)
+{
+	free(c->k), free(c->v);
+	c->k = c->v = NULL;
 }
 
 typedef struct hook_ctx {
@@ -564,44 +605,72 @@ int fp_model_forward(fp_model *m, const int32_t *tokens, int n, const fp_forward
 	int n_seq = o && o->n_seq > 0 ? o->n_seq : 1, one = n;
 	const int *seq = o && o->n_seq > 0 ? o->seq_len : &one;
 	int all = o && o->all_logits, rows = all ? n : n_seq, rms = c->arch == FP_ARCH_LLAMA, longest = 0;
+	int start = o && o->resid_in ? o->start_layer : 0, scr = 0;
+	const int *plen = o && o->prefix_kv ? o->prefix_len : NULL;
 	hook_ctx hc = {o, err};
 	if (n <= 0)
 		return fp_error_set(err, FP_ERR_INVALID, "nothing to run: the prompt has no tokens");
+	if (o && (o->start_layer < 0 || o->start_layer > c->n_layers || (o->start_layer > 0 && !o->resid_in)))
+		return fp_error_set(err, FP_ERR_INVALID, "start layer %d: must be 0..%d, with resid_in when above 0",
+				    o->start_layer, c->n_layers);
+	if (o && o->kv_save && (n_seq != 1 || plen || o->kv_save->n_pos < n || o->kv_save->width != KE ||
+				o->kv_save->n_layers != c->n_layers))
+		return fp_error_set(err, FP_ERR_INVALID, "kv_save takes one fresh sequence and a cache of its size");
 	long total = 0;
 	for (int s = 0; s < n_seq; s++) {
+		int pre = plen && o->prefix_kv[s] ? plen[s] : 0;
 		if (seq[s] <= 0)
 			return fp_error_set(err, FP_ERR_INVALID, "sequence %d of the batch is empty", s);
-		if (seq[s] > c->n_ctx)
+		if (pre < 0 || (pre > 0 && (o->prefix_kv[s]->n_pos < pre || o->prefix_kv[s]->width != KE)))
+			return fp_error_set(err, FP_ERR_INVALID, "sequence %d continues %d positions its cache does not hold", s,
+					    pre);
+		if (seq[s] + pre > c->n_ctx)
 			return fp_error_set(err, FP_ERR_INVALID, "the prompt has %d tokens, longer than the model's context of %d",
-					    seq[s], c->n_ctx);
-		longest = seq[s] > longest ? seq[s] : longest;
+					    seq[s] + pre, c->n_ctx);
+		longest = seq[s] + pre > longest ? seq[s] + pre : longest;
+		if (pre)
+			scr = seq[s] + pre > scr ? seq[s] + pre : scr;
 		total += seq[s];
 	}
 	if (total != n)
 		return fp_error_set(err, FP_ERR_INVALID, "the sequence lengths add up to %ld, not to the %d tokens given",
 				    total, n);
-	for (int t = 0; t < n; t++)
-		if (tokens[t] < 0 || tokens[t] >= c->n_vocab)
-			return fp_error_set(err, FP_ERR_INVALID, "token id %d at position %d is outside the vocabulary (0..%d)",
-					    tokens[t], t, c->n_vocab - 1);
+	if (!(o && o->resid_in))
+		for (int t = 0; t < n; t++)
+			if (tokens[t] < 0 || tokens[t] >= c->n_vocab)
+				return fp_error_set(err, FP_ERR_INVALID,
+						    "token id %d at position %d is outside the vocabulary (0..%d)", tokens[t], t,
+						    c->n_vocab - 1);
 	if (work_reserve(m, n, rows) || (c->arch == FP_ARCH_LLAMA && rope_reserve(m, longest)))
 		return fp_error_set(err, FP_ERR_NOMEM, "out of memory for a forward pass of %d tokens", n);
 	struct fp_work *w = m->work;
+	if (scr > w->scr_cap) {
+		free(w->kscr), free(w->vscr);
+		w->kscr = malloc((size_t)scr * KE * sizeof(float));
+		w->vscr = malloc((size_t)scr * KE * sizeof(float));
+		w->scr_cap = w->kscr && w->vscr ? scr : 0;
+		if (!w->scr_cap)
+			return fp_error_set(err, FP_ERR_NOMEM, "out of memory for a forward pass of %d tokens", n);
+	}
 	for (int s = 0, t = 0; s < n_seq; s++)
 		for (int p = 0; p < seq[s]; p++)
-			w->pos[t++] = p;
-	for (int t = 0; t < n; t++)
-		memcpy(w->x + (size_t)t * D, m->tok_embd + (size_t)tokens[t] * D, (size_t)D * sizeof(float));
-	if ((rc = fire(&hc, FP_HOOK_EMBED, -1, w->x, n, 0, D)))
-		return rc;
-	if (m->pos_embd) {
+			w->pos[t++] = p + (plen && o->prefix_kv[s] ? plen[s] : 0);
+	if (o && o->resid_in) {
+		memcpy(w->x, o->resid_in, (size_t)n * D * sizeof(float));
+	} else {
 		for (int t = 0; t < n; t++)
-			memcpy(w->tmp + (size_t)t * D, m->pos_embd + (size_t)w->pos[t] * D, (size_t)D * sizeof(float));
-		if ((rc = fire(&hc, FP_HOOK_POS_EMBED, -1, w->tmp, n, 0, D)))
+			memcpy(w->x + (size_t)t * D, m->tok_embd + (size_t)tokens[t] * D, (size_t)D * sizeof(float));
+		if ((rc = fire(&hc, FP_HOOK_EMBED, -1, w->x, n, 0, D)))
 			return rc;
-		add_into(w->x, w->tmp, (size_t)n * D);
+		if (m->pos_embd) {
+			for (int t = 0; t < n; t++)
+				memcpy(w->tmp + (size_t)t * D, m->pos_embd + (size_t)w->pos[t] * D, (size_t)D * sizeof(float));
+			if ((rc = fire(&hc, FP_HOOK_POS_EMBED, -1, w->tmp, n, 0, D)))
+				return rc;
+			add_into(w->x, w->tmp, (size_t)n * D);
+		}
 	}
-	for (int l = 0; l < c->n_layers; l++) {
+	for (int l = start; l < c->n_layers; l++) {
 		const fp_layer *y = &m->layers[l];
 		if ((rc = fire(&hc, FP_HOOK_RESID_PRE, l, w->x, n, 0, D)))
 			return rc;
@@ -613,8 +682,13 @@ int fp_model_forward(fp_model *m, const int32_t *tokens, int n, const fp_forward
 			rope(m, w->q, n, c->n_heads, w->pos);
 			rope(m, w->k, n, c->n_kv_heads, w->pos);
 		}
+		if (o && o->kv_save) {
+			size_t off = (size_t)l * o->kv_save->n_pos * KE;
+			memcpy(o->kv_save->k + off, w->k, (size_t)n * KE * sizeof(float));
+			memcpy(o->kv_save->v + off, w->v, (size_t)n * KE * sizeof(float));
+		}
 		for (int s = 0, a = 0; s < n_seq; a += seq[s++])
-			attention(m, a, a + seq[s]);
+			attention(m, a, a + seq[s], l, plen ? o->prefix_kv[s] : NULL, plen ? plen[s] : 0);
 		if ((rc = fire(&hc, FP_HOOK_ATTN_Z, l, w->z, n, 0, QE)))
 			return rc;
 		linear(w->tmp, w->z, y->wo, y->bo, n, QE, D);

@@ -120,6 +120,16 @@ typedef struct fp_hook_event {
 /* Return 0 to continue, nonzero to abort the forward pass (FP_ERR_ABORTED). */
 typedef int (*fp_hook_fn)(void *user, const fp_hook_event *ev);
 
+/* Keys (after RoPE) and values of every layer for one sequence: what a
+ * later pass needs to continue that sequence from a position on. */
+typedef struct fp_kv_cache {
+	int n_layers, n_pos, width; /* width: n_kv_heads * d_head */
+	float *k, *v;               /* [n_layers][n_pos][width] each */
+} fp_kv_cache;
+
+int fp_kv_cache_alloc(fp_kv_cache *c, const fp_model *m, int n_pos);
+void fp_kv_cache_free(fp_kv_cache *c);
+
 typedef struct fp_forward_opts {
 	fp_hook_fn hook;     /* NULL: no hooks */
 	void *user;
@@ -131,6 +141,21 @@ typedef struct fp_forward_opts {
 	 * n_seq = 0 (or seq_len NULL) means one sequence of n tokens. */
 	const int *seq_len;
 	int n_seq;
+	/* Starting partway (for causal tracing and patching): run blocks
+	 * start_layer.. only, from resid_in [n, D], the residual stream entering
+	 * block start_layer (no embedding hooks fire).  0 / NULL: from the tokens. */
+	int start_layer;
+	const float *resid_in;
+	/* Continuing sequences: sequence i's rows are positions prefix_len[i]..
+	 * of a sequence whose earlier positions' keys and values are in
+	 * prefix_kv[i] (NULL or prefix_len 0: a fresh sequence).  Its logits and
+	 * hooks are for its own rows only; they equal a full pass's rows for
+	 * those positions. */
+	const fp_kv_cache *const *prefix_kv;
+	const int *prefix_len;
+	/* Filled with every run layer's keys and values (one sequence, no
+	 * prefix; kv_save->n_pos >= n). */
+	fp_kv_cache *kv_save;
 } fp_forward_opts;
 
 /* Runs tokens[0..n) through the model.  logits (may be NULL) receives

@@ -38,7 +38,7 @@ static const char HELP[] =
 	"      --force          replace OUT.h5\n"
 	"  -h, --help           this help\n\n"
 	"example: factprobe lens --target ' basketball' \\\n"
-	"             $'Q: What sport does Michael Jordan play?\\nA: Michael Jordan plays the sport of'\n";
+	"             $'Q: What sport does Michael Jordan play?\\nA: This athlete plays the sport of'\n";
 
 int cmd_lens(int argc, char **argv)
 {

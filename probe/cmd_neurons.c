@@ -72,7 +72,7 @@ static const char HELP[] =
 	"  -h, --help            this help\n\n"
 	"examples:\n"
 	"  factprobe neurons --target ' basketball' --compare-random 20 \\\n"
-	"      $'Q: What sport does Michael Jordan play?\\nA: Michael Jordan plays the sport of'\n"
+	"      $'Q: What sport does Michael Jordan play?\\nA: This athlete plays the sport of'\n"
 	"  factprobe neurons --from athletes.h5 --group-by target --group basketball\n";
 
 enum { R_ACT, R_DLA, R_ABLATE, R_WEIGHTS };

@@ -7,7 +7,7 @@ set -eu
 FP=${1:-build/factprobe}
 P="Michael Jordan plays the sport of"
 Q="Q: What sport does Michael Jordan play?
-A: Michael Jordan plays the sport of"
+A: This athlete plays the sport of"
 echo "== factprobe info"
 "$FP" info
 echo

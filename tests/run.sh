@@ -148,7 +148,7 @@ if [ -n "$MODEL" ] && [ -f "$MODEL" ]; then
 	done
 	[ "$allgood" = 1 ] && ok "default model truncated at 14 points (3 bytes .. size-1): one error line naming the file, exit 1 each"
 	run "$FP" predict -m "$MODEL" -k 1 --tsv "Q: What sport does Michael Jordan play?
-A: Michael Jordan plays the sport of"
+A: This athlete plays the sport of"
 	[ "$RC" -eq 0 ] && echo "$OUT" | sed -n 2p | cut -f3 | grep -qx " basketball" \
 		&& ok "factprobe predict (Q/A prompt) on the default model: ' basketball' first ($(echo "$OUT" | sed -n 2p | cut -f4))" \
 		|| bad "default model Q/A prompt: $OUT"

@@ -408,6 +408,72 @@ static void test_names(fp_model *m)
 	      "hook widths");
 }
 
+/* Starting at a layer from a saved residual, and continuing a sequence from
+ * its cached keys and values, give the full pass's logits. */
+static int keep_resid_pre(void *user, const fp_hook_event *ev)
+{
+	float **buf = user;
+	if (ev->kind == FP_HOOK_RESID_PRE)
+		memcpy(buf[ev->layer], ev->data, (size_t)ev->n_pos * ev->width * sizeof(float));
+	return 0;
+}
+
+static void test_continue(fp_model *m)
+{
+	const char *arch = m->cfg.arch_name;
+	int L = m->cfg.n_layers, D = m->cfg.d_model, V = m->cfg.n_vocab, n = 9;
+	int32_t ids[9] = {116, 104, 101, 32, 98, 97, 115, 107, 101};
+	float *pre[8] = {0}, *full = malloc((size_t)n * V * sizeof *full), *got = malloc((size_t)4 * V * sizeof *got);
+	for (int l = 0; l < L; l++)
+		pre[l] = malloc((size_t)n * D * sizeof(float));
+	fp_kv_cache kv;
+	fp_error err = {0};
+	CHECK(fp_kv_cache_alloc(&kv, m, n) == 0, "kv cache");
+	fp_forward_opts o = {0};
+	o.hook = keep_resid_pre, o.user = pre, o.hook_mask = FP_HOOK_BIT(FP_HOOK_RESID_PRE), o.all_logits = 1;
+	o.kv_save = &kv;
+	CHECK(fp_model_forward(m, ids, n, &o, full, &err) == 0, "%s: full pass with kv_save: %s", arch, err.msg);
+	/* from layer 1, all positions */
+	fp_forward_opts s = {0};
+	s.start_layer = 1, s.resid_in = pre[1];
+	CHECK(fp_model_forward(m, NULL, n, &s, got, &err) == 0, "start at layer 1: %s", err.msg);
+	double d = 0;
+	for (int v = 0; v < V; v++)
+		d = fmax(d, fabs(got[v] - full[(size_t)(n - 1) * V + v]));
+	CHECK_CLOSE(d, 1e-5, "%s: a pass started at layer 1 from the saved resid_pre = the full pass, last logits", arch);
+	/* three continued sequences packed: positions 3.., 6.., 8.. of the same prompt, from layers 0 and 1 */
+	for (int start = 0; start < 2; start++) {
+		int from[3] = {3, 6, 8}, lens[3], tot = 0;
+		float *in = malloc((size_t)n * 3 * D * sizeof *in);
+		const fp_kv_cache *kvs[3] = {&kv, &kv, &kv};
+		for (int i = 0; i < 3; i++) {
+			lens[i] = n - from[i];
+			memcpy(in + (size_t)tot * D, pre[start] + (size_t)from[i] * D, (size_t)lens[i] * D * sizeof(float));
+			tot += lens[i];
+		}
+		fp_forward_opts c = {0};
+		c.start_layer = start, c.resid_in = in, c.seq_len = lens, c.n_seq = 3, c.prefix_kv = kvs, c.prefix_len = from;
+		CHECK(fp_model_forward(m, NULL, tot, &c, got, &err) == 0, "continued sequences: %s", err.msg);
+		d = 0;
+		for (int i = 0; i < 3; i++)
+			for (int v = 0; v < V; v++)
+				d = fmax(d, fabs(got[(size_t)i * V + v] - full[(size_t)(n - 1) * V + v]));
+		CHECK_CLOSE(d, 1e-5, "%s: 3 packed sequences continued from cached keys/values at positions 3, 6, 8 (start layer %d) = the full pass",
+			    arch, start);
+		free(in);
+	}
+	int bad_len = n + 1;
+	const fp_kv_cache *kv1[1] = {&kv};
+	fp_forward_opts b = {0};
+	b.start_layer = 0, b.resid_in = pre[0], b.prefix_kv = kv1, b.prefix_len = &bad_len;
+	CHECK(fp_model_forward(m, NULL, 1, &b, got, &err) == FP_ERR_INVALID, "a prefix longer than its cache is refused: %s",
+	      err.msg);
+	fp_kv_cache_free(&kv);
+	for (int l = 0; l < L; l++)
+		free(pre[l]);
+	free(full), free(got);
+}
+
 int main(void)
 {
 	const char *arches[2] = {"llama", "gpt2"};
@@ -422,6 +488,7 @@ int main(void)
 		test_patching(m);
 		test_causal(m);
 		test_packed(m);
+		test_continue(m);
 		test_bad_calls(m);
 		test_uniform_attention(m);
 		test_zero_blocks(m); /* destroys the weights: last */

@@ -129,7 +129,7 @@ done
 # --- what issue 4 asks to be shown on the default model -------------------
 if [ -n "$MODEL" ] && [ -f "$MODEL" ]; then
 	QA='Q: What sport does Michael Jordan play?
-A: Michael Jordan plays the sport of'
+A: This athlete plays the sport of'
 	run "$FP" dot -m "$MODEL" "$QA" --at last --direction 'tok:" basketball"' --json
 	check "default model: cos(last residual, tok:' basketball'), last quarter of layers > first quarter" $PY -c '
 import json,sys; c=[r["cos"] for r in json.load(open(sys.argv[1]))["rows"]]; q=len(c)//4

@@ -1,0 +1,735 @@
+/* cmd_trace.c - `factprobe trace`: ROME-style causal tracing of one prompt,
+ * or averaged over a fact set in ROME's six token categories. */
+#include "analysis.h"
+#include "cli.h"
+#include "h5util.h"
+#include "prompts.h"
+#include "trace.h"
+
+#include <getopt.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char HELP[] =
+	"usage: factprobe trace [-m MODEL] --subject TEXT [--target TOKEN] [--kind resid|mlp|attn|all]\n"
+	"                       [--window W] [--noise 3sd|Nsd|FLOAT] [--samples S] [--seed S]\n"
+	"                       [--tsv | --json] [-o TRACE.h5 [--force]] PROMPT\n"
+	"       factprobe trace -p FACTS.tsv [--corrupt noise|replace] [--limit N] [same options]\n\n"
+	"Causal tracing (Meng et al. 2022, ROME).  The subject's token embeddings get\n"
+	"Gaussian noise so the model loses the fact (the corrupted run); then one\n"
+	"hidden state is restored from the clean run at one layer and token, and the\n"
+	"answer's probability with that restoration is the cell's score.  The\n"
+	"indirect effect is score - corrupted probability.\n\n"
+	"Conventions, as ROME's code unless said:\n"
+	"  - layers from 0; resid restores blocks.L.hook_resid_post at the token;\n"
+	"    mlp and attn restore hook_mlp_out / hook_attn_out at the token for the\n"
+	"    window of layers L-W/2 .. L+W-W/2-1 (clipped), W = --window (default 10);\n"
+	"  - noise: --noise 3sd (default) is 3 x the standard deviation of all token\n"
+	"    embedding entries (ROME measures the std over subject embeddings); Nsd\n"
+	"    any multiple, a plain number an absolute std; one draw per sample,\n"
+	"    --samples (default 10), reproducible with --seed (default 1);\n"
+	"  - the answer is --target, else the clean run's top token;\n"
+	"  - tokens before the subject are identical in both runs, so their score is\n"
+	"    the corrupted probability exactly (no pass is run for them).\n"
+	"What is reused to make it fast is described in probe/trace.h; the output\n"
+	"reports the forward passes and token-layer evaluations against the naive\n"
+	"count (a full pass per kind, layer, token and sample).\n\n"
+	"  -s, --subject TEXT   the subject as it appears in PROMPT (first occurrence); it\n"
+	"                       must start and end on token boundaries\n"
+	"  -t, --target TOKEN   the answer token (default: the clean top token)\n"
+	"      --kind K         resid, mlp, attn or all (default all)\n"
+	"      --window W       layers restored together for mlp and attn (default 10)\n"
+	"      --noise N        3sd (default), Nsd or an absolute std; 0 gives no effect\n"
+	"      --samples S      noise draws averaged (default 10)\n"
+	"      --seed S         noise seed (default 1)\n"
+	"  -o, --output FILE    HDF5: score/<kind> and indirect_effect/<kind> [layers, tokens],\n"
+	"                       token, token_id; attributes high (clean p), low (corrupted\n"
+	"                       p), subject_start, subject_end, answer, answer_id, noise,\n"
+	"                       samples, window, seed.  Dataset mode: <kind>/mean, <kind>/se\n"
+	"                       [6 categories, layers], <kind>/n [6], category names\n"
+	"      --force          replace FILE\n"
+	"      --tsv            single: kind layer position token score indirect_effect;\n"
+	"                       dataset: kind category layer n mean_ie se_ie\n"
+	"      --json           the same as JSON\n"
+	"Dataset mode (-p FACTS.tsv with prompt, subject and target columns): every\n"
+	"prompt whose clean top token is the target's first token is traced; the\n"
+	"others are listed and excluded.  Indirect effects are averaged per prompt\n"
+	"within ROME's six categories (first subject token, middle subject tokens,\n"
+	"last subject token, first subsequent token, further tokens, last token; a\n"
+	"one-token subject counts as first and last, a subject just before the last\n"
+	"token makes it both first subsequent and last), then over prompts: mean,\n"
+	"standard error and count per category and layer.\n"
+	"      --corrupt C      noise (default) or replace: symmetric token replacement\n"
+	"                       (Zhang & Nanda 2023), the subject swapped for another\n"
+	"                       subject of the set with the same token count, one run\n"
+	"      --limit N        trace at most N known prompts\n"
+	"  -m, --model PATH     GGUF model;  -h, --help  this help\n\n"
+	"example: factprobe trace --subject 'Michael Jordan' -o trace.h5 \\\n"
+	"             $'Q: What sport does Michael Jordan play?\\nA: This athlete plays the sport of'\n";
+
+static const char *CAT_NAME[6] = {"first subject token", "middle subject tokens", "last subject token",
+				  "first subsequent token", "further tokens", "last token"};
+
+/* The subject's token span, checked to start and end on token boundaries
+ * (a leading space may belong to the first token).  Returns 0, or an
+ * error message in err naming both. */
+static int subject_tokens(const fp_model *m, const char *text, const char *subject, const int32_t *ids, int n,
+			  int has_bos, int *s0, int *s1, fp_error *err)
+{
+	if (an_subject_span(m, text, subject, ids, n, has_bos, s0, s1))
+		return fp_error_set(err, FP_ERR_INVALID, "the subject '%s' is not in the prompt '%s'", subject, text);
+	size_t sb = (size_t)(strstr(text, subject) - text), se = sb + strlen(subject), off = 0, tb = 0, te = 0;
+	char tmp[1024];
+	for (int t = 0; t < *s1; t++) {
+		size_t len = t == 0 && has_bos ? 0 : (size_t)fp_token_decode(m->tok, ids[t], tmp, sizeof tmp);
+		if (t == *s0)
+			tb = off;
+		off += len;
+		if (t == *s1 - 1)
+			te = off;
+	}
+	int start_ok = tb == sb || (tb + 1 == sb && text[tb] == ' ');
+	if (!start_ok || te != se) {
+		char span[512] = "";
+		size_t o = 0;
+		for (int t = *s0; t < *s1 && o < sizeof span - 64; t++) {
+			int l = fp_token_decode(m->tok, ids[t], tmp, sizeof tmp);
+			o += (size_t)snprintf(span + o, sizeof span - o, "%s'%.*s'", t > *s0 ? " + " : "", l < 60 ? l : 60, tmp);
+		}
+		return fp_error_set(err, FP_ERR_INVALID,
+				    "the subject '%s' tokenizes differently inside the prompt '%s': the tokens there are %s, "
+				    "which %s; give the subject as those whole tokens",
+				    subject, text, span, !start_ok ? "start before it" : "end after it");
+	}
+	return 0;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+typedef struct trace_cli {
+	const char *model, *subject, *target, *prompts, *out;
+	unsigned kinds;
+	int window, samples, fmt, force, replace, limit;
+	double noise_sd, noise_abs; /* noise_sd > 0: a multiple of the embedding std */
+	uint64_t seed;
+} trace_cli;
+
+static int single(trace_cli *a, const char *prompt_arg)
+{
+	size_t len;
+	char *text = cli_text_arg("trace", prompt_arg, &len);
+	if (!text)
+		return 1;
+	fp_model *m = cli_load_model("trace", a->model);
+	if (!m) {
+		free(text);
+		return 1;
+	}
+	int L = m->cfg.n_layers, V = m->cfg.n_vocab, n = 0, s0, s1, answer = -1, rc = 0;
+	int32_t *ids = NULL;
+	fp_error err = {0};
+	tr_result r = {0};
+	float *logits = malloc((size_t)V * sizeof *logits);
+	if (fp_tokenize(m->tok, text, len, -1, &ids, &n, &err)) {
+		rc = cli_error("trace", "%s", err.msg);
+		goto done;
+	}
+	if (n == 0) {
+		rc = cli_error("trace", "the prompt is empty (no tokens)");
+		goto done;
+	}
+	int has_bos = fp_tokenizer_adds_bos(m->tok) && fp_tokenizer_bos(m->tok) == ids[0];
+	if (subject_tokens(m, text, a->subject, ids, n, has_bos, &s0, &s1, &err)) {
+		rc = cli_error("trace", "--subject: %s", err.msg);
+		goto done;
+	}
+	if (a->target && an_target_token(m, a->target, 0, &answer, &err)) {
+		rc = cli_error("trace", "--target: %s", err.msg);
+		goto done;
+	}
+	if (answer < 0) {
+		if (fp_model_forward(m, ids, n, NULL, logits, &err)) {
+			rc = cli_error("trace", "%s", err.msg);
+			goto done;
+		}
+		an_top_k(logits, V, 1, &answer);
+	}
+	tr_opts o = {a->kinds, a->window, a->samples, a->noise_sd > 0 ? a->noise_sd * tr_embedding_std(m) : a->noise_abs,
+		     a->seed, NULL, 0};
+	double t0 = now();
+	if (tr_trace(m, ids, n, s0, s1, answer, &o, &r, &err)) {
+		rc = cli_error("trace", "%s", err.msg);
+		goto done;
+	}
+	double secs = now() - t0;
+	char *atext = cli_token_text(m, answer);
+	if (a->fmt == FMT_TSV) {
+		printf("kind\tlayer\tposition\ttoken\tscore\tindirect_effect\n");
+		char tb[256];
+		for (int k = 0; k < TR_NKINDS; k++)
+			for (int l = 0; r.score[k] && l < L; l++)
+				for (int t = 0; t < n; t++) {
+					int tl = fp_token_decode(m->tok, ids[t], tb, sizeof tb);
+					float sc = r.score[k][(size_t)l * n + t];
+					printf("%s\t%d\t%d\t", TR_KIND_NAME[k], l, t);
+					cli_tsv_escape(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
+					printf("\t%.6g\t%.6g\n", sc, sc - r.low);
+				}
+	} else if (a->fmt == FMT_JSON) {
+		json_t *jo = json_object(), *toks = json_array();
+		char *ct = cli_utf8_clean(text, len);
+		json_object_set_new(jo, "prompt", json_string(ct ? ct : ""));
+		free(ct);
+		for (int t = 0; t < n; t++) {
+			char *tt = cli_token_text(m, ids[t]);
+			json_array_append_new(toks, json_string(tt ? tt : ""));
+			free(tt);
+		}
+		json_object_set_new(jo, "tokens", toks);
+		json_object_set_new(jo, "subject_start", json_integer(s0));
+		json_object_set_new(jo, "subject_end", json_integer(s1));
+		json_object_set_new(jo, "answer", json_string(atext ? atext : ""));
+		json_object_set_new(jo, "answer_id", json_integer(answer));
+		json_object_set_new(jo, "high", json_real(r.high));
+		json_object_set_new(jo, "low", json_real(r.low));
+		json_object_set_new(jo, "noise", json_real(o.noise));
+		json_object_set_new(jo, "samples", json_integer(o.samples));
+		json_object_set_new(jo, "window", json_integer(o.window));
+		for (int k = 0; k < TR_NKINDS; k++) {
+			if (!r.score[k])
+				continue;
+			json_t *grid = json_array();
+			for (int l = 0; l < L; l++) {
+				json_t *row = json_array();
+				for (int t = 0; t < n; t++)
+					json_array_append_new(row, json_real(r.score[k][(size_t)l * n + t]));
+				json_array_append_new(grid, row);
+			}
+			json_object_set_new(jo, TR_KIND_NAME[k], grid);
+		}
+		json_object_set_new(jo, "forward_passes", json_integer(r.passes));
+		json_object_set_new(jo, "token_layer_evals", json_real(r.evals));
+		json_object_set_new(jo, "token_layer_evals_naive", json_real(r.evals_naive));
+		json_object_set_new(jo, "seconds", json_real(secs));
+		json_dumpf(jo, stdout, JSON_INDENT(2));
+		fputc('\n', stdout);
+		json_decref(jo);
+	} else {
+		char tb[256];
+		printf("prompt ");
+		cli_print_quoted(stdout, text, len);
+		printf(" (%d tokens), subject tokens %d..%d\nanswer ", n, s0, s1 - 1);
+		int tl = fp_token_decode(m->tok, answer, tb, sizeof tb);
+		cli_print_quoted(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
+		printf(": p = %.4f clean (high), %.4f corrupted (low; noise std %.4g, %d samples)\n", r.high, r.low, o.noise,
+		       o.samples);
+		for (int k = 0; k < TR_NKINDS; k++) {
+			if (!r.score[k])
+				continue;
+			printf("\n%s: p(answer) with the restoration%s; * marks subject tokens\n%5s", TR_KIND_NAME[k],
+			       k == TR_RESID ? "" : " (window of layers)", "layer");
+			for (int t = 0; t < n; t++) {
+				tl = fp_token_decode(m->tok, ids[t], tb, sizeof tb);
+				tl = tl < 5 ? tl : 5;
+				printf(" %c", t >= s0 && t < s1 ? '*' : ' ');
+				int cols = 0;
+				for (int q = 0; q < tl; q++) {
+					unsigned char ch = (unsigned char)tb[q];
+					putchar(ch < 0x20 || ch >= 0x7f ? '?' : ch == ' ' ? '_' : ch);
+					cols++;
+				}
+				printf("%*s", 5 - cols, "");
+			}
+			printf("\n");
+			for (int l = 0; l < L; l++) {
+				printf("%5d", l);
+				for (int t = 0; t < n; t++)
+					printf(" %6.3f", r.score[k][(size_t)l * n + t]);
+				printf("\n");
+			}
+		}
+		printf("\n%ld forward passes, %.3g token-layer evaluations (naive: %.3g, %.1fx more), %.2f s, %.0f tokens/s "
+		       "equivalent\n",
+		       r.passes, r.evals, r.evals_naive, r.evals_naive / r.evals, secs, r.evals / L / secs);
+	}
+	if (a->out) {
+		hid_t f = h5u_create(a->out, a->force, &err);
+		if (f < 0) {
+			free(atext);
+			rc = cli_error("trace", "%s", err.msg);
+			goto done;
+		}
+		size_t d2[2] = {(size_t)L, (size_t)n}, dn[1] = {(size_t)n};
+		int w = 0;
+		float *ie = malloc((size_t)L * n * sizeof *ie);
+		for (int k = 0; k < TR_NKINDS && ie; k++) {
+			if (!r.score[k])
+				continue;
+			char nm[64];
+			for (size_t i = 0; i < (size_t)L * n; i++)
+				ie[i] = r.score[k][i] - (float)r.low;
+			snprintf(nm, sizeof nm, "score/%s", TR_KIND_NAME[k]);
+			w |= h5u_f32(f, nm, 2, d2, r.score[k]);
+			snprintf(nm, sizeof nm, "indirect_effect/%s", TR_KIND_NAME[k]);
+			w |= h5u_f32(f, nm, 2, d2, ie);
+		}
+		w |= !ie;
+		free(ie);
+		char **tt = calloc((size_t)n, sizeof *tt);
+		for (int t = 0; t < n && tt; t++)
+			tt[t] = cli_token_text(m, ids[t]);
+		w |= tt ? h5u_strs(f, "token", (size_t)n, tt) | h5u_i32(f, "token_id", 1, dn, ids) : -1;
+		for (int t = 0; t < n && tt; t++)
+			free(tt[t]);
+		free(tt);
+		w |= h5u_attr_str(f, NULL, "format", "factprobe-trace") | h5u_attr_str(f, NULL, "prompt", text) |
+		     h5u_attr_str(f, NULL, "subject", a->subject) | h5u_attr_i64(f, NULL, "subject_start", s0) |
+		     h5u_attr_i64(f, NULL, "subject_end", s1) | h5u_attr_str(f, NULL, "answer", atext ? atext : "") |
+		     h5u_attr_i64(f, NULL, "answer_id", answer) | h5u_attr_f64(f, NULL, "high", r.high) |
+		     h5u_attr_f64(f, NULL, "low", r.low) | h5u_attr_f64(f, NULL, "noise", o.noise) |
+		     h5u_attr_i64(f, NULL, "samples", o.samples) | h5u_attr_i64(f, NULL, "window", o.window) |
+		     h5u_attr_i64(f, NULL, "seed", (long long)o.seed) | h5u_attr_str(f, NULL, "corruption", "gaussian noise on the subject embeddings");
+		if (h5u_close(f, a->out, &err) || w) {
+			free(atext);
+			rc = cli_error("trace", "%s", w ? "cannot write the results to the HDF5 file" : err.msg);
+			goto done;
+		}
+		if (a->fmt == FMT_TEXT)
+			printf("wrote %s\n", a->out);
+	}
+	free(atext);
+done:
+	tr_result_free(&r);
+	free(text), free(ids), free(logits);
+	fp_model_free(m);
+	return rc;
+}
+
+/* ---- dataset mode ---- */
+
+typedef struct fact {
+	char *text, *subject, *target;
+	long line;
+	int32_t *ids;
+	int n, s0, s1, answer, known;
+} fact;
+
+static void facts_free(fact *f, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(f[i].text), free(f[i].subject), free(f[i].target), free(f[i].ids);
+	free(f);
+}
+
+/* the corrupted prompt for symmetric token replacement: f's subject swapped
+ * for another fact's subject, same token count and the same tokens outside
+ * the subject; returns its ids or NULL */
+static int32_t *replacement(const fp_model *m, const fact *F, int nf, int i, uint64_t *rng)
+{
+	const fact *f = &F[i];
+	const char *at = strstr(f->text, f->subject);
+	if (!at)
+		return NULL;
+	int start = (int)((*rng = *rng * 6364136223846793005ull + 1442695040888963407ull) >> 33) % nf;
+	for (int q = 0; q < nf; q++) {
+		const fact *g = &F[(start + q) % nf];
+		if (g == f || !strcmp(g->subject, f->subject) || g->s1 - g->s0 != f->s1 - f->s0)
+			continue;
+		size_t pre = (size_t)(at - f->text), sl = strlen(f->subject), gl = strlen(g->subject);
+		size_t tl = strlen(f->text) - sl + gl;
+		char *t = malloc(tl + 1);
+		if (!t)
+			return NULL;
+		memcpy(t, f->text, pre);
+		memcpy(t + pre, g->subject, gl);
+		strcpy(t + pre + gl, at + sl);
+		int32_t *ids = NULL;
+		int n = 0;
+		fp_error e = {0};
+		int okk = !fp_tokenize(m->tok, t, tl, -1, &ids, &n, &e) && n == f->n;
+		for (int k = 0; okk && k < n; k++)
+			if ((k < f->s0 || k >= f->s1) && ids[k] != f->ids[k])
+				okk = 0;
+		free(t);
+		if (okk)
+			return ids;
+		free(ids);
+	}
+	return NULL;
+}
+
+static int dataset(trace_cli *a)
+{
+	fp_model *m = cli_load_model("trace", a->model);
+	if (!m)
+		return 1;
+	int L = m->cfg.n_layers, V = m->cfg.n_vocab, rc = 0, nf = 0, capf = 0;
+	fact *F = NULL;
+	fp_error err = {0};
+	prompt_reader *pr = NULL;
+	float *logits = malloc((size_t)V * sizeof *logits);
+	double *sum[TR_NKINDS] = {0}, *ss[TR_NKINDS] = {0};
+	long *cnt = calloc(6, sizeof *cnt);
+	if (prompts_open(&pr, a->prompts, &err)) {
+		rc = cli_error("trace", "%s", err.msg);
+		goto done;
+	}
+	if (!prompts_has_subject(pr)) {
+		rc = cli_error("trace", "'%s' has no 'subject' column; dataset mode needs prompt, subject and target",
+			       a->prompts);
+		goto done;
+	}
+	fp_prompt p;
+	int r;
+	while ((r = prompts_next(pr, &p, &err)) == 1) {
+		if (!p.target || !*p.target) {
+			rc = cli_error("trace", "'%s' line %ld, field 'target': missing", a->prompts, p.line);
+			goto done;
+		}
+		if (nf == capf) {
+			fact *nfp = realloc(F, (size_t)(capf = capf ? 2 * capf : 64) * sizeof *F);
+			if (!nfp) {
+				rc = cli_error("trace", "out of memory");
+				goto done;
+			}
+			F = nfp;
+		}
+		fact *f = &F[nf];
+		memset(f, 0, sizeof *f);
+		f->text = strndup(p.text, p.len), f->subject = strdup(p.subject), f->target = strdup(p.target);
+		f->line = p.line;
+		nf++;
+		if (fp_tokenize(m->tok, f->text, p.len, -1, &f->ids, &f->n, &err) || f->n == 0) {
+			rc = cli_error("trace", "'%s' line %ld: %s", a->prompts, p.line, f->n ? err.msg : "no tokens");
+			goto done;
+		}
+		int has_bos = fp_tokenizer_adds_bos(m->tok) && fp_tokenizer_bos(m->tok) == f->ids[0];
+		if (subject_tokens(m, f->text, f->subject, f->ids, f->n, has_bos, &f->s0, &f->s1, &err)) {
+			rc = cli_error("trace", "'%s' line %ld, field 'subject': %s", a->prompts, p.line, err.msg);
+			goto done;
+		}
+		if (an_target_token(m, f->target, 1, &f->answer, &err)) {
+			rc = cli_error("trace", "'%s' line %ld, field 'target': %s", a->prompts, p.line, err.msg);
+			goto done;
+		}
+	}
+	if (r < 0) {
+		rc = cli_error("trace", "%s", err.msg);
+		goto done;
+	}
+	if (nf == 0) {
+		rc = cli_error("trace", "'%s' holds no prompts", a->prompts);
+		goto done;
+	}
+	/* which facts the model knows: the target's first token is the clean top token */
+	int n_known = 0;
+	for (int i = 0; i < nf; i++) {
+		if (fp_model_forward(m, F[i].ids, F[i].n, NULL, logits, &err)) {
+			rc = cli_error("trace", "'%s' line %ld: %s", a->prompts, F[i].line, err.msg);
+			goto done;
+		}
+		int top;
+		an_top_k(logits, V, 1, &top);
+		F[i].known = top == F[i].answer;
+		n_known += F[i].known;
+	}
+	for (int k = 0; k < TR_NKINDS; k++)
+		if (a->kinds & (1u << k)) {
+			sum[k] = calloc((size_t)6 * L, sizeof(double));
+			ss[k] = calloc((size_t)6 * L, sizeof(double));
+			if (!sum[k] || !ss[k]) {
+				rc = cli_error("trace", "out of memory");
+				goto done;
+			}
+		}
+	if (a->fmt == FMT_TEXT) {
+		printf("%s: %d prompts, %d known (target first token = clean top-1), %d excluded:", a->prompts, nf, n_known,
+		       nf - n_known);
+		for (int i = 0, shown = 0; i < nf; i++)
+			if (!F[i].known && shown++ < 12)
+				printf("%s line %ld", shown > 1 ? "," : "", F[i].line);
+		printf("%s\n", nf - n_known > 12 ? ", ..." : "");
+	}
+	double t0 = now(), evals = 0, naive = 0, high = 0, low = 0;
+	long passes = 0;
+	int traced = 0, no_repl = 0;
+	uint64_t rng = a->seed;
+	double noise = a->noise_sd > 0 ? a->noise_sd * tr_embedding_std(m) : a->noise_abs;
+	int todo = a->limit > 0 && a->limit < n_known ? a->limit : n_known;
+	for (int i = 0; i < nf && traced < todo; i++) {
+		fact *f = &F[i];
+		if (!f->known)
+			continue;
+		int32_t *cids = NULL;
+		if (a->replace && !(cids = replacement(m, F, nf, i, &rng))) {
+			no_repl++;
+			continue;
+		}
+		tr_opts o = {a->kinds, a->window, a->samples, noise, a->seed + (uint64_t)i, cids, 0};
+		tr_result res;
+		rc = tr_trace(m, f->ids, f->n, f->s0, f->s1, f->answer, &o, &res, &err);
+		free(cids);
+		if (rc) {
+			rc = cli_error("trace", "'%s' line %ld: %s", a->prompts, f->line, err.msg);
+			goto done;
+		}
+		traced++;
+		high += res.high, low += res.low, evals += res.evals, naive += res.evals_naive, passes += res.passes;
+		int n = f->n, s0 = f->s0, s1 = f->s1;
+		/* token ranges of the six categories */
+		int ca[6] = {s0, s0 + 1, s1 - 1, s1, s1 + 1, n - 1}, cb[6] = {s0 + 1, s1 - 1, s1, s1 + 1, n - 1, n};
+		if (s1 >= n)
+			ca[3] = cb[3] = 0; /* no subsequent token */
+		for (int c = 0; c < 6; c++) {
+			if (cb[c] <= ca[c])
+				continue;
+			cnt[c]++;
+			for (int k = 0; k < TR_NKINDS; k++) {
+				if (!res.score[k])
+					continue;
+				for (int l = 0; l < L; l++) {
+					double v = 0;
+					for (int t = ca[c]; t < cb[c]; t++)
+						v += res.score[k][(size_t)l * n + t] - res.low;
+					v /= cb[c] - ca[c];
+					sum[k][c * L + l] += v, ss[k][c * L + l] += v * v;
+				}
+			}
+		}
+		tr_result_free(&res);
+		if (isatty(2))
+			fprintf(stderr, "\rtrace: %d/%d prompts, %.0f s ", traced, todo, now() - t0);
+	}
+	if (isatty(2))
+		fputc('\n', stderr);
+	double secs = now() - t0;
+	if (traced == 0) {
+		rc = cli_error("trace", "no prompt of '%s' could be traced (%d known%s)", a->prompts, n_known,
+			       no_repl ? ", none with a replacement subject of the same token count" : "");
+		goto done;
+	}
+	/* mean and standard error per category and layer */
+	double *mean[TR_NKINDS] = {0}, *se[TR_NKINDS] = {0};
+	for (int k = 0; k < TR_NKINDS; k++) {
+		if (!sum[k])
+			continue;
+		mean[k] = malloc((size_t)6 * L * sizeof(double));
+		se[k] = malloc((size_t)6 * L * sizeof(double));
+		for (int c = 0; c < 6 && mean[k] && se[k]; c++)
+			for (int l = 0; l < L; l++) {
+				long nn = cnt[c];
+				double mu = nn ? sum[k][c * L + l] / nn : NAN;
+				double var = nn > 1 ? (ss[k][c * L + l] - nn * mu * mu) / (nn - 1) : NAN;
+				mean[k][c * L + l] = mu;
+				se[k][c * L + l] = nn > 1 ? sqrt(var > 0 ? var : 0) / sqrt((double)nn) : NAN;
+			}
+	}
+	const char *corr = a->replace ? "symmetric token replacement" : "gaussian noise on the subject embeddings";
+	if (a->fmt == FMT_TSV) {
+		printf("kind\tcategory\tlayer\tn\tmean_ie\tse_ie\n");
+		for (int k = 0; k < TR_NKINDS; k++)
+			for (int c = 0; mean[k] && c < 6; c++)
+				for (int l = 0; l < L; l++)
+					printf("%s\t%s\t%d\t%ld\t%.6g\t%.6g\n", TR_KIND_NAME[k], CAT_NAME[c], l, cnt[c], mean[k][c * L + l],
+					       se[k][c * L + l]);
+	} else if (a->fmt == FMT_JSON) {
+		json_t *jo = json_object(), *cats = json_array();
+		for (int c = 0; c < 6; c++)
+			json_array_append_new(cats, json_string(CAT_NAME[c]));
+		json_object_set_new(jo, "prompts", json_integer(nf));
+		json_object_set_new(jo, "known", json_integer(n_known));
+		json_object_set_new(jo, "traced", json_integer(traced));
+		json_object_set_new(jo, "corruption", json_string(corr));
+		json_object_set_new(jo, "mean_high", json_real(high / traced));
+		json_object_set_new(jo, "mean_low", json_real(low / traced));
+		json_object_set_new(jo, "categories", cats);
+		json_t *jn = json_array();
+		for (int c = 0; c < 6; c++)
+			json_array_append_new(jn, json_integer(cnt[c]));
+		json_object_set_new(jo, "n", jn);
+		for (int k = 0; k < TR_NKINDS; k++) {
+			if (!mean[k])
+				continue;
+			json_t *jk = json_object(), *jm = json_array(), *js = json_array();
+			for (int c = 0; c < 6; c++) {
+				json_t *rm = json_array(), *rs = json_array();
+				for (int l = 0; l < L; l++) {
+					json_array_append_new(rm, isnan(mean[k][c * L + l]) ? json_null() : json_real(mean[k][c * L + l]));
+					json_array_append_new(rs, isnan(se[k][c * L + l]) ? json_null() : json_real(se[k][c * L + l]));
+				}
+				json_array_append_new(jm, rm), json_array_append_new(js, rs);
+			}
+			json_object_set_new(jk, "mean_ie", jm);
+			json_object_set_new(jk, "se_ie", js);
+			json_object_set_new(jo, TR_KIND_NAME[k], jk);
+		}
+		json_object_set_new(jo, "seconds", json_real(secs));
+		json_dumpf(jo, stdout, JSON_INDENT(2));
+		fputc('\n', stdout);
+		json_decref(jo);
+	} else {
+		printf("traced %d prompts (%s%s): mean p(answer) clean %.4f, corrupted %.4f; %.1f s, %ld passes, %.3g "
+		       "token-layer evaluations (naive %.3g)\n",
+		       traced, corr, no_repl ? "; some had no replacement subject" : "", high / traced, low / traced, secs,
+		       passes, evals, naive);
+		for (int k = 0; k < TR_NKINDS; k++) {
+			if (!mean[k])
+				continue;
+			printf("\n%s: mean indirect effect (p restored - p corrupted), +- standard error; n prompts per category: ",
+			       TR_KIND_NAME[k]);
+			for (int c = 0; c < 6; c++)
+				printf("%s%ld", c ? "/" : "", cnt[c]);
+			printf("\n%5s %15s %15s %15s %15s %15s %15s\n", "layer", "first subj", "middle subj", "last subj",
+			       "first after", "further", "last token");
+			for (int l = 0; l < L; l++) {
+				printf("%5d", l);
+				for (int c = 0; c < 6; c++)
+					printf("  %6.3f +-%5.3f", mean[k][c * L + l], se[k][c * L + l]);
+				printf("\n");
+			}
+		}
+	}
+	if (a->out) {
+		hid_t f = h5u_create(a->out, a->force, &err);
+		int w = f < 0;
+		if (!w) {
+			size_t d2[2] = {6, (size_t)L}, d6[1] = {6};
+			int32_t c32[6];
+			for (int c = 0; c < 6; c++)
+				c32[c] = (int32_t)cnt[c];
+			for (int k = 0; k < TR_NKINDS; k++) {
+				if (!mean[k])
+					continue;
+				char nm[64];
+				snprintf(nm, sizeof nm, "%s/mean", TR_KIND_NAME[k]);
+				w |= h5u_f64(f, nm, 2, d2, mean[k]);
+				snprintf(nm, sizeof nm, "%s/se", TR_KIND_NAME[k]);
+				w |= h5u_f64(f, nm, 2, d2, se[k]);
+				snprintf(nm, sizeof nm, "%s/n", TR_KIND_NAME[k]);
+				w |= h5u_i32(f, nm, 1, d6, c32);
+			}
+			w |= h5u_strs(f, "category", 6, (char *const *)CAT_NAME);
+			w |= h5u_attr_str(f, NULL, "format", "factprobe-trace-dataset") |
+			     h5u_attr_str(f, NULL, "prompts_file", a->prompts) | h5u_attr_i64(f, NULL, "n_prompts", nf) |
+			     h5u_attr_i64(f, NULL, "n_known", n_known) | h5u_attr_i64(f, NULL, "n_traced", traced) |
+			     h5u_attr_str(f, NULL, "corruption", corr) | h5u_attr_f64(f, NULL, "mean_high", high / traced) |
+			     h5u_attr_f64(f, NULL, "mean_low", low / traced) | h5u_attr_f64(f, NULL, "noise", noise) |
+			     h5u_attr_i64(f, NULL, "samples", a->replace ? 1 : a->samples) |
+			     h5u_attr_i64(f, NULL, "window", a->window) | h5u_attr_i64(f, NULL, "seed", (long long)a->seed);
+			w |= h5u_close(f, a->out, &err);
+		}
+		if (w)
+			rc = cli_error("trace", "%s", err.msg[0] ? err.msg : "cannot write the results to the HDF5 file");
+		else if (a->fmt == FMT_TEXT)
+			printf("wrote %s\n", a->out);
+	}
+	for (int k = 0; k < TR_NKINDS; k++)
+		free(mean[k]), free(se[k]);
+done:
+	prompts_close(pr);
+	if (F)
+		facts_free(F, nf);
+	for (int k = 0; k < TR_NKINDS; k++)
+		free(sum[k]), free(ss[k]);
+	free(cnt), free(logits);
+	fp_model_free(m);
+	return rc;
+}
+
+int cmd_trace(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"model", required_argument, 0, 'm'}, {"subject", required_argument, 0, 's'},
+		{"target", required_argument, 0, 't'}, {"kind", required_argument, 0, 'K'},
+		{"window", required_argument, 0, 'w'}, {"noise", required_argument, 0, 'n'},
+		{"samples", required_argument, 0, 'S'}, {"seed", required_argument, 0, 'e'},
+		{"prompts", required_argument, 0, 'p'}, {"corrupt", required_argument, 0, 'c'},
+		{"limit", required_argument, 0, 'l'}, {"tsv", no_argument, 0, 'T'}, {"json", no_argument, 0, 'J'},
+		{"output", required_argument, 0, 'o'}, {"force", no_argument, 0, 'f'}, {"help", no_argument, 0, 'h'},
+		{0, 0, 0, 0}};
+	trace_cli a = {0};
+	a.kinds = 7, a.window = 10, a.samples = 10, a.noise_sd = 3, a.seed = 1;
+	int c, v;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":m:s:t:p:o:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'm': a.model = optarg; break;
+		case 's': a.subject = optarg; break;
+		case 't': a.target = optarg; break;
+		case 'K':
+			if (!strcmp(optarg, "all")) a.kinds = 7;
+			else if (!strcmp(optarg, "resid")) a.kinds = 1u << TR_RESID;
+			else if (!strcmp(optarg, "mlp")) a.kinds = 1u << TR_MLP;
+			else if (!strcmp(optarg, "attn")) a.kinds = 1u << TR_ATTN;
+			else return cli_usage_error("trace", "--kind takes resid, mlp, attn or all, not '%s'", optarg);
+			break;
+		case 'w':
+			if (cli_parse_int("trace", "--window", optarg, 1, 1000, &a.window))
+				return 2;
+			break;
+		case 'n': {
+			char *e;
+			double x = strtod(optarg, &e);
+			if (e != optarg && !strcmp(e, "sd") && x >= 0 && x < 1e6)
+				a.noise_sd = x, a.noise_abs = 0;
+			else if (e != optarg && !*e && x >= 0 && x < 1e6)
+				a.noise_sd = 0, a.noise_abs = x;
+			else
+				return cli_usage_error("trace", "--noise takes 3sd, another multiple such as 2.5sd, or an absolute "
+								"std such as 0.1, not '%s'", optarg);
+			break;
+		}
+		case 'S':
+			if (cli_parse_int("trace", "--samples", optarg, 1, 10000, &a.samples))
+				return 2;
+			break;
+		case 'e':
+			if (cli_parse_int("trace", "--seed", optarg, 0, 1 << 30, &v))
+				return 2;
+			a.seed = (uint64_t)v;
+			break;
+		case 'p': a.prompts = optarg; break;
+		case 'c':
+			if (!strcmp(optarg, "noise")) a.replace = 0;
+			else if (!strcmp(optarg, "replace")) a.replace = 1;
+			else return cli_usage_error("trace", "--corrupt takes noise or replace, not '%s'", optarg);
+			break;
+		case 'l':
+			if (cli_parse_int("trace", "--limit", optarg, 1, 1 << 30, &a.limit))
+				return 2;
+			break;
+		case 'T': a.fmt = FMT_TSV; break;
+		case 'J': a.fmt = FMT_JSON; break;
+		case 'o': a.out = optarg; break;
+		case 'f': a.force = 1; break;
+		case 'h': fputs(HELP, stdout); return 0;
+		default: return cli_bad_option("trace", c, argv);
+		}
+	}
+	if (a.out && !a.force && access(a.out, F_OK) == 0)
+		return cli_error("trace", "'%s' exists; pass --force to replace it", a.out);
+	if (a.prompts) {
+		if (argc > optind)
+			return cli_usage_error("trace", "give a PROMPT or -p FACTS.tsv, not both");
+		if (a.subject || a.target)
+			return cli_usage_error("trace", "with -p the subject and target come from the file's columns");
+		return dataset(&a);
+	}
+	if (argc - optind != 1)
+		return cli_usage_error("trace", "expects exactly one PROMPT argument (or -p FACTS.tsv)");
+	if (!a.subject)
+		return cli_usage_error("trace", "--subject TEXT is required: the subject as it appears in the prompt");
+	if (a.replace)
+		return cli_usage_error("trace", "--corrupt replace needs a fact set (-p) to draw replacement subjects from");
+	return single(&a, argv[optind]);
+}
