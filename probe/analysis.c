@@ -368,6 +368,52 @@ done:
 	return rc;
 }
 
+int an_mean_mlp_post(fp_model *m, const char *path, float *mean, fp_error *err)
+{
+	int L = m->cfg.n_layers, F = m->cfg.d_mlp, rc;
+	prompt_reader *pr = NULL;
+	if ((rc = prompts_open(&pr, path, err)))
+		return rc;
+	double *acc = calloc((size_t)L * F, sizeof *acc);
+	long tokens = 0;
+	fp_prompt p;
+	if (!acc) {
+		prompts_close(pr);
+		return fp_error_set(err, FP_ERR_NOMEM, "out of memory");
+	}
+	while ((rc = prompts_next(pr, &p, err)) == 1) {
+		int32_t *ids = NULL;
+		int n = 0;
+		an_run r;
+		if ((rc = fp_tokenize(m->tok, p.text, p.len, -1, &ids, &n, err)))
+			break;
+		if (n && !(rc = an_run_prompt(m, ids, n, AN_MLP_POST, &r, err))) {
+			for (int l = 0; l < L; l++)
+				for (int t = 0; t < n; t++)
+					for (int f = 0; f < F; f++)
+						acc[(size_t)l * F + f] += r.mlp_post[((size_t)l * n + t) * F + f];
+			tokens += n;
+			an_run_free(&r);
+		}
+		free(ids);
+		if (rc)
+			break;
+	}
+	prompts_close(pr);
+	if (rc < 0) {
+		free(acc);
+		return rc;
+	}
+	if (!tokens) {
+		free(acc);
+		return fp_error_set(err, FP_ERR_INVALID, "'%s' holds no prompts", path);
+	}
+	for (size_t i = 0; i < (size_t)L * F; i++)
+		mean[i] = (float)(acc[i] / tokens);
+	free(acc);
+	return 0;
+}
+
 /* ---- concept directions ---- */
 
 static int parse_neuron_ref(const fp_model *m, const char *s, int *l, int *nn, fp_error *err)

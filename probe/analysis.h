@@ -98,6 +98,10 @@ int an_ablate_groups(fp_model *m, const int32_t *ids, int n, int pos_from, int p
 		     const int *start, int n_groups, int target, int vs, int batch_tokens, double *out,
 		     fp_error *err);
 
+/* Each neuron's mean activation (mlp.hook_post) over every token of a
+ * prompt file: mean [L][F], for mean ablation. */
+int an_mean_mlp_post(fp_model *m, const char *path, float *mean, fp_error *err);
+
 /* ---- concept directions ---- */
 
 /* A direction in a hook's space: one vector for all layers, or one per

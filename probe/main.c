@@ -13,6 +13,7 @@ static const cli_command COMMANDS[] = {
 	{"lens", cmd_lens, "logit lens: the top tokens and a target's rank at every layer"},
 	{"neurons", cmd_neurons, "rank MLP neurons for a fact (activation, DLA, ablation, weights)"},
 	{"top-examples", cmd_top_examples, "where a neuron fires most in a corpus"},
+	{"patch", cmd_patch, "activation patching between two prompts; zero or mean ablation of neurons"},
 	{"trace", cmd_trace, "causal tracing (ROME): where restoring a clean state brings the fact back"},
 };
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])

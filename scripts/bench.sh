@@ -9,7 +9,7 @@ MODEL=${FACTPROBE_MODEL}
 REPS=${REPS:-7}
 LC="${XDG_CACHE_HOME:-$HOME/.cache}/factprobe/oracle-venv/bin/python"
 OUT=$(mktemp)
-trap 'rm -f "$OUT" "$OUT.lc"' EXIT
+trap 'rm -f "$OUT" "$OUT.lc" "$OUT.tr"' EXIT
 echo "== factprobe (f32 weights, OpenBLAS sgemm)"
 "$BUILD/tests/bench_forward" "$MODEL" "$REPS" | tee "$OUT" | grep -v '^RESULT'
 if [ -x "$LC" ] && "$LC" -c "import llama_cpp" 2>/dev/null; then
@@ -26,3 +26,19 @@ else
 fi
 echo "== recording to HDF5 (factprobe record)"
 BUILD="$BUILD" FACTPROBE_MODEL="$MODEL" scripts/bench_record.sh
+echo "== causal tracing (factprobe trace): one full trace, resid + mlp + attn, every layer and token, 10 samples"
+Q='Q: What sport does Michael Jordan play?
+A: This athlete plays the sport of'
+"$BUILD/factprobe" trace -m "$MODEL" "$Q" --subject "Michael Jordan" --samples 10 --json >"$OUT.tr"
+/usr/bin/python3 - "$OUT.tr" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+n, L = len(d["tokens"]), len(d["resid"])
+print("%d tokens, %d layers, 3 kinds, %d samples: %.1f s per trace" % (n, L, d["samples"], d["seconds"]))
+print("forward passes: %d (naive: %d full passes, one per kind, layer, token and sample, plus the %d clean/corrupted runs)"
+      % (d["forward_passes"], 3 * L * n * d["samples"], 1 + d["samples"]))
+print("token-layer evaluations: %.3g computed vs %.3g naive = %.1fx fewer" % (d["token_layer_evals"], d["token_layer_evals_naive"],
+      d["token_layer_evals_naive"] / d["token_layer_evals"]))
+print("throughput: %.0f token-layer evaluations/s = %.0f tokens/s of full passes; the naive trace at that rate: %.0f s"
+      % (d["token_layer_evals"] / d["seconds"], d["token_layer_evals"] / L / d["seconds"], d["token_layer_evals_naive"] / (d["token_layer_evals"] / d["seconds"])))
+PY

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/test_query.sh - the query commands (dot, lens, neurons, top-examples)
-# end to end.  On tiny-llama-plant, whose neuron 1.5 reads 'J' and writes 'Q'
+# and causal tracing and patching (trace, patch) end to end.  On tiny-llama-plant, whose neuron 1.5 reads 'J' and writes 'Q'
 # by construction, every ranking must put that neuron first; bad input gets
 # one clear error.  On the default model (FACTPROBE_TEST_MODEL), the results
 # issue 4 asks to be shown: the basketball direction grows through the
@@ -96,6 +96,44 @@ assert len(a) == len(b) == 2, (a, b)
 d=max(abs(float(x[k])-float(y[k]))/max(1,abs(float(y[k]))) for x,y in zip(a,b) for k in (2,4))
 print("max relative diff %.2g (tolerance 1e-5; packed vs single passes)" % d); sys.exit(0 if d < 1e-5 else 1)' "$T/a" "$T/b"
 
+# --- causal tracing and patching (issue 5) -----------------------------------
+run "$FP" trace -m "$M" "abJ" --subject J --target Q --noise 20 --kind mlp --window 1 -o "$T/trace.h5"
+check "trace -o on the planted model: h5py reads the grid; the MLP effect at 'J' sits in layer 1" $PY -c '
+import h5py,sys; f=h5py.File(sys.argv[1]); s=f["score/mlp"][()]; ie=f["indirect_effect/mlp"][()]; a=f.attrs
+assert s.shape == (2, 3) and a["subject_start"] == 2 and a["subject_end"] == 3 and a["answer"] == "Q", (s.shape, dict(a))
+print("high %.3f low %.3f; indirect effect at J: layer 0 %.3f, layer 1 %.3f" % (a["high"], a["low"], ie[0, 2], ie[1, 2]))
+sys.exit(0 if ie[1, 2] > 0.3 and ie[1, 2] > 3 * abs(ie[0, 2]) else 1)' "$T/trace.h5"
+run "$FP" trace -m "$M" "abJ" --subject J --samples 2 --tsv
+[ "$RC" -eq 0 ] && [ "$(wc -l <"$T/out")" -eq $((3 * 2 * 3 + 1)) ] && [ "$(awk -F'\t' 'NF != 6' "$T/out" | wc -l)" -eq 0 ] \
+	&& ok "trace --tsv: 3 kinds x 2 layers x 3 tokens, 6 columns" || bad "trace --tsv: $(head -3 "$T/out") $(cat "$T/err")"
+printf 'id\tprompt\tsubject\ttarget\trelation\n' >"$T/facts.tsv"
+for i in 1 2 3 4 5 6; do printf 'k%d\tx%dyJ\tJ\tQ\tplant\n' $i $i >>"$T/facts.tsv"; printf 'u%d\tx%dyW\tW\tQ\tplant\n' $i $i >>"$T/facts.tsv"; done
+for corr in noise replace; do
+	run "$FP" trace -m "$M" -p "$T/facts.tsv" --corrupt $corr --noise 20 --window 1 --kind mlp --samples 3 --json
+	check "trace -p (--corrupt $corr) on the planted set: unknown facts excluded, MLP effect at the last subject token in layer 1" $PY -c '
+import json,sys; d=json.load(open(sys.argv[1])); m=d["mlp"]["mean_ie"][2]
+print("%d prompts, %d known, %d traced (%s); last subject token: layer 0 %.3f, layer 1 %.3f; n per category %s" % (d["prompts"], d["known"], d["traced"], d["corruption"], m[0], m[1], d["n"]))
+sys.exit(0 if d["known"] == 6 and d["traced"] == 6 and m[1] > 0.3 and m[1] > 3 * abs(m[0]) else 1)' "$T/out"
+done
+run "$FP" patch -m "$M" --target Q --hook blocks.*.hook_resid_post --clean abJ --corrupt abK --json
+check "patch: every layer's resid_post copied in restores the clean metric exactly" $PY -c '
+import json,sys; d=json.load(open(sys.argv[1])); print("clean %.4f corrupted %.4f patched %.4f" % (d["clean"], d["corrupted"], d["patched"]))
+sys.exit(0 if abs(d["patched"] - d["clean"]) < 1e-4 else 1)' "$T/out"
+run "$FP" patch -m "$M" --target Q --hook blocks.1.mlp.hook_post --neurons 5 --pos last --clean abJ --corrupt abK --json
+check "patch --neurons: the planted neuron alone carries the fact from 'abJ' into 'abK'" $PY -c '
+import json,sys; d=json.load(open(sys.argv[1])); print("restored fraction %.3f" % d["restored_fraction"]); sys.exit(0 if d["restored_fraction"] > 0.9 else 1)' "$T/out"
+run "$FP" patch -m "$M" --target Q --ablate 1.5 --pos last abJ --json
+check "patch --ablate 1.5: log p(Q) falls to the cut model's" $PY -c '
+import json,sys; d=json.load(open(sys.argv[1])); print("before %.3f after %.3f" % (d["before"], d["after"])); sys.exit(0 if d["after"] < d["before"] - 10 else 1)' "$T/out"
+expect_error "trace: subject not in the prompt" "the subject 'Z' is not in the prompt 'abJ'" "$FP" trace -m "$M" abJ --subject Z
+expect_error "trace: subject off the token boundaries" "tokenizes differently inside the prompt 'a the b': the tokens there are ' the'" \
+	"$FP" trace -m "$M" "a the b" --subject he
+expect_error "trace: bad --noise" "--noise takes 3sd" "$FP" trace -m "$M" abJ --subject J --noise lots
+expect_error "trace: --corrupt replace without a fact set" "needs a fact set" "$FP" trace -m "$M" abJ --subject J --corrupt replace
+expect_error "trace -p without a subject column" "has no 'subject' column" "$FP" trace -m "$M" -p "$T/corpus.txt"
+expect_error "patch: prompts of different lengths with --pos all" "same length" "$FP" patch -m "$M" --target Q --hook hook_resid_post --clean abJ --corrupt abcJ
+expect_error "patch: neuron out of range" "neuron 999 is out of range" "$FP" patch -m "$M" --target Q --ablate 1.999 abJ
+
 # --- bad input -------------------------------------------------------------
 expect_error "unknown hook" "not a per-layer hook" "$FP" dot -m "$M" abJ --direction tok:Q --hook blocks.*.hook_nope
 expect_error "hook layer out of range" "layer 7 is out of range" "$FP" dot -m "$M" abJ --direction tok:Q --hook blocks.7.hook_resid_post
@@ -121,7 +159,7 @@ expect_error "--ablate mean without --ref" "needs --ref PROMPTS" "$FP" neurons -
 expect_error "--at subject-last without a subject" "needs a subject" "$FP" lens -m "$M" abJ --at subject-last
 expect_error "subject not in the prompt" "does not occur in the prompt" "$FP" neurons -m "$M" --target Q --subject zz abJ
 expect_error "--at outside the prompt" "outside the prompt's 3 tokens" "$FP" dot -m "$M" abJ --direction tok:Q --at 7
-for c in dot lens neurons top-examples; do
+for c in dot lens neurons top-examples trace patch; do
 	run "$FP" $c --help
 	[ "$RC" -eq 0 ] && grep -q "^usage: factprobe $c" "$T/out" && grep -q "example" "$T/out" && ok "$c --help: usage and an example" || bad "$c --help"
 done
@@ -140,6 +178,12 @@ print("first quarter %.4f, last quarter %.4f; curve %s" % (a, b, " ".join("%.3f"
 import json,sys; r=json.load(open(sys.argv[1]))["rows"]
 print("rank by layer %s; p at the last layer %.3f" % (" ".join(str(x["target_rank"]) for x in r), r[-1]["target_prob"]))
 sys.exit(0 if r[-1]["target_rank"] == 1 else 1)' "$T/out"
+	run "$FP" trace -m "$MODEL" "$QA" --subject "Michael Jordan" --kind resid --samples 2 --json
+	check "default model: trace (resid, 2 samples): the clean probability is predict's, noise lowers it, the last state restores it" $PY -c '
+import json,sys; d=json.load(open(sys.argv[1])); g=d["resid"]
+print("high %.4f low %.4f; restored at the last layer and token %.4f; %d passes, %.3g token-layer evaluations vs %.3g naive, %.1f s"
+      % (d["high"], d["low"], g[-1][-1], d["forward_passes"], d["token_layer_evals"], d["token_layer_evals_naive"], d["seconds"]))
+sys.exit(0 if abs(d["high"] - 0.2798) < 5e-4 and d["low"] < d["high"] and abs(g[-1][-1] - d["high"]) < 1e-5 else 1)' "$T/out"
 	run "$FP" neurons -m "$MODEL" "$QA" --target " basketball" -k 10 --compare-random 20 --json
 	check "default model: zero-ablating the top 10 DLA neurons lowers log p(' basketball') more than 10 random neurons of the same layers (20 draws)" $PY -c '
 import json,math,sys; d=json.load(open(sys.argv[1])); c=d["compare_random"]; r=c["random_effects"]
