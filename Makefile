@@ -30,6 +30,12 @@ $(BUILD)/%.o: %.c $(wildcard model/*.h probe/*.h tests/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
+# plot finds its gnuplot scripts in this tree unless $FACTPROBE_PLOTS says otherwise
+$(BUILD)/probe/cmd_plot.o: CFLAGS += -DFP_PLOTS_DIR='"$(CURDIR)/plots"'
+
+# the superposition optimiser's elementwise powers vectorise at -O3
+$(BUILD)/probe/cmd_superposition.o: CFLAGS += -O3
+
 # the elementwise kernels only: -ffast-math lets GCC vectorise expf/tanhf via libmvec
 $(BUILD)/model/kernels.o: CFLAGS += -O3 -ffast-math
 

@@ -29,6 +29,8 @@ int cmd_neurons(int argc, char **argv);
 int cmd_top_examples(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
 int cmd_patch(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
+int cmd_superposition(int argc, char **argv);
 
 /* --at: which token positions a command reads */
 enum cli_at { AT_ALL, AT_LAST, AT_SUBJECT_LAST, AT_POS };

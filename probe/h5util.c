@@ -1,6 +1,7 @@
 /* h5util.c - see h5util.h. */
 #include "h5util.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -124,4 +125,163 @@ int h5u_attr_f64(hid_t f, const char *obj, const char *name, double val)
 int h5u_attr_i64(hid_t f, const char *obj, const char *name, long long val)
 {
 	return attr(f, obj, name, H5T_NATIVE_LLONG, &val);
+}
+
+static H5E_auto2_t q_fn;
+static void *q_data;
+static void quiet(void)
+{
+	H5Eget_auto2(H5E_DEFAULT, &q_fn, &q_data);
+	H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+static void loud(void)
+{
+	H5Eset_auto2(H5E_DEFAULT, q_fn, q_data);
+}
+
+hid_t h5u_open(const char *path, fp_error *err)
+{
+	quiet();
+	hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+	loud();
+	if (f < 0)
+		fp_error_set(err, FP_ERR_IO, "cannot open '%s' as an HDF5 file (missing, or not HDF5)", path);
+	return f;
+}
+
+int h5u_has(hid_t f, const char *name)
+{
+	quiet();
+	char buf[256];
+	int ok = 1;
+	/* every link on the way must exist */
+	for (const char *p = name; ok && (p = strchr(p, '/')); p++) {
+		snprintf(buf, sizeof buf, "%.*s", (int)(p - name), name);
+		ok = !*buf || H5Lexists(f, buf, H5P_DEFAULT) > 0;
+	}
+	ok = ok && H5Lexists(f, name, H5P_DEFAULT) > 0;
+	loud();
+	return ok;
+}
+
+int h5u_read_f64(hid_t f, const char *path, const char *name, double **out, int *rank, size_t dims[3], fp_error *err)
+{
+	*out = NULL;
+	if (!h5u_has(f, name))
+		return fp_error_set(err, FP_ERR_FORMAT, "'%s' has no dataset '%s'", path, name);
+	quiet();
+	int rc = 0;
+	hid_t ds = H5Dopen2(f, name, H5P_DEFAULT), sp = ds >= 0 ? H5Dget_space(ds) : -1;
+	hsize_t d[3] = {1, 1, 1};
+	int r = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
+	size_t total = 1;
+	if (r < 0 || r > 3) {
+		rc = fp_error_set(err, FP_ERR_FORMAT, "'%s': '%s' is not an array of up to 3 dimensions", path, name);
+		goto done;
+	}
+	H5Sget_simple_extent_dims(sp, d, NULL);
+	for (int i = 0; i < r; i++) {
+		if (d[i] > ((size_t)1 << 31)) {
+			rc = fp_error_set(err, FP_ERR_FORMAT, "'%s': '%s' is implausibly large", path, name);
+			goto done;
+		}
+		total *= d[i];
+		dims[i] = d[i];
+	}
+	*rank = r;
+	*out = malloc((total ? total : 1) * sizeof(double));
+	if (!*out) {
+		rc = fp_error_set(err, FP_ERR_NOMEM, "out of memory reading '%s'", name);
+		goto done;
+	}
+	if (total && H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out) < 0) {
+		free(*out), *out = NULL;
+		rc = fp_error_set(err, FP_ERR_FORMAT, "'%s': cannot read '%s' as numbers", path, name);
+	}
+done:
+	if (sp >= 0)
+		H5Sclose(sp);
+	if (ds >= 0)
+		H5Dclose(ds);
+	loud();
+	return rc;
+}
+
+int h5u_read_strs(hid_t f, const char *path, const char *name, char ***out, size_t *n, fp_error *err)
+{
+	*out = NULL, *n = 0;
+	if (!h5u_has(f, name))
+		return fp_error_set(err, FP_ERR_FORMAT, "'%s' has no dataset '%s'", path, name);
+	quiet();
+	int rc = 0;
+	hid_t ds = H5Dopen2(f, name, H5P_DEFAULT), sp = ds >= 0 ? H5Dget_space(ds) : -1, t = str_type();
+	hssize_t cnt = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
+	char **v = NULL;
+	if (cnt < 0 || cnt > (1 << 26)) {
+		rc = fp_error_set(err, FP_ERR_FORMAT, "'%s': '%s' is not a string array", path, name);
+		goto done;
+	}
+	v = calloc((size_t)(cnt ? cnt : 1), sizeof *v);
+	if (!v || (cnt && H5Dread(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0)) {
+		free(v);
+		rc = fp_error_set(err, FP_ERR_FORMAT, "'%s': cannot read '%s' as strings", path, name);
+		goto done;
+	}
+	for (hssize_t i = 0; i < cnt; i++) { /* own copies */
+		char *c = strdup(v[i] ? v[i] : "");
+		if (v[i])
+			H5free_memory(v[i]);
+		v[i] = c;
+	}
+	*out = v, *n = (size_t)cnt;
+done:
+	H5Tclose(t);
+	if (sp >= 0)
+		H5Sclose(sp);
+	if (ds >= 0)
+		H5Dclose(ds);
+	loud();
+	return rc;
+}
+
+void h5u_free_strs(char **s, size_t n)
+{
+	for (size_t i = 0; s && i < n; i++)
+		free(s[i]);
+	free(s);
+}
+
+int h5u_attr_read_str(hid_t f, const char *name, char *buf, size_t n)
+{
+	buf[0] = 0;
+	quiet();
+	int rc = -1;
+	if (H5Aexists(f, name) > 0) {
+		hid_t a = H5Aopen(f, name, H5P_DEFAULT), t = str_type();
+		char *v = NULL;
+		if (a >= 0 && H5Aread(a, t, &v) >= 0 && v) {
+			snprintf(buf, n, "%s", v);
+			H5free_memory(v);
+			rc = 0;
+		}
+		H5Tclose(t);
+		if (a >= 0)
+			H5Aclose(a);
+	}
+	loud();
+	return rc;
+}
+
+int h5u_attr_read_f64(hid_t f, const char *name, double *v)
+{
+	quiet();
+	int rc = -1;
+	if (H5Aexists(f, name) > 0) {
+		hid_t a = H5Aopen(f, name, H5P_DEFAULT);
+		rc = a >= 0 && H5Aread(a, H5T_NATIVE_DOUBLE, v) >= 0 ? 0 : -1;
+		if (a >= 0)
+			H5Aclose(a);
+	}
+	loud();
+	return rc;
 }

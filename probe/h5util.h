@@ -24,4 +24,19 @@ int h5u_attr_str(hid_t f, const char *obj, const char *name, const char *val);
 int h5u_attr_f64(hid_t f, const char *obj, const char *name, double val);
 int h5u_attr_i64(hid_t f, const char *obj, const char *name, long long val);
 
+
+/* ---- reading (results of dot, lens, neurons, trace, superposition) ---- */
+/* Opens for reading; -1 (err set) if missing or not HDF5. */
+hid_t h5u_open(const char *path, fp_error *err);
+/* 1 if the dataset exists */
+int h5u_has(hid_t f, const char *name);
+/* A numeric dataset as doubles (malloc'ed); rank <= 3, dims filled. */
+int h5u_read_f64(hid_t f, const char *path, const char *name, double **out, int *rank, size_t dims[3], fp_error *err);
+/* A 1-D (or flattened n-D) string dataset (each malloc'ed; free with h5u_free_strs). */
+int h5u_read_strs(hid_t f, const char *path, const char *name, char ***out, size_t *n, fp_error *err);
+void h5u_free_strs(char **s, size_t n);
+/* Root attributes: 0 or -1 if absent. */
+int h5u_attr_read_str(hid_t f, const char *name, char *buf, size_t n);
+int h5u_attr_read_f64(hid_t f, const char *name, double *v);
+
 #endif

@@ -14,6 +14,8 @@ static const cli_command COMMANDS[] = {
 	{"neurons", cmd_neurons, "rank MLP neurons for a fact (activation, DLA, ablation, weights)"},
 	{"top-examples", cmd_top_examples, "where a neuron fires most in a corpus"},
 	{"patch", cmd_patch, "activation patching between two prompts; zero or mean ablation of neurons"},
+	{"plot", cmd_plot, "draw a result file with gnuplot (pdf, png, svg, LaTeX)"},
+	{"superposition", cmd_superposition, "how close to perpendicular N vectors in D dimensions can be"},
 	{"trace", cmd_trace, "causal tracing (ROME): where restoring a clean state brings the fact back"},
 };
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])

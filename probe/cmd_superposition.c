@@ -1,0 +1,400 @@
+/* cmd_superposition.c - `factprobe superposition`: the near-orthogonality
+ * experiment of the 3Blue1Brown chapter on how LLMs store facts.  How close to
+ * perpendicular can N unit vectors in D dimensions all be?  Optimise them,
+ * then report every pairwise angle, each vector's angle to its nearest
+ * neighbour, and the worst pair beside the Welch bound; and the same for a
+ * model's MLP output rows and unembedding rows. */
+#include "cli.h"
+#include "h5util.h"
+
+#include <cblas.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char HELP[] =
+	"usage: factprobe superposition [--n N] [--dim D] [--steps S] [--seed S] [--model-rows]\n"
+	"                               [-m MODEL] [--sample N] [-o OUT.h5 [--force]] [--tsv|--json]\n\n"
+	"How close to perpendicular can N unit vectors in D dimensions all be?  Starts\n"
+	"from random unit vectors and minimises sum over pairs of cos^p (p = 8, raised\n"
+	"to 16, 32 and 64 during the run so the largest overlaps dominate), by\n"
+	"projected gradient descent on the sphere; every Gram block is an OpenBLAS\n"
+	"matrix product.  Then reports:\n"
+	"  - all N(N-1)/2 pairwise angles (histogram; the share within 89-91 and 85-95\n"
+	"    degrees, the video's claim);\n"
+	"  - each vector's angle to its nearest neighbour (the largest |cos|), the\n"
+	"    stricter measure;\n"
+	"  - the worst pair beside the Welch bound: no N unit vectors in D dimensions\n"
+	"    can have every pair closer to 90 degrees than\n"
+	"    arccos(sqrt((N - D) / (D (N - 1)))), 84.29 degrees for N = 10000, D = 100.\n"
+	"With --model-rows, the same angles for the model's MLP output rows (what each\n"
+	"neuron writes) and unembedding rows, --sample of each (random, seeded).\n\n"
+	"      --n N           vectors (default 10000)\n"
+	"      --dim D         dimensions (default 100)\n"
+	"      --steps S       optimisation steps (default 400; 0 keeps the random start)\n"
+	"      --seed S        seed (default 1)\n"
+	"      --model-rows    also the model's MLP output and unembedding rows\n"
+	"  -m, --model PATH    GGUF model for --model-rows\n"
+	"      --sample N      rows sampled from each model matrix (default 10000)\n"
+	"  -o, --output FILE   HDF5 for 'factprobe plot angles': groups optimized,\n"
+	"                      mlp_out, unembed with bin_center, pairwise_density,\n"
+	"                      nearest_density (0.1-degree bins) and summary [n, dim,\n"
+	"                      worst pair degrees, Welch bound degrees]\n"
+	"      --force         replace FILE\n"
+	"      --tsv, --json   machine-readable summary\n"
+	"  -h, --help          this help\n\n"
+	"example: factprobe superposition -o sup.h5 && factprobe plot angles sup.h5 -o angles.pdf\n";
+
+#define BINS 1800 /* 0.1 degree over 0..180 */
+#define BLOCK 1024
+
+typedef struct summary {
+	const char *name;
+	long n;
+	int dim;
+	double worst_deg, welch_deg, mean_nn_deg, min_nn_deg, within1, within5, seconds;
+	double *pair, *nn; /* densities per degree [BINS] */
+} summary;
+
+static uint64_t rng;
+static double gauss(void)
+{
+	uint64_t a = (rng += 0x9e3779b97f4a7c15ull), b;
+	a = (a ^ (a >> 30)) * 0xbf58476d1ce4e5b9ull, a = (a ^ (a >> 27)) * 0x94d049bb133111ebull, a ^= a >> 31;
+	b = (rng += 0x9e3779b97f4a7c15ull);
+	b = (b ^ (b >> 30)) * 0xbf58476d1ce4e5b9ull, b = (b ^ (b >> 27)) * 0x94d049bb133111ebull, b ^= b >> 31;
+	double u1 = ((a >> 11) + 1.0) / 9007199254740993.0, u2 = (b >> 11) / 9007199254740992.0;
+	return sqrt(-2 * log(u1)) * cos(2 * M_PI * u2);
+}
+
+static void normalize_rows(float *V, long n, int d)
+{
+	for (long i = 0; i < n; i++) {
+		double s = 0;
+		for (int k = 0; k < d; k++)
+			s += (double)V[i * d + k] * V[i * d + k];
+		s = s > 0 ? 1 / sqrt(s) : 0;
+		for (int k = 0; k < d; k++)
+			V[i * d + k] = (float)(V[i * d + k] * s);
+	}
+}
+
+static double welch_deg(long n, int d)
+{
+	if (n <= d)
+		return 90.0;
+	return acos(sqrt((double)(n - d) / ((double)d * (n - 1)))) * 180 / M_PI;
+}
+
+/* one optimisation step: gradient of sum_{i != j} g_ij^p, projected on each
+ * sphere's tangent, a step of fixed angular length lr per vector */
+static void step(float *V, float *grad, float *G, long n, int d, int p, float lr)
+{
+	for (long i0 = 0; i0 < n; i0 += BLOCK) {
+		long b = n - i0 < BLOCK ? n - i0 : BLOCK;
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)b, (int)n, d, 1.0f, V + i0 * d, d, V, d, 0.0f, G, (int)n);
+		for (long r = 0; r < b; r++) {
+			float *g = G + r * n;
+			g[i0 + r] = 0; /* no self term */
+			/* g^(p-1) for p = 8, 16, 32, 64, as products of repeated squares */
+			for (long j = 0; j < n; j++) {
+				float x = g[j], x2 = x * x, x4 = x2 * x2, x8 = x4 * x4, y = x8 * x4 * x2 * x; /* x^15 */
+				if (p == 8)
+					y = x4 * x2 * x;
+				else if (p >= 32) {
+					float x16 = x8 * x8;
+					y *= x16; /* x^31 */
+					if (p == 64)
+						y *= x16 * x16; /* x^63 */
+				}
+				g[j] = y;
+			}
+		}
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)b, d, (int)n, 1.0f, G, (int)n, V, d, 0.0f,
+			    grad + i0 * d, d);
+	}
+	for (long i = 0; i < n; i++) {
+		float *v = V + i * d, *gr = grad + i * d;
+		double dot = 0, gn = 0;
+		for (int k = 0; k < d; k++)
+			dot += (double)gr[k] * v[k];
+		for (int k = 0; k < d; k++) {
+			gr[k] -= (float)(dot * v[k]);
+			gn += (double)gr[k] * gr[k];
+		}
+		if (gn > 0) {
+			float s = (float)(lr / sqrt(gn));
+			for (int k = 0; k < d; k++)
+				v[k] -= s * gr[k];
+		}
+	}
+	normalize_rows(V, n, d);
+}
+
+/* all pairwise angles and nearest neighbours of n unit rows */
+static int measure(const float *V, long n, int d, summary *s)
+{
+	float *G = malloc((size_t)BLOCK * n * sizeof *G);
+	double *near = malloc((size_t)n * sizeof *near);
+	s->pair = calloc(BINS, sizeof(double));
+	s->nn = calloc(BINS, sizeof(double));
+	if (!G || !near || !s->pair || !s->nn) {
+		free(G), free(near);
+		return -1;
+	}
+	for (long i = 0; i < n; i++)
+		near[i] = 0;
+	double in1 = 0, in5 = 0, pairs = 0, worst = 0;
+	for (long i0 = 0; i0 < n; i0 += BLOCK) {
+		long b = n - i0 < BLOCK ? n - i0 : BLOCK;
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)b, (int)n, d, 1.0f, V + i0 * d, d, V, d, 0.0f, G, (int)n);
+		for (long r = 0; r < b; r++) {
+			long i = i0 + r;
+			for (long j = 0; j < n; j++) {
+				if (j == i)
+					continue;
+				double g = G[r * n + j], a = fabs(g);
+				if (a > near[i])
+					near[i] = a;
+				if (j > i) {
+					double deg = acos(g > 1 ? 1 : g < -1 ? -1 : g) * 180 / M_PI;
+					int bin = (int)(deg * 10);
+					s->pair[bin < 0 ? 0 : bin >= BINS ? BINS - 1 : bin]++;
+					pairs++;
+					in1 += fabs(deg - 90) <= 1;
+					in5 += fabs(deg - 90) <= 5;
+					worst = a > worst ? a : worst;
+				}
+			}
+		}
+	}
+	double sum_nn = 0, min_nn = 90;
+	for (long i = 0; i < n; i++) {
+		double deg = acos(near[i] > 1 ? 1 : near[i]) * 180 / M_PI;
+		int bin = (int)(deg * 10);
+		s->nn[bin < 0 ? 0 : bin >= BINS ? BINS - 1 : bin]++;
+		sum_nn += deg;
+		min_nn = deg < min_nn ? deg : min_nn;
+	}
+	for (int k = 0; k < BINS; k++) { /* densities per degree */
+		s->pair[k] = pairs ? s->pair[k] / pairs / 0.1 : 0;
+		s->nn[k] = s->nn[k] / n / 0.1;
+	}
+	s->n = n, s->dim = d;
+	s->worst_deg = acos(worst > 1 ? 1 : worst) * 180 / M_PI;
+	s->welch_deg = welch_deg(n, d);
+	s->mean_nn_deg = sum_nn / n;
+	s->min_nn_deg = min_nn;
+	s->within1 = pairs ? in1 / pairs : 0;
+	s->within5 = pairs ? in5 / pairs : 0;
+	free(G), free(near);
+	return 0;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* n rows sampled (without replacement) from M [rows, d], normalised */
+static float *sample_rows(const float *M, long rows, int d, long n, long stride_col, const float *colmat, int F)
+{
+	float *V = malloc((size_t)n * d * sizeof *V);
+	long *idx = malloc((size_t)rows * sizeof *idx);
+	if (!V || !idx) {
+		free(V), free(idx);
+		return NULL;
+	}
+	for (long i = 0; i < rows; i++)
+		idx[i] = i;
+	for (long i = 0; i < n; i++) { /* partial Fisher-Yates */
+		long j = i + (long)((rng = rng * 6364136223846793005ull + 1442695040888963407ull) >> 33) % (rows - i);
+		long t = idx[i];
+		idx[i] = idx[j], idx[j] = t;
+		if (M)
+			memcpy(V + i * d, M + idx[i] * d, (size_t)d * sizeof(float));
+		else /* column idx of a [d][F] matrix block per layer: colmat + layer*stride */
+			for (int k = 0; k < d; k++)
+				V[i * d + k] = colmat[(idx[i] / F) * stride_col + (size_t)k * F + idx[i] % F];
+	}
+	free(idx);
+	normalize_rows(V, n, d);
+	return V;
+}
+
+int cmd_superposition(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"n", required_argument, 0, 'n'}, {"dim", required_argument, 0, 'd'}, {"steps", required_argument, 0, 's'},
+		{"seed", required_argument, 0, 'e'}, {"model-rows", no_argument, 0, 'R'}, {"model", required_argument, 0, 'm'},
+		{"sample", required_argument, 0, 'S'}, {"output", required_argument, 0, 'o'}, {"force", no_argument, 0, 'f'},
+		{"tsv", no_argument, 0, 'T'}, {"json", no_argument, 0, 'J'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+	int n = 10000, d = 100, steps = 400, seed = 1, rows = 0, sample = 10000, force = 0, fmt = FMT_TEXT, c;
+	const char *model = NULL, *out = NULL;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":m:o:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			if (cli_parse_int("superposition", "--n", optarg, 2, 200000, &n))
+				return 2;
+			break;
+		case 'd':
+			if (cli_parse_int("superposition", "--dim", optarg, 1, 100000, &d))
+				return 2;
+			break;
+		case 's':
+			if (cli_parse_int("superposition", "--steps", optarg, 0, 1000000, &steps))
+				return 2;
+			break;
+		case 'e':
+			if (cli_parse_int("superposition", "--seed", optarg, 0, 1 << 30, &seed))
+				return 2;
+			break;
+		case 'R': rows = 1; break;
+		case 'm': model = optarg; break;
+		case 'S':
+			if (cli_parse_int("superposition", "--sample", optarg, 2, 200000, &sample))
+				return 2;
+			break;
+		case 'o': out = optarg; break;
+		case 'f': force = 1; break;
+		case 'T': fmt = FMT_TSV; break;
+		case 'J': fmt = FMT_JSON; break;
+		case 'h': fputs(HELP, stdout); return 0;
+		default: return cli_bad_option("superposition", c, argv);
+		}
+	}
+	if (argc > optind)
+		return cli_usage_error("superposition", "unexpected argument '%s'", argv[optind]);
+	if (out && !force && access(out, F_OK) == 0)
+		return cli_error("superposition", "'%s' exists; pass --force to replace it", out);
+	if ((double)BLOCK * n * sizeof(float) > 8e9)
+		return cli_error("superposition", "--n %d needs too much memory for its Gram blocks", n);
+	summary S[3] = {{0}};
+	int ns = 0, rc = 0;
+	float *V = malloc((size_t)n * d * sizeof *V), *grad = malloc((size_t)n * d * sizeof *grad);
+	float *G = malloc((size_t)BLOCK * n * sizeof *G);
+	if (!V || !grad || !G) {
+		free(V), free(grad), free(G);
+		return cli_error("superposition", "out of memory for %d vectors of %d dimensions", n, d);
+	}
+	rng = (uint64_t)seed * 0x9e3779b97f4a7c15ull + 1;
+	for (size_t i = 0; i < (size_t)n * d; i++)
+		V[i] = (float)gauss();
+	normalize_rows(V, n, d);
+	double t0 = now();
+	int tty = isatty(2);
+	for (int s = 0; s < steps; s++) {
+		/* power 8, 16, 32, 64 over the run; the step shrinks from 0.02 rad */
+		int p = s < steps / 4 ? 8 : s < steps / 2 ? 16 : s < 3 * steps / 4 ? 32 : 64;
+		float lr = 0.02f * (1.0f - 0.9f * s / (float)steps);
+		step(V, grad, G, n, d, p, lr);
+		if (tty && (s % 10 == 9 || s == steps - 1))
+			fprintf(stderr, "\rsuperposition: step %d/%d (power %d), %.0f s ", s + 1, steps, p, now() - t0);
+	}
+	if (tty && steps)
+		fputc('\n', stderr);
+	free(grad), free(G);
+	S[0].name = "optimized";
+	if (measure(V, n, d, &S[0])) {
+		free(V);
+		return cli_error("superposition", "out of memory measuring the angles");
+	}
+	S[0].seconds = now() - t0;
+	ns = 1;
+	free(V);
+	if (rows) {
+		fp_model *m = cli_load_model("superposition", model);
+		if (!m)
+			return 1;
+		int D = m->cfg.d_model, F = m->cfg.d_mlp, L = m->cfg.n_layers;
+		long nm = (long)L * F < sample ? (long)L * F : sample, nu = m->cfg.n_vocab < sample ? m->cfg.n_vocab : sample;
+		/* W_out is [D][F] per layer: neuron f of layer l writes column f */
+		float *Wcat = malloc((size_t)L * D * F * sizeof *Wcat);
+		for (int l = 0; Wcat && l < L; l++)
+			memcpy(Wcat + (size_t)l * D * F, m->layers[l].w_down, (size_t)D * F * sizeof(float));
+		float *Vm = Wcat ? sample_rows(NULL, (long)L * F, D, nm, (long)D * F, Wcat, F) : NULL;
+		free(Wcat);
+		float *Vu = sample_rows(m->unembed, m->cfg.n_vocab, D, nu, 0, NULL, 0);
+		S[1].name = "mlp_out", S[2].name = "unembed";
+		if (!Vm || !Vu || measure(Vm, nm, D, &S[1]) || measure(Vu, nu, D, &S[2])) {
+			rc = cli_error("superposition", "out of memory for the model's rows");
+		} else {
+			ns = 3;
+		}
+		free(Vm), free(Vu);
+		fp_model_free(m);
+		if (rc)
+			goto done;
+	}
+	if (fmt == FMT_TSV)
+		printf("set\tn\tdim\tworst_pair_deg\twelch_bound_deg\tmean_nearest_deg\tmin_nearest_deg\twithin_1_deg\twithin_5_deg\n");
+	if (fmt == FMT_JSON)
+		printf("[\n");
+	for (int i = 0; i < ns; i++) {
+		summary *s = &S[i];
+		if (fmt == FMT_TSV)
+			printf("%s\t%ld\t%d\t%.4f\t%.4f\t%.4f\t%.4f\t%.6f\t%.6f\n", s->name, s->n, s->dim, s->worst_deg, s->welch_deg,
+			       s->mean_nn_deg, s->min_nn_deg, s->within1, s->within5);
+		else if (fmt == FMT_JSON)
+			printf("  {\"set\": \"%s\", \"n\": %ld, \"dim\": %d, \"worst_pair_deg\": %.6f, \"welch_bound_deg\": %.6f, "
+			       "\"mean_nearest_deg\": %.6f, \"min_nearest_deg\": %.6f, \"within_1_deg\": %.6f, \"within_5_deg\": "
+			       "%.6f, \"seconds\": %.3f}%s\n",
+			       s->name, s->n, s->dim, s->worst_deg, s->welch_deg, s->mean_nn_deg, s->min_nn_deg, s->within1,
+			       s->within5, s->seconds, i + 1 < ns ? "," : "");
+		else {
+			printf("%s: %ld unit vectors in %d dimensions%s\n", s->name, s->n, s->dim,
+			       i == 0 ? (steps ? "" : " (random, not optimised)") : " (a random sample of the model's rows)");
+			if (i == 0 && steps)
+				printf("  optimised in %d steps, %.1f s\n", steps, s->seconds);
+			printf("  pairwise angles: %.2f%% within 89-91 degrees, %.2f%% within 85-95\n", 100 * s->within1,
+			       100 * s->within5);
+			printf("  nearest neighbour: mean %.2f degrees, worst %.2f\n", s->mean_nn_deg, s->min_nn_deg);
+			printf("  worst pair %.2f degrees; Welch bound %.2f degrees (no %ld unit vectors in %d dimensions can all "
+			       "be closer to 90)\n", s->worst_deg, s->welch_deg, s->n, s->dim);
+		}
+	}
+	if (fmt == FMT_JSON)
+		printf("]\n");
+	if (out) {
+		fp_error err = {0};
+		hid_t f = h5u_create(out, force, &err);
+		int w = f < 0;
+		double centers[BINS];
+		for (int k = 0; k < BINS; k++)
+			centers[k] = (k + 0.5) * 0.1;
+		for (int i = 0; i < ns && !w; i++) {
+			char nm[64];
+			size_t db[1] = {BINS}, d4[1] = {4};
+			double sm[4] = {(double)S[i].n, S[i].dim, S[i].worst_deg, S[i].welch_deg};
+			snprintf(nm, sizeof nm, "%s/bin_center", S[i].name);
+			w |= h5u_f64(f, nm, 1, db, centers);
+			snprintf(nm, sizeof nm, "%s/pairwise_density", S[i].name);
+			w |= h5u_f64(f, nm, 1, db, S[i].pair);
+			snprintf(nm, sizeof nm, "%s/nearest_density", S[i].name);
+			w |= h5u_f64(f, nm, 1, db, S[i].nn);
+			snprintf(nm, sizeof nm, "%s/summary", S[i].name);
+			w |= h5u_f64(f, nm, 1, d4, sm);
+		}
+		if (!w)
+			w |= h5u_attr_str(f, NULL, "format", "factprobe-superposition") | h5u_attr_i64(f, NULL, "steps", steps) |
+			     h5u_attr_i64(f, NULL, "seed", seed) |
+			     h5u_attr_str(f, NULL, "summary_fields", "n, dim, worst pair (degrees), Welch bound (degrees)");
+		if (f >= 0)
+			w |= h5u_close(f, out, &err);
+		if (w)
+			rc = cli_error("superposition", "%s", err.msg[0] ? err.msg : "cannot write the HDF5 file");
+		else if (fmt == FMT_TEXT)
+			printf("wrote %s (plot it: factprobe plot angles %s -o angles.pdf)\n", out, out);
+	}
+done:
+	for (int i = 0; i < 3; i++)
+		free(S[i].pair), free(S[i].nn);
+	return rc;
+}
