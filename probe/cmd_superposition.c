@@ -90,7 +90,7 @@ static double welch_deg(long n, int d)
 }
 
 /* one optimisation step: gradient of sum_{i != j} g_ij^p, projected on each
- * sphere's tangent, a step of fixed angular length lr per vector */
+ * sphere's tangent */
 static void step(float *V, float *grad, float *G, long n, int d, int p, float lr)
 {
 	for (long i0 = 0; i0 < n; i0 += BLOCK) {
@@ -116,6 +116,9 @@ static void step(float *V, float *grad, float *G, long n, int d, int p, float lr
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)b, d, (int)n, 1.0f, G, (int)n, V, d, 0.0f,
 			    grad + i0 * d, d);
 	}
+	/* project on each tangent; the step is lr for the vector with the largest
+	 * gradient and in proportion for the others, so the worst overlaps move most */
+	double gmax = 0;
 	for (long i = 0; i < n; i++) {
 		float *v = V + i * d, *gr = grad + i * d;
 		double dot = 0, gn = 0;
@@ -125,11 +128,12 @@ static void step(float *V, float *grad, float *G, long n, int d, int p, float lr
 			gr[k] -= (float)(dot * v[k]);
 			gn += (double)gr[k] * gr[k];
 		}
-		if (gn > 0) {
-			float s = (float)(lr / sqrt(gn));
-			for (int k = 0; k < d; k++)
-				v[k] -= s * gr[k];
-		}
+		gmax = gn > gmax ? gn : gmax;
+	}
+	if (gmax > 0) {
+		float s = (float)(lr / sqrt(gmax));
+		for (size_t i = 0; i < (size_t)n * d; i++)
+			V[i] -= s * grad[i];
 	}
 	normalize_rows(V, n, d);
 }

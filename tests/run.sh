@@ -38,7 +38,7 @@ for t in test_quant test_gguf test_tokenizer test_forward test_oracle test_analy
 done
 
 # --- recording to HDF5, and the query commands ---------------------------------
-for t in test_record test_query; do
+for t in test_record test_query test_plot; do
 	echo "== $t"
 	out=$(BUILD="$BUILD" FACTPROBE_TEST_MODEL="$MODEL" tests/$t.sh 2>&1)
 	echo "$out" | grep -v '^ok ' | grep -v ': [0-9]* passed, [0-9]* failed$'
