@@ -91,8 +91,13 @@ static double welch_deg(long n, int d)
 
 /* one optimisation step: gradient of sum_{i != j} g_ij^p, projected on each
  * sphere's tangent */
+static float worst_seen = 1.0f; /* the largest |cos| of the previous step */
+
 static void step(float *V, float *grad, float *G, long n, int d, int p, float lr)
 {
+	/* overlaps are scaled by the last step's worst before the power, so the
+	 * pairs that matter stay far from underflow even at p = 64 */
+	float inv = 1.0f / (worst_seen > 1e-3f ? worst_seen : 1e-3f), worst = 0;
 	for (long i0 = 0; i0 < n; i0 += BLOCK) {
 		long b = n - i0 < BLOCK ? n - i0 : BLOCK;
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)b, (int)n, d, 1.0f, V + i0 * d, d, V, d, 0.0f, G, (int)n);
@@ -101,7 +106,9 @@ static void step(float *V, float *grad, float *G, long n, int d, int p, float lr
 			g[i0 + r] = 0; /* no self term */
 			/* g^(p-1) for p = 8, 16, 32, 64, as products of repeated squares */
 			for (long j = 0; j < n; j++) {
-				float x = g[j], x2 = x * x, x4 = x2 * x2, x8 = x4 * x4, y = x8 * x4 * x2 * x; /* x^15 */
+				float a = fabsf(g[j]);
+				worst = a > worst ? a : worst;
+				float x = g[j] * inv, x2 = x * x, x4 = x2 * x2, x8 = x4 * x4, y = x8 * x4 * x2 * x; /* x^15 */
 				if (p == 8)
 					y = x4 * x2 * x;
 				else if (p >= 32) {
@@ -130,11 +137,12 @@ static void step(float *V, float *grad, float *G, long n, int d, int p, float lr
 		}
 		gmax = gn > gmax ? gn : gmax;
 	}
-	if (gmax > 0) {
-		float s = (float)(lr / sqrt(gmax));
+	if (gmax > 0 && isfinite(gmax)) {
+		double s = lr / sqrt(gmax);
 		for (size_t i = 0; i < (size_t)n * d; i++)
-			V[i] -= s * grad[i];
+			V[i] -= (float)(s * grad[i]);
 	}
+	worst_seen = worst;
 	normalize_rows(V, n, d);
 }
 

@@ -1,58 +1,93 @@
 #!/bin/sh
-# make demo: the main job on the default model: what the model is, how it
-# tokenizes the motivating prompt, what it predicts (bare and in a
-# question-answer framing), a recording of the athletes set, and the neuron
-# queries.  Causal tracing and figures come with later issues.
+# make demo: the main job, end to end on the default model, for
+# "Michael Jordan plays the sport of" in a question-answer framing (the bare
+# prompt does not put " basketball" first on this model; see README):
+#   the prediction; the prompt's activations recorded; the cosine with
+#   tok:" basketball" across layers; the logit lens; the top neurons by DLA
+#   and what ablating them does; the causal trace; over the athletes set, the
+#   neurons selective for basketball and the averaged trace; the
+#   superposition experiment.  Every figure lands in out/ with its TSV, and
+#   out/report.md tells the story with the numbers.  DEMO_FAST=1 uses fewer
+#   samples and steps (for tests).
 set -eu
 FP=${1:-build/factprobe}
-P="Michael Jordan plays the sport of"
-Q="Q: What sport does Michael Jordan play?
-A: This athlete plays the sport of"
-echo "== factprobe info"
+OUT=${OUT:-out}
+PY=/usr/bin/python3
+Q='Q: What sport does Michael Jordan play?
+A: This athlete plays the sport of'
+BARE='Michael Jordan plays the sport of'
+if [ -n "${DEMO_FAST:-}" ]; then
+	TRACE_SAMPLES=2 SET_LIMIT=3 SUP_N=2000 SUP_STEPS=60
+else
+	TRACE_SAMPLES=10 SET_LIMIT=12 SUP_N=10000 SUP_STEPS=150
+fi
+mkdir -p "$OUT"
+T0=$(date +%s)
+step() { echo; echo "== [$1/11, $(($(date +%s) - T0)) s] $2"; }
+
+step 1 "the model, and what it predicts (bare prompt, then the question-answer framing)"
 "$FP" info
-echo
-echo "== factprobe tokenize \"$P\""
-"$FP" tokenize "$P"
-echo
-echo "== factprobe predict \"$P\""
-"$FP" predict -k 5 "$P"
-echo
-echo "== factprobe predict (question-answer framing)"
+"$FP" predict -k 5 "$BARE"
+"$FP" predict -k 5 --json "$BARE" >"$OUT/predict-bare.json"
 "$FP" predict -k 5 "$Q"
-echo
-echo "== factprobe dot: cosine of the last token's residual with the ' basketball' unembedding, by layer"
-"$FP" dot --at last --direction 'tok:" basketball"' "$Q"
-echo
-echo "== factprobe lens: where ' basketball' becomes the prediction"
-"$FP" lens -k 3 --target " basketball" "$Q"
-echo
-echo "== factprobe neurons: top 10 by direct logit attribution, and what ablating them does"
-"$FP" neurons -k 10 --target " basketball" --compare-random 20 "$Q"
-echo
-echo "== factprobe record: the athletes set (Q/A framing), every layer's MLP neurons and residual stream at each subject's last token"
-mkdir -p out
-"$FP" record -p datasets/athletes_sport_qa.tsv -o out/athletes.h5 --force --positions subject-last \
+"$FP" predict -k 5 --json "$Q" >"$OUT/predict.json"
+
+step 2 "record every layer's MLP neurons at every token of the prompt"
+printf 'id\tprompt\tsubject\ttarget\nmj\tQ: What sport does Michael Jordan play?\\nA: This athlete plays the sport of\tMichael Jordan\t basketball\n' >"$OUT/mj.tsv"
+"$FP" record -q -p "$OUT/mj.tsv" -o "$OUT/mj-acts.h5" --force --positions all --hooks 'blocks.*.mlp.hook_post'
+"$FP" plot heatmap "$OUT/mj-acts.h5" -o "$OUT/fig-heatmap.png" --size page --top 24
+
+step 3 "cosine of each layer's residual stream with tok:\" basketball\""
+"$FP" dot --at last --direction 'tok:" basketball"' -o "$OUT/dot.h5" --force "$Q"
+"$FP" plot dot "$OUT/dot.h5" -o "$OUT/fig-dot.png"
+"$FP" plot dot "$OUT/dot.h5" -o "$OUT/fig-dot.pdf"
+
+step 4 "the logit lens at every token"
+"$FP" lens -k 3 --target " basketball" --json "$Q" >"$OUT/lens.json"
+"$FP" lens -k 1 --at all -o "$OUT/lens.h5" --force "$Q" >/dev/null
+"$FP" plot lens "$OUT/lens.h5" -o "$OUT/fig-lens.png" --size 7,4.5
+$PY -c 'import json,sys; r=json.load(sys.stdin)["rows"]; print("rank of \" basketball\" by layer: " + " ".join("%s:%d" % (x["layer"], x["target_rank"]) for x in r))' <"$OUT/lens.json"
+
+step 5 "the top neurons by direct logit attribution, and ablating them against random neurons"
+"$FP" neurons -k 10 --target " basketball" --compare-random 20 -o "$OUT/neurons.h5" --force --json "$Q" >"$OUT/neurons.json"
+$PY -c 'import json,math,sys; d=json.load(open(sys.argv[1])); c=d["compare_random"]; print("top 10 by DLA: " + " ".join("%d.%d" % (n["layer"], n["neuron"]) for n in d["neurons"])); print("ablating them: log p drops %.3f; 20 random draws from the same layers: mean %.4f, std %.4f" % (c["top_effect"], c["random_mean"], c["random_std"]))' "$OUT/neurons.json"
+"$FP" plot top-neurons "$OUT/neurons.h5" -o "$OUT/fig-top-neurons.png"
+
+step 6 "causal trace of the prompt ($TRACE_SAMPLES noise samples, all layers x tokens x 3 kinds)"
+"$FP" trace --subject "Michael Jordan" --samples "$TRACE_SAMPLES" -o "$OUT/trace.h5" --force --json "$Q" >"$OUT/trace.json"
+$PY -c 'import json,sys; d=json.load(open(sys.argv[1])); print("p(answer) clean %.3f, corrupted %.3f; %d passes, %.3g token-layer evaluations (naive %.3g), %.1f s" % (d["high"], d["low"], d["forward_passes"], d["token_layer_evals"], d["token_layer_evals_naive"], d["seconds"]))' "$OUT/trace.json"
+"$FP" plot trace "$OUT/trace.h5" -o "$OUT/fig-trace.png" --size page
+"$FP" plot trace "$OUT/trace.h5" -o "$OUT/fig-trace.pdf" --size page
+
+step 7 "record the athletes set (Q/A framing) at each subject's last token"
+"$FP" record -q -p datasets/athletes_sport_qa.tsv -o "$OUT/athletes.h5" --force --positions subject-last \
 	--hooks 'blocks.*.mlp.hook_post,blocks.*.hook_resid_post'
-echo
-echo "== reading it back with h5py"
-/usr/bin/python3 - out/athletes.h5 <<'PY'
-import sys, h5py, numpy as np
-f = h5py.File(sys.argv[1])
-print("%d prompts, %d datasets under /acts, complete=%d, model %s" %
-      (f.attrs["n_prompts"], len(f["acts"]), f.attrs["complete"], f.attrs["model_file"]))
-acts = f["acts/blocks.15.mlp.hook_post"][()].astype(np.float32)
-sport = np.array([t.decode() for t in f["prompts/target"][()]])
-bb = sport == " basketball"
-diff = acts[bb].mean(0) - acts[~bb].mean(0)
-top = np.argsort(-diff)[:5]
-print("layer 15 neurons most active at the subject for basketball players (%d) vs other athletes (%d):" % (bb.sum(), (~bb).sum()))
-for n in top:
-    print("  neuron 15.%-5d mean %+.3f vs %+.3f" % (n, acts[bb, n].mean(), acts[~bb, n].mean()))
-PY
-echo
-echo "== factprobe neurons --from: neurons selective for basketball players, checked on held-out athletes"
-"$FP" neurons --from out/athletes.h5 --group-by target --group basketball -k 10
-echo
-echo "== factprobe top-examples: where the most selective neuron fires in the athletes set"
-N=$("$FP" neurons --from out/athletes.h5 --group-by target --group basketball -k 1 --tsv | sed -n 2p | cut -f3,4 | tr '\t' .)
+
+step 8 "neurons selective for basketball players, checked on held-out athletes"
+"$FP" neurons --from "$OUT/athletes.h5" --group-by target --group basketball -k 10
+"$FP" neurons --from "$OUT/athletes.h5" --group-by target --group basketball -k 10 --json >"$OUT/selective.json"
+N=$($PY -c 'import json,sys; n=json.load(open(sys.argv[1]))["groups"][0]["neurons"][0]; print("%d.%d" % (n["layer"], n["neuron"]))' "$OUT/selective.json")
+"$FP" plot distribution "$OUT/athletes.h5" -o "$OUT/fig-distribution.png" --neuron "$N" --group-by target --group basketball
+"$FP" top-examples --neuron "$N" -p datasets/athletes_sport_qa.tsv -k 8 --context 6 --json >"$OUT/top-examples.json"
 "$FP" top-examples --neuron "$N" -p datasets/athletes_sport_qa.tsv -k 8 --context 6
+
+step 9 "the averaged causal trace over the athletes the model knows (first $SET_LIMIT, 2 samples)"
+"$FP" trace -p datasets/athletes_sport_qa.tsv --limit "$SET_LIMIT" --samples 2 -o "$OUT/trace-athletes.h5" --force --json \
+	>"$OUT/trace-athletes.json"
+"$FP" plot trace "$OUT/trace-athletes.h5" -o "$OUT/fig-trace-athletes.png" --size page
+
+step 10 "superposition: $SUP_N unit vectors in 100 dimensions, and the model's own rows"
+"$FP" superposition --n "$SUP_N" --dim 100 --steps "$SUP_STEPS" --model-rows --sample 4000 -o "$OUT/superposition.h5" --force
+"$FP" superposition --n "$SUP_N" --dim 100 --steps 0 --json >"$OUT/superposition-random.json"
+"$FP" plot angles "$OUT/superposition.h5" -o "$OUT/fig-angles.png"
+"$FP" plot angles "$OUT/superposition.h5" -o "$OUT/fig-angles-mlp.png" --set mlp_out
+"$FP" plot angles "$OUT/superposition.h5" -o "$OUT/fig-angles-unembed.png" --set unembed
+
+step 11 "the report"
+$PY scripts/demo_report.py "$OUT"
+if [ -z "${DEMO_FAST:-}" ]; then # the README's figures, kept small
+	mkdir -p docs/figures
+	for f in trace lens dot angles; do cp "$OUT/fig-$f.png" "docs/figures/$f.png"; done
+fi
+echo
+echo "done in $(($(date +%s) - T0)) s: $OUT/report.md and $(ls "$OUT"/fig-*.png | wc -l) figures (PNG, with their TSV) in $OUT/"
