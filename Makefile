@@ -90,8 +90,13 @@ demo: deps
 	@$(MAKE) --no-print-directory $(BUILD)/factprobe
 	@FACTPROBE_MODEL=$(MODEL_FILE) scripts/demo.sh $(BUILD)/factprobe
 
+# the long checks: the suite with its long parts, then the demo end to end
+# (fewer samples and steps) into a temporary directory
 check-long: test
 	@FACTPROBE_TEST_MODEL=$(MODEL_FILE) BUILD=$(BUILD) FACTPROBE_LONG=1 tests/run.sh
+	@d=$$(mktemp -d) && DEMO_FAST=1 OUT=$$d FACTPROBE_MODEL=$(MODEL_FILE) scripts/demo.sh $(BUILD)/factprobe >$$d/log 2>&1 \
+		&& test -s $$d/report.md && test $$(ls $$d/fig-*.png | wc -l) -eq 10 \
+		&& echo "demo (fast): ok, report.md and 10 figures" || { tail -20 $$d/log; echo "demo (fast): FAILED"; exit 1; }
 
 # regenerate the committed oracle fixtures (needs llama-cpp-python; see the script)
 oracle: $(BUILD)/tests/make_tiny

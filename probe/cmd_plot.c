@@ -39,7 +39,9 @@ static const char HELP[] =
 	"                score), one bar per layer.neuron\n"
 	"  heatmap       a recording (record --positions all, mlp.hook_post): tokens x\n"
 	"                the most active neurons of one prompt (--prompt I, --top K, or\n"
-	"                --neurons L.N,...)\n"
+	"                --neurons L.N,...); the first token, where many models park\n"
+	"                huge activations, is drawn but does not choose the neurons or\n"
+	"                set the colour scale (it saturates)\n"
 	"  distribution  a recording: one neuron's activation (--neuron L.N) over the\n"
 	"                prompts, --group-by FIELD --group VALUE against the rest\n"
 	"  angles        superposition -o SUP.h5: pairwise and nearest-neighbour angle\n"
@@ -377,7 +379,7 @@ static int k_top_neurons(plot_args *a, hid_t f, FILE *t, vars *v, fp_error *err)
 	snprintf(lab, sizeof lab, "%s%s", by,
 		 !strcmp(by, "dla") ? " (direct logit attribution)" : !strcmp(by, "ablate") ? " (drop when ablated)" : "");
 	var_s(v, "fp_ylabel", lab);
-	snprintf(lab, sizeof lab, "top neurons for %s, ranked by %s", target, by);
+	snprintf(lab, sizeof lab, "top neurons for \"%s\", ranked by %s", target, by);
 	var_s(v, "fp_title", lab);
 done:
 	free(tl), free(tn), free(sc);
@@ -450,7 +452,7 @@ static int k_heatmap(plot_args *a, FILE *t, vars *v, fp_error *err)
 	} else {
 		for (int i = 0; i < L * F; i++) {
 			int l = i / F, n = i % F;
-			for (long r = 0; r < nr; r++) {
+			for (long r = nr > 1 ? 1 : 0; r < nr; r++) { /* the first token (often huge: an attention sink) aside */
 				float x = acts[((size_t)l * nr + r) * F + n];
 				if (!isnan(x) && fabs(x) > score[i])
 					score[i] = fabs(x);
@@ -493,7 +495,7 @@ static int k_heatmap(plot_args *a, FILE *t, vars *v, fp_error *err)
 			int l = sel[c] / F, n = sel[c] % F;
 			double x = acts[((size_t)l * nr + r) * F + n];
 			fprintf(t, "%d\t%ld\t%.6g\n", c, r, x);
-			if (!isnan(x) && fabs(x) > mx)
+			if (!isnan(x) && fabs(x) > mx && (r > 0 || nr == 1))
 				mx = fabs(x);
 		}
 	fprintf(t, "\n\n");
