@@ -112,10 +112,12 @@ static void step(float *V, float *grad, float *G, long n, int d, int p, float lr
 				if (p == 8)
 					y = x4 * x2 * x;
 				else if (p >= 32) {
-					float x16 = x8 * x8;
+					float x16 = x8 * x8, x32 = x16 * x16;
 					y *= x16; /* x^31 */
-					if (p == 64)
-						y *= x16 * x16; /* x^63 */
+					if (p >= 64)
+						y *= x32; /* x^63 */
+					if (p == 128)
+						y *= x32 * x32; /* x^127 */
 				}
 				g[j] = y;
 			}
@@ -304,8 +306,8 @@ int cmd_superposition(int argc, char **argv)
 	int tty = isatty(2);
 	for (int s = 0; s < steps; s++) {
 		/* power 8, 16, 32, 64 over the run; the step shrinks from 0.02 rad */
-		int p = s < steps / 4 ? 8 : s < steps / 2 ? 16 : s < 3 * steps / 4 ? 32 : 64;
-		float lr = 0.02f * (1.0f - 0.9f * s / (float)steps);
+		int p = s < steps / 8 ? 8 : s < steps / 4 ? 16 : s < steps / 2 ? 32 : s < 3 * steps / 4 ? 64 : 128;
+		float lr = 0.05f * (1.0f - 0.95f * s / (float)steps);
 		step(V, grad, G, n, d, p, lr);
 		if (tty && (s % 10 == 9 || s == steps - 1))
 			fprintf(stderr, "\rsuperposition: step %d/%d (power %d), %.0f s ", s + 1, steps, p, now() - t0);
