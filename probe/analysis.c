@@ -1002,6 +1002,11 @@ done:
 
 int an_rec_longs(an_rec *r, const char *path, long *out, long n, fp_error *err)
 {
+	return an_rec_longs_at(r, path, 0, out, n, err);
+}
+
+int an_rec_longs_at(an_rec *r, const char *path, long start, long *out, long n, fp_error *err)
+{
 	h5quiet();
 	int rc = 0;
 	char grp[64];
@@ -1016,13 +1021,13 @@ int an_rec_longs(an_rec *r, const char *path, long *out, long n, fp_error *err)
 	}
 	hsize_t dim = 0;
 	H5Sget_simple_extent_dims(sp, &dim, NULL);
-	if (H5Sget_simple_extent_ndims(sp) != 1 || dim < (hsize_t)n) {
+	if (H5Sget_simple_extent_ndims(sp) != 1 || start < 0 || dim < (hsize_t)(start + n)) {
 		rc = fp_error_set(err, FP_ERR_FORMAT, "'%s': /%s has %llu entries, fewer than %ld", r->path, path,
-				  (unsigned long long)dim, n);
+				  (unsigned long long)dim, start + n);
 		goto done;
 	}
 	if (n > 0) {
-		hsize_t st = 0, cnt = (hsize_t)n;
+		hsize_t st = (hsize_t)start, cnt = (hsize_t)n;
 		H5Sselect_hyperslab(sp, H5S_SELECT_SET, &st, NULL, &cnt, NULL);
 		ms = H5Screate_simple(1, &cnt, NULL);
 		if (H5Dread(ds, H5T_NATIVE_LONG, ms, sp, H5P_DEFAULT, out) < 0)
@@ -1037,6 +1042,87 @@ done:
 		H5Dclose(ds);
 	h5loud();
 	return rc;
+}
+
+/* row i of /prompts/subject_span [P, 2] */
+static int an_rec_longs_at_2d(an_rec *r, long i, long out[2])
+{
+	h5quiet();
+	int rc = -1;
+	hid_t ds = H5Lexists(r->f, "prompts/subject_span", H5P_DEFAULT) > 0 ? H5Dopen2(r->f, "prompts/subject_span", H5P_DEFAULT) : -1;
+	hid_t sp = ds >= 0 ? H5Dget_space(ds) : -1;
+	hsize_t d[2] = {0, 0};
+	if (sp >= 0 && H5Sget_simple_extent_ndims(sp) == 2 && H5Sget_simple_extent_dims(sp, d, NULL) == 2 && d[1] == 2 &&
+	    (hsize_t)i < d[0]) {
+		hsize_t st[2] = {(hsize_t)i, 0}, cnt[2] = {1, 2};
+		H5Sselect_hyperslab(sp, H5S_SELECT_SET, st, NULL, cnt, NULL);
+		hid_t ms = H5Screate_simple(2, cnt, NULL);
+		rc = H5Dread(ds, H5T_NATIVE_LONG, ms, sp, H5P_DEFAULT, out) < 0 ? -1 : 0;
+		H5Sclose(ms);
+	}
+	if (sp >= 0)
+		H5Sclose(sp);
+	if (ds >= 0)
+		H5Dclose(ds);
+	h5loud();
+	return rc;
+}
+
+int an_rec_prompt_get(an_rec *r, long i, an_rec_prompt *p, fp_error *err)
+{
+	memset(p, 0, sizeof *p);
+	p->s0 = p->s1 = -1;
+	if (i < 0 || i >= r->meta.n_prompts)
+		return fp_error_set(err, FP_ERR_INVALID, "'%s' has prompts 0..%ld, not %ld", r->path, r->meta.n_prompts - 1, i);
+	long ts, nt, rs, nr, span[2];
+	int rc;
+	char **texts = NULL;
+	if ((rc = an_rec_longs_at(r, "prompts/token_start", i, &ts, 1, err)) ||
+	    (rc = an_rec_longs_at(r, "prompts/n_tokens", i, &nt, 1, err)) ||
+	    (rc = an_rec_longs_at(r, "prompts/row_start", i, &rs, 1, err)) ||
+	    (rc = an_rec_longs_at(r, "prompts/n_rows", i, &nr, 1, err)))
+		return rc;
+	if (nt <= 0 || nt > (1 << 20) || nr < 0 || nr > nt)
+		return fp_error_set(err, FP_ERR_FORMAT, "'%s': prompt %ld has %ld tokens and %ld rows", r->path, i, nt, nr);
+	long *ids = malloc((size_t)nt * sizeof *ids), *pos = malloc((size_t)(nr ? nr : 1) * sizeof *pos);
+	p->ids = malloc((size_t)nt * sizeof *p->ids);
+	p->row_of = malloc((size_t)nt * sizeof *p->row_of);
+	if (!ids || !pos || !p->ids || !p->row_of) {
+		rc = fp_error_set(err, FP_ERR_NOMEM, "out of memory");
+		goto done;
+	}
+	if ((rc = an_rec_longs_at(r, "tokens/id", ts, ids, nt, err)) ||
+	    (rc = an_rec_longs_at(r, "rows/position", rs, pos, nr, err)) || (rc = an_rec_strings(r, "text", &texts, err)))
+		goto done;
+	p->n = (int)nt;
+	for (long t = 0; t < nt; t++)
+		p->ids[t] = (int32_t)ids[t], p->row_of[t] = -1;
+	for (long k = 0; k < nr; k++) {
+		if (pos[k] < 0 || pos[k] >= nt) {
+			rc = fp_error_set(err, FP_ERR_FORMAT, "'%s': prompt %ld has a row at position %ld of %ld", r->path, i,
+					  pos[k], nt);
+			goto done;
+		}
+		p->row_of[pos[k]] = rs + k;
+	}
+	p->text = strdup(texts[i]);
+	/* subject_span is [P, 2]: read it as 2P longs */
+	if (an_rec_longs_at_2d(r, i, span) == 0)
+		p->s0 = (int)span[0], p->s1 = (int)span[1];
+done:
+	if (texts)
+		for (long k = 0; k < r->meta.n_prompts; k++)
+			free(texts[k]);
+	free(texts), free(ids), free(pos);
+	if (rc)
+		an_rec_prompt_free(p);
+	return rc;
+}
+
+void an_rec_prompt_free(an_rec_prompt *p)
+{
+	free(p->text), free(p->ids), free(p->row_of);
+	memset(p, 0, sizeof *p);
 }
 
 void an_rec_close(an_rec *r)

@@ -147,6 +147,18 @@ int an_rec_read(an_rec *r, const char *hook, long row0, long n, float *out, int 
  * "n_rows", "n_tokens", "token_start") as long. */
 int an_rec_strings(an_rec *r, const char *field, char ***out, fp_error *err);
 int an_rec_longs(an_rec *r, const char *group_field, long *out, long n, fp_error *err);
+/* entries [start, start+n) of a 1-D integer dataset (e.g. tokens/id) */
+int an_rec_longs_at(an_rec *r, const char *path, long start, long *out, long n, fp_error *err);
+/* One recorded prompt: its text, token ids, subject span, and which token
+ * positions have rows (row_of[t] = row index in /acts, or -1). */
+typedef struct an_rec_prompt {
+	char *text;
+	int32_t *ids;
+	int n, s0, s1;
+	long *row_of;
+} an_rec_prompt;
+int an_rec_prompt_get(an_rec *r, long i, an_rec_prompt *p, fp_error *err);
+void an_rec_prompt_free(an_rec_prompt *p);
 void an_rec_close(an_rec *r);
 
 #endif

@@ -14,7 +14,8 @@
 
 static const char HELP[] =
 	"usage: factprobe lens [-m MODEL] [--target TOKEN] [-k N] [--at last|all|subject-last|N]\n"
-	"                      [--subject TEXT] [--tsv | --json] [-o OUT.h5 [--force]] PROMPT\n\n"
+	"                      [--subject TEXT] [--tsv | --json] [-o OUT.h5 [--force]]\n"
+	"                      (PROMPT | --from ACTS.h5 [--prompt I])\n\n"
 	"The logit lens: at every layer, the residual stream after that layer goes\n"
 	"through the model's final norm (its own scale, weight and bias) and the\n"
 	"unembedding, giving the tokens it would predict if the model stopped there.\n"
@@ -28,6 +29,10 @@ static const char HELP[] =
 	"      --at WHERE       position read: last (default), all, subject-last, or a\n"
 	"                       token index (negative: from the end)\n"
 	"      --subject TEXT   the subject in PROMPT (for --at subject-last)\n"
+	"      --from ACTS.h5   read the residual streams of prompt --prompt I (default 0)\n"
+	"                       from a recording holding blocks.*.hook_resid_post, without\n"
+	"                       running the model (the embedding row is computed); --at\n"
+	"                       chooses among the recorded positions\n"
 	"      --tsv            columns: layer position token rank token_id top_token prob\n"
 	"                       (rank 0 rows are the target)\n"
 	"      --json           {prompt, target, rows: [{layer, position, target_rank,\n"
@@ -40,6 +45,69 @@ static const char HELP[] =
 	"example: factprobe lens --target ' basketball' \\\n"
 	"             $'Q: What sport does Michael Jordan play?\\nA: This athlete plays the sport of'\n";
 
+/* The residual streams of one recorded prompt into run->resid [L+1][n][D]
+ * (positions without rows stay NaN; row 0, the embeddings, is computed). */
+static int read_recorded(fp_model *m, const char *path, int i, char **text, int32_t **ids, int *n, int *s0, int *s1,
+			 long **row_of, an_run *run)
+{
+	int L = m->cfg.n_layers, D = m->cfg.d_model, rc = 0;
+	fp_error err = {0};
+	an_rec *rec = NULL;
+	an_rec_meta mt;
+	an_rec_prompt p;
+	if (an_rec_open(&rec, path, &mt, &err))
+		return cli_error("lens", "%s", err.msg);
+	if (mt.n_layers != L || mt.d_model != D) {
+		an_rec_close(rec);
+		return cli_error("lens", "'%s' was recorded from a model with %d layers of width %d, not this one (%d, %d)", path,
+				 mt.n_layers, mt.d_model, L, D);
+	}
+	if (an_rec_prompt_get(rec, i, &p, &err)) {
+		an_rec_close(rec);
+		return cli_error("lens", "%s", err.msg);
+	}
+	int T = p.n;
+	memset(run, 0, sizeof *run);
+	run->n_tok = T, run->n_layers = L, run->d_model = D;
+	run->resid = malloc((size_t)(L + 1) * T * D * sizeof(float));
+	if (!run->resid) {
+		rc = cli_error("lens", "out of memory");
+		goto done;
+	}
+	for (size_t q = 0; q < (size_t)(L + 1) * T * D; q++)
+		run->resid[q] = NAN;
+	for (int t = 0; t < T; t++) { /* blocks.0.hook_resid_pre: embeddings (+ positions) */
+		if (p.ids[t] < 0 || p.ids[t] >= m->cfg.n_vocab) {
+			rc = cli_error("lens", "'%s': token id %d is outside this model's vocabulary", path, p.ids[t]);
+			goto done;
+		}
+		for (int d = 0; d < D; d++)
+			run->resid[(size_t)t * D + d] =
+				m->tok_embd[(size_t)p.ids[t] * D + d] + (m->pos_embd ? m->pos_embd[(size_t)t * D + d] : 0);
+	}
+	for (int l = 0; l < L; l++) {
+		char hn[96];
+		snprintf(hn, sizeof hn, "blocks.%d.hook_resid_post", l);
+		for (int t = 0; t < T; t++) {
+			int w;
+			if (p.row_of[t] < 0)
+				continue;
+			if (an_rec_read(rec, hn, p.row_of[t], 1, run->resid + ((size_t)(l + 1) * T + t) * D, &w, &err)) {
+				rc = cli_error("lens", "%s", err.msg);
+				goto done;
+			}
+		}
+	}
+	*text = p.text, *ids = p.ids, *n = T, *s0 = p.s0, *s1 = p.s1, *row_of = p.row_of;
+	p.text = NULL, p.ids = NULL, p.row_of = NULL;
+done:
+	an_rec_prompt_free(&p);
+	an_rec_close(rec);
+	if (rc)
+		an_run_free(run);
+	return rc;
+}
+
 int cmd_lens(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -47,9 +115,9 @@ int cmd_lens(int argc, char **argv)
 		{"top", required_argument, 0, 'k'}, {"at", required_argument, 0, 'a'},
 		{"subject", required_argument, 0, 's'}, {"tsv", no_argument, 0, 'T'}, {"json", no_argument, 0, 'J'},
 		{"output", required_argument, 0, 'o'}, {"force", no_argument, 0, 'f'}, {"help", no_argument, 0, 'h'},
-		{0, 0, 0, 0}};
-	const char *model = NULL, *target_s = NULL, *subject = NULL, *out = NULL;
-	int fmt = FMT_TEXT, k = 5, at = AT_LAST, at_pos = 0, force = 0, c;
+		{"from", required_argument, 0, 'F'}, {"prompt", required_argument, 0, 'P'}, {0, 0, 0, 0}};
+	const char *model = NULL, *target_s = NULL, *subject = NULL, *out = NULL, *from = NULL;
+	int fmt = FMT_TEXT, k = 5, at = AT_LAST, at_pos = 0, force = 0, c, prompt_i = 0;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":m:t:k:o:h", opts, NULL)) != -1) {
@@ -69,17 +137,25 @@ int cmd_lens(int argc, char **argv)
 		case 'J': fmt = FMT_JSON; break;
 		case 'o': out = optarg; break;
 		case 'f': force = 1; break;
+		case 'F': from = optarg; break;
+		case 'P':
+			if (cli_parse_int("lens", "--prompt", optarg, 0, 1 << 30, &prompt_i))
+				return 2;
+			break;
 		case 'h': fputs(HELP, stdout); return 0;
 		default: return cli_bad_option("lens", c, argv);
 		}
 	}
-	if (argc - optind != 1)
-		return cli_usage_error("lens", "expects exactly one PROMPT argument (use '-' for standard input)");
+	if (argc - optind != (from ? 0 : 1))
+		return cli_usage_error("lens", from ? "--from reads a recording; give no PROMPT"
+						  : "expects exactly one PROMPT argument (use '-' for standard input)");
+	if (from && subject)
+		return cli_usage_error("lens", "--subject comes from the recording with --from");
 	if (out && !force && access(out, F_OK) == 0)
 		return cli_error("lens", "'%s' exists; pass --force to replace it", out);
-	size_t len;
-	char *text = cli_text_arg("lens", argv[optind], &len);
-	if (!text)
+	size_t len = 0;
+	char *text = from ? NULL : cli_text_arg("lens", argv[optind], &len);
+	if (!text && !from)
 		return 1;
 	fp_model *m = cli_load_model("lens", model);
 	if (!m) {
@@ -92,7 +168,14 @@ int cmd_lens(int argc, char **argv)
 	int32_t *ids = NULL, *top_id = NULL, *trank = NULL;
 	float *logits = NULL, *tmp = NULL, *rows = NULL, *top_p = NULL, *tprob = NULL;
 	an_run run = {0};
-	if (fp_tokenize(m->tok, text, len, -1, &ids, &n, &err)) {
+	long *row_of = NULL;
+	if (from) {
+		if (read_recorded(m, from, prompt_i, &text, &ids, &n, &s0, &s1, &row_of, &run)) {
+			rc = 1;
+			goto done;
+		}
+		len = strlen(text);
+	} else if (fp_tokenize(m->tok, text, len, -1, &ids, &n, &err)) {
 		rc = cli_error("lens", "%s", err.msg);
 		goto done;
 	}
@@ -105,7 +188,7 @@ int cmd_lens(int argc, char **argv)
 		goto done;
 	}
 	int has_bos = fp_tokenizer_adds_bos(m->tok) && fp_tokenizer_bos(m->tok) == ids[0];
-	if (subject && an_subject_span(m, text, subject, ids, n, has_bos, &s0, &s1)) {
+	if (!from && subject && an_subject_span(m, text, subject, ids, n, has_bos, &s0, &s1)) {
 		rc = cli_error("lens", "--subject '%s' does not occur in the prompt", subject);
 		goto done;
 	}
@@ -114,14 +197,19 @@ int cmd_lens(int argc, char **argv)
 		rc = cli_error("lens", "out of memory");
 		goto done;
 	}
-	if (at == AT_ALL)
+	if (at == AT_ALL) {
 		for (int t = 0; t < n; t++)
-			poslist[npos++] = t;
-	else if ((poslist[npos++] = cli_at_position("lens", at, at_pos, n, s1)) < 0) {
+			if (!row_of || row_of[t] >= 0)
+				poslist[npos++] = t;
+	} else if ((poslist[npos++] = cli_at_position("lens", at, at_pos, n, s1)) < 0) {
 		rc = 1;
 		goto done;
+	} else if (row_of && row_of[poslist[0]] < 0) {
+		rc = cli_error("lens", "'%s' has no row for position %d of prompt %d (its recorded positions: %s); record "
+				       "with --positions all, or choose one with --at", from, poslist[0], prompt_i, "see /rows/position");
+		goto done;
 	}
-	if (an_run_prompt(m, ids, n, AN_RESID, &run, &err)) {
+	if (!from && an_run_prompt(m, ids, n, AN_RESID, &run, &err)) {
 		rc = cli_error("lens", "%s", err.msg);
 		goto done;
 	}
@@ -300,6 +388,7 @@ int cmd_lens(int argc, char **argv)
 	free(ttext);
 done:
 	an_run_free(&run);
+	free(row_of);
 	free(text), free(ids), free(poslist), free(logits), free(tmp), free(rows), free(top_id), free(top_p), free(tprob),
 		free(trank);
 	fp_model_free(m);

@@ -11,14 +11,16 @@
 #include <string.h>
 
 static const char HELP[] =
-	"usage: factprobe top-examples [-m MODEL] --neuron L.N -p CORPUS [-k N] [--context C]\n"
-	"                              [--hook mlp.hook_post|mlp.hook_pre] [--tsv | --json]\n\n"
+	"usage: factprobe top-examples [-m MODEL] --neuron L.N (-p CORPUS | --from ACTS.h5) [-k N]\n"
+	"                              [--context C] [--hook mlp.hook_post|mlp.hook_pre] [--tsv | --json]\n\n"
 	"Runs every prompt of CORPUS (.txt: one per line; .tsv/.jsonl as in 'record')\n"
 	"and lists the N token positions where neuron N of layer L has its largest\n"
 	"activation (blocks.L.mlp.hook_post unless --hook says otherwise), with the\n"
 	"token marked in its context: ...the sport of [[ basketball]] and...\n\n"
 	"  -n, --neuron L.N     the neuron (layer and index, from 0)\n"
 	"  -p, --prompts FILE   the corpus\n"
+	"      --from ACTS.h5   a recording holding the neuron's hook instead: its recorded\n"
+	"                       rows, no model run (line = prompt index in the recording)\n"
 	"  -k, --top N          examples listed (default 20)\n"
 	"      --context C      tokens shown either side (default 12)\n"
 	"      --hook H         mlp.hook_post (default) or mlp.hook_pre\n"
@@ -59,6 +61,98 @@ static int worst(const example *ex, int have)
 	return w;
 }
 
+/* keeps ex (have of k) the k largest; ctx is positions [t-ctxn, t+ctxn] of ids */
+static int offer(example *ex, int *have, int k, float act, long line, const int32_t *ids, int n, int t, int ctxn)
+{
+	int slot;
+	if (*have < k)
+		slot = (*have)++;
+	else if (act > ex[slot = worst(ex, *have)].act)
+		free(ex[slot].ctx);
+	else
+		return 0;
+	int a = t - ctxn < 0 ? 0 : t - ctxn, b = t + ctxn + 1 > n ? n : t + ctxn + 1;
+	ex[slot] = (example){act, line, t, b - a, t - a, malloc((size_t)(b - a) * sizeof(int32_t))};
+	if (!ex[slot].ctx)
+		return -1;
+	memcpy(ex[slot].ctx, ids + a, (size_t)(b - a) * sizeof(int32_t));
+	return 0;
+}
+
+/* --from: the neuron's recorded activations, every prompt's recorded rows */
+static int from_recording(fp_model *m, const char *path, int layer, int neuron, int kind, example *ex, int *have, int k,
+			  int ctxn, long *n_prompts, long *n_tokens)
+{
+	fp_error err = {0};
+	an_rec *rec = NULL;
+	an_rec_meta mt;
+	if (an_rec_open(&rec, path, &mt, &err))
+		return cli_error("top-examples", "%s", err.msg);
+	int rc = 0, F = m->cfg.d_mlp, w;
+	long P = mt.n_prompts, R = mt.n_rows;
+	char hn[96];
+	snprintf(hn, sizeof hn, "blocks.%d.%s", layer, kind == FP_HOOK_MLP_POST ? "mlp.hook_post" : "mlp.hook_pre");
+	long *rs = malloc((size_t)(P + 1) * sizeof *rs), *nr = malloc((size_t)(P + 1) * sizeof *nr);
+	long *ts = malloc((size_t)(P + 1) * sizeof *ts), *nt = malloc((size_t)(P + 1) * sizeof *nt);
+	long *pos = malloc((size_t)(R + 1) * sizeof *pos), *idl = NULL;
+	float *chunk = malloc((size_t)256 * F * sizeof *chunk), *col = malloc((size_t)(R + 1) * sizeof *col);
+	int32_t *ids = NULL;
+	if (!rs || !nr || !ts || !nt || !pos || !chunk || !col) {
+		rc = cli_error("top-examples", "out of memory");
+		goto done;
+	}
+	if (mt.d_mlp != F || mt.n_layers != m->cfg.n_layers) {
+		rc = cli_error("top-examples", "'%s' was recorded from another model (%d layers, d_mlp %d)", path, mt.n_layers,
+			       mt.d_mlp);
+		goto done;
+	}
+	if (an_rec_longs(rec, "prompts/row_start", rs, P, &err) || an_rec_longs(rec, "prompts/n_rows", nr, P, &err) ||
+	    an_rec_longs(rec, "prompts/token_start", ts, P, &err) || an_rec_longs(rec, "prompts/n_tokens", nt, P, &err) ||
+	    an_rec_longs(rec, "rows/position", pos, R, &err)) {
+		rc = cli_error("top-examples", "%s", err.msg);
+		goto done;
+	}
+	for (long r0 = 0; r0 < R || (R == 0 && r0 == 0); r0 += 256) { /* the neuron's column, 256 rows at a time */
+		long cnt = R - r0 < 256 ? R - r0 : 256;
+		if (an_rec_read(rec, hn, r0, cnt, chunk, &w, &err)) {
+			rc = cli_error("top-examples", "%s", err.msg);
+			goto done;
+		}
+		for (long q = 0; q < cnt; q++)
+			col[r0 + q] = chunk[(size_t)q * w + neuron];
+		if (R == 0)
+			break;
+	}
+	long tot = P ? ts[P - 1] + nt[P - 1] : 0;
+	idl = malloc((size_t)(tot + 1) * sizeof *idl);
+	ids = malloc((size_t)(tot + 1) * sizeof *ids);
+	if (!idl || !ids || an_rec_longs(rec, "tokens/id", idl, tot, &err)) {
+		rc = cli_error("top-examples", "%s", idl && ids ? err.msg : "out of memory");
+		goto done;
+	}
+	for (long q = 0; q < tot; q++)
+		ids[q] = (int32_t)idl[q];
+	for (long p = 0; p < P; p++) {
+		for (long q = 0; q < nr[p]; q++) {
+			long t = pos[rs[p] + q];
+			if (t < 0 || t >= nt[p]) {
+				rc = cli_error("top-examples", "'%s': prompt %ld has a row at position %ld of %ld", path, p, t, nt[p]);
+				goto done;
+			}
+			if (offer(ex, have, k, col[rs[p] + q], p, ids + ts[p], (int)nt[p], (int)t, ctxn)) {
+				rc = cli_error("top-examples", "out of memory");
+				goto done;
+			}
+		}
+		(*n_tokens) += nr[p];
+	}
+	*n_prompts = P;
+done:
+	free(rs), free(nr), free(ts), free(nt), free(pos), free(idl), free(chunk), free(col), free(ids);
+	an_rec_close(rec);
+	return rc;
+}
+
 static int by_act(const void *a, const void *b)
 {
 	float x = ((const example *)a)->act, y = ((const example *)b)->act;
@@ -72,8 +166,8 @@ int cmd_top_examples(int argc, char **argv)
 		{"prompts", required_argument, 0, 'p'}, {"top", required_argument, 0, 'k'},
 		{"context", required_argument, 0, 'c'}, {"hook", required_argument, 0, 'H'},
 		{"tsv", no_argument, 0, 'T'}, {"json", no_argument, 0, 'J'}, {"help", no_argument, 0, 'h'},
-		{0, 0, 0, 0}};
-	const char *model = NULL, *neuron_s = NULL, *corpus = NULL;
+		{"from", required_argument, 0, 'F'}, {0, 0, 0, 0}};
+	const char *model = NULL, *neuron_s = NULL, *corpus = NULL, *from = NULL;
 	int fmt = FMT_TEXT, k = 20, ctxn = 12, kind = FP_HOOK_MLP_POST, c;
 	optind = 1;
 	opterr = 0;
@@ -97,14 +191,15 @@ int cmd_top_examples(int argc, char **argv)
 			break;
 		case 'T': fmt = FMT_TSV; break;
 		case 'J': fmt = FMT_JSON; break;
+		case 'F': from = optarg; break;
 		case 'h': fputs(HELP, stdout); return 0;
 		default: return cli_bad_option("top-examples", c, argv);
 		}
 	}
 	if (argc > optind)
 		return cli_usage_error("top-examples", "unexpected argument '%s' (the corpus is -p FILE)", argv[optind]);
-	if (!neuron_s || !corpus)
-		return cli_usage_error("top-examples", "--neuron L.N and -p CORPUS are required");
+	if (!neuron_s || (!corpus) == (!from))
+		return cli_usage_error("top-examples", "--neuron L.N and one of -p CORPUS or --from ACTS.h5 are required");
 	fp_model *m = cli_load_model("top-examples", model);
 	if (!m)
 		return 1;
@@ -123,10 +218,16 @@ int cmd_top_examples(int argc, char **argv)
 	prompt_reader *pr = NULL;
 	int32_t *ids = NULL;
 	float *col = NULL;
-	long n_prompts = 0, n_tokens = 0, total = prompts_count(corpus);
+	long n_prompts = 0, n_tokens = 0, total = corpus ? prompts_count(corpus) : 0;
 	if (!ex) {
 		rc = cli_error("top-examples", "out of memory");
 		goto done;
+	}
+	if (from) {
+		if ((rc = from_recording(m, from, layer, neuron, kind, ex, &have, k, ctxn, &n_prompts, &n_tokens)))
+			goto done;
+		corpus = from;
+		goto ranked;
 	}
 	if (prompts_open(&pr, corpus, &err)) {
 		rc = cli_error("top-examples", "%s", err.msg);
@@ -158,22 +259,11 @@ int cmd_top_examples(int argc, char **argv)
 			rc = cli_error("top-examples", "'%s' line %ld: %s", corpus, p.line, err.msg);
 			break;
 		}
-		for (int t = 0; t < n; t++) {
-			int slot;
-			if (have < k)
-				slot = have++;
-			else if (col[t] > ex[slot = worst(ex, have)].act)
-				free(ex[slot].ctx);
-			else
-				continue;
-			int a = t - ctxn < 0 ? 0 : t - ctxn, b = t + ctxn + 1 > n ? n : t + ctxn + 1;
-			ex[slot] = (example){col[t], p.line, t, b - a, t - a, malloc((size_t)(b - a) * sizeof(int32_t))};
-			if (!ex[slot].ctx) {
+		for (int t = 0; t < n; t++)
+			if (offer(ex, &have, k, col[t], p.line, ids, n, t, ctxn)) {
 				rc = cli_error("top-examples", "out of memory");
 				goto done;
 			}
-			memcpy(ex[slot].ctx, ids + a, (size_t)(b - a) * sizeof(int32_t));
-		}
 		n_prompts++, n_tokens += n;
 		if (total > 200 && n_prompts % 100 == 0)
 			fprintf(stderr, "top-examples: %ld/%ld prompts\r", n_prompts, total);
@@ -184,6 +274,7 @@ int cmd_top_examples(int argc, char **argv)
 		rc = cli_error("top-examples", "%s", err.msg);
 	if (rc)
 		goto done;
+ranked:
 	if (n_prompts == 0) {
 		rc = cli_error("top-examples", "'%s' holds no prompts", corpus);
 		goto done;

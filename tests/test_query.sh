@@ -96,6 +96,30 @@ assert len(a) == len(b) == 2, (a, b)
 d=max(abs(float(x[k])-float(y[k]))/max(1,abs(float(y[k]))) for x,y in zip(a,b) for k in (2,4))
 print("max relative diff %.2g (tolerance 1e-5; packed vs single passes)" % d); sys.exit(0 if d < 1e-5 else 1)' "$T/a" "$T/b"
 
+printf 'abJ\nxJy\nthe cat sat\n' >"$T/three.txt"
+"$FP" record -m "$M" -p "$T/three.txt" -o "$T/all.h5" --dtype f32 --positions all \
+	--hooks 'blocks.*.hook_resid_post,blocks.*.mlp.hook_post' 2>/dev/null
+run "$FP" lens -m "$M" --from "$T/all.h5" --prompt 1 --at all -k 3 --tsv
+"$FP" lens -m "$M" xJy --at all -k 3 --tsv >"$T/live.tsv" 2>&1
+check "lens --from a recording = lens run live (every position, top 3 and target)" $PY -c '
+import sys
+a=[l.split("\t") for l in open(sys.argv[1], encoding="latin-1").read().split("\n")[1:] if l]
+b=[l.split("\t") for l in open(sys.argv[2], encoding="latin-1").read().split("\n")[1:] if l]
+assert len(a) == len(b) > 0 and all(x[:6] == y[:6] for x, y in zip(a, b)), (len(a), len(b))
+d=max(abs(float(x[6]) - float(y[6])) for x, y in zip(a, b)); print("%d rows, same tokens and ranks, max |p diff| %.2g (tolerance 1e-5)" % (len(a), d))
+sys.exit(0 if d < 1e-5 else 1)' "$T/out" "$T/live.tsv"
+run "$FP" top-examples -m "$M" --neuron 1.5 --from "$T/all.h5" -k 3 --tsv
+"$FP" top-examples -m "$M" --neuron 1.5 -p "$T/three.txt" -k 3 --tsv >"$T/live.tsv" 2>&1
+check "top-examples --from a recording = top-examples run live" $PY -c '
+import sys
+a=[l.split("\t") for l in open(sys.argv[1]).read().split("\n")[1:] if l]; b=[l.split("\t") for l in open(sys.argv[2]).read().split("\n")[1:] if l]
+assert len(a) == len(b) == 3 and all(x[3:] == y[3:] for x, y in zip(a, b)), (a, b)
+d=max(abs(float(x[1]) - float(y[1])) for x, y in zip(a, b)); print("top 3 the same tokens and contexts, max |act diff| %.2g (tolerance 1e-4)" % d)
+sys.exit(0 if d < 1e-4 else 1)' "$T/out" "$T/live.tsv"
+"$FP" record -m "$M" -p "$T/three.txt" -o "$T/mlponly.h5" --positions all --hooks 'blocks.*.mlp.hook_post' 2>/dev/null
+expect_error "lens --from a recording without resid_post" "does not hold blocks.0.hook_resid_post; record it with" \
+	"$FP" lens -m "$M" --from "$T/mlponly.h5"
+expect_error "lens --from a prompt the recording lacks" "has prompts 0..2, not 7" "$FP" lens -m "$M" --from "$T/all.h5" --prompt 7
 # --- causal tracing and patching (issue 5) -----------------------------------
 run "$FP" trace -m "$M" "abJ" --subject J --target Q --noise 20 --kind mlp --window 1 -o "$T/trace.h5"
 check "trace -o on the planted model: h5py reads the grid; the MLP effect at 'J' sits in layer 1" $PY -c '
