@@ -1,5 +1,6 @@
 /* analysis.c - see analysis.h. */
 #include "analysis.h"
+#include "h5util.h"
 #include "prompts.h"
 
 #include <cblas.h>
@@ -897,9 +898,52 @@ int an_rec_has(an_rec *r, const char *hook)
 	char p[256];
 	snprintf(p, sizeof p, "acts/%s", hook);
 	h5quiet();
-	int yes = H5Lexists(r->f, "acts", H5P_DEFAULT) > 0 && H5Lexists(r->f, p, H5P_DEFAULT) > 0;
+	int yes = h5u_has(r->f, p);
 	h5loud();
 	return yes;
+}
+
+/* Rows [row0, row0+n) of a 1-D or 2-D dataset into out (memtype), all
+ * columns.  *width (may be NULL) gets the column count (1 for 1-D), *rows
+ * (may be NULL) the dataset's rows.  n = 0 or out NULL: only the shape. */
+static int read_slab(an_rec *r, const char *path, hid_t memtype, long row0, long n, void *out, int *width,
+		     long *rows, fp_error *err)
+{
+	h5quiet();
+	int rc = 0, rank;
+	hid_t ds = h5u_has(r->f, path) ? H5Dopen2(r->f, path, H5P_DEFAULT) : -1;
+	hid_t sp = ds >= 0 ? H5Dget_space(ds) : -1, ms = -1;
+	hsize_t dims[2] = {0, 1};
+	if (sp < 0 || (rank = H5Sget_simple_extent_ndims(sp)) < 1 || rank > 2) {
+		rc = fp_error_set(err, FP_ERR_FORMAT, "'%s' has no 1-D or 2-D dataset /%s", r->path, path);
+		goto done;
+	}
+	H5Sget_simple_extent_dims(sp, dims, NULL);
+	if (width)
+		*width = (int)dims[1];
+	if (rows)
+		*rows = (long)dims[0];
+	if (row0 < 0 || n < 0 || (hsize_t)(row0 + n) > dims[0]) {
+		rc = fp_error_set(err, FP_ERR_FORMAT, "'%s': /%s has %llu rows, fewer than its tables say (%ld)", r->path,
+				  path, (unsigned long long)dims[0], row0 + n);
+		goto done;
+	}
+	if (n == 0 || !out)
+		goto done;
+	hsize_t start[2] = {(hsize_t)row0, 0}, cnt[2] = {(hsize_t)n, dims[1]};
+	H5Sselect_hyperslab(sp, H5S_SELECT_SET, start, NULL, cnt, NULL);
+	ms = H5Screate_simple(rank, cnt, NULL);
+	if (H5Dread(ds, memtype, ms, sp, H5P_DEFAULT, out) < 0)
+		rc = fp_error_set(err, FP_ERR_FORMAT, "'%s': cannot read /%s", r->path, path);
+done:
+	if (ms >= 0)
+		H5Sclose(ms);
+	if (sp >= 0)
+		H5Sclose(sp);
+	if (ds >= 0)
+		H5Dclose(ds);
+	h5loud();
+	return rc;
 }
 
 int an_rec_read(an_rec *r, const char *hook, long row0, long n, float *out, int *width, fp_error *err)
@@ -910,93 +954,31 @@ int an_rec_read(an_rec *r, const char *hook, long row0, long n, float *out, int 
 		return fp_error_set(err, FP_ERR_INVALID,
 				    "'%s' does not hold %s; record it with: factprobe record --hooks %s ...", r->path,
 				    hook, hook);
-	h5quiet();
-	int rc = 0;
-	hid_t ds = H5Dopen2(r->f, p, H5P_DEFAULT), sp = ds >= 0 ? H5Dget_space(ds) : -1, ms = -1;
-	hsize_t dims[2] = {0, 0};
-	if (sp < 0 || H5Sget_simple_extent_ndims(sp) != 2) {
-		rc = fp_error_set(err, FP_ERR_FORMAT, "'%s': %s is not a 2-D dataset", r->path, p);
-		goto done;
-	}
-	H5Sget_simple_extent_dims(sp, dims, NULL);
-	*width = (int)dims[1];
-	if (row0 < 0 || (hsize_t)(row0 + n) > dims[0]) {
-		rc = fp_error_set(err, FP_ERR_FORMAT, "'%s': %s has %llu rows, fewer than its tables say (%ld)", r->path,
-				  p, (unsigned long long)dims[0], row0 + n);
-		goto done;
-	}
-	if (n == 0 || !out)
-		goto done;
-	hsize_t start[2] = {(hsize_t)row0, 0}, cnt[2] = {(hsize_t)n, dims[1]};
-	H5Sselect_hyperslab(sp, H5S_SELECT_SET, start, NULL, cnt, NULL);
-	ms = H5Screate_simple(2, cnt, NULL);
-	if (H5Dread(ds, H5T_NATIVE_FLOAT, ms, sp, H5P_DEFAULT, out) < 0)
-		rc = fp_error_set(err, FP_ERR_FORMAT, "'%s': cannot read %s", r->path, p);
-done:
-	if (ms >= 0)
-		H5Sclose(ms);
-	if (sp >= 0)
-		H5Sclose(sp);
-	if (ds >= 0)
-		H5Dclose(ds);
-	h5loud();
-	return rc;
+	return read_slab(r, p, H5T_NATIVE_FLOAT, row0, n, out, width, NULL, err);
 }
 
 int an_rec_strings(an_rec *r, const char *field, char ***out, fp_error *err)
 {
 	char p[128];
-	snprintf(p, sizeof p, "prompts/%s", field);
 	long n = r->meta.n_prompts;
+	snprintf(p, sizeof p, "prompts/%s", field);
 	*out = NULL;
-	h5quiet();
-	int rc = 0;
-	hid_t ds = H5Lexists(r->f, "prompts", H5P_DEFAULT) > 0 && H5Lexists(r->f, p, H5P_DEFAULT) > 0
-			   ? H5Dopen2(r->f, p, H5P_DEFAULT)
-			   : -1;
-	hid_t sp = -1, ms = -1, t = H5Tcopy(H5T_C_S1);
+	hid_t t = H5Tcopy(H5T_C_S1);
 	H5Tset_size(t, H5T_VARIABLE);
 	H5Tset_cset(t, H5T_CSET_UTF8);
 	char **v = calloc((size_t)(n ? n : 1), sizeof *v);
-	if (ds < 0 || !v) {
-		rc = fp_error_set(err, FP_ERR_FORMAT, "'%s' has no /%s", r->path, p);
-		goto done;
-	}
-	sp = H5Dget_space(ds);
-	hsize_t dim = 0;
-	H5Sget_simple_extent_dims(sp, &dim, NULL);
-	if (dim < (hsize_t)n) {
-		rc = fp_error_set(err, FP_ERR_FORMAT, "'%s': /%s has %llu entries, fewer than n_prompts %ld", r->path, p,
-				  (unsigned long long)dim, n);
-		goto done;
-	}
-	if (n > 0) {
-		hsize_t st = 0, cnt = (hsize_t)n;
-		H5Sselect_hyperslab(sp, H5S_SELECT_SET, &st, NULL, &cnt, NULL);
-		ms = H5Screate_simple(1, &cnt, NULL);
-		if (H5Dread(ds, t, ms, sp, H5P_DEFAULT, v) < 0) {
-			rc = fp_error_set(err, FP_ERR_FORMAT, "'%s': cannot read /%s", r->path, p);
-			goto done;
-		}
-		for (long i = 0; i < n; i++) { /* own copies, freed with free() */
-			char *c = strdup(v[i] ? v[i] : "");
-			if (v[i])
-				H5free_memory(v[i]);
-			v[i] = c;
-		}
-	}
-	*out = v;
-	v = NULL;
-done:
-	free(v);
-	if (ms >= 0)
-		H5Sclose(ms);
-	if (sp >= 0)
-		H5Sclose(sp);
-	if (ds >= 0)
-		H5Dclose(ds);
+	int rc = v ? read_slab(r, p, t, 0, n, v, NULL, NULL, err) : fp_error_set(err, FP_ERR_NOMEM, "out of memory");
 	H5Tclose(t);
-	h5loud();
+	for (long i = 0; !rc && i < n; i++) { /* own copies, freed with free() */
+		char *c = strdup(v[i] ? v[i] : "");
+		if (v[i])
+			H5free_memory(v[i]);
+		v[i] = c;
+	}
+	if (rc)
+		free(v);
+	else
+		*out = v;
 	return rc;
 }
 
@@ -1007,65 +989,21 @@ int an_rec_longs(an_rec *r, const char *path, long *out, long n, fp_error *err)
 
 int an_rec_longs_at(an_rec *r, const char *path, long start, long *out, long n, fp_error *err)
 {
-	h5quiet();
-	int rc = 0;
-	char grp[64];
-	snprintf(grp, sizeof grp, "%.*s", (int)(strchr(path, '/') ? strchr(path, '/') - path : 0), path);
-	hid_t ds = (!*grp || H5Lexists(r->f, grp, H5P_DEFAULT) > 0) && H5Lexists(r->f, path, H5P_DEFAULT) > 0
-			   ? H5Dopen2(r->f, path, H5P_DEFAULT)
-			   : -1;
-	hid_t sp = ds >= 0 ? H5Dget_space(ds) : -1, ms = -1;
-	if (sp < 0) {
-		rc = fp_error_set(err, FP_ERR_FORMAT, "'%s' has no /%s", r->path, path);
-		goto done;
-	}
-	hsize_t dim = 0;
-	H5Sget_simple_extent_dims(sp, &dim, NULL);
-	if (H5Sget_simple_extent_ndims(sp) != 1 || start < 0 || dim < (hsize_t)(start + n)) {
-		rc = fp_error_set(err, FP_ERR_FORMAT, "'%s': /%s has %llu entries, fewer than %ld", r->path, path,
-				  (unsigned long long)dim, start + n);
-		goto done;
-	}
-	if (n > 0) {
-		hsize_t st = (hsize_t)start, cnt = (hsize_t)n;
-		H5Sselect_hyperslab(sp, H5S_SELECT_SET, &st, NULL, &cnt, NULL);
-		ms = H5Screate_simple(1, &cnt, NULL);
-		if (H5Dread(ds, H5T_NATIVE_LONG, ms, sp, H5P_DEFAULT, out) < 0)
-			rc = fp_error_set(err, FP_ERR_FORMAT, "'%s': cannot read /%s", r->path, path);
-	}
-done:
-	if (ms >= 0)
-		H5Sclose(ms);
-	if (sp >= 0)
-		H5Sclose(sp);
-	if (ds >= 0)
-		H5Dclose(ds);
-	h5loud();
-	return rc;
+	int w = 1;
+	int rc = read_slab(r, path, H5T_NATIVE_LONG, start, 0, NULL, &w, NULL, err);
+	if (!rc && w != 1)
+		rc = fp_error_set(err, FP_ERR_FORMAT, "'%s': /%s is not 1-D", r->path, path);
+	return rc ? rc : read_slab(r, path, H5T_NATIVE_LONG, start, n, out, NULL, NULL, err);
 }
 
 /* row i of /prompts/subject_span [P, 2] */
 static int an_rec_longs_at_2d(an_rec *r, long i, long out[2])
 {
-	h5quiet();
-	int rc = -1;
-	hid_t ds = H5Lexists(r->f, "prompts/subject_span", H5P_DEFAULT) > 0 ? H5Dopen2(r->f, "prompts/subject_span", H5P_DEFAULT) : -1;
-	hid_t sp = ds >= 0 ? H5Dget_space(ds) : -1;
-	hsize_t d[2] = {0, 0};
-	if (sp >= 0 && H5Sget_simple_extent_ndims(sp) == 2 && H5Sget_simple_extent_dims(sp, d, NULL) == 2 && d[1] == 2 &&
-	    (hsize_t)i < d[0]) {
-		hsize_t st[2] = {(hsize_t)i, 0}, cnt[2] = {1, 2};
-		H5Sselect_hyperslab(sp, H5S_SELECT_SET, st, NULL, cnt, NULL);
-		hid_t ms = H5Screate_simple(2, cnt, NULL);
-		rc = H5Dread(ds, H5T_NATIVE_LONG, ms, sp, H5P_DEFAULT, out) < 0 ? -1 : 0;
-		H5Sclose(ms);
-	}
-	if (sp >= 0)
-		H5Sclose(sp);
-	if (ds >= 0)
-		H5Dclose(ds);
-	h5loud();
-	return rc;
+	int w = 0;
+	fp_error e = {0};
+	if (read_slab(r, "prompts/subject_span", H5T_NATIVE_LONG, i, 0, NULL, &w, NULL, &e) || w != 2)
+		return -1;
+	return read_slab(r, "prompts/subject_span", H5T_NATIVE_LONG, i, 1, out, NULL, NULL, &e);
 }
 
 int an_rec_prompt_get(an_rec *r, long i, an_rec_prompt *p, fp_error *err)
