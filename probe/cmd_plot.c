@@ -620,9 +620,22 @@ static int k_angles(plot_args *a, hid_t f, FILE *t, vars *v, fp_error *err)
 		rc = err->msg[0] ? -1 : fail("'%s': %s is too short", a->input, name);
 		goto done;
 	}
+	/* the bins that hold anything, with a 2-degree margin */
+	size_t lo = d[0], hi = 0;
+	for (size_t i = 0; i < d[0]; i++)
+		if (pw[i] > 0 || nn[i] > 0)
+			lo = i < lo ? i : lo, hi = i;
+	if (lo > hi)
+		lo = 0, hi = d[0] ? d[0] - 1 : 0;
+	double xmin = c[lo] - 2, xmax = c[hi] + 2;
+	if (meta[3] > 0 && meta[3] < 90)
+		xmax = xmax > meta[3] + 2 ? xmax : meta[3] + 2;
 	fprintf(t, "angle\tall pairs\tnearest neighbour\n");
 	for (size_t i = 0; i < d[0]; i++)
-		fprintf(t, "%.6g\t%.6g\t%.6g\n", c[i], pw[i], nn[i]);
+		if (c[i] >= xmin && c[i] <= xmax)
+			fprintf(t, "%.6g\t%.6g\t%.6g\n", c[i], pw[i], nn[i]);
+	var_d(v, "fp_xmin", xmin < 0 ? 0 : xmin);
+	var_d(v, "fp_xmax", xmax > 180 ? 180 : xmax);
 	snprintf(desc, sizeof desc, "%s: N = %.0f vectors in D = %.0f dimensions", grp, meta[0], meta[1]);
 	var_s(v, "fp_title", desc);
 	var_d(v, "fp_worst", meta[2]);
