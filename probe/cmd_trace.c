@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 static const char HELP[] =
-	"usage: factprobe trace [-m MODEL] --subject TEXT [--target TOKEN] [--kind resid|mlp|attn|all]\n"
+	"usage: factprobe trace [-m MODEL] --subject TEXT [--target TOKEN] [--kind resid,mlp,attn|all]\n"
 	"                       [--window W] [--noise 3sd|Nsd|FLOAT] [--samples S] [--seed S]\n"
 	"                       [--tsv | --json] [-o TRACE.h5 [--force]] PROMPT\n"
 	"       factprobe trace -p FACTS.tsv [--corrupt noise|replace] [--limit N] [same options]\n\n"
@@ -41,7 +41,7 @@ static const char HELP[] =
 	"  -s, --subject TEXT   the subject as it appears in PROMPT (first occurrence); it\n"
 	"                       must start and end on token boundaries\n"
 	"  -t, --target TOKEN   the answer token (default: the clean top token)\n"
-	"      --kind K         resid, mlp, attn or all (default all)\n"
+	"      --kind K         resid, mlp, attn, a comma list (mlp,attn) or all (default)\n"
 	"      --window W       layers restored together for mlp and attn (default 10)\n"
 	"      --noise N        3sd (default), Nsd or an absolute std; 0 gives no effect\n"
 	"      --samples S      noise draws averaged (default 10)\n"
@@ -666,13 +666,22 @@ int cmd_trace(int argc, char **argv)
 		case 'm': a.model = optarg; break;
 		case 's': a.subject = optarg; break;
 		case 't': a.target = optarg; break;
-		case 'K':
-			if (!strcmp(optarg, "all")) a.kinds = 7;
-			else if (!strcmp(optarg, "resid")) a.kinds = 1u << TR_RESID;
-			else if (!strcmp(optarg, "mlp")) a.kinds = 1u << TR_MLP;
-			else if (!strcmp(optarg, "attn")) a.kinds = 1u << TR_ATTN;
-			else return cli_usage_error("trace", "--kind takes resid, mlp, attn or all, not '%s'", optarg);
+		case 'K': { /* all, or a comma list of resid, mlp, attn */
+			a.kinds = 0;
+			char buf[64];
+			snprintf(buf, sizeof buf, "%s", optarg);
+			for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+				if (!strcmp(tok, "all")) a.kinds |= 7;
+				else if (!strcmp(tok, "resid")) a.kinds |= 1u << TR_RESID;
+				else if (!strcmp(tok, "mlp")) a.kinds |= 1u << TR_MLP;
+				else if (!strcmp(tok, "attn")) a.kinds |= 1u << TR_ATTN;
+				else return cli_usage_error("trace", "--kind takes resid, mlp, attn, a comma list of them, or all; "
+								     "not '%s'", optarg);
+			}
+			if (!a.kinds)
+				return cli_usage_error("trace", "--kind is empty");
 			break;
+		}
 		case 'w':
 			if (cli_parse_int("trace", "--window", optarg, 1, 1000, &a.window))
 				return 2;

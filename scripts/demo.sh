@@ -17,9 +17,9 @@ Q='Q: What sport does Michael Jordan play?
 A: This athlete plays the sport of'
 BARE='Michael Jordan plays the sport of'
 if [ -n "${DEMO_FAST:-}" ]; then
-	TRACE_SAMPLES=2 SET_LIMIT=3 SUP_N=2000 SUP_STEPS=60
+	TRACE_SAMPLES=2 SET_LIMIT=2 SUP_N=2000 SUP_STEPS=60
 else
-	TRACE_SAMPLES=10 SET_LIMIT=12 SUP_N=10000 SUP_STEPS=150
+	TRACE_SAMPLES=5 SET_LIMIT=8 SUP_N=10000 SUP_STEPS=100
 fi
 mkdir -p "$OUT"
 T0=$(date +%s)
@@ -71,8 +71,8 @@ N=$($PY -c 'import json,sys; n=json.load(open(sys.argv[1]))["groups"][0]["neuron
 "$FP" top-examples --neuron "$N" -p datasets/athletes_sport_qa.tsv -k 8 --context 6 --json >"$OUT/top-examples.json"
 "$FP" top-examples --neuron "$N" -p datasets/athletes_sport_qa.tsv -k 8 --context 6
 
-step 9 "the averaged causal trace over the athletes the model knows (first $SET_LIMIT, 2 samples)"
-"$FP" trace -p datasets/athletes_sport_qa.tsv --limit "$SET_LIMIT" --samples 2 -o "$OUT/trace-athletes.h5" --force --json \
+step 9 "the averaged MLP and attention traces over the athletes the model knows (the first $SET_LIMIT, one noise sample each)"
+"$FP" trace -p datasets/athletes_sport_qa.tsv --limit "$SET_LIMIT" --samples 1 --kind mlp,attn -o "$OUT/trace-athletes.h5" --force --json \
 	>"$OUT/trace-athletes.json"
 "$FP" plot trace "$OUT/trace-athletes.h5" -o "$OUT/fig-trace-athletes.png" --size page
 

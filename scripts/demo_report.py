@@ -106,8 +106,8 @@ for e in topex[:5]:
     w("- %.3f: `%s`" % (e["act"], e["context"].replace("\n", "\\n")))
 w("")
 cats = trs["categories"]
-w("\nAveraged over %d athletes the model knows (of %d; %d known), with %s: mean indirect effect by token category "
-  "and layer. ROME found on GPT-2 XL that the MLP effect peaks at the last subject token in early-to-middle layers "
+w("\nAveraged over %d athletes the model knows (of %d; %d known; one noise sample each in the demo, the README "
+  "has all 44 with 3 samples), with %s: mean indirect effect by token category and layer. ROME found on GPT-2 XL that the MLP effect peaks at the last subject token in early-to-middle layers "
   "and the attention effect at the last token in later layers. Here:\n" % (
       trs["traced"], trs["prompts"], trs["known"], trs["corruption"]))
 for kind in ("mlp", "attn"):
