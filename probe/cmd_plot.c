@@ -129,13 +129,6 @@ static void token_label(FILE *f, const char *s)
 	}
 }
 
-static int fail(const char *fmt, const char *a, const char *b)
-{
-	fprintf(stderr, "factprobe plot: ");
-	fprintf(stderr, fmt, a, b);
-	fputc('\n', stderr);
-	return 1;
-}
 
 static int need_format(hid_t f, const char *path, const char *want, const char *kind, char *got, size_t n)
 {
@@ -226,12 +219,12 @@ static int k_lens(plot_args *a, hid_t f, FILE *t, vars *v, fp_error *err)
 	    h5u_read_strs(f, a->input, "top_token", &top, &ntop, err) ||
 	    h5u_read_strs(f, a->input, "layer_label", &lab, &nlab, err) || h5u_read_strs(f, a->input, "token", &tok, &ntok, err) ||
 	    h5u_read_f64(f, a->input, "position", &pos, &r, dp, err)) {
-		rc = err->msg[0] ? -1 : fail("'%s': top_prob is not [rows, positions, k]%s", a->input, "");
+		rc = err->msg[0] ? -1 : cli_error("plot", "'%s': top_prob is not [rows, positions, k]", a->input);
 		goto done;
 	}
 	size_t R = d[0], P = d[1], K = d[2];
 	if (ntop != R * P * K || nlab != R || ntok != P) {
-		rc = fail("'%s': the lens arrays disagree in shape%s", a->input, "");
+		rc = cli_error("plot", "'%s': the lens arrays disagree in shape", a->input);
 		goto done;
 	}
 	for (size_t row = 0; row < R; row++)
@@ -284,7 +277,7 @@ static int k_trace(plot_args *a, hid_t f, FILE *t, vars *v, fp_error *err)
 		if (!h5u_has(f, name))
 			continue;
 		if (h5u_read_f64(f, a->input, name, &grid[k], &r, d, err) || r != 2) {
-			rc = err->msg[0] ? -1 : fail("'%s': %s is not a 2-D grid", a->input, name);
+			rc = err->msg[0] ? -1 : cli_error("plot", "'%s': %s is not a 2-D grid", a->input, name);
 			goto done;
 		}
 		if (dataset) /* [6 categories, layers] */
@@ -298,7 +291,7 @@ static int k_trace(plot_args *a, hid_t f, FILE *t, vars *v, fp_error *err)
 		np++;
 	}
 	if (!np) {
-		rc = fail("'%s' holds no trace grids%s", a->input, "");
+		rc = cli_error("plot", "'%s' holds no trace grids", a->input);
 		goto done;
 	}
 	for (int k = 0; k < 3; k++) {
@@ -363,14 +356,14 @@ static int k_top_neurons(plot_args *a, hid_t f, FILE *t, vars *v, fp_error *err)
 	int r, rc = 0;
 	if (h5u_read_f64(f, a->input, "top_layer", &tl, &r, d1, err) || h5u_read_f64(f, a->input, "top_neuron", &tn, &r, d1, err) ||
 	    h5u_read_f64(f, a->input, !strcmp(by, "weights") ? "weights" : by, &sc, &r, d2, err) || r != 2) {
-		rc = err->msg[0] ? -1 : fail("'%s': the score array is not [layers, d_mlp]%s", a->input, "");
+		rc = err->msg[0] ? -1 : cli_error("plot", "'%s': the score array is not [layers, d_mlp]", a->input);
 		goto done;
 	}
 	fprintf(t, "rank\tneuron\tscore\n");
 	for (size_t i = 0; i < d1[0]; i++) {
 		size_t l = (size_t)tl[i], n = (size_t)tn[i];
 		if (l >= d2[0] || n >= d2[1]) {
-			rc = fail("'%s': a top neuron is outside the score array%s", a->input, "");
+			rc = cli_error("plot", "'%s': a top neuron is outside the score array", a->input);
 			goto done;
 		}
 		fprintf(t, "%zu\t%zu.%zu\t%.6g\n", i + 1, l, n, sc[l * d2[1] + n]);
@@ -400,25 +393,31 @@ static int k_heatmap(plot_args *a, FILE *t, vars *v, fp_error *err)
 	int *sel = NULL, nsel = 0;
 	char **texts = NULL;
 	if (a->prompt < 0 || a->prompt >= mt.n_prompts) {
-		rc = fail("--prompt is outside the recording's prompts%s%s", "", "");
+		rc = cli_error("plot", "--prompt is outside the recording's prompts");
 		goto done;
 	}
-	if (!tmp || an_rec_longs(rec, "prompts/row_start", tmp, mt.n_prompts, err) || (rs = tmp[a->prompt], 0) ||
-	    an_rec_longs(rec, "prompts/n_rows", tmp, mt.n_prompts, err) || (nr = tmp[a->prompt], 0) ||
-	    an_rec_longs(rec, "prompts/token_start", tmp, mt.n_prompts, err) || (ts = tmp[a->prompt], 0) ||
-	    an_rec_longs(rec, "prompts/n_tokens", tmp, mt.n_prompts, err) || (ntk = tmp[a->prompt], 0)) {
-		rc = -1;
+	if (!tmp) {
+		rc = cli_error("plot", "out of memory");
 		goto done;
+	}
+	long *fields[4] = {&rs, &nr, &ts, &ntk};
+	static const char *const NAMES[4] = {"prompts/row_start", "prompts/n_rows", "prompts/token_start", "prompts/n_tokens"};
+	for (int q = 0; q < 4; q++) {
+		if (an_rec_longs(rec, NAMES[q], tmp, mt.n_prompts, err)) {
+			rc = -1;
+			goto done;
+		}
+		*fields[q] = tmp[a->prompt];
 	}
 	if (nr != ntk) {
-		rc = fail("'%s' does not hold every position of the prompt; record it with --positions all%s", a->input, "");
+		rc = cli_error("plot", "'%s' does not hold every position of the prompt; record it with --positions all", a->input);
 		goto done;
 	}
 	acts = malloc((size_t)L * nr * F * sizeof *acts);
 	score = calloc((size_t)L * F, sizeof *score);
 	sel = malloc((size_t)L * F * sizeof *sel);
 	if (!acts || !score || !sel) {
-		rc = fail("out of memory%s%s", "", "");
+		rc = cli_error("plot", "out of memory");
 		goto done;
 	}
 	for (int l = 0; l < L; l++) {
@@ -442,7 +441,7 @@ static int k_heatmap(plot_args *a, FILE *t, vars *v, fp_error *err)
 			const char *dot = strchr(p, '.');
 			int n = dot ? atoi(dot + 1) : -1;
 			if (!dot || l < 0 || l >= L || n < 0 || n >= F) {
-				rc = fail("--neurons: '%s' is not a neuron of this recording (layer.index)%s", p, "");
+				rc = cli_error("plot", "--neurons: '%s' is not a neuron of this recording (layer.index)", p);
 				goto done;
 			}
 			sel[nsel++] = l * F + n;
@@ -473,7 +472,7 @@ static int k_heatmap(plot_args *a, FILE *t, vars *v, fp_error *err)
 			sel[nsel++] = best;
 		}
 		if (!nsel) {
-			rc = fail("'%s' holds no mlp.hook_post activations for that prompt%s", a->input, "");
+			rc = cli_error("plot", "'%s' holds no mlp.hook_post activations for that prompt", a->input);
 			goto done;
 		}
 	}
@@ -520,7 +519,7 @@ done:
 static int k_distribution(plot_args *a, FILE *t, vars *v, fp_error *err)
 {
 	if (!a->neuron || !a->group_by || !a->group)
-		return fail("distribution needs --neuron L.N, --group-by FIELD and --group VALUE%s%s", "", "");
+		return cli_error("plot", "distribution needs --neuron L.N, --group-by FIELD and --group VALUE");
 	an_rec *rec = NULL;
 	an_rec_meta mt;
 	if (an_rec_open(&rec, a->input, &mt, err))
@@ -531,12 +530,12 @@ static int k_distribution(plot_args *a, FILE *t, vars *v, fp_error *err)
 	double *x = malloc((size_t)(P ? P : 1) * sizeof *x);
 	char **lab = NULL, hn[96], want[256];
 	if (l < 0 || l >= mt.n_layers || n < 0 || n >= mt.d_mlp) {
-		rc = fail("--neuron '%s' is not a neuron of this recording%s", a->neuron, "");
+		rc = cli_error("plot", "--neuron '%s' is not a neuron of this recording", a->neuron);
 		goto done;
 	}
 	if (!rs || !nr || !row || !x || an_rec_longs(rec, "prompts/row_start", rs, P, err) ||
 	    an_rec_longs(rec, "prompts/n_rows", nr, P, err) || an_rec_strings(rec, a->group_by, &lab, err)) {
-		rc = err->msg[0] ? -1 : fail("out of memory%s%s", "", "");
+		rc = err->msg[0] ? -1 : cli_error("plot", "out of memory");
 		goto done;
 	}
 	snprintf(hn, sizeof hn, "blocks.%d.mlp.hook_post", l);
@@ -544,7 +543,7 @@ static int k_distribution(plot_args *a, FILE *t, vars *v, fp_error *err)
 	for (long p = 0; p < P; p++) {
 		int w;
 		if (nr[p] < 1 || an_rec_read(rec, hn, rs[p] + nr[p] - 1, 1, row, &w, err)) {
-			rc = err->msg[0] ? -1 : fail("'%s': a prompt has no rows%s", a->input, "");
+			rc = err->msg[0] ? -1 : cli_error("plot", "'%s': a prompt has no rows", a->input);
 			goto done;
 		}
 		x[p] = row[n];
@@ -569,7 +568,7 @@ static int k_distribution(plot_args *a, FILE *t, vars *v, fp_error *err)
 			out[b]++, nout++;
 	}
 	if (nin == 0) {
-		rc = fail("no prompt has %s '%s'", a->group_by, w0);
+		rc = cli_error("plot", "no prompt has %s '%s'", a->group_by, w0);
 		goto done;
 	}
 	fprintf(t, "activation\t%s (%g)\tothers (%g)\n", w0, nin, nout);
@@ -598,7 +597,7 @@ static int k_angles(plot_args *a, hid_t f, FILE *t, vars *v, fp_error *err)
 	int r, rc = 0;
 	snprintf(name, sizeof name, "%s/bin_center", grp);
 	if (!h5u_has(f, name)) {
-		rc = fail("'%s' has no vector set '%s' (optimized, mlp_out or unembed)", a->input, grp);
+		rc = cli_error("plot", "'%s' has no vector set '%s' (optimized, mlp_out or unembed)", a->input, grp);
 		goto done;
 	}
 	if (h5u_read_f64(f, a->input, name, &c, &r, d, err)) {
@@ -617,7 +616,7 @@ static int k_angles(plot_args *a, hid_t f, FILE *t, vars *v, fp_error *err)
 	}
 	snprintf(name, sizeof name, "%s/summary", grp); /* n, dim, worst, welch */
 	if (h5u_read_f64(f, a->input, name, &meta, &r, dm, err) || dm[0] < 4) {
-		rc = err->msg[0] ? -1 : fail("'%s': %s is too short", a->input, name);
+		rc = err->msg[0] ? -1 : cli_error("plot", "'%s': %s is too short", a->input, name);
 		goto done;
 	}
 	/* the bins that hold anything, with a 2-degree margin */
@@ -653,10 +652,10 @@ static int run_gnuplot(const char *script, const char *assign, int verbose)
 		fprintf(stderr, "gnuplot -e \"%s\" %s\n", assign, script);
 	int pe[2];
 	if (pipe(pe))
-		return fail("cannot start gnuplot: %s%s", strerror(errno), "");
+		return cli_error("plot", "cannot start gnuplot: %s", strerror(errno));
 	pid_t pid = fork();
 	if (pid < 0)
-		return fail("cannot start gnuplot: %s%s", strerror(errno), "");
+		return cli_error("plot", "cannot start gnuplot: %s", strerror(errno));
 	if (pid == 0) {
 		dup2(pe[1], 2);
 		dup2(pe[1], 1);
@@ -690,7 +689,7 @@ static int run_gnuplot(const char *script, const char *assign, int verbose)
 	}
 	free(msg);
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		return fail("gnuplot failed on %s (its messages are above)%s", script, "");
+		return cli_error("plot", "gnuplot failed on %s (its messages are above)", script);
 	return 0;
 }
 
