@@ -26,7 +26,7 @@ static void usage(FILE *f)
 		   "factprobe shows where and how a transformer language model stores facts.\n\n"
 		   "commands:\n");
 	for (size_t i = 0; i < N_COMMANDS; i++)
-		fprintf(f, "  %-13s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+		fprintf(f, "  %-14s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
 	fprintf(f, "\n'factprobe COMMAND --help' describes a command's options.\n"
 		   "The model is -m PATH, else $FACTPROBE_MODEL, else the default model\n"
 		   "(SmolLM2-135M-Instruct Q4_1, fetched by 'make model' into\n"
