@@ -159,27 +159,14 @@ int an_target_token(const fp_model *m, const char *word, int multi_first, int *i
 void an_final_norm(const fp_model *m, const float *x, int rows, float *out, float *scale)
 {
 	int D = m->cfg.d_model;
-	int ln = m->cfg.arch == FP_ARCH_GPT2;
 	for (int r = 0; r < rows; r++) {
-		const float *xr = x + (size_t)r * D;
-		float *o = out + (size_t)r * D;
-		double mean = 0, ss = 0;
-		if (ln) {
-			for (int d = 0; d < D; d++)
-				mean += xr[d];
-			mean /= D;
-		}
-		for (int d = 0; d < D; d++)
-			ss += (xr[d] - mean) * (xr[d] - mean);
-		double s = sqrt(ss / D + m->cfg.norm_eps);
-		for (int d = 0; d < D; d++)
-			o[d] = (float)((xr[d] - mean) / s) * m->out_norm_w[d] + (m->out_norm_b ? m->out_norm_b[d] : 0);
+		float s = an_norm_row(m, m->out_norm_w, m->out_norm_b, x + (size_t)r * D, out + (size_t)r * D);
 		if (scale)
-			scale[r] = (float)s;
+			scale[r] = s;
 	}
 }
 
-void an_norm_row(const fp_model *m, const float *w, const float *b, const float *x, float *out)
+float an_norm_row(const fp_model *m, const float *w, const float *b, const float *x, float *out)
 {
 	int D = m->cfg.d_model;
 	double mean = 0, ss = 0;
@@ -193,6 +180,7 @@ void an_norm_row(const fp_model *m, const float *w, const float *b, const float 
 	double s = sqrt(ss / D + m->cfg.norm_eps);
 	for (int d = 0; d < D; d++)
 		out[d] = (float)((x[d] - mean) / s) * w[d] + (b ? b[d] : 0);
+	return (float)s;
 }
 
 void an_lens_logits(const fp_model *m, const float *x, int rows, float *logits, float *tmp)

@@ -60,8 +60,8 @@ void an_final_norm(const fp_model *m, const float *x, int rows, float *out, floa
  * unembedding (the logit lens); tmp is rows*D floats. */
 void an_lens_logits(const fp_model *m, const float *x, int rows, float *logits, float *tmp);
 /* A norm (RMSNorm, or LayerNorm when the model is gpt2) with weight w and
- * bias b (may be NULL) applied to one row of D values. */
-void an_norm_row(const fp_model *m, const float *w, const float *b, const float *x, float *out);
+ * bias b (may be NULL) applied to one row of D values; returns its scale. */
+float an_norm_row(const fp_model *m, const float *w, const float *b, const float *x, float *out);
 /* indices of the k largest of x[0..n), largest first (k <= n) */
 void an_top_k(const float *x, int n, int k, int *out);
 /* log-softmax value of logits[id] (double precision) and its rank (1 = top) */
