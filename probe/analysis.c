@@ -357,51 +357,6 @@ done:
 	return rc;
 }
 
-int an_mean_mlp_post(fp_model *m, const char *path, float *mean, fp_error *err)
-{
-	int L = m->cfg.n_layers, F = m->cfg.d_mlp, rc;
-	prompt_reader *pr = NULL;
-	if ((rc = prompts_open(&pr, path, err)))
-		return rc;
-	double *acc = calloc((size_t)L * F, sizeof *acc);
-	long tokens = 0;
-	fp_prompt p;
-	if (!acc) {
-		prompts_close(pr);
-		return fp_error_set(err, FP_ERR_NOMEM, "out of memory");
-	}
-	while ((rc = prompts_next(pr, &p, err)) == 1) {
-		int32_t *ids = NULL;
-		int n = 0;
-		an_run r;
-		if ((rc = fp_tokenize(m->tok, p.text, p.len, -1, &ids, &n, err)))
-			break;
-		if (n && !(rc = an_run_prompt(m, ids, n, AN_MLP_POST, &r, err))) {
-			for (int l = 0; l < L; l++)
-				for (int t = 0; t < n; t++)
-					for (int f = 0; f < F; f++)
-						acc[(size_t)l * F + f] += r.mlp_post[((size_t)l * n + t) * F + f];
-			tokens += n;
-			an_run_free(&r);
-		}
-		free(ids);
-		if (rc)
-			break;
-	}
-	prompts_close(pr);
-	if (rc < 0) {
-		free(acc);
-		return rc;
-	}
-	if (!tokens) {
-		free(acc);
-		return fp_error_set(err, FP_ERR_INVALID, "'%s' holds no prompts", path);
-	}
-	for (size_t i = 0; i < (size_t)L * F; i++)
-		mean[i] = (float)(acc[i] / tokens);
-	free(acc);
-	return 0;
-}
 
 /* ---- concept directions ---- */
 
@@ -445,8 +400,10 @@ static int tokens_of(const fp_model *m, const char *text, int32_t **ids, int *n,
 	return 0;
 }
 
-/* mean over a prompt file of a hook's last-position row, at every layer */
-static int mean_last(fp_model *m, const char *path, int kind, float *mean /* [L][W] */, int W, long *count,
+/* Mean over a prompt file of a hook's rows at every layer: each prompt's
+ * last row (all_tokens 0; *count = prompts) or every token's (all_tokens 1;
+ * *count = tokens).  mean is [L][W]. */
+static int mean_acts(fp_model *m, const char *path, int kind, int all_tokens, float *mean, int W, long *count,
 		     fp_error *err)
 {
 	prompt_reader *pr = NULL;
@@ -454,7 +411,6 @@ static int mean_last(fp_model *m, const char *path, int kind, float *mean /* [L]
 	if (rc)
 		return rc;
 	double *acc = calloc((size_t)L * W, sizeof *acc);
-	float *row = NULL;
 	fp_prompt p;
 	*count = 0;
 	if (!acc) {
@@ -476,22 +432,22 @@ static int mean_last(fp_model *m, const char *path, int kind, float *mean /* [L]
 		free(ids);
 		if (rc)
 			break;
-		for (int l = 0; l < L; l++) {
-			const float *src;
-			if (kind == FP_HOOK_MLP_POST)
-				src = r.mlp_post + ((size_t)l * n + n - 1) * W;
-			else if (kind == FP_HOOK_RESID_MID)
-				src = r.resid_mid + ((size_t)l * n + n - 1) * W;
-			else /* resid_pre of l is resid[l]; resid_post is resid[l+1] */
-				src = r.resid + ((size_t)(l + (kind == FP_HOOK_RESID_POST)) * n + n - 1) * W;
-			for (int d = 0; d < W; d++)
-				acc[(size_t)l * W + d] += src[d];
-		}
+		for (int l = 0; l < L; l++)
+			for (int t = all_tokens ? 0 : n - 1; t < n; t++) {
+				const float *src;
+				if (kind == FP_HOOK_MLP_POST)
+					src = r.mlp_post + ((size_t)l * n + t) * W;
+				else if (kind == FP_HOOK_RESID_MID)
+					src = r.resid_mid + ((size_t)l * n + t) * W;
+				else /* resid_pre of l is resid[l]; resid_post is resid[l+1] */
+					src = r.resid + ((size_t)(l + (kind == FP_HOOK_RESID_POST)) * n + t) * W;
+				for (int d = 0; d < W; d++)
+					acc[(size_t)l * W + d] += src[d];
+			}
 		an_run_free(&r);
-		(*count)++;
+		*count += all_tokens ? n : 1;
 	}
 	prompts_close(pr);
-	free(row);
 	if (rc < 0) {
 		free(acc);
 		return rc;
@@ -504,6 +460,12 @@ static int mean_last(fp_model *m, const char *path, int kind, float *mean /* [L]
 		mean[i] = (float)(acc[i] / *count);
 	free(acc);
 	return 0;
+}
+
+int an_mean_mlp_post(fp_model *m, const char *path, float *mean, fp_error *err)
+{
+	long tokens;
+	return mean_acts(m, path, FP_HOOK_MLP_POST, 1, mean, m->cfg.d_mlp, &tokens, err);
 }
 
 static int read_dir_file(const char *path, const char *dset, an_dir *d, int L, fp_error *err)
@@ -675,8 +637,8 @@ int an_dir_parse(fp_model *m, const char *spec, int multi, int normalize, an_dir
 		long na = 0, nb = 0;
 		if (!ma || !mb)
 			rc = fp_error_set(err, FP_ERR_NOMEM, "out of memory");
-		else if (!(rc = mean_last(m, fa, kind, ma, W, &na, err)))
-			rc = mean_last(m, fb, kind, mb, W, &nb, err);
+		else if (!(rc = mean_acts(m, fa, kind, 0, ma, W, &na, err)))
+			rc = mean_acts(m, fb, kind, 0, mb, W, &nb, err);
 		if (!rc) {
 			for (size_t i = 0; i < (size_t)L * W; i++)
 				ma[i] -= mb[i];

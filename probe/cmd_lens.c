@@ -235,11 +235,7 @@ int cmd_lens(int argc, char **argv)
 			memcpy(rows + (size_t)r * D, run.resid + ((size_t)r * n + p) * D, (size_t)D * sizeof(float));
 		an_lens_logits(m, rows, R, logits, tmp);
 		if (target < 0) { /* the model's final top token at this position */
-			const float *lg = logits + (size_t)(R - 1) * V;
-			target = 0;
-			for (int v = 1; v < V; v++)
-				if (lg[v] > lg[target])
-					target = v;
+			an_top_k(logits + (size_t)(R - 1) * V, V, 1, &target);
 		}
 		for (int r = 0; r < R; r++) {
 			const float *lg = logits + (size_t)r * V;
