@@ -614,7 +614,7 @@ static int k_angles(plot_args *a, hid_t f, FILE *t, vars *v, fp_error *err)
 		rc = -1;
 		goto done;
 	}
-	snprintf(name, sizeof name, "%s/summary", grp); /* n, dim, worst, welch */
+	snprintf(name, sizeof name, "%s/summary", grp); /* n, dim, worst, welch, then the fourth-moment bound ... */
 	if (h5u_read_f64(f, a->input, name, &meta, &r, dm, err) || dm[0] < 4) {
 		rc = err->msg[0] ? -1 : cli_error("plot", "'%s': %s is too short", a->input, name);
 		goto done;
@@ -639,6 +639,7 @@ static int k_angles(plot_args *a, hid_t f, FILE *t, vars *v, fp_error *err)
 	var_s(v, "fp_title", desc);
 	var_d(v, "fp_worst", meta[2]);
 	var_d(v, "fp_welch", meta[3]);
+	var_d(v, "fp_m4", dm[0] >= 5 ? meta[4] : 0); /* files before the fourth-moment bound have 4 fields */
 done:
 	free(c), free(pw), free(nn), free(meta);
 	return rc;

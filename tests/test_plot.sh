@@ -128,10 +128,20 @@ check "superposition: optimising beats the random start, and no set beats the We
 import json,sys; a=json.load(open(sys.argv[1]))[0]; b=json.load(open(sys.argv[2]))[0]
 print("worst pair: random %.2f, optimised %.2f, Welch bound %.2f degrees (N=1000, D=50)" % (a["worst_pair_deg"], b["worst_pair_deg"], b["welch_bound_deg"]))
 sys.exit(0 if b["worst_pair_deg"] > a["worst_pair_deg"] + 5 and b["worst_pair_deg"] <= b["welch_bound_deg"] + 1e-9 else 1)' "$T/out" "$T/opt.json"
+run "$FP" superposition --n 1000 --dim 10 --steps 0 --json
+check "superposition: random unit vectors have mean cos^4 = 3/(D(D+2)) (measured within 3%)" $PY -c '
+import json,sys; s=json.load(open(sys.argv[1]))[0]; e=3/(10*12)
+print("mean cos^4 %.5f, expected %.5f, relative difference %.4f (tolerance 0.03)" % (s["mean_cos4"], e, abs(s["mean_cos4"]/e-1)))
+sys.exit(0 if abs(s["mean_cos4"]/e-1) < 0.03 else 1)' "$T/out"
+run "$FP" superposition --n 400 --dim 10 --steps 200 --json
+check "superposition: no set beats the fourth-moment bound, nor goes below the least mean cos^4" $PY -c '
+import json,sys; s=json.load(open(sys.argv[1]))[0]
+print("N=400, D=10: worst pair %.2f, fourth-moment bound %.2f, Welch %.2f degrees; mean cos^4 %.6f >= least %.6f" % (s["worst_pair_deg"], s["moment4_bound_deg"], s["welch_bound_deg"], s["mean_cos4"], s["min_mean_cos4"]))
+sys.exit(0 if s["moment4_bound_deg"] < s["welch_bound_deg"] and s["worst_pair_deg"] <= s["moment4_bound_deg"] and s["mean_cos4"] >= s["min_mean_cos4"] * (1 - 1e-5) else 1)' "$T/out"
 check "superposition -o: h5py reads the histograms; densities integrate to 1" $PY -c '
 import h5py,sys,numpy as np; f=h5py.File(sys.argv[1]); g=f["optimized"]
 a=g["pairwise_density"][()].sum()*0.1; b=g["nearest_density"][()].sum()*0.1; s=g["summary"][()]
-print("integrals %.6f %.6f; summary %s" % (a, b, s)); sys.exit(0 if abs(a-1) < 1e-9 and abs(b-1) < 1e-9 and s[0] == 300 else 1)' "$T/sup.h5"
+print("integrals %.6f %.6f; summary %s" % (a, b, s)); sys.exit(0 if abs(a-1) < 1e-9 and abs(b-1) < 1e-9 and s[0] == 300 and len(s) == 8 else 1)' "$T/sup.h5"
 expect_error "superposition: bad --n" "--n expects an integer" "$FP" superposition --n 1
 run "$FP" superposition --help
 [ "$RC" -eq 0 ] && grep -q "Welch" "$T/out" && ok "superposition --help explains the bound" || bad "superposition --help"
