@@ -30,11 +30,12 @@ static const char HELP[] =
 	"  - the worst pair beside the Welch bound: no N unit vectors in D dimensions\n"
 	"    can have every pair closer to 90 degrees than\n"
 	"    arccos(sqrt((N - D) / (D (N - 1)))), 84.29 degrees for N = 10000, D = 100;\n"
-	"    past N = D (D + 2) / 3 the fourth-moment bound is stronger (83.22 there):\n"
-	"    the mean cos^4 over pairs is at least (3N / (D (D + 2)) - 1) / (N - 1), and\n"
-	"    the worst |cos| at least its fourth root.  If the histogram of |cos| falls\n"
-	"    from 0 to the worst pair (a uniform one at most), the mean cos^4 is at most\n"
-	"    worst^4 / 5, which caps such sets lower still (79.83 degrees there).\n"
+	"    past N = D (D + 1) / 2 the fourth-moment bound is the stronger one (83.22\n"
+	"    there): the mean cos^4 over pairs is at least (3N / (D (D + 2)) - 1) /\n"
+	"    (N - 1), and the worst |cos| at least its fourth root.  If the histogram\n"
+	"    of |cos| falls from 0 to the worst pair (a uniform one at most), the mean\n"
+	"    cos^2 is at most worst^2 / 3 and the mean cos^4 at most worst^4 / 5, which\n"
+	"    caps such sets lower still (79.83 degrees there).\n"
 	"With --model-rows, the same angles for the model's MLP output rows (what each\n"
 	"neuron writes) and unembedding rows, --sample of each (random, seeded).\n\n"
 	"      --n N           vectors (default 10000)\n"
@@ -93,27 +94,34 @@ static void normalize_rows(float *V, long n, int d)
 	}
 }
 
+/* the angle in degrees whose cosine is c */
+static double deg_of(double c)
+{
+	return acos(c > 1 ? 1 : c < -1 ? -1 : c) * 180 / M_PI;
+}
+
 static double welch_deg(long n, int d)
 {
 	if (n <= d)
 		return 90.0;
-	return acos(sqrt((double)(n - d) / ((double)d * (n - 1)))) * 180 / M_PI;
+	return deg_of(sqrt((double)(n - d) / ((double)d * (n - 1))));
 }
 
-/* The fourth-moment version: summed over all ordered pairs, self-pairs
- * included, cos^4 is at least 3 n^2 / (d (d + 2)) (equality for a projective
- * 2-design), so the mean over distinct pairs is at least m4_min below, and the
- * worst |cos| at least its fourth root.  It beats Welch's once n is past about
- * d (d + 2) / 3 and says nothing below that. */
+/* The least mean cos^2 and cos^4 over distinct pairs.  Summed over all
+ * ordered pairs, self-pairs included, cos^2 is at least n^2 / d (equality for
+ * a tight frame; Welch's bound is its square root) and cos^4 at least
+ * 3 n^2 / (d (d + 2)) (equality for a projective 2-design).  The fourth root
+ * of the second is a bound on the worst |cos| that beats Welch's once n is
+ * past d (d + 1) / 2.  0 where the sum says nothing. */
+static double m2_min(long n, int d)
+{
+	return n > d ? ((double)n / d - 1) / (double)(n - 1) : 0;
+}
+
 static double m4_min(long n, int d)
 {
 	double m = (3.0 * n / ((double)d * (d + 2)) - 1) / (double)(n - 1);
 	return n > 1 && m > 0 ? m : 0;
-}
-
-static double deg_of(double c)
-{
-	return acos(c > 1 ? 1 : c < -1 ? -1 : c) * 180 / M_PI;
 }
 
 /* one optimisation step: gradient of sum_{i != j} g_ij^p, projected on each
@@ -201,7 +209,7 @@ static int measure(const float *V, long n, int d, summary *s)
 				if (a > near[i])
 					near[i] = a;
 				if (j > i) {
-					double deg = acos(g > 1 ? 1 : g < -1 ? -1 : g) * 180 / M_PI;
+					double deg = deg_of(g);
 					int bin = (int)(deg * 10);
 					s->pair[bin < 0 ? 0 : bin >= BINS ? BINS - 1 : bin]++;
 					pairs++;
@@ -215,7 +223,7 @@ static int measure(const float *V, long n, int d, summary *s)
 	}
 	double sum_nn = 0, min_nn = 90;
 	for (long i = 0; i < n; i++) {
-		double deg = acos(near[i] > 1 ? 1 : near[i]) * 180 / M_PI;
+		double deg = deg_of(near[i]);
 		int bin = (int)(deg * 10);
 		s->nn[bin < 0 ? 0 : bin >= BINS ? BINS - 1 : bin]++;
 		sum_nn += deg;
@@ -226,14 +234,15 @@ static int measure(const float *V, long n, int d, summary *s)
 		s->nn[k] = s->nn[k] / n / 0.1;
 	}
 	s->n = n, s->dim = d;
-	s->worst_deg = acos(worst > 1 ? 1 : worst) * 180 / M_PI;
+	s->worst_deg = deg_of(worst);
 	s->welch_deg = welch_deg(n, d);
 	/* a histogram of |cos| that falls from 0 to the worst pair w is a mixture
-	 * of uniforms on [0, b], b <= w, so its mean cos^4 is at most w^4 / 5:
-	 * such a set needs w >= (5 m4_min)^(1/4) */
+	 * of uniforms on [0, b], b <= w, so its mean cos^2 is at most w^2 / 3 and
+	 * its mean cos^4 at most w^4 / 5: such a set needs w at least the larger
+	 * of sqrt(3 m2_min) and (5 m4_min)^(1/4) */
 	s->m4_min = m4_min(n, d);
 	s->m4_deg = deg_of(pow(s->m4_min, 0.25));
-	s->falls_deg = deg_of(pow(5 * s->m4_min, 0.25));
+	s->falls_deg = deg_of(fmax(sqrt(3 * m2_min(n, d)), pow(5 * s->m4_min, 0.25)));
 	s->mean_c4 = pairs ? c4 / pairs : 0;
 	s->mean_nn_deg = sum_nn / n;
 	s->min_nn_deg = min_nn;
@@ -410,10 +419,12 @@ int cmd_superposition(int argc, char **argv)
 			printf("  nearest neighbour: mean %.2f degrees, worst %.2f\n", s->mean_nn_deg, s->min_nn_deg);
 			printf("  worst pair %.2f degrees; Welch bound %.2f degrees (no %ld unit vectors in %d dimensions can all "
 			       "be closer to 90)\n", s->worst_deg, s->welch_deg, s->n, s->dim);
-			if (s->m4_min > 0)
-				printf("  fourth-moment bound %.2f degrees: the mean cos^4 over pairs is at least %.3g (here %.3g);\n"
-				       "  a set whose |cos| histogram falls from 0 to its worst pair cannot beat %.2f degrees\n",
-				       s->m4_deg, s->m4_min, s->mean_c4, s->falls_deg);
+			if (s->m4_deg < s->welch_deg)
+				printf("  fourth-moment bound %.2f degrees: the mean cos^4 over pairs is at least %.3g (here %.3g)\n",
+				       s->m4_deg, s->m4_min, s->mean_c4);
+			if (s->falls_deg < 90)
+				printf("  a set whose |cos| histogram falls from 0 to its worst pair cannot beat %.2f degrees\n",
+				       s->falls_deg);
 		}
 	}
 	if (fmt == FMT_JSON)
