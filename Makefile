@@ -15,7 +15,7 @@ MODEL_OBJ := $(MODEL_SRC:%.c=$(BUILD)/%.o)
 PROBE_OBJ := $(PROBE_SRC:%.c=$(BUILD)/%.o)
 TEST_BINS := $(BUILD)/tests/test_quant $(BUILD)/tests/test_gguf $(BUILD)/tests/test_tokenizer \
              $(BUILD)/tests/test_forward $(BUILD)/tests/test_oracle $(BUILD)/tests/make_tiny $(BUILD)/tests/dump_acts \
-             $(BUILD)/tests/test_analysis
+             $(BUILD)/tests/test_analysis $(BUILD)/tests/test_prompts
 BENCH_BIN := $(BUILD)/tests/bench_forward
 
 MODEL_DIR  := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/factprobe
@@ -52,6 +52,9 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/tests/gguf_writer.o $(BUILD)/tests
 PROBE_LIB_OBJ := $(BUILD)/probe/analysis.o $(BUILD)/probe/trace.o $(BUILD)/probe/prompts.o $(BUILD)/probe/h5util.o
 $(BUILD)/tests/test_analysis: $(BUILD)/tests/test_analysis.o $(BUILD)/tests/gguf_writer.o $(BUILD)/tests/tiny.o \
 		$(PROBE_LIB_OBJ) $(BUILD)/libfpmodel.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/test_prompts: $(BUILD)/tests/test_prompts.o $(BUILD)/probe/prompts.o $(BUILD)/libfpmodel.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 # Debian packages (apt-get when root, else a message naming them)

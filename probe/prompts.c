@@ -84,6 +84,8 @@ int prompts_has_subject(const prompt_reader *r)
 	return r->fmt == FMT_JSONL || (r->fmt == FMT_TSV && r->col[COL_SUBJECT] >= 0);
 }
 
+static int start(prompt_reader **out, prompt_reader *r, fp_error *err);
+
 int prompts_open(prompt_reader **out, const char *path, fp_error *err)
 {
 	*out = NULL;
@@ -92,31 +94,62 @@ int prompts_open(prompt_reader **out, const char *path, fp_error *err)
 		return fp_error_set(err, FP_ERR_NOMEM, "out of memory");
 	r->path = strdup(path);
 	r->f = fopen(path, "r");
-	if (!r->f) {
-		int rc = fp_error_set(err, FP_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+	if (!r->f || !r->path) {
+		int rc = r->path ? fp_error_set(err, FP_ERR_IO, "cannot open '%s': %s", path, strerror(errno))
+				 : fp_error_set(err, FP_ERR_NOMEM, "out of memory");
 		prompts_close(r);
 		return rc;
 	}
+	return start(out, r, err);
+}
+
+int prompts_open_stream(prompt_reader **out, FILE *f, const char *name, fp_error *err)
+{
+	*out = NULL;
+	prompt_reader *r = calloc(1, sizeof *r);
+	if (!r || !(r->path = strdup(name))) {
+		free(r);
+		fclose(f);
+		return fp_error_set(err, FP_ERR_NOMEM, "out of memory");
+	}
+	r->f = f;
+	return start(out, r, err);
+}
+
+/* the format from the name; the header of a TSV set */
+static int start(prompt_reader **out, prompt_reader *r, fp_error *err)
+{
+	const char *path = r->path;
 	r->fmt = ends_with(path, ".tsv") ? FMT_TSV : ends_with(path, ".jsonl") ? FMT_JSONL : FMT_LINES;
 	for (int i = 0; i < N_COLS; i++)
 		r->col[i] = -1;
 	if (r->fmt == FMT_TSV) {
 		if (read_line(r) < 0) {
+			int rc = fp_error_set(err, FP_ERR_FORMAT, "'%s': empty file (a TSV prompt set needs a header row)",
+					      path);
 			prompts_close(r);
-			return fp_error_set(err, FP_ERR_FORMAT, "'%s': empty file (a TSV prompt set needs a header row)", path);
+			return rc;
 		}
-		char *save = NULL;
+		/* every tab separates two cells, empty ones too, as in the rows */
 		int c = 0;
-		for (char *tok = strtok_r(r->buf, "\t", &save); tok; tok = strtok_r(NULL, "\t", &save), c++)
+		for (char *tok = r->buf;; c++) {
+			char *tab = strchr(tok, '\t');
+			if (tab)
+				*tab = 0;
 			for (int i = 0; i < N_COLS; i++)
 				if (!strcmp(tok, COL_NAME[i]))
 					r->col[i] = c;
-		r->n_cols = c;
+			if (!tab)
+				break;
+			tok = tab + 1;
+		}
+		r->n_cols = c + 1;
 		if (r->col[COL_PROMPT] < 0) {
+			int rc = fp_error_set(err, FP_ERR_FORMAT,
+					      "'%s' line 1: the header has no 'prompt' column (columns: prompt, and "
+					      "optionally subject, target, relation, id)", path);
 			prompts_close(r);
-			return fp_error_set(err, FP_ERR_FORMAT,
-					    "'%s' line 1: the header has no 'prompt' column (columns: prompt, and optionally "
-					    "subject, target, relation, id)", path);
+			return rc;
 		}
 	}
 	*out = r;
@@ -139,12 +172,15 @@ static int set_field(prompt_reader *r, int i, const char *s, size_t n, fp_error 
 
 static int parse_tsv(prompt_reader *r, fp_error *err)
 {
-	char *cells[64];
+	/* cell c of the row, for each wanted column c; the row may be as wide as
+	 * the header, so the wanted cells are kept, not every cell */
+	char *want[N_COLS] = {0};
 	int nc = 0;
 	char *p = r->buf;
 	for (;;) {
-		if (nc < 64)
-			cells[nc] = p;
+		for (int i = 0; i < N_COLS; i++)
+			if (r->col[i] == nc)
+				want[i] = p;
 		nc++;
 		char *tab = strchr(p, '\t');
 		if (!tab)
@@ -158,7 +194,7 @@ static int parse_tsv(prompt_reader *r, fp_error *err)
 	for (int i = 0; i < N_COLS; i++) {
 		if (r->col[i] < 0)
 			continue;
-		char *c = cells[r->col[i]];
+		char *c = want[i];
 		size_t n = unescape(c);
 		int rc = set_field(r, i, c, n, err);
 		if (rc)

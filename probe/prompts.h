@@ -30,6 +30,9 @@ typedef struct fp_prompt {
 typedef struct prompt_reader prompt_reader;
 
 int prompts_open(prompt_reader **out, const char *path, fp_error *err);
+/* The same over an open stream (fmemopen, a pipe); `name` chooses the format
+ * and names the set in messages.  The reader owns f from here, on error too. */
+int prompts_open_stream(prompt_reader **out, FILE *f, const char *name, fp_error *err);
 /* 1: *p filled (owned by the reader until the next call); 0: end of file;
  * <0: an error about this line (the reader can go on with the next line). */
 int prompts_next(prompt_reader *r, fp_prompt *p, fp_error *err);
