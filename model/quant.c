@@ -3,6 +3,7 @@
  * out explicitly instead of declaring packed structs. */
 #include "quant.h"
 
+#include <cpuid.h>
 #include <immintrin.h>
 #include <math.h>
 #include <string.h>
@@ -123,13 +124,24 @@ __attribute__((target("avx,f16c"))) static void f32_to_fp16_f16c(const float *x,
 		y[i] = f32_to_fp16(x[i]);
 }
 
+/* F16C and AVX in the CPU, and the OS saving the YMM registers (XCR0 bits
+ * 1 and 2); through <cpuid.h>, as clang 14 rejects
+ * __builtin_cpu_supports("f16c") */
+static int has_f16c(void)
+{
+	unsigned a, b, c, d;
+	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_F16C) || !(c & bit_AVX) || !(c & bit_OSXSAVE))
+		return 0;
+	unsigned lo, hi;
+	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+	return (lo & 6) == 6;
+}
+
 void quant_f32_to_fp16_row(const float *x, uint16_t *y, size_t n)
 {
 	static int f16c = -1;
-	if (f16c < 0) {
-		__builtin_cpu_init();
-		f16c = __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx");
-	}
+	if (f16c < 0)
+		f16c = has_f16c();
 	if (f16c) {
 		f32_to_fp16_f16c(x, y, n);
 		return;

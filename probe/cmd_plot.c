@@ -213,7 +213,7 @@ static int k_lens(plot_args *a, hid_t f, FILE *t, vars *v, fp_error *err)
 		return 1;
 	double *prob = NULL, *pos = NULL;
 	char **top = NULL, **lab = NULL, **tok = NULL;
-	size_t ntop, nlab, ntok, d[3], dp[3];
+	size_t ntop = 0, nlab = 0, ntok = 0, d[3], dp[3];
 	int r, rc = 0;
 	if (h5u_read_f64(f, a->input, "top_prob", &prob, &r, d, err) || r != 3 ||
 	    h5u_read_strs(f, a->input, "top_token", &top, &ntop, err) ||
