@@ -15,7 +15,8 @@ MODEL_OBJ := $(MODEL_SRC:%.c=$(BUILD)/%.o)
 PROBE_OBJ := $(PROBE_SRC:%.c=$(BUILD)/%.o)
 TEST_BINS := $(BUILD)/tests/test_quant $(BUILD)/tests/test_gguf $(BUILD)/tests/test_tokenizer \
              $(BUILD)/tests/test_forward $(BUILD)/tests/test_oracle $(BUILD)/tests/make_tiny $(BUILD)/tests/dump_acts \
-             $(BUILD)/tests/test_analysis $(BUILD)/tests/test_prompts
+             $(BUILD)/tests/test_analysis $(BUILD)/tests/test_prompts $(BUILD)/tests/test_stats \
+             $(BUILD)/tests/test_parse
 BENCH_BIN := $(BUILD)/tests/bench_forward
 
 MODEL_DIR  := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/factprobe
@@ -45,16 +46,26 @@ $(BUILD)/libfpmodel.a: $(MODEL_OBJ)
 $(BUILD)/factprobe: $(PROBE_OBJ) $(BUILD)/libfpmodel.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/tests/gguf_writer.o $(BUILD)/tests/tiny.o $(BUILD)/libfpmodel.a
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/tests/gguf_writer.o $(BUILD)/tests/tiny.o $(BUILD)/probe/stats.o \
+		$(BUILD)/libfpmodel.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 # the query computations, tested on planted models, need probe/'s library part
-PROBE_LIB_OBJ := $(BUILD)/probe/analysis.o $(BUILD)/probe/trace.o $(BUILD)/probe/prompts.o $(BUILD)/probe/h5util.o
+PROBE_LIB_OBJ := $(BUILD)/probe/analysis.o $(BUILD)/probe/trace.o $(BUILD)/probe/prompts.o $(BUILD)/probe/h5util.o \
+		 $(BUILD)/probe/stats.o $(BUILD)/probe/parse.o
 $(BUILD)/tests/test_analysis: $(BUILD)/tests/test_analysis.o $(BUILD)/tests/gguf_writer.o $(BUILD)/tests/tiny.o \
 		$(PROBE_LIB_OBJ) $(BUILD)/libfpmodel.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/test_prompts: $(BUILD)/tests/test_prompts.o $(BUILD)/probe/prompts.o $(BUILD)/libfpmodel.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/test_parse: $(BUILD)/tests/test_parse.o $(BUILD)/tests/gguf_writer.o $(BUILD)/tests/tiny.o \
+		$(BUILD)/probe/parse.o $(BUILD)/probe/stats.o $(BUILD)/libfpmodel.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# the statistics, against values computed with numpy, scipy and scikit-learn
+$(BUILD)/tests/test_stats: $(BUILD)/tests/test_stats.o $(BUILD)/probe/stats.o
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 # Debian packages (apt-get when root, else a message naming them)

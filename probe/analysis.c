@@ -1,6 +1,7 @@
 /* analysis.c - see analysis.h. */
 #include "analysis.h"
 #include "h5util.h"
+#include "parse.h"
 #include "prompts.h"
 
 #include <cblas.h>
@@ -360,25 +361,6 @@ done:
 
 /* ---- concept directions ---- */
 
-static int parse_neuron_ref(const fp_model *m, const char *s, int *l, int *nn, fp_error *err)
-{
-	char *e;
-	long a = strtol(s, &e, 10);
-	if (e == s || *e != '.')
-		return fp_error_set(err, FP_ERR_INVALID, "'%s' is not a neuron: write LAYER.NEURON, e.g. 12.345", s);
-	const char *s2 = e + 1;
-	long b = strtol(s2, &e, 10);
-	if (e == s2 || *e)
-		return fp_error_set(err, FP_ERR_INVALID, "'%s' is not a neuron: write LAYER.NEURON, e.g. 12.345", s);
-	if (a < 0 || a >= m->cfg.n_layers)
-		return fp_error_set(err, FP_ERR_INVALID, "layer %ld is out of range: the model has layers 0..%d", a,
-				    m->cfg.n_layers - 1);
-	if (b < 0 || b >= m->cfg.d_mlp)
-		return fp_error_set(err, FP_ERR_INVALID, "neuron %ld is out of range: layer %ld has neurons 0..%d", b, a,
-				    m->cfg.d_mlp - 1);
-	*l = (int)a, *nn = (int)b;
-	return 0;
-}
 
 /* strips one pair of surrounding double quotes */
 static char *unquote(const char *s)
@@ -581,7 +563,7 @@ int an_dir_parse(fp_model *m, const char *spec, int multi, int normalize, an_dir
 		free(ids);
 	} else if (KIND("neuron") || KIND("neuron-in")) {
 		int in = KIND("neuron-in"), l = 0, nn = 0;
-		if ((rc = parse_neuron_ref(m, arg, &l, &nn, err)))
+		if ((rc = ps_neuron(arg, strlen(arg), m->cfg.n_layers, m->cfg.d_mlp, &l, &nn, err)))
 			goto done;
 		d->width = D;
 		d->v = malloc((size_t)D * sizeof *d->v);
@@ -606,21 +588,8 @@ int an_dir_parse(fp_model *m, const char *spec, int multi, int normalize, an_dir
 		}
 		*at = 0, *comma = 0;
 		const char *fa = arg, *fb = comma + 1, *hook = at + 1;
-		char hb[256];
-		int kind, layer, star = 0;
-		snprintf(hb, sizeof hb, "%.100s", hook);
-		char *st = strstr(hb, "*");
-		if (st) {
-			*st = '0';
-			star = 1;
-		}
-		if (!strncmp(hb, "hook_", 5) || !strncmp(hb, "mlp.", 4)) { /* short form: every layer */
-			char t[256];
-			snprintf(t, sizeof t, "blocks.0.%.200s", hb);
-			snprintf(hb, sizeof hb, "%s", t);
-			star = 1;
-		}
-		if (fp_hook_parse(hb, &kind, &layer) || layer < 0 ||
+		int kind, layer;
+		if (ps_hook_pattern(hook, &kind, &layer, NULL) ||
 		    !(kind == FP_HOOK_RESID_PRE || kind == FP_HOOK_RESID_POST || kind == FP_HOOK_RESID_MID ||
 		      kind == FP_HOOK_MLP_POST)) {
 			rc = fp_error_set(err, FP_ERR_INVALID,
@@ -643,7 +612,7 @@ int an_dir_parse(fp_model *m, const char *spec, int multi, int normalize, an_dir
 			for (size_t i = 0; i < (size_t)L * W; i++)
 				ma[i] -= mb[i];
 			d->width = W;
-			if (star) {
+			if (layer < 0) {
 				d->per_layer = 1;
 				d->n_layers = L;
 				d->layer_offset = 0;

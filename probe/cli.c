@@ -194,53 +194,23 @@ char *cli_text_arg(const char *cmd, const char *text, size_t *len)
 
 int cli_parse_at(const char *cmd, const char *s, unsigned allowed, int *mode, int *pos)
 {
-	static const char *names[] = {"all", "last", "subject-last"};
-	for (int i = 0; i < 3; i++)
-		if (!strcmp(s, names[i]) && (allowed & (1u << i))) {
-			*mode = i, *pos = 0;
-			return 0;
-		}
-	char *end;
-	long v = strtol(s, &end, 10);
-	if ((allowed & (1u << AT_POS)) && end != s && !*end && v > -100000 && v < 100000) {
-		*mode = AT_POS, *pos = (int)v;
-		return 0;
+	fp_error err = {0};
+	if (ps_at(s, allowed, mode, pos, &err)) {
+		cli_usage_error(cmd, "%s", err.msg);
+		return -1;
 	}
-	char list[80] = "";
-	for (int i = 0; i < 3; i++)
-		if (allowed & (1u << i))
-			snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", *list ? ", " : "", names[i]);
-	cli_usage_error(cmd, "--at takes %s%s, not '%s'", list, allowed & (1u << AT_POS) ? " or a token index" : "", s);
-	return -1;
+	return 0;
 }
 
 int cli_at_position(const char *cmd, int mode, int pos, int n, int s1)
 {
-	switch (mode) {
-	case AT_LAST: return n - 1;
-	case AT_SUBJECT_LAST:
-		if (s1 <= 0) {
-			cli_error(cmd, "--at subject-last needs a subject (--subject TEXT, or a 'subject' column)");
-			return -1;
-		}
-		return s1 - 1;
-	case AT_POS: {
-		int p = pos < 0 ? n + pos : pos;
-		if (p < 0 || p >= n) {
-			cli_error(cmd, "--at %d is outside the prompt's %d tokens (0..%d, or -1..-%d from the end)", pos, n,
-				  n - 1, n);
-			return -1;
-		}
-		return p;
+	fp_error err = {0};
+	int p;
+	if (ps_at_position(mode, pos, n, s1, &p, &err)) {
+		cli_error(cmd, "%s", err.msg);
+		return -1;
 	}
-	}
-	return n - 1;
-}
-
-const char *cli_at_name(int mode)
-{
-	static const char *names[] = {"all", "last", "subject-last", "position"};
-	return mode >= 0 && mode < 4 ? names[mode] : "?";
+	return p;
 }
 
 char *cli_token_text(const fp_model *m, int id)
@@ -253,31 +223,11 @@ char *cli_token_text(const fp_model *m, int id)
 
 int cli_parse_hook_pattern(const char *cmd, const fp_model *m, const char *s, int *kind, int *layer)
 {
-	char buf[256];
-	int star = 0;
-	if (!strncmp(s, "hook_", 5) || !strncmp(s, "mlp.", 4) || !strncmp(s, "attn.", 5)) {
-		snprintf(buf, sizeof buf, "blocks.0.%.200s", s);
-		star = 1;
-	} else if (!strncmp(s, "blocks.*.", 9)) {
-		snprintf(buf, sizeof buf, "blocks.0.%.200s", s + 9);
-		star = 1;
-	} else {
-		snprintf(buf, sizeof buf, "%.200s", s);
-	}
-	if (fp_hook_parse(buf, kind, layer) || !fp_hook_is_layer(*kind)) {
-		cli_usage_error(cmd, "'%s' is not a per-layer hook: write e.g. blocks.*.hook_resid_post, "
-				     "blocks.5.mlp.hook_post or hook_resid_mid", s);
-		return -1;
-	}
-	if (fp_hook_width(m, *kind) == 0) {
-		cli_error(cmd, "this model has no %s (a %s model)", s, m->cfg.arch_name);
-		return -1;
-	}
-	if (star)
-		*layer = -1;
-	else if (*layer >= m->cfg.n_layers) {
-		cli_error(cmd, "'%s': layer %d is out of range; the model has layers 0..%d", s, *layer, m->cfg.n_layers - 1);
-		return -1;
-	}
-	return 0;
+	fp_error err = {0};
+	int rc = ps_hook_pattern_model(m, s, kind, layer, &err);
+	if (rc == FP_ERR_FORMAT)
+		cli_usage_error(cmd, "%s", err.msg);
+	else if (rc)
+		cli_error(cmd, "%s", err.msg);
+	return rc ? -1 : 0;
 }

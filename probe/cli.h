@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "../model/model.h"
+#include "parse.h"
 
 #define FACTPROBE_VERSION "0.1.0"
 #define FP_DEFAULT_MODEL_FILE "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -32,15 +33,11 @@ int cmd_patch(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_superposition(int argc, char **argv);
 
-/* --at: which token positions a command reads */
-enum cli_at { AT_ALL, AT_LAST, AT_SUBJECT_LAST, AT_POS };
-/* Parses all|last|subject-last|N (N >= 0 from the start, -N from the end);
- * allowed is a mask of (1 << AT_*).  Prints and returns -1 if bad. */
+/* --at (parse.h's ps_at and ps_at_position, printing their error): the
+ * mode, or the position it selects in a prompt of n tokens whose subject ends
+ * before s1; -1 after the message. */
 int cli_parse_at(const char *cmd, const char *s, unsigned allowed, int *mode, int *pos);
-/* The position --at selects in a prompt of n tokens with subject tokens
- * [s0, s1) (-1 if none); -1 if it has none (printed error). */
 int cli_at_position(const char *cmd, int mode, int pos, int n, int s1);
-const char *cli_at_name(int mode);
 
 /* "factprobe CMD: msg" on stderr; returns 1 (or 2 for cli_usage_error). */
 int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -76,9 +73,8 @@ int cli_print_quoted(FILE *f, const char *s, size_t n);
  * become U+FFFD); *raw_len (may be NULL) gets the raw byte length and raw
  * (may be NULL, 256 bytes) the raw bytes. */
 char *cli_token_text(const fp_model *m, int id);
-/* Parses a hook pattern for per-layer hooks: "blocks.*.hook_resid_post",
- * "hook_resid_post" or "mlp.hook_post" (every layer), or "blocks.5.hook_x"
- * (*layer 5).  *layer is -1 for every layer.  Prints and returns -1 if bad. */
+/* parse.h's ps_hook_pattern_model, printing its error: -1 after the message
+ * (a usage error when s is not a hook pattern). */
 int cli_parse_hook_pattern(const char *cmd, const fp_model *m, const char *s, int *kind, int *layer);
 
 /* Reads all of stdin when text is "-"; else returns a copy of text. */

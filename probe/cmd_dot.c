@@ -211,7 +211,7 @@ int cmd_dot(int argc, char **argv)
 			rc = cli_error("dot", "the prompt is empty (no tokens)");
 			goto done;
 		}
-		int has_bos = fp_tokenizer_adds_bos(m->tok) && fp_tokenizer_bos(m->tok) == ids[0];
+		int has_bos = ps_has_bos(m, ids, n, -1);
 		if (subject && an_subject_span(m, text, subject, ids, n, has_bos, &s0, &s1)) {
 			rc = cli_error("dot", "--subject '%s' does not occur in the prompt", subject);
 			goto done;
@@ -309,7 +309,7 @@ int cmd_dot(int argc, char **argv)
 					rc = cli_error("dot", "'%s' line %ld: %s", prompts, p.line, n ? err.msg : "no tokens");
 					break;
 				}
-				int has_bos = fp_tokenizer_adds_bos(m->tok) && fp_tokenizer_bos(m->tok) == ids[0];
+				int has_bos = ps_has_bos(m, ids, n, -1);
 				s0 = s1 = -1;
 				if (at == AT_SUBJECT_LAST && an_subject_span(m, p.text, p.subject, ids, n, has_bos, &s0, &s1)) {
 					rc = cli_error("dot", "'%s' line %ld, field 'subject': not found in the prompt", prompts,
@@ -383,7 +383,7 @@ int cmd_dot(int argc, char **argv)
 				}
 		} else {
 			json_object_set_new(o, "source", json_string(from ? from : prompts));
-			json_object_set_new(o, "at", json_string(from ? "recorded rows" : cli_at_name(at)));
+			json_object_set_new(o, "at", json_string(from ? "recorded rows" : ps_at_name(at)));
 			for (int l = l0; l < l1; l++) {
 				acc *a = &A[l - l0];
 				json_t *e = json_object();
@@ -473,7 +473,7 @@ int cmd_dot(int argc, char **argv)
 			}
 		} else {
 			printf("over %s (%s)\n", from ? from : prompts,
-			       from ? "all recorded rows" : cli_at_name(at));
+			       from ? "all recorded rows" : ps_at_name(at));
 			printf("%5s %7s %12s %10s %9s %8s\n", "layer", "n", "mean dot", "std", "mean cos", "std");
 			for (int l = l0; l < l1; l++) {
 				acc *a = &A[l - l0];
@@ -529,7 +529,7 @@ int cmd_dot(int argc, char **argv)
 		}
 		w |= h5u_attr_str(f, NULL, "format", "factprobe-dot") | h5u_attr_str(f, NULL, "direction", dir->label) |
 		     h5u_attr_i64(f, NULL, "normalized", dir->normalized) | h5u_attr_str(f, NULL, "hook", hname) |
-		     h5u_attr_str(f, NULL, "at", from ? "recorded rows" : cli_at_name(at));
+		     h5u_attr_str(f, NULL, "at", from ? "recorded rows" : ps_at_name(at));
 		if (h5u_close(f, out, &err) || w) {
 			rc = cli_error("dot", "%s", w ? "cannot write the results to the HDF5 file" : err.msg);
 			goto done;

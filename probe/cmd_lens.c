@@ -187,7 +187,7 @@ int cmd_lens(int argc, char **argv)
 		rc = cli_error("lens", "--target: %s", err.msg);
 		goto done;
 	}
-	int has_bos = fp_tokenizer_adds_bos(m->tok) && fp_tokenizer_bos(m->tok) == ids[0];
+	int has_bos = ps_has_bos(m, ids, n, -1);
 	if (!from && subject && an_subject_span(m, text, subject, ids, n, has_bos, &s0, &s1)) {
 		rc = cli_error("lens", "--subject '%s' does not occur in the prompt", subject);
 		goto done;

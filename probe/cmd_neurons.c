@@ -4,6 +4,7 @@
  * (neurons selective for one group, checked on held-out prompts). */
 #include "analysis.h"
 #include "cli.h"
+#include "stats.h"
 #include "h5util.h"
 #include "prompts.h"
 
@@ -80,15 +81,6 @@ static const char *RANK_NAME[] = {"act", "dla", "ablate", "weights"};
 
 /* ---- small helpers ---- */
 
-static uint64_t rng_state;
-static uint64_t rnd(void)
-{
-	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
 static const float *sort_key;
 static int by_key_desc(const void *a, const void *b)
 {
@@ -116,17 +108,6 @@ static void promotes(const fp_model *m, int l, int f, float sign, int n, int *to
 		tmp_d[d] = (sign < 0 ? -1 : 1) * m->layers[l].w_down[(size_t)d * F + f] * m->out_norm_w[d];
 	cblas_sgemv(CblasRowMajor, CblasNoTrans, V, D, 1.0f, m->unembed, D, tmp_d, 1, 0.0f, tmp_v, 1);
 	an_top_k(tmp_v, V, n, top);
-}
-
-static void mean_std(const double *x, int n, double *mean, double *sd)
-{
-	double s = 0, ss = 0;
-	for (int i = 0; i < n; i++)
-		s += x[i];
-	*mean = n ? s / n : NAN;
-	for (int i = 0; i < n; i++)
-		ss += (x[i] - *mean) * (x[i] - *mean);
-	*sd = n > 1 ? sqrt(ss / (n - 1)) : NAN;
 }
 
 /* ---- live mode ---- */
@@ -185,7 +166,7 @@ static int live(live_opts *o, const char *prompt_arg)
 		rc = cli_error("neurons", "the prompt is empty (no tokens)");
 		goto done;
 	}
-	int has_bos = fp_tokenizer_adds_bos(m->tok) && fp_tokenizer_bos(m->tok) == ids[0];
+	int has_bos = ps_has_bos(m, ids, n, -1);
 	if (o->subject && an_subject_span(m, text, o->subject, ids, n, has_bos, &s0, &s1)) {
 		rc = cli_error("neurons", "--subject '%s' does not occur in the prompt", o->subject);
 		goto done;
@@ -262,7 +243,7 @@ static int live(live_opts *o, const char *prompt_arg)
 			rc = cli_error("neurons", "out of memory");
 			goto done;
 		}
-		rng_state = o->seed;
+		st_rng rng = st_rng_seed(o->seed);
 		for (int j = 0; j < k; j++) {
 			int l = order[j] / F, f = order[j] % F;
 			ab[j] = (an_ablation){l, f, refm ? refm[order[j]] : 0.0f};
@@ -276,7 +257,7 @@ static int live(live_opts *o, const char *prompt_arg)
 			for (int j = 0; j < k; j++) {
 				int l = order[j] / F, f;
 				do
-					f = (int)(rnd() % (uint64_t)F);
+					f = (int)st_rng_below(&rng, (uint64_t)F);
 				while (used[l * F + f]);
 				used[l * F + f] = 1;
 				ab[k * (r + 1) + j] = (an_ablation){l, f, refm ? refm[l * F + f] : 0.0f};
@@ -292,7 +273,7 @@ static int live(live_opts *o, const char *prompt_arg)
 		top_p = exp(res[0]);
 		for (int r = 0; r < R; r++)
 			rand_eff[r] = clean - res[r + 1];
-		mean_std(rand_eff, R, &rand_mean, &rand_sd);
+		st_mean_sd(rand_eff, R, &rand_mean, &rand_sd);
 		rand_min = rand_max = rand_eff[0];
 		for (int r = 1; r < R; r++)
 			rand_min = rand_eff[r] < rand_min ? rand_eff[r] : rand_min,
@@ -470,33 +451,6 @@ static char *trim(const char *s)
 	return strndup(s, n);
 }
 
-/* AUROC of score for positives (label 1) vs negatives: the Mann-Whitney
- * statistic with ties counted half */
-static double auroc(const float *score, const char *label, const int *idx, int n)
-{
-	double pos_n = 0, neg_n = 0, wins = 0;
-	for (int i = 0; i < n; i++) {
-		if (!label[idx[i]])
-			continue;
-		pos_n++;
-		for (int j = 0; j < n; j++) {
-			if (label[idx[j]])
-				continue;
-			float a = score[idx[i]], b = score[idx[j]];
-			wins += a > b ? 1 : a == b ? 0.5 : 0;
-		}
-	}
-	for (int j = 0; j < n; j++)
-		neg_n += !label[idx[j]];
-	return pos_n && neg_n ? wins / (pos_n * neg_n) : NAN;
-}
-
-static double auroc_se(double A, double np, double nn)
-{
-	double q1 = A / (2 - A), q2 = 2 * A * A / (1 + A);
-	return sqrt((A * (1 - A) + (np - 1) * (q1 - A * A) + (nn - 1) * (q2 - A * A)) / (np * nn));
-}
-
 static int from_rec(rec_opts *o)
 {
 	fp_error err = {0};
@@ -622,16 +576,13 @@ static int from_rec(rec_opts *o)
 		rc = cli_error("neurons", "out of memory");
 		goto done;
 	}
-	rng_state = o->seed;
+	st_rng rng = st_rng_seed(o->seed);
 	for (int gi = 0; gi < n_groups; gi++) {
 		int cnt = 0;
 		for (long p = 0; p < P; p++)
 			if (!strcmp(labels[p], groups[gi]))
 				perm[cnt++] = (int)p;
-		for (int i = cnt - 1; i > 0; i--) {
-			int j = (int)(rnd() % (uint64_t)(i + 1)), t = perm[i];
-			perm[i] = perm[j], perm[j] = t;
-		}
+		st_shuffle(&rng, perm, cnt);
 		int nt = (int)floor(o->holdout * cnt + 0.5);
 		if (nt >= cnt && cnt > 1)
 			nt = cnt - 1;
@@ -681,18 +632,10 @@ static int from_rec(rec_opts *o)
 		/* d per neuron on the training split (and AUROC when ranking by it) */
 		for (int li = 0; li < nl; li++)
 			for (int f = 0; f < F; f++) {
-				double si = 0, so = 0, ssi = 0, sso = 0;
-				for (int i = 0; i < ntr; i++) {
-					double x = X[((size_t)li * P + train[i]) * F + f];
-					if (lab[train[i]])
-						si += x, ssi += x * x;
-					else
-						so += x, sso += x * x;
-				}
-				double ni = tr_in, no = ntr - tr_in, mi = si / ni, mo = so / no;
-				double vi = (ssi - si * mi) / (ni - 1), vo = (sso - so * mo) / (no - 1);
-				double sp = sqrt(((ni - 1) * vi + (no - 1) * vo) / (ni + no - 2));
-				stat[li * F + f] = sp > 0 ? (float)((mi - mo) / sp) : 0;
+				st_acc in = {0}, out = {0};
+				for (int i = 0; i < ntr; i++)
+					st_acc_add(lab[train[i]] ? &in : &out, X[((size_t)li * P + train[i]) * F + f]);
+				stat[li * F + f] = (float)st_cohens_d(&in, &out);
 			}
 		if (o->stat_auroc) { /* AUROC only for the neurons that could rank: top 20*k by |d| */
 			for (int i = 0; i < NF; i++)
@@ -711,7 +654,7 @@ static int from_rec(rec_opts *o)
 				int i = order[c], li = i / F, f = i % F;
 				for (long p = 0; p < P; p++)
 					score[p] = X[((size_t)li * P + p) * F + f];
-				au[i] = (float)auroc(score, lab, train, ntr);
+				au[i] = (float)st_auroc(score, lab, train, ntr);
 			}
 			memcpy(stat, au, (size_t)NF * sizeof *stat);
 			free(au);
@@ -752,8 +695,8 @@ static int from_rec(rec_opts *o)
 				score[p] = X[((size_t)li * P + p) * F + f];
 				zsum[p] += sign * (score[p] - mu) / sd;
 			}
-			double ta = nte ? auroc(score, lab, test, nte) : NAN;
-			double se = te_in && nte - te_in ? auroc_se(ta, te_in, nte - te_in) : NAN;
+			double ta = nte ? st_auroc(score, lab, test, nte) : NAN;
+			double se = te_in && nte - te_in ? st_auroc_se(ta, te_in, nte - te_in) : NAN;
 			if (o->fmt == FMT_TEXT) {
 				char nm[24];
 				snprintf(nm, sizeof nm, "%d.%d", layers[li], f);
@@ -776,8 +719,8 @@ static int from_rec(rec_opts *o)
 		for (long p = 0; p < P; p++)
 			score[p] = (float)zsum[p];
 		free(zsum);
-		double ca = nte ? auroc(score, lab, test, nte) : NAN;
-		double cse = te_in && nte - te_in ? auroc_se(ca, te_in, nte - te_in) : NAN;
+		double ca = nte ? st_auroc(score, lab, test, nte) : NAN;
+		double cse = te_in && nte - te_in ? st_auroc_se(ca, te_in, nte - te_in) : NAN;
 		if (o->fmt == FMT_TEXT)
 			printf("top %d together (mean sign-aligned z-score), held-out AUROC %.3f +- %.3f (chance 0.5; %d in, "
 			       "%d out)\n", k, ca, cse, te_in, nte - te_in);

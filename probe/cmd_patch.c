@@ -209,23 +209,17 @@ int cmd_patch(int argc, char **argv)
 		goto done;
 	}
 	if (ablate) {
-		int k = 0;
+		int k = 0, *ll = malloc(MAXLIST * sizeof *ll), *nn = malloc(MAXLIST * sizeof *nn);
 		ab = malloc(MAXLIST * sizeof *ab);
-		const char *p = ablate_s;
-		while (ab && *p && k < MAXLIST) {
-			char item[64];
-			size_t l = strcspn(p, ",");
-			snprintf(item, sizeof item, "neuron:%.*s", (int)(l < 50 ? l : 50), p);
-			an_dir *d = NULL;
-			if (an_dir_parse(m, item, 0, 0, &d, &err)) { /* checks L.N against the model */
-				rc = cli_error("patch", "--ablate: %s", err.msg);
-				goto done;
-			}
-			an_dir_free(d);
-			ab[k].layer = atoi(p), ab[k].neuron = atoi(strchr(p, '.') + 1), ab[k].value = 0;
-			k++;
-			p += l + (p[l] == ',');
+		if (!ll || !nn || !ab ||
+		    ps_neuron_list(ablate_s, m->cfg.n_layers, m->cfg.d_mlp, MAXLIST, ll, nn, &k, &err)) {
+			rc = cli_error("patch", "--ablate: %s", ll && nn && ab ? err.msg : "out of memory");
+			free(ll), free(nn);
+			goto done;
 		}
+		for (int i = 0; i < k; i++)
+			ab[i] = (an_ablation){ll[i], nn[i], 0};
+		free(ll), free(nn);
 		if (resolve_pos(pos_s, na, na, dst, &n_pos, why, sizeof why)) {
 			rc = cli_error("patch", "%s", why);
 			goto done;

@@ -437,10 +437,8 @@ static int k_heatmap(plot_args *a, FILE *t, vars *v, fp_error *err)
 	if (a->neurons) {
 		const char *p = a->neurons;
 		while (*p && nsel < L * F) {
-			int l = atoi(p);
-			const char *dot = strchr(p, '.');
-			int n = dot ? atoi(dot + 1) : -1;
-			if (!dot || l < 0 || l >= L || n < 0 || n >= F) {
+			int l, n;
+			if (ps_neuron(p, strcspn(p, ","), L, F, &l, &n, NULL)) {
 				rc = cli_error("plot", "--neurons: '%s' is not a neuron of this recording (layer.index)", p);
 				goto done;
 			}
@@ -524,7 +522,8 @@ static int k_distribution(plot_args *a, FILE *t, vars *v, fp_error *err)
 	an_rec_meta mt;
 	if (an_rec_open(&rec, a->input, &mt, err))
 		return -1;
-	int rc = 0, l = atoi(a->neuron), n = strchr(a->neuron, '.') ? atoi(strchr(a->neuron, '.') + 1) : -1;
+	int rc = 0, l = -1, n = -1;
+	ps_neuron(a->neuron, strlen(a->neuron), mt.n_layers, mt.d_mlp, &l, &n, NULL);
 	long P = mt.n_prompts, *rs = malloc((size_t)(P ? P : 1) * sizeof *rs), *nr = malloc((size_t)(P ? P : 1) * sizeof *nr);
 	float *row = malloc((size_t)mt.d_mlp * sizeof *row);
 	double *x = malloc((size_t)(P ? P : 1) * sizeof *x);

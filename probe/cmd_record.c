@@ -467,8 +467,7 @@ int cmd_record(int argc, char **argv)
 				n_bad++, seen--;
 				continue;
 			}
-			int has_bos = fp_tokenizer_bos(m->tok) >= 0 && ids[0] == fp_tokenizer_bos(m->tok) &&
-				      (bos == 1 || (bos < 0 && fp_tokenizer_adds_bos(m->tok)));
+			int has_bos = ps_has_bos(m, ids, n, bos);
 			an_subject_span(m, p.text, p.subject, ids, n, has_bos, &s0, &s1);
 			if ((pos_mode == POS_SUBJECT || pos_mode == POS_SUBJECT_LAST) && s0 < 0) {
 				cli_error("record", "'%s' line %ld, field 'subject': %s", prompts_path, p.line,

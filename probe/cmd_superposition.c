@@ -6,6 +6,7 @@
  * model's MLP output rows and unembedding rows. */
 #include "cli.h"
 #include "h5util.h"
+#include "stats.h"
 
 #include <cblas.h>
 #include <getopt.h>
@@ -70,17 +71,6 @@ typedef struct summary {
 	double falls_deg; /* no set whose |cos| histogram falls from 0 to the worst pair beats this */
 	double *pair, *nn; /* densities per degree [BINS] */
 } summary;
-
-static uint64_t rng;
-static double gauss(void)
-{
-	uint64_t a = (rng += 0x9e3779b97f4a7c15ull), b;
-	a = (a ^ (a >> 30)) * 0xbf58476d1ce4e5b9ull, a = (a ^ (a >> 27)) * 0x94d049bb133111ebull, a ^= a >> 31;
-	b = (rng += 0x9e3779b97f4a7c15ull);
-	b = (b ^ (b >> 30)) * 0xbf58476d1ce4e5b9ull, b = (b ^ (b >> 27)) * 0x94d049bb133111ebull, b ^= b >> 31;
-	double u1 = ((a >> 11) + 1.0) / 9007199254740993.0, u2 = (b >> 11) / 9007199254740992.0;
-	return sqrt(-2 * log(u1)) * cos(2 * M_PI * u2);
-}
 
 static void normalize_rows(float *V, long n, int d)
 {
@@ -260,7 +250,8 @@ static double now(void)
 }
 
 /* n rows sampled (without replacement) from M [rows, d], normalised */
-static float *sample_rows(const float *M, long rows, int d, long n, long stride_col, const float *colmat, int F)
+static float *sample_rows(st_rng *rng, const float *M, long rows, int d, long n, long stride_col, const float *colmat,
+			  int F)
 {
 	float *V = malloc((size_t)n * d * sizeof *V);
 	long *idx = malloc((size_t)rows * sizeof *idx);
@@ -271,7 +262,7 @@ static float *sample_rows(const float *M, long rows, int d, long n, long stride_
 	for (long i = 0; i < rows; i++)
 		idx[i] = i;
 	for (long i = 0; i < n; i++) { /* partial Fisher-Yates */
-		long j = i + (long)((rng = rng * 6364136223846793005ull + 1442695040888963407ull) >> 33) % (rows - i);
+		long j = i + (long)st_rng_below(rng, (uint64_t)(rows - i));
 		long t = idx[i];
 		idx[i] = idx[j], idx[j] = t;
 		if (M)
@@ -342,9 +333,9 @@ int cmd_superposition(int argc, char **argv)
 		free(V), free(grad), free(G);
 		return cli_error("superposition", "out of memory for %d vectors of %d dimensions", n, d);
 	}
-	rng = (uint64_t)seed * 0x9e3779b97f4a7c15ull + 1;
+	st_rng rng = st_rng_seed((uint64_t)seed * 0x9e3779b97f4a7c15ull + 1);
 	for (size_t i = 0; i < (size_t)n * d; i++)
-		V[i] = (float)gauss();
+		V[i] = (float)st_rng_gauss(&rng);
 	normalize_rows(V, n, d);
 	double t0 = now();
 	int tty = isatty(2);
@@ -377,9 +368,9 @@ int cmd_superposition(int argc, char **argv)
 		float *Wcat = malloc((size_t)L * D * F * sizeof *Wcat);
 		for (int l = 0; Wcat && l < L; l++)
 			memcpy(Wcat + (size_t)l * D * F, m->layers[l].w_down, (size_t)D * F * sizeof(float));
-		float *Vm = Wcat ? sample_rows(NULL, (long)L * F, D, nm, (long)D * F, Wcat, F) : NULL;
+		float *Vm = Wcat ? sample_rows(&rng, NULL, (long)L * F, D, nm, (long)D * F, Wcat, F) : NULL;
 		free(Wcat);
-		float *Vu = sample_rows(m->unembed, m->cfg.n_vocab, D, nu, 0, NULL, 0);
+		float *Vu = sample_rows(&rng, m->unembed, m->cfg.n_vocab, D, nu, 0, NULL, 0);
 		S[1].name = "mlp_out", S[2].name = "unembed";
 		if (!Vm || !Vu || measure(Vm, nm, D, &S[1]) || measure(Vu, nu, D, &S[2])) {
 			rc = cli_error("superposition", "out of memory for the model's rows");

@@ -204,16 +204,11 @@ int cmd_top_examples(int argc, char **argv)
 	if (!m)
 		return 1;
 	fp_error err = {0};
-	an_dir *probe = NULL;
-	char spec[128];
-	snprintf(spec, sizeof spec, "neuron:%s", neuron_s);
-	/* the direction parser checks L.N against the model */
-	if (an_dir_parse(m, spec, 0, 0, &probe, &err)) {
+	int layer, neuron, rc = 0, have = 0;
+	if (ps_neuron(neuron_s, strlen(neuron_s), m->cfg.n_layers, m->cfg.d_mlp, &layer, &neuron, &err)) {
 		fp_model_free(m);
 		return cli_error("top-examples", "--neuron: %s", err.msg);
 	}
-	an_dir_free(probe);
-	int layer = atoi(neuron_s), neuron = atoi(strchr(neuron_s, '.') + 1), rc = 0, have = 0;
 	example *ex = calloc((size_t)k, sizeof *ex);
 	prompt_reader *pr = NULL;
 	int32_t *ids = NULL;

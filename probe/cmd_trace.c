@@ -2,6 +2,7 @@
  * or averaged over a fact set in ROME's six token categories. */
 #include "analysis.h"
 #include "cli.h"
+#include "stats.h"
 #include "h5util.h"
 #include "prompts.h"
 #include "trace.h"
@@ -147,7 +148,7 @@ static int single(trace_cli *a, const char *prompt_arg)
 		rc = cli_error("trace", "the prompt is empty (no tokens)");
 		goto done;
 	}
-	int has_bos = fp_tokenizer_adds_bos(m->tok) && fp_tokenizer_bos(m->tok) == ids[0];
+	int has_bos = ps_has_bos(m, ids, n, -1);
 	if (subject_tokens(m, text, a->subject, ids, n, has_bos, &s0, &s1, &err)) {
 		rc = cli_error("trace", "--subject: %s", err.msg);
 		goto done;
@@ -333,13 +334,13 @@ static void facts_free(fact *f, int n)
 /* the corrupted prompt for symmetric token replacement: f's subject swapped
  * for another fact's subject, same token count and the same tokens outside
  * the subject; returns its ids or NULL */
-static int32_t *replacement(const fp_model *m, const fact *F, int nf, int i, uint64_t *rng)
+static int32_t *replacement(const fp_model *m, const fact *F, int nf, int i, st_rng *rng)
 {
 	const fact *f = &F[i];
 	const char *at = strstr(f->text, f->subject);
 	if (!at)
 		return NULL;
-	int start = (int)((*rng = *rng * 6364136223846793005ull + 1442695040888963407ull) >> 33) % nf;
+	int start = (int)st_rng_below(rng, (uint64_t)nf);
 	for (int q = 0; q < nf; q++) {
 		const fact *g = &F[(start + q) % nf];
 		if (g == f || !strcmp(g->subject, f->subject) || g->s1 - g->s0 != f->s1 - f->s0)
@@ -412,7 +413,7 @@ static int dataset(trace_cli *a)
 			rc = cli_error("trace", "'%s' line %ld: %s", a->prompts, p.line, f->n ? err.msg : "no tokens");
 			goto done;
 		}
-		int has_bos = fp_tokenizer_adds_bos(m->tok) && fp_tokenizer_bos(m->tok) == f->ids[0];
+		int has_bos = ps_has_bos(m, f->ids, f->n, -1);
 		if (subject_tokens(m, f->text, f->subject, f->ids, f->n, has_bos, &f->s0, &f->s1, &err)) {
 			rc = cli_error("trace", "'%s' line %ld, field 'subject': %s", a->prompts, p.line, err.msg);
 			goto done;
@@ -462,7 +463,7 @@ static int dataset(trace_cli *a)
 	double t0 = now(), evals = 0, naive = 0, high = 0, low = 0;
 	long passes = 0;
 	int traced = 0, no_repl = 0;
-	uint64_t rng = a->seed;
+	st_rng rng = st_rng_seed(a->seed);
 	double noise = a->noise_sd > 0 ? a->noise_sd * tr_embedding_std(m) : a->noise_abs;
 	int todo = a->limit > 0 && a->limit < n_known ? a->limit : n_known;
 	for (int i = 0; i < nf && traced < todo; i++) {

@@ -1,6 +1,7 @@
 /* trace.c - see trace.h. */
 #include "trace.h"
 #include "analysis.h"
+#include "stats.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -120,20 +121,6 @@ static const float *pre_row(const states *s, int l, int t, int n, int D)
 	return l == 0 ? s->pre0 + (size_t)t * D : s->post + ((size_t)(l - 1) * n + t) * D;
 }
 
-static uint64_t rng_next(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-static double gauss(uint64_t *s)
-{
-	double u1 = ((rng_next(s) >> 11) + 1.0) / 9007199254740993.0, u2 = (rng_next(s) >> 11) / 9007199254740992.0;
-	return sqrt(-2 * log(u1)) * cos(2 * M_PI * u2);
-}
-
 int tr_trace(fp_model *m, const int32_t *ids, int n, int s0, int s1, int answer, const tr_opts *o, tr_result *r,
 	     fp_error *err)
 {
@@ -165,11 +152,11 @@ int tr_trace(fp_model *m, const int32_t *ids, int n, int s0, int s1, int answer,
 	r->evals_naive += (double)(1 + S) * n * L; /* the clean and corrupted runs, in both counts */
 	r->evals += (double)n * L;
 	noise = o->corrupt_ids ? NULL : malloc((size_t)(s1 - s0) * D * sizeof *noise);
-	uint64_t rs = o->seed ^ 0x5eed;
+	st_rng rs = st_rng_seed(o->seed ^ 0x5eed);
 	for (int s = 0; s < S; s++) {
 		if (noise)
 			for (size_t i = 0; i < (size_t)(s1 - s0) * D; i++)
-				noise[i] = (float)(o->noise * gauss(&rs));
+				noise[i] = (float)(o->noise * st_rng_gauss(&rs));
 		if ((rc = run_states(m, o->corrupt_ids ? o->corrupt_ids : ids, n, noise, s0, s1, answer, &cor[s], logits,
 				     err)))
 			goto done;

@@ -17,7 +17,7 @@ ok() { PASS=$((PASS + 1)); echo "ok   $*"; }
 bad() { FAIL=$((FAIL + 1)); echo "FAIL $*"; }
 
 # --- the C test programs --------------------------------------------------
-for t in test_quant test_gguf test_tokenizer test_forward test_oracle test_analysis test_prompts; do
+for t in test_stats test_parse test_quant test_gguf test_tokenizer test_forward test_oracle test_analysis test_prompts; do
 	echo "== $t"
 	out=$(FACTPROBE_TEST_MODEL="$MODEL" "$BUILD/tests/$t" tests/fixtures "$MODEL" 2>&1)
 	rc=$?

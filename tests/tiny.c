@@ -2,6 +2,7 @@
 #include "tiny.h"
 #include "../model/quant.h"
 #include "../model/model.h"
+#include "../probe/stats.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -26,18 +27,9 @@ void tiny_defaults(tiny_opts *o, const char *arch)
 	o->rope_base = 10000.0f;
 }
 
-static uint64_t rng_next(uint64_t *s)
+static float rng_uniform(st_rng *s)
 {
-	/* splitmix64 */
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-static float rng_uniform(uint64_t *s)
-{
-	return (float)((rng_next(s) >> 40) * (1.0 / 16777216.0)) * 2.0f - 1.0f;
+	return (float)((st_rng_next(s) >> 40) * (1.0 / 16777216.0)) * 2.0f - 1.0f;
 }
 
 void tiny_quantize_q8_0(const float *x, uint8_t *dst, uint64_t n)
@@ -54,7 +46,7 @@ void tiny_quantize_q8_0(const float *x, uint8_t *dst, uint64_t n)
 	}
 }
 
-static void add_matrix(gw *w, const tiny_opts *o, uint64_t *rng, const char *name, uint64_t ne0, uint64_t ne1,
+static void add_matrix(gw *w, const tiny_opts *o, st_rng *rng, const char *name, uint64_t ne0, uint64_t ne1,
 		       float scale, float bias_one)
 {
 	uint64_t n = ne0 * ne1, ne[2] = {ne0, ne1};
@@ -235,7 +227,8 @@ gw *tiny_build(const tiny_opts *o)
 	char key[128], name[128];
 	const char *a = o->arch;
 	int llama = !strcmp(a, "llama"), nv;
-	uint64_t rng = o->seed, D = (uint64_t)o->d_model, F = (uint64_t)o->d_mlp;
+	st_rng rng = st_rng_seed(o->seed);
+	uint64_t D = (uint64_t)o->d_model, F = (uint64_t)o->d_mlp;
 	uint64_t E = D / (uint64_t)o->n_heads, KE = E * (uint64_t)o->n_kv_heads;
 	float s = o->scale;
 	gw_str(w, "general.architecture", o->arch_override ? o->arch_override : a);

@@ -1,0 +1,118 @@
+/* stats.c - see stats.h. */
+#include "stats.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+uint64_t st_rng_next(st_rng *r)
+{
+	uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+uint64_t st_rng_below(st_rng *r, uint64_t n)
+{
+	return st_rng_next(r) % n;
+}
+
+double st_rng_gauss(st_rng *r)
+{
+	double u1 = ((st_rng_next(r) >> 11) + 1.0) / 9007199254740993.0; /* (0, 1] */
+	double u2 = (st_rng_next(r) >> 11) / 9007199254740992.0;          /* [0, 1) */
+	return sqrt(-2 * log(u1)) * cos(2 * M_PI * u2);
+}
+
+void st_shuffle(st_rng *r, int *a, int n)
+{
+	for (int i = n - 1; i > 0; i--) {
+		int j = (int)st_rng_below(r, (uint64_t)(i + 1)), t = a[i];
+		a[i] = a[j], a[j] = t;
+	}
+}
+
+double st_acc_mean(const st_acc *a)
+{
+	return a->n > 0 ? a->s / a->n : NAN;
+}
+
+double st_acc_var(const st_acc *a)
+{
+	return a->n > 1 ? (a->ss - a->s * a->s / a->n) / (a->n - 1) : NAN;
+}
+
+double st_acc_sd(const st_acc *a)
+{
+	double v = st_acc_var(a);
+	return isnan(v) ? v : v > 0 ? sqrt(v) : 0;
+}
+
+double st_acc_se(const st_acc *a)
+{
+	return st_acc_sd(a) / sqrt(a->n);
+}
+
+void st_mean_sd(const double *x, long n, double *mean, double *sd)
+{
+	double s = 0, ss = 0;
+	for (long i = 0; i < n; i++)
+		s += x[i];
+	*mean = n ? s / n : NAN;
+	for (long i = 0; i < n; i++)
+		ss += (x[i] - *mean) * (x[i] - *mean);
+	*sd = n > 1 ? sqrt(ss / (n - 1)) : NAN;
+}
+
+double st_cohens_d(const st_acc *a, const st_acc *b)
+{
+	if (a->n < 2 || b->n < 2)
+		return NAN;
+	double sp = sqrt(((a->n - 1) * st_acc_var(a) + (b->n - 1) * st_acc_var(b)) / (a->n + b->n - 2));
+	return sp > 0 ? (st_acc_mean(a) - st_acc_mean(b)) / sp : 0;
+}
+
+typedef struct scored {
+	float x;
+	char pos;
+} scored;
+
+static int by_score(const void *a, const void *b)
+{
+	float x = ((const scored *)a)->x, y = ((const scored *)b)->x;
+	return x < y ? -1 : x > y;
+}
+
+double st_auroc(const float *score, const char *label, const int *idx, int n)
+{
+	scored *v = malloc((size_t)(n > 0 ? n : 1) * sizeof *v);
+	if (!v)
+		return NAN;
+	double n_pos = 0;
+	for (int i = 0; i < n; i++) {
+		int k = idx ? idx[i] : i;
+		v[i] = (scored){score[k], label[k] != 0};
+		n_pos += v[i].pos;
+	}
+	qsort(v, (size_t)n, sizeof *v, by_score);
+	/* U = sum over positives of (negatives below + half the negatives tied) */
+	double u = 0, neg_below = 0;
+	for (int i = 0; i < n;) {
+		int j = i;
+		double tie_pos = 0, tie_neg = 0;
+		while (j < n && v[j].x == v[i].x)
+			tie_pos += v[j].pos, tie_neg += !v[j].pos, j++;
+		u += tie_pos * (neg_below + 0.5 * tie_neg);
+		neg_below += tie_neg;
+		i = j;
+	}
+	free(v);
+	double n_neg = n - n_pos;
+	return n_pos > 0 && n_neg > 0 ? u / (n_pos * n_neg) : NAN;
+}
+
+double st_auroc_se(double A, double n_pos, double n_neg)
+{
+	double q1 = A / (2 - A), q2 = 2 * A * A / (1 + A);
+	return sqrt((A * (1 - A) + (n_pos - 1) * (q1 - A * A) + (n_neg - 1) * (q2 - A * A)) / (n_pos * n_neg));
+}

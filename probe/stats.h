@@ -1,0 +1,75 @@
+/* stats.h - the statistics the query commands share: one seeded random
+ * generator passed explicitly, running means and standard deviations,
+ * AUROC with its standard error, and Cohen's d.  Library code: no output,
+ * no global state.
+ *
+ * The generator is splitmix64 (Steele, Lea and Flood 2014; the constants of
+ * Vigna's reference splitmix64.c): state += 0x9e3779b97f4a7c15, then two
+ * xor-shift-multiply rounds.  Gaussians are Box-Muller from two draws.  The
+ * same seed gives the same stream on every platform. */
+#ifndef STATS_H
+#define STATS_H
+
+#include <stdint.h>
+
+/* ---- random numbers ---- */
+
+typedef struct st_rng {
+	uint64_t s;
+} st_rng;
+
+/* the generator whose first draw follows state seed (the state is the seed) */
+static inline st_rng st_rng_seed(uint64_t seed)
+{
+	return (st_rng){seed};
+}
+uint64_t st_rng_next(st_rng *r);
+/* uniform in [0, n) (by remainder; n > 0) */
+uint64_t st_rng_below(st_rng *r, uint64_t n);
+/* standard normal (Box-Muller, one of the pair; two draws) */
+double st_rng_gauss(st_rng *r);
+/* uniform random permutation of a[0..n) (Fisher-Yates from the end) */
+void st_shuffle(st_rng *r, int *a, int n);
+
+/* ---- means and spreads ---- */
+
+/* Running sums of a sample: st_acc a = {0}; st_acc_add(&a, x) ... */
+typedef struct st_acc {
+	double n, s, ss;
+} st_acc;
+
+static inline void st_acc_add(st_acc *a, double x)
+{
+	a->n += 1, a->s += x, a->ss += x * x;
+}
+/* mean (NaN when empty) */
+double st_acc_mean(const st_acc *a);
+/* sample variance, n - 1 in the denominator (NaN below 2; may be slightly
+ * negative from rounding when all values are equal) */
+double st_acc_var(const st_acc *a);
+/* sample standard deviation (NaN below 2 values, 0 where rounding makes the
+ * variance negative) and the standard error of the mean, sd / sqrt(n) */
+double st_acc_sd(const st_acc *a);
+double st_acc_se(const st_acc *a);
+
+/* Two-pass mean and sample standard deviation of x[0..n) (NaN where
+ * undefined: n = 0 for the mean, n < 2 for sd). */
+void st_mean_sd(const double *x, long n, double *mean, double *sd);
+
+/* Cohen's d of group a against group b: (mean a - mean b) / pooled sd, the
+ * pooled variance ((na-1) va + (nb-1) vb) / (na + nb - 2).  0 when the
+ * pooled sd is 0; NaN when a group has fewer than 2 values. */
+double st_cohens_d(const st_acc *a, const st_acc *b);
+
+/* ---- ranking quality ---- */
+
+/* AUROC of score for the positives (label[i] != 0) against the negatives,
+ * over the items idx[0..n) (idx NULL: items 0..n-1): the probability that a
+ * random positive scores above a random negative, ties counting half (the
+ * Mann-Whitney U / (n_pos n_neg)).  NaN when a class is empty.  O(n log n). */
+double st_auroc(const float *score, const char *label, const int *idx, int n);
+/* Standard error of an AUROC A from n_pos positives and n_neg negatives
+ * (Hanley and McNeil 1982, eq. 2). */
+double st_auroc_se(double A, double n_pos, double n_neg);
+
+#endif
