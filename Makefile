@@ -22,7 +22,7 @@ BENCH_BIN := $(BUILD)/tests/bench_forward
 MODEL_DIR  := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/factprobe
 MODEL_FILE := $(MODEL_DIR)/SmolLM2-135M-Instruct.Q4_1.gguf
 
-.PHONY: all deps model test test-fast asan bench demo check-long oracle clean
+.PHONY: all deps model test test-fast asan bench demo docs-figures check-long oracle clean
 .SECONDARY:
 
 all: $(BUILD)/factprobe
@@ -103,6 +103,13 @@ demo: deps
 	@$(MAKE) --no-print-directory model
 	@$(MAKE) --no-print-directory $(BUILD)/factprobe
 	@FACTPROBE_MODEL=$(MODEL_FILE) scripts/demo.sh $(BUILD)/factprobe
+
+# the README's figures: copy the last demo's from out/ into docs/figures/ (a
+# deliberate step; `make demo` itself writes only into out/)
+docs-figures:
+	@for f in trace lens dot angles; do test -s out/fig-$$f.png || { echo "out/fig-$$f.png is missing: run 'make demo' first"; exit 1; }; done
+	@for f in trace lens dot angles; do cp out/fig-$$f.png docs/figures/$$f.png; done
+	@echo "copied out/fig-{trace,lens,dot,angles}.png into docs/figures/"
 
 # the long checks: the suite with its long parts, then the demo end to end
 # (fewer samples and steps) into a temporary directory

@@ -1,6 +1,7 @@
 /* quant.h - ggml tensor types and their dequantisation to f32.
  *
- * Block layouts follow ggml-common.h (see ../shared/reference/gguf.md):
+ * Block layouts follow llama.cpp's ggml/src/ggml-common.h (block_q4_0 ..
+ * block_q6_K) and the GGUF specification (ggml's docs/gguf.md):
  * F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K are
  * supported.  Other known types have their sizes listed (so files holding
  * them can still be parsed and described) but dequantising them is

@@ -8,6 +8,9 @@ unset grid
 set key off
 set cblabel "activation (mlp.hook\\_post)"
 set cbrange [-fp_cbmax:fp_cbmax]
+# the colour box with its scale and label, right of the grid
+set colorbox
+set rmargin 14
 set xrange [-0.5:fp_ncols - 0.5]
 set yrange [fp_nrows - 0.5:-0.5]
 set xtics rotate by 60 right font ",5" noenhanced

@@ -8,7 +8,9 @@ set xlabel "input token"
 set ylabel "layer (logit lens)"
 set cblabel "p(top token)"
 set cbrange [0:1]
-set rmargin 9
+# room right of the grid for the colour box, its tick labels and its label
+set rmargin 14
+set cbtics format "%.1f"
 set xtics rotate by 45 right font ",6" noenhanced
 set ytics font ",5" noenhanced
 unset grid

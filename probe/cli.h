@@ -69,9 +69,8 @@ char *cli_utf8_clean(const char *s, size_t n);
  * Returns the columns printed (code points, not bytes). */
 int cli_print_quoted(FILE *f, const char *s, size_t n);
 
-/* A token's text as a malloc'ed, valid UTF-8 string (partial characters
- * become U+FFFD); *raw_len (may be NULL) gets the raw byte length and raw
- * (may be NULL, 256 bytes) the raw bytes. */
+/* A token's text as a malloc'ed, valid UTF-8 string: bytes that are not a
+ * whole UTF-8 character become U+FFFD (NULL when out of memory). */
 char *cli_token_text(const fp_model *m, int id);
 /* parse.h's ps_hook_pattern_model, printing its error: -1 after the message
  * (a usage error when s is not a hook pattern). */

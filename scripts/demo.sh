@@ -7,7 +7,9 @@
 #   and what ablating them does; the causal trace; over the athletes set, the
 #   neurons selective for basketball and the averaged trace; the
 #   superposition experiment.  Every figure lands in out/ with its TSV, and
-#   out/report.md tells the story with the numbers.  DEMO_FAST=1 uses fewer
+#   out/report.md tells the story with the numbers.  Nothing outside out/
+#   is written: the README's copies in docs/figures/ are updated on purpose
+#   with `make docs-figures`.  DEMO_FAST=1 uses fewer
 #   samples and steps (for tests).
 set -eu
 FP=${1:-build/factprobe}
@@ -85,9 +87,5 @@ step 10 "superposition: $SUP_N unit vectors in 100 dimensions, and the model's o
 
 step 11 "the report"
 $PY scripts/demo_report.py "$OUT"
-if [ -z "${DEMO_FAST:-}" ]; then # the README's figures, kept small
-	mkdir -p docs/figures
-	for f in trace lens dot angles; do cp "$OUT/fig-$f.png" "docs/figures/$f.png"; done
-fi
 echo
 echo "done in $(($(date +%s) - T0)) s: $OUT/report.md and $(ls "$OUT"/fig-*.png | wc -l) figures (PNG, with their TSV) in $OUT/"
