@@ -22,7 +22,7 @@ BENCH_BIN := $(BUILD)/tests/bench_forward
 MODEL_DIR  := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/factprobe
 MODEL_FILE := $(MODEL_DIR)/SmolLM2-135M-Instruct.Q4_1.gguf
 
-.PHONY: all deps model test test-fast asan bench demo docs-figures check-long oracle clean
+.PHONY: all deps model test test-fast test-build asan bench demo docs-figures check-long oracle clean
 .SECONDARY:
 
 all: $(BUILD)/factprobe
@@ -81,16 +81,21 @@ $(MODEL_FILE):
 # the default model, and the command-line end-to-end checks
 test: deps
 	@$(MAKE) --no-print-directory model
-	@$(MAKE) --no-print-directory test-fast
+	@$(MAKE) --no-print-directory test-build
 	@FACTPROBE_TEST_MODEL=$(MODEL_FILE) BUILD=$(BUILD) tests/run.sh
 
-test-fast: $(BUILD)/factprobe $(TEST_BINS)
+# builds everything, then runs the C tests that need no model (synthetic
+# models and fixtures only; a few seconds)
+test-fast: test-build
+	@BUILD=$(BUILD) tests/run.sh --fast
+
+test-build: $(BUILD)/factprobe $(TEST_BINS)
 
 # AddressSanitizer + UndefinedBehaviorSanitizer build of everything, then the suite
 asan: deps
 	@$(MAKE) --no-print-directory model
 	@$(MAKE) --no-print-directory BUILD=build-asan \
-		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test-fast
+		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test-build
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		FACTPROBE_TEST_MODEL=$(MODEL_FILE) BUILD=build-asan tests/run.sh
 

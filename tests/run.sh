@@ -4,20 +4,19 @@
 # error naming the file or field, a nonzero exit, never a crash).
 # Prints one closing line "N passed, M failed".  Env: BUILD (build dir),
 # FACTPROBE_TEST_MODEL (the default model; required).
+# With --fast (make test-fast): only the C test programs that need no model.
 set -u
-BUILD=${BUILD:-build}
-FP="$BUILD/factprobe"
+. "$(dirname "$0")/lib.sh"
+lib_init run
 MODEL=${FACTPROBE_TEST_MODEL:-}
-PASS=0
-FAIL=0
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-
-ok() { PASS=$((PASS + 1)); echo "ok   $*"; }
-bad() { FAIL=$((FAIL + 1)); echo "FAIL $*"; }
+C_TESTS="test_stats test_parse test_quant test_gguf test_tokenizer test_forward test_oracle test_analysis test_prompts"
+if [ "${1:-}" = --fast ]; then
+	MODEL=
+	C_TESTS="test_stats test_parse test_quant test_gguf test_tokenizer test_forward test_analysis test_prompts"
+fi
 
 # --- the C test programs --------------------------------------------------
-for t in test_stats test_parse test_quant test_gguf test_tokenizer test_forward test_oracle test_analysis test_prompts; do
+for t in $C_TESTS; do
 	echo "== $t"
 	out=$(FACTPROBE_TEST_MODEL="$MODEL" "$BUILD/tests/$t" tests/fixtures "$MODEL" 2>&1)
 	rc=$?
@@ -37,6 +36,13 @@ for t in test_stats test_parse test_quant test_gguf test_tokenizer test_forward 
 	echo "   $line"
 done
 
+if [ "${1:-}" = --fast ]; then
+	echo
+	echo "$PASS passed, $FAIL failed (the C tests that need no model; 'make test' runs everything)"
+	[ "$FAIL" -eq 0 ]
+	exit
+fi
+
 # --- recording to HDF5, and the query commands ---------------------------------
 for t in test_record test_query test_plot; do
 	echo "== $t"
@@ -55,30 +61,8 @@ done
 
 # --- the command line -----------------------------------------------------
 echo "== factprobe command"
-"$BUILD/tests/make_tiny" "$TMP" >/dev/null
-TINY="$TMP/tiny-llama.gguf"
-
-# run CMD...; sets RC, OUT, ERR
-run() {
-	"$@" >"$TMP/out" 2>"$TMP/err"
-	RC=$?
-	OUT=$(cat "$TMP/out")
-	ERR=$(cat "$TMP/err")
-}
-
-# expect_error DESC PATTERN CMD... : exit 1 or 2, stderr matches PATTERN, no crash, no stdout
-expect_error() {
-	local desc=$1 pat=$2
-	shift 2
-	run "$@"
-	local lines
-	lines=$(grep -vc '^hint: ' "$TMP/err")
-	if [ "$RC" -ge 1 ] && [ "$RC" -le 2 ] && echo "$ERR" | grep -q -- "$pat" && [ "$lines" -eq 1 ] && [ -z "$OUT" ]; then
-		ok "$desc: exit $RC, \"$(head -1 "$TMP/err")\""
-	else
-		bad "$desc: exit $RC (want 1 or 2), stderr: $ERR"
-	fi
-}
+"$BUILD/tests/make_tiny" "$T" >/dev/null
+TINY="$T/tiny-llama.gguf"
 
 run "$FP"
 [ "$RC" -eq 2 ] && echo "$ERR" | grep -q "usage: factprobe" && ok "no command: usage, exit 2" || bad "no command: exit $RC"
@@ -111,14 +95,14 @@ run "$FP" predict -m "$TINY" -k 1000 --json "the basketball"
 import json,os,sys; d=json.load(sys.stdin); p=d["predictions"]
 assert len(p)==int(os.environ["NV"]) and all(p[i]["prob"]>=p[i+1]["prob"] for i in range(len(p)-1))
 assert abs(sum(x["prob"] for x in p)-1) < 1e-4' && ok "predict --json: whole vocabulary, sorted, probabilities sum to 1" || bad "predict --json"
-echo "the basketball" | "$FP" predict -m "$TINY" --tsv - >"$TMP/a" && "$FP" predict -m "$TINY" --tsv "the basketball
-" >"$TMP/b" && cmp -s "$TMP/a" "$TMP/b" && ok "predict reads the prompt from standard input with '-'" || bad "predict -"
+echo "the basketball" | "$FP" predict -m "$TINY" --tsv - >"$T/a" && "$FP" predict -m "$TINY" --tsv "the basketball
+" >"$T/b" && cmp -s "$T/a" "$T/b" && ok "predict reads the prompt from standard input with '-'" || bad "predict -"
 
 # bad input
 expect_error "missing model file" "cannot open '/nonexistent/x.gguf'" "$FP" predict -m /nonexistent/x.gguf hi
-printf 'just some text, not a model' >"$TMP/text.gguf"
-expect_error "not a GGUF file" "not a GGUF file" "$FP" info -m "$TMP/text.gguf"
-expect_error "a directory" "not a regular file" "$FP" info -m "$TMP"
+printf 'just some text, not a model' >"$T/text.gguf"
+expect_error "not a GGUF file" "not a GGUF file" "$FP" info -m "$T/text.gguf"
+expect_error "a directory" "not a regular file" "$FP" info -m "$T"
 expect_error "-k not a number" "-k expects an integer" "$FP" predict -m "$TINY" -k abc hi
 expect_error "-k 0" "-k expects an integer from 1" "$FP" predict -m "$TINY" -k 0 hi
 expect_error "missing prompt" "expects exactly one PROMPT" "$FP" predict -m "$TINY"
@@ -127,11 +111,11 @@ expect_error "option without its value" "option '-m' needs a value" "$FP" info -
 expect_error "empty prompt" "the prompt is empty" "$FP" predict -m "$TINY" ""
 long=$(python3 -c 'print("the " * 100)')
 expect_error "prompt longer than the context" "longer than the model's context of 64" "$FP" predict -m "$TINY" "$long"
-printf 'ok \xff bad' >"$TMP/bad.txt"
-expect_error "invalid UTF-8 prompt" "invalid UTF-8 at byte 3" sh -c "'$FP' predict -m '$TINY' - <'$TMP/bad.txt'"
-expect_error "invalid UTF-8 text to tokenize" "invalid UTF-8 at byte 3" sh -c "'$FP' tokenize -m '$TINY' - <'$TMP/bad.txt'"
+printf 'ok \xff bad' >"$T/bad.txt"
+expect_error "invalid UTF-8 prompt" "invalid UTF-8 at byte 3" sh -c "'$FP' predict -m '$TINY' - <'$T/bad.txt'"
+expect_error "invalid UTF-8 text to tokenize" "invalid UTF-8 at byte 3" sh -c "'$FP' tokenize -m '$TINY' - <'$T/bad.txt'"
 expect_error "FACTPROBE_MODEL pointing nowhere" "cannot open '/nowhere.gguf'" env FACTPROBE_MODEL=/nowhere.gguf "$FP" info
-run env -u FACTPROBE_MODEL HOME="$TMP/nohome" XDG_CACHE_HOME= "$FP" info
+run env -u FACTPROBE_MODEL HOME="$T/nohome" XDG_CACHE_HOME= "$FP" info
 [ "$RC" -eq 1 ] && echo "$ERR" | grep -q "make model" && ok "default model missing: error with a hint to run 'make model'" || bad "default model missing: $ERR"
 
 # the real model: truncated at many points, each one clear error
@@ -139,9 +123,9 @@ if [ -n "$MODEL" ] && [ -f "$MODEL" ]; then
 	size=$(stat -c %s "$MODEL")
 	allgood=1
 	for cut in 3 8 23 24 100 1000 5000 100000 1000000 1700000 10000000 50000000 $((size - 1000)) $((size - 1)); do
-		head -c "$cut" "$MODEL" >"$TMP/cut.gguf"
-		run "$FP" info -m "$TMP/cut.gguf"
-		if ! { [ "$RC" -eq 1 ] && [ "$(wc -l <"$TMP/err")" -eq 1 ] && echo "$ERR" | grep -q "cut.gguf"; }; then
+		head -c "$cut" "$MODEL" >"$T/cut.gguf"
+		run "$FP" info -m "$T/cut.gguf"
+		if ! { [ "$RC" -eq 1 ] && [ "$(wc -l <"$T/err")" -eq 1 ] && echo "$ERR" | grep -q "cut.gguf"; }; then
 			allgood=0
 			bad "default model cut to $cut bytes: exit $RC, $ERR"
 		fi

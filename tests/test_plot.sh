@@ -3,32 +3,13 @@
 # (the planted tiny model's results, a tiny recording, a small
 # superposition run) as PDF, PNG, SVG and cairolatex; each file is checked
 # for its format's header and a non-trivial size, gnuplot must exit 0 and
-# print nothing (no warnings).  Then bad input, and superposition's numbers
+# print nothing (no warnings), and the TSV beside each figure must hold the
+# blocks and columns its plots/KIND.gp reads, with the input file's numbers
+# (tests/check_plot_tsv.py, through h5py).  Then bad input, and superposition's numbers
 # against facts known by construction.  Prints "test_plot: N passed, M failed".
 set -u
-BUILD=${BUILD:-build}
-FP="$BUILD/factprobe"
-PY=/usr/bin/python3
-PASS=0
-FAIL=0
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-ok() { PASS=$((PASS + 1)); echo "ok   $*"; }
-bad() { FAIL=$((FAIL + 1)); echo "FAIL $*"; }
-run() {
-	"$@" >"$T/out" 2>"$T/err"
-	RC=$?
-}
-expect_error() {
-	local desc=$1 pat=$2
-	shift 2
-	run "$@"
-	if [ "$RC" -ge 1 ] && [ "$RC" -le 2 ] && grep -q -- "$pat" "$T/err" && [ ! -s "$T/out" ]; then
-		ok "$desc: exit $RC, \"$(grep -v '^hint' "$T/err" | head -1)\""
-	else
-		bad "$desc: exit $RC, stdout $(head -c 200 "$T/out"), stderr: $(cat "$T/err")"
-	fi
-}
+. "$(dirname "$0")/lib.sh"
+lib_init test_plot
 # header of each format
 magic_ok() {
 	case "$1" in
@@ -72,23 +53,41 @@ for f in dot dotset lens trace traceset neurons all last sup; do
 	[ -s "$T/$f.h5" ] || bad "input $f.h5 was not made"
 done
 
+# tsv_ok KIND FIG INPUT [opts]: the TSV beside FIG holds what plots/KIND.gp reads, with the input's numbers
+tsv_ok() {
+	local kind=$1 fig=$2 in=$3
+	shift 3
+	check "plot $kind: $(basename "${fig%.*}.tsv") has the blocks and columns $kind.gp reads" \
+		$PY tests/check_plot_tsv.py "$kind" "${fig%.*}.tsv" "$in" "$@"
+}
 render dot "$T/dot.h5" "$T/dot.pdf"
+tsv_ok dot "$T/dot.pdf" "$T/dot.h5"
 render dot "$T/dot.h5" "$T/dot-dot.png" --value dot
+tsv_ok dot "$T/dot-dot.png" "$T/dot.h5" value=dot
 render dot "$T/dotset.h5" "$T/dotset.svg" --size page
+tsv_ok dot "$T/dotset.svg" "$T/dotset.h5"
 render lens "$T/lens.h5" "$T/lens.png" --size page
 render lens "$T/lens.h5" "$T/lens.pdf"
+tsv_ok lens "$T/lens.pdf" "$T/lens.h5"
 render trace "$T/trace.h5" "$T/trace.pdf" --size page
 render trace "$T/trace.h5" "$T/trace.png" --size 7,3
 render trace "$T/traceset.h5" "$T/traceset.svg" --size page
+tsv_ok trace "$T/traceset.svg" "$T/traceset.h5"
 render trace "$T/trace.h5" "$T/trace.tex" --size page
+tsv_ok trace "$T/trace.tex" "$T/trace.h5"
 render top-neurons "$T/neurons.h5" "$T/top.pdf"
 render top-neurons "$T/neurons.h5" "$T/top.png"
+tsv_ok top-neurons "$T/top.png" "$T/neurons.h5"
 render heatmap "$T/all.h5" "$T/heat.pdf" --prompt 0 --top 10
+tsv_ok heatmap "$T/heat.pdf" "$T/all.h5" prompt=0
 render heatmap "$T/all.h5" "$T/heat.svg" --neurons 1.5,0.3,1.7
+tsv_ok heatmap "$T/heat.svg" "$T/all.h5" neurons=1.5,0.3,1.7
 render distribution "$T/last.h5" "$T/dist.pdf" --neuron 1.5 --group-by target --group Q
 render distribution "$T/last.h5" "$T/dist.png" --neuron 1.5 --group-by target --group Q
+tsv_ok distribution "$T/dist.png" "$T/last.h5"
 render angles "$T/sup.h5" "$T/angles.pdf"
 render angles "$T/sup.h5" "$T/angles.svg"
+tsv_ok angles "$T/angles.svg" "$T/sup.h5"
 check_tsv() {
 	$PY - "$@" <<'PY'
 import sys
@@ -118,7 +117,6 @@ run env FACTPROBE_PLOTS="$T/badplots" "$FP" plot dot "$T/dot.h5" -o "$T/x.pdf"
 
 # superposition: facts known by construction
 run "$FP" superposition --n 50 --dim 100 --steps 100 --json
-check() { local d=$1; shift; local out; out=$("$@" 2>&1) && ok "$d: $out" || bad "$d: $out"; }
 check "superposition with N <= D: the vectors become orthogonal (Welch bound 90)" $PY -c '
 import json,sys; s=json.load(open(sys.argv[1]))[0]; print("worst pair %.3f degrees, bound %.1f" % (s["worst_pair_deg"], s["welch_bound_deg"]))
 sys.exit(0 if s["worst_pair_deg"] > 89.5 and s["welch_bound_deg"] == 90 else 1)' "$T/out"
@@ -148,5 +146,4 @@ run "$FP" superposition --help
 run "$FP" plot --help
 [ "$RC" -eq 0 ] && grep -q "^usage: factprobe plot" "$T/out" && ok "plot --help" || bad "plot --help"
 
-echo "test_plot: $PASS passed, $FAIL failed"
-[ "$FAIL" -eq 0 ]
+lib_finish

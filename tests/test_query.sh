@@ -8,34 +8,9 @@
 # more than random neurons, and basketball-selective neurons beat chance on
 # held-out athletes.  Prints "test_query: N passed, M failed".  Env: BUILD.
 set -u
-BUILD=${BUILD:-build}
-FP="$BUILD/factprobe"
-PY=/usr/bin/python3
+. "$(dirname "$0")/lib.sh"
+lib_init test_query
 MODEL=${FACTPROBE_TEST_MODEL:-}
-PASS=0
-FAIL=0
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-ok() { PASS=$((PASS + 1)); echo "ok   $*"; }
-bad() { FAIL=$((FAIL + 1)); echo "FAIL $*"; }
-# check DESC CMD...: CMD prints what it measured and exits 0 when it holds
-check() { local d=$1; shift; local out; out=$("$@" 2>&1) && ok "$d: $out" || bad "$d: $out"; }
-run() {
-	"$@" >"$T/out" 2>"$T/err"
-	RC=$?
-}
-expect_error() {
-	local desc=$1 pat=$2
-	shift 2
-	run "$@"
-	local lines
-	lines=$(grep -vc '^hint: ' "$T/err")
-	if [ "$RC" -ge 1 ] && [ "$RC" -le 2 ] && grep -q -- "$pat" "$T/err" && [ "$lines" -eq 1 ] && [ ! -s "$T/out" ]; then
-		ok "$desc: exit $RC, \"$(head -1 "$T/err")\""
-	else
-		bad "$desc: exit $RC, stdout $(head -c 200 "$T/out"), stderr: $(cat "$T/err")"
-	fi
-}
 
 "$BUILD/tests/make_tiny" "$T" >/dev/null
 M="$T/tiny-llama-plant.gguf"
@@ -228,5 +203,4 @@ print("held-out AUROC per split %s; mean %.3f, one split SE %.3f; mean - 2 SE = 
 sys.exit(0 if m - 2 * mse > 0.5 else 1)' "$T"
 fi
 
-echo "test_query: $PASS passed, $FAIL failed"
-[ "$FAIL" -eq 0 ]
+lib_finish

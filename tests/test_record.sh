@@ -7,17 +7,9 @@
 # small recording against tests/fixtures/record_h5dump.txt.
 # Prints "test_record: N passed, M failed".  Env: BUILD.
 set -u
-BUILD=${BUILD:-build}
-FP="$BUILD/factprobe"
-PY=/usr/bin/python3
+. "$(dirname "$0")/lib.sh"
+lib_init test_record
 CHK="$PY tests/check_record.py"
-PASS=0
-FAIL=0
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-ok() { PASS=$((PASS + 1)); echo "ok   $*"; }
-bad() { FAIL=$((FAIL + 1)); echo "FAIL $*"; }
-check() { local d=$1; shift; local out; out=$("$@" 2>&1) && ok "$d: $out" || bad "$d: $out"; }
 
 "$BUILD/tests/make_tiny" "$T" >/dev/null
 M="$T/tiny-llama.gguf"
@@ -134,37 +126,30 @@ r20k=$(rss "$T/big.tsv")
 	|| bad "peak RSS grows with the prompt count: $r5k KB for 5000, $r20k KB for 20000"
 
 # --- bad input ------------------------------------------------------------
-expect() { # DESC PATTERN CMD...
-	local d=$1 p=$2
-	shift 2
-	"$@" >"$T/o" 2>"$T/e"
-	local rc=$?
-	if [ "$rc" -ge 1 ] && [ "$rc" -le 2 ] && grep -q -- "$p" "$T/e"; then ok "$d: exit $rc, \"$(head -1 "$T/e")\""; else bad "$d: exit $rc, $(cat "$T/e")"; fi
-}
 printf 'prompt\tsubject\nMichael Jordan plays\tMichael Jordan\nonly one column\n' >"$T/cols.tsv"
-expect "missing column" "cols.tsv' line 3: 1 columns, but the header has 2" "$FP" record -m "$M" -p "$T/cols.tsv" -o "$T/b1.h5"
+expect_error "missing column" "cols.tsv' line 3: 1 columns, but the header has 2" "$FP" record -m "$M" -p "$T/cols.tsv" -o "$T/b1.h5"
 check "a bad line midway keeps the prompts before it" $CHK consistent "$T/b1.h5"
 printf 'prompt\tsubject\nMichael Jordan plays\tMichael Jordn\n' >"$T/subj.tsv"
-expect "subject not in prompt" "line 2, field 'subject': 'Michael Jordn' does not occur" "$FP" record -m "$M" -p "$T/subj.tsv" -o "$T/b2.h5"
+expect_error "subject not in prompt" "line 2, field 'subject': 'Michael Jordn' does not occur" "$FP" record -m "$M" -p "$T/subj.tsv" -o "$T/b2.h5"
 printf 'prompt\nok line\nbad \xff line\nanother\n' >"$T/utf.tsv"
-expect "bad UTF-8" "utf.tsv' line 3, field 'prompt': invalid UTF-8 at byte 4" "$FP" record -m "$M" -p "$T/utf.tsv" -o "$T/b3.h5"
+expect_error "bad UTF-8" "utf.tsv' line 3, field 'prompt': invalid UTF-8 at byte 4" "$FP" record -m "$M" -p "$T/utf.tsv" -o "$T/b3.h5"
 printf '{"prompt": "fine"}\n{"prompt": 3}\n' >"$T/j.jsonl"
-expect "JSONL field of the wrong type" "j.jsonl' line 2, field 'prompt': not a string" "$FP" record -m "$M" -p "$T/j.jsonl" -o "$T/b4.h5"
+expect_error "JSONL field of the wrong type" "j.jsonl' line 2, field 'prompt': not a string" "$FP" record -m "$M" -p "$T/j.jsonl" -o "$T/b4.h5"
 printf 'first\n\nthird\n' >"$T/blank.txt"
-expect "empty line in a text set" "blank.txt' line 2, field 'prompt': empty" "$FP" record -m "$M" -p "$T/blank.txt" -o "$T/b5.h5"
+expect_error "empty line in a text set" "blank.txt' line 2, field 'prompt': empty" "$FP" record -m "$M" -p "$T/blank.txt" -o "$T/b5.h5"
 "$FP" record -q -m "$M" -p "$T/utf.tsv" -o "$T/skip.h5" --skip-bad 2>"$T/e"
 [ "$($CHK summary "$T/skip.h5" | cut -d' ' -f1)" = 2 ] && grep -q "1 malformed prompt lines skipped" "$T/e" && ok "--skip-bad: 2 prompts kept, the bad line counted" || bad "--skip-bad: $(cat "$T/e")"
-expect "existing output" "'$T/f32.h5' already exists" "$FP" record -m "$M" -p "$T/small.tsv" -o "$T/f32.h5"
-expect "resume with other options" "cannot resume: it was recorded with dtype = 'f32'" "$FP" record -m "$M" -p "$T/small.tsv" -o "$T/f32.h5" --resume --dtype f16 --hooks 'hook_embed,blocks.*.mlp.hook_post,blocks.1.hook_resid_post,ln_final.hook_normalized,logits'
-expect "resume with other packing" "recorded with batch_tokens = '0', this run has '512'" "$FP" record -m "$M" -p "$T/small.tsv" -o "$T/f32.h5" --resume --dtype f32 --hooks 'hook_embed,blocks.*.mlp.hook_post,blocks.1.hook_resid_post,ln_final.hook_normalized,logits'
+expect_error "existing output" "'$T/f32.h5' already exists" "$FP" record -m "$M" -p "$T/small.tsv" -o "$T/f32.h5"
+expect_error "resume with other options" "cannot resume: it was recorded with dtype = 'f32'" "$FP" record -m "$M" -p "$T/small.tsv" -o "$T/f32.h5" --resume --dtype f16 --hooks 'hook_embed,blocks.*.mlp.hook_post,blocks.1.hook_resid_post,ln_final.hook_normalized,logits'
+expect_error "resume with other packing" "recorded with batch_tokens = '0', this run has '512'" "$FP" record -m "$M" -p "$T/small.tsv" -o "$T/f32.h5" --resume --dtype f32 --hooks 'hook_embed,blocks.*.mlp.hook_post,blocks.1.hook_resid_post,ln_final.hook_normalized,logits'
 cp "$M" "$T/fake.h5"
-expect "resuming a file that is not a recording" "is not an HDF5 file" "$FP" record -m "$M" -p "$T/small.tsv" -o "$T/fake.h5" --resume
+expect_error "resuming a file that is not a recording" "is not an HDF5 file" "$FP" record -m "$M" -p "$T/small.tsv" -o "$T/fake.h5" --resume
 # refused before starting: no file is created
-expect "missing prompt file" "cannot open '$T/none.tsv'" "$FP" record -m "$M" -p "$T/none.tsv" -o "$T/x.h5"
-expect "unknown hook" "'blocks.*.mlp.hook_postt' matches no hook" "$FP" record -m "$M" -p "$T/small.tsv" -o "$T/x.h5" --hooks 'blocks.*.mlp.hook_postt'
-expect "layer out of range" "--layers '0-7' is not a range of blocks 0-1" "$FP" record -m "$M" -p "$T/small.tsv" -o "$T/x.h5" --layers 0-7
-expect "subject positions without subjects" "needs a 'subject' column" "$FP" record -m "$M" -p "$T/small.txt" -o "$T/x.h5" --positions subject
-expect "bad --dtype" "--dtype takes f16 or f32" "$FP" record -m "$M" -p "$T/small.tsv" -o "$T/x.h5" --dtype f64
+expect_error "missing prompt file" "cannot open '$T/none.tsv'" "$FP" record -m "$M" -p "$T/none.tsv" -o "$T/x.h5"
+expect_error "unknown hook" "'blocks.*.mlp.hook_postt' matches no hook" "$FP" record -m "$M" -p "$T/small.tsv" -o "$T/x.h5" --hooks 'blocks.*.mlp.hook_postt'
+expect_error "layer out of range" "--layers '0-7' is not a range of blocks 0-1" "$FP" record -m "$M" -p "$T/small.tsv" -o "$T/x.h5" --layers 0-7
+expect_error "subject positions without subjects" "needs a 'subject' column" "$FP" record -m "$M" -p "$T/small.txt" -o "$T/x.h5" --positions subject
+expect_error "bad --dtype" "--dtype takes f16 or f32" "$FP" record -m "$M" -p "$T/small.tsv" -o "$T/x.h5" --dtype f64
 [ ! -e "$T/x.h5" ] && ok "runs refused before starting leave no output file" || bad "a refused run left $T/x.h5"
 
 # --- h5dump -H of a small recording -----------------------------------------
@@ -174,5 +159,4 @@ h5dump -H "$T/two.h5" | sed '1s/.*/HDF5 "two.h5" {/' >"$T/two.txt"
 if [ -n "${UPDATE_EXPECTED:-}" ]; then cp "$T/two.txt" tests/fixtures/record_h5dump.txt; fi
 diff -u tests/fixtures/record_h5dump.txt "$T/two.txt" >"$T/diff" && ok "h5dump -H matches tests/fixtures/record_h5dump.txt ($(wc -l <"$T/two.txt") lines)" || { bad "h5dump -H differs:"; head -30 "$T/diff"; }
 
-echo "test_record: $PASS passed, $FAIL failed"
-[ "$FAIL" -eq 0 ]
+lib_finish
