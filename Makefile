@@ -9,10 +9,19 @@ DEPFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lmvec -lm -lpthread
 
 BUILD   ?= build
+PREFIX  ?= /usr/local
 MODEL_SRC := $(wildcard model/*.c)
 PROBE_SRC := $(wildcard probe/*.c)
 MODEL_OBJ := $(MODEL_SRC:%.c=$(BUILD)/%.o)
 PROBE_OBJ := $(PROBE_SRC:%.c=$(BUILD)/%.o)
+# the command layer: the subcommands, main and the command-line helpers;
+# everything else (model/ and probe/'s library files) is libfactprobe.a
+CMD_SRC   := $(filter probe/cmd_%.c,$(PROBE_SRC)) probe/main.c probe/cli.c
+CMD_OBJ   := $(CMD_SRC:%.c=$(BUILD)/%.o)
+LIB_SRC   := $(MODEL_SRC) $(filter-out $(CMD_SRC),$(PROBE_SRC))
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_HDR   := $(filter-out probe/cli.h,$(wildcard model/*.h probe/*.h))
+VERSION    = $(shell sed -n 's/^\#define FACTPROBE_VERSION "\(.*\)"/\1/p' probe/cli.h)
 TEST_BINS := $(BUILD)/tests/test_quant $(BUILD)/tests/test_gguf $(BUILD)/tests/test_tokenizer \
              $(BUILD)/tests/test_forward $(BUILD)/tests/test_oracle $(BUILD)/tests/make_tiny $(BUILD)/tests/dump_acts \
              $(BUILD)/tests/test_analysis $(BUILD)/tests/test_prompts $(BUILD)/tests/test_stats \
@@ -22,7 +31,7 @@ BENCH_BIN := $(BUILD)/tests/bench_forward
 MODEL_DIR  := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/factprobe
 MODEL_FILE := $(MODEL_DIR)/SmolLM2-135M-Instruct.Q4_1.gguf
 
-.PHONY: all deps model test test-fast test-build asan bench demo docs-figures check-long oracle clean
+.PHONY: all deps model install uninstall test test-fast test-build asan bench demo docs-figures check-long oracle clean
 .SECONDARY:
 
 all: $(BUILD)/factprobe
@@ -30,9 +39,6 @@ all: $(BUILD)/factprobe
 $(BUILD)/%.o: %.c $(wildcard model/*.h probe/*.h tests/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
-
-# plot finds its gnuplot scripts in this tree unless $FACTPROBE_PLOTS says otherwise
-$(BUILD)/probe/cmd_plot.o: CFLAGS += -DFP_PLOTS_DIR='"$(CURDIR)/plots"'
 
 # the superposition optimiser's elementwise powers vectorise at -O3
 $(BUILD)/probe/cmd_superposition.o: CFLAGS += -O3
@@ -43,8 +49,41 @@ $(BUILD)/model/kernels.o: CFLAGS += -O3 -ffast-math
 $(BUILD)/libfpmodel.a: $(MODEL_OBJ)
 	ar rcs $@ $^
 
-$(BUILD)/factprobe: $(PROBE_OBJ) $(BUILD)/libfpmodel.a
+$(BUILD)/libfactprobe.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/factprobe: $(CMD_OBJ) $(BUILD)/libfactprobe.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# the man page, generated from the --help texts
+$(BUILD)/factprobe.1: $(BUILD)/factprobe scripts/make-man.sh
+	scripts/make-man.sh $(BUILD)/factprobe >$@.tmp && mv $@.tmp $@
+
+# make install PREFIX=DIR (default /usr/local; DESTDIR for staging): the
+# command, libfactprobe.a with its headers (include/factprobe/model, .../probe),
+# a pkg-config file, the gnuplot scripts (share/factprobe/plots, found from
+# the installed binary) and the man page
+install: $(BUILD)/factprobe $(BUILD)/libfactprobe.a $(BUILD)/factprobe.1
+	@d=$(DESTDIR)$(PREFIX); set -e; \
+	install -d $$d/bin $$d/lib/pkgconfig $$d/include/factprobe/model $$d/include/factprobe/probe \
+		$$d/share/factprobe/plots $$d/share/man/man1; \
+	install -m 755 $(BUILD)/factprobe $$d/bin/factprobe; \
+	install -m 644 $(BUILD)/libfactprobe.a $$d/lib/libfactprobe.a; \
+	install -m 644 $(filter model/%,$(LIB_HDR)) $$d/include/factprobe/model/; \
+	install -m 644 $(filter probe/%,$(LIB_HDR)) $$d/include/factprobe/probe/; \
+	install -m 644 plots/*.gp $$d/share/factprobe/plots/; \
+	install -m 644 $(BUILD)/factprobe.1 $$d/share/man/man1/factprobe.1; \
+	{ echo "prefix=$(PREFIX)"; echo 'libdir=$${prefix}/lib'; echo 'includedir=$${prefix}/include'; echo; \
+	  echo "Name: factprobe"; echo "Description: transformer runner (GGUF, hooks) and interpretability analyses"; \
+	  echo "Version: $(VERSION)"; echo "Requires: $(PKGS)"; echo 'Cflags: -I$${includedir}'; \
+	  echo 'Libs: -L$${libdir} -lfactprobe -lmvec -lm -lpthread'; } >$$d/lib/pkgconfig/factprobe.pc; \
+	echo "installed factprobe $(VERSION) into $$d (bin, lib, include/factprobe, share/factprobe/plots, share/man/man1)"
+
+uninstall:
+	rm -rf $(DESTDIR)$(PREFIX)/include/factprobe $(DESTDIR)$(PREFIX)/share/factprobe
+	rm -f $(DESTDIR)$(PREFIX)/bin/factprobe $(DESTDIR)$(PREFIX)/lib/libfactprobe.a \
+		$(DESTDIR)$(PREFIX)/lib/pkgconfig/factprobe.pc $(DESTDIR)$(PREFIX)/share/man/man1/factprobe.1
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/tests/gguf_writer.o $(BUILD)/tests/tiny.o $(BUILD)/probe/stats.o \
 		$(BUILD)/libfpmodel.a

@@ -15,9 +15,38 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#ifndef FP_PLOTS_DIR
-#define FP_PLOTS_DIR "plots"
-#endif
+/* The gnuplot scripts: $FACTPROBE_PLOTS, else found from the running
+ * binary (/proc/self/exe): BINDIR/../share/factprobe/plots where `make
+ * install` puts them, else BINDIR/../plots (the build tree: build/factprobe
+ * beside plots/).  Returns 0 with the directory in dir, or -1 with the
+ * places tried in err. */
+static int plots_dir(char *dir, size_t n, fp_error *err)
+{
+	const char *env = getenv("FACTPROBE_PLOTS");
+	if (env && *env) {
+		snprintf(dir, n, "%s", env);
+		return 0;
+	}
+	char exe[4096];
+	ssize_t l = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (l <= 0)
+		return fp_error_set(err, FP_ERR_IO, "cannot find the gnuplot scripts: /proc/self/exe is unreadable");
+	exe[l] = 0;
+	char *slash = strrchr(exe, '/');
+	if (slash)
+		*slash = 0;
+	static const char *const REL[2] = {"../share/factprobe/plots", "../plots"};
+	char style[4300], tried[2][4200];
+	for (int i = 0; i < 2; i++) {
+		snprintf(tried[i], sizeof tried[i], "%s/%s", exe, REL[i]);
+		snprintf(style, sizeof style, "%s/style.gp", tried[i]);
+		if (!access(style, R_OK)) {
+			snprintf(dir, n, "%s", tried[i]);
+			return 0;
+		}
+	}
+	return fp_error_set(err, FP_ERR_IO, "cannot find the gnuplot scripts in '%s' or '%s'", tried[0], tried[1]);
+}
 
 static const char HELP[] =
 	"usage: factprobe plot KIND INPUT -o FIG.pdf|png|svg|tex [--size column|page|W,H] [options]\n\n"
@@ -26,7 +55,9 @@ static const char HELP[] =
 	"plots/style.gp): edit either and rerun the gnuplot command printed with -v to\n"
 	"restyle.  .pdf uses pdfcairo (papers), .png pngcairo at 300 dpi, .svg svg,\n"
 	".tex cairolatex (FIG.tex + FIG.pdf; \\input{FIG.tex} lets LaTeX set the labels).\n"
-	"gnuplot's messages are shown; a gnuplot error fails the command.\n\n"
+	"gnuplot's messages are shown; a gnuplot error fails the command.  The scripts\n"
+	"are read from $FACTPROBE_PLOTS, else PREFIX/share/factprobe/plots beside an\n"
+	"installed factprobe (PREFIX/bin), else the plots/ directory of the build tree.\n\n"
 	"kinds and their inputs:\n"
 	"  dot           dot -o DOT.h5: cosine (or --value dot) per layer, one line per\n"
 	"                token, or the mean with a +-1 std band for a prompt set\n"
@@ -756,9 +787,13 @@ int cmd_plot(int argc, char **argv)
 		if (sscanf(a.size, "%lf,%lf%c", &w, &h, &extra) != 2 || w < 0.5 || h < 0.5 || w > 40 || h > 40)
 			return cli_usage_error("plot", "--size takes column, page or W,H in inches (e.g. 5,3), not '%s'", a.size);
 	}
-	/* scripts: $FACTPROBE_PLOTS, else the source tree's plots/ */
-	const char *dir = getenv("FACTPROBE_PLOTS") && *getenv("FACTPROBE_PLOTS") ? getenv("FACTPROBE_PLOTS") : FP_PLOTS_DIR;
-	char script[4096], style[4096], tsv[4096];
+	char dir[4200], script[4300], style[4300], tsv[4096];
+	fp_error derr = {0};
+	if (plots_dir(dir, sizeof dir, &derr)) {
+		cli_error("plot", "%s", derr.msg);
+		cli_hint("set FACTPROBE_PLOTS to the plots/ directory of factprobe");
+		return 1;
+	}
 	snprintf(script, sizeof script, "%s/%s.gp", dir, a.kind);
 	snprintf(style, sizeof style, "%s/style.gp", dir);
 	if (access(script, R_OK) || access(style, R_OK))
