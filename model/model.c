@@ -30,6 +30,8 @@ struct fp_work {
 	int *pos;         /* [T] position of each token within its sequence */
 	float *kscr, *vscr; /* [scr_cap, K*E] a continued sequence's keys and values */
 	int scr_cap;
+	float *deq;       /* [deq_floats] a tile of dequantised weight rows */
+	size_t deq_floats;
 };
 
 /* ---- hook names ---- */
@@ -111,14 +113,15 @@ typedef struct loader {
 	fp_error *err;
 	float *next;     /* bump pointer in m->block (NULL while counting) */
 	size_t need;     /* floats counted */
+	size_t mapped;   /* bytes of matrices left in the mapping */
 } loader;
 
-/* Finds a tensor, checks its shape (ne0, ne1; ne1 = 0 for vectors), and in
- * the second pass dequantises it.  optional: absent is not an error. */
-static int take(loader *L, const float **dst, const char *name, uint64_t ne0, uint64_t ne1, int optional)
+/* Finds a tensor and checks its shape (ne0, ne1; ne1 = 0 for vectors) and
+ * type.  Returns 0 with *tp NULL when an optional tensor is absent. */
+static int find_checked(loader *L, const gguf_tensor **tp, const char *name, uint64_t ne0, uint64_t ne1, int optional)
 {
 	const gguf_tensor *t = gguf_find_tensor(L->f, name);
-	*dst = NULL;
+	*tp = NULL;
 	if (!t) {
 		if (optional)
 			return 0;
@@ -138,6 +141,17 @@ static int take(loader *L, const float **dst, const char *name, uint64_t ne0, ui
 				    "(supported: F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q4_K Q5_K Q6_K)",
 				    L->f->path, name, tn ? tn : "unknown", t->type);
 	}
+	if (t->ne[0] % ggml_type_block_elems(t->type))
+		return fp_error_set(L->err, FP_ERR_FORMAT, "'%s': tensor '%s' has rows of %llu values, not a multiple of "
+				    "its type's block of %u", L->f->path, name, (unsigned long long)t->ne[0],
+				    ggml_type_block_elems(t->type));
+	*tp = t;
+	return 0;
+}
+
+/* dequantises t into the block (second pass) or counts it (first) */
+static int to_block(loader *L, const gguf_tensor *t, const float **dst, const char *name)
+{
 	if (!L->next) {
 		L->need += t->n_elem;
 		return 0;
@@ -149,12 +163,63 @@ static int take(loader *L, const float **dst, const char *name, uint64_t ne0, ui
 	return 0;
 }
 
+/* A vector (or a small table such as gpt2's positions): always f32. */
+static int take(loader *L, const float **dst, const char *name, uint64_t ne0, uint64_t ne1, int optional)
+{
+	const gguf_tensor *t;
+	int rc = find_checked(L, &t, name, ne0, ne1, optional);
+	*dst = NULL;
+	return rc || !t ? rc : to_block(L, t, dst, name);
+}
+
+/* A weight matrix [ne1 rows][ne0 cols]: left in the mapping in its own type
+ * (native mode), or dequantised into the block (f32 mode). */
+static int take_mat(loader *L, fp_mat *dst, const char *name, uint64_t ne0, uint64_t ne1, int optional)
+{
+	const gguf_tensor *t;
+	int rc = find_checked(L, &t, name, ne0, ne1, optional);
+	memset(dst, 0, sizeof *dst);
+	if (rc || !t)
+		return rc;
+	dst->rows = (int)ne1, dst->cols = (int)ne0;
+	if (L->m->weights == FP_WEIGHTS_NATIVE) {
+		dst->type = t->type;
+		dst->row_bytes = t->nbytes / ne1;
+		dst->data = t->data;
+		if (!L->next)
+			L->mapped += t->nbytes;
+		return 0;
+	}
+	const float *p = NULL;
+	dst->type = GGML_F32;
+	dst->row_bytes = (size_t)ne0 * sizeof(float);
+	rc = to_block(L, t, &p, name);
+	dst->data = p;
+	return rc;
+}
+
 static int take_layer(loader *L, const float **dst, int l, const char *what, uint64_t ne0, uint64_t ne1,
 		      int optional)
 {
 	char name[96];
 	snprintf(name, sizeof name, "blk.%d.%s", l, what);
 	return take(L, dst, name, ne0, ne1, optional);
+}
+
+static int take_layer_mat(loader *L, fp_mat *dst, int l, const char *what, uint64_t ne0, uint64_t ne1, int optional)
+{
+	char name[96];
+	snprintf(name, sizeof name, "blk.%d.%s", l, what);
+	return take_mat(L, dst, name, ne0, ne1, optional);
+}
+
+/* rows [r0, r0 + n) of W as a matrix of their own (a part of a fused tensor) */
+static fp_mat mat_rows(const fp_mat *W, int r0, int n)
+{
+	fp_mat s = *W;
+	s.rows = n;
+	s.data = W->data ? (const uint8_t *)W->data + (size_t)r0 * W->row_bytes : NULL;
+	return s;
 }
 
 /* One pass over all tensors the architecture uses (count, then load). */
@@ -165,43 +230,44 @@ static int take_all(loader *L)
 	uint64_t D = (uint64_t)c->d_model, F = (uint64_t)c->d_mlp, V = (uint64_t)c->n_vocab;
 	uint64_t QE = (uint64_t)c->n_heads * (uint64_t)c->d_head, KE = (uint64_t)c->n_kv_heads * (uint64_t)c->d_head;
 	int gpt2 = c->arch == FP_ARCH_GPT2, rc;
-	if ((rc = take(L, &m->tok_embd, "token_embd.weight", D, V, 0)))
+	if ((rc = take_mat(L, &m->tok_embd, "token_embd.weight", D, V, 0)))
 		return rc;
 	if (gpt2 && (rc = take(L, &m->pos_embd, "position_embd.weight", D, (uint64_t)c->n_ctx, 0)))
 		return rc;
 	if ((rc = take(L, &m->out_norm_w, "output_norm.weight", D, 0, 0)) ||
 	    (rc = take(L, &m->out_norm_b, "output_norm.bias", D, 0, !gpt2)) ||
-	    (rc = take(L, &m->unembed, "output.weight", D, V, 1)))
+	    (rc = take_mat(L, &m->unembed, "output.weight", D, V, 1)))
 		return rc;
 	for (int l = 0; l < c->n_layers; l++) {
 		fp_layer *y = &m->layers[l];
 		if ((rc = take_layer(L, &y->ln1_w, l, "attn_norm.weight", D, 0, 0)) ||
 		    (rc = take_layer(L, &y->ln1_b, l, "attn_norm.bias", D, 0, !gpt2)) ||
-		    (rc = take_layer(L, &y->wo, l, "attn_output.weight", QE, D, 0)) ||
+		    (rc = take_layer_mat(L, &y->wo, l, "attn_output.weight", QE, D, 0)) ||
 		    (rc = take_layer(L, &y->bo, l, "attn_output.bias", D, 0, !gpt2)) ||
 		    (rc = take_layer(L, &y->ln2_w, l, "ffn_norm.weight", D, 0, 0)) ||
 		    (rc = take_layer(L, &y->ln2_b, l, "ffn_norm.bias", D, 0, !gpt2)) ||
-		    (rc = take_layer(L, &y->w_up, l, "ffn_up.weight", D, F, 0)) ||
+		    (rc = take_layer_mat(L, &y->w_up, l, "ffn_up.weight", D, F, 0)) ||
 		    (rc = take_layer(L, &y->b_up, l, "ffn_up.bias", F, 0, !gpt2)) ||
-		    (rc = take_layer(L, &y->w_down, l, "ffn_down.weight", F, D, 0)) ||
+		    (rc = take_layer_mat(L, &y->w_down, l, "ffn_down.weight", F, D, 0)) ||
 		    (rc = take_layer(L, &y->b_down, l, "ffn_down.bias", D, 0, !gpt2)))
 			return rc;
 		if (gpt2) {
-			const float *w, *b;
-			if ((rc = take_layer(L, &w, l, "attn_qkv.weight", D, 3 * D, 0)) ||
+			const float *b;
+			fp_mat w;
+			if ((rc = take_layer_mat(L, &w, l, "attn_qkv.weight", D, 3 * D, 0)) ||
 			    (rc = take_layer(L, &b, l, "attn_qkv.bias", 3 * D, 0, 0)))
 				return rc;
-			if (w) { /* fused [3D, D]: rows Q, then K, then V */
-				y->wq = w, y->wk = w + D * D, y->wv = w + 2 * D * D;
+			/* fused [3D, D]: rows Q, then K, then V */
+			y->wq = mat_rows(&w, 0, (int)D), y->wk = mat_rows(&w, (int)D, (int)D), y->wv = mat_rows(&w, 2 * (int)D, (int)D);
+			if (b)
 				y->bq = b, y->bk = b + D, y->bv = b + 2 * D;
-			}
-		} else if ((rc = take_layer(L, &y->wq, l, "attn_q.weight", D, QE, 0)) ||
-			   (rc = take_layer(L, &y->wk, l, "attn_k.weight", D, KE, 0)) ||
-			   (rc = take_layer(L, &y->wv, l, "attn_v.weight", D, KE, 0)) ||
+		} else if ((rc = take_layer_mat(L, &y->wq, l, "attn_q.weight", D, QE, 0)) ||
+			   (rc = take_layer_mat(L, &y->wk, l, "attn_k.weight", D, KE, 0)) ||
+			   (rc = take_layer_mat(L, &y->wv, l, "attn_v.weight", D, KE, 0)) ||
 			   (rc = take_layer(L, &y->bq, l, "attn_q.bias", QE, 0, 1)) ||
 			   (rc = take_layer(L, &y->bk, l, "attn_k.bias", KE, 0, 1)) ||
 			   (rc = take_layer(L, &y->bv, l, "attn_v.bias", KE, 0, 1)) ||
-			   (rc = take_layer(L, &y->w_gate, l, "ffn_gate.weight", D, F, 0))) {
+			   (rc = take_layer_mat(L, &y->w_gate, l, "ffn_gate.weight", D, F, 0))) {
 			return rc;
 		}
 	}
@@ -338,7 +404,7 @@ void fp_model_free(fp_model *m)
 		struct fp_work *w = m->work;
 		free(w->x), free(w->xn), free(w->q), free(w->k), free(w->v), free(w->z);
 		free(w->att), free(w->tmp), free(w->a), free(w->b), free(w->logits), free(w->pos);
-		free(w->kscr), free(w->vscr);
+		free(w->kscr), free(w->vscr), free(w->deq);
 		free(w);
 	}
 	free(m->rope_cos);
@@ -350,13 +416,40 @@ void fp_model_free(fp_model *m)
 	free(m);
 }
 
+const char *fp_weights_name(int mode)
+{
+	return mode == FP_WEIGHTS_F32 ? "f32" : "native";
+}
+
+int fp_weights_parse(const char *s)
+{
+	if (!strcmp(s, "native") || !strcmp(s, "quant"))
+		return FP_WEIGHTS_NATIVE;
+	if (!strcmp(s, "f32"))
+		return FP_WEIGHTS_F32;
+	return -1;
+}
+
+size_t fp_model_weight_bytes(const fp_model *m)
+{
+	return m->block_floats * sizeof(float) + m->mapped_bytes;
+}
+
 int fp_model_load(fp_model **out, const char *path, fp_error *err)
+{
+	return fp_model_load_mode(out, path, FP_WEIGHTS_DEFAULT, err);
+}
+
+int fp_model_load_mode(fp_model **out, const char *path, int weights, fp_error *err)
 {
 	int rc;
 	*out = NULL;
+	if (weights != FP_WEIGHTS_DEFAULT && weights != FP_WEIGHTS_NATIVE && weights != FP_WEIGHTS_F32)
+		return fp_error_set(err, FP_ERR_INVALID, "weights mode %d is neither native nor f32", weights);
 	fp_model *m = calloc(1, sizeof *m);
 	if (!m)
 		return fp_error_set(err, FP_ERR_NOMEM, "out of memory");
+	m->weights = weights == FP_WEIGHTS_DEFAULT ? FP_WEIGHTS_NATIVE : weights;
 	if ((rc = gguf_open(&m->gguf, path, err)) || (rc = fp_tokenizer_load(&m->tok, m->gguf, err)) ||
 	    (rc = read_config(m, m->gguf, err)))
 		goto fail;
@@ -366,11 +459,12 @@ int fp_model_load(fp_model **out, const char *path, fp_error *err)
 		rc = fp_error_set(err, FP_ERR_NOMEM, "out of memory");
 		goto fail;
 	}
-	loader L = {m, m->gguf, err, NULL, 0};
+	loader L = {m, m->gguf, err, NULL, 0, 0};
 	if ((rc = take_all(&L)))
 		goto fail;
 	m->block_floats = L.need;
-	m->block = malloc(L.need * sizeof(float));
+	m->mapped_bytes = L.mapped;
+	m->block = malloc((L.need ? L.need : 1) * sizeof(float));
 	if (!m->block) {
 		rc = fp_error_set(err, FP_ERR_NOMEM, "'%s': cannot allocate %.1f MB for the f32 weights", path,
 				  L.need * 4.0 / 1e6);
@@ -379,8 +473,8 @@ int fp_model_load(fp_model **out, const char *path, fp_error *err)
 	L.next = m->block;
 	if ((rc = take_all(&L)))
 		goto fail;
-	m->cfg.tied_unembed = m->unembed == NULL;
-	if (!m->unembed)
+	m->cfg.tied_unembed = m->unembed.data == NULL;
+	if (!m->unembed.data)
 		m->unembed = m->tok_embd;
 	count_params(m);
 	*out = m;
@@ -446,10 +540,133 @@ static int rope_reserve(fp_model *m, int T)
 	return 0;
 }
 
-/* y[T, out] = x[T, in] W^T (+ bias) */
-static void linear(float *y, const float *x, const float *W, const float *bias, int T, int in, int out)
+/* ---- weight matrices ---- */
+
+/* How a matrix in the file's type meets sgemm.  A matrix of up to
+ * WHOLE_MAX values is dequantised whole, so its sgemm is the very call the
+ * f32 mode makes (OpenBLAS's results depend on the shape it is given:
+ * splitting the rows changes the last bits).  Larger ones (the unembedding
+ * of big vocabularies, 8B-class MLPs) go a tile of rows at a time, about
+ * TILE_SMALL values for short prompts (the tile stays in L2 between being
+ * written and being read) and TILE_LARGE for long ones (fewer, larger
+ * sgemm calls).  Overridable through $FACTPROBE_TILE ("whole,small,large"
+ * in values) for benchmarks. */
+static size_t WHOLE_MAX = (size_t)32 << 20, TILE_SMALL = (size_t)64 << 10, TILE_LARGE = (size_t)4 << 20;
+
+static void tile_env(void)
 {
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, out, in, 1.0f, x, in, W, in, 0.0f, y, out);
+	static int done;
+	const char *e = getenv("FACTPROBE_TILE");
+	if (done)
+		return;
+	done = 1;
+	unsigned long a, b, c;
+	if (e && sscanf(e, "%lu,%lu,%lu", &a, &b, &c) == 3 && b && c)
+		WHOLE_MAX = a, TILE_SMALL = b, TILE_LARGE = c;
+}
+
+static int tile_rows(const fp_mat *W, int T)
+{
+	tile_env();
+	if ((size_t)W->rows * W->cols <= WHOLE_MAX)
+		return W->rows;
+	size_t r = (T >= 64 ? TILE_LARGE : TILE_SMALL) / (size_t)W->cols;
+	return r < 1 ? 1 : r > (size_t)W->rows ? W->rows : (int)r;
+}
+
+static void deq_rows(const fp_mat *W, int r0, int n, float *dst)
+{
+	quant_dequantize(W->type, (const uint8_t *)W->data + (size_t)r0 * W->row_bytes, dst, (uint64_t)n * W->cols);
+}
+
+/* y[T, rows] = x[T, cols] W^T: one sgemm for f32 weights, else one per
+ * tile of rows dequantised into scr (tile_rows(W, T) * cols floats). */
+static void mat_mul(float *y, const float *x, const fp_mat *W, int T, float *scr)
+{
+	int in = W->cols, out = W->rows;
+	if (W->type == GGML_F32) {
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, out, in, 1.0f, x, in, W->data, in, 0.0f, y, out);
+		return;
+	}
+	int R = tile_rows(W, T);
+	for (int r0 = 0; r0 < out; r0 += R) {
+		int nr = out - r0 < R ? out - r0 : R;
+		deq_rows(W, r0, nr, scr);
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, nr, in, 1.0f, x, in, scr, in, 0.0f, y + r0, out);
+	}
+}
+
+void fp_mat_row(const fp_mat *W, int r, float *dst)
+{
+	deq_rows(W, r, 1, dst);
+}
+
+void fp_mat_col(const fp_mat *W, int c, float *dst)
+{
+	if (W->type == GGML_F32) {
+		for (int r = 0; r < W->rows; r++)
+			dst[r] = ((const float *)W->data)[(size_t)r * W->cols + c];
+		return;
+	}
+	uint32_t be = ggml_type_block_elems(W->type), bb = ggml_type_block_bytes(W->type);
+	float blk[256];
+	const uint8_t *p = (const uint8_t *)W->data + (size_t)(c / be) * bb;
+	for (int r = 0; r < W->rows; r++, p += W->row_bytes) {
+		quant_dequantize(W->type, p, blk, be);
+		dst[r] = blk[c % be];
+	}
+}
+
+const float *fp_mat_f32(const fp_mat *W, float **owned)
+{
+	*owned = NULL;
+	if (W->type == GGML_F32)
+		return W->data;
+	*owned = malloc((size_t)W->rows * W->cols * sizeof(float));
+	if (*owned)
+		deq_rows(W, 0, W->rows, *owned);
+	return *owned;
+}
+
+int fp_mat_mul(float *y, const float *x, const fp_mat *W, int T)
+{
+	float *scr = NULL;
+	if (W->type != GGML_F32 && !(scr = malloc((size_t)tile_rows(W, T) * W->cols * sizeof(float))))
+		return FP_ERR_NOMEM;
+	mat_mul(y, x, W, T, scr);
+	free(scr);
+	return 0;
+}
+
+/* the largest tile any matrix of the model needs for T positions */
+static size_t deq_need(const fp_model *m, int T)
+{
+	size_t need = 0;
+	const fp_mat *ms[2] = {&m->tok_embd, &m->unembed};
+	for (int i = 0; i < 2; i++)
+		if (ms[i]->type != GGML_F32) {
+			size_t n = (size_t)tile_rows(ms[i], T) * ms[i]->cols;
+			need = n > need ? n : need;
+		}
+	for (int l = 0; l < m->cfg.n_layers; l++) {
+		const fp_layer *y = &m->layers[l];
+		const fp_mat *ls[7] = {&y->wq, &y->wk, &y->wv, &y->wo, &y->w_gate, &y->w_up, &y->w_down};
+		for (int i = 0; i < 7; i++) {
+			const fp_mat *W = ls[i];
+			if (W->data && W->type != GGML_F32) {
+				size_t n = (size_t)tile_rows(W, T) * W->cols;
+				need = n > need ? n : need;
+			}
+		}
+	}
+	return need;
+}
+
+/* y[T, out] = x[T, in] W^T (+ bias) */
+static void linear(fp_model *m, float *y, const float *x, const fp_mat *W, const float *bias, int T)
+{
+	int out = W->rows;
+	mat_mul(y, x, W, T, m->work->deq);
 	if (bias)
 		for (int t = 0; t < T; t++)
 			for (int j = 0; j < out; j++)
@@ -644,6 +861,15 @@ int fp_model_forward(fp_model *m, const int32_t *tokens, int n, const fp_forward
 	if (work_reserve(m, n, rows) || (c->arch == FP_ARCH_LLAMA && rope_reserve(m, longest)))
 		return fp_error_set(err, FP_ERR_NOMEM, "out of memory for a forward pass of %d tokens", n);
 	struct fp_work *w = m->work;
+	size_t need = deq_need(m, n), need_logits = deq_need(m, rows);
+	need = need_logits > need ? need_logits : need;
+	if (need > w->deq_floats) {
+		free(w->deq);
+		w->deq = malloc(need * sizeof(float));
+		w->deq_floats = w->deq ? need : 0;
+		if (!w->deq)
+			return fp_error_set(err, FP_ERR_NOMEM, "out of memory for a forward pass of %d tokens", n);
+	}
 	if (scr > w->scr_cap) {
 		free(w->kscr), free(w->vscr);
 		w->kscr = malloc((size_t)scr * KE * sizeof(float));
@@ -659,7 +885,7 @@ int fp_model_forward(fp_model *m, const int32_t *tokens, int n, const fp_forward
 		memcpy(w->x, o->resid_in, (size_t)n * D * sizeof(float));
 	} else {
 		for (int t = 0; t < n; t++)
-			memcpy(w->x + (size_t)t * D, m->tok_embd + (size_t)tokens[t] * D, (size_t)D * sizeof(float));
+			fp_mat_row(&m->tok_embd, tokens[t], w->x + (size_t)t * D);
 		if ((rc = fire(&hc, FP_HOOK_EMBED, -1, w->x, n, 0, D)))
 			return rc;
 		if (m->pos_embd) {
@@ -675,9 +901,9 @@ int fp_model_forward(fp_model *m, const int32_t *tokens, int n, const fp_forward
 		if ((rc = fire(&hc, FP_HOOK_RESID_PRE, l, w->x, n, 0, D)))
 			return rc;
 		norm_rows(w->xn, w->x, y->ln1_w, y->ln1_b, n, D, c->norm_eps, rms);
-		linear(w->q, w->xn, y->wq, y->bq, n, D, QE);
-		linear(w->k, w->xn, y->wk, y->bk, n, D, KE);
-		linear(w->v, w->xn, y->wv, y->bv, n, D, KE);
+		linear(m, w->q, w->xn, &y->wq, y->bq, n);
+		linear(m, w->k, w->xn, &y->wk, y->bk, n);
+		linear(m, w->v, w->xn, &y->wv, y->bv, n);
 		if (c->arch == FP_ARCH_LLAMA) {
 			rope(m, w->q, n, c->n_heads, w->pos);
 			rope(m, w->k, n, c->n_kv_heads, w->pos);
@@ -691,7 +917,7 @@ int fp_model_forward(fp_model *m, const int32_t *tokens, int n, const fp_forward
 			attention(m, a, a + seq[s], l, plen ? o->prefix_kv[s] : NULL, plen ? plen[s] : 0);
 		if ((rc = fire(&hc, FP_HOOK_ATTN_Z, l, w->z, n, 0, QE)))
 			return rc;
-		linear(w->tmp, w->z, y->wo, y->bo, n, QE, D);
+		linear(m, w->tmp, w->z, &y->wo, y->bo, n);
 		if ((rc = fire(&hc, FP_HOOK_ATTN_OUT, l, w->tmp, n, 0, D)))
 			return rc;
 		add_into(w->x, w->tmp, (size_t)n * D);
@@ -701,21 +927,21 @@ int fp_model_forward(fp_model *m, const int32_t *tokens, int n, const fp_forward
 		norm_rows(w->xn, w->x, y->ln2_w, y->ln2_b, n, D, c->norm_eps, rms);
 		size_t nf = (size_t)n * F;
 		if (c->gated_mlp) {
-			linear(w->a, w->xn, y->w_gate, NULL, n, D, F);
-			linear(w->b, w->xn, y->w_up, y->b_up, n, D, F);
+			linear(m, w->a, w->xn, &y->w_gate, NULL, n);
+			linear(m, w->b, w->xn, &y->w_up, y->b_up, n);
 			if ((rc = fire(&hc, FP_HOOK_MLP_PRE, l, w->a, n, 0, F)) ||
 			    (rc = fire(&hc, FP_HOOK_MLP_PRE_LINEAR, l, w->b, n, 0, F)))
 				return rc;
 			kern_swiglu(w->a, w->b, nf);
 		} else {
-			linear(w->a, w->xn, y->w_up, y->b_up, n, D, F);
+			linear(m, w->a, w->xn, &y->w_up, y->b_up, n);
 			if ((rc = fire(&hc, FP_HOOK_MLP_PRE, l, w->a, n, 0, F)))
 				return rc;
 			kern_gelu_tanh(w->a, nf);
 		}
 		if ((rc = fire(&hc, FP_HOOK_MLP_POST, l, w->a, n, 0, F)))
 			return rc;
-		linear(w->tmp, w->a, y->w_down, y->b_down, n, F, D);
+		linear(m, w->tmp, w->a, &y->w_down, y->b_down, n);
 		if ((rc = fire(&hc, FP_HOOK_MLP_OUT, l, w->tmp, n, 0, D)))
 			return rc;
 		add_into(w->x, w->tmp, (size_t)n * D);
@@ -735,7 +961,7 @@ int fp_model_forward(fp_model *m, const int32_t *tokens, int n, const fp_forward
 		}
 		src = w->tmp;
 	}
-	linear(w->logits, src, m->unembed, NULL, rows, D, c->n_vocab);
+	linear(m, w->logits, src, &m->unembed, NULL, rows);
 	if ((rc = fire(&hc, FP_HOOK_LOGITS, -1, w->logits, rows, all ? 0 : n_seq == 1 ? n - 1 : -1, c->n_vocab)))
 		return rc;
 	if (logits)

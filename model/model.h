@@ -7,8 +7,13 @@
  * with bias, GELU-tanh MLP).  Everything is read from metadata; nothing is
  * specific to one model.
  *
- * Weights are dequantised once at load into one f32 block; every matrix
- * product of the forward pass is a cblas_sgemm over all positions at once.
+ * Weight matrices (fp_mat) stay memory-mapped in the file's own type
+ * (FP_WEIGHTS_NATIVE) or are dequantised once at load into one f32 block
+ * (FP_WEIGHTS_F32); small vectors (norm weights, biases) are always f32.
+ * Every matrix product is a cblas_sgemm over all positions at once; in the
+ * native mode the weights are dequantised a tile of rows at a time into a
+ * small reused f32 buffer just before it (see fp_mat_mul).  Both modes give
+ * the same numbers (the tiles are the same f32 values the f32 mode holds).
  * Matrices are stored as GGUF lays them out: W[out][in], row-major, so
  * y = x W^T.  Dimension letters: T positions, D d_model, F d_mlp, H heads,
  * K kv heads, E d_head, V vocab.
@@ -55,15 +60,33 @@ typedef struct fp_config {
 	int gated_mlp;
 } fp_config;
 
+/* A weight matrix W[rows][cols] (rows = outputs, cols = inputs) in its
+ * ggml type: rows of row_bytes bytes each, cols a multiple of the type's
+ * block.  type GGML_F32 (0) means plain floats.  data NULL: absent. */
+typedef struct fp_mat {
+	uint32_t type;
+	int rows, cols;
+	size_t row_bytes;
+	const void *data;
+} fp_mat;
+
+enum fp_weights { FP_WEIGHTS_DEFAULT = 0, FP_WEIGHTS_NATIVE = 1, FP_WEIGHTS_F32 = 2 };
+const char *fp_weights_name(int mode); /* "native" / "f32" */
+/* Parses "native" or "f32" ("quant" is a synonym of native); -1 if neither. */
+int fp_weights_parse(const char *s);
+
 typedef struct fp_layer {
 	const float *ln1_w, *ln1_b;        /* [D], [D] or NULL */
-	const float *wq, *wk, *wv;         /* [H*E, D], [K*E, D], [K*E, D] */
+	fp_mat wq, wk, wv;                 /* [H*E, D], [K*E, D], [K*E, D] */
 	const float *bq, *bk, *bv;         /* or NULL */
-	const float *wo, *bo;              /* [D, H*E], [D] or NULL */
+	fp_mat wo;                         /* [D, H*E] */
+	const float *bo;                   /* [D] or NULL */
 	const float *ln2_w, *ln2_b;        /* [D], [D] or NULL */
-	const float *w_gate;               /* [F, D] (gated MLPs) */
-	const float *w_up, *b_up;          /* [F, D], [F] or NULL */
-	const float *w_down, *b_down;      /* [D, F], [D] or NULL */
+	fp_mat w_gate;                     /* [F, D] (gated MLPs) */
+	fp_mat w_up;                       /* [F, D] */
+	const float *b_up;                 /* [F] or NULL */
+	fp_mat w_down;                     /* [D, F] */
+	const float *b_down;               /* [D] or NULL */
 } fp_layer;
 
 typedef struct fp_param_counts {
@@ -76,12 +99,14 @@ typedef struct fp_model {
 	fp_config cfg;
 	gguf_file *gguf;
 	fp_tokenizer *tok;
-	float *block;                /* all dequantised weights */
+	int weights;                 /* FP_WEIGHTS_NATIVE or FP_WEIGHTS_F32 */
+	float *block;                /* the f32 weights: vectors, and every matrix in f32 mode */
 	size_t block_floats;
-	const float *tok_embd;       /* [V, D] */
+	size_t mapped_bytes;         /* native mode: the matrices' bytes in the mapped file */
+	fp_mat tok_embd;             /* [V, D] */
 	const float *pos_embd;       /* [n_ctx, D] (gpt2) or NULL */
 	const float *out_norm_w, *out_norm_b; /* [D], [D] or NULL */
-	const float *unembed;        /* [V, D]: output.weight or tok_embd */
+	fp_mat unembed;              /* [V, D]: output.weight or tok_embd */
 	fp_layer *layers;            /* [n_layers] */
 	fp_param_counts params;
 	float *rope_cos, *rope_sin;  /* [rope_pos_cap, rope_dim/2] */
@@ -89,9 +114,28 @@ typedef struct fp_model {
 	struct fp_work *work;
 } fp_model;
 
-/* Loads a GGUF model: config, tokenizer, and all weights dequantised to f32. */
+/* Loads a GGUF model: config, tokenizer, and the weights in the default
+ * mode (FP_WEIGHTS_NATIVE). */
 int fp_model_load(fp_model **out, const char *path, fp_error *err);
+/* The same with the weights mode given (FP_WEIGHTS_DEFAULT: as above). */
+int fp_model_load_mode(fp_model **out, const char *path, int weights, fp_error *err);
 void fp_model_free(fp_model *m); /* accepts NULL */
+/* Bytes the weights take in memory: the f32 block plus, in native mode, the
+ * mapped matrices (file pages, shared and evictable). */
+size_t fp_model_weight_bytes(const fp_model *m);
+
+/* ---- weight matrices ---- */
+
+/* dst[0..cols) = row r of W, as f32. */
+void fp_mat_row(const fp_mat *W, int r, float *dst);
+/* dst[0..rows) = column c of W (element c of every row), as f32. */
+void fp_mat_col(const fp_mat *W, int c, float *dst);
+/* The whole of W as f32: W's own data when it is F32 (*owned = NULL), else
+ * a malloc'ed copy put in *owned for the caller to free.  NULL: no memory. */
+const float *fp_mat_f32(const fp_mat *W, float **owned);
+/* y[T, rows] = x[T, cols] W^T, by the forward pass's own path (the same
+ * numbers).  Returns 0 or FP_ERR_NOMEM. */
+int fp_mat_mul(float *y, const float *x, const fp_mat *W, int T);
 
 /* ---- hooks ---- */
 

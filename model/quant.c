@@ -158,30 +158,87 @@ float bf16_to_f32(uint16_t h)
 	return f;
 }
 
+/* fp16 -> f32 without branches on the common path (the same values as
+ * fp16_to_f32, subnormals included: they are scaled by a float subtraction
+ * that is exact); the block scales of every quantised type go through it. */
+static inline float half_fast(uint16_t h)
+{
+	uint32_t bits = (uint32_t)(h & 0x7fff) << 13, exp = bits & 0x0f800000u;
+	float f;
+	bits += (127 - 15) << 23;
+	if (exp == 0x0f800000u) { /* inf or nan */
+		bits += (128 - 16) << 23;
+		memcpy(&f, &bits, 4);
+	} else if (exp == 0) { /* zero or subnormal: 2^-14 * (mant / 1024) */
+		bits += 1 << 23;
+		memcpy(&f, &bits, 4);
+		f -= 6.103515625e-05f;
+	} else {
+		memcpy(&f, &bits, 4);
+	}
+	uint32_t out;
+	memcpy(&out, &f, 4);
+	out |= (uint32_t)(h & 0x8000) << 16;
+	memcpy(&f, &out, 4);
+	return f;
+}
+
 static float rd16(const uint8_t *p)
 {
-	return fp16_to_f32((uint16_t)(p[0] | (p[1] << 8)));
+	return half_fast((uint16_t)(p[0] | (p[1] << 8)));
+}
+
+/* The loops below are written so that GCC vectorises them (quant.c is
+ * built with -O3): one output stream per loop.  The arithmetic is the
+ * scalar one, operation for operation, so the values do not change. */
+#ifdef __AVX2__
+/* 16 nibble codes (low nibbles, then high) as 32 ints in four vectors */
+static inline void nibbles_i32(const uint8_t *qs, __m256i v[4])
+{
+	__m128i q = _mm_loadu_si128((const __m128i *)(const void *)qs), m15 = _mm_set1_epi8(15);
+	__m128i lo = _mm_and_si128(q, m15), hi = _mm_and_si128(_mm_srli_epi16(q, 4), m15);
+	v[0] = _mm256_cvtepu8_epi32(lo), v[1] = _mm256_cvtepu8_epi32(_mm_srli_si128(lo, 8));
+	v[2] = _mm256_cvtepu8_epi32(hi), v[3] = _mm256_cvtepu8_epi32(_mm_srli_si128(hi, 8));
 }
 
 static void deq_q4_0(const uint8_t *b, float *y)
 {
+	__m256 d = _mm256_set1_ps(rd16(b));
+	__m256i v[4], eight = _mm256_set1_epi32(8);
+	nibbles_i32(b + 2, v);
+	for (int i = 0; i < 4; i++)
+		_mm256_storeu_ps(y + 8 * i, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(v[i], eight)), d));
+}
+
+static void deq_q4_1(const uint8_t *b, float *y)
+{
+	__m256 d = _mm256_set1_ps(rd16(b)), m = _mm256_set1_ps(rd16(b + 2));
+	__m256i v[4];
+	nibbles_i32(b + 4, v);
+	for (int i = 0; i < 4; i++) /* (q * d) + m: two roundings, as the scalar code */
+		_mm256_storeu_ps(y + 8 * i, _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(v[i]), d), m));
+}
+#else
+static void deq_q4_0(const uint8_t *b, float *y)
+{
 	float d = rd16(b);
 	const uint8_t *qs = b + 2;
-	for (int j = 0; j < 16; j++) {
+	for (int j = 0; j < 16; j++)
 		y[j] = ((qs[j] & 15) - 8) * d;
+	for (int j = 0; j < 16; j++)
 		y[j + 16] = ((qs[j] >> 4) - 8) * d;
-	}
 }
 
 static void deq_q4_1(const uint8_t *b, float *y)
 {
 	float d = rd16(b), m = rd16(b + 2);
 	const uint8_t *qs = b + 4;
-	for (int j = 0; j < 16; j++) {
+	for (int j = 0; j < 16; j++)
 		y[j] = (qs[j] & 15) * d + m;
+	for (int j = 0; j < 16; j++)
 		y[j + 16] = (qs[j] >> 4) * d + m;
-	}
 }
+#endif
 
 static void deq_q5(const uint8_t *b, float *y, int has_min)
 {
@@ -256,25 +313,60 @@ static void deq_q5_k(const uint8_t *b, float *y)
 	}
 }
 
+#ifdef __AVX2__
+/* 16 values of a Q6_K half: 4 low bits from a (high nibble when hi_nib),
+ * 2 high bits from c at bit shift, minus 32, times dk */
+static inline void q6_16(const uint8_t *a, const uint8_t *c, int hi_nib, int shift, float dk, float *o)
+{
+	__m128i m15 = _mm_set1_epi8(15), m3 = _mm_set1_epi8(3);
+	__m128i lo = _mm_loadu_si128((const __m128i *)(const void *)a), h = _mm_loadu_si128((const __m128i *)(const void *)c);
+	lo = _mm_and_si128(hi_nib ? _mm_srli_epi16(lo, 4) : lo, m15);
+	h = _mm_and_si128(_mm_srl_epi16(h, _mm_cvtsi32_si128(shift)), m3);
+	__m128i q = _mm_sub_epi8(_mm_or_si128(lo, _mm_slli_epi16(h, 4)), _mm_set1_epi8(32));
+	__m256 d = _mm256_set1_ps(dk);
+	_mm256_storeu_ps(o, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q))));
+	_mm256_storeu_ps(o + 8, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(q, 8)))));
+}
+
+static void deq_q6_k(const uint8_t *b, float *y)
+{
+	const uint8_t *ql = b, *qh = b + 128;
+	const int8_t *sc = (const int8_t *)(b + 192);
+	float d = rd16(b + 208);
+	for (int n = 0; n < 2; n++, ql += 64, qh += 32, sc += 8, y += 128)
+		for (int h = 0; h < 2; h++) { /* (d * scale) * q, as the scalar code */
+			const uint8_t *a = ql + 16 * h, *c = qh + 16 * h;
+			float *o = y + 16 * h;
+			q6_16(a, c, 0, 0, d * sc[h], o);
+			q6_16(a + 32, c, 0, 2, d * sc[h + 2], o + 32);
+			q6_16(a, c, 1, 4, d * sc[h + 4], o + 64);
+			q6_16(a + 32, c, 1, 6, d * sc[h + 6], o + 96);
+		}
+}
+#else
 static void deq_q6_k(const uint8_t *b, float *y)
 {
 	const uint8_t *ql = b, *qh = b + 128;
 	const int8_t *sc = (const int8_t *)(b + 192);
 	float d = rd16(b + 208);
 	for (int n = 0; n < 2; n++, ql += 64, qh += 32, sc += 8, y += 128) {
-		for (int l = 0; l < 32; l++) {
-			int is = l / 16;
-			int q1 = ((ql[l] & 15) | (((qh[l] >> 0) & 3) << 4)) - 32;
-			int q2 = ((ql[l + 32] & 15) | (((qh[l] >> 2) & 3) << 4)) - 32;
-			int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
-			int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
-			y[l] = d * sc[is] * q1;
-			y[l + 32] = d * sc[is + 2] * q2;
-			y[l + 64] = d * sc[is + 4] * q3;
-			y[l + 96] = d * sc[is + 6] * q4;
+		/* 16 values share a scale: sub-block s = 2 * quarter + l / 16 */
+		for (int h = 0; h < 2; h++) {
+			const uint8_t *a = ql + 16 * h, *c = qh + 16 * h;
+			float *o = y + 16 * h;
+			float d1 = d * sc[h], d2 = d * sc[h + 2], d3 = d * sc[h + 4], d4 = d * sc[h + 6];
+			for (int l = 0; l < 16; l++)
+				o[l] = d1 * (((a[l] & 15) | (((c[l] >> 0) & 3) << 4)) - 32);
+			for (int l = 0; l < 16; l++)
+				o[l + 32] = d2 * (((a[l + 32] & 15) | (((c[l] >> 2) & 3) << 4)) - 32);
+			for (int l = 0; l < 16; l++)
+				o[l + 64] = d3 * (((a[l] >> 4) | (((c[l] >> 4) & 3) << 4)) - 32);
+			for (int l = 0; l < 16; l++)
+				o[l + 96] = d4 * (((a[l + 32] >> 4) | (((c[l] >> 6) & 3) << 4)) - 32);
 		}
 	}
 }
+#endif
 
 int quant_dequantize(uint32_t type, const void *src, float *dst, uint64_t n)
 {

@@ -188,7 +188,10 @@ void an_lens_logits(const fp_model *m, const float *x, int rows, float *logits, 
 {
 	int D = m->cfg.d_model, V = m->cfg.n_vocab;
 	an_final_norm(m, x, rows, tmp, NULL);
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, V, D, 1.0f, tmp, D, m->unembed, D, 0.0f, logits, V);
+	if (fp_mat_mul(logits, tmp, &m->unembed, rows))
+		for (size_t i = 0; i < (size_t)rows * V; i++)
+			logits[i] = NAN;
+	(void)D;
 }
 
 void an_top_k(const float *x, int n, int k, int *out)
@@ -224,10 +227,18 @@ double an_logprob(const float *logits, int V, int id, int *rank)
 void an_dla_dir(const fp_model *m, int target, int vs, float *g)
 {
 	int D = m->cfg.d_model;
-	const float *ut = m->unembed + (size_t)target * D, *uv = vs >= 0 ? m->unembed + (size_t)vs * D : NULL;
 	double mean = 0;
+	fp_mat_row(&m->unembed, target, g);
+	if (vs >= 0) {
+		float *uv = malloc((size_t)D * sizeof *uv);
+		if (uv)
+			fp_mat_row(&m->unembed, vs, uv);
+		for (int d = 0; d < D; d++)
+			g[d] = uv ? g[d] - uv[d] : NAN;
+		free(uv);
+	}
 	for (int d = 0; d < D; d++) {
-		g[d] = m->out_norm_w[d] * (ut[d] - (uv ? uv[d] : 0));
+		g[d] *= m->out_norm_w[d];
 		mean += g[d];
 	}
 	if (m->cfg.arch == FP_ARCH_GPT2) /* LayerNorm: the mean is removed first */
@@ -239,9 +250,16 @@ void an_neuron_dla(const fp_model *m, const float *act, const float *g, float sc
 {
 	int L = m->cfg.n_layers, D = m->cfg.d_model, F = m->cfg.d_mlp;
 	for (int l = 0; l < L; l++) {
-		float *o = dla + (size_t)l * F;
+		float *o = dla + (size_t)l * F, *own;
 		/* W_out is [D, F]: o = W_out^T g */
-		cblas_sgemv(CblasRowMajor, CblasTrans, D, F, 1.0f, m->layers[l].w_down, F, g, 1, 0.0f, o, 1);
+		const float *wd = fp_mat_f32(&m->layers[l].w_down, &own);
+		if (!wd) {
+			for (int f = 0; f < F; f++)
+				o[f] = NAN;
+			continue;
+		}
+		cblas_sgemv(CblasRowMajor, CblasTrans, D, F, 1.0f, wd, F, g, 1, 0.0f, o, 1);
+		free(own);
 		for (int f = 0; f < F; f++)
 			o[f] = o[f] * act[(size_t)l * F + f] / scale;
 	}
@@ -267,23 +285,32 @@ void an_neuron_scores(const fp_model *m, const an_run *run, int pos, int target,
 	gn = sqrt(gn);
 	for (int l = 0; l < L; l++) {
 		const fp_layer *ly = &m->layers[l];
+		float *own_up, *own_down;
+		const float *w_up = fp_mat_f32(&ly->w_up, &own_up), *w_down = fp_mat_f32(&ly->w_down, &own_down);
+		if (!w_up || !w_down) {
+			free(own_up), free(own_down);
+			for (int f = 0; f < F; f++)
+				w_in[(size_t)l * F + f] = w_out[(size_t)l * F + f] = NAN;
+			continue;
+		}
 		an_norm_row(m, ly->ln2_w, ly->ln2_b, run->resid_mid + ((size_t)l * n + pos) * D, xn);
 		double xnn = 0;
 		for (int d = 0; d < D; d++)
 			xnn += (double)xn[d] * xn[d];
 		xnn = sqrt(xnn);
 		for (int f = 0; f < F; f++) {
-			const float *wi = ly->w_up + (size_t)f * D;
+			const float *wi = w_up + (size_t)f * D;
 			double dot = 0, wn = 0, od = 0, on = 0;
 			for (int d = 0; d < D; d++) {
 				dot += (double)wi[d] * xn[d], wn += (double)wi[d] * wi[d];
-				float wo = ly->w_down[(size_t)d * F + f];
+				float wo = w_down[(size_t)d * F + f];
 				od += (double)wo * g[d], on += (double)wo * wo;
 			}
 			size_t i = (size_t)l * F + f;
 			w_in[i] = wn > 0 && xnn > 0 ? (float)(dot / sqrt(wn) / xnn) : 0;
 			w_out[i] = on > 0 && gn > 0 ? (float)(od / sqrt(on) / gn) : 0;
 		}
+		free(own_up), free(own_down);
 	}
 	free(g), free(xn);
 }
@@ -550,10 +577,19 @@ int an_dir_parse(fp_model *m, const char *spec, int multi, int normalize, an_dir
 			rc = fp_error_set(err, FP_ERR_NOMEM, "out of memory");
 			goto done;
 		}
-		const float *M = is_tok ? m->unembed : m->tok_embd;
-		for (int i = 0; i < use; i++)
+		const fp_mat *M = is_tok ? &m->unembed : &m->tok_embd;
+		float *row = malloc((size_t)D * sizeof *row);
+		if (!row) {
+			free(ids);
+			rc = fp_error_set(err, FP_ERR_NOMEM, "out of memory");
+			goto done;
+		}
+		for (int i = 0; i < use; i++) {
+			fp_mat_row(M, ids[i], row);
 			for (int k = 0; k < D; k++)
-				d->v[k] += M[(size_t)ids[i] * D + k] / use;
+				d->v[k] += row[k] / use;
+		}
+		free(row);
 		if (use == 1)
 			snprintf(d->label, sizeof d->label, "%s:\"%s\" (%s of token %d)", is_tok ? "tok" : "emb", arg,
 				 is_tok ? "unembedding row" : "input embedding", ids[0]);
@@ -572,10 +608,9 @@ int an_dir_parse(fp_model *m, const char *spec, int multi, int normalize, an_dir
 			goto done;
 		}
 		if (in)
-			memcpy(d->v, m->layers[l].w_up + (size_t)nn * D, (size_t)D * sizeof(float));
+			fp_mat_row(&m->layers[l].w_up, nn, d->v);
 		else
-			for (int k = 0; k < D; k++)
-				d->v[k] = m->layers[l].w_down[(size_t)k * F + nn];
+			fp_mat_col(&m->layers[l].w_down, nn, d->v);
 		snprintf(d->label, sizeof d->label, "%s:%d.%d (%s)", in ? "neuron-in" : "neuron", l, nn,
 			 in ? "the neuron's input row, W_in" : "the neuron's output row, W_out");
 	} else if (KIND("mean-diff")) {

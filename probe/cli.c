@@ -61,6 +61,8 @@ const char *cli_model_path(const char *opt, char *buf, size_t n)
 	return buf;
 }
 
+int cli_weights = FP_WEIGHTS_DEFAULT;
+
 fp_model *cli_load_model(const char *cmd, const char *opt_path)
 {
 	char path[PATH_MAX];
@@ -68,7 +70,7 @@ fp_model *cli_load_model(const char *cmd, const char *opt_path)
 	fp_model *m = NULL;
 	int is_default = !(opt_path && *opt_path) && !(getenv("FACTPROBE_MODEL") && *getenv("FACTPROBE_MODEL"));
 	cli_model_path(opt_path, path, sizeof path);
-	if (fp_model_load(&m, path, &err)) {
+	if (fp_model_load_mode(&m, path, cli_weights, &err)) {
 		cli_error(cmd, "%s", err.msg);
 		if (is_default && err.code == FP_ERR_IO)
 			cli_hint("the default model is fetched by 'make model'; or pass -m PATH / set FACTPROBE_MODEL");

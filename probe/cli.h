@@ -50,6 +50,8 @@ const char *cli_model_path(const char *opt, char *buf, size_t n);
 /* Loads the model, printing a clear error (and a hint for the default
  * model) on failure.  Returns NULL on failure. */
 fp_model *cli_load_model(const char *cmd, const char *opt_path);
+/* How cli_load_model holds the weights (--weights, $FACTPROBE_WEIGHTS). */
+extern int cli_weights;
 
 /* Reports an option getopt_long rejected (c is '?' or ':'); returns 2.
  * Commands call getopt_long with a leading ':' in the short options and

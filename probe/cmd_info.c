@@ -1,6 +1,8 @@
 /* cmd_info.c - `factprobe info`: what a model file holds. */
 #include "cli.h"
 
+#include "../model/quant.h"
+
 #include <getopt.h>
 #include <jansson.h>
 #include <string.h>
@@ -9,7 +11,9 @@ static const char HELP[] =
 	"usage: factprobe info [-m MODEL] [--tsv | --json] [--metadata]\n\n"
 	"Prints the architecture, dimensions, tokenizer and parameter counts by\n"
 	"component (embeddings, attention, MLP, norms, unembedding) with each\n"
-	"component's share of the total.\n\n"
+	"component's share of the total, and how the weights are held in memory\n"
+	"(native: in the file's own types, or f32; see 'factprobe --help') and\n"
+	"how much memory they take.\n\n"
 	"  -m, --model PATH  GGUF model (default: $FACTPROBE_MODEL or the default model)\n"
 	"      --tsv         key<TAB>value rows with a header\n"
 	"      --json        one JSON object\n"
@@ -56,6 +60,17 @@ int cmd_info(int argc, char **argv)
 		{"unembed", p->unembed}, {"other", p->other},
 	};
 	size_t nd = sizeof dims / sizeof dims[0], np = sizeof parts / sizeof parts[0];
+	char types[128] = "";
+	int seen[GGML_TYPE_MAX] = {0};
+	for (uint64_t i = 0; i < m->gguf->n_tensors; i++) {
+		uint32_t t = m->gguf->tensors[i].type;
+		if (t < GGML_TYPE_MAX && !seen[t] && ggml_type_name(t) && strlen(types) + 12 < sizeof types) {
+			seen[t] = 1;
+			snprintf(types + strlen(types), sizeof types - strlen(types), "%s%s", *types ? " " : "", ggml_type_name(t));
+		}
+	}
+	const char *wmode = fp_weights_name(m->weights);
+	double wmb = fp_model_weight_bytes(m) / 1e6;
 	double tot = p->total ? (double)p->total : 1;
 
 	if (fmt == FMT_JSON) {
@@ -71,6 +86,9 @@ int cmd_info(int argc, char **argv)
 			json_object_set_new(o, "rope_dim", json_integer(cf->rope_dim));
 		}
 		json_object_set_new(o, "tied_unembed", json_boolean(cf->tied_unembed));
+		json_object_set_new(o, "weights", json_string(wmode));
+		json_object_set_new(o, "weight_bytes", json_integer((json_int_t)fp_model_weight_bytes(m)));
+		json_object_set_new(o, "tensor_types", json_string(types));
 		json_object_set_new(o, "tokenizer", json_string(fp_tokenizer_kind(m->tok) == FP_TOK_SPM ? "spm" : "bpe"));
 		json_object_set_new(o, "pre_tokenizer", json_string(fp_tokenizer_pre(m->tok)));
 		json_object_set_new(o, "add_bos", json_boolean(fp_tokenizer_adds_bos(m->tok)));
@@ -104,6 +122,7 @@ int cmd_info(int argc, char **argv)
 		for (size_t i = 0; i < np; i++)
 			printf("params_%s\t%llu\n", parts[i].key, parts[i].v);
 		printf("params_total\t%llu\nmlp_share\t%.4f\n", (unsigned long long)p->total, p->mlp / tot);
+		printf("weights\t%s\nweight_bytes\t%zu\ntensor_types\t%s\n", wmode, fp_model_weight_bytes(m), types);
 	} else {
 		printf("model         %s (%.*s)\n", base, (int)name.len, name.ptr);
 		printf("architecture  %s%s\n", cf->arch_name,
@@ -115,6 +134,12 @@ int cmd_info(int argc, char **argv)
 			       cf->rope_dim, cf->d_head);
 		printf("norm eps      %g\n", cf->norm_eps);
 		printf("unembedding   %s\n", cf->tied_unembed ? "tied to the token embedding" : "separate (output.weight)");
+		if (m->weights == FP_WEIGHTS_NATIVE)
+			printf("weights       native: matrices in the file's types (%s), dequantised just before each matrix "
+			       "product; %.0f MB (%.0f MB mapped from the file, %.1f MB of f32 vectors)\n", types, wmb,
+			       m->mapped_bytes / 1e6, m->block_floats * 4.0 / 1e6);
+		else
+			printf("weights       f32: dequantised at load from %s; %.0f MB\n", types, wmb);
 		printf("tokenizer     %s, pre-tokenizer %s, %s BOS\n",
 		       fp_tokenizer_kind(m->tok) == FP_TOK_SPM ? "SentencePiece-style BPE" : "byte-level BPE",
 		       fp_tokenizer_pre(m->tok), fp_tokenizer_adds_bos(m->tok) ? "adds" : "no");

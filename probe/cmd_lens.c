@@ -81,9 +81,9 @@ static int read_recorded(fp_model *m, const char *path, int i, char **text, int3
 			rc = cli_error("lens", "'%s': token id %d is outside this model's vocabulary", path, p.ids[t]);
 			goto done;
 		}
-		for (int d = 0; d < D; d++)
-			run->resid[(size_t)t * D + d] =
-				m->tok_embd[(size_t)p.ids[t] * D + d] + (m->pos_embd ? m->pos_embd[(size_t)t * D + d] : 0);
+		fp_mat_row(&m->tok_embd, p.ids[t], run->resid + (size_t)t * D);
+		for (int d = 0; m->pos_embd && d < D; d++)
+			run->resid[(size_t)t * D + d] += m->pos_embd[(size_t)t * D + d];
 	}
 	for (int l = 0; l < L; l++) {
 		char hn[96];

@@ -103,10 +103,13 @@ static int by_abs_desc(const void *a, const void *b)
  * activation (a negative activation promotes what the row suppresses) */
 static void promotes(const fp_model *m, int l, int f, float sign, int n, int *top, float *tmp_v, float *tmp_d)
 {
-	int D = m->cfg.d_model, F = m->cfg.d_mlp, V = m->cfg.n_vocab;
+	int D = m->cfg.d_model, V = m->cfg.n_vocab;
+	fp_mat_col(&m->layers[l].w_down, f, tmp_d);
 	for (int d = 0; d < D; d++)
-		tmp_d[d] = (sign < 0 ? -1 : 1) * m->layers[l].w_down[(size_t)d * F + f] * m->out_norm_w[d];
-	cblas_sgemv(CblasRowMajor, CblasNoTrans, V, D, 1.0f, m->unembed, D, tmp_d, 1, 0.0f, tmp_v, 1);
+		tmp_d[d] = (sign < 0 ? -1 : 1) * tmp_d[d] * m->out_norm_w[d];
+	if (fp_mat_mul(tmp_v, tmp_d, &m->unembed, 1)) /* out of memory: no ranking */
+		for (int v = 0; v < V; v++)
+			tmp_v[v] = 0;
 	an_top_k(tmp_v, V, n, top);
 }
 

@@ -250,8 +250,8 @@ static double now(void)
 }
 
 /* n rows sampled (without replacement) from M [rows, d], normalised */
-static float *sample_rows(st_rng *rng, const float *M, long rows, int d, long n, long stride_col, const float *colmat,
-			  int F)
+/* n of the rows of M, or (M NULL) n of the columns of every layer's W_out */
+static float *sample_rows(st_rng *rng, const fp_mat *M, const fp_model *m, long rows, int d, long n)
 {
 	float *V = malloc((size_t)n * d * sizeof *V);
 	long *idx = malloc((size_t)rows * sizeof *idx);
@@ -266,10 +266,9 @@ static float *sample_rows(st_rng *rng, const float *M, long rows, int d, long n,
 		long t = idx[i];
 		idx[i] = idx[j], idx[j] = t;
 		if (M)
-			memcpy(V + i * d, M + idx[i] * d, (size_t)d * sizeof(float));
-		else /* column idx of a [d][F] matrix block per layer: colmat + layer*stride */
-			for (int k = 0; k < d; k++)
-				V[i * d + k] = colmat[(idx[i] / F) * stride_col + (size_t)k * F + idx[i] % F];
+			fp_mat_row(M, (int)idx[i], V + i * d);
+		else /* W_out is [D][F] per layer: neuron f of layer l writes column f */
+			fp_mat_col(&m->layers[idx[i] / m->cfg.d_mlp].w_down, (int)(idx[i] % m->cfg.d_mlp), V + i * d);
 	}
 	free(idx);
 	normalize_rows(V, n, d);
@@ -364,13 +363,8 @@ int cmd_superposition(int argc, char **argv)
 			return 1;
 		int D = m->cfg.d_model, F = m->cfg.d_mlp, L = m->cfg.n_layers;
 		long nm = (long)L * F < sample ? (long)L * F : sample, nu = m->cfg.n_vocab < sample ? m->cfg.n_vocab : sample;
-		/* W_out is [D][F] per layer: neuron f of layer l writes column f */
-		float *Wcat = malloc((size_t)L * D * F * sizeof *Wcat);
-		for (int l = 0; Wcat && l < L; l++)
-			memcpy(Wcat + (size_t)l * D * F, m->layers[l].w_down, (size_t)D * F * sizeof(float));
-		float *Vm = Wcat ? sample_rows(&rng, NULL, (long)L * F, D, nm, (long)D * F, Wcat, F) : NULL;
-		free(Wcat);
-		float *Vu = sample_rows(&rng, m->unembed, m->cfg.n_vocab, D, nu, 0, NULL, 0);
+		float *Vm = sample_rows(&rng, NULL, m, (long)L * F, D, nm);
+		float *Vu = sample_rows(&rng, &m->unembed, m, m->cfg.n_vocab, D, nu);
 		S[1].name = "mlp_out", S[2].name = "unembed";
 		if (!Vm || !Vu || measure(Vm, nm, D, &S[1]) || measure(Vu, nu, D, &S[2])) {
 			rc = cli_error("superposition", "out of memory for the model's rows");

@@ -2,6 +2,7 @@
  * cmd_*.c file exposing cmd_NAME(argc, argv). */
 #include "cli.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static const cli_command COMMANDS[] = {
@@ -30,11 +31,58 @@ static void usage(FILE *f)
 	fprintf(f, "\n'factprobe COMMAND --help' describes a command's options.\n"
 		   "The model is -m PATH, else $FACTPROBE_MODEL, else the default model\n"
 		   "(SmolLM2-135M-Instruct Q4_1, fetched by 'make model' into\n"
-		   "${XDG_CACHE_HOME:-$HOME/.cache}/factprobe/).\n");
+		   "${XDG_CACHE_HOME:-$HOME/.cache}/factprobe/).\n\n"
+		   "Every command that loads a model also takes --weights native|f32\n"
+		   "(or $FACTPROBE_WEIGHTS): native (the default) keeps the weight matrices\n"
+		   "memory-mapped in the file's own types (Q4_K, Q8_0, F16, ...) and\n"
+		   "dequantises each just before its matrix product; f32 dequantises every\n"
+		   "weight once at load (about 4 bytes per parameter).  Both give the same\n"
+		   "numbers; 'factprobe info' shows the mode and the memory it takes.\n");
+}
+
+/* Takes --weights MODE / --weights=MODE out of argv (before any "--"), so
+ * that every command accepts it.  Returns 0, or 2 after a usage error. */
+static int take_weights_option(int *argc, char **argv)
+{
+	const char *env = getenv("FACTPROBE_WEIGHTS"), *val = env && *env ? env : NULL, *from = "$FACTPROBE_WEIGHTS";
+	int out = 1;
+	for (int i = 1; i < *argc; i++) {
+		if (!strcmp(argv[i], "--")) {
+			while (i < *argc)
+				argv[out++] = argv[i++];
+			break;
+		}
+		if (!strcmp(argv[i], "--weights") || !strncmp(argv[i], "--weights=", 10)) {
+			if (argv[i][9] == '=') {
+				val = argv[i] + 10;
+			} else if (i + 1 < *argc) {
+				val = argv[++i];
+			} else {
+				fprintf(stderr, "factprobe: option '--weights' needs a value (native or f32)\n");
+				return 2;
+			}
+			from = "--weights";
+			continue;
+		}
+		argv[out++] = argv[i];
+	}
+	argv[out] = NULL;
+	*argc = out;
+	if (val) {
+		int mode = fp_weights_parse(val);
+		if (mode < 0) {
+			fprintf(stderr, "factprobe: %s '%s' is neither native nor f32\n", from, val);
+			return 2;
+		}
+		cli_weights = mode;
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
+	if (take_weights_option(&argc, argv))
+		return 2;
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

@@ -13,8 +13,15 @@ double tr_embedding_std(const fp_model *m)
 {
 	size_t n = (size_t)m->cfg.n_vocab * m->cfg.d_model;
 	double s = 0, ss = 0;
-	for (size_t i = 0; i < n; i++)
-		s += m->tok_embd[i], ss += (double)m->tok_embd[i] * m->tok_embd[i];
+	float *row = malloc((size_t)m->cfg.d_model * sizeof *row);
+	if (!row)
+		return NAN;
+	for (int v = 0; v < m->cfg.n_vocab; v++) {
+		fp_mat_row(&m->tok_embd, v, row);
+		for (int i = 0; i < m->cfg.d_model; i++)
+			s += row[i], ss += (double)row[i] * row[i];
+	}
+	free(row);
 	double mean = s / n;
 	return sqrt(ss / n - mean * mean);
 }

@@ -4,7 +4,7 @@
  *     at 512 tokens, and 1024^3);
  *   - load time, peak RSS against the f32 weight size;
  *   - forward passes at 16, 128 and 512 tokens: tokens/s and GFLOP/s.
- * usage: bench_forward MODEL.gguf [REPEATS] */
+ * usage: bench_forward MODEL.gguf [REPEATS [native|f32]] */
 #include "../model/model.h"
 
 #include <cblas.h>
@@ -49,7 +49,7 @@ static double sgemm_rate(int M, int N, int K, int reps)
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "usage: bench_forward MODEL.gguf [REPEATS]\n");
+		fprintf(stderr, "usage: bench_forward MODEL.gguf [REPEATS [native|f32]]\n");
 		return 2;
 	}
 	int reps = argc > 2 ? atoi(argv[2]) : 5;
@@ -58,13 +58,18 @@ int main(int argc, char **argv)
 	fp_model *m = NULL;
 	fp_error err = {0};
 	double t0 = now();
-	if (fp_model_load(&m, argv[1], &err)) {
+	int mode = argc > 3 ? fp_weights_parse(argv[3]) : FP_WEIGHTS_DEFAULT;
+	if (mode < 0) {
+		fprintf(stderr, "bench_forward: weights mode '%s' is neither native nor f32\n", argv[3]);
+		return 2;
+	}
+	if (fp_model_load_mode(&m, argv[1], mode, &err)) {
 		fprintf(stderr, "bench_forward: %s\n", err.msg);
 		return 1;
 	}
 	double load = now() - t0;
 	const fp_config *c = &m->cfg;
-	double wmb = m->block_floats * 4.0 / 1e6;
+	double wmb = fp_model_weight_bytes(m) / 1e6;
 	printf("model %s: %d layers, d_model %d, d_mlp %d; OpenBLAS %s, %d threads\n", argv[1], c->n_layers,
 	       c->d_model, c->d_mlp, openblas_get_config(), openblas_get_num_threads());
 	double r_model = sgemm_rate(512, c->d_mlp, c->d_model, 15);
@@ -72,7 +77,7 @@ int main(int argc, char **argv)
 	printf("sgemm        %7.1f GFLOP/s at 512x%dx%d (the model's MLP shape), %7.1f GFLOP/s at 1024^3\n", r_model,
 	       c->d_mlp, c->d_model, r_big);
 	double ref = r_model > r_big ? r_model : r_big;
-	printf("load         %7.3f s (dequantise %.0f MB of f32 weights)\n", load, wmb);
+	printf("load         %7.3f s (%s weights: %.0f MB)\n", load, fp_weights_name(m->weights), wmb);
 	int sizes[3] = {16, 128, 512};
 	int32_t *ids = malloc(512 * sizeof *ids);
 	for (int i = 0; i < 512; i++)
@@ -98,7 +103,7 @@ int main(int argc, char **argv)
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
 	double rss = ru.ru_maxrss / 1e3;
-	printf("peak RSS     %7.0f MB = %.2f x the f32 weights (%.0f MB)\n", rss, rss / wmb, wmb);
+	printf("peak RSS     %7.0f MB = %.2f x the weights (%.0f MB)\n", rss, rss / wmb, wmb);
 	free(ids);
 	fp_model_free(m);
 	return 0;

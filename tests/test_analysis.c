@@ -101,8 +101,11 @@ static void test_plant(void)
 	CHECK(an_dir_parse(m, "tok:Q", 0, 0, &d, &err) == 0 && d->width == D, "tok:Q parses: %s", err.msg);
 	if (d) {
 		double diff = 0;
+		float *u = malloc(D * sizeof *u);
+		fp_mat_row(&m->unembed, 'Q', u);
 		for (int k = 0; k < D; k++)
-			diff = fmax(diff, fabs(d->v[k] - m->unembed['Q' * D + k]));
+			diff = fmax(diff, fabs(d->v[k] - u[k]));
+		free(u);
 		CHECK_CLOSE(diff, 0, "tok:Q is the unembedding row of 'Q'");
 		an_dir_free(d), d = NULL;
 	}
@@ -124,8 +127,11 @@ static void test_plant(void)
 	CHECK(an_dir_parse(m, "emb:Jb", 0, 0, &d, &err) == 0, "emb:Jb parses: %s", err.msg);
 	if (d) {
 		double diff = 0;
+		float *ej = malloc(D * sizeof *ej), *eb = malloc(D * sizeof *eb);
+		fp_mat_row(&m->tok_embd, 'J', ej), fp_mat_row(&m->tok_embd, 'b', eb);
 		for (int k = 0; k < D; k++)
-			diff = fmax(diff, fabs(d->v[k] - 0.5 * (m->tok_embd['J' * D + k] + m->tok_embd['b' * D + k])));
+			diff = fmax(diff, fabs(d->v[k] - 0.5 * (ej[k] + eb[k])));
+		free(ej), free(eb);
 		CHECK_CLOSE(diff, 1e-6, "emb:Jb is the mean embedding of 'J' and 'b'");
 		an_dir_free(d), d = NULL;
 	}
@@ -206,8 +212,10 @@ static void test_dla_complete(const char *arch)
 			for (int k = 0; k < D; k++)
 				x[k] += attn[((size_t)l * n + p) * D + k] + (m->layers[l].b_down ? m->layers[l].b_down[k] : 0);
 		sum += dotd(x, g, D) / scale;
-		if (m->out_norm_b)
-			sum += dotd(m->out_norm_b, m->unembed + (size_t)target * D, D);
+		if (m->out_norm_b) {
+			fp_mat_row(&m->unembed, target, x);
+			sum += dotd(m->out_norm_b, x, D);
+		}
 		double logit = r.logits[(size_t)p * V + target];
 		worst = fmax(worst, fabs(sum - logit) / fmax(1, fabs(logit)));
 		free(x);

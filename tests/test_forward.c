@@ -12,6 +12,7 @@
 #include "check.h"
 #include "tiny.h"
 #include "../model/model.h"
+#include "../model/quant.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -42,12 +43,19 @@ static void rec_free(rec *r)
 			free(r->buf[k][l]);
 }
 
+/* a matrix of a model loaded with FP_WEIGHTS_F32, as floats */
+static const float *F32(const fp_mat *w)
+{
+	return w->type == GGML_F32 ? w->data : NULL;
+}
+
 static fp_model *load_tiny(const char *arch)
 {
 	tiny_opts o;
 	fp_model *m;
 	fp_error e = {0};
 	tiny_defaults(&o, arch);
+	o.weights = FP_WEIGHTS_F32; /* the tests below edit weights in place and read them as floats */
 	if (tiny_load(&o, &m, &e))
 		printf("cannot load: %s\n", e.msg);
 	return m;
@@ -131,7 +139,7 @@ static void test_hooks(fp_model *m)
 		for (int v = 0; v < V; v++) {
 			double s = 0;
 			for (int i = 0; i < D; i++)
-				s += (double)r.buf[FP_HOOK_LN_FINAL][0][(size_t)t * D + i] * m->unembed[(size_t)v * D + i];
+				s += (double)r.buf[FP_HOOK_LN_FINAL][0][(size_t)t * D + i] * F32(&m->unembed)[(size_t)v * D + i];
 			dl = fmax(dl, fabs(s - logits[(size_t)t * V + v]));
 		}
 	}
@@ -151,8 +159,8 @@ static void test_zero_blocks(fp_model *m)
 	int QE = m->cfg.n_heads * m->cfg.d_head, F = m->cfg.d_mlp;
 	for (int l = 0; l < L; l++) {
 		fp_layer *y = &m->layers[l];
-		memset((float *)y->wo, 0, (size_t)D * QE * sizeof(float));
-		memset((float *)y->w_down, 0, (size_t)D * F * sizeof(float));
+		memset((float *)y->wo.data, 0, (size_t)D * QE * sizeof(float));
+		memset((float *)y->w_down.data, 0, (size_t)D * F * sizeof(float));
 		if (y->bo)
 			memset((float *)y->bo, 0, (size_t)D * sizeof(float));
 		if (y->b_down)
@@ -166,12 +174,12 @@ static void test_zero_blocks(fp_model *m)
 	double md = 0;
 	for (int t = 0; t < NT; t++) {
 		for (int i = 0; i < D; i++)
-			x[i] = m->tok_embd[(size_t)TOKS[t] * D + i] + (m->pos_embd ? m->pos_embd[(size_t)t * D + i] : 0);
+			x[i] = F32(&m->tok_embd)[(size_t)TOKS[t] * D + i] + (m->pos_embd ? m->pos_embd[(size_t)t * D + i] : 0);
 		ref_norm(m, x, m->out_norm_w, m->out_norm_b, xn);
 		for (int v = 0; v < V; v++) {
 			double s = 0;
 			for (int i = 0; i < D; i++)
-				s += (double)xn[i] * m->unembed[(size_t)v * D + i];
+				s += (double)xn[i] * F32(&m->unembed)[(size_t)v * D + i];
 			md = fmax(md, fabs(s - logits[(size_t)t * V + v]));
 		}
 	}
@@ -205,7 +213,7 @@ static void test_uniform_attention(fp_model *m)
 	const fp_config *c = &m->cfg;
 	int D = c->d_model, E = c->d_head, H = c->n_heads, K = c->n_kv_heads, QE = H * E, KE = K * E;
 	const fp_layer *y = &m->layers[0];
-	memset((float *)y->wq, 0, (size_t)QE * D * sizeof(float));
+	memset((float *)y->wq.data, 0, (size_t)QE * D * sizeof(float));
 	if (y->bq)
 		memset((float *)y->bq, 0, (size_t)QE * sizeof(float));
 	zq cap = {0};
@@ -218,7 +226,7 @@ static void test_uniform_attention(fp_model *m)
 		for (int j = 0; j < KE; j++) {
 			double s = y->bv ? y->bv[j] : 0;
 			for (int i = 0; i < D; i++)
-				s += (double)y->wv[(size_t)j * D + i] * xn[i];
+				s += (double)F32(&y->wv)[(size_t)j * D + i] * xn[i];
 			v[(size_t)t * KE + j] = (float)s;
 		}
 	}
@@ -260,7 +268,7 @@ static void test_ablation(fp_model *m)
 	fp_error e = {0};
 	fp_model_forward(m, TOKS, NT, NULL, base, &e);
 	fp_model_forward(m, TOKS, NT, &o, hooked, &e);
-	float *w = (float *)m->layers[ab.layer].w_down, *saved = malloc((size_t)D * 4);
+	float *w = (float *)m->layers[ab.layer].w_down.data, *saved = malloc((size_t)D * 4);
 	for (int i = 0; i < D; i++)
 		saved[i] = w[(size_t)i * F + ab.neuron], w[(size_t)i * F + ab.neuron] = 0;
 	fp_model_forward(m, TOKS, NT, NULL, edited, &e);

@@ -401,6 +401,127 @@ static void test_michael_jordan(fp_model *m)
 	free(lg);
 }
 
+/* ---- the two weights modes ---- */
+
+typedef struct diffs {
+	double rel;        /* max |a - b| / max |b| */
+	size_t n, same;    /* values compared, bit-identical ones */
+} diffs;
+
+static void diff_into(diffs *d, const float *a, const float *b, size_t n)
+{
+	double worst = 0, scale = 0;
+	for (size_t i = 0; i < n; i++) {
+		double x = fabs((double)a[i] - b[i]);
+		worst = x > worst ? x : worst;
+		scale = fabs(b[i]) > scale ? fabs(b[i]) : scale;
+		d->same += !memcmp(a + i, b + i, sizeof *a);
+	}
+	d->n += n;
+	double r = scale > 0 ? worst / scale : worst;
+	d->rel = r > d->rel ? r : d->rel;
+}
+
+/* logits at every position for n tokens (and for three packed sequences) */
+static void forward_both(fp_model *q, fp_model *f, int n, diffs *d)
+{
+	int V = q->cfg.n_vocab, seq[3] = {n / 2, n / 3, n - n / 2 - n / 3};
+	int32_t *ids = malloc((size_t)n * sizeof *ids);
+	float *a = malloc((size_t)n * V * sizeof *a), *b = malloc((size_t)n * V * sizeof *b);
+	fp_error err = {0};
+	for (int i = 0; i < n; i++)
+		ids[i] = (int32_t)((i * 7919 + 13) % V);
+	fp_forward_opts o = {0};
+	o.all_logits = 1;
+	int ok = fp_model_forward(q, ids, n, &o, a, &err) == 0 && fp_model_forward(f, ids, n, &o, b, &err) == 0;
+	CHECK(ok, "forward of %d tokens in both modes: %s", n, err.msg);
+	if (ok)
+		diff_into(d, a, b, (size_t)n * V);
+	if (n >= 3) {
+		o.all_logits = 0, o.seq_len = seq, o.n_seq = 3;
+		ok = fp_model_forward(q, ids, n, &o, a, &err) == 0 && fp_model_forward(f, ids, n, &o, b, &err) == 0;
+		CHECK(ok, "packed forward of %d tokens in both modes: %s", n, err.msg);
+		if (ok)
+			diff_into(d, a, b, (size_t)3 * V);
+	}
+	free(ids), free(a), free(b);
+}
+
+/* every weight accessor gives the same floats in both modes */
+static void accessors_both(const fp_model *q, const fp_model *f, diffs *d)
+{
+	int D = q->cfg.d_model, F = q->cfg.d_mlp;
+	size_t big = (size_t)(D > F ? D : F) * 4;
+	float *a = malloc(big * sizeof *a), *b = malloc(big * sizeof *b);
+	for (int l = 0; l < q->cfg.n_layers; l += q->cfg.n_layers - 1 > 0 ? q->cfg.n_layers - 1 : 1) {
+		const fp_layer *x = &q->layers[l], *y = &f->layers[l];
+		fp_mat_row(&x->w_up, F - 1, a), fp_mat_row(&y->w_up, F - 1, b);
+		diff_into(d, a, b, (size_t)D);
+		fp_mat_col(&x->w_down, F / 3, a), fp_mat_col(&y->w_down, F / 3, b);
+		diff_into(d, a, b, (size_t)D);
+		float *ow, *ow2;
+		const float *wa = fp_mat_f32(&x->wo, &ow), *wb = fp_mat_f32(&y->wo, &ow2);
+		if (wa && wb)
+			diff_into(d, wa, wb, (size_t)x->wo.rows * x->wo.cols);
+		free(ow), free(ow2);
+		if (l >= q->cfg.n_layers - 1)
+			break;
+	}
+	fp_mat_row(&q->unembed, q->cfg.n_vocab - 1, a), fp_mat_row(&f->unembed, f->cfg.n_vocab - 1, b);
+	diff_into(d, a, b, (size_t)D);
+	fp_mat_row(&q->tok_embd, 1, a), fp_mat_row(&f->tok_embd, 1, b);
+	diff_into(d, a, b, (size_t)D);
+	free(a), free(b);
+}
+
+/* FP_WEIGHTS_NATIVE (matrices left in the file's type, dequantised a tile
+ * at a time) against FP_WEIGHTS_F32 (dequantised at load, the reference
+ * path): the same logits and the same weights through every accessor. */
+static void test_modes(const char *model)
+{
+	for (int mi = 0; mi < tiny_n_named(); mi++) {
+		tiny_opts o;
+		const char *file = tiny_named(mi, &o);
+		fp_model *q = NULL, *f = NULL;
+		fp_error err = {0};
+		o.weights = FP_WEIGHTS_NATIVE;
+		int ok = tiny_load(&o, &q, &err) == 0;
+		o.weights = FP_WEIGHTS_F32;
+		ok = ok && tiny_load(&o, &f, &err) == 0;
+		CHECK(ok, "%s loads in both modes: %s", file, err.msg);
+		if (ok) {
+			diffs d = {0};
+			forward_both(q, f, 9, &d);
+			accessors_both(q, f, &d);
+			CHECK_CLOSE(d.rel, 1e-6, "%s: native weights = f32 weights (logits, rows, columns), relative; %zu of "
+				    "%zu values bit-identical", file, d.same, d.n);
+		}
+		fp_model_free(q), fp_model_free(f);
+	}
+	fp_model *q = NULL, *f = NULL;
+	fp_error err = {0};
+	int ok = model && fp_model_load_mode(&q, model, FP_WEIGHTS_NATIVE, &err) == 0 &&
+		 fp_model_load_mode(&f, model, FP_WEIGHTS_F32, &err) == 0;
+	CHECK(ok, "the default model loads in both modes: %s", err.msg);
+	if (ok) {
+		CHECK(q->weights == FP_WEIGHTS_NATIVE && f->weights == FP_WEIGHTS_F32 &&
+		      fp_model_weight_bytes(q) * 4 < fp_model_weight_bytes(f),
+		      "native weights take %.0f MB, f32 %.0f MB", fp_model_weight_bytes(q) / 1e6, fp_model_weight_bytes(f) / 1e6);
+		int sizes[] = {1, 5, 16, 77, 130};
+		for (int i = 0; i < 5; i++) {
+			diffs d = {0};
+			forward_both(q, f, sizes[i], &d);
+			CHECK_CLOSE(d.rel, 1e-6, "default model, %d tokens: native weights' logits = f32 weights' logits at "
+				    "every position, relative; %zu of %zu bit-identical", sizes[i], d.same, d.n);
+		}
+		diffs d = {0};
+		accessors_both(q, f, &d);
+		CHECK_CLOSE(d.rel, 0, "default model: rows, columns and matrices read through the accessors are the same "
+			    "floats in both modes; %zu of %zu bit-identical", d.same, d.n);
+	}
+	fp_model_free(q), fp_model_free(f);
+}
+
 int main(int argc, char **argv)
 {
 	fixdir = argc > 1 ? argv[1] : "tests/fixtures";
@@ -417,6 +538,7 @@ int main(int argc, char **argv)
 	test_dequant(lc);
 	test_tiny(lc);
 	test_tiny_hf(hf);
+	test_modes(model);
 	fp_model *m = NULL;
 	fp_error err = {0};
 	CHECK(model && fp_model_load(&m, model, &err) == 0, "the default model loads (%s): %s",

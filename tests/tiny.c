@@ -348,7 +348,7 @@ int tiny_load(const tiny_opts *o, fp_model **m, fp_error *err)
 	if (tiny_write(o, path))
 		rc = fp_error_set(err, FP_ERR_IO, "cannot write '%s'", path);
 	else
-		rc = fp_model_load(m, path, err);
+		rc = fp_model_load_mode(m, path, o->weights, err);
 	unlink(path);
 	return rc;
 }

@@ -20,6 +20,7 @@ typedef struct tiny_opts {
 	float rope_base;
 	int spm_vocab;       /* 1: SentencePiece-style vocabulary instead of byte-level BPE */
 	const char *pre;     /* byte-level BPE pre-tokenizer (default "gpt-2") */
+	int weights;         /* fp_model_load_mode's mode (0: the default) */
 	/* a planted fact: neuron plant_neuron of layer plant_layer reads
 	 * direction e0 and writes e1; token plant_in's embedding gets +6 e0 and
 	 * token plant_out's (tied unembedding) +6 e1, so the neuron fires on
