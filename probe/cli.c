@@ -100,68 +100,6 @@ int cli_parse_int(const char *cmd, const char *opt, const char *s, int lo, int h
 	return 0;
 }
 
-void cli_tsv_escape(FILE *f, const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		switch (s[i]) {
-		case '\t': fputs("\\t", f); break;
-		case '\n': fputs("\\n", f); break;
-		case '\r': fputs("\\r", f); break;
-		case '\\': fputs("\\\\", f); break;
-		default: fputc(s[i], f);
-		}
-	}
-}
-
-char *cli_utf8_clean(const char *s, size_t n)
-{
-	char *o = malloc(3 * n + 1), *p = o;
-	if (!o)
-		return NULL;
-	while (n) {
-		long bad = fp_utf8_invalid_at(s, n);
-		size_t good = bad < 0 ? n : (size_t)bad;
-		memcpy(p, s, good);
-		p += good, s += good, n -= good;
-		if (n) {
-			memcpy(p, "\xef\xbf\xbd", 3);
-			p += 3, s++, n--;
-		}
-	}
-	*p = 0;
-	return o;
-}
-
-int cli_print_quoted(FILE *f, const char *s, size_t n)
-{
-	int cols = 2; /* the quotes; then one column per code point printed */
-	long bad = fp_utf8_invalid_at(s, n);
-	fputc('"', f);
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (bad >= 0 && (size_t)bad == i) { /* a piece of a character: show the byte */
-			cols += fprintf(f, "\\x%02x", c);
-			bad = i + 1 < n ? fp_utf8_invalid_at(s + i + 1, n - i - 1) : -1;
-			if (bad >= 0)
-				bad += (long)i + 1;
-			continue;
-		}
-		if (c == '\n') cols += fputs("\\n", f) >= 0 ? 2 : 0;
-		else if (c == '\t') cols += fputs("\\t", f) >= 0 ? 2 : 0;
-		else if (c == '\r') cols += fputs("\\r", f) >= 0 ? 2 : 0;
-		else if (c == '"') cols += fputs("\\\"", f) >= 0 ? 2 : 0;
-		else if (c == '\\') cols += fputs("\\\\", f) >= 0 ? 2 : 0;
-		else if (c < 0x20 || c == 0x7f)
-			cols += fprintf(f, "\\x%02x", c);
-		else {
-			fputc(c, f);
-			cols += (c & 0xc0) != 0x80;
-		}
-	}
-	fputc('"', f);
-	return cols;
-}
-
 char *cli_text_arg(const char *cmd, const char *text, size_t *len)
 {
 	if (strcmp(text, "-")) {
@@ -220,7 +158,7 @@ char *cli_token_text(const fp_model *m, int id)
 	char buf[512];
 	int l = fp_token_decode(m->tok, id, buf, sizeof buf);
 	size_t n = l < 0 ? 0 : (size_t)l < sizeof buf ? (size_t)l : sizeof buf - 1;
-	return cli_utf8_clean(buf, n);
+	return tb_utf8_clean(buf, n);
 }
 
 int cli_parse_hook_pattern(const char *cmd, const fp_model *m, const char *s, int *kind, int *layer)

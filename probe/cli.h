@@ -8,6 +8,7 @@
 
 #include "../model/model.h"
 #include "parse.h"
+#include "table.h"
 
 #define FACTPROBE_VERSION "0.1.0"
 #define FP_DEFAULT_MODEL_FILE "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -61,15 +62,8 @@ int cli_bad_option(const char *cmd, int c, char **argv);
 /* Parses a positive int option value; returns -1 (after printing) if bad. */
 int cli_parse_int(const char *cmd, const char *opt, const char *s, int lo, int hi, int *out);
 
-/* Writes s (n bytes) escaping \t \n \r \\ so a TSV cell stays one cell. */
-void cli_tsv_escape(FILE *f, const char *s, size_t n);
-/* s (n bytes) with invalid UTF-8 bytes replaced by U+FFFD (malloc'ed),
- * so partial-character tokens still make valid JSON. */
-char *cli_utf8_clean(const char *s, size_t n);
-/* Text for a human: C-style escapes for control characters and for bytes
- * that are not a whole UTF-8 character (\xNN), quoted.
- * Returns the columns printed (code points, not bytes). */
-int cli_print_quoted(FILE *f, const char *s, size_t n);
+/* Table cells and strings for output: table.h (tb_tsv_escape, tb_utf8_clean,
+ * tb_print_quoted, and the table emitter). */
 
 /* A token's text as a malloc'ed, valid UTF-8 string: bytes that are not a
  * whole UTF-8 character become U+FFFD (NULL when out of memory). */

@@ -364,7 +364,7 @@ int cmd_dot(int argc, char **argv)
 		json_object_set_new(o, "direction_norm", json_real(vnorm));
 		json_object_set_new(o, "hook", json_string(hname));
 		if (single) {
-			char *ct = cli_utf8_clean(text, strlen(text));
+			char *ct = tb_utf8_clean(text, strlen(text));
 			json_object_set_new(o, "prompt", json_string(ct ? ct : ""));
 			free(ct);
 			for (int l = l0; l < l1; l++)
@@ -409,7 +409,7 @@ int cmd_dot(int argc, char **argv)
 					char tb[512];
 					int tl = fp_token_decode(m->tok, ids[poslist[i]], tb, sizeof tb);
 					printf("%d\t%d\t", l, poslist[i]);
-					cli_tsv_escape(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
+					tb_tsv_escape(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
 					printf("\t%.6g\t%.6g\t%.6g\n", dots[k], coss[k], norms[k]);
 				}
 		} else {
@@ -427,11 +427,11 @@ int cmd_dot(int argc, char **argv)
 		printf("\nhook: %s\n", hname);
 		if (single && npos == 1) {
 			printf("prompt ");
-			cli_print_quoted(stdout, text, strlen(text));
+			tb_print_quoted(stdout, text, strlen(text));
 			char tb[256];
 			int tl = fp_token_decode(m->tok, ids[poslist[0]], tb, sizeof tb);
 			printf(" (%d tokens), position %d ", n, poslist[0]);
-			cli_print_quoted(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
+			tb_print_quoted(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
 			printf("\n%5s %12s %9s %10s\n", "layer", "dot", "cos", "|x|");
 			for (int l = l0; l < l1; l++)
 				printf("%5d %12.4f %9.4f %10.3f\n", l, dots[l - l0], coss[l - l0], norms[l - l0]);
@@ -445,7 +445,7 @@ int cmd_dot(int argc, char **argv)
 			}
 		} else if (single) {
 			printf("prompt ");
-			cli_print_quoted(stdout, text, strlen(text));
+			tb_print_quoted(stdout, text, strlen(text));
 			printf(" (%d tokens); cosine per layer (rows) and token (columns); dot products: --tsv or --json\n",
 			       n);
 			printf("%5s", "layer");

@@ -102,7 +102,7 @@ int cmd_info(int argc, char **argv)
 			for (uint64_t i = 0; i < m->gguf->n_kv; i++) {
 				char val[512], *k = gguf_strdup(m->gguf->kv[i].key), *v;
 				gguf_kv_format(&m->gguf->kv[i], val, sizeof val);
-				v = cli_utf8_clean(val, strlen(val));
+				v = tb_utf8_clean(val, strlen(val));
 				if (k && v)
 					json_object_set_new(md, k, json_string(v));
 				free(k), free(v);

@@ -260,7 +260,7 @@ int cmd_lens(int argc, char **argv)
 #define LAYER_LABEL(r) (r == 0 ? "emb" : (snprintf(lab, sizeof lab, "%d", r - 1), lab))
 	if (fmt == FMT_JSON) {
 		json_t *o = json_object(), *arr = json_array();
-		char *ct = cli_utf8_clean(text, len);
+		char *ct = tb_utf8_clean(text, len);
 		json_object_set_new(o, "prompt", json_string(ct ? ct : ""));
 		free(ct);
 		json_object_set_new(o, "target", json_string(ttext ? ttext : ""));
@@ -301,25 +301,25 @@ int cmd_lens(int argc, char **argv)
 					int id = j < 0 ? target : top_id[cell * k + j];
 					int tl = fp_token_decode(m->tok, id, tb, sizeof tb);
 					printf("%s\t%d\t", LAYER_LABEL(r), poslist[i]);
-					cli_tsv_escape(stdout, pb, (size_t)pl);
+					tb_tsv_escape(stdout, pb, (size_t)pl);
 					printf("\t%d\t%d\t", j < 0 ? 0 : j + 1, id);
-					cli_tsv_escape(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
+					tb_tsv_escape(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
 					printf("\t%.6g\n", j < 0 ? tprob[cell] : top_p[cell * k + j]);
 				}
 			}
 	} else {
 		char tb[256];
 		printf("prompt ");
-		cli_print_quoted(stdout, text, len);
+		tb_print_quoted(stdout, text, len);
 		printf(" (%d tokens)\ntarget ", n);
 		int tl = fp_token_decode(m->tok, target, tb, sizeof tb);
-		cli_print_quoted(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
+		tb_print_quoted(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
 		printf(" (id %d%s)\n", target, auto_target ? ", the model's top prediction" : "");
 		for (int i = 0; i < npos; i++) {
 			int p = poslist[i];
 			tl = fp_token_decode(m->tok, ids[p], tb, sizeof tb);
 			printf("\nposition %d ", p);
-			cli_print_quoted(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
+			tb_print_quoted(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
 			printf("\n%5s %7s %9s   top %d (probability)\n", "layer", "rank", "p(target)", k);
 			for (int r = 0; r < R; r++) {
 				size_t cell = (size_t)r * npos + i;
@@ -327,7 +327,7 @@ int cmd_lens(int argc, char **argv)
 				for (int j = 0; j < k; j++) {
 					tl = fp_token_decode(m->tok, top_id[cell * k + j], tb, sizeof tb);
 					printf(" ");
-					cli_print_quoted(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
+					tb_print_quoted(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
 					printf(" %.3f", top_p[cell * k + j]);
 				}
 				printf("\n");

@@ -289,7 +289,7 @@ static int live(live_opts *o, const char *prompt_arg)
 	int npro = 3, pro[3];
 	if (o->fmt == FMT_JSON) {
 		json_t *jo = json_object(), *arr = json_array();
-		char *ct = cli_utf8_clean(text, len), *tt = cli_token_text(m, target);
+		char *ct = tb_utf8_clean(text, len), *tt = cli_token_text(m, target);
 		json_object_set_new(jo, "prompt", json_string(ct ? ct : ""));
 		json_object_set_new(jo, "target", json_string(tt ? tt : ""));
 		free(ct), free(tt);
@@ -349,23 +349,23 @@ static int live(live_opts *o, const char *prompt_arg)
 				int tl = fp_token_decode(m->tok, pro[q], tb, sizeof tb);
 				if (q)
 					putchar(' ');
-				cli_print_quoted(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
+				tb_print_quoted(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
 			}
 			printf("\n");
 		}
 	} else {
 		printf("prompt ");
-		cli_print_quoted(stdout, text, len);
+		tb_print_quoted(stdout, text, len);
 		int tl = fp_token_decode(m->tok, ids[pos], tb, sizeof tb);
 		printf(" (%d tokens)\nposition %d ", n, pos);
-		cli_print_quoted(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
+		tb_print_quoted(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
 		tl = fp_token_decode(m->tok, target, tb, sizeof tb);
 		printf("; target ");
-		cli_print_quoted(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
+		tb_print_quoted(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
 		if (vs >= 0) {
 			tl = fp_token_decode(m->tok, vs, tb, sizeof tb);
 			printf(" vs ");
-			cli_print_quoted(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
+			tb_print_quoted(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
 		}
 		if (vs >= 0)
 			printf("; clean logit difference %.4f\n", clean);
@@ -386,7 +386,7 @@ static int live(live_opts *o, const char *prompt_arg)
 				tl = fp_token_decode(m->tok, pro[q], tb, sizeof tb);
 				if (q)
 					putchar(' ');
-				cli_print_quoted(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
+				tb_print_quoted(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
 			}
 			printf("\n");
 		}

@@ -94,52 +94,43 @@ int cmd_predict(int argc, char **argv)
 		sum += exp(logits[i] - mx);
 	double lse = mx + log(sum);
 	an_top_k(logits, V, k, order);
-	char dec[1024];
-	json_t *o = NULL, *arr = NULL;
-	if (fmt == FMT_JSON) {
-		char *p = cli_utf8_clean(text, len);
-		o = json_object(), arr = json_array();
+	static const tb_col cols[] = {
+		{"rank", "rank", TB_INT, "%4d", 0, NULL},
+		{"token_id", "token_id", TB_INT, " %7d", 0, "id"},
+		{"token", "token", TB_STR, "  %-24s", 0, NULL},
+		{"prob", "prob", TB_REAL, " %9.4f", 0, NULL},
+		{NULL, "logprob", TB_REAL, NULL, 0, NULL},
+		{"logit", "logit", TB_REAL, " %9.3f", 0, NULL},
+	};
+	tb_table t;
+	if (fmt == FMT_TEXT) {
+		printf("prompt ");
+		tb_print_quoted(stdout, text, len);
+		printf(" (%d tokens)\n", n);
+	}
+	tb_begin(&t, stdout, fmt, cols, 6, 1);
+	for (int r = 0; r < k; r++) {
+		char dec[1024];
+		int id = order[r], dl = fp_token_decode(m->tok, id, dec, sizeof dec);
+		double lp = logits[id] - lse;
+		tb_int(&t, r + 1);
+		tb_int(&t, id);
+		tb_str(&t, dec, (size_t)dl < sizeof dec ? (size_t)dl : sizeof dec - 1);
+		tb_real(&t, exp(lp));
+		tb_real(&t, lp);
+		tb_real(&t, logits[id]);
+	}
+	json_t *rows = tb_end(&t);
+	if (rows) {
+		char *p = tb_utf8_clean(text, len);
+		json_t *o = json_object();
 		json_object_set_new(o, "prompt", json_string(p ? p : ""));
 		json_object_set_new(o, "n_tokens", json_integer(n));
-		free(p);
-	} else if (fmt == FMT_TSV) {
-		printf("rank\ttoken_id\ttoken\tprob\tlogit\n");
-	} else {
-		printf("prompt ");
-		cli_print_quoted(stdout, text, len);
-		printf(" (%d tokens)\n%4s %7s  %-24s %9s %9s\n", n, "rank", "id", "token", "prob", "logit");
-	}
-	for (int r = 0; r < k; r++) {
-		int id = order[r];
-		int dl = fp_token_decode(m->tok, id, dec, sizeof dec);
-		size_t dn = (size_t)dl < sizeof dec ? (size_t)dl : sizeof dec - 1;
-		double lp = logits[id] - lse;
-		if (fmt == FMT_JSON) {
-			json_t *e = json_object();
-			char *clean = cli_utf8_clean(dec, dn);
-			json_object_set_new(e, "rank", json_integer(r + 1));
-			json_object_set_new(e, "token_id", json_integer(id));
-			json_object_set_new(e, "token", json_string(clean ? clean : ""));
-			json_object_set_new(e, "prob", json_real(exp(lp)));
-			json_object_set_new(e, "logprob", json_real(lp));
-			json_object_set_new(e, "logit", json_real(logits[id]));
-			json_array_append_new(arr, e);
-			free(clean);
-		} else if (fmt == FMT_TSV) {
-			printf("%d\t%d\t", r + 1, id);
-			cli_tsv_escape(stdout, dec, dn);
-			printf("\t%.6g\t%.6g\n", exp(lp), logits[id]);
-		} else {
-			printf("%4d %7d  ", r + 1, id);
-			int cols = cli_print_quoted(stdout, dec, dn);
-			printf("%*s %9.4f %9.3f\n", cols < 24 ? 24 - cols : 0, "", exp(lp), logits[id]);
-		}
-	}
-	if (o) {
-		json_object_set_new(o, "predictions", arr);
+		json_object_set_new(o, "predictions", rows);
 		json_dumpf(o, stdout, JSON_INDENT(2));
 		fputc('\n', stdout);
 		json_decref(o);
+		free(p);
 	}
 done:
 	free(ids);

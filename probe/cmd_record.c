@@ -499,7 +499,7 @@ int cmd_record(int argc, char **argv)
 				char **tt = calloc((size_t)q->n_tokens, sizeof *tt), dec[1024];
 				for (int t = 0; tt && t < q->n_tokens; t++) {
 					int dl = fp_token_decode(m->tok, k.ids[q->token_at + t], dec, sizeof dec);
-					tt[t] = cli_utf8_clean(dec, (size_t)dl < sizeof dec ? (size_t)dl : sizeof dec - 1);
+					tt[t] = tb_utf8_clean(dec, (size_t)dl < sizeof dec ? (size_t)dl : sizeof dec - 1);
 				}
 				h5rec_prompt hp = {q->text, q->subject, q->target, q->relation, q->id, q->line, q->n_tokens,
 						   k.ids + q->token_at, tt, q->s0, q->s1, q->n_rows, k.row_pos + q->row_at};

@@ -58,40 +58,28 @@ int cmd_tokenize(int argc, char **argv)
 		rc = cli_error("tokenize", "%s", err.msg);
 		goto done;
 	}
-	char dec[1024];
-	json_t *o = NULL, *ja = NULL, *jt = NULL;
-	if (fmt == FMT_JSON) {
-		o = json_object(), ja = json_array(), jt = json_array();
-	} else if (fmt == FMT_TSV) {
-		printf("pos\ttoken_id\tpiece\ttext\n");
-	} else {
+	static const tb_col cols[] = {
+		{"pos", NULL, TB_INT, "%5d", 0, NULL},
+		{"token_id", "ids", TB_INT, " %7d", 0, NULL},
+		{"piece", NULL, TB_STR, NULL, 0, NULL},
+		{"text", "tokens", TB_STR, "  %s", .bytes = 1},
+	};
+	tb_table t;
+	if (fmt == FMT_TEXT)
 		printf("%d tokens\n", n);
-	}
+	tb_begin(&t, stdout, fmt, cols, 4, 0);
 	for (int i = 0; i < n; i++) {
+		char dec[1024];
 		size_t plen;
 		const char *piece = fp_token_piece(m->tok, ids[i], &plen);
 		int dl = fp_token_decode(m->tok, ids[i], dec, sizeof dec);
-		size_t dn = (size_t)dl < sizeof dec ? (size_t)dl : sizeof dec - 1;
-		if (fmt == FMT_JSON) {
-			char *clean = cli_utf8_clean(dec, dn);
-			json_array_append_new(ja, json_integer(ids[i]));
-			json_array_append_new(jt, json_string(clean ? clean : ""));
-			free(clean);
-		} else if (fmt == FMT_TSV) {
-			printf("%d\t%d\t", i, ids[i]);
-			cli_tsv_escape(stdout, piece, plen);
-			putchar('\t');
-			cli_tsv_escape(stdout, dec, dn);
-			putchar('\n');
-		} else {
-			printf("%5d %7d  ", i, ids[i]);
-			cli_print_quoted(stdout, dec, dn);
-			putchar('\n');
-		}
+		tb_int(&t, i);
+		tb_int(&t, ids[i]);
+		tb_str(&t, piece, plen);
+		tb_str(&t, dec, (size_t)dl < sizeof dec ? (size_t)dl : sizeof dec - 1);
 	}
+	json_t *o = tb_end_columns(&t);
 	if (o) {
-		json_object_set_new(o, "ids", ja);
-		json_object_set_new(o, "tokens", jt);
 		json_dumpf(o, stdout, JSON_COMPACT);
 		fputc('\n', stdout);
 		json_decref(o);

@@ -321,7 +321,7 @@ ranked:
 		if (fmt == FMT_TSV) {
 			int tl = fp_token_decode(m->tok, e->ctx[e->at], tb, sizeof tb);
 			printf("%d\t%.6g\t%ld\t%d\t", i + 1, e->act, e->line, e->pos);
-			cli_tsv_escape(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
+			tb_tsv_escape(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
 			putchar('\t');
 		} else {
 			printf("%4d %9.4f %6ld %4d  ", i + 1, e->act, e->line, e->pos);
@@ -348,9 +348,9 @@ ranked:
 		}
 		if (s) {
 			if (fmt == FMT_TSV)
-				cli_tsv_escape(stdout, s, len);
+				tb_tsv_escape(stdout, s, len);
 			else
-				cli_print_quoted(stdout, s, len);
+				tb_print_quoted(stdout, s, len);
 		}
 		putchar('\n');
 		free(s);

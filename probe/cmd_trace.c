@@ -182,12 +182,12 @@ static int single(trace_cli *a, const char *prompt_arg)
 					int tl = fp_token_decode(m->tok, ids[t], tb, sizeof tb);
 					float sc = r.score[k][(size_t)l * n + t];
 					printf("%s\t%d\t%d\t", TR_KIND_NAME[k], l, t);
-					cli_tsv_escape(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
+					tb_tsv_escape(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
 					printf("\t%.6g\t%.6g\n", sc, sc - r.low);
 				}
 	} else if (a->fmt == FMT_JSON) {
 		json_t *jo = json_object(), *toks = json_array();
-		char *ct = cli_utf8_clean(text, len);
+		char *ct = tb_utf8_clean(text, len);
 		json_object_set_new(jo, "prompt", json_string(ct ? ct : ""));
 		free(ct);
 		for (int t = 0; t < n; t++) {
@@ -227,10 +227,10 @@ static int single(trace_cli *a, const char *prompt_arg)
 	} else {
 		char tb[256];
 		printf("prompt ");
-		cli_print_quoted(stdout, text, len);
+		tb_print_quoted(stdout, text, len);
 		printf(" (%d tokens), subject tokens %d..%d\nanswer ", n, s0, s1 - 1);
 		int tl = fp_token_decode(m->tok, answer, tb, sizeof tb);
-		cli_print_quoted(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
+		tb_print_quoted(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
 		printf(": p = %.4f clean (high), %.4f corrupted (low; noise std %.4g, %d samples)\n", r.high, r.low, o.noise,
 		       o.samples);
 		for (int k = 0; k < TR_NKINDS; k++) {

@@ -9,10 +9,10 @@ set -u
 . "$(dirname "$0")/lib.sh"
 lib_init run
 MODEL=${FACTPROBE_TEST_MODEL:-}
-C_TESTS="test_stats test_parse test_quant test_gguf test_tokenizer test_forward test_oracle test_analysis test_prompts"
+C_TESTS="test_stats test_parse test_table test_quant test_gguf test_tokenizer test_forward test_oracle test_analysis test_prompts"
 if [ "${1:-}" = --fast ]; then
 	MODEL=
-	C_TESTS="test_stats test_parse test_quant test_gguf test_tokenizer test_forward test_analysis test_prompts"
+	C_TESTS="test_stats test_parse test_table test_quant test_gguf test_tokenizer test_forward test_analysis test_prompts"
 fi
 
 # --- the C test programs --------------------------------------------------
@@ -85,6 +85,20 @@ run "$FP" info -m "$TINY" --tsv
 run "$FP" tokenize -m "$TINY" --tsv "the basketball	tab"
 [ "$RC" -eq 0 ] && [ "$(echo "$OUT" | head -1)" = "$(printf 'pos\ttoken_id\tpiece\ttext')" ] && \
 	[ "$(echo "$OUT" | awk -F'\t' 'NF != 4' | wc -l)" -eq 0 ] && ok "tokenize --tsv: header and 4 columns on every row (tab escaped)" || bad "tokenize --tsv: $OUT"
+# pieces of characters: the TSV stays UTF-8 (bytes as \xNN) and JSON gives the bytes too
+"$FP" tokenize -m "$TINY" --tsv '東京 😀\' >"$T/tok.tsv" 2>&1
+"$FP" tokenize -m "$TINY" --json '東京 😀\' >"$T/tok.json" 2>&1
+python3 - "$T/tok.tsv" "$T/tok.json" <<'PY' && ok "tokenize of '東京 😀\\': Python's csv reads the TSV, whose \\xNN cells give back the text's bytes; json gives them as tokens_bytes" || bad "tokenize UTF-8 pieces: $(cat "$T/tok.tsv" "$T/tok.json")"
+import csv, json, re, sys
+want = "東京 😀\\".encode()
+rows = list(csv.DictReader(open(sys.argv[1], encoding="utf-8", newline=""), delimiter="\t", quoting=csv.QUOTE_NONE))
+unesc = lambda s: re.sub(rb"\\(x[0-9a-f]{2}|.)", lambda m: bytes([int(m.group(1)[1:], 16)]) if len(m.group(1)) == 3 else
+                         {b"t": b"\t", b"n": b"\n", b"r": b"\r", b"\\": b"\\"}[m.group(1)], s.encode())
+got = b"".join(unesc(r["text"]) for r in rows)
+assert got == want and len(rows) == len(want), (got, want)
+d = json.load(open(sys.argv[2], encoding="utf-8"))
+assert b"".join(bytes.fromhex(h) for h in d["tokens_bytes"]) == want and len(d["tokens"]) == len(d["ids"]) == len(want)
+PY
 run "$FP" predict -m "$TINY" -k 7 --tsv "the basketball"
 [ "$RC" -eq 0 ] && [ "$(echo "$OUT" | head -1)" = "$(printf 'rank\ttoken_id\ttoken\tprob\tlogit')" ] && \
 	[ "$(echo "$OUT" | wc -l)" -eq 8 ] && [ "$(echo "$OUT" | awk -F'\t' 'NF != 5' | wc -l)" -eq 0 ] \

@@ -1,0 +1,248 @@
+/* table.c - see table.h. */
+#include "table.h"
+#include "../model/tokenizer.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* the index of the first byte of s[0..n) that is not part of a whole UTF-8
+ * character at or after i, or n */
+static size_t next_bad(const char *s, size_t n, size_t i)
+{
+	long b = i < n ? fp_utf8_invalid_at(s + i, n - i) : -1;
+	return b < 0 ? n : i + (size_t)b;
+}
+
+void tb_tsv_escape(FILE *f, const char *s, size_t n)
+{
+	size_t bad = next_bad(s, n, 0);
+	for (size_t i = 0; i < n; i++) {
+		if (i == bad) {
+			fprintf(f, "\\x%02x", (unsigned char)s[i]);
+			bad = next_bad(s, n, i + 1);
+			continue;
+		}
+		switch (s[i]) {
+		case '\t': fputs("\\t", f); break;
+		case '\n': fputs("\\n", f); break;
+		case '\r': fputs("\\r", f); break;
+		case '\\': fputs("\\\\", f); break;
+		default: fputc(s[i], f);
+		}
+	}
+}
+
+int tb_print_quoted(FILE *f, const char *s, size_t n)
+{
+	int cols = 2; /* the quotes; then one column per code point printed */
+	size_t bad = next_bad(s, n, 0);
+	fputc('"', f);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (i == bad) { /* a piece of a character: show the byte */
+			cols += fprintf(f, "\\x%02x", c);
+			bad = next_bad(s, n, i + 1);
+			continue;
+		}
+		if (c == '\n') cols += fputs("\\n", f) >= 0 ? 2 : 0;
+		else if (c == '\t') cols += fputs("\\t", f) >= 0 ? 2 : 0;
+		else if (c == '\r') cols += fputs("\\r", f) >= 0 ? 2 : 0;
+		else if (c == '"') cols += fputs("\\\"", f) >= 0 ? 2 : 0;
+		else if (c == '\\') cols += fputs("\\\\", f) >= 0 ? 2 : 0;
+		else if (c < 0x20 || c == 0x7f)
+			cols += fprintf(f, "\\x%02x", c);
+		else {
+			fputc(c, f);
+			cols += (c & 0xc0) != 0x80;
+		}
+	}
+	fputc('"', f);
+	return cols;
+}
+
+char *tb_utf8_clean(const char *s, size_t n)
+{
+	char *o = malloc(3 * n + 1), *p = o;
+	if (!o)
+		return NULL;
+	while (n) {
+		size_t good = next_bad(s, n, 0);
+		memcpy(p, s, good);
+		p += good, s += good, n -= good;
+		if (n) {
+			memcpy(p, "\xef\xbf\xbd", 3);
+			p += 3, s++, n--;
+		}
+	}
+	*p = 0;
+	return o;
+}
+
+char *tb_hex(const char *s, size_t n)
+{
+	char *o = malloc(2 * n + 1);
+	for (size_t i = 0; o && i < n; i++)
+		snprintf(o + 2 * i, 3, "%02x", (unsigned char)s[i]);
+	if (o)
+		o[2 * n] = 0;
+	return o;
+}
+
+/* a text conversion "PREFIX%[-]W..." split into its prefix length, width
+ * (negative: left-aligned) and the conversion */
+static void text_spec(const char *fmt, int *prefix, int *width)
+{
+	const char *pc = strchr(fmt, '%');
+	*prefix = (int)(pc - fmt);
+	*width = atoi(pc + 1); /* "-24" gives -24 */
+}
+
+static void text_header(tb_table *t)
+{
+	for (int c = 0; c < t->ncols; c++) {
+		const char *fmt = t->cols[c].text;
+		if (!fmt)
+			continue;
+		int prefix, width;
+		text_spec(fmt, &prefix, &width);
+		const tb_col *col = &t->cols[c];
+		fprintf(t->f, "%.*s%*s", prefix, fmt, width, col->label ? col->label : col->name ? col->name : col->json);
+	}
+	fputc('\n', t->f);
+}
+
+void tb_begin(tb_table *t, FILE *f, int fmt, const tb_col *cols, int ncols, int text_header_line)
+{
+	*t = (tb_table){.f = f, .fmt = fmt, .cols = cols, .ncols = ncols};
+	if (fmt == TB_JSON) {
+		t->rows = json_array();
+	} else if (fmt == TB_TSV) {
+		int first = 1;
+		for (int c = 0; c < ncols; c++)
+			if (cols[c].name) {
+				fprintf(f, "%s%s", first ? "" : "\t", cols[c].name);
+				first = 0;
+			}
+		fputc('\n', f);
+	} else if (text_header_line) {
+		text_header(t);
+	}
+}
+
+/* the column about to be written; starts a row */
+static const tb_col *cell(tb_table *t)
+{
+	if (t->col == 0 && t->fmt == TB_JSON)
+		t->row = json_object();
+	return &t->cols[t->col];
+}
+
+static int tsv_first(const tb_table *t)
+{
+	for (int c = 0; c < t->col; c++)
+		if (t->cols[c].name)
+			return 0;
+	return 1;
+}
+
+static void next(tb_table *t)
+{
+	if (++t->col < t->ncols)
+		return;
+	t->col = 0;
+	if (t->fmt == TB_JSON)
+		json_array_append_new(t->rows, t->row), t->row = NULL;
+	else if (t->fmt == TB_TSV)
+		fputc('\n', t->f);
+	else
+		fputc('\n', t->f);
+}
+
+void tb_int(tb_table *t, long long v)
+{
+	const tb_col *c = cell(t);
+	if (t->fmt == TB_JSON && c->json)
+		json_object_set_new(t->row, c->json, json_integer(v));
+	else if (t->fmt == TB_TSV && c->name)
+		fprintf(t->f, "%s%lld", tsv_first(t) ? "" : "\t", v);
+	else if (t->fmt == TB_TEXT && c->text) {
+		char fmt[32];
+		int prefix, width;
+		text_spec(c->text, &prefix, &width);
+		snprintf(fmt, sizeof fmt, "%.*s%%%dlld", prefix, c->text, width);
+		fprintf(t->f, fmt, v);
+	}
+	next(t);
+}
+
+void tb_real(tb_table *t, double v)
+{
+	const tb_col *c = cell(t);
+	if (t->fmt == TB_JSON && c->json)
+		json_object_set_new(t->row, c->json, v != v ? json_null() : json_real(v));
+	else if (t->fmt == TB_TSV && c->name)
+		fprintf(t->f, "%s%.6g", tsv_first(t) ? "" : "\t", v);
+	else if (t->fmt == TB_TEXT && c->text)
+		fprintf(t->f, c->text, v);
+	next(t);
+}
+
+void tb_str(tb_table *t, const char *s, size_t n)
+{
+	const tb_col *c = cell(t);
+	if (t->fmt == TB_JSON && c->json) {
+		char *clean = tb_utf8_clean(s, n);
+		json_object_set_new(t->row, c->json, json_string(clean ? clean : ""));
+		free(clean);
+		if (c->bytes) {
+			char key[128], *hex = tb_hex(s, n);
+			snprintf(key, sizeof key, "%s_bytes", c->json);
+			json_object_set_new(t->row, key, json_string(hex ? hex : ""));
+			free(hex);
+		}
+	} else if (t->fmt == TB_TSV && c->name) {
+		if (!tsv_first(t))
+			fputc('\t', t->f);
+		tb_tsv_escape(t->f, s, n);
+	} else if (t->fmt == TB_TEXT && c->text) {
+		int prefix, width;
+		text_spec(c->text, &prefix, &width);
+		fprintf(t->f, "%.*s", prefix, c->text);
+		int cols = tb_print_quoted(t->f, s, n), w = width < 0 ? -width : width;
+		if (cols < w && c + 1 < t->cols + t->ncols)
+			fprintf(t->f, "%*s", w - cols, "");
+	}
+	next(t);
+}
+
+json_t *tb_end(tb_table *t)
+{
+	json_t *r = t->rows;
+	t->rows = NULL;
+	return r;
+}
+
+json_t *tb_end_columns(tb_table *t)
+{
+	if (!t->rows)
+		return NULL;
+	json_t *o = json_object();
+	for (int c = 0; c < t->ncols; c++) {
+		const char *k = t->cols[c].json;
+		if (!k)
+			continue;
+		char key[128];
+		for (int pass = 0; pass < 1 + (t->cols[c].type == TB_STR && t->cols[c].bytes); pass++) {
+			snprintf(key, sizeof key, pass ? "%s_bytes" : "%s", k);
+			json_t *a = json_array();
+			size_t i;
+			json_t *row;
+			json_array_foreach(t->rows, i, row)
+				json_array_append(a, json_object_get(row, key));
+			json_object_set_new(o, key, a);
+		}
+	}
+	json_decref(t->rows);
+	t->rows = NULL;
+	return o;
+}
