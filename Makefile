@@ -93,7 +93,8 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/tests/gguf_writer.o $(BUILD)/tests
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 # the query computations, tested on planted models, need probe/'s library part
-PROBE_LIB_OBJ := $(BUILD)/probe/analysis.o $(BUILD)/probe/trace.o $(BUILD)/probe/prompts.o $(BUILD)/probe/h5util.o \
+PROBE_LIB_OBJ := $(BUILD)/probe/analysis.o $(BUILD)/probe/lens.o $(BUILD)/probe/ablate.o \
+		 $(BUILD)/probe/directions.o $(BUILD)/probe/h5in.o $(BUILD)/probe/trace.o $(BUILD)/probe/prompts.o $(BUILD)/probe/h5util.o \
 		 $(BUILD)/probe/stats.o $(BUILD)/probe/parse.o $(BUILD)/probe/table.o
 $(BUILD)/tests/test_analysis: $(BUILD)/tests/test_analysis.o $(BUILD)/tests/gguf_writer.o $(BUILD)/tests/tiny.o \
 		$(PROBE_LIB_OBJ) $(BUILD)/libfpmodel.a

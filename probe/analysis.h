@@ -22,6 +22,8 @@
 #include <stdint.h>
 
 #include "../model/model.h"
+#include "directions.h"
+#include "h5out.h"
 
 /* ---- prompt runs ---- */
 
@@ -102,63 +104,10 @@ int an_ablate_groups(fp_model *m, const int32_t *ids, int n, int pos_from, int p
  * prompt file: mean [L][F], for mean ablation. */
 int an_mean_mlp_post(fp_model *m, const char *path, float *mean, fp_error *err);
 
-/* ---- concept directions ---- */
-
-/* A direction in a hook's space: one vector for all layers, or one per
- * layer (mean-diff at blocks.*.HOOK, or a [L, W] dataset). */
-typedef struct an_dir {
-	char label[512];     /* what it is, for output headers */
-	int per_layer;       /* 1: v holds n_layers vectors */
-	int n_layers, width;
-	int layer_offset;    /* per_layer: v's row i is layer i + layer_offset (-1 for resid_pre-based) */
-	int normalized;      /* 1: each vector scaled to unit length */
-	float *v;
-} an_dir;
-
-/* Parses one direction spec (the syntax in `factprobe dot --help`):
- * tok:WORD  emb:TEXT  neuron:L.N  neuron-in:L.N  mean-diff:A,B@HOOK
- * file:PATH.h5:/dataset.  WORD and TEXT may be quoted ("..."); otherwise the
- * rest of the spec is taken as it is, leading spaces included.
- * multi: 0 refuse a multi-token tok: word, 1 mean of its tokens' rows,
- * 2 its first token.  normalize: scale to unit length. */
-int an_dir_parse(fp_model *m, const char *spec, int multi, int normalize, an_dir **out, fp_error *err);
-/* The vector for a layer (layer < 0 or not per-layer: the one vector);
- * NULL if a per-layer direction has no vector for that layer. */
-const float *an_dir_at(const an_dir *d, int layer);
-void an_dir_free(an_dir *d);
-
-/* ---- reading recordings (the layout in h5out.h) ---- */
-
-typedef struct an_rec an_rec;
-typedef struct an_rec_meta {
-	long n_prompts, n_rows;
-	int n_layers, d_model, d_mlp;
-	char hooks[8192], positions[32], model_sha256[80];
-	int complete;
-} an_rec_meta;
-
-int an_rec_open(an_rec **out, const char *path, an_rec_meta *meta, fp_error *err);
-/* 1 if the recording holds this hook (TransformerLens name) */
-int an_rec_has(an_rec *r, const char *hook);
-/* Rows [row0, row0+n) of a hook as f32 into out [n][width]; *width set. */
-int an_rec_read(an_rec *r, const char *hook, long row0, long n, float *out, int *width, fp_error *err);
-/* Per-prompt tables: strings (field "target", "subject", "text", "id",
- * "relation") malloc'ed into (*out)[n_prompts]; ints ("row_start",
- * "n_rows", "n_tokens", "token_start") as long. */
-int an_rec_strings(an_rec *r, const char *field, char ***out, fp_error *err);
-int an_rec_longs(an_rec *r, const char *group_field, long *out, long n, fp_error *err);
-/* entries [start, start+n) of a 1-D integer dataset (e.g. tokens/id) */
-int an_rec_longs_at(an_rec *r, const char *path, long start, long *out, long n, fp_error *err);
-/* One recorded prompt: its text, token ids, subject span, and which token
- * positions have rows (row_of[t] = row index in /acts, or -1). */
-typedef struct an_rec_prompt {
-	char *text;
-	int32_t *ids;
-	int n, s0, s1;
-	long *row_of;
-} an_rec_prompt;
-int an_rec_prompt_get(an_rec *r, long i, an_rec_prompt *p, fp_error *err);
-void an_rec_prompt_free(an_rec_prompt *p);
-void an_rec_close(an_rec *r);
+/* Mean over a prompt file of a hook's rows (kind) at every layer: each
+ * prompt's last row (all_tokens 0; *count = prompts) or every token's
+ * (all_tokens 1; *count = tokens).  mean is [L][W]. */
+int an_prompts_mean(fp_model *m, const char *path, int kind, int all_tokens, float *mean, int W, long *count,
+		    fp_error *err);
 
 #endif

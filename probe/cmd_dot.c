@@ -167,7 +167,7 @@ int cmd_dot(int argc, char **argv)
 	acc *A = NULL;
 	double *dots = NULL, *coss = NULL, *norms = NULL;
 	int n = 0, s0 = -1, s1 = -1, npos = 0, *poslist = NULL;
-	an_rec *rec = NULL;
+	h5rec_in *rec = NULL;
 	if (cli_parse_hook_pattern("dot", m, hook, &kind, &hl)) {
 		rc = 2;
 		goto done;
@@ -253,8 +253,8 @@ int cmd_dot(int argc, char **argv)
 			goto done;
 		}
 		if (from) {
-			an_rec_meta mt;
-			if (an_rec_open(&rec, from, &mt, &err)) {
+			h5rec_meta mt;
+			if (h5rec_open(&rec, from, &mt, &err)) {
 				rc = cli_error("dot", "%s", err.msg);
 				goto done;
 			}
@@ -271,7 +271,7 @@ int cmd_dot(int argc, char **argv)
 				for (long r0 = 0; r0 < mt.n_rows; r0 += chunk) {
 					long cnt = mt.n_rows - r0 < chunk ? mt.n_rows - r0 : chunk;
 					int w;
-					if (an_rec_read(rec, hn, r0, cnt, cap, &w, &err)) {
+					if (h5rec_read(rec, hn, r0, cnt, cap, &w, &err)) {
 						rc = cli_error("dot", "%s", err.msg);
 						goto done;
 					}
@@ -281,7 +281,7 @@ int cmd_dot(int argc, char **argv)
 						add(&A[l - l0], d, cs);
 					}
 				}
-				if (mt.n_rows == 0 && an_rec_read(rec, hn, 0, 0, NULL, &(int){0}, &err)) {
+				if (mt.n_rows == 0 && h5rec_read(rec, hn, 0, 0, NULL, &(int){0}, &err)) {
 					rc = cli_error("dot", "%s", err.msg);
 					goto done;
 				}
@@ -538,7 +538,7 @@ int cmd_dot(int argc, char **argv)
 			printf("wrote %s\n", out);
 	}
 done:
-	an_rec_close(rec);
+	h5rec_in_close(rec);
 	free(text), free(ids), free(cap), free(A), free(dots), free(coss), free(norms), free(poslist);
 	an_dir_free(dir);
 	fp_model_free(m);

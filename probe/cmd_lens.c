@@ -52,18 +52,18 @@ static int read_recorded(fp_model *m, const char *path, int i, char **text, int3
 {
 	int L = m->cfg.n_layers, D = m->cfg.d_model, rc = 0;
 	fp_error err = {0};
-	an_rec *rec = NULL;
-	an_rec_meta mt;
-	an_rec_prompt p;
-	if (an_rec_open(&rec, path, &mt, &err))
+	h5rec_in *rec = NULL;
+	h5rec_meta mt;
+	h5rec_recorded p;
+	if (h5rec_open(&rec, path, &mt, &err))
 		return cli_error("lens", "%s", err.msg);
 	if (mt.n_layers != L || mt.d_model != D) {
-		an_rec_close(rec);
+		h5rec_in_close(rec);
 		return cli_error("lens", "'%s' was recorded from a model with %d layers of width %d, not this one (%d, %d)", path,
 				 mt.n_layers, mt.d_model, L, D);
 	}
-	if (an_rec_prompt_get(rec, i, &p, &err)) {
-		an_rec_close(rec);
+	if (h5rec_recorded_get(rec, i, &p, &err)) {
+		h5rec_in_close(rec);
 		return cli_error("lens", "%s", err.msg);
 	}
 	int T = p.n;
@@ -92,7 +92,7 @@ static int read_recorded(fp_model *m, const char *path, int i, char **text, int3
 			int w;
 			if (p.row_of[t] < 0)
 				continue;
-			if (an_rec_read(rec, hn, p.row_of[t], 1, run->resid + ((size_t)(l + 1) * T + t) * D, &w, &err)) {
+			if (h5rec_read(rec, hn, p.row_of[t], 1, run->resid + ((size_t)(l + 1) * T + t) * D, &w, &err)) {
 				rc = cli_error("lens", "%s", err.msg);
 				goto done;
 			}
@@ -101,8 +101,8 @@ static int read_recorded(fp_model *m, const char *path, int i, char **text, int3
 	*text = p.text, *ids = p.ids, *n = T, *s0 = p.s0, *s1 = p.s1, *row_of = p.row_of;
 	p.text = NULL, p.ids = NULL, p.row_of = NULL;
 done:
-	an_rec_prompt_free(&p);
-	an_rec_close(rec);
+	h5rec_recorded_free(&p);
+	h5rec_in_close(rec);
 	if (rc)
 		an_run_free(run);
 	return rc;

@@ -457,8 +457,8 @@ static char *trim(const char *s)
 static int from_rec(rec_opts *o)
 {
 	fp_error err = {0};
-	an_rec *rec = NULL;
-	an_rec_meta mt;
+	h5rec_in *rec = NULL;
+	h5rec_meta mt;
 	int rc = 0;
 	char **labels = NULL, **groups = NULL;
 	long *row_start = NULL, *n_rows = NULL;
@@ -466,7 +466,7 @@ static int from_rec(rec_opts *o)
 	char *lab = NULL, *is_test = NULL;
 	int *train = NULL, *test = NULL, *order = NULL, *layers = NULL;
 	int n_groups = 0;
-	if (an_rec_open(&rec, o->from, &mt, &err))
+	if (h5rec_open(&rec, o->from, &mt, &err))
 		return cli_error("neurons", "%s", err.msg);
 	long P = mt.n_prompts;
 	int L = mt.n_layers, F = mt.d_mlp;
@@ -479,14 +479,14 @@ static int from_rec(rec_opts *o)
 		rc = cli_usage_error("neurons", "--group-by takes target, relation, subject or id, not '%s'", o->group_by);
 		goto done;
 	}
-	if (an_rec_strings(rec, o->group_by, &labels, &err)) {
+	if (h5rec_strings(rec, o->group_by, &labels, &err)) {
 		rc = cli_error("neurons", "%s", err.msg);
 		goto done;
 	}
 	row_start = malloc((size_t)P * sizeof *row_start);
 	n_rows = malloc((size_t)P * sizeof *n_rows);
-	if (!row_start || !n_rows || an_rec_longs(rec, "prompts/row_start", row_start, P, &err) ||
-	    an_rec_longs(rec, "prompts/n_rows", n_rows, P, &err)) {
+	if (!row_start || !n_rows || h5rec_longs(rec, "prompts/row_start", row_start, P, &err) ||
+	    h5rec_longs(rec, "prompts/n_rows", n_rows, P, &err)) {
 		rc = cli_error("neurons", "%s", err.msg[0] ? err.msg : "out of memory");
 		goto done;
 	}
@@ -534,7 +534,7 @@ static int from_rec(rec_opts *o)
 	for (int l = 0; l < L && layers; l++) {
 		char hn[96];
 		snprintf(hn, sizeof hn, "blocks.%d.mlp.hook_post", l);
-		if (an_rec_has(rec, hn))
+		if (h5rec_has(rec, hn))
 			layers[nl++] = l;
 	}
 	if (nl == 0) {
@@ -556,7 +556,7 @@ static int from_rec(rec_opts *o)
 		snprintf(hn, sizeof hn, "blocks.%d.mlp.hook_post", layers[li]);
 		for (long p = 0; p < P; p++) {
 			int w;
-			if (an_rec_read(rec, hn, row_start[p] + n_rows[p] - 1, 1, X + ((size_t)li * P + p) * F, &w, &err)) {
+			if (h5rec_read(rec, hn, row_start[p] + n_rows[p] - 1, 1, X + ((size_t)li * P + p) * F, &w, &err)) {
 				free(want);
 				rc = cli_error("neurons", "%s", err.msg);
 				goto done;
@@ -758,7 +758,7 @@ done:
 			free(labels[p]);
 	free(labels), free(groups), free(row_start), free(n_rows), free(X), free(stat), free(col), free(lab), free(is_test);
 	free(train), free(test), free(order), free(layers);
-	an_rec_close(rec);
+	h5rec_in_close(rec);
 	return rc;
 }
 

@@ -412,9 +412,9 @@ done:
 
 static int k_heatmap(plot_args *a, FILE *t, vars *v, fp_error *err)
 {
-	an_rec *rec = NULL;
-	an_rec_meta mt;
-	if (an_rec_open(&rec, a->input, &mt, err))
+	h5rec_in *rec = NULL;
+	h5rec_meta mt;
+	if (h5rec_open(&rec, a->input, &mt, err))
 		return -1;
 	int rc = 0, L = mt.n_layers, F = mt.d_mlp;
 	long rs, nr, ts, ntk;
@@ -434,7 +434,7 @@ static int k_heatmap(plot_args *a, FILE *t, vars *v, fp_error *err)
 	long *fields[4] = {&rs, &nr, &ts, &ntk};
 	static const char *const NAMES[4] = {"prompts/row_start", "prompts/n_rows", "prompts/token_start", "prompts/n_tokens"};
 	for (int q = 0; q < 4; q++) {
-		if (an_rec_longs(rec, NAMES[q], tmp, mt.n_prompts, err)) {
+		if (h5rec_longs(rec, NAMES[q], tmp, mt.n_prompts, err)) {
 			rc = -1;
 			goto done;
 		}
@@ -455,12 +455,12 @@ static int k_heatmap(plot_args *a, FILE *t, vars *v, fp_error *err)
 		char hn[96];
 		int w;
 		snprintf(hn, sizeof hn, "blocks.%d.mlp.hook_post", l);
-		if (!an_rec_has(rec, hn)) {
+		if (!h5rec_has(rec, hn)) {
 			for (long i = 0; i < nr * F; i++)
 				acts[(size_t)l * nr * F + i] = NAN;
 			continue;
 		}
-		if (an_rec_read(rec, hn, rs, nr, acts + (size_t)l * nr * F, &w, err)) {
+		if (h5rec_read(rec, hn, rs, nr, acts + (size_t)l * nr * F, &w, err)) {
 			rc = -1;
 			goto done;
 		}
@@ -506,7 +506,7 @@ static int k_heatmap(plot_args *a, FILE *t, vars *v, fp_error *err)
 		}
 	}
 	/* token texts of the prompt */
-	an_rec_close(rec);
+	h5rec_in_close(rec);
 	rec = NULL;
 	hid_t f = h5u_open(a->input, err);
 	size_t nt = 0;
@@ -540,7 +540,7 @@ static int k_heatmap(plot_args *a, FILE *t, vars *v, fp_error *err)
 	var_d(v, "fp_nrows", (double)nr);
 	h5u_free_strs(texts, nt);
 done:
-	an_rec_close(rec);
+	h5rec_in_close(rec);
 	free(tmp), free(acts), free(score), free(sel);
 	return rc;
 }
@@ -549,9 +549,9 @@ static int k_distribution(plot_args *a, FILE *t, vars *v, fp_error *err)
 {
 	if (!a->neuron || !a->group_by || !a->group)
 		return cli_error("plot", "distribution needs --neuron L.N, --group-by FIELD and --group VALUE");
-	an_rec *rec = NULL;
-	an_rec_meta mt;
-	if (an_rec_open(&rec, a->input, &mt, err))
+	h5rec_in *rec = NULL;
+	h5rec_meta mt;
+	if (h5rec_open(&rec, a->input, &mt, err))
 		return -1;
 	int rc = 0, l = -1, n = -1;
 	ps_neuron(a->neuron, strlen(a->neuron), mt.n_layers, mt.d_mlp, &l, &n, NULL);
@@ -563,8 +563,8 @@ static int k_distribution(plot_args *a, FILE *t, vars *v, fp_error *err)
 		rc = cli_error("plot", "--neuron '%s' is not a neuron of this recording", a->neuron);
 		goto done;
 	}
-	if (!rs || !nr || !row || !x || an_rec_longs(rec, "prompts/row_start", rs, P, err) ||
-	    an_rec_longs(rec, "prompts/n_rows", nr, P, err) || an_rec_strings(rec, a->group_by, &lab, err)) {
+	if (!rs || !nr || !row || !x || h5rec_longs(rec, "prompts/row_start", rs, P, err) ||
+	    h5rec_longs(rec, "prompts/n_rows", nr, P, err) || h5rec_strings(rec, a->group_by, &lab, err)) {
 		rc = err->msg[0] ? -1 : cli_error("plot", "out of memory");
 		goto done;
 	}
@@ -572,7 +572,7 @@ static int k_distribution(plot_args *a, FILE *t, vars *v, fp_error *err)
 	double lo = INFINITY, hi = -INFINITY;
 	for (long p = 0; p < P; p++) {
 		int w;
-		if (nr[p] < 1 || an_rec_read(rec, hn, rs[p] + nr[p] - 1, 1, row, &w, err)) {
+		if (nr[p] < 1 || h5rec_read(rec, hn, rs[p] + nr[p] - 1, 1, row, &w, err)) {
 			rc = err->msg[0] ? -1 : cli_error("plot", "'%s': a prompt has no rows", a->input);
 			goto done;
 		}
@@ -612,7 +612,7 @@ done:
 		for (long p = 0; p < P; p++)
 			free(lab[p]);
 	free(lab), free(rs), free(nr), free(row), free(x);
-	an_rec_close(rec);
+	h5rec_in_close(rec);
 	return rc;
 }
 

@@ -84,9 +84,9 @@ static int from_recording(fp_model *m, const char *path, int layer, int neuron, 
 			  int ctxn, long *n_prompts, long *n_tokens)
 {
 	fp_error err = {0};
-	an_rec *rec = NULL;
-	an_rec_meta mt;
-	if (an_rec_open(&rec, path, &mt, &err))
+	h5rec_in *rec = NULL;
+	h5rec_meta mt;
+	if (h5rec_open(&rec, path, &mt, &err))
 		return cli_error("top-examples", "%s", err.msg);
 	int rc = 0, F = m->cfg.d_mlp, w;
 	long P = mt.n_prompts, R = mt.n_rows;
@@ -106,15 +106,15 @@ static int from_recording(fp_model *m, const char *path, int layer, int neuron, 
 			       mt.d_mlp);
 		goto done;
 	}
-	if (an_rec_longs(rec, "prompts/row_start", rs, P, &err) || an_rec_longs(rec, "prompts/n_rows", nr, P, &err) ||
-	    an_rec_longs(rec, "prompts/token_start", ts, P, &err) || an_rec_longs(rec, "prompts/n_tokens", nt, P, &err) ||
-	    an_rec_longs(rec, "rows/position", pos, R, &err)) {
+	if (h5rec_longs(rec, "prompts/row_start", rs, P, &err) || h5rec_longs(rec, "prompts/n_rows", nr, P, &err) ||
+	    h5rec_longs(rec, "prompts/token_start", ts, P, &err) || h5rec_longs(rec, "prompts/n_tokens", nt, P, &err) ||
+	    h5rec_longs(rec, "rows/position", pos, R, &err)) {
 		rc = cli_error("top-examples", "%s", err.msg);
 		goto done;
 	}
 	for (long r0 = 0; r0 < R || (R == 0 && r0 == 0); r0 += 256) { /* the neuron's column, 256 rows at a time */
 		long cnt = R - r0 < 256 ? R - r0 : 256;
-		if (an_rec_read(rec, hn, r0, cnt, chunk, &w, &err)) {
+		if (h5rec_read(rec, hn, r0, cnt, chunk, &w, &err)) {
 			rc = cli_error("top-examples", "%s", err.msg);
 			goto done;
 		}
@@ -126,7 +126,7 @@ static int from_recording(fp_model *m, const char *path, int layer, int neuron, 
 	long tot = P ? ts[P - 1] + nt[P - 1] : 0;
 	idl = malloc((size_t)(tot + 1) * sizeof *idl);
 	ids = malloc((size_t)(tot + 1) * sizeof *ids);
-	if (!idl || !ids || an_rec_longs(rec, "tokens/id", idl, tot, &err)) {
+	if (!idl || !ids || h5rec_longs(rec, "tokens/id", idl, tot, &err)) {
 		rc = cli_error("top-examples", "%s", idl && ids ? err.msg : "out of memory");
 		goto done;
 	}
@@ -149,7 +149,7 @@ static int from_recording(fp_model *m, const char *path, int layer, int neuron, 
 	*n_prompts = P;
 done:
 	free(rs), free(nr), free(ts), free(nt), free(pos), free(idl), free(chunk), free(col), free(ids);
-	an_rec_close(rec);
+	h5rec_in_close(rec);
 	return rc;
 }
 

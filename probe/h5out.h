@@ -129,4 +129,39 @@ long h5rec_n_prompts(const h5rec *r);
 /* bytes written to /acts so far in this run */
 double h5rec_bytes(const h5rec *r);
 
+/* ---- reading a recording (any complete or interrupted one: readers go by
+ * n_prompts) ---- */
+
+typedef struct h5rec_in h5rec_in;
+typedef struct h5rec_meta {
+	long n_prompts, n_rows;
+	int n_layers, d_model, d_mlp;
+	char hooks[8192], positions[32], model_sha256[80];
+	int complete;
+} h5rec_meta;
+
+int h5rec_open(h5rec_in **out, const char *path, h5rec_meta *meta, fp_error *err);
+/* 1 if the recording holds this hook (TransformerLens name) */
+int h5rec_has(h5rec_in *r, const char *hook);
+/* Rows [row0, row0+n) of a hook as f32 into out [n][width]; *width set. */
+int h5rec_read(h5rec_in *r, const char *hook, long row0, long n, float *out, int *width, fp_error *err);
+/* Per-prompt tables: strings (field "target", "subject", "text", "id",
+ * "relation") malloc'ed into (*out)[n_prompts]; ints ("row_start",
+ * "n_rows", "n_tokens", "token_start") as long. */
+int h5rec_strings(h5rec_in *r, const char *field, char ***out, fp_error *err);
+int h5rec_longs(h5rec_in *r, const char *group_field, long *out, long n, fp_error *err);
+/* entries [start, start+n) of a 1-D integer dataset (e.g. tokens/id) */
+int h5rec_longs_at(h5rec_in *r, const char *path, long start, long *out, long n, fp_error *err);
+/* One recorded prompt: its text, token ids, subject span, and which token
+ * positions have rows (row_of[t] = row index in /acts, or -1). */
+typedef struct h5rec_recorded {
+	char *text;
+	int32_t *ids;
+	int n, s0, s1;
+	long *row_of;
+} h5rec_recorded;
+int h5rec_recorded_get(h5rec_in *r, long i, h5rec_recorded *p, fp_error *err);
+void h5rec_recorded_free(h5rec_recorded *p);
+void h5rec_in_close(h5rec_in *r);
+
 #endif

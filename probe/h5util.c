@@ -11,12 +11,9 @@ hid_t h5u_create(const char *path, int force, fp_error *err)
 		fp_error_set(err, FP_ERR_INVALID, "'%s' exists; pass --force to replace it", path);
 		return -1;
 	}
-	H5E_auto2_t fn;
-	void *fd;
-	H5Eget_auto2(H5E_DEFAULT, &fn, &fd);
-	H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+	h5u_quiet();
 	hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-	H5Eset_auto2(H5E_DEFAULT, fn, fd);
+	h5u_loud();
 	if (f < 0)
 		fp_error_set(err, FP_ERR_IO, "cannot create '%s' (directory missing or not writable?)", path);
 	return f;
@@ -129,21 +126,25 @@ int h5u_attr_i64(hid_t f, const char *obj, const char *name, long long val)
 
 static H5E_auto2_t q_fn;
 static void *q_data;
-static void quiet(void)
+static int q_depth;
+void h5u_quiet(void)
 {
-	H5Eget_auto2(H5E_DEFAULT, &q_fn, &q_data);
-	H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+	if (q_depth++ == 0) {
+		H5Eget_auto2(H5E_DEFAULT, &q_fn, &q_data);
+		H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+	}
 }
-static void loud(void)
+void h5u_loud(void)
 {
-	H5Eset_auto2(H5E_DEFAULT, q_fn, q_data);
+	if (q_depth > 0 && --q_depth == 0)
+		H5Eset_auto2(H5E_DEFAULT, q_fn, q_data);
 }
 
 hid_t h5u_open(const char *path, fp_error *err)
 {
-	quiet();
+	h5u_quiet();
 	hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-	loud();
+	h5u_loud();
 	if (f < 0)
 		fp_error_set(err, FP_ERR_IO, "cannot open '%s' as an HDF5 file (missing, or not HDF5)", path);
 	return f;
@@ -151,7 +152,7 @@ hid_t h5u_open(const char *path, fp_error *err)
 
 int h5u_has(hid_t f, const char *name)
 {
-	quiet();
+	h5u_quiet();
 	char buf[256];
 	int ok = 1;
 	/* every link on the way must exist */
@@ -160,7 +161,7 @@ int h5u_has(hid_t f, const char *name)
 		ok = !*buf || H5Lexists(f, buf, H5P_DEFAULT) > 0;
 	}
 	ok = ok && H5Lexists(f, name, H5P_DEFAULT) > 0;
-	loud();
+	h5u_loud();
 	return ok;
 }
 
@@ -169,7 +170,7 @@ int h5u_read_f64(hid_t f, const char *path, const char *name, double **out, int 
 	*out = NULL;
 	if (!h5u_has(f, name))
 		return fp_error_set(err, FP_ERR_FORMAT, "'%s' has no dataset '%s'", path, name);
-	quiet();
+	h5u_quiet();
 	int rc = 0;
 	hid_t ds = H5Dopen2(f, name, H5P_DEFAULT), sp = ds >= 0 ? H5Dget_space(ds) : -1;
 	hsize_t d[3] = {1, 1, 1};
@@ -203,7 +204,7 @@ done:
 		H5Sclose(sp);
 	if (ds >= 0)
 		H5Dclose(ds);
-	loud();
+	h5u_loud();
 	return rc;
 }
 
@@ -212,7 +213,7 @@ int h5u_read_strs(hid_t f, const char *path, const char *name, char ***out, size
 	*out = NULL, *n = 0;
 	if (!h5u_has(f, name))
 		return fp_error_set(err, FP_ERR_FORMAT, "'%s' has no dataset '%s'", path, name);
-	quiet();
+	h5u_quiet();
 	int rc = 0;
 	hid_t ds = H5Dopen2(f, name, H5P_DEFAULT), sp = ds >= 0 ? H5Dget_space(ds) : -1, t = str_type();
 	hssize_t cnt = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
@@ -240,7 +241,7 @@ done:
 		H5Sclose(sp);
 	if (ds >= 0)
 		H5Dclose(ds);
-	loud();
+	h5u_loud();
 	return rc;
 }
 
@@ -254,7 +255,7 @@ void h5u_free_strs(char **s, size_t n)
 int h5u_attr_read_str(hid_t f, const char *name, char *buf, size_t n)
 {
 	buf[0] = 0;
-	quiet();
+	h5u_quiet();
 	int rc = -1;
 	if (H5Aexists(f, name) > 0) {
 		hid_t a = H5Aopen(f, name, H5P_DEFAULT), t = str_type();
@@ -268,13 +269,27 @@ int h5u_attr_read_str(hid_t f, const char *name, char *buf, size_t n)
 		if (a >= 0)
 			H5Aclose(a);
 	}
-	loud();
+	h5u_loud();
+	return rc;
+}
+
+int h5u_attr_read_i64(hid_t f, const char *name, long long *v)
+{
+	h5u_quiet();
+	int rc = -1;
+	if (H5Aexists(f, name) > 0) {
+		hid_t a = H5Aopen(f, name, H5P_DEFAULT);
+		rc = a >= 0 && H5Aread(a, H5T_NATIVE_LLONG, v) >= 0 ? 0 : -1;
+		if (a >= 0)
+			H5Aclose(a);
+	}
+	h5u_loud();
 	return rc;
 }
 
 int h5u_attr_read_f64(hid_t f, const char *name, double *v)
 {
-	quiet();
+	h5u_quiet();
 	int rc = -1;
 	if (H5Aexists(f, name) > 0) {
 		hid_t a = H5Aopen(f, name, H5P_DEFAULT);
@@ -282,6 +297,6 @@ int h5u_attr_read_f64(hid_t f, const char *name, double *v)
 		if (a >= 0)
 			H5Aclose(a);
 	}
-	loud();
+	h5u_loud();
 	return rc;
 }

@@ -10,6 +10,10 @@
 
 #include "../model/fp_error.h"
 
+/* HDF5's error printing off (nested calls count) and back on */
+void h5u_quiet(void);
+void h5u_loud(void);
+
 /* Creates path (refusing an existing file unless force). Returns -1 on error. */
 hid_t h5u_create(const char *path, int force, fp_error *err);
 int h5u_close(hid_t f, const char *path, fp_error *err);
@@ -38,5 +42,6 @@ void h5u_free_strs(char **s, size_t n);
 /* Root attributes: 0 or -1 if absent. */
 int h5u_attr_read_str(hid_t f, const char *name, char *buf, size_t n);
 int h5u_attr_read_f64(hid_t f, const char *name, double *v);
+int h5u_attr_read_i64(hid_t f, const char *name, long long *v);
 
 #endif

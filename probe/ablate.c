@@ -1,0 +1,76 @@
+/* ablate.c - neuron ablation in packed forward passes: see analysis.h. */
+#include "analysis.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- neuron ablation ---- */
+
+typedef struct abl_ctx {
+	const an_ablation *abl;
+	const int *start;
+	int g0, ng, n, pos_from, pos_to, F;
+} abl_ctx;
+
+static int abl_hook(void *user, const fp_hook_event *ev)
+{
+	abl_ctx *c = user;
+	if (ev->kind != FP_HOOK_MLP_POST)
+		return 0;
+	for (int g = 0; g < c->ng; g++)
+		for (int a = c->start[c->g0 + g]; a < c->start[c->g0 + g + 1]; a++) {
+			if (c->abl[a].layer != ev->layer)
+				continue;
+			for (int p = c->pos_from; p < c->pos_to; p++)
+				ev->data[((size_t)g * c->n + p) * c->F + c->abl[a].neuron] = c->abl[a].value;
+		}
+	return 0;
+}
+
+int an_ablate_groups(fp_model *m, const int32_t *ids, int n, int pos_from, int pos_to, const an_ablation *abl,
+		     const int *start, int n_groups, int target, int vs, int batch_tokens, double *out,
+		     fp_error *err)
+{
+	int V = m->cfg.n_vocab, per = batch_tokens / n;
+	if (per < 1)
+		per = 1;
+	if (per > n_groups)
+		per = n_groups;
+	for (int a = 0; a < start[n_groups]; a++)
+		if (abl[a].layer < 0 || abl[a].layer >= m->cfg.n_layers || abl[a].neuron < 0 ||
+		    abl[a].neuron >= m->cfg.d_mlp)
+			return fp_error_set(err, FP_ERR_INVALID, "neuron %d.%d is out of range (%d layers of %d neurons)",
+					    abl[a].layer, abl[a].neuron, m->cfg.n_layers, m->cfg.d_mlp);
+	int32_t *tok = malloc((size_t)per * n * sizeof *tok);
+	int *lens = malloc((size_t)per * sizeof *lens);
+	float *logits = malloc((size_t)per * V * sizeof *logits);
+	int rc = 0;
+	if (!tok || !lens || !logits) {
+		rc = fp_error_set(err, FP_ERR_NOMEM, "out of memory for %d ablation runs", per);
+		goto done;
+	}
+	for (int g = 0; g < per; g++) {
+		memcpy(tok + (size_t)g * n, ids, (size_t)n * sizeof *ids);
+		lens[g] = n;
+	}
+	for (int g0 = 0; g0 < n_groups; g0 += per) {
+		int ng = n_groups - g0 < per ? n_groups - g0 : per;
+		abl_ctx c = {abl, start, g0, ng, n, pos_from, pos_to, m->cfg.d_mlp};
+		fp_forward_opts o = {0};
+		o.hook = abl_hook;
+		o.user = &c;
+		o.hook_mask = FP_HOOK_BIT(FP_HOOK_MLP_POST);
+		o.seq_len = lens;
+		o.n_seq = ng;
+		if ((rc = fp_model_forward(m, tok, ng * n, &o, logits, err)))
+			goto done;
+		for (int g = 0; g < ng; g++) {
+			const float *lg = logits + (size_t)g * V;
+			out[g0 + g] = vs >= 0 ? (double)lg[target] - lg[vs] : an_logprob(lg, V, target, NULL);
+		}
+	}
+done:
+	free(tok), free(lens), free(logits);
+	return rc;
+}
