@@ -1,5 +1,6 @@
 /* cli.c - helpers shared by the subcommands (see cli.h). */
 #include "cli.h"
+#include "prompts.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -170,4 +171,21 @@ int cli_parse_hook_pattern(const char *cmd, const fp_model *m, const char *s, in
 	else if (rc)
 		cli_error(cmd, "%s", err.msg);
 	return rc ? -1 : 0;
+}
+
+static void warn_skip(void *cmd, const char *msg)
+{
+	fprintf(stderr, "factprobe %s: warning: skipping %s\n", (const char *)cmd, msg);
+}
+
+void cli_skip_bad(const char *cmd)
+{
+	prompts_skip_bad_default(warn_skip, (void *)cmd);
+}
+
+void cli_skip_bad_report(const char *cmd)
+{
+	long n = prompts_skipped_default();
+	if (n)
+		fprintf(stderr, "factprobe %s: warning: %ld malformed prompt lines skipped\n", cmd, n);
 }

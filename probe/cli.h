@@ -44,6 +44,12 @@ int cli_at_position(const char *cmd, int mode, int pos, int n, int s1);
 int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void cli_hint(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* --skip-bad, alike in every command that reads prompt sets: malformed lines
+ * of every set read from here on are skipped with a warning naming the file,
+ * line and field ("factprobe CMD: warning: skipping ..."), and
+ * cli_skip_bad_report prints how many were skipped (nothing when none). */
+void cli_skip_bad(const char *cmd);
+void cli_skip_bad_report(const char *cmd);
 
 /* The model path: -m value, else $FACTPROBE_MODEL, else the default model in
  * ${XDG_CACHE_HOME:-$HOME/.cache}/factprobe/.  Writes into buf. */

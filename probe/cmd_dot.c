@@ -3,6 +3,7 @@
  * a recording. */
 #include "analysis.h"
 #include "cli.h"
+#include "progress.h"
 #include "h5util.h"
 #include "prompts.h"
 
@@ -35,6 +36,10 @@ static const char HELP[] =
 	"  file:PATH.h5:/dataset   a vector [width] or one per layer [layers, width]\n"
 	"Directions are used as they are unless --normalize scales them to unit\n"
 	"length; the output says which (the cosine does not depend on it).\n\n"
+	"      --skip-bad        warn about malformed lines of a prompt set (-p, mean-diff:)\n"
+	"                        and go on, as 'record' does (default: stop at the first)\n"
+	"  -q, --quiet           no progress over a prompt set (else on stderr: a bar on a\n"
+	"                        terminal, a line every 5 s otherwise)\n"
 	"  -m, --model PATH      GGUF model (default: $FACTPROBE_MODEL or the default model)\n"
 	"  -d, --direction D     the direction (required)\n"
 	"      --hook H          per-layer hook read (default blocks.*.hook_resid_post);\n"
@@ -112,13 +117,14 @@ int cmd_dot(int argc, char **argv)
 		{"from", required_argument, 0, 'F'}, {"multi", required_argument, 0, 'M'},
 		{"normalize", no_argument, 0, 'n'}, {"tsv", no_argument, 0, 'T'}, {"json", no_argument, 0, 'J'},
 		{"output", required_argument, 0, 'o'}, {"force", no_argument, 0, 'f'}, {"help", no_argument, 0, 'h'},
+		{"skip-bad", no_argument, 0, 'B'}, {"quiet", no_argument, 0, 'q'},
 		{0, 0, 0, 0}};
 	const char *model = NULL, *dir_spec = NULL, *hook = "blocks.*.hook_resid_post", *at_s = NULL, *subject = NULL;
 	const char *prompts = NULL, *from = NULL, *out = NULL;
-	int fmt = FMT_TEXT, multi = 0, normalize = 0, force = 0, c;
+	int fmt = FMT_TEXT, multi = 0, normalize = 0, force = 0, quiet = 0, c;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":m:d:p:o:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":m:d:p:o:hq", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm': model = optarg; break;
 		case 'd': dir_spec = optarg; break;
@@ -137,6 +143,8 @@ int cmd_dot(int argc, char **argv)
 		case 'J': fmt = FMT_JSON; break;
 		case 'o': out = optarg; break;
 		case 'f': force = 1; break;
+		case 'B': cli_skip_bad("dot"); break;
+		case 'q': quiet = 1; break;
 		case 'h': fputs(HELP, stdout); return 0;
 		default: return cli_bad_option("dot", c, argv);
 		}
@@ -303,7 +311,11 @@ int cmd_dot(int argc, char **argv)
 			}
 			fp_prompt p;
 			int r;
+			long done_p = 0;
+			fp_progress pg;
+			fp_progress_start(&pg, stderr, quiet, "dot", "prompts", NULL, prompts_count(prompts));
 			while ((r = prompts_next(pr, &p, &err)) == 1) {
+				fp_progress_update(&pg, done_p++, 0);
 				free(ids), ids = NULL;
 				if (fp_tokenize(m->tok, p.text, p.len, -1, &ids, &n, &err) || n == 0) {
 					rc = cli_error("dot", "'%s' line %ld: %s", prompts, p.line, n ? err.msg : "no tokens");
@@ -343,6 +355,8 @@ int cmd_dot(int argc, char **argv)
 						add(&A[l - l0], d, cs);
 					}
 			}
+			if (!rc && r >= 0)
+				fp_progress_end(&pg, done_p, 0);
 			if (r < 0)
 				rc = cli_error("dot", "%s", err.msg);
 			prompts_close(pr);
@@ -538,6 +552,7 @@ int cmd_dot(int argc, char **argv)
 			printf("wrote %s\n", out);
 	}
 done:
+	cli_skip_bad_report("dot");
 	h5rec_in_close(rec);
 	free(text), free(ids), free(cap), free(A), free(dots), free(coss), free(norms), free(poslist);
 	an_dir_free(dir);

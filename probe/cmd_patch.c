@@ -34,6 +34,8 @@ static const char HELP[] =
 	"      --neurons N,...  only these columns of the hook (e.g. neurons of mlp.hook_post)\n"
 	"      --ablate L.N,..  neurons to ablate\n"
 	"      --mode zero|mean ablation value (default zero); mean needs --ref PROMPTS\n"
+	"      --skip-bad       warn about malformed lines of --ref and go on, as 'record'\n"
+	"                       does (default: stop at the first)\n"
 	"  -m, --model PATH     GGUF model;  --tsv, --json  machine-readable;  -h  this help\n\n"
 	"examples:\n"
 	"  factprobe patch --target ' basketball' --hook blocks.*.hook_resid_post --layers 10-10 \\\n"
@@ -139,6 +141,7 @@ int cmd_patch(int argc, char **argv)
 		{"neurons", required_argument, 0, 'N'}, {"ablate", required_argument, 0, 'A'},
 		{"mode", required_argument, 0, 'M'}, {"ref", required_argument, 0, 'R'},
 		{"tsv", no_argument, 0, 'T'}, {"json", no_argument, 0, 'J'}, {"help", no_argument, 0, 'h'},
+		{"skip-bad", no_argument, 0, 'B'},
 		{0, 0, 0, 0}};
 	const char *model = NULL, *target_s = NULL, *vs_s = NULL, *clean_s = NULL, *corrupt_s = NULL, *hook = NULL;
 	const char *layers_s = NULL, *pos_s = NULL, *neurons_s = NULL, *ablate_s = NULL, *ref = NULL;
@@ -165,6 +168,7 @@ int cmd_patch(int argc, char **argv)
 		case 'R': ref = optarg; break;
 		case 'T': fmt = FMT_TSV; break;
 		case 'J': fmt = FMT_JSON; break;
+		case 'B': cli_skip_bad("patch"); break;
 		case 'h': fputs(HELP, stdout); return 0;
 		default: return cli_bad_option("patch", c, argv);
 		}
@@ -338,6 +342,7 @@ int cmd_patch(int argc, char **argv)
 		       frac);
 	}
 done:
+	cli_skip_bad_report("patch");
 	free(ca), free(cb), free(lg), free(cap), free(refm), free(dst), free(src), free(cols), free(ab);
 	fp_model_free(m);
 	return rc;

@@ -3,6 +3,7 @@
 #include "analysis.h"
 #include "cli.h"
 #include "h5out.h"
+#include "progress.h"
 #include "prompts.h"
 
 #include <errno.h>
@@ -210,26 +211,6 @@ static int capture(void *user, const fp_hook_event *ev)
 	return h5rec_write_rows(c->rec, h, c->k->n_rows, ev->data, c->k->row_tok, &c->err) != 0;
 }
 
-static void progress(int tty, long done, long total, double toks, double t0, int final)
-{
-	double el = now() - t0, rate = el > 0 ? toks / el : 0;
-	double eta = done > 0 && total > done ? el / done * (total - done) : 0;
-	if (tty) {
-		int w = 30, fill = total > 0 ? (int)(w * (double)done / total) : 0;
-		char bar[64];
-		for (int i = 0; i < w; i++)
-			bar[i] = i < fill ? '#' : '.';
-		bar[w] = 0;
-		fprintf(stderr, "\r[%s] %ld/%ld prompts  %.0f tokens/s  ETA %d:%02d ", bar, done, total, rate,
-			(int)eta / 60, (int)eta % 60);
-		if (final)
-			fputc('\n', stderr);
-	} else {
-		fprintf(stderr, "record: %ld/%ld prompts, %.0f tokens/s, ETA %d:%02d\n", done, total, rate, (int)eta / 60,
-			(int)eta % 60);
-	}
-}
-
 int cmd_record(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -411,8 +392,9 @@ int cmd_record(int argc, char **argv)
 	for (int h = 0; h < n_hooks; h++)
 		mask |= FP_HOOK_BIT(hooks[h].kind);
 	long total = prompts_count(prompts_path), n_bad = 0, seen = 0;
-	int tty = isatty(2);
-	double t0 = now(), last_ckpt = t0, last_prog = tty ? 0 : t0, toks = 0;
+	fp_progress prog;
+	fp_progress_start(&prog, stderr, quiet, "record", "prompts", "tokens", total);
+	double t0 = now(), last_ckpt = t0, toks = 0;
 	long n_done = 0;
 	if (skip && h5rec_last_text(rec, &resume_text, &err)) {
 		rc = cli_error("record", "%s", err.msg);
@@ -525,10 +507,7 @@ int cmd_record(int argc, char **argv)
 				}
 				last_ckpt = t;
 			}
-			if (!quiet && (tty ? t - last_prog > 0.2 : t - last_prog > 5.0)) {
-				progress(tty, skip + n_done, total, toks, t0, 0);
-				last_prog = t;
-			}
+			fp_progress_update(&prog, skip + n_done, toks);
 		}
 		if (got == 0)
 			break;
@@ -555,8 +534,7 @@ int cmd_record(int argc, char **argv)
 	}
 	long done_prompts = rec ? h5rec_n_prompts(rec) : n_done;
 	double mb = rec ? h5rec_bytes(rec) / 1e6 : 0;
-	if (!quiet)
-		progress(tty, seen, total > seen ? total : seen, toks, t0, 1);
+	fp_progress_end(&prog, seen, toks);
 	if (rec && h5rec_close(rec, !stop_requested, &err)) {
 		rec = NULL;
 		cli_error("record", "%s", err.msg);

@@ -5,6 +5,7 @@
  * neighbour, and the worst pair beside the Welch bound; and the same for a
  * model's MLP output rows and unembedding rows. */
 #include "cli.h"
+#include "progress.h"
 #include "h5util.h"
 #include "stats.h"
 
@@ -54,6 +55,8 @@ static const char HELP[] =
 	"                      histogram bound degrees]\n"
 	"      --force         replace FILE\n"
 	"      --tsv, --json   machine-readable summary\n"
+	"  -q, --quiet         no progress (else on stderr: a bar on a terminal, a line\n"
+	"                      every 5 s otherwise)\n"
 	"  -h, --help          this help\n\n"
 	"example: factprobe superposition -o sup.h5 && factprobe plot angles sup.h5 -o angles.pdf\n";
 
@@ -281,13 +284,16 @@ int cmd_superposition(int argc, char **argv)
 		{"n", required_argument, 0, 'n'}, {"dim", required_argument, 0, 'd'}, {"steps", required_argument, 0, 's'},
 		{"seed", required_argument, 0, 'e'}, {"model-rows", no_argument, 0, 'R'}, {"model", required_argument, 0, 'm'},
 		{"sample", required_argument, 0, 'S'}, {"output", required_argument, 0, 'o'}, {"force", no_argument, 0, 'f'},
-		{"tsv", no_argument, 0, 'T'}, {"json", no_argument, 0, 'J'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+		{"tsv", no_argument, 0, 'T'}, {"json", no_argument, 0, 'J'}, {"help", no_argument, 0, 'h'},
+		{"quiet", no_argument, 0, 'q'}, {0, 0, 0, 0}};
 	int n = 10000, d = 100, steps = 400, seed = 1, rows = 0, sample = 10000, force = 0, fmt = FMT_TEXT, c;
 	const char *model = NULL, *out = NULL;
+	int quiet = 0;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":m:o:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":m:o:hq", opts, NULL)) != -1) {
 		switch (c) {
+		case 'q': quiet = 1; break;
 		case 'n':
 			if (cli_parse_int("superposition", "--n", optarg, 2, 200000, &n))
 				return 2;
@@ -337,17 +343,16 @@ int cmd_superposition(int argc, char **argv)
 		V[i] = (float)st_rng_gauss(&rng);
 	normalize_rows(V, n, d);
 	double t0 = now();
-	int tty = isatty(2);
+	fp_progress pg;
+	fp_progress_start(&pg, stderr, quiet || !steps, "superposition", "steps", NULL, steps);
 	for (int s = 0; s < steps; s++) {
+		fp_progress_update(&pg, s, 0);
 		/* power 8, 16, 32, 64 over the run; the step shrinks from 0.02 rad */
 		int p = s < steps / 8 ? 8 : s < steps / 4 ? 16 : s < steps / 2 ? 32 : s < 3 * steps / 4 ? 64 : 128;
 		float lr = 0.05f * (1.0f - 0.95f * s / (float)steps);
 		step(V, grad, G, n, d, p, lr);
-		if (tty && (s % 10 == 9 || s == steps - 1))
-			fprintf(stderr, "\rsuperposition: step %d/%d (power %d), %.0f s ", s + 1, steps, p, now() - t0);
 	}
-	if (tty && steps)
-		fputc('\n', stderr);
+	fp_progress_end(&pg, steps, 0);
 	free(grad), free(G);
 	S[0].name = "optimized";
 	if (measure(V, n, d, &S[0])) {

@@ -2,6 +2,7 @@
  * corpus, Neuroscope-style. */
 #include "analysis.h"
 #include "cli.h"
+#include "progress.h"
 #include "prompts.h"
 
 #include <getopt.h>
@@ -26,6 +27,10 @@ static const char HELP[] =
 	"      --hook H         mlp.hook_post (default) or mlp.hook_pre\n"
 	"      --tsv            columns: rank act line position token context\n"
 	"      --json           [{rank, act, line, position, token, context, tokens}]\n"
+	"      --skip-bad       warn about malformed corpus lines and go on, as 'record'\n"
+	"                       does (default: stop at the first)\n"
+	"  -q, --quiet          no progress (else on stderr: a bar on a terminal, a line\n"
+	"                       every 5 s otherwise)\n"
 	"  -m, --model PATH     GGUF model\n"
 	"  -h, --help           this help\n\n"
 	"example: factprobe top-examples --neuron 29.778 -p datasets/control.txt\n";
@@ -166,12 +171,13 @@ int cmd_top_examples(int argc, char **argv)
 		{"prompts", required_argument, 0, 'p'}, {"top", required_argument, 0, 'k'},
 		{"context", required_argument, 0, 'c'}, {"hook", required_argument, 0, 'H'},
 		{"tsv", no_argument, 0, 'T'}, {"json", no_argument, 0, 'J'}, {"help", no_argument, 0, 'h'},
+		{"skip-bad", no_argument, 0, 'B'}, {"quiet", no_argument, 0, 'q'},
 		{"from", required_argument, 0, 'F'}, {0, 0, 0, 0}};
 	const char *model = NULL, *neuron_s = NULL, *corpus = NULL, *from = NULL;
-	int fmt = FMT_TEXT, k = 20, ctxn = 12, kind = FP_HOOK_MLP_POST, c;
+	int fmt = FMT_TEXT, k = 20, ctxn = 12, kind = FP_HOOK_MLP_POST, quiet = 0, c;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":m:n:p:k:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":m:n:p:k:hq", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm': model = optarg; break;
 		case 'n': neuron_s = optarg; break;
@@ -192,6 +198,8 @@ int cmd_top_examples(int argc, char **argv)
 		case 'T': fmt = FMT_TSV; break;
 		case 'J': fmt = FMT_JSON; break;
 		case 'F': from = optarg; break;
+		case 'B': cli_skip_bad("top-examples"); break;
+		case 'q': quiet = 1; break;
 		case 'h': fputs(HELP, stdout); return 0;
 		default: return cli_bad_option("top-examples", c, argv);
 		}
@@ -230,6 +238,8 @@ int cmd_top_examples(int argc, char **argv)
 	}
 	fp_prompt p;
 	int r;
+	fp_progress pg;
+	fp_progress_start(&pg, stderr, quiet, "top-examples", "prompts", "tokens", total);
 	while ((r = prompts_next(pr, &p, &err)) == 1) {
 		int n = 0;
 		free(ids), ids = NULL;
@@ -260,11 +270,9 @@ int cmd_top_examples(int argc, char **argv)
 				goto done;
 			}
 		n_prompts++, n_tokens += n;
-		if (total > 200 && n_prompts % 100 == 0)
-			fprintf(stderr, "top-examples: %ld/%ld prompts\r", n_prompts, total);
+		fp_progress_update(&pg, n_prompts, (double)n_tokens);
 	}
-	if (total > 200)
-		fputc('\n', stderr);
+	fp_progress_end(&pg, n_prompts, (double)n_tokens);
 	if (r < 0)
 		rc = cli_error("top-examples", "%s", err.msg);
 	if (rc)
@@ -361,6 +369,7 @@ ranked:
 		json_decref(arr);
 	}
 done:
+	cli_skip_bad_report("top-examples");
 	for (int i = 0; ex && i < have; i++)
 		free(ex[i].ctx);
 	free(ex), free(ids), free(col);

@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "stats.h"
 #include "h5util.h"
+#include "progress.h"
 #include "prompts.h"
 #include "trace.h"
 
@@ -40,7 +41,11 @@ static const char HELP[] =
 	"reports the forward passes and token-layer evaluations against the naive\n"
 	"count (a full pass per kind, layer, token and sample).\n\n"
 	"  -s, --subject TEXT   the subject as it appears in PROMPT (first occurrence); it\n"
-	"                       must start and end on token boundaries\n"
+	"                       must start and end on token boundaries (see --subject-span)\n"
+	"      --subject-span S strict (default): a subject that starts or ends inside a\n"
+	"                       token is an error; cover: take the tokens that cover it,\n"
+	"                       as ROME's code does (\"...(Ontario Section)'s\" -> the\n"
+	"                       tokens up to \")'s\"); the output counts such subjects\n"
 	"  -t, --target TOKEN   the answer token (default: the clean top token)\n"
 	"      --kind K         resid, mlp, attn, a comma list (mlp,attn) or all (default)\n"
 	"      --window W       layers restored together for mlp and attn (default 10)\n"
@@ -68,6 +73,14 @@ static const char HELP[] =
 	"                       (Zhang & Nanda 2023), the subject swapped for another\n"
 	"                       subject of the set with the same token count, one run\n"
 	"      --limit N        trace at most N known prompts\n"
+	"      --skip-bad       warn about a malformed line (as 'record' does: columns,\n"
+	"                       UTF-8, a subject not in its prompt or off the token\n"
+	"                       boundaries, a missing or unknown target) and go on; the\n"
+	"                       skipped lines are counted (default: stop at the first)\n"
+	"How many facts were read, known, excluded and skipped goes to stdout with the\n"
+	"text output and to stderr with --tsv and --json (and into the JSON and -o).\n"
+	"Progress goes to stderr: a bar on a terminal, else a line every 5 s.\n"
+	"  -q, --quiet          no progress, and no counts on stderr\n"
 	"  -m, --model PATH     GGUF model;  -h, --help  this help\n\n"
 	"example: factprobe trace --subject 'Michael Jordan' -o trace.h5 \\\n"
 	"             $'Q: What sport does Michael Jordan play?\\nA: This athlete plays the sport of'\n";
@@ -77,9 +90,11 @@ static const char *CAT_NAME[6] = {"first subject token", "middle subject tokens"
 
 /* The subject's token span, checked to start and end on token boundaries
  * (a leading space may belong to the first token).  Returns 0, or an
- * error message in err naming both. */
+ * error message in err naming both (< 0).  With cover, a subject off the
+ * boundaries keeps the tokens that cover it (ROME's find_token_range) and
+ * the return is 1. */
 static int subject_tokens(const fp_model *m, const char *text, const char *subject, const int32_t *ids, int n,
-			  int has_bos, int *s0, int *s1, fp_error *err)
+			  int has_bos, int cover, int *s0, int *s1, fp_error *err)
 {
 	if (an_subject_span(m, text, subject, ids, n, has_bos, s0, s1))
 		return fp_error_set(err, FP_ERR_INVALID, "the subject '%s' is not in the prompt '%s'", subject, text);
@@ -94,6 +109,8 @@ static int subject_tokens(const fp_model *m, const char *text, const char *subje
 			te = off;
 	}
 	int start_ok = tb == sb || (tb + 1 == sb && text[tb] == ' ');
+	if ((!start_ok || te != se) && cover)
+		return 1;
 	if (!start_ok || te != se) {
 		char span[512] = "";
 		size_t o = 0;
@@ -119,13 +136,19 @@ static double now(void)
 typedef struct trace_cli {
 	const char *model, *subject, *target, *prompts, *out;
 	unsigned kinds;
-	int window, samples, fmt, force, replace, limit;
+	int window, samples, fmt, force, replace, limit, quiet, skip_bad, cover;
 	double noise_sd, noise_abs; /* noise_sd > 0: a multiple of the embedding std */
 	uint64_t seed;
 } trace_cli;
 
+static void trace_progress(void *user, long done, long total)
+{
+	fp_progress_update(user, done, 0);
+}
+
 static int single(trace_cli *a, const char *prompt_arg)
 {
+	fp_progress pg;
 	size_t len;
 	char *text = cli_text_arg("trace", prompt_arg, &len);
 	if (!text)
@@ -149,7 +172,8 @@ static int single(trace_cli *a, const char *prompt_arg)
 		goto done;
 	}
 	int has_bos = ps_has_bos(m, ids, n, -1);
-	if (subject_tokens(m, text, a->subject, ids, n, has_bos, &s0, &s1, &err)) {
+	int covered = subject_tokens(m, text, a->subject, ids, n, has_bos, a->cover, &s0, &s1, &err);
+	if (covered < 0) {
 		rc = cli_error("trace", "--subject: %s", err.msg);
 		goto done;
 	}
@@ -165,12 +189,15 @@ static int single(trace_cli *a, const char *prompt_arg)
 		an_top_k(logits, V, 1, &answer);
 	}
 	tr_opts o = {a->kinds, a->window, a->samples, a->noise_sd > 0 ? a->noise_sd * tr_embedding_std(m) : a->noise_abs,
-		     a->seed, NULL, 0};
+		     a->seed, NULL, 0, trace_progress, &pg};
+	fp_progress_start(&pg, stderr, a->quiet, "trace", "layers (of every kind) restored", NULL,
+			  (long)L * ((a->kinds & 1) + (a->kinds >> 1 & 1) + (a->kinds >> 2 & 1)));
 	double t0 = now();
 	if (tr_trace(m, ids, n, s0, s1, answer, &o, &r, &err)) {
 		rc = cli_error("trace", "%s", err.msg);
 		goto done;
 	}
+	fp_progress_end(&pg, pg.total, 0);
 	double secs = now() - t0;
 	char *atext = cli_token_text(m, answer);
 	if (a->fmt == FMT_TSV) {
@@ -198,6 +225,7 @@ static int single(trace_cli *a, const char *prompt_arg)
 		json_object_set_new(jo, "tokens", toks);
 		json_object_set_new(jo, "subject_start", json_integer(s0));
 		json_object_set_new(jo, "subject_end", json_integer(s1));
+		json_object_set_new(jo, "subject_span", json_string(covered ? "covering tokens" : "exact"));
 		json_object_set_new(jo, "answer", json_string(atext ? atext : ""));
 		json_object_set_new(jo, "answer_id", json_integer(answer));
 		json_object_set_new(jo, "high", json_real(r.high));
@@ -228,7 +256,8 @@ static int single(trace_cli *a, const char *prompt_arg)
 		char tb[256];
 		printf("prompt ");
 		tb_print_quoted(stdout, text, len);
-		printf(" (%d tokens), subject tokens %d..%d\nanswer ", n, s0, s1 - 1);
+		printf(" (%d tokens), subject tokens %d..%d%s\nanswer ", n, s0, s1 - 1,
+		       covered ? " (the tokens that cover the subject: --subject-span cover)" : "");
 		int tl = fp_token_decode(m->tok, answer, tb, sizeof tb);
 		tb_print_quoted(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
 		printf(": p = %.4f clean (high), %.4f corrupted (low; noise std %.4g, %d samples)\n", r.high, r.low, o.noise,
@@ -294,7 +323,8 @@ static int single(trace_cli *a, const char *prompt_arg)
 		free(tt);
 		w |= h5u_attr_str(f, NULL, "format", "factprobe-trace") | h5u_attr_str(f, NULL, "prompt", text) |
 		     h5u_attr_str(f, NULL, "subject", a->subject) | h5u_attr_i64(f, NULL, "subject_start", s0) |
-		     h5u_attr_i64(f, NULL, "subject_end", s1) | h5u_attr_str(f, NULL, "answer", atext ? atext : "") |
+		     h5u_attr_i64(f, NULL, "subject_end", s1) |
+		     h5u_attr_str(f, NULL, "subject_span", covered ? "covering tokens" : "exact") | h5u_attr_str(f, NULL, "answer", atext ? atext : "") |
 		     h5u_attr_i64(f, NULL, "answer_id", answer) | h5u_attr_f64(f, NULL, "high", r.high) |
 		     h5u_attr_f64(f, NULL, "low", r.low) | h5u_attr_f64(f, NULL, "noise", o.noise) |
 		     h5u_attr_i64(f, NULL, "samples", o.samples) | h5u_attr_i64(f, NULL, "window", o.window) |
@@ -373,7 +403,8 @@ static int dataset(trace_cli *a)
 	fp_model *m = cli_load_model("trace", a->model);
 	if (!m)
 		return 1;
-	int L = m->cfg.n_layers, V = m->cfg.n_vocab, rc = 0, nf = 0, capf = 0;
+	int L = m->cfg.n_layers, V = m->cfg.n_vocab, rc = 0, nf = 0, capf = 0, n_cover = 0;
+	long n_bad = 0;
 	fact *F = NULL;
 	fp_error err = {0};
 	prompt_reader *pr = NULL;
@@ -390,11 +421,18 @@ static int dataset(trace_cli *a)
 		goto done;
 	}
 	fp_prompt p;
-	int r;
-	while ((r = prompts_next(pr, &p, &err)) == 1) {
+	char msg[sizeof err.msg + 1200];
+	for (;;) {
+		int r = prompts_next(pr, &p, &err);
+		if (r == 0)
+			break;
+		if (r < 0) {
+			snprintf(msg, sizeof msg, "%s", err.msg);
+			goto bad_line;
+		}
 		if (!p.target || !*p.target) {
-			rc = cli_error("trace", "'%s' line %ld, field 'target': missing", a->prompts, p.line);
-			goto done;
+			snprintf(msg, sizeof msg, "'%s' line %ld, field 'target': missing", a->prompts, p.line);
+			goto bad_line;
 		}
 		if (nf == capf) {
 			fact *nfp = realloc(F, (size_t)(capf = capf ? 2 * capf : 64) * sizeof *F);
@@ -410,30 +448,44 @@ static int dataset(trace_cli *a)
 		f->line = p.line;
 		nf++;
 		if (fp_tokenize(m->tok, f->text, p.len, -1, &f->ids, &f->n, &err) || f->n == 0) {
-			rc = cli_error("trace", "'%s' line %ld: %s", a->prompts, p.line, f->n ? err.msg : "no tokens");
-			goto done;
+			snprintf(msg, sizeof msg, "'%s' line %ld: %s", a->prompts, p.line, f->n ? err.msg : "no tokens");
+			goto bad_fact;
 		}
 		int has_bos = ps_has_bos(m, f->ids, f->n, -1);
-		if (subject_tokens(m, f->text, f->subject, f->ids, f->n, has_bos, &f->s0, &f->s1, &err)) {
-			rc = cli_error("trace", "'%s' line %ld, field 'subject': %s", a->prompts, p.line, err.msg);
-			goto done;
+		int cov = subject_tokens(m, f->text, f->subject, f->ids, f->n, has_bos, a->cover, &f->s0, &f->s1, &err);
+		if (cov < 0) {
+			snprintf(msg, sizeof msg, "'%s' line %ld, field 'subject': %s", a->prompts, p.line, err.msg);
+			goto bad_fact;
 		}
 		if (an_target_token(m, f->target, 1, &f->answer, &err)) {
-			rc = cli_error("trace", "'%s' line %ld, field 'target': %s", a->prompts, p.line, err.msg);
+			snprintf(msg, sizeof msg, "'%s' line %ld, field 'target': %s", a->prompts, p.line, err.msg);
+			goto bad_fact;
+		}
+		n_cover += cov;
+		continue;
+	bad_fact: /* the fact just added is dropped */
+		nf--;
+		free(F[nf].text), free(F[nf].subject), free(F[nf].target), free(F[nf].ids);
+	bad_line:
+		if (!a->skip_bad) {
+			rc = cli_error("trace", "%s", msg);
+			cli_hint("--skip-bad warns and goes on%s", strstr(msg, "tokenizes differently") ?
+				 "; --subject-span cover takes the tokens that cover such a subject" : "");
 			goto done;
 		}
-	}
-	if (r < 0) {
-		rc = cli_error("trace", "%s", err.msg);
-		goto done;
+		fprintf(stderr, "factprobe trace: warning: skipping %s\n", msg);
+		n_bad++;
 	}
 	if (nf == 0) {
-		rc = cli_error("trace", "'%s' holds no prompts", a->prompts);
+		rc = cli_error("trace", "'%s' holds no prompts%s", a->prompts, n_bad ? " that could be read" : "");
 		goto done;
 	}
 	/* which facts the model knows: the target's first token is the clean top token */
 	int n_known = 0;
+	fp_progress pg;
+	fp_progress_start(&pg, stderr, a->quiet, "trace", "facts checked (clean top-1 = target?)", NULL, nf);
 	for (int i = 0; i < nf; i++) {
+		fp_progress_update(&pg, i, 0);
 		if (fp_model_forward(m, F[i].ids, F[i].n, NULL, logits, &err)) {
 			rc = cli_error("trace", "'%s' line %ld: %s", a->prompts, F[i].line, err.msg);
 			goto done;
@@ -443,6 +495,7 @@ static int dataset(trace_cli *a)
 		F[i].known = top == F[i].answer;
 		n_known += F[i].known;
 	}
+	fp_progress_end(&pg, nf, 0);
 	for (int k = 0; k < TR_NKINDS; k++)
 		if (a->kinds & (1u << k)) {
 			sum[k] = calloc((size_t)6 * L, sizeof(double));
@@ -452,13 +505,19 @@ static int dataset(trace_cli *a)
 				goto done;
 			}
 		}
-	if (a->fmt == FMT_TEXT) {
-		printf("%s: %d prompts, %d known (target first token = clean top-1), %d excluded:", a->prompts, nf, n_known,
-		       nf - n_known);
+	/* the counts: with the text output on stdout, else on stderr */
+	if (a->fmt == FMT_TEXT || !a->quiet) {
+		FILE *o = a->fmt == FMT_TEXT ? stdout : stderr;
+		fprintf(o, "%s%s: %d prompts, %d known (target first token = clean top-1), %d excluded:",
+			a->fmt == FMT_TEXT ? "" : "trace: ", a->prompts, nf, n_known, nf - n_known);
 		for (int i = 0, shown = 0; i < nf; i++)
 			if (!F[i].known && shown++ < 12)
-				printf("%s line %ld", shown > 1 ? "," : "", F[i].line);
-		printf("%s\n", nf - n_known > 12 ? ", ..." : "");
+				fprintf(o, "%s line %ld", shown > 1 ? "," : "", F[i].line);
+		fprintf(o, "%s\n", nf - n_known > 12 ? ", ..." : "");
+		if (n_bad || n_cover)
+			fprintf(o, "%s%ld malformed lines skipped (--skip-bad); %d subjects end inside a token, their covering "
+				   "tokens taken (--subject-span cover)\n",
+				a->fmt == FMT_TEXT ? "" : "trace: ", n_bad, n_cover);
 	}
 	double t0 = now(), evals = 0, naive = 0, high = 0, low = 0;
 	long passes = 0;
@@ -466,7 +525,9 @@ static int dataset(trace_cli *a)
 	st_rng rng = st_rng_seed(a->seed);
 	double noise = a->noise_sd > 0 ? a->noise_sd * tr_embedding_std(m) : a->noise_abs;
 	int todo = a->limit > 0 && a->limit < n_known ? a->limit : n_known;
+	fp_progress_start(&pg, stderr, a->quiet, "trace", "prompts traced", NULL, todo);
 	for (int i = 0; i < nf && traced < todo; i++) {
+		fp_progress_update(&pg, traced, 0);
 		fact *f = &F[i];
 		if (!f->known)
 			continue;
@@ -475,7 +536,7 @@ static int dataset(trace_cli *a)
 			no_repl++;
 			continue;
 		}
-		tr_opts o = {a->kinds, a->window, a->samples, noise, a->seed + (uint64_t)i, cids, 0};
+		tr_opts o = {a->kinds, a->window, a->samples, noise, a->seed + (uint64_t)i, cids, 0, NULL, NULL};
 		tr_result res;
 		rc = tr_trace(m, f->ids, f->n, f->s0, f->s1, f->answer, &o, &res, &err);
 		free(cids);
@@ -507,11 +568,8 @@ static int dataset(trace_cli *a)
 			}
 		}
 		tr_result_free(&res);
-		if (isatty(2))
-			fprintf(stderr, "\rtrace: %d/%d prompts, %.0f s ", traced, todo, now() - t0);
 	}
-	if (isatty(2))
-		fputc('\n', stderr);
+	fp_progress_end(&pg, traced, 0);
 	double secs = now() - t0;
 	if (traced == 0) {
 		rc = cli_error("trace", "no prompt of '%s' could be traced (%d known%s)", a->prompts, n_known,
@@ -549,6 +607,9 @@ static int dataset(trace_cli *a)
 		json_object_set_new(jo, "prompts", json_integer(nf));
 		json_object_set_new(jo, "known", json_integer(n_known));
 		json_object_set_new(jo, "traced", json_integer(traced));
+		json_object_set_new(jo, "skipped_lines", json_integer(n_bad));
+		json_object_set_new(jo, "subject_span", json_string(a->cover ? "cover" : "strict"));
+		json_object_set_new(jo, "subjects_covered", json_integer(n_cover));
 		json_object_set_new(jo, "corruption", json_string(corr));
 		json_object_set_new(jo, "mean_high", json_real(high / traced));
 		json_object_set_new(jo, "mean_low", json_real(low / traced));
@@ -622,6 +683,9 @@ static int dataset(trace_cli *a)
 			w |= h5u_attr_str(f, NULL, "format", "factprobe-trace-dataset") |
 			     h5u_attr_str(f, NULL, "prompts_file", a->prompts) | h5u_attr_i64(f, NULL, "n_prompts", nf) |
 			     h5u_attr_i64(f, NULL, "n_known", n_known) | h5u_attr_i64(f, NULL, "n_traced", traced) |
+			     h5u_attr_i64(f, NULL, "n_skipped_lines", n_bad) |
+			     h5u_attr_str(f, NULL, "subject_span", a->cover ? "cover" : "strict") |
+			     h5u_attr_i64(f, NULL, "n_subjects_covered", n_cover) |
 			     h5u_attr_str(f, NULL, "corruption", corr) | h5u_attr_f64(f, NULL, "mean_high", high / traced) |
 			     h5u_attr_f64(f, NULL, "mean_low", low / traced) | h5u_attr_f64(f, NULL, "noise", noise) |
 			     h5u_attr_i64(f, NULL, "samples", a->replace ? 1 : a->samples) |
@@ -656,14 +720,22 @@ int cmd_trace(int argc, char **argv)
 		{"prompts", required_argument, 0, 'p'}, {"corrupt", required_argument, 0, 'c'},
 		{"limit", required_argument, 0, 'l'}, {"tsv", no_argument, 0, 'T'}, {"json", no_argument, 0, 'J'},
 		{"output", required_argument, 0, 'o'}, {"force", no_argument, 0, 'f'}, {"help", no_argument, 0, 'h'},
+		{"quiet", no_argument, 0, 'q'}, {"skip-bad", no_argument, 0, 'B'}, {"subject-span", required_argument, 0, 'C'},
 		{0, 0, 0, 0}};
 	trace_cli a = {0};
 	a.kinds = 7, a.window = 10, a.samples = 10, a.noise_sd = 3, a.seed = 1;
 	int c, v;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":m:s:t:p:o:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":m:s:t:p:o:hq", opts, NULL)) != -1) {
 		switch (c) {
+		case 'q': a.quiet = 1; break;
+		case 'B': a.skip_bad = 1; break;
+		case 'C':
+			if (!strcmp(optarg, "strict")) a.cover = 0;
+			else if (!strcmp(optarg, "cover")) a.cover = 1;
+			else return cli_usage_error("trace", "--subject-span takes strict or cover, not '%s'", optarg);
+			break;
 		case 'm': a.model = optarg; break;
 		case 's': a.subject = optarg; break;
 		case 't': a.target = optarg; break;

@@ -21,7 +21,20 @@ struct prompt_reader {
 	char *buf;
 	size_t cap;
 	char *field[N_COLS]; /* owned copies for the current prompt */
+	int skip_bad;        /* pass over malformed lines (--skip-bad) */
+	void (*warn)(void *user, const char *msg);
+	void *warn_user;
+	long n_skipped;
+	int by_default;      /* skip_bad from prompts_skip_bad_default: counted there too */
 };
+
+/* --skip-bad for every reader opened from here on (see prompts.h) */
+static struct {
+	int on;
+	void (*warn)(void *user, const char *msg);
+	void *user;
+	long n_skipped;
+} skip_default;
 
 static int ends_with(const char *s, const char *suf)
 {
@@ -120,6 +133,8 @@ int prompts_open_stream(prompt_reader **out, FILE *f, const char *name, fp_error
 static int start(prompt_reader **out, prompt_reader *r, fp_error *err)
 {
 	const char *path = r->path;
+	if (skip_default.on)
+		prompts_skip_bad(r, skip_default.warn, skip_default.user), r->by_default = 1;
 	r->fmt = ends_with(path, ".tsv") ? FMT_TSV : ends_with(path, ".jsonl") ? FMT_JSONL : FMT_LINES;
 	for (int i = 0; i < N_COLS; i++)
 		r->col[i] = -1;
@@ -228,7 +243,42 @@ static int parse_jsonl(prompt_reader *r, fp_error *err)
 	return rc;
 }
 
+static int next_line(prompt_reader *r, fp_prompt *p, fp_error *err);
+
 int prompts_next(prompt_reader *r, fp_prompt *p, fp_error *err)
+{
+	for (;;) {
+		int rc = next_line(r, p, err);
+		if (rc >= 0 || !r->skip_bad)
+			return rc;
+		r->n_skipped++;
+		if (r->warn)
+			r->warn(r->warn_user, err->msg);
+		skip_default.n_skipped += r->by_default;
+	}
+}
+
+void prompts_skip_bad(prompt_reader *r, void (*warn)(void *user, const char *msg), void *user)
+{
+	r->skip_bad = 1, r->warn = warn, r->warn_user = user;
+}
+
+long prompts_skipped(const prompt_reader *r)
+{
+	return r->n_skipped;
+}
+
+void prompts_skip_bad_default(void (*warn)(void *user, const char *msg), void *user)
+{
+	skip_default.on = 1, skip_default.warn = warn, skip_default.user = user;
+}
+
+long prompts_skipped_default(void)
+{
+	return skip_default.n_skipped;
+}
+
+static int next_line(prompt_reader *r, fp_prompt *p, fp_error *err)
 {
 	clear_fields(r);
 	ssize_t n = read_line(r);

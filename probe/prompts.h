@@ -37,6 +37,17 @@ int prompts_open_stream(prompt_reader **out, FILE *f, const char *name, fp_error
  * <0: an error about this line (the reader can go on with the next line). */
 int prompts_next(prompt_reader *r, fp_prompt *p, fp_error *err);
 void prompts_close(prompt_reader *r);
+/* --skip-bad: from here on prompts_next passes over malformed lines instead
+ * of returning their error; each one's message goes to warn (may be NULL)
+ * and is counted (prompts_skipped). */
+void prompts_skip_bad(prompt_reader *r, void (*warn)(void *user, const char *msg), void *user);
+long prompts_skipped(const prompt_reader *r);
+/* The same for every reader opened from here on in this process, also those
+ * that library code opens by path (a mean-diff direction's prompt sets, a
+ * mean ablation's --ref set): a command sets it once from its --skip-bad.
+ * prompts_skipped_default counts the lines skipped by all of them. */
+void prompts_skip_bad_default(void (*warn)(void *user, const char *msg), void *user);
+long prompts_skipped_default(void);
 /* 1 if the set has a subject column/field */
 int prompts_has_subject(const prompt_reader *r);
 /* number of non-header lines (a quick pass, for progress); -1 on error */

@@ -187,6 +187,9 @@ int tr_trace(fp_model *m, const int32_t *ids, int n, int s0, int s1, int answer,
 		rc = fp_error_set(err, FP_ERR_NOMEM, "out of memory");
 		goto done;
 	}
+	long step = 0, steps = 0;
+	for (int k = 0; k < TR_NKINDS; k++)
+		steps += (o->kinds >> k & 1u) * (long)L;
 	for (int k = 0; k < TR_NKINDS; k++) {
 		if (!(o->kinds & (1u << k)))
 			continue;
@@ -196,6 +199,8 @@ int tr_trace(fp_model *m, const int32_t *ids, int n, int s0, int s1, int answer,
 			goto done;
 		}
 		for (int l = 0; l < L; l++) {
+			if (o->progress)
+				o->progress(o->progress_user, step++, steps);
 			int a = k == TR_RESID ? l + 1 : (l - W / 2 < 0 ? 0 : l - W / 2);
 			int b = k == TR_RESID ? l + 1 : (l + W - W / 2 > L ? L : l + W - W / 2);
 			for (int t = 0; t < s0; t++) /* unchanged by the corruption: nothing to restore */

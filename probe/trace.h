@@ -42,6 +42,10 @@ typedef struct tr_opts {
 	const int32_t *corrupt_ids; /* non-NULL: no noise; the corrupted run is these n tokens
 				       (symmetric token replacement), one sample */
 	int batch_tokens;       /* rows per packed forward pass (default 2048) */
+	/* called (may be NULL) before each kind and layer is restored: done of
+	 * total (kinds x layers), for a progress report */
+	void (*progress)(void *user, long done, long total);
+	void *progress_user;
 } tr_opts;
 
 typedef struct tr_result {

@@ -264,7 +264,7 @@ static void test_trace_exact(const char *arch, int window)
 	float *lg = malloc((size_t)V * sizeof *lg);
 	fp_model_forward(m, ids, n, NULL, lg, &err);
 	int answer = argmax(lg, V);
-	tr_opts to = {7, window, 1, 0, 1, cids, 64};
+	tr_opts to = {7, window, 1, 0, 1, cids, 64, NULL, NULL};
 	tr_result r;
 	CHECK(tr_trace(m, ids, n, s0, s1, answer, &to, &r, &err) == 0, "trace: %s", err.msg);
 	float *clean[3];
@@ -297,7 +297,7 @@ static void test_trace_exact(const char *arch, int window)
 		    "%s: restoring the last layer's state at the last token = the clean probability", arch);
 	tr_result_free(&r);
 	/* zero noise: the corrupted run is the clean run, every effect is zero */
-	tr_opts z = {7, window, 3, 0.0, 1, NULL, 64};
+	tr_opts z = {7, window, 3, 0.0, 1, NULL, 64, NULL, NULL};
 	CHECK(tr_trace(m, ids, n, s0, s1, answer, &z, &r, &err) == 0, "trace: %s", err.msg);
 	double ie = fabs(r.low - r.high);
 	for (int k = 0; k < 3; k++)
@@ -324,7 +324,7 @@ static void test_trace_plant(void)
 		return;
 	int32_t ids[4] = {'a', 'b', 'J', 'c'};
 	int n = 4, L = m->cfg.n_layers;
-	tr_opts to = {7, 1, 10, 20.0, 1, NULL, 0};
+	tr_opts to = {7, 1, 10, 20.0, 1, NULL, 0, NULL, NULL};
 	tr_result r;
 	CHECK(tr_trace(m, ids, 3, 2, 3, 'Q', &to, &r, &err) == 0, "trace: %s", err.msg);
 	n = 3;

@@ -163,6 +163,60 @@ for c in dot lens neurons top-examples trace patch; do
 	[ "$RC" -eq 0 ] && grep -q "^usage: factprobe $c" "$T/out" && grep -q "example" "$T/out" && ok "$c --help: usage and an example" || bad "$c --help"
 done
 
+# --- prompt sets read alike: --skip-bad, --subject-span, progress and counts (issue 11) ---
+# a fact set with a subject that ends inside a token ('th' of 't' + 'he') and a malformed line
+cp "$T/facts.tsv" "$T/facts2.tsv"
+printf 'c1\tthe abJ\tth\tQ\tplant\nbad\tonly three\tcols\n' >>"$T/facts2.tsv"
+TR=(--noise 20 --window 1 --kind mlp --samples 2)
+expect_error "trace -p: a subject ending inside a token stops the set by default (strict)" \
+	"facts2.tsv' line 14, field 'subject': the subject 'th' tokenizes differently" "$FP" trace -m "$M" -p "$T/facts2.tsv" "${TR[@]}"
+grep -q '^hint: .*--subject-span cover' "$T/err" && ok "trace -p: the hint names --skip-bad and --subject-span cover" || bad "trace -p hint: $(cat "$T/err")"
+expect_error "trace -p --subject-span cover: the malformed line still stops it without --skip-bad" \
+	"facts2.tsv' line 15: 3 columns, but the header has 5" "$FP" trace -m "$M" -p "$T/facts2.tsv" "${TR[@]}" --subject-span cover
+run "$FP" trace -m "$M" -p "$T/facts2.tsv" "${TR[@]}" --subject-span cover --skip-bad --json
+check "trace -p --subject-span cover --skip-bad: the covered fact is read, the bad line counted (JSON and stderr)" $PY -c '
+import json,sys; d=json.load(open(sys.argv[1])); e=open(sys.argv[2]).read()
+print("%d prompts, %d known, %d traced; skipped_lines %d, subjects_covered %d (%s); stderr warns: %s" % (d["prompts"], d["known"], d["traced"], d["skipped_lines"], d["subjects_covered"], d["subject_span"], "warning: skipping" in e))
+sys.exit(0 if d["prompts"] == 13 and d["known"] == 7 and d["skipped_lines"] == 1 and d["subjects_covered"] == 1 and "line 15: 3 columns" in e else 1)' "$T/out" "$T/err"
+# the covering tokens are ROME's (find_token_range: the tokens whose text overlaps the subject's characters)
+run "$FP" trace -m "$M" "the abJ" --subject th --subject-span cover --samples 2 --json
+"$FP" tokenize -m "$M" --json "the abJ" >"$T/tok.json"
+check "trace --subject-span cover: the span is the tokens that overlap the subject, as ROME's find_token_range" $PY -c '
+import json,sys; d=json.load(open(sys.argv[1])); toks=json.load(open(sys.argv[2]))["tokens"]
+text="the abJ"; sb=text.index("th"); se=sb+2; off=0; cover=[]
+for i,t in enumerate(toks):
+    if off < se and off + len(t) > sb: cover.append(i)
+    off += len(t)
+print("tokens %s; covering %d..%d, factprobe %d..%d (%s)" % (toks, cover[0], cover[-1] + 1, d["subject_start"], d["subject_end"], d["subject_span"]))
+sys.exit(0 if (d["subject_start"], d["subject_end"]) == (cover[0], cover[-1] + 1) and d["subject_span"] == "covering tokens" else 1)' "$T/out" "$T/tok.json"
+# every output format says how many facts were known and excluded; TSV and JSON on stderr, with the progress
+for f in tsv json; do
+	run "$FP" trace -m "$M" -p "$T/facts.tsv" "${TR[@]}" --$f
+	[ "$RC" -eq 0 ] && grep -q "^trace: .*facts.tsv: 12 prompts, 6 known (target first token = clean top-1), 6 excluded" "$T/err" \
+		&& grep -q "^trace: 12/12 facts checked" "$T/err" && grep -q "^trace: 6/6 prompts traced" "$T/err" \
+		&& { [ $f = json ] && $PY -c "import json,sys; json.load(open(sys.argv[1]))" "$T/out" || [ -z "$(awk -F'\t' 'NF != 6' "$T/out")" ]; } \
+		&& ok "trace -p --$f: known and excluded counts and the progress go to stderr ($(grep -c . "$T/err") lines), stdout holds the $f result only, \"$(grep known "$T/err")\"" \
+		|| bad "trace -p --$f: exit $RC, stderr: $(cat "$T/err")"
+done
+run "$FP" trace -m "$M" -p "$T/facts.tsv" "${TR[@]}" --tsv -q
+[ "$RC" -eq 0 ] && [ ! -s "$T/err" ] && ok "trace -p -q: nothing on stderr" || bad "trace -p -q: $(cat "$T/err")"
+run "$FP" trace -m "$M" "abJ" --subject J --samples 2 --tsv
+[ "$RC" -eq 0 ] && grep -q "^trace: 6/6 layers (of every kind) restored" "$T/err" && ok "trace (one prompt): progress on stderr: $(tail -1 "$T/err")" || bad "trace progress: $(cat "$T/err")"
+# --skip-bad alike in every command that reads a prompt set
+printf 'prompt\nx1yJ\nbad \xff line\nx2yW\n' >"$T/bad.tsv"
+for cmd in "dot --direction tok:Q -p $T/bad.tsv" "top-examples --neuron 1.5 -k 2 -p $T/bad.tsv" \
+	"patch --target Q --ablate 1.5 --mode mean --ref $T/bad.tsv abJ" "dot --direction mean-diff:$T/bad.tsv,$T/corpus.txt@blocks.*.hook_resid_post abJ"; do
+	name=${cmd%% *}
+	# shellcheck disable=SC2086
+	expect_error "$name ($(echo "$cmd" | cut -d' ' -f2-3 | sed "s|$T/||")...) without --skip-bad: the bad line stops it" \
+		"bad.tsv' line 3, field 'prompt': invalid UTF-8 at byte 4" "$FP" $cmd -m "$M"
+	# shellcheck disable=SC2086
+	run "$FP" $cmd -m "$M" --skip-bad
+	[ "$RC" -eq 0 ] && [ -s "$T/out" ] && grep -q "^factprobe $name: warning: skipping .*bad.tsv' line 3, field 'prompt': invalid UTF-8" "$T/err" \
+		&& grep -q "^factprobe $name: warning: 1 malformed prompt lines skipped" "$T/err" \
+		&& ok "$name --skip-bad: the line is skipped with a warning and counted, as record does" || bad "$name --skip-bad: exit $RC, $(cat "$T/err")"
+done
+
 # --- what issue 4 asks to be shown on the default model -------------------
 if [ -n "$MODEL" ] && [ -f "$MODEL" ]; then
 	QA='Q: What sport does Michael Jordan play?
