@@ -25,7 +25,7 @@ VERSION    = $(shell sed -n 's/^\#define FACTPROBE_VERSION "\(.*\)"/\1/p' probe/
 TEST_BINS := $(BUILD)/tests/test_quant $(BUILD)/tests/test_gguf $(BUILD)/tests/test_tokenizer \
              $(BUILD)/tests/test_forward $(BUILD)/tests/test_oracle $(BUILD)/tests/make_tiny $(BUILD)/tests/dump_acts \
              $(BUILD)/tests/test_analysis $(BUILD)/tests/test_prompts $(BUILD)/tests/test_stats \
-             $(BUILD)/tests/test_parse $(BUILD)/tests/test_table
+             $(BUILD)/tests/test_parse $(BUILD)/tests/test_table $(BUILD)/tests/test_progress
 BENCH_BIN := $(BUILD)/tests/bench_forward
 
 MODEL_DIR  := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/factprobe
@@ -101,6 +101,9 @@ $(BUILD)/tests/test_analysis: $(BUILD)/tests/test_analysis.o $(BUILD)/tests/gguf
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/test_prompts: $(BUILD)/tests/test_prompts.o $(BUILD)/probe/prompts.o $(BUILD)/libfpmodel.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/test_progress: $(BUILD)/tests/test_progress.o $(BUILD)/probe/progress.o
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/test_parse: $(BUILD)/tests/test_parse.o $(BUILD)/tests/gguf_writer.o $(BUILD)/tests/tiny.o \

@@ -394,6 +394,7 @@ int cmd_record(int argc, char **argv)
 	long total = prompts_count(prompts_path), n_bad = 0, seen = 0;
 	fp_progress prog;
 	fp_progress_start(&prog, stderr, quiet, "record", "prompts", "tokens", total);
+	prog.always_end = 1; /* its last line is the run's summary */
 	double t0 = now(), last_ckpt = t0, toks = 0;
 	long n_done = 0;
 	if (skip && h5rec_last_text(rec, &resume_text, &err)) {

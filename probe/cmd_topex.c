@@ -272,7 +272,8 @@ int cmd_top_examples(int argc, char **argv)
 		n_prompts++, n_tokens += n;
 		fp_progress_update(&pg, n_prompts, (double)n_tokens);
 	}
-	fp_progress_end(&pg, n_prompts, (double)n_tokens);
+	if (!rc && r >= 0)
+		fp_progress_end(&pg, n_prompts, (double)n_tokens);
 	if (r < 0)
 		rc = cli_error("top-examples", "%s", err.msg);
 	if (rc)

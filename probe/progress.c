@@ -17,6 +17,7 @@ void fp_progress_start(fp_progress *p, FILE *out, int quiet, const char *label, 
 	p->out = quiet ? NULL : out;
 	p->label = label, p->unit = unit, p->rate_unit = rate_unit, p->total = total;
 	p->tty = out && isatty(fileno(out));
+	p->always_end = 0, p->drawn = 0, p->every = 5.0;
 	p->t0 = now();
 	p->last = p->tty ? 0 : p->t0; /* a bar at once; a log line after the first 5 s */
 }
@@ -50,6 +51,7 @@ static void draw(fp_progress *p, long done, long total, double work, int final)
 			what, (int)eta / 60, (int)eta % 60);
 	}
 	fflush(p->out);
+	p->drawn++;
 }
 
 void fp_progress_update(fp_progress *p, long done, double work)
@@ -57,7 +59,7 @@ void fp_progress_update(fp_progress *p, long done, double work)
 	if (!p->out)
 		return;
 	double t = now();
-	if (t - p->last > (p->tty ? 0.2 : 5.0)) {
+	if (t - p->last > (p->tty ? 0.2 : p->every)) {
 		draw(p, done, p->total, work, 0);
 		p->last = t;
 	}
@@ -65,6 +67,6 @@ void fp_progress_update(fp_progress *p, long done, double work)
 
 void fp_progress_end(fp_progress *p, long done, double work)
 {
-	if (p->out)
+	if (p->out && (p->tty || p->drawn || p->always_end))
 		draw(p, done, p->total > done ? p->total : done, work, 1);
 }

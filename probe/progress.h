@@ -1,7 +1,8 @@
 /* progress.h - the progress report every long command gives, as `record`
  * has from the start: on a terminal a bar redrawn at most every 0.2 s
  * (done/total, a rate or the time taken, the time left); otherwise one line
- * every 5 s, so a log shows the run moving; nothing when quiet (-q).  It
+ * every 5 s, so a log shows the run moving, and a last line if it printed
+ * any (a run shorter than 5 s prints nothing there); nothing when quiet.  It
  * writes to the stream it is given (stderr in the commands), never to
  * stdout, so --tsv and --json output stays clean. */
 #ifndef PROGRESS_H
@@ -16,6 +17,9 @@ typedef struct fp_progress {
 	const char *rate_unit; /* work per second shown ("tokens"), or NULL: the seconds taken */
 	long total;            /* units expected; <= 0 when unknown */
 	int tty;
+	int always_end;        /* draw the last line even when none came before (record's summary) */
+	long drawn;            /* lines drawn so far */
+	double every;          /* seconds between lines off a terminal (5; tests shorten it) */
 	double t0, last;
 } fp_progress;
 
@@ -25,7 +29,8 @@ void fp_progress_start(fp_progress *p, FILE *out, int quiet, const char *label, 
 /* done units so far and work (for the rate, e.g. tokens) so far; draws when
  * one is due. */
 void fp_progress_update(fp_progress *p, long done, double work);
-/* The last report (always drawn unless silent); a bar ends its line. */
+/* The last report (drawn on a terminal, or where a line came before, or
+ * with always_end); a bar ends its line. */
 void fp_progress_end(fp_progress *p, long done, double work);
 /* Seconds since fp_progress_start (a monotonic clock). */
 double fp_progress_elapsed(const fp_progress *p);

@@ -9,10 +9,10 @@ set -u
 . "$(dirname "$0")/lib.sh"
 lib_init run
 MODEL=${FACTPROBE_TEST_MODEL:-}
-C_TESTS="test_stats test_parse test_table test_quant test_gguf test_tokenizer test_forward test_oracle test_analysis test_prompts"
+C_TESTS="test_stats test_parse test_table test_quant test_gguf test_tokenizer test_forward test_oracle test_analysis test_prompts test_progress"
 if [ "${1:-}" = --fast ]; then
 	MODEL=
-	C_TESTS="test_stats test_parse test_table test_quant test_gguf test_tokenizer test_forward test_analysis test_prompts"
+	C_TESTS="test_stats test_parse test_table test_quant test_gguf test_tokenizer test_forward test_analysis test_prompts test_progress"
 fi
 
 # --- the C test programs --------------------------------------------------

@@ -193,15 +193,21 @@ sys.exit(0 if (d["subject_start"], d["subject_end"]) == (cover[0], cover[-1] + 1
 for f in tsv json; do
 	run "$FP" trace -m "$M" -p "$T/facts.tsv" "${TR[@]}" --$f
 	[ "$RC" -eq 0 ] && grep -q "^trace: .*facts.tsv: 12 prompts, 6 known (target first token = clean top-1), 6 excluded" "$T/err" \
-		&& grep -q "^trace: 12/12 facts checked" "$T/err" && grep -q "^trace: 6/6 prompts traced" "$T/err" \
 		&& { [ $f = json ] && $PY -c "import json,sys; json.load(open(sys.argv[1]))" "$T/out" || [ -z "$(awk -F'\t' 'NF != 6' "$T/out")" ]; } \
-		&& ok "trace -p --$f: known and excluded counts and the progress go to stderr ($(grep -c . "$T/err") lines), stdout holds the $f result only, \"$(grep known "$T/err")\"" \
+		&& ok "trace -p --$f: the known and excluded counts go to stderr ($(grep -c . "$T/err") line), stdout holds the $f result only, \"$(grep known "$T/err")\"" \
 		|| bad "trace -p --$f: exit $RC, stderr: $(cat "$T/err")"
 done
 run "$FP" trace -m "$M" -p "$T/facts.tsv" "${TR[@]}" --tsv -q
 [ "$RC" -eq 0 ] && [ ! -s "$T/err" ] && ok "trace -p -q: nothing on stderr" || bad "trace -p -q: $(cat "$T/err")"
-run "$FP" trace -m "$M" "abJ" --subject J --samples 2 --tsv
-[ "$RC" -eq 0 ] && grep -q "^trace: 6/6 layers (of every kind) restored" "$T/err" && ok "trace (one prompt): progress on stderr: $(tail -1 "$T/err")" || bad "trace progress: $(cat "$T/err")"
+# progress as record's: on a terminal (script gives one) a bar per phase; a run shorter than 5 s
+# off a terminal prints no progress lines (one every 5 s otherwise)
+script -qec "'$FP' trace -m '$M' -p '$T/facts.tsv' ${TR[*]} --tsv >/dev/null" /dev/null | tr '\r' '\n' >"$T/tty"
+grep -q '^\[#*\] 12/12 facts checked' "$T/tty" && grep -q '^\[#*\] 6/6 prompts traced' "$T/tty" \
+	&& ok "trace -p on a terminal: a progress bar for each phase ($(grep '^\[' "$T/tty" | tail -1 | sed 's/ *$//'))" || bad "trace -p on a terminal: $(cat "$T/tty")"
+script -qec "'$FP' trace -m '$M' abJ --subject J --samples 2 --tsv >/dev/null" /dev/null | tr '\r' '\n' >"$T/tty"
+grep -q '^\[#*\] 6/6 layers (of every kind) restored' "$T/tty" && ok "trace (one prompt) on a terminal: a progress bar" || bad "trace on a terminal: $(cat "$T/tty")"
+script -qec "'$FP' trace -q -m '$M' abJ --subject J --samples 2 --tsv >/dev/null" /dev/null >"$T/tty"
+[ ! -s "$T/tty" ] && ok "trace -q on a terminal: no bar" || bad "trace -q: $(cat "$T/tty")"
 # --skip-bad alike in every command that reads a prompt set
 printf 'prompt\nx1yJ\nbad \xff line\nx2yW\n' >"$T/bad.tsv"
 for cmd in "dot --direction tok:Q -p $T/bad.tsv" "top-examples --neuron 1.5 -k 2 -p $T/bad.tsv" \
