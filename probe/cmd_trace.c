@@ -398,6 +398,18 @@ static int32_t *replacement(const fp_model *m, const fact *F, int nf, int i, st_
 	return NULL;
 }
 
+/* progress within a fact set: redrawn (time, ETA) between the layers of each prompt's trace */
+typedef struct set_progress {
+	fp_progress *pg;
+	long traced;
+} set_progress;
+
+static void set_progress_cb(void *user, long done, long total)
+{
+	set_progress *sp = user;
+	fp_progress_update(sp->pg, sp->traced, 0);
+}
+
 static int dataset(trace_cli *a)
 {
 	fp_model *m = cli_load_model("trace", a->model);
@@ -514,10 +526,12 @@ static int dataset(trace_cli *a)
 			if (!F[i].known && shown++ < 12)
 				fprintf(o, "%s line %ld", shown > 1 ? "," : "", F[i].line);
 		fprintf(o, "%s\n", nf - n_known > 12 ? ", ..." : "");
-		if (n_bad || n_cover)
-			fprintf(o, "%s%ld malformed lines skipped (--skip-bad); %d subjects end inside a token, their covering "
-				   "tokens taken (--subject-span cover)\n",
-				a->fmt == FMT_TEXT ? "" : "trace: ", n_bad, n_cover);
+		if (n_bad)
+			fprintf(o, "%s%ld malformed line%s skipped (--skip-bad)\n", a->fmt == FMT_TEXT ? "" : "trace: ", n_bad,
+				n_bad == 1 ? "" : "s");
+		if (n_cover)
+			fprintf(o, "%s%d subject%s inside a token: the covering tokens taken (--subject-span cover)\n",
+				a->fmt == FMT_TEXT ? "" : "trace: ", n_cover, n_cover == 1 ? " ends" : "s end");
 	}
 	double t0 = now(), evals = 0, naive = 0, high = 0, low = 0;
 	long passes = 0;
@@ -536,7 +550,8 @@ static int dataset(trace_cli *a)
 			no_repl++;
 			continue;
 		}
-		tr_opts o = {a->kinds, a->window, a->samples, noise, a->seed + (uint64_t)i, cids, 0, NULL, NULL};
+		set_progress sp = {&pg, traced};
+		tr_opts o = {a->kinds, a->window, a->samples, noise, a->seed + (uint64_t)i, cids, 0, set_progress_cb, &sp};
 		tr_result res;
 		rc = tr_trace(m, f->ids, f->n, f->s0, f->s1, f->answer, &o, &res, &err);
 		free(cids);
