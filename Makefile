@@ -25,11 +25,13 @@ VERSION    = $(shell sed -n 's/^\#define FACTPROBE_VERSION "\(.*\)"/\1/p' probe/
 TEST_BINS := $(BUILD)/tests/test_quant $(BUILD)/tests/test_gguf $(BUILD)/tests/test_tokenizer \
              $(BUILD)/tests/test_forward $(BUILD)/tests/test_oracle $(BUILD)/tests/make_tiny $(BUILD)/tests/dump_acts \
              $(BUILD)/tests/test_analysis $(BUILD)/tests/test_prompts $(BUILD)/tests/test_stats \
-             $(BUILD)/tests/test_parse $(BUILD)/tests/test_table $(BUILD)/tests/test_progress
+             $(BUILD)/tests/test_parse $(BUILD)/tests/test_table $(BUILD)/tests/test_progress \
+             $(BUILD)/tests/test_arch
 BENCH_BIN := $(BUILD)/tests/bench_forward
 
 MODEL_DIR  := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/factprobe
 MODEL_FILE := $(MODEL_DIR)/SmolLM2-135M-Instruct.Q4_1.gguf
+GEMMA_FILE := $(MODEL_DIR)/gemma-3-270m-q4_k_m.gguf
 
 .PHONY: all deps model install uninstall test test-fast test-build asan bench demo docs-figures check-long oracle clean
 .SECONDARY:
@@ -121,17 +123,20 @@ $(BUILD)/tests/test_stats: $(BUILD)/tests/test_stats.o $(BUILD)/probe/stats.o
 deps:
 	@scripts/setup-deps.sh
 
-# the default model, into $(MODEL_DIR), checked against a pinned sha256
-model: $(MODEL_FILE)
+# the default model and Gemma-3-270M (-m gemma3-270m), into $(MODEL_DIR),
+# each checked against a pinned sha256
+model: $(MODEL_FILE) $(GEMMA_FILE)
 $(MODEL_FILE):
-	@scripts/fetch-model.sh
+	@scripts/fetch-model.sh smollm2
+$(GEMMA_FILE):
+	@scripts/fetch-model.sh gemma3-270m
 
 # the whole suite: unit tests on synthetic models, the oracle comparison on
 # the default model, and the command-line end-to-end checks
 test: deps
 	@$(MAKE) --no-print-directory model
 	@$(MAKE) --no-print-directory test-build
-	@FACTPROBE_TEST_MODEL=$(MODEL_FILE) BUILD=$(BUILD) tests/run.sh
+	@FACTPROBE_TEST_MODEL=$(MODEL_FILE) FACTPROBE_TEST_GEMMA=$(GEMMA_FILE) BUILD=$(BUILD) tests/run.sh
 
 # builds everything, then runs the C tests that need no model (synthetic
 # models and fixtures only; a few seconds)
@@ -146,7 +151,7 @@ asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan \
 		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test-build
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-		FACTPROBE_TEST_MODEL=$(MODEL_FILE) BUILD=build-asan tests/run.sh
+		FACTPROBE_TEST_MODEL=$(MODEL_FILE) FACTPROBE_TEST_GEMMA=$(GEMMA_FILE) BUILD=build-asan tests/run.sh
 
 bench: deps
 	@$(MAKE) --no-print-directory model
@@ -168,7 +173,7 @@ docs-figures:
 # the long checks: the suite with its long parts, then the demo end to end
 # (fewer samples and steps) into a temporary directory
 check-long: test
-	@FACTPROBE_TEST_MODEL=$(MODEL_FILE) BUILD=$(BUILD) FACTPROBE_LONG=1 tests/run.sh
+	@FACTPROBE_TEST_MODEL=$(MODEL_FILE) FACTPROBE_TEST_GEMMA=$(GEMMA_FILE) BUILD=$(BUILD) FACTPROBE_LONG=1 tests/run.sh
 	@d=$$(mktemp -d) && DEMO_FAST=1 OUT=$$d FACTPROBE_MODEL=$(MODEL_FILE) scripts/demo.sh $(BUILD)/factprobe >$$d/log 2>&1 \
 		&& test -s $$d/report.md && test $$(ls $$d/fig-*.png | wc -l) -eq 10 \
 		&& echo "demo (fast): ok, report.md and 10 figures" || { tail -20 $$d/log; echo "demo (fast): FAILED"; exit 1; }

@@ -12,7 +12,11 @@
 void kern_softmax(float *r, int n);
 /* a[i] = silu(a[i]) * b[i] */
 void kern_swiglu(float *a, const float *b, size_t n);
+/* a[i] = gelu_tanh(a[i]) * b[i] (gemma's gated MLP) */
+void kern_geglu(float *a, const float *b, size_t n);
 /* a[i] = gelu_tanh(a[i]) */
 void kern_gelu_tanh(float *a, size_t n);
+/* a[i] = x Phi(x) with the exact erf (gptneox / Pythia) */
+void kern_gelu_erf(float *a, size_t n);
 
 #endif

@@ -1,5 +1,5 @@
-/* model.c - loading llama/gpt2 GGUF models and the batched forward pass
- * (see model.h).  The forward pass is the plain, readable reference: each
+/* model.c - loading GGUF models of the architectures model.h lists and the
+ * batched forward pass (see model.h).  The forward pass is the plain, readable reference: each
  * step is one loop or one cblas_sgemm over all T positions. */
 #include "model.h"
 #include "kernels.h"
@@ -50,11 +50,24 @@ static const char *HOOK_SUFFIX[FP_HOOK_KIND_COUNT] = {
 	[FP_HOOK_RESID_POST] = "hook_resid_post",
 	[FP_HOOK_LN_FINAL] = "ln_final.hook_normalized",
 	[FP_HOOK_LOGITS] = "logits",
+	[FP_HOOK_ATTN_OUT_PRE_NORM] = "hook_attn_out_pre_norm",
+	[FP_HOOK_MLP_OUT_PRE_NORM] = "hook_mlp_out_pre_norm",
+};
+
+const char *const FP_ARCH_NAMES[FP_ARCH_COUNT] = {
+	[FP_ARCH_LLAMA] = "llama", [FP_ARCH_GPT2] = "gpt2", [FP_ARCH_QWEN2] = "qwen2", [FP_ARCH_QWEN3] = "qwen3",
+	[FP_ARCH_GEMMA2] = "gemma2", [FP_ARCH_GEMMA3] = "gemma3", [FP_ARCH_PHI3] = "phi3", [FP_ARCH_GPTNEOX] = "gptneox",
 };
 
 int fp_hook_is_layer(int kind)
 {
-	return kind >= FP_HOOK_RESID_PRE && kind <= FP_HOOK_RESID_POST;
+	return (kind >= FP_HOOK_RESID_PRE && kind <= FP_HOOK_RESID_POST) || kind == FP_HOOK_ATTN_OUT_PRE_NORM ||
+	       kind == FP_HOOK_MLP_OUT_PRE_NORM;
+}
+
+int fp_config_layer_swa(const fp_config *c, int l)
+{
+	return c->n_swa > 0 && (c->swa_period <= 1 || l % c->swa_period < c->swa_period - 1);
 }
 
 const char *fp_hook_name(int kind, int layer, char *buf, size_t n)
@@ -100,6 +113,7 @@ int fp_hook_width(const fp_model *m, int kind)
 	case FP_HOOK_ATTN_Z: return c->n_heads * c->d_head;
 	case FP_HOOK_MLP_PRE: case FP_HOOK_MLP_POST: return c->d_mlp;
 	case FP_HOOK_MLP_PRE_LINEAR: return c->gated_mlp ? c->d_mlp : 0;
+	case FP_HOOK_ATTN_OUT_PRE_NORM: case FP_HOOK_MLP_OUT_PRE_NORM: return c->post_norms ? c->d_model : 0;
 	case FP_HOOK_LOGITS: return c->n_vocab;
 	default: return kind >= 0 && kind < FP_HOOK_KIND_COUNT ? c->d_model : 0;
 	}
@@ -227,49 +241,76 @@ static int take_all(loader *L)
 {
 	fp_model *m = L->m;
 	const fp_config *c = &m->cfg;
-	uint64_t D = (uint64_t)c->d_model, F = (uint64_t)c->d_mlp, V = (uint64_t)c->n_vocab;
-	uint64_t QE = (uint64_t)c->n_heads * (uint64_t)c->d_head, KE = (uint64_t)c->n_kv_heads * (uint64_t)c->d_head;
-	int gpt2 = c->arch == FP_ARCH_GPT2, rc;
+	uint64_t D = (uint64_t)c->d_model, F = (uint64_t)c->d_mlp, V = (uint64_t)c->n_vocab, E = (uint64_t)c->d_head;
+	uint64_t QE = (uint64_t)c->n_heads * E, KE = (uint64_t)c->n_kv_heads * E;
+	int gpt2 = c->arch == FP_ARCH_GPT2, neox = c->arch == FP_ARCH_GPTNEOX, ln = c->layer_norm, rc;
+	/* the families whose attention and MLP projections carry biases */
+	int biases = gpt2 || neox, qkv_fused = gpt2 || neox || c->arch == FP_ARCH_PHI3;
 	if ((rc = take_mat(L, &m->tok_embd, "token_embd.weight", D, V, 0)))
 		return rc;
 	if (gpt2 && (rc = take(L, &m->pos_embd, "position_embd.weight", D, (uint64_t)c->n_ctx, 0)))
 		return rc;
 	if ((rc = take(L, &m->out_norm_w, "output_norm.weight", D, 0, 0)) ||
-	    (rc = take(L, &m->out_norm_b, "output_norm.bias", D, 0, !gpt2)) ||
+	    (rc = take(L, &m->out_norm_b, "output_norm.bias", D, 0, !ln)) ||
 	    (rc = take_mat(L, &m->unembed, "output.weight", D, V, 1)))
 		return rc;
 	for (int l = 0; l < c->n_layers; l++) {
 		fp_layer *y = &m->layers[l];
 		if ((rc = take_layer(L, &y->ln1_w, l, "attn_norm.weight", D, 0, 0)) ||
-		    (rc = take_layer(L, &y->ln1_b, l, "attn_norm.bias", D, 0, !gpt2)) ||
+		    (rc = take_layer(L, &y->ln1_b, l, "attn_norm.bias", D, 0, !ln)) ||
 		    (rc = take_layer_mat(L, &y->wo, l, "attn_output.weight", QE, D, 0)) ||
-		    (rc = take_layer(L, &y->bo, l, "attn_output.bias", D, 0, !gpt2)) ||
+		    (rc = take_layer(L, &y->bo, l, "attn_output.bias", D, 0, !biases)) ||
 		    (rc = take_layer(L, &y->ln2_w, l, "ffn_norm.weight", D, 0, 0)) ||
-		    (rc = take_layer(L, &y->ln2_b, l, "ffn_norm.bias", D, 0, !gpt2)) ||
-		    (rc = take_layer_mat(L, &y->w_up, l, "ffn_up.weight", D, F, 0)) ||
-		    (rc = take_layer(L, &y->b_up, l, "ffn_up.bias", F, 0, !gpt2)) ||
+		    (rc = take_layer(L, &y->ln2_b, l, "ffn_norm.bias", D, 0, !ln)) ||
 		    (rc = take_layer_mat(L, &y->w_down, l, "ffn_down.weight", F, D, 0)) ||
-		    (rc = take_layer(L, &y->b_down, l, "ffn_down.bias", D, 0, !gpt2)))
+		    (rc = take_layer(L, &y->b_down, l, "ffn_down.bias", D, 0, !biases)))
 			return rc;
-		if (gpt2) {
-			const float *b;
+		if (c->qk_norm && ((rc = take_layer(L, &y->q_norm, l, "attn_q_norm.weight", E, 0, 0)) ||
+				   (rc = take_layer(L, &y->k_norm, l, "attn_k_norm.weight", E, 0, 0))))
+			return rc;
+		if (c->post_norms && ((rc = take_layer(L, &y->post_attn_norm, l, "post_attention_norm.weight", D, 0, 0)) ||
+				      (rc = take_layer(L, &y->post_mlp_norm, l, "post_ffw_norm.weight", D, 0, 0))))
+			return rc;
+		if (c->arch == FP_ARCH_PHI3) {
+			/* phi3: one [2F, D] matrix, the gate's rows first (Hugging Face's
+			 * gate_up_proj, chunked gate then up; llama.cpp's swiglu of the
+			 * fused product takes the first half as the gate) */
 			fp_mat w;
-			if ((rc = take_layer_mat(L, &w, l, "attn_qkv.weight", D, 3 * D, 0)) ||
-			    (rc = take_layer(L, &b, l, "attn_qkv.bias", 3 * D, 0, 0)))
+			if ((rc = take_layer_mat(L, &w, l, "ffn_up.weight", D, 2 * F, 0)))
 				return rc;
-			/* fused [3D, D]: rows Q, then K, then V */
-			y->wq = mat_rows(&w, 0, (int)D), y->wk = mat_rows(&w, (int)D, (int)D), y->wv = mat_rows(&w, 2 * (int)D, (int)D);
-			if (b)
-				y->bq = b, y->bk = b + D, y->bv = b + 2 * D;
-		} else if ((rc = take_layer_mat(L, &y->wq, l, "attn_q.weight", D, QE, 0)) ||
-			   (rc = take_layer_mat(L, &y->wk, l, "attn_k.weight", D, KE, 0)) ||
-			   (rc = take_layer_mat(L, &y->wv, l, "attn_v.weight", D, KE, 0)) ||
-			   (rc = take_layer(L, &y->bq, l, "attn_q.bias", QE, 0, 1)) ||
-			   (rc = take_layer(L, &y->bk, l, "attn_k.bias", KE, 0, 1)) ||
-			   (rc = take_layer(L, &y->bv, l, "attn_v.bias", KE, 0, 1)) ||
-			   (rc = take_layer_mat(L, &y->w_gate, l, "ffn_gate.weight", D, F, 0))) {
+			y->w_gate = mat_rows(&w, 0, (int)F), y->w_up = mat_rows(&w, (int)F, (int)F);
+		} else if ((rc = take_layer_mat(L, &y->w_up, l, "ffn_up.weight", D, F, 0)) ||
+			   (rc = take_layer(L, &y->b_up, l, "ffn_up.bias", F, 0, !biases)) ||
+			   (c->gated_mlp && (rc = take_layer_mat(L, &y->w_gate, l, "ffn_gate.weight", D, F, 0)))) {
 			return rc;
 		}
+		if (qkv_fused) {
+			/* fused [QE + 2 KE, D]: rows Q, then K, then V (gptneox: the
+			 * converter reordered Hugging Face's per-head [q k v] into this;
+			 * phi3 files may have separate Q, K, V instead) */
+			char name[96];
+			const float *b;
+			fp_mat w;
+			snprintf(name, sizeof name, "blk.%d.attn_qkv.weight", l);
+			if (c->arch != FP_ARCH_PHI3 || gguf_find_tensor(L->f, name)) {
+				if ((rc = take_layer_mat(L, &w, l, "attn_qkv.weight", D, QE + 2 * KE, 0)) ||
+				    (rc = take_layer(L, &b, l, "attn_qkv.bias", QE + 2 * KE, 0, !biases)))
+					return rc;
+				y->wq = mat_rows(&w, 0, (int)QE), y->wk = mat_rows(&w, (int)QE, (int)KE);
+				y->wv = mat_rows(&w, (int)(QE + KE), (int)KE);
+				if (b)
+					y->bq = b, y->bk = b + QE, y->bv = b + QE + KE;
+				continue;
+			}
+		}
+		/* qwen2: bias on Q, K and V (not on O) */
+		if ((rc = take_layer_mat(L, &y->wq, l, "attn_q.weight", D, QE, 0)) ||
+		    (rc = take_layer_mat(L, &y->wk, l, "attn_k.weight", D, KE, 0)) ||
+		    (rc = take_layer_mat(L, &y->wv, l, "attn_v.weight", D, KE, 0)) ||
+		    (rc = take_layer(L, &y->bq, l, "attn_q.bias", QE, 0, c->arch != FP_ARCH_QWEN2)) ||
+		    (rc = take_layer(L, &y->bk, l, "attn_k.bias", KE, 0, c->arch != FP_ARCH_QWEN2)) ||
+		    (rc = take_layer(L, &y->bv, l, "attn_v.bias", KE, 0, c->arch != FP_ARCH_QWEN2)))
+			return rc;
 	}
 	return 0;
 }
@@ -296,6 +337,14 @@ static int get_dim(const gguf_file *f, const char *arch, const char *suffix, int
 	return 0;
 }
 
+/* an optional f32 key <arch>.<suffix>: -1 absent (out untouched), 0 read, < -1 an error */
+static int get_f32_opt(const gguf_file *f, const char *arch, const char *suffix, float *out, fp_error *err)
+{
+	char key[96];
+	snprintf(key, sizeof key, "%s.%s", arch, suffix);
+	return gguf_get_f32(f, key, out, err);
+}
+
 static int read_config(fp_model *m, const gguf_file *f, fp_error *err)
 {
 	fp_config *c = &m->cfg;
@@ -306,13 +355,19 @@ static int read_config(fp_model *m, const gguf_file *f, fp_error *err)
 	if (rc)
 		return rc;
 	snprintf(c->arch_name, sizeof c->arch_name, "%.*s", (int)(a.len < 15 ? a.len : 15), a.ptr);
-	if (a.len == 5 && !memcmp(a.ptr, "llama", 5))
-		c->arch = FP_ARCH_LLAMA;
-	else if (a.len == 4 && !memcmp(a.ptr, "gpt2", 4))
-		c->arch = FP_ARCH_GPT2;
-	else
-		return fp_error_set(err, FP_ERR_UNSUPPORTED, "'%s': architecture '%.*s' is not supported (llama and gpt2 are)",
-				    f->path, (int)(a.len > 40 ? 40 : a.len), a.ptr);
+	c->arch = -1;
+	for (int i = 0; i < FP_ARCH_COUNT; i++)
+		if (a.len == strlen(FP_ARCH_NAMES[i]) && !memcmp(a.ptr, FP_ARCH_NAMES[i], a.len))
+			c->arch = i;
+	if (c->arch < 0) {
+		char list[160] = "";
+		for (int i = 0; i < FP_ARCH_COUNT; i++)
+			snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", FP_ARCH_NAMES[i]);
+		return fp_error_set(err, FP_ERR_UNSUPPORTED,
+				    "'%s': architecture '%.*s' is not supported (general.architecture; supported: %s)",
+				    f->path, (int)(a.len > 40 ? 40 : a.len), a.ptr, list);
+	}
+	int arch = c->arch, gemma = arch == FP_ARCH_GEMMA2 || arch == FP_ARCH_GEMMA3;
 	const char *n = c->arch_name;
 	if ((rc = get_dim(f, n, "block_count", &c->n_layers, -1, err)) ||
 	    (rc = get_dim(f, n, "embedding_length", &c->d_model, -1, err)) ||
@@ -331,31 +386,132 @@ static int read_config(fp_model *m, const gguf_file *f, fp_error *err)
 	if (c->n_heads % c->n_kv_heads)
 		return fp_error_set(err, FP_ERR_FORMAT, "'%s': head_count %d is not a multiple of head_count_kv %d",
 				    f->path, c->n_heads, c->n_kv_heads);
-	if (c->arch == FP_ARCH_GPT2 && c->n_kv_heads != c->n_heads)
+	if (arch == FP_ARCH_GPT2 && c->n_kv_heads != c->n_heads)
 		return fp_error_set(err, FP_ERR_FORMAT, "'%s': gpt2 models cannot have grouped-query attention", f->path);
-	if (c->arch == FP_ARCH_GPT2 && c->d_head * c->n_heads != c->d_model)
+	if (arch == FP_ARCH_GPT2 && c->d_head * c->n_heads != c->d_model)
 		return fp_error_set(err, FP_ERR_FORMAT, "'%s': gpt2 heads must span embedding_length", f->path);
+	if ((long)c->n_heads * c->d_head > FP_MAX_DIM)
+		return fp_error_set(err, FP_ERR_FORMAT, "'%s': %d heads of %d is absurd", f->path, c->n_heads, c->d_head);
+
+	c->layer_norm = arch == FP_ARCH_GPT2 || arch == FP_ARCH_GPTNEOX;
+	c->gated_mlp = !c->layer_norm;
+	c->mlp_act = gemma || arch == FP_ARCH_GPT2 ? FP_ACT_GELU_TANH : arch == FP_ARCH_GPTNEOX ? FP_ACT_GELU_ERF : FP_ACT_SILU;
+	c->qk_norm = arch == FP_ARCH_QWEN3 || arch == FP_ARCH_GEMMA3;
+	c->post_norms = gemma;
+	/* gemma: embeddings times sqrt(d_model), in f32 as llama.cpp does
+	 * (Hugging Face rounds the factor to the model's dtype first) */
+	c->embed_scale = gemma ? sqrtf((float)c->d_model) : 1.0f;
+	c->attn_scale = 1.0f / sqrtf((float)c->d_head);
+	c->rope_scale = 1.0f;
+
 	char key[96];
-	float eps = c->arch == FP_ARCH_LLAMA ? 1e-5f : 1e-5f;
-	snprintf(key, sizeof key, "%s.attention.%s", n, c->arch == FP_ARCH_LLAMA ? "layer_norm_rms_epsilon" : "layer_norm_epsilon");
+	float eps = 1e-5f;
+	snprintf(key, sizeof key, "%s.attention.%s", n, c->layer_norm ? "layer_norm_epsilon" : "layer_norm_rms_epsilon");
 	if ((rc = gguf_get_f32(f, key, &eps, err)) < -1)
 		return rc;
 	if (!(eps > 0 && eps < 1))
 		return fp_error_set(err, FP_ERR_FORMAT, "'%s': %s = %g is not in (0, 1)", f->path, key, eps);
 	c->norm_eps = eps;
-	c->gated_mlp = c->arch == FP_ARCH_LLAMA;
-	if (c->arch == FP_ARCH_LLAMA) {
+
+	if (gemma) {
+		/* the query scale: llama.cpp (after gemma_pytorch's config) uses
+		 * 1/sqrt(d_head), except for the 27B models (46 layers in gemma2,
+		 * 62 in gemma3): 1/sqrt(d_model / heads); <arch>.attention.scale,
+		 * where a file has it, wins */
+		int is27b = (arch == FP_ARCH_GEMMA2 && c->n_layers == 46) || (arch == FP_ARCH_GEMMA3 && c->n_layers == 62);
+		if (is27b)
+			c->attn_scale = 1.0f / sqrtf((float)(c->d_model / c->n_heads));
+	}
+	if (arch != FP_ARCH_GPT2 && arch != FP_ARCH_LLAMA) {
+		float sc = 0;
+		if ((rc = get_f32_opt(f, n, "attention.scale", &sc, err)) < -1)
+			return rc;
+		if (rc == 0) {
+			if (!(sc > 0 && sc < 1e3f))
+				return fp_error_set(err, FP_ERR_FORMAT, "'%s': %s.attention.scale = %g is absurd", f->path, n, sc);
+			c->attn_scale = sc;
+		}
+	}
+	if (arch == FP_ARCH_GEMMA2) {
+		/* llama.cpp's defaults when the keys are absent: 50 and 30 */
+		c->attn_softcap = 50.0f, c->final_softcap = 30.0f;
+		if ((rc = get_f32_opt(f, n, "attn_logit_softcapping", &c->attn_softcap, err)) < -1 ||
+		    (rc = get_f32_opt(f, n, "final_logit_softcapping", &c->final_softcap, err)) < -1)
+			return rc;
+		c->n_swa = 4096, c->swa_period = 2; /* even layers slide */
+	}
+	if (arch == FP_ARCH_GEMMA3) {
+		c->swa_period = 6; /* layers 0-4 of every 6 slide, the 6th is global */
+		c->rope_base_swa = 10000.0f;
+		if ((rc = get_f32_opt(f, n, "rope.freq_base_swa", &c->rope_base_swa, err)) < -1)
+			return rc;
+	}
+	if (gemma || arch == FP_ARCH_PHI3) {
+		/* phi3: a sliding window over every layer only where the file has one */
+		if ((rc = get_dim(f, n, "attention.sliding_window", &c->n_swa, gemma ? c->n_swa : 0, err)))
+			return rc;
+		if (arch == FP_ARCH_PHI3)
+			c->swa_period = 1;
+		uint32_t per;
+		snprintf(key, sizeof key, "%s.attention.sliding_window_pattern", n);
+		if ((rc = gguf_get_u32(f, key, &per, err)) == 0) {
+			if (per < 1 || per > FP_MAX_LAYERS)
+				return fp_error_set(err, FP_ERR_FORMAT, "'%s': %s = %u is absurd", f->path, key, per);
+			c->swa_period = (int)per;
+		} else if (rc != -1)
+			return rc;
+	}
+	if (arch == FP_ARCH_GEMMA3 && c->n_swa == 0) {
+		/* without sliding layers llama.cpp builds gemma3 as one global stack
+		 * and soft-caps the logits where the file gives a cap */
+		if ((rc = get_f32_opt(f, n, "final_logit_softcapping", &c->final_softcap, err)) < -1)
+			return rc;
+	}
+	if (!(c->attn_softcap >= 0 && c->final_softcap >= 0 && c->attn_softcap < 1e6f && c->final_softcap < 1e6f))
+		return fp_error_set(err, FP_ERR_FORMAT, "'%s': soft-capping values %g, %g are absurd", f->path,
+				    c->attn_softcap, c->final_softcap);
+	if (arch == FP_ARCH_GPTNEOX) {
+		c->parallel_resid = 1;
+		snprintf(key, sizeof key, "%s.use_parallel_residual", n);
+		if ((rc = gguf_get_bool(f, key, &c->parallel_resid, err)) > 0 || rc < -1)
+			return rc;
+	}
+	if (arch != FP_ARCH_GPT2) {
+		/* llama: adjacent pairs (the converter permuted Q and K); every other
+		 * family here rotates the half-split pairs of unpermuted weights */
+		c->rope_neox = arch != FP_ARCH_LLAMA;
 		c->rope_base = 10000.0f;
 		snprintf(key, sizeof key, "%s.rope.freq_base", n);
 		if ((rc = gguf_get_f32(f, key, &c->rope_base, err)) < -1)
 			return rc;
-		if (!(c->rope_base > 1))
+		if (!(c->rope_base > 1) || !(c->rope_base_swa == 0 || c->rope_base_swa > 1))
 			return fp_error_set(err, FP_ERR_FORMAT, "'%s': %s = %g must be > 1", f->path, key, c->rope_base);
 		if ((rc = get_dim(f, n, "rope.dimension_count", &c->rope_dim, c->d_head, err)))
 			return rc;
 		if (c->rope_dim > c->d_head || c->rope_dim % 2)
 			return fp_error_set(err, FP_ERR_FORMAT, "'%s': rope.dimension_count %d does not fit head size %d",
 					    f->path, c->rope_dim, c->d_head);
+		if (arch != FP_ARCH_LLAMA) {
+			/* linear RoPE scaling (gemma3 4B+: the global layers only) */
+			gguf_str st;
+			snprintf(key, sizeof key, "%s.rope.scaling.type", n);
+			if ((rc = gguf_get_str(f, key, &st, err)) == 0 && !(st.len == 4 && !memcmp(st.ptr, "none", 4))) {
+				if (!(st.len == 6 && !memcmp(st.ptr, "linear", 6)))
+					return fp_error_set(err, FP_ERR_UNSUPPORTED, "'%s': %s '%.*s' is not supported (linear is)",
+							    f->path, key, (int)(st.len > 20 ? 20 : st.len), st.ptr);
+				float fac = 1.0f;
+				if ((rc = get_f32_opt(f, n, "rope.scaling.factor", &fac, err)) < -1)
+					return rc;
+				if (!(fac >= 1 && fac < 1e4f))
+					return fp_error_set(err, FP_ERR_FORMAT, "'%s': rope.scaling.factor = %g is absurd", f->path, fac);
+				c->rope_scale = 1.0f / fac;
+			} else if (rc != 0 && rc != -1)
+				return rc;
+			if (gguf_find_tensor(f, "rope_factors_long.weight") || gguf_find_tensor(f, "rope_factors_short.weight"))
+				return fp_error_set(err, FP_ERR_UNSUPPORTED,
+						    "'%s': per-dimension RoPE factors (rope_factors_long/short, long-context "
+						    "phi3) are not supported", f->path);
+		}
 	}
 	/* vocabulary size: the embedding matrix decides (llama.vocab_size is optional) */
 	const gguf_tensor *te = gguf_find_tensor(f, "token_embd.weight");
@@ -407,8 +563,8 @@ void fp_model_free(fp_model *m)
 		free(w->kscr), free(w->vscr), free(w->deq);
 		free(w);
 	}
-	free(m->rope_cos);
-	free(m->rope_sin);
+	free(m->rope_cos), free(m->rope_sin);
+	free(m->rope_cos_swa), free(m->rope_sin_swa);
 	free(m->layers);
 	free(m->block);
 	fp_tokenizer_free(m->tok);
@@ -518,11 +674,10 @@ static int work_reserve(fp_model *m, int T, int logit_rows)
 	return 0;
 }
 
-static int rope_reserve(fp_model *m, int T)
+/* cos and sin of p * scale * base^(-2i/rope_dim) for positions 0..T */
+static int rope_table(const fp_config *c, float base, float scale, int T, float **cos_out, float **sin_out)
 {
-	int half = m->cfg.rope_dim / 2;
-	if (T <= m->rope_pos_cap)
-		return 0;
+	int half = c->rope_dim / 2;
 	float *cs = malloc((size_t)T * (size_t)half * sizeof(float));
 	float *sn = malloc((size_t)T * (size_t)half * sizeof(float));
 	if (!cs || !sn) {
@@ -531,12 +686,28 @@ static int rope_reserve(fp_model *m, int T)
 	}
 	for (int p = 0; p < T; p++)
 		for (int i = 0; i < half; i++) {
-			double theta = p * pow((double)m->cfg.rope_base, -2.0 * i / m->cfg.rope_dim);
+			double theta = p * (double)scale * pow((double)base, -2.0 * i / c->rope_dim);
 			cs[(size_t)p * half + i] = (float)cos(theta);
 			sn[(size_t)p * half + i] = (float)sin(theta);
 		}
-	free(m->rope_cos), free(m->rope_sin);
-	m->rope_cos = cs, m->rope_sin = sn, m->rope_pos_cap = T;
+	free(*cos_out), free(*sin_out);
+	*cos_out = cs, *sin_out = sn;
+	return 0;
+}
+
+static int rope_reserve(fp_model *m, int T)
+{
+	const fp_config *c = &m->cfg;
+	if (T <= m->rope_pos_cap)
+		return 0;
+	/* sliding-window layers with a base of their own (gemma3) are not scaled */
+	if (rope_table(c, c->rope_base, c->rope_scale, T, &m->rope_cos, &m->rope_sin) ||
+	    (c->rope_base_swa > 0 && c->n_swa > 0 &&
+	     rope_table(c, c->rope_base_swa, 1.0f, T, &m->rope_cos_swa, &m->rope_sin_swa))) {
+		m->rope_pos_cap = 0;
+		return -1;
+	}
+	m->rope_pos_cap = T;
 	return 0;
 }
 
@@ -692,20 +863,25 @@ static void norm_rows(float *y, const float *x, const float *w, const float *b, 
 	}
 }
 
-/* Rotates adjacent pairs (x[2i], x[2i+1]) of each head: llama.cpp's "normal"
- * RoPE, which GGUF llama weights need (the converter permuted Q and K). */
-static void rope(const fp_model *m, float *x, int T, int n_heads, const int *pos)
+/* Rotates each head's pairs: adjacent (x[2i], x[2i+1]), llama.cpp's
+ * "normal" RoPE, which GGUF llama weights need (the converter permuted Q and
+ * K); or half-split (x[i], x[i + rope_dim/2]), the "neox" RoPE of every other
+ * family.  Dimensions past rope_dim are left alone (partial rotary). */
+static void rope(const fp_model *m, int l, float *x, int T, int n_heads, const int *pos)
 {
 	const fp_config *c = &m->cfg;
-	int half = c->rope_dim / 2, E = c->d_head;
+	int half = c->rope_dim / 2, E = c->d_head, i0 = c->rope_neox ? 1 : 2, i1 = c->rope_neox ? half : 1;
+	const float *tc = m->rope_cos, *ts = m->rope_sin;
+	if (m->rope_cos_swa && fp_config_layer_swa(c, l))
+		tc = m->rope_cos_swa, ts = m->rope_sin_swa;
 	for (int t = 0; t < T; t++) {
-		const float *cs = m->rope_cos + (size_t)pos[t] * half, *sn = m->rope_sin + (size_t)pos[t] * half;
+		const float *cs = tc + (size_t)pos[t] * half, *sn = ts + (size_t)pos[t] * half;
 		for (int h = 0; h < n_heads; h++) {
 			float *v = x + ((size_t)t * n_heads + h) * E;
 			for (int i = 0; i < half; i++) {
-				float a = v[2 * i], b = v[2 * i + 1];
-				v[2 * i] = a * cs[i] - b * sn[i];
-				v[2 * i + 1] = a * sn[i] + b * cs[i];
+				float *pa = v + i0 * i, *pb = pa + i1, a = *pa, b = *pb;
+				*pa = a * cs[i] - b * sn[i];
+				*pb = a * sn[i] + b * cs[i];
 			}
 		}
 	}
@@ -715,12 +891,13 @@ static void rope(const fp_model *m, float *x, int T, int n_heads, const int *pos
  * k, v (stride K*E) are npre earlier positions followed by the rows' own;
  * one head at a time, in blocks of query rows: rows [r0, r1) only meet keys
  * up to r1, so the masked upper triangle is mostly never computed. */
-static void attend(fp_model *m, const float *q, const float *k, const float *v, float *z, int nq, int npre)
+static void attend(fp_model *m, int l, const float *q, const float *k, const float *v, float *z, int nq, int npre)
 {
 	const fp_config *c = &m->cfg;
 	struct fp_work *w = m->work;
 	int E = c->d_head, H = c->n_heads, K = c->n_kv_heads, QE = H * E, KE = K * E, group = H / K;
-	float scale = 1.0f / sqrtf((float)E);
+	int swa = fp_config_layer_swa(c, l) ? c->n_swa : 0;
+	float scale = c->attn_scale, cap = c->attn_softcap;
 	for (int h = 0; h < H; h++) {
 		int g = h / group;
 		for (int r0 = 0; r0 < nq; r0 += ATT_BLOCK) {
@@ -729,9 +906,15 @@ static void attend(fp_model *m, const float *q, const float *k, const float *v, 
 			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, nk, E, scale, q + (size_t)r0 * QE + h * E, QE,
 				    k + g * E, KE, 0.0f, w->att, nk);
 			for (int i = 0; i < nr; i++) {
-				int seen = npre + r0 + i + 1;
+				/* keys lo..seen-1: causal, and within the window q - k < n_swa */
+				int seen = npre + r0 + i + 1, lo = swa && seen > swa ? seen - swa : 0;
 				float *r = w->att + (size_t)i * nk;
-				kern_softmax(r, seen);
+				if (cap > 0) /* gemma2: scores -> cap tanh(scores / cap) */
+					for (int j = lo; j < seen; j++)
+						r[j] = cap * tanhf(r[j] / cap);
+				kern_softmax(r + lo, seen - lo);
+				for (int j = 0; j < lo; j++)
+					r[j] = 0.0f;
 				for (int j = seen; j < nk; j++)
 					r[j] = 0.0f;
 			}
@@ -748,7 +931,7 @@ static void attention(fp_model *m, int a, int b, int l, const fp_kv_cache *kv, i
 	struct fp_work *w = m->work;
 	int QE = c->n_heads * c->d_head, KE = c->n_kv_heads * c->d_head;
 	if (!kv || npre <= 0) {
-		attend(m, w->q + (size_t)a * QE, w->k + (size_t)a * KE, w->v + (size_t)a * KE, w->z + (size_t)a * QE, b - a, 0);
+		attend(m, l, w->q + (size_t)a * QE, w->k + (size_t)a * KE, w->v + (size_t)a * KE, w->z + (size_t)a * QE, b - a, 0);
 		return;
 	}
 	size_t pre = (size_t)npre * KE, own = (size_t)(b - a) * KE;
@@ -757,7 +940,7 @@ static void attention(fp_model *m, int a, int b, int l, const fp_kv_cache *kv, i
 	memcpy(w->vscr, vp, pre * sizeof(float));
 	memcpy(w->kscr + pre, w->k + (size_t)a * KE, own * sizeof(float));
 	memcpy(w->vscr + pre, w->v + (size_t)a * KE, own * sizeof(float));
-	attend(m, w->q + (size_t)a * QE, w->kscr, w->vscr, w->z + (size_t)a * QE, b - a, npre);
+	attend(m, l, w->q + (size_t)a * QE, w->kscr, w->vscr, w->z + (size_t)a * QE, b - a, npre);
 }
 
 int fp_kv_cache_alloc(fp_kv_cache *c, const fp_model *m, int n_pos)
@@ -803,6 +986,14 @@ static void add_into(float *x, const float *y, size_t n)
 		x[i] += y[i];
 }
 
+void fp_model_softcap_logits(const fp_model *m, float *logits, size_t n)
+{
+	float cap = m->cfg.final_softcap;
+	if (cap > 0)
+		for (size_t i = 0; i < n; i++)
+			logits[i] = cap * tanhf(logits[i] / cap);
+}
+
 double fp_model_flops(const fp_model *m, int n, int all_logits)
 {
 	const fp_config *c = &m->cfg;
@@ -821,7 +1012,7 @@ int fp_model_forward(fp_model *m, const int32_t *tokens, int n, const fp_forward
 	int D = c->d_model, F = c->d_mlp, QE = c->n_heads * c->d_head, KE = c->n_kv_heads * c->d_head, rc;
 	int n_seq = o && o->n_seq > 0 ? o->n_seq : 1, one = n;
 	const int *seq = o && o->n_seq > 0 ? o->seq_len : &one;
-	int all = o && o->all_logits, rows = all ? n : n_seq, rms = c->arch == FP_ARCH_LLAMA, longest = 0;
+	int all = o && o->all_logits, rows = all ? n : n_seq, rms = !c->layer_norm, longest = 0;
 	int start = o && o->resid_in ? o->start_layer : 0, scr = 0;
 	const int *plen = o && o->prefix_kv ? o->prefix_len : NULL;
 	hook_ctx hc = {o, err};
@@ -858,7 +1049,7 @@ int fp_model_forward(fp_model *m, const int32_t *tokens, int n, const fp_forward
 				return fp_error_set(err, FP_ERR_INVALID,
 						    "token id %d at position %d is outside the vocabulary (0..%d)", tokens[t], t,
 						    c->n_vocab - 1);
-	if (work_reserve(m, n, rows) || (c->arch == FP_ARCH_LLAMA && rope_reserve(m, longest)))
+	if (work_reserve(m, n, rows) || (c->rope_dim > 0 && rope_reserve(m, longest)))
 		return fp_error_set(err, FP_ERR_NOMEM, "out of memory for a forward pass of %d tokens", n);
 	struct fp_work *w = m->work;
 	size_t need = deq_need(m, n), need_logits = deq_need(m, rows);
@@ -886,6 +1077,9 @@ int fp_model_forward(fp_model *m, const int32_t *tokens, int n, const fp_forward
 	} else {
 		for (int t = 0; t < n; t++)
 			fp_mat_row(&m->tok_embd, tokens[t], w->x + (size_t)t * D);
+		if (c->embed_scale != 1.0f)
+			for (size_t i = 0; i < (size_t)n * D; i++)
+				w->x[i] *= c->embed_scale;
 		if ((rc = fire(&hc, FP_HOOK_EMBED, -1, w->x, n, 0, D)))
 			return rc;
 		if (m->pos_embd) {
@@ -904,9 +1098,13 @@ int fp_model_forward(fp_model *m, const int32_t *tokens, int n, const fp_forward
 		linear(m, w->q, w->xn, &y->wq, y->bq, n);
 		linear(m, w->k, w->xn, &y->wk, y->bk, n);
 		linear(m, w->v, w->xn, &y->wv, y->bv, n);
-		if (c->arch == FP_ARCH_LLAMA) {
-			rope(m, w->q, n, c->n_heads, w->pos);
-			rope(m, w->k, n, c->n_kv_heads, w->pos);
+		if (c->qk_norm) { /* qwen3, gemma3: RMSNorm of each head's query and key, before RoPE */
+			norm_rows(w->q, w->q, y->q_norm, NULL, n * c->n_heads, c->d_head, c->norm_eps, 1);
+			norm_rows(w->k, w->k, y->k_norm, NULL, n * c->n_kv_heads, c->d_head, c->norm_eps, 1);
+		}
+		if (c->rope_dim > 0) {
+			rope(m, l, w->q, n, c->n_heads, w->pos);
+			rope(m, l, w->k, n, c->n_kv_heads, w->pos);
 		}
 		if (o && o->kv_save) {
 			size_t off = (size_t)l * o->kv_save->n_pos * KE;
@@ -918,13 +1116,22 @@ int fp_model_forward(fp_model *m, const int32_t *tokens, int n, const fp_forward
 		if ((rc = fire(&hc, FP_HOOK_ATTN_Z, l, w->z, n, 0, QE)))
 			return rc;
 		linear(m, w->tmp, w->z, &y->wo, y->bo, n);
+		if (c->post_norms) { /* gemma: the residual stream receives the normalised output */
+			if ((rc = fire(&hc, FP_HOOK_ATTN_OUT_PRE_NORM, l, w->tmp, n, 0, D)))
+				return rc;
+			norm_rows(w->tmp, w->tmp, y->post_attn_norm, NULL, n, D, c->norm_eps, 1);
+		}
 		if ((rc = fire(&hc, FP_HOOK_ATTN_OUT, l, w->tmp, n, 0, D)))
 			return rc;
+		/* gptneox's parallel residual: the MLP reads resid_pre's norm */
+		if (c->parallel_resid)
+			norm_rows(w->xn, w->x, y->ln2_w, y->ln2_b, n, D, c->norm_eps, rms);
 		add_into(w->x, w->tmp, (size_t)n * D);
 		if ((rc = fire(&hc, FP_HOOK_RESID_MID, l, w->x, n, 0, D)))
 			return rc;
 
-		norm_rows(w->xn, w->x, y->ln2_w, y->ln2_b, n, D, c->norm_eps, rms);
+		if (!c->parallel_resid)
+			norm_rows(w->xn, w->x, y->ln2_w, y->ln2_b, n, D, c->norm_eps, rms);
 		size_t nf = (size_t)n * F;
 		if (c->gated_mlp) {
 			linear(m, w->a, w->xn, &y->w_gate, NULL, n);
@@ -932,16 +1139,27 @@ int fp_model_forward(fp_model *m, const int32_t *tokens, int n, const fp_forward
 			if ((rc = fire(&hc, FP_HOOK_MLP_PRE, l, w->a, n, 0, F)) ||
 			    (rc = fire(&hc, FP_HOOK_MLP_PRE_LINEAR, l, w->b, n, 0, F)))
 				return rc;
-			kern_swiglu(w->a, w->b, nf);
+			if (c->mlp_act == FP_ACT_SILU)
+				kern_swiglu(w->a, w->b, nf);
+			else
+				kern_geglu(w->a, w->b, nf);
 		} else {
 			linear(m, w->a, w->xn, &y->w_up, y->b_up, n);
 			if ((rc = fire(&hc, FP_HOOK_MLP_PRE, l, w->a, n, 0, F)))
 				return rc;
-			kern_gelu_tanh(w->a, nf);
+			if (c->mlp_act == FP_ACT_GELU_ERF)
+				kern_gelu_erf(w->a, nf);
+			else
+				kern_gelu_tanh(w->a, nf);
 		}
 		if ((rc = fire(&hc, FP_HOOK_MLP_POST, l, w->a, n, 0, F)))
 			return rc;
 		linear(m, w->tmp, w->a, &y->w_down, y->b_down, n);
+		if (c->post_norms) {
+			if ((rc = fire(&hc, FP_HOOK_MLP_OUT_PRE_NORM, l, w->tmp, n, 0, D)))
+				return rc;
+			norm_rows(w->tmp, w->tmp, y->post_mlp_norm, NULL, n, D, c->norm_eps, 1);
+		}
 		if ((rc = fire(&hc, FP_HOOK_MLP_OUT, l, w->tmp, n, 0, D)))
 			return rc;
 		add_into(w->x, w->tmp, (size_t)n * D);
@@ -962,6 +1180,7 @@ int fp_model_forward(fp_model *m, const int32_t *tokens, int n, const fp_forward
 		src = w->tmp;
 	}
 	linear(m, w->logits, src, &m->unembed, NULL, rows);
+	fp_model_softcap_logits(m, w->logits, (size_t)rows * c->n_vocab);
 	if ((rc = fire(&hc, FP_HOOK_LOGITS, -1, w->logits, rows, all ? 0 : n_seq == 1 ? n - 1 : -1, c->n_vocab)))
 		return rc;
 	if (logits)

@@ -1,11 +1,27 @@
 /* model.h - transformer architectures read from GGUF metadata, and a batched
  * f32 forward pass with TransformerLens-named hook points.
  *
- * Architectures: "llama" (RMSNorm, RoPE on adjacent pairs as GGUF llama
- * weights require, grouped-query attention, SwiGLU MLP, tied or separate
- * unembedding) and "gpt2" (learned positions, LayerNorm with bias, fused QKV
- * with bias, GELU-tanh MLP).  Everything is read from metadata; nothing is
- * specific to one model.
+ * Architectures (general.architecture), each as llama.cpp computes it:
+ *   llama    RMSNorm, RoPE on adjacent pairs (GGUF llama weights are
+ *            permuted by the converter), grouped-query attention, SwiGLU MLP
+ *   gpt2     learned positions, LayerNorm with bias, fused QKV with bias,
+ *            GELU-tanh MLP
+ *   qwen2    llama with bias on Q, K and V and half-split ("neox") RoPE
+ *   qwen3    llama with RMSNorm on Q and K per head (before RoPE), neox RoPE
+ *   gemma2   embeddings times sqrt(d_model); norms before and after attention
+ *            and the MLP; GELU-tanh gated MLP; attention and final logit
+ *            soft-capping; sliding window on even layers; query scale
+ *            1/sqrt(d_head) (27B: 1/sqrt(d_model/heads)); neox RoPE
+ *   gemma3   gemma2 without soft-capping, with RMSNorm on Q and K; five
+ *            sliding-window layers (RoPE base 10000) to one global layer
+ *   phi3     llama with fused QKV (attn_qkv) and fused gate+up (ffn_up:
+ *            gate rows first), neox RoPE
+ *   gptneox  Pythia: LayerNorm with bias, fused QKV with bias, partial neox
+ *            RoPE, exact-erf GELU MLP with bias, parallel attention and MLP
+ *            when gptneox.use_parallel_residual
+ * Gemma norm weights are used as the file stores them (x * w): llama.cpp's
+ * converter already added Hugging Face's "1 +".  Everything is read from
+ * metadata; nothing is specific to one model.
  *
  * Weight matrices (fp_mat) stay memory-mapped in the file's own type
  * (FP_WEIGHTS_NATIVE) or are dequantised once at load into one f32 block
@@ -19,20 +35,31 @@
  * K kv heads, E d_head, V vocab.
  *
  * Hook points (a callback sees each one and may overwrite it in place):
- *   hook_embed                  [T, D]  token embeddings
+ *   hook_embed                  [T, D]  token embeddings (gemma: already
+ *                                       times sqrt(D), as TransformerLens's W_E)
  *   hook_pos_embed              [T, D]  position embeddings (gpt2 only)
  *   blocks.L.hook_resid_pre     [T, D]  residual stream entering block L
  *   blocks.L.attn.hook_z        [T, H*E] attention heads' outputs before W_O
- *   blocks.L.hook_attn_out      [T, D]  attention output (after W_O, + b_O)
- *   blocks.L.hook_resid_mid     [T, D]  resid_pre + attn_out
- *   blocks.L.mlp.hook_pre       [T, F]  gate pre-activation (gpt2: W_in x + b)
+ *   blocks.L.hook_attn_out_pre_norm [T, D] gemma only: W_O z, before the
+ *                                       post-attention norm
+ *   blocks.L.hook_attn_out      [T, D]  attention output (after W_O, + b_O;
+ *                                       gemma: after the post-attention norm),
+ *                                       what the residual stream receives
+ *   blocks.L.hook_resid_mid     [T, D]  resid_pre + attn_out (gptneox with a
+ *                                       parallel residual: the MLP reads
+ *                                       resid_pre, not this)
+ *   blocks.L.mlp.hook_pre       [T, F]  gate pre-activation (ungated: W_in x + b)
  *   blocks.L.mlp.hook_pre_linear [T, F] up projection (gated MLPs only)
  *   blocks.L.mlp.hook_post      [T, F]  neuron activations: act(pre) * pre_linear
- *   blocks.L.hook_mlp_out       [T, D]  MLP output (after W_out, + b_out)
+ *   blocks.L.hook_mlp_out_pre_norm [T, D] gemma only: W_out post, before the
+ *                                       post-MLP norm
+ *   blocks.L.hook_mlp_out       [T, D]  MLP output (after W_out, + b_out;
+ *                                       gemma: after the post-MLP norm)
  *   blocks.L.hook_resid_post    [T, D]  resid_mid + mlp_out
  *   ln_final.hook_normalized    [T, D]  final norm output, weight (and bias)
  *                                       applied: exactly what the unembedding reads
- *   logits                      [T, V]  (only the last row unless all_logits)
+ *   logits                      [T, V]  (only the last row unless all_logits;
+ *                                       gemma2: after the final soft-cap)
  * Overwriting a hook's tensor changes everything downstream, as in
  * TransformerLens; overwriting hook_resid_pre of block L+1 is the same as
  * overwriting hook_resid_post of block L (they are one buffer).
@@ -47,18 +74,42 @@
 #include "gguf.h"
 #include "tokenizer.h"
 
-enum fp_arch { FP_ARCH_LLAMA = 0, FP_ARCH_GPT2 = 1 };
+enum fp_arch {
+	FP_ARCH_LLAMA = 0, FP_ARCH_GPT2 = 1, FP_ARCH_QWEN2, FP_ARCH_QWEN3, FP_ARCH_GEMMA2, FP_ARCH_GEMMA3,
+	FP_ARCH_PHI3, FP_ARCH_GPTNEOX, FP_ARCH_COUNT
+};
+/* "llama, gpt2, qwen2, ..." : the names read_config accepts */
+extern const char *const FP_ARCH_NAMES[FP_ARCH_COUNT];
+
+enum fp_mlp_act { FP_ACT_SILU = 0, FP_ACT_GELU_TANH = 1, FP_ACT_GELU_ERF = 2 };
 
 typedef struct fp_config {
 	int arch;
 	char arch_name[16];
 	int n_layers, d_model, d_mlp, n_heads, n_kv_heads, d_head, n_vocab, n_ctx;
 	float norm_eps;
-	float rope_base;       /* llama */
-	int rope_dim;          /* llama: rotated dimensions per head */
+	float rope_base;       /* rotary models (all but gpt2) */
+	int rope_dim;          /* rotated dimensions per head (gptneox: a part) */
+	int rope_neox;         /* 1: rotate (x[i], x[i + rope_dim/2]); 0: adjacent pairs (llama) */
+	float rope_scale;      /* linear RoPE scaling: positions times this (1: none) */
+	float rope_base_swa;   /* base of the sliding-window layers (gemma3: 10000) */
 	int tied_unembed;      /* 1: unembedding is token_embd */
 	int gated_mlp;
+	int mlp_act;           /* enum fp_mlp_act */
+	int layer_norm;        /* 1: LayerNorm (mean removed, bias); 0: RMSNorm */
+	int qk_norm;           /* RMSNorm on each head's query and key (qwen3, gemma3) */
+	int post_norms;        /* norms after attention and after the MLP (gemma) */
+	int parallel_resid;    /* attention and MLP both read resid_pre (gptneox) */
+	float embed_scale;     /* embeddings are multiplied by this (gemma: sqrt(D)); 1 otherwise */
+	float attn_scale;      /* query-key scale (1/sqrt(E) unless the family says otherwise) */
+	float attn_softcap;    /* scores -> c tanh(scores / c) before the softmax; 0: none */
+	float final_softcap;   /* logits -> c tanh(logits / c); 0: none */
+	int n_swa;             /* sliding window (keys with q - k < n_swa); 0: none */
+	int swa_period;        /* with n_swa: layer l slides when l % period < period - 1 (1: all) */
 } fp_config;
+
+/* 1 if layer l of this model attends through the sliding window */
+int fp_config_layer_swa(const fp_config *c, int l);
 
 /* A weight matrix W[rows][cols] (rows = outputs, cols = inputs) in its
  * ggml type: rows of row_bytes bytes each, cols a multiple of the type's
@@ -82,6 +133,9 @@ typedef struct fp_layer {
 	fp_mat wo;                         /* [D, H*E] */
 	const float *bo;                   /* [D] or NULL */
 	const float *ln2_w, *ln2_b;        /* [D], [D] or NULL */
+	const float *q_norm, *k_norm;      /* [E] (qwen3, gemma3) or NULL */
+	const float *post_attn_norm;       /* [D] (gemma) or NULL */
+	const float *post_mlp_norm;        /* [D] (gemma) or NULL */
 	fp_mat w_gate;                     /* [F, D] (gated MLPs) */
 	fp_mat w_up;                       /* [F, D] */
 	const float *b_up;                 /* [F] or NULL */
@@ -110,6 +164,7 @@ typedef struct fp_model {
 	fp_layer *layers;            /* [n_layers] */
 	fp_param_counts params;
 	float *rope_cos, *rope_sin;  /* [rope_pos_cap, rope_dim/2] */
+	float *rope_cos_swa, *rope_sin_swa; /* the same for sliding-window layers with their own base, or NULL */
 	int rope_pos_cap;
 	struct fp_work *work;
 } fp_model;
@@ -145,6 +200,8 @@ enum fp_hook_kind {
 	FP_HOOK_MLP_PRE, FP_HOOK_MLP_PRE_LINEAR, FP_HOOK_MLP_POST, FP_HOOK_MLP_OUT,
 	FP_HOOK_RESID_POST,
 	FP_HOOK_LN_FINAL, FP_HOOK_LOGITS,
+	/* block hooks of some families only (kept last so the numbers above stay) */
+	FP_HOOK_ATTN_OUT_PRE_NORM, FP_HOOK_MLP_OUT_PRE_NORM,
 	FP_HOOK_KIND_COUNT
 };
 
@@ -218,9 +275,15 @@ const char *fp_hook_name(int kind, int layer, char *buf, size_t n);
  * Returns 0, or -1 if the name is not a hook. */
 int fp_hook_parse(const char *name, int *kind, int *layer);
 /* Width of a hook's rows on this model; 0 if the model has no such hook
- * (hook_pos_embed on llama, mlp.hook_pre_linear without a gated MLP). */
+ * (hook_pos_embed on llama, mlp.hook_pre_linear without a gated MLP, the
+ * *_pre_norm hooks without post norms). */
 int fp_hook_width(const fp_model *m, int kind);
 int fp_hook_is_layer(int kind);
+
+/* logits[0..n) -> final_softcap tanh(logits / final_softcap) when the model
+ * soft-caps its logits (gemma2); nothing otherwise.  The logit lens applies
+ * it to read a layer as the model reads its last one. */
+void fp_model_softcap_logits(const fp_model *m, float *logits, size_t n);
 
 /* Floating-point operations of one forward pass over n tokens (matrix
  * products and attention, 2 per multiply-add), for benchmarks. */

@@ -43,6 +43,7 @@ struct fp_tokenizer {
 	int add_bos, add_space_prefix;
 	int bos, eos, unk;
 	int byte_tok[256];  /* SPM <0xXX> tokens, -1 if absent */
+	int *user, n_user;  /* user-defined tokens (type 4), longest first */
 	int n_re;
 	pcre2_code *re[2];
 	pcre2_match_data *md;
@@ -421,27 +422,16 @@ static int spm_text(const fp_tokenizer *t, const char *w, size_t n, sym *s, floa
 	return 0;
 }
 
-int fp_tokenize(const fp_tokenizer *t, const char *text, size_t len, int add_bos, int32_t **ids, int *n,
-		fp_error *err)
+/* Tokenizes one stretch of plain text (no user-defined token in it) onto
+ * out.  prefix: add the SentencePiece prefix space (at the start of the text
+ * and after a user-defined token, as llama.cpp does).  0 or FP_ERR_NOMEM. */
+static int tokenize_raw(const fp_tokenizer *t, const char *text, size_t len, int prefix, idbuf *out)
 {
-	idbuf out = {0};
 	spans a = {0}, b = {0};
 	char *w = NULL;
 	sym *s = NULL;
 	int *ia = NULL, *ib = NULL;
 	int rc = FP_ERR_NOMEM;
-	*ids = NULL;
-	*n = 0;
-	long bad = fp_utf8_invalid_at(text, len);
-	if (bad >= 0)
-		return fp_error_set(err, FP_ERR_INVALID, "invalid UTF-8 at byte %ld of the text (byte 0x%02x)", bad,
-				    (unsigned char)text[bad]);
-	if (len > (size_t)1 << 28)
-		return fp_error_set(err, FP_ERR_INVALID, "text of %zu bytes is too long to tokenize", len);
-	if (add_bos < 0)
-		add_bos = t->add_bos;
-	if (add_bos && t->bos >= 0 && ids_push(&out, t->bos))
-		goto fail;
 	if (t->kind == FP_TOK_SPM) {
 		/* escape spaces as U+2581 (3 bytes) and add the prefix space */
 		size_t m = 0;
@@ -451,7 +441,7 @@ int fp_tokenize(const fp_tokenizer *t, const char *text, size_t len, int add_bos
 		ib = malloc((len + 2) * sizeof(float));
 		if (!w || !s || !ia || !ib)
 			goto fail;
-		if (len && t->add_space_prefix)
+		if (len && prefix && t->add_space_prefix)
 			memcpy(w, "\xe2\x96\x81", 3), m = 3;
 		for (size_t i = 0; i < len; i++) {
 			if (text[i] == ' ')
@@ -459,7 +449,7 @@ int fp_tokenize(const fp_tokenizer *t, const char *text, size_t len, int add_bos
 			else
 				w[m++] = text[i];
 		}
-		if (m && spm_text(t, w, m, s, (float *)ib, ia, &out))
+		if (m && spm_text(t, w, m, s, (float *)ib, ia, out))
 			goto fail;
 	} else {
 		if (spans_push(&a, 0, len))
@@ -486,9 +476,124 @@ int fp_tokenize(const fp_tokenizer *t, const char *text, size_t len, int add_bos
 			size_t m = 0;
 			for (size_t i = 0; i < a.v[k].len; i++)
 				m += (size_t)utf8_put(w + m, t->byte2cp[(uint8_t)text[a.v[k].off + i]]);
-			if (bpe_word(t, w, m, s, ia, ib, &out))
+			if (bpe_word(t, w, m, s, ia, ib, out))
 				goto fail;
 		}
+	}
+	rc = 0;
+fail:
+	free(a.v);
+	free(b.v);
+	free(w);
+	free(s);
+	free(ia);
+	free(ib);
+	return rc;
+}
+
+/* the text cut into plain stretches (id -1) and user-defined tokens */
+typedef struct frag {
+	size_t off, len;
+	int id;
+} frag;
+
+typedef struct frags {
+	frag *v;
+	size_t n, cap;
+} fragbuf;
+
+/* the first place of needle (nl > 0 bytes) in hay, or NULL */
+static const char *find_bytes(const char *hay, size_t hl, const char *needle, size_t nl)
+{
+	for (size_t i = 0; i + nl <= hl; i++)
+		if (hay[i] == needle[0] && !memcmp(hay + i, needle, nl))
+			return hay + i;
+	return NULL;
+}
+
+/* replaces plain fragment k by [before bytes] [token id] [after bytes], the
+ * empty ones left out */
+static int frag_insert(fragbuf *f, size_t k, size_t before, int id, size_t after)
+{
+	if (f->n + 2 > f->cap) {
+		size_t cap = 2 * f->cap > 16 ? 2 * f->cap : 16;
+		frag *v = realloc(f->v, cap * sizeof *v);
+		if (!v)
+			return -1;
+		f->v = v, f->cap = cap;
+	}
+	frag old = f->v[k], add[3];
+	size_t na = 0, tl = old.len - before - after;
+	if (before)
+		add[na++] = (frag){old.off, before, -1};
+	add[na++] = (frag){old.off + before, tl, id};
+	if (after)
+		add[na++] = (frag){old.off + before + tl, after, -1};
+	memmove(f->v + k + na, f->v + k + 1, (f->n - k - 1) * sizeof *f->v);
+	memcpy(f->v + k, add, na * sizeof *add);
+	f->n += na - 1;
+	return 0;
+}
+
+int fp_tokenize(const fp_tokenizer *t, const char *text, size_t len, int add_bos, int32_t **ids, int *n,
+		fp_error *err)
+{
+	idbuf out = {0};
+	fragbuf frags = {0};
+	int rc = FP_ERR_NOMEM;
+	*ids = NULL;
+	*n = 0;
+	long bad = fp_utf8_invalid_at(text, len);
+	if (bad >= 0)
+		return fp_error_set(err, FP_ERR_INVALID, "invalid UTF-8 at byte %ld of the text (byte 0x%02x)", bad,
+				    (unsigned char)text[bad]);
+	if (len > (size_t)1 << 28)
+		return fp_error_set(err, FP_ERR_INVALID, "text of %zu bytes is too long to tokenize", len);
+	if (add_bos < 0)
+		add_bos = t->add_bos;
+	if (add_bos && t->bos >= 0 && ids_push(&out, t->bos))
+		goto fail;
+	/* User-defined tokens (type 4: Gemma's runs of spaces, newlines and tabs,
+	 * its HTML tags) are cut out of the text first, as llama.cpp does even
+	 * without parse_special: the longest token first, at each of its
+	 * leftmost non-overlapping places in what is still plain text; the
+	 * stretches left between them are tokenized as text. */
+	frags.v = malloc(sizeof *frags.v);
+	if (!frags.v)
+		goto fail;
+	frags.cap = 1;
+	frags.v[0] = (frag){0, len, -1};
+	frags.n = len ? 1 : 0;
+	for (int u = 0; u < t->n_user; u++) {
+		int id = t->user[u];
+		const char *tok = t->arena + t->off[id];
+		size_t tl = t->len[id];
+		for (size_t k = 0; k < frags.n; k++) {
+			if (frags.v[k].id >= 0 || frags.v[k].len < tl)
+				continue;
+			const char *base = text + frags.v[k].off;
+			const char *hit = find_bytes(base, frags.v[k].len, tok, tl);
+			if (!hit)
+				continue;
+			/* split fragment k into [before] [token] [after]; the loop then
+			 * reaches [after] and searches it again */
+			size_t before = (size_t)(hit - base), after = frags.v[k].len - before - tl;
+			if (frag_insert(&frags, k, before, id, after))
+				goto fail;
+			k += before ? 1 : 0;
+		}
+	}
+	int prefix = 1;
+	for (size_t k = 0; k < frags.n; k++) {
+		if (frags.v[k].id >= 0) {
+			if (ids_push(&out, frags.v[k].id))
+				goto fail;
+			prefix = 1;
+			continue;
+		}
+		if (tokenize_raw(t, text + frags.v[k].off, frags.v[k].len, prefix, &out))
+			goto fail;
+		prefix = 0;
 	}
 	*ids = out.v;
 	*n = out.n;
@@ -498,12 +603,7 @@ fail:
 	if (rc)
 		fp_error_set(err, rc, "out of memory while tokenizing");
 	free(out.v);
-	free(a.v);
-	free(b.v);
-	free(w);
-	free(s);
-	free(ia);
-	free(ib);
+	free(frags.v);
 	return rc;
 }
 
@@ -521,6 +621,7 @@ void fp_tokenizer_free(fp_tokenizer *t)
 	free(t->len);
 	free(t->score);
 	free(t->type);
+	free(t->user);
 	free(t->map.slot);
 	free(t->merges.key);
 	free(t->merges.rank);
@@ -662,6 +763,25 @@ int fp_tokenizer_load(fp_tokenizer **out, const gguf_file *f, fp_error *err)
 		}
 		for (int i = 0; i < t->n_vocab; i++)
 			t->type[i] = (int32_t)gguf_kv_num(kv, (uint64_t)i);
+	}
+	for (int i = 0; i < t->n_vocab; i++)
+		t->n_user += t->type[i] == TT_USER && t->len[i] > 0;
+	if (t->n_user) {
+		t->user = malloc((size_t)t->n_user * sizeof *t->user);
+		if (!t->user) {
+			rc = fp_error_set(err, FP_ERR_NOMEM, "out of memory loading the vocabulary");
+			goto fail;
+		}
+		int k = 0;
+		for (int i = 0; i < t->n_vocab; i++)
+			if (t->type[i] == TT_USER && t->len[i] > 0)
+				t->user[k++] = i;
+		/* longest first (insertion sort: a few hundred at most; equal lengths keep id order) */
+		for (int i = 1; i < k; i++)
+			for (int j = i; j > 0 && t->len[t->user[j]] > t->len[t->user[j - 1]]; j--) {
+				int x = t->user[j];
+				t->user[j] = t->user[j - 1], t->user[j - 1] = x;
+			}
 	}
 	kv = gguf_find_key(f, "tokenizer.ggml.scores");
 	if (kv) {

@@ -59,9 +59,10 @@ int an_target_token(const fp_model *m, const char *word, int multi_first, int *i
  * scale (RMS or std, eps included) of each row into scale (may be NULL). */
 void an_final_norm(const fp_model *m, const float *x, int rows, float *out, float *scale);
 /* logits [rows][V] of residual rows through the final norm and the
- * unembedding (the logit lens); tmp is rows*D floats. */
+ * unembedding (the logit lens), soft-capped as the model's own (gemma2);
+ * tmp is rows*D floats. */
 void an_lens_logits(const fp_model *m, const float *x, int rows, float *logits, float *tmp);
-/* A norm (RMSNorm, or LayerNorm when the model is gpt2) with weight w and
+/* A norm (RMSNorm, or LayerNorm for gpt2 and gptneox) with weight w and
  * bias b (may be NULL) applied to one row of D values; returns its scale. */
 float an_norm_row(const fp_model *m, const float *w, const float *b, const float *x, float *out);
 /* indices of the k largest of x[0..n), largest first (k <= n) */
@@ -73,7 +74,10 @@ double an_logprob(const float *logits, int V, int id, int *rank);
  * for LayerNorm models.  vs < 0: no baseline token. */
 void an_dla_dir(const fp_model *m, int target, int vs, float *g);
 /* Per-neuron direct logit attribution at one position for every layer:
- * dla[l][f] = act[l][f] * (W_out[l][:, f] . g) / scale. */
+ * dla[l][f] = act[l][f] * (W_out[l][:, f] . g) / scale; with a post-MLP
+ * norm (gemma) W_out[l][:, f] * w_post / s_l, that norm's scale s_l at this
+ * position frozen too.  The terms add up to the target's logit before any
+ * final soft-cap (gemma2's logits are cap tanh(logit / cap) of it). */
 void an_neuron_dla(const fp_model *m, const float *mlp_post_at, /* [L][F] */ const float *g, float scale,
 		   float *dla /* [L][F] */);
 

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void vreport(const char *cmd, const char *fmt, va_list ap)
 {
@@ -45,19 +46,27 @@ void cli_hint(const char *fmt, ...)
 	va_end(ap);
 }
 
+/* the models 'make model' fetches, by the names -m and $FACTPROBE_MODEL take */
+static const struct { const char *alias, *file; } MODEL_ALIASES[] = {
+	{"smollm2", FP_DEFAULT_MODEL_FILE},
+	{"gemma3-270m", "gemma-3-270m-q4_k_m.gguf"},
+};
+
 const char *cli_model_path(const char *opt, char *buf, size_t n)
 {
-	const char *env = getenv("FACTPROBE_MODEL");
-	if (opt && *opt)
-		snprintf(buf, n, "%s", opt);
-	else if (env && *env)
-		snprintf(buf, n, "%s", env);
-	else {
+	const char *env = getenv("FACTPROBE_MODEL"), *name = opt && *opt ? opt : env && *env ? env : NULL;
+	const char *file = name ? NULL : FP_DEFAULT_MODEL_FILE;
+	for (size_t i = 0; name && i < sizeof MODEL_ALIASES / sizeof MODEL_ALIASES[0]; i++)
+		if (!strcmp(name, MODEL_ALIASES[i].alias) && access(name, F_OK) != 0)
+			file = MODEL_ALIASES[i].file; /* an alias, unless a file has that name */
+	if (!file) {
+		snprintf(buf, n, "%s", name);
+	} else {
 		const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
 		if (xdg && *xdg)
-			snprintf(buf, n, "%s/factprobe/%s", xdg, FP_DEFAULT_MODEL_FILE);
+			snprintf(buf, n, "%s/factprobe/%s", xdg, file);
 		else
-			snprintf(buf, n, "%s/.cache/factprobe/%s", home ? home : ".", FP_DEFAULT_MODEL_FILE);
+			snprintf(buf, n, "%s/.cache/factprobe/%s", home ? home : ".", file);
 	}
 	return buf;
 }
@@ -69,12 +78,15 @@ fp_model *cli_load_model(const char *cmd, const char *opt_path)
 	char path[PATH_MAX];
 	fp_error err = {0};
 	fp_model *m = NULL;
-	int is_default = !(opt_path && *opt_path) && !(getenv("FACTPROBE_MODEL") && *getenv("FACTPROBE_MODEL"));
 	cli_model_path(opt_path, path, sizeof path);
+	/* the default model or an alias (the path is not the name given): in the
+	 * cache, where 'make model' puts it */
+	const char *given = opt_path && *opt_path ? opt_path : getenv("FACTPROBE_MODEL");
+	int is_default = !given || !*given || strcmp(given, path) != 0;
 	if (fp_model_load_mode(&m, path, cli_weights, &err)) {
 		cli_error(cmd, "%s", err.msg);
 		if (is_default && err.code == FP_ERR_IO)
-			cli_hint("the default model is fetched by 'make model'; or pass -m PATH / set FACTPROBE_MODEL");
+			cli_hint("the default model and gemma3-270m are fetched by 'make model'; or pass -m PATH / set FACTPROBE_MODEL");
 		return NULL;
 	}
 	return m;

@@ -81,7 +81,7 @@ int cmd_info(int argc, char **argv)
 		for (size_t i = 0; i < nd; i++)
 			json_object_set_new(o, dims[i].key, json_integer(dims[i].v));
 		json_object_set_new(o, "norm_eps", json_real(cf->norm_eps));
-		if (cf->arch == FP_ARCH_LLAMA) {
+		if (cf->rope_dim > 0) {
 			json_object_set_new(o, "rope_base", json_real(cf->rope_base));
 			json_object_set_new(o, "rope_dim", json_integer(cf->rope_dim));
 		}
@@ -125,13 +125,28 @@ int cmd_info(int argc, char **argv)
 		printf("weights\t%s\nweight_bytes\t%zu\ntensor_types\t%s\n", wmode, fp_model_weight_bytes(m), types);
 	} else {
 		printf("model         %s (%.*s)\n", base, (int)name.len, name.ptr);
-		printf("architecture  %s%s\n", cf->arch_name,
-		       cf->arch == FP_ARCH_LLAMA ? " (RMSNorm, RoPE, SwiGLU MLP)" : " (LayerNorm, learned positions, GELU MLP)");
+		static const char *ACT[] = {"SwiGLU", "GELU-tanh", "GELU"};
+		printf("architecture  %s (%s, %s, %s%s MLP%s%s%s)\n", cf->arch_name, cf->layer_norm ? "LayerNorm" : "RMSNorm",
+		       cf->rope_dim > 0 ? "RoPE" : "learned positions",
+		       cf->gated_mlp && cf->mlp_act != FP_ACT_SILU ? "gated " : "", ACT[cf->mlp_act],
+		       cf->qk_norm ? ", Q/K norms" : "", cf->post_norms ? ", post-attention and post-MLP norms" : "",
+		       cf->parallel_resid ? ", parallel attention and MLP" : "");
 		printf("dimensions    %d layers, d_model %d, d_mlp %d, %d heads (%d kv heads) of %d, vocab %d, context %d\n",
 		       cf->n_layers, cf->d_model, cf->d_mlp, cf->n_heads, cf->n_kv_heads, cf->d_head, cf->n_vocab, cf->n_ctx);
-		if (cf->arch == FP_ARCH_LLAMA)
-			printf("rope          base %g over %d of %d dims per head, adjacent pairs\n", cf->rope_base,
-			       cf->rope_dim, cf->d_head);
+		if (cf->rope_dim > 0)
+			printf("rope          base %g over %d of %d dims per head, %s pairs\n", cf->rope_base, cf->rope_dim,
+			       cf->d_head, cf->rope_neox ? "half-split" : "adjacent");
+		if (cf->n_swa > 0) {
+			int ns = 0;
+			for (int l = 0; l < cf->n_layers; l++)
+				ns += fp_config_layer_swa(cf, l);
+			printf("attention     sliding window of %d on %d of %d layers", cf->n_swa, ns, cf->n_layers);
+			if (cf->rope_base_swa > 0)
+				printf(" (their RoPE base %g)", cf->rope_base_swa);
+			printf("\n");
+		}
+		if (cf->attn_softcap > 0 || cf->final_softcap > 0)
+			printf("soft-capping  attention scores %g, logits %g (0: none)\n", cf->attn_softcap, cf->final_softcap);
 		printf("norm eps      %g\n", cf->norm_eps);
 		printf("unembedding   %s\n", cf->tied_unembed ? "tied to the token embedding" : "separate (output.weight)");
 		if (m->weights == FP_WEIGHTS_NATIVE)

@@ -106,7 +106,8 @@ static void promotes(const fp_model *m, int l, int f, float sign, int n, int *to
 	int D = m->cfg.d_model, V = m->cfg.n_vocab;
 	fp_mat_col(&m->layers[l].w_down, f, tmp_d);
 	for (int d = 0; d < D; d++)
-		tmp_d[d] = (sign < 0 ? -1 : 1) * tmp_d[d] * m->out_norm_w[d];
+		tmp_d[d] = (sign < 0 ? -1 : 1) * tmp_d[d] * m->out_norm_w[d] *
+			   (m->layers[l].post_mlp_norm ? m->layers[l].post_mlp_norm[d] : 1.0f);
 	if (fp_mat_mul(tmp_v, tmp_d, &m->unembed, 1)) /* out of memory: no ranking */
 		for (int v = 0; v < V; v++)
 			tmp_v[v] = 0;

@@ -23,7 +23,7 @@ float an_norm_row(const fp_model *m, const float *w, const float *b, const float
 {
 	int D = m->cfg.d_model;
 	double mean = 0, ss = 0;
-	if (m->cfg.arch == FP_ARCH_GPT2) {
+	if (m->cfg.layer_norm) {
 		for (int d = 0; d < D; d++)
 			mean += x[d];
 		mean /= D;
@@ -44,6 +44,7 @@ void an_lens_logits(const fp_model *m, const float *x, int rows, float *logits, 
 		for (size_t i = 0; i < (size_t)rows * V; i++)
 			logits[i] = NAN;
 	(void)D;
+	fp_model_softcap_logits(m, logits, (size_t)rows * V); /* gemma2: as the model reads its last layer */
 }
 
 void an_top_k(const float *x, int n, int k, int *out)
@@ -93,7 +94,7 @@ void an_dla_dir(const fp_model *m, int target, int vs, float *g)
 		g[d] *= m->out_norm_w[d];
 		mean += g[d];
 	}
-	if (m->cfg.arch == FP_ARCH_GPT2) /* LayerNorm: the mean is removed first */
+	if (m->cfg.layer_norm) /* LayerNorm: the mean is removed first */
 		for (int d = 0; d < D; d++)
 			g[d] -= (float)(mean / D);
 }
@@ -101,20 +102,44 @@ void an_dla_dir(const fp_model *m, int target, int vs, float *g)
 void an_neuron_dla(const fp_model *m, const float *act, const float *g, float scale, float *dla)
 {
 	int L = m->cfg.n_layers, D = m->cfg.d_model, F = m->cfg.d_mlp;
+	float *y = NULL, *gl = NULL;
+	if (m->cfg.post_norms) {
+		y = malloc((size_t)D * sizeof *y), gl = malloc((size_t)D * sizeof *gl);
+		if (!y || !gl) {
+			free(y), free(gl);
+			for (size_t i = 0; i < (size_t)L * F; i++)
+				dla[i] = NAN;
+			return;
+		}
+	}
 	for (int l = 0; l < L; l++) {
-		float *o = dla + (size_t)l * F, *own;
-		/* W_out is [D, F]: o = W_out^T g */
+		float *o = dla + (size_t)l * F, s = scale, *own;
+		const float *gr = g;
+		/* W_out is [D, F] */
 		const float *wd = fp_mat_f32(&m->layers[l].w_down, &own);
 		if (!wd) {
 			for (int f = 0; f < F; f++)
 				o[f] = NAN;
 			continue;
 		}
-		cblas_sgemv(CblasRowMajor, CblasTrans, D, F, 1.0f, wd, F, g, 1, 0.0f, o, 1);
+		if (y) {
+			/* gemma: mlp_out = RMSNorm(W_out act) * w_post; with that norm's
+			 * scale frozen too, the neurons' terms still add up to mlp_out */
+			const float *wp = m->layers[l].post_mlp_norm, *a = act + (size_t)l * F;
+			cblas_sgemv(CblasRowMajor, CblasNoTrans, D, F, 1.0f, wd, F, a, 1, 0.0f, y, 1);
+			double ss = 0;
+			for (int d = 0; d < D; d++)
+				ss += (double)y[d] * y[d], gl[d] = g[d] * wp[d];
+			s = scale * (float)sqrt(ss / D + m->cfg.norm_eps);
+			gr = gl;
+		}
+		/* o = W_out^T g */
+		cblas_sgemv(CblasRowMajor, CblasTrans, D, F, 1.0f, wd, F, gr, 1, 0.0f, o, 1);
 		free(own);
 		for (int f = 0; f < F; f++)
-			o[f] = o[f] * act[(size_t)l * F + f] / scale;
+			o[f] = o[f] * act[(size_t)l * F + f] / s;
 	}
+	free(y), free(gl);
 }
 
 void an_neuron_scores(const fp_model *m, const an_run *run, int pos, int target, int vs, float *act, float *dla,

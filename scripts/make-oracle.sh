@@ -1,6 +1,7 @@
 #!/bin/sh
-# Regenerates the oracle fixtures in tests/fixtures from implementations we
-# did not write (run by 'make oracle'; the fixtures are committed, so tests
+# Regenerates the oracle fixtures in tests/fixtures (for the default model,
+# Gemma-3-270M and the tiny models of every architecture) from implementations
+# we did not write (run by 'make oracle'; the fixtures are committed, so tests
 # never need these packages):
 #   llama.cpp through llama-cpp-python (built from source by pip, ~10 min)
 #   transformers loading the same GGUF (torch from PyPI, ~3 GB)
@@ -10,11 +11,13 @@ set -eu
 BUILD=${1:-build}
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/factprobe"
 MODEL="$CACHE/SmolLM2-135M-Instruct.Q4_1.gguf"
+GEMMA="$CACHE/gemma-3-270m-q4_k_m.gguf"
 FIX=tests/fixtures
 LC="$CACHE/oracle-venv"
 HF="$CACHE/hf-venv"
 
-[ -f "$MODEL" ] || scripts/fetch-model.sh
+[ -f "$MODEL" ] || scripts/fetch-model.sh smollm2
+[ -f "$GEMMA" ] || scripts/fetch-model.sh gemma3-270m
 if [ ! -x "$LC/bin/python" ] || ! "$LC/bin/python" -c "import llama_cpp" 2>/dev/null; then
 	python3 -m venv "$LC"
 	"$LC/bin/pip" install -q "numpy==2.4.6" "gguf==0.17.1"
@@ -29,5 +32,6 @@ TINY=$(mktemp -d)
 trap 'rm -rf "$TINY"' EXIT
 "$BUILD/tests/make_tiny" "$TINY" >/dev/null
 "$LC/bin/python" scripts/oracle_llamacpp.py "$MODEL" "$TINY" "$FIX"
+"$LC/bin/python" scripts/oracle_arch.py "$GEMMA" "$TINY" "$FIX"
 "$HF/bin/python" scripts/oracle_hf.py "$MODEL" "$TINY" "$FIX" 2>&1 | grep -v -E "de-quantizing|^Some weights|TRAIN this model"
 echo "oracle fixtures written to $FIX"

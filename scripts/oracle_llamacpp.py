@@ -11,38 +11,15 @@ Usage: oracle_llamacpp.py MODEL.gguf TINY_DIR FIXTURE_DIR
 The KV cache is kept in f32 (type_k/type_v) so that the only systematic
 difference left is llama.cpp's 8-bit quantisation of activations in its
 quantised matrix products."""
-import hashlib, json, os, sys
+import json, os, sys
 import numpy as np
 import llama_cpp
-from llama_cpp import Llama
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from oracle_common import load, logits, log_softmax, sha256, write_f32_copy
 
 model, tiny_dir, out_dir = sys.argv[1:4]
 inputs = json.load(open(os.path.join(out_dir, "oracle_inputs.json")))
-F32 = 0  # GGML_TYPE_F32
-
-
-def load(path, n_ctx):
-    return Llama(model_path=path, n_ctx=n_ctx, n_batch=n_ctx, n_ubatch=n_ctx, logits_all=True,
-                 verbose=False, n_threads=2, type_k=F32, type_v=F32, flash_attn=False)
-
-
-def logits(llm, ids):
-    llm.reset()
-    llm.eval(ids)
-    return np.array(llm.scores[:len(ids)], dtype=np.float64)
-
-
-def log_softmax(x):
-    m = x.max()
-    return x - (m + np.log(np.exp(x - m).sum()))
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for b in iter(lambda: f.read(1 << 20), b""):
-            h.update(b)
-    return h.hexdigest()
 
 
 out = {"oracle": "llama.cpp via llama-cpp-python %s" % llama_cpp.__version__,
@@ -86,34 +63,6 @@ print("llama.cpp fixtures: %d tokenizer cases, %d prompts, %d tiny runs" %
 # The same weights dequantised to F32 by the gguf package (another
 # implementation we did not write): llama.cpp then computes in f32, with no
 # activation quantisation, and should agree with factprobe to float rounding.
-def write_f32_copy(src, dst):
-    from gguf import GGUFReader, GGUFWriter, GGUFValueType
-    from gguf.quants import dequantize
-    r = GGUFReader(src)
-    arch = bytes(r.fields["general.architecture"].parts[-1]).decode()
-    w = GGUFWriter(dst, arch)
-    for k, f in r.fields.items():
-        if k.startswith("GGUF.") or k == "general.architecture":
-            continue
-        t = f.types[0]
-        if t == GGUFValueType.STRING:
-            w.add_string(k, bytes(f.parts[-1]).decode("utf-8"))
-        elif t == GGUFValueType.ARRAY:
-            et = f.types[1]
-            if et == GGUFValueType.STRING:
-                vals = [bytes(f.parts[i]).decode("utf-8", "surrogateescape") for i in f.data]
-                w.add_array(k, vals)
-            else:
-                w.add_array(k, [f.parts[i].tolist()[0] for i in f.data])
-        else:
-            w.add_key_value(k, f.parts[-1].tolist()[0], t)
-    for t in r.tensors:
-        x = dequantize(t.data, t.tensor_type).astype(np.float32).reshape([int(d) for d in reversed(t.shape)])
-        w.add_tensor(t.name, x)
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
 
 
 f32_path = os.path.join(tiny_dir, "default-f32.gguf")

@@ -4,6 +4,7 @@
 #include "tiny.h"
 
 #include <stdio.h>
+#include <sys/stat.h>
 
 int main(int argc, char **argv)
 {
@@ -15,6 +16,20 @@ int main(int argc, char **argv)
 		tiny_opts o;
 		char path[4096];
 		snprintf(path, sizeof path, "%s/%s", argv[1], tiny_named(i, &o));
+		if (tiny_write(&o, path)) {
+			fprintf(stderr, "make_tiny: cannot write '%s'\n", path);
+			return 1;
+		}
+		printf("%s\n", path);
+	}
+	/* the newer architectures, in DIR/arch/ (tests/fixtures/llamacpp_arch.json) */
+	char sub[4096];
+	snprintf(sub, sizeof sub, "%s/arch", argv[1]);
+	mkdir(sub, 0755);
+	for (int i = 0; i < tiny_n_arch_named(); i++) {
+		tiny_opts o;
+		char path[8192];
+		snprintf(path, sizeof path, "%s/%s", sub, tiny_arch_named(i, &o));
 		if (tiny_write(&o, path)) {
 			fprintf(stderr, "make_tiny: cannot write '%s'\n", path);
 			return 1;

@@ -3,13 +3,15 @@
 # of the factprobe command (output formats, --help, and bad input: one clear
 # error naming the file or field, a nonzero exit, never a crash).
 # Prints one closing line "N passed, M failed".  Env: BUILD (build dir),
-# FACTPROBE_TEST_MODEL (the default model; required).
+# FACTPROBE_TEST_MODEL (the default model; required), FACTPROBE_TEST_GEMMA
+# (Gemma-3-270M, for test_arch; required).
 # With --fast (make test-fast): only the C test programs that need no model.
 set -u
 . "$(dirname "$0")/lib.sh"
 lib_init run
 MODEL=${FACTPROBE_TEST_MODEL:-}
-C_TESTS="test_stats test_parse test_table test_quant test_gguf test_tokenizer test_forward test_oracle test_analysis test_prompts test_progress"
+GEMMA=${FACTPROBE_TEST_GEMMA:-}
+C_TESTS="test_stats test_parse test_table test_quant test_gguf test_tokenizer test_forward test_oracle test_analysis test_prompts test_progress test_arch"
 if [ "${1:-}" = --fast ]; then
 	MODEL=
 	C_TESTS="test_stats test_parse test_table test_quant test_gguf test_tokenizer test_forward test_analysis test_prompts test_progress"
@@ -18,7 +20,9 @@ fi
 # --- the C test programs --------------------------------------------------
 for t in $C_TESTS; do
 	echo "== $t"
-	out=$(FACTPROBE_TEST_MODEL="$MODEL" "$BUILD/tests/$t" tests/fixtures "$MODEL" 2>&1)
+	arg=$MODEL
+	[ "$t" = test_arch ] && arg=$GEMMA
+	out=$(FACTPROBE_TEST_MODEL="$MODEL" "$BUILD/tests/$t" tests/fixtures "$arg" 2>&1)
 	rc=$?
 	echo "$out" | grep -v '^ok ' | grep -v '^     ' | grep -v ': [0-9]* passed, [0-9]* failed$'
 	echo "$out" | grep -c '^ok ' | xargs -I{} echo "   ({} checks printed ok)"
@@ -44,7 +48,7 @@ if [ "${1:-}" = --fast ]; then
 fi
 
 # --- recording to HDF5, and the query commands ---------------------------------
-for t in test_record test_query test_plot test_install; do
+for t in test_record test_query test_plot test_install test_arch_cli; do
 	echo "== $t"
 	out=$(BUILD="$BUILD" FACTPROBE_TEST_MODEL="$MODEL" tests/$t.sh 2>&1)
 	echo "$out" | grep -v '^ok ' | grep -v ': [0-9]* passed, [0-9]* failed$'

@@ -6,7 +6,9 @@
  *     column (the -cut twin);
  *   - DLA is complete: the per-neuron terms, plus the embeddings', attention
  *     outputs' and biases' terms with the same frozen scale, add up to the
- *     target's logit from the forward pass (llama RMSNorm and gpt2 LayerNorm);
+ *     target's logit from the forward pass, on every architecture (RMSNorm,
+ *     LayerNorm, gemma's post-MLP norms with their scale frozen too, gemma2's
+ *     logit soft-cap undone);
  *   - the logit lens at the last layer is the model's own logits;
  *   - each direction kind is the vector it names; bad specs are errors. */
 #include "check.h"
@@ -176,11 +178,14 @@ static void test_plant(void)
 	fp_model_free(m), fp_model_free(mc);
 }
 
-/* DLA completeness and the lens, on llama and gpt2 */
+/* DLA completeness and the lens, on every architecture (the gemma2 model
+ * with soft-caps that bite: 5 on the logits) */
 static void test_dla_complete(const char *arch)
 {
 	tiny_opts o;
 	tiny_defaults(&o, arch);
+	if (!strcmp(arch, "gemma2"))
+		o.attn_softcap = 2.0f, o.final_softcap = 5.0f;
 	fp_model *m = NULL;
 	fp_error err = {0};
 	CHECK(tiny_load(&o, &m, &err) == 0, "%s loads: %s", arch, err.msg);
@@ -217,6 +222,8 @@ static void test_dla_complete(const char *arch)
 			sum += dotd(m->out_norm_b, x, D);
 		}
 		double logit = r.logits[(size_t)p * V + target];
+		if (m->cfg.final_softcap > 0) /* gemma2: the terms add up to the logit before the cap */
+			logit = m->cfg.final_softcap * atanh(logit / m->cfg.final_softcap);
 		worst = fmax(worst, fabs(sum - logit) / fmax(1, fabs(logit)));
 		free(x);
 		/* lens at the last layer = the logits */
@@ -341,8 +348,9 @@ static void test_trace_plant(void)
 int main(void)
 {
 	test_plant();
-	test_dla_complete("llama");
-	test_dla_complete("gpt2");
+	static const char *ARCHES[] = {"llama", "gpt2", "qwen2", "qwen3", "gemma2", "gemma3", "phi3", "gptneox"};
+	for (size_t i = 0; i < sizeof ARCHES / sizeof ARCHES[0]; i++)
+		test_dla_complete(ARCHES[i]);
 	test_trace_exact("llama", 1);
 	test_trace_exact("llama", 3);
 	test_trace_exact("gpt2", 2);

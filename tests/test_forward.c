@@ -74,7 +74,7 @@ static double maxdiff(const float *a, const float *b, size_t n)
 /* the norm the model uses, written out plainly in double */
 static void ref_norm(const fp_model *m, const float *x, const float *w, const float *b, float *y)
 {
-	int D = m->cfg.d_model, rms = m->cfg.arch == FP_ARCH_LLAMA;
+	int D = m->cfg.d_model, rms = !m->cfg.layer_norm;
 	double mean = 0, var = 0;
 	if (!rms) {
 		for (int i = 0; i < D; i++)
@@ -120,14 +120,32 @@ static void test_hooks(fp_model *m)
 	for (int l = 0; l < L; l++)
 		for (size_t i = 0; i < (size_t)NT * F; i++) {
 			double p = r.buf[FP_HOOK_MLP_PRE][l][i], want;
-			if (m->cfg.gated_mlp)
-				want = p / (1 + exp(-p)) * r.buf[FP_HOOK_MLP_PRE_LINEAR][l][i];
-			else
+			if (m->cfg.mlp_act == FP_ACT_SILU)
+				want = p / (1 + exp(-p));
+			else if (m->cfg.mlp_act == FP_ACT_GELU_TANH)
 				want = 0.5 * p * (1 + tanh(sqrt(2 / M_PI) * (p + 0.044715 * p * p * p)));
+			else
+				want = 0.5 * p * (1 + erf(p / sqrt(2)));
+			if (m->cfg.gated_mlp)
+				want *= r.buf[FP_HOOK_MLP_PRE_LINEAR][l][i];
 			dm = fmax(dm, fabs(want - r.buf[FP_HOOK_MLP_POST][l][i]));
 		}
-	CHECK_CLOSE(dm, 1e-5, "%s: mlp.hook_post = %s", a, m->cfg.gated_mlp ? "silu(hook_pre) * hook_pre_linear" :
-		    "gelu_tanh(hook_pre)");
+	static const char *ACT[] = {"silu", "gelu_tanh", "gelu_erf"};
+	CHECK_CLOSE(dm, 1e-5, "%s: mlp.hook_post = %s(hook_pre)%s", a, ACT[m->cfg.mlp_act],
+		    m->cfg.gated_mlp ? " * hook_pre_linear" : "");
+	if (m->cfg.post_norms) { /* gemma: hook_attn_out / hook_mlp_out = RMSNorm(*_pre_norm) * w_post */
+		double dp = 0;
+		for (int l = 0; l < L; l++)
+			for (int t = 0; t < NT; t++) {
+				ref_norm(m, r.buf[FP_HOOK_ATTN_OUT_PRE_NORM][l] + (size_t)t * D, m->layers[l].post_attn_norm, NULL, sum);
+				dp = fmax(dp, maxdiff(sum, r.buf[FP_HOOK_ATTN_OUT][l] + (size_t)t * D, (size_t)D));
+				ref_norm(m, r.buf[FP_HOOK_MLP_OUT_PRE_NORM][l] + (size_t)t * D, m->layers[l].post_mlp_norm, NULL, sum);
+				dp = fmax(dp, maxdiff(sum, r.buf[FP_HOOK_MLP_OUT][l] + (size_t)t * D, (size_t)D));
+			}
+		CHECK_CLOSE(dp, 1e-5, "%s: hook_attn_out and hook_mlp_out = post-norm of their *_pre_norm hooks", a);
+	}
+	CHECK((r.buf[FP_HOOK_ATTN_OUT_PRE_NORM][0] != NULL) == (m->cfg.post_norms != 0),
+	      "%s: hook_attn_out_pre_norm only with post norms", a);
 	CHECK((r.buf[FP_HOOK_MLP_PRE_LINEAR][0] != NULL) == m->cfg.gated_mlp, "%s: hook_pre_linear only for gated MLPs", a);
 	CHECK((r.buf[FP_HOOK_POS_EMBED][0] != NULL) == (m->cfg.arch == FP_ARCH_GPT2), "%s: hook_pos_embed only for gpt2", a);
 	/* final norm and unembedding, by hand */
@@ -140,11 +158,13 @@ static void test_hooks(fp_model *m)
 			double s = 0;
 			for (int i = 0; i < D; i++)
 				s += (double)r.buf[FP_HOOK_LN_FINAL][0][(size_t)t * D + i] * F32(&m->unembed)[(size_t)v * D + i];
+			if (m->cfg.final_softcap > 0) /* gemma2 */
+				s = m->cfg.final_softcap * tanh(s / m->cfg.final_softcap);
 			dl = fmax(dl, fabs(s - logits[(size_t)t * V + v]));
 		}
 	}
 	CHECK_CLOSE(dn, 1e-5, "%s: ln_final.hook_normalized = norm(last resid_post)", a);
-	CHECK_CLOSE(dl, 1e-4, "%s: logits = ln_final . unembedding", a);
+	CHECK_CLOSE(dl, 1e-4, "%s: logits = ln_final . unembedding%s", a, m->cfg.final_softcap > 0 ? ", soft-capped" : "");
 	CHECK(maxdiff(r.buf[FP_HOOK_LOGITS][0], logits, (size_t)NT * V) == 0, "%s: the logits hook sees the logits", a);
 	free(y), free(sum), free(logits);
 	rec_free(&r);
@@ -174,12 +194,15 @@ static void test_zero_blocks(fp_model *m)
 	double md = 0;
 	for (int t = 0; t < NT; t++) {
 		for (int i = 0; i < D; i++)
-			x[i] = F32(&m->tok_embd)[(size_t)TOKS[t] * D + i] + (m->pos_embd ? m->pos_embd[(size_t)t * D + i] : 0);
+			x[i] = F32(&m->tok_embd)[(size_t)TOKS[t] * D + i] * m->cfg.embed_scale +
+			       (m->pos_embd ? m->pos_embd[(size_t)t * D + i] : 0);
 		ref_norm(m, x, m->out_norm_w, m->out_norm_b, xn);
 		for (int v = 0; v < V; v++) {
 			double s = 0;
 			for (int i = 0; i < D; i++)
 				s += (double)xn[i] * F32(&m->unembed)[(size_t)v * D + i];
+			if (m->cfg.final_softcap > 0)
+				s = m->cfg.final_softcap * tanh(s / m->cfg.final_softcap);
 			md = fmax(md, fabs(s - logits[(size_t)t * V + v]));
 		}
 	}
@@ -362,7 +385,8 @@ static void test_packed(fp_model *m)
 		free(lg1);
 		rec_free(&one);
 	}
-	CHECK_CLOSE(dh, 1e-5, "%s: 3 packed prompts (5, 12, 3 tokens): every resid_post row equals its own pass",
+	/* gemma's residual stream is sqrt(d_model) times larger (its embeddings are scaled) */
+	CHECK_CLOSE(dh, 1e-5 * m->cfg.embed_scale, "%s: 3 packed prompts (5, 12, 3 tokens): every resid_post row equals its own pass",
 		    m->cfg.arch_name);
 	CHECK_CLOSE(dl, 1e-4, "%s: packed logits at every position equal each prompt's own", m->cfg.arch_name);
 	CHECK_CLOSE(dlast, 1e-4, "%s: packed, without all_logits: one row per prompt, its last token's", m->cfg.arch_name);
@@ -484,8 +508,8 @@ static void test_continue(fp_model *m)
 
 int main(void)
 {
-	const char *arches[2] = {"llama", "gpt2"};
-	for (int i = 0; i < 2; i++) {
+	const char *arches[] = {"llama", "gpt2", "qwen2", "qwen3", "gemma2", "gemma3", "phi3", "gptneox"};
+	for (int i = 0; i < (int)(sizeof arches / sizeof arches[0]); i++) {
 		fp_model *m = load_tiny(arches[i]);
 		CHECK(m != NULL, "tiny %s loads", arches[i]);
 		if (!m)

@@ -245,6 +245,24 @@ static void test_model_errors(void)
 	tiny_defaults(&o, "llama");
 	o.arch_override = "bert";
 	expect_model_error(&o, "architecture 'bert' is not supported", "unknown architecture");
+	expect_model_error(&o, "supported: llama, gpt2, qwen2, qwen3, gemma2, gemma3, phi3, gptneox", "unknown architecture "
+			   "lists the supported ones");
+	tiny_defaults(&o, "gemma3");
+	o.d_head = 32;
+	o.widen = "blk.0.attn_q_norm.weight";
+	expect_model_error(&o, "tensor 'blk.0.attn_q_norm.weight' has shape [64, 1], expected [32, 1]",
+			   "gemma3 Q norm wider than key_length");
+	tiny_defaults(&o, "qwen2");
+	o.widen = "blk.1.attn_k.weight";
+	expect_model_error(&o, "tensor 'blk.1.attn_k.weight' has shape [96, 32], expected [64, 32]",
+			   "qwen2 K projection wider than embedding_length");
+	tiny_defaults(&o, "qwen2");
+	o.omit = "blk.0.attn_v.bias";
+	expect_model_error(&o, "missing tensor 'blk.0.attn_v.bias' (required by qwen2)", "qwen2 without its V bias");
+	tiny_defaults(&o, "phi3");
+	o.widen = "blk.0.ffn_up.weight";
+	expect_model_error(&o, "tensor 'blk.0.ffn_up.weight' has shape [96, 256], expected [64, 256]",
+			   "phi3 fused gate+up of the wrong width");
 	tiny_defaults(&o, "llama");
 	o.omit = "blk.1.ffn_down.weight";
 	expect_model_error(&o, "missing tensor 'blk.1.ffn_down.weight'", "missing tensor");

@@ -9,6 +9,7 @@
  *     the Q4_1 file itself; transformers' residual stream at every layer.
  * usage: test_oracle FIXTURE_DIR [MODEL.gguf]  (model also from $FACTPROBE_TEST_MODEL) */
 #include "check.h"
+#include "fixture.h"
 #include "tiny.h"
 #include "../model/model.h"
 #include "../model/quant.h"
@@ -18,57 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *fixdir;
 static int n_texts; /* tiny_texts in oracle_inputs.json */
-
-static float *load_f32(const char *name, size_t *n)
-{
-	char path[4096];
-	snprintf(path, sizeof path, "%s/%s", fixdir, name);
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	long sz = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	float *v = malloc((size_t)sz);
-	*n = fread(v, 1, (size_t)sz, f) / 4;
-	fclose(f);
-	return v;
-}
-
-static json_t *load_json(const char *name)
-{
-	char path[4096];
-	json_error_t e;
-	snprintf(path, sizeof path, "%s/%s", fixdir, name);
-	json_t *j = json_load_file(path, 0, &e);
-	if (!j)
-		printf("FAIL cannot read fixture '%s': %s (line %d)\n", path, e.text, e.line);
-	return j;
-}
-
-static int32_t *json_ids(json_t *a, int *n)
-{
-	*n = (int)json_array_size(a);
-	int32_t *v = malloc((size_t)(*n ? *n : 1) * sizeof *v);
-	for (int i = 0; i < *n; i++)
-		v[i] = (int32_t)json_integer_value(json_array_get(a, (size_t)i));
-	return v;
-}
-
-static int same_ids(const int32_t *a, int na, const int32_t *b, int nb)
-{
-	return na == nb && (na == 0 || !memcmp(a, b, (size_t)na * sizeof *a));
-}
-
-static void print_ids(const char *label, const int32_t *v, int n)
-{
-	printf("     %s:", label);
-	for (int i = 0; i < n; i++)
-		printf(" %d", v[i]);
-	printf("\n");
-}
 
 static void test_dequant(json_t *lc)
 {
@@ -113,7 +64,7 @@ static void test_dequant(json_t *lc)
  * rounds input and output through an f16 lookup table, ~5e-4 relative, hence
  * the larger gpt2 bound); with F16 and Q8_0 weights it also rounds the
  * activations to f16 / 8-bit blocks of 32 before each product. */
-static double tiny_tol(const char *file)
+static double tiny_tol(const char *file, const fp_model *m)
 {
 	if (strstr(file, "q8"))
 		return 2e-2;
@@ -126,60 +77,7 @@ static double tiny_tol(const char *file)
 
 static void test_tiny(json_t *lc)
 {
-	size_t nref;
-	float *ref = load_f32("tiny_logits.f32", &nref);
-	CHECK(ref != NULL, "tiny_logits.f32 present");
-	if (!ref)
-		return;
-	for (int mi = 0; mi < tiny_n_named(); mi++) {
-		tiny_opts o;
-		const char *file = tiny_named(mi, &o);
-		fp_model *m = NULL;
-		fp_error err = {0};
-		CHECK(tiny_load(&o, &m, &err) == 0, "load %s: %s", file, err.msg);
-		if (!m)
-			continue;
-		size_t i;
-		json_t *e;
-		double worst = 0, scale = 0;
-		int runs = 0;
-		json_array_foreach(json_object_get(lc, "tiny"), i, e) {
-			if (strcmp(json_string_value(json_object_get(e, "model")), file))
-				continue;
-			const char *text = json_string_value(json_object_get(e, "text"));
-			int nref_ids, nb_ids, n, nb;
-			int32_t *want = json_ids(json_object_get(e, "ids"), &nref_ids);
-			int32_t *want_bos = json_ids(json_object_get(e, "ids_with_bos"), &nb_ids);
-			int32_t *got = NULL, *got_bos = NULL;
-			fp_tokenize(m->tok, text, strlen(text), 0, &got, &n, &err);
-			/* llama.cpp's add_bos=True means "add the special tokens the model asks for" */
-			fp_tokenize(m->tok, text, strlen(text), -1, &got_bos, &nb, &err);
-			CHECK(same_ids(got, n, want, nref_ids), "%s: token ids of \"%s\" equal llama.cpp's", file, text);
-			if (!same_ids(got, n, want, nref_ids))
-				print_ids("factprobe", got, n), print_ids("llama.cpp", want, nref_ids);
-			CHECK(same_ids(got_bos, nb, want_bos, nb_ids), "%s: ids with the model's BOS rule of \"%s\" equal llama.cpp's", file,
-			      text);
-			size_t off = (size_t)json_integer_value(json_object_get(e, "offset"));
-			int V = m->cfg.n_vocab;
-			float *lg = malloc((size_t)nref_ids * V * sizeof *lg);
-			fp_forward_opts fo = {0};
-			fo.all_logits = 1;
-			CHECK(fp_model_forward(m, want, nref_ids, &fo, lg, &err) == 0, "forward: %s", err.msg);
-			for (size_t k = 0; k < (size_t)nref_ids * V && off + k < nref; k++) {
-				double d = fabs((double)lg[k] - ref[off + k]);
-				worst = d > worst ? d : worst;
-				scale = fabs(ref[off + k]) > scale ? fabs(ref[off + k]) : scale;
-			}
-			runs++;
-			free(lg), free(want), free(want_bos), free(got), free(got_bos);
-		}
-		CHECK(runs == n_texts, "%s has %d recorded runs", file, n_texts);
-		printf("     %s: max |diff| %.3g on logits up to %.3g\n", file, worst, scale);
-		CHECK_CLOSE(worst / scale, tiny_tol(file), "%s (%s, %s): logits at every position vs llama.cpp, relative",
-			    file, m->cfg.arch_name, o.wtype == GGML_F32 ? "F32" : ggml_type_name(o.wtype));
-		fp_model_free(m);
-	}
-	free(ref);
+	check_tiny_set(json_object_get(lc, "tiny"), "tiny_logits.f32", tiny_n_named(), tiny_named, tiny_tol, n_texts);
 }
 
 /* transformers on the tiny gpt2 model: exact f32 GELU-tanh, so this bounds
@@ -213,11 +111,7 @@ static void test_tiny_hf(json_t *hf)
 		fp_forward_opts fo = {0};
 		fo.all_logits = 1;
 		CHECK(fp_model_forward(m, ids, n, &fo, lg, &err) == 0, "forward: %s", err.msg);
-		for (size_t k = 0; k < (size_t)n * m->cfg.n_vocab && off + k < nref; k++) {
-			double d = fabs((double)lg[k] - ref[off + k]);
-			worst = d > worst ? d : worst;
-			scale = fabs(ref[off + k]) > scale ? fabs(ref[off + k]) : scale;
-		}
+		diff_max_into(lg, ref, off, (size_t)n * m->cfg.n_vocab, nref, &worst, &scale);
 		runs++;
 		free(lg), free(ids);
 	}
@@ -227,43 +121,6 @@ static void test_tiny_hf(json_t *hf)
 		    "tiny-gpt2-hf.gguf (gpt2, F32): logits at every position vs transformers, relative");
 	fp_model_free(m);
 	free(ref);
-}
-
-static void test_tokenizer_real(fp_model *m, json_t *lc)
-{
-	size_t i;
-	json_t *e;
-	int agree = 0, total = 0;
-	json_array_foreach(json_object_get(lc, "tokenize"), i, e) {
-		const char *text = json_string_value(json_object_get(e, "text"));
-		int nw, n;
-		int32_t *want = json_ids(json_object_get(e, "ids"), &nw), *got = NULL;
-		fp_error err = {0};
-		fp_tokenize(m->tok, text, strlen(text), 0, &got, &n, &err);
-		int same = same_ids(got, n, want, nw);
-		agree += same;
-		total++;
-		CHECK(same, "token ids of %.40s equal llama.cpp's", text);
-		if (!same)
-			print_ids("factprobe", got, n), print_ids("llama.cpp", want, nw);
-		free(want), free(got);
-	}
-	printf("ok   tokenizer: %d of %d test strings give llama.cpp's ids exactly\n", agree, total);
-}
-
-/* compares our top-10 log-probs with one oracle's; returns the max |diff|
- * over the oracle's top-10 tokens and counts top-1 agreement */
-static double compare_top(const float *lp, json_t *top, int *top1_same, int our_top1)
-{
-	double md = 0;
-	for (size_t k = 0; k < json_array_size(top); k++) {
-		json_t *pair = json_array_get(top, k);
-		int id = (int)json_integer_value(json_array_get(pair, 0));
-		double d = fabs(lp[id] - json_real_value(json_array_get(pair, 1)));
-		md = d > md ? d : md;
-	}
-	*top1_same += (int)json_integer_value(json_array_get(json_array_get(top, 0), 0)) == our_top1;
-	return md;
 }
 
 static void test_predict_real(fp_model *m, json_t *lc, json_t *hf)
@@ -524,7 +381,7 @@ static void test_modes(const char *model)
 
 int main(int argc, char **argv)
 {
-	fixdir = argc > 1 ? argv[1] : "tests/fixtures";
+	fixture_dir = argc > 1 ? argv[1] : "tests/fixtures";
 	const char *model = argc > 2 ? argv[2] : getenv("FACTPROBE_TEST_MODEL");
 	json_t *lc = load_json("llamacpp.json"), *hf = load_json("hf.json");
 	json_t *in = load_json("oracle_inputs.json");
@@ -544,7 +401,7 @@ int main(int argc, char **argv)
 	CHECK(model && fp_model_load(&m, model, &err) == 0, "the default model loads (%s): %s",
 	      model ? model : "set FACTPROBE_TEST_MODEL or run 'make model'", err.msg);
 	if (m) {
-		test_tokenizer_real(m, lc);
+		check_tokenizer(m, json_object_get(lc, "tokenize"), "tokenizer");
 		test_predict_real(m, lc, hf);
 		test_hidden_real(m, hf);
 		test_michael_jordan(m);

@@ -18,8 +18,12 @@ void tiny_defaults(tiny_opts *o, const char *arch)
 	o->d_model = 64;
 	o->d_mlp = 128;
 	o->n_heads = 4;
-	o->n_kv_heads = strcmp(arch, "llama") ? 4 : 2;
+	/* grouped-query attention where the family has it */
+	o->n_kv_heads = strcmp(arch, "gpt2") && strcmp(arch, "gptneox") ? 2 : 4;
 	o->n_ctx = 64;
+	o->n_swa = 64;
+	if (!strcmp(arch, "gemma3"))
+		o->n_layers = 6; /* five sliding-window layers, then a global one */
 	o->wtype = GGML_F32;
 	o->tied = 1;
 	o->seed = 42;
@@ -58,6 +62,10 @@ static void add_matrix(gw *w, const tiny_opts *o, st_rng *rng, const char *name,
 		gw_tensor(w, name, 2, ne, GGML_Q2_K, z, nb);
 		free(z);
 		return;
+	}
+	if (o->widen && !strcmp(o->widen, name)) {
+		ne[0] = ne0 += 32;
+		n = ne0 * ne1;
 	}
 	float *x = malloc(n * sizeof *x);
 	for (uint64_t i = 0; i < n; i++)
@@ -226,39 +234,58 @@ gw *tiny_build(const tiny_opts *o)
 	gw *w = gw_new();
 	char key[128], name[128];
 	const char *a = o->arch;
-	int llama = !strcmp(a, "llama"), nv;
+	int llama = !strcmp(a, "llama"), gpt2 = !strcmp(a, "gpt2"), neox = !strcmp(a, "gptneox"), phi3 = !strcmp(a, "phi3");
+	int qwen2 = !strcmp(a, "qwen2"), qk_norm = !strcmp(a, "qwen3") || !strcmp(a, "gemma3");
+	int gemma2 = !strcmp(a, "gemma2"), gemma = gemma2 || !strcmp(a, "gemma3"), ln = gpt2 || neox, nv;
 	st_rng rng = st_rng_seed(o->seed);
 	uint64_t D = (uint64_t)o->d_model, F = (uint64_t)o->d_mlp;
-	uint64_t E = D / (uint64_t)o->n_heads, KE = E * (uint64_t)o->n_kv_heads;
+	uint64_t E = o->d_head ? (uint64_t)o->d_head : D / (uint64_t)o->n_heads;
+	uint64_t QE = E * (uint64_t)o->n_heads, KE = E * (uint64_t)o->n_kv_heads;
 	float s = o->scale;
 	gw_str(w, "general.architecture", o->arch_override ? o->arch_override : a);
-	gw_str(w, "general.name", llama ? "tiny-llama" : "tiny-gpt2");
+	/* not "tiny-phi3": llama.cpp gives models named phi3 special-token
+	 * attributes by name, and those need SentencePiece's "</s>" */
+	snprintf(name, sizeof name, "tiny-%s", phi3 ? "p3" : a);
+	gw_str(w, "general.name", name);
 	gw_u32(w, "general.alignment", 32);
 #define DIM(suffix, v) (snprintf(key, sizeof key, "%s." suffix, a), gw_u32(w, key, (uint32_t)(v)))
+#define F32(suffix, v) (snprintf(key, sizeof key, "%s." suffix, a), gw_f32(w, key, (v)))
 	DIM("block_count", o->layers_override ? o->layers_override : (uint32_t)o->n_layers);
 	DIM("context_length", o->n_ctx);
 	DIM("embedding_length", o->d_model);
 	DIM("feed_forward_length", o->d_mlp);
 	DIM("attention.head_count", o->n_heads);
 	DIM("attention.head_count_kv", o->n_kv_heads);
-	if (llama) {
-		DIM("rope.dimension_count", E);
-		snprintf(key, sizeof key, "%s.rope.freq_base", a), gw_f32(w, key, o->rope_base);
-		snprintf(key, sizeof key, "%s.attention.layer_norm_rms_epsilon", a), gw_f32(w, key, 1e-5f);
-	} else {
-		snprintf(key, sizeof key, "%s.attention.layer_norm_epsilon", a), gw_f32(w, key, 1e-5f);
+	if (o->d_head)
+		DIM("attention.key_length", E), DIM("attention.value_length", E);
+	if (!gpt2) {
+		DIM("rope.dimension_count", neox ? E / 4 : E); /* Pythia rotates a quarter of each head */
+		F32("rope.freq_base", o->rope_base);
 	}
+	if (ln)
+		F32("attention.layer_norm_epsilon", 1e-5f);
+	else
+		F32("attention.layer_norm_rms_epsilon", 1e-5f);
+	if (gemma)
+		DIM("attention.sliding_window", o->n_swa);
+	if (o->attn_softcap > 0)
+		F32("attn_logit_softcapping", o->attn_softcap);
+	if (o->final_softcap > 0)
+		F32("final_logit_softcapping", o->final_softcap);
+	if (neox)
+		snprintf(key, sizeof key, "%s.use_parallel_residual", a), gw_bool(w, key, 1);
 #undef DIM
+#undef F32
 	if (o->spm_vocab)
 		tiny_add_vocab_spm(w, &nv);
 	else
 		tiny_add_vocab_pre(w, &nv, o->pre ? o->pre : "gpt-2");
 	uint64_t V = (uint64_t)nv;
-	add_matrix(w, o, &rng, "token_embd.weight", D, V, 1.0f, 0);
-	if (!llama)
+	add_matrix(w, o, &rng, "token_embd.weight", D, V, gemma ? 0.2f : 1.0f, 0);
+	if (gpt2)
 		add_matrix(w, o, &rng, "position_embd.weight", D, (uint64_t)o->n_ctx, 0.5f, 0);
 	add_matrix(w, o, &rng, "output_norm.weight", D, 1, 0.2f, 1.0f);
-	if (!llama)
+	if (ln)
 		add_matrix(w, o, &rng, "output_norm.bias", D, 1, 0.1f, 0);
 	if (!o->tied)
 		add_matrix(w, o, &rng, "output.weight", D, V, 1.0f, 0);
@@ -267,25 +294,41 @@ gw *tiny_build(const tiny_opts *o)
 				    add_matrix(w, o, &rng, name, ne0, ne1, sc, one))
 		T("attn_norm.weight", D, 1, 0.2f, 1.0f);
 		T("ffn_norm.weight", D, 1, 0.2f, 1.0f);
-		if (llama) {
-			T("attn_q.weight", D, D, s * 2, 0);
-			T("attn_k.weight", D, KE, s * 2, 0);
-			T("attn_v.weight", D, KE, s, 0);
-			T("ffn_gate.weight", D, F, s, 0);
-		} else {
+		if (ln) {
 			T("attn_norm.bias", D, 1, 0.1f, 0);
 			T("ffn_norm.bias", D, 1, 0.1f, 0);
-			T("attn_qkv.weight", D, 3 * D, s * 2, 0);
-			T("attn_qkv.bias", 3 * D, 1, 0.1f, 0);
+			T("attn_qkv.weight", D, QE + 2 * KE, s * 2, 0);
+			T("attn_qkv.bias", QE + 2 * KE, 1, 0.1f, 0);
 			T("attn_output.bias", D, 1, 0.1f, 0);
 			T("ffn_up.bias", F, 1, 0.1f, 0);
 			T("ffn_down.bias", D, 1, 0.1f, 0);
+		} else if (phi3) {
+			T("attn_qkv.weight", D, QE + 2 * KE, s * 2, 0);
+		} else {
+			T("attn_q.weight", D, QE, s * 2, 0);
+			T("attn_k.weight", D, KE, s * 2, 0);
+			T("attn_v.weight", D, KE, s, 0);
+			T("ffn_gate.weight", D, F, s, 0);
 		}
-		T("attn_output.weight", D, D, s, 0);
-		T("ffn_up.weight", D, F, s, 0);
+		if (qwen2) {
+			T("attn_q.bias", QE, 1, 0.1f, 0);
+			T("attn_k.bias", KE, 1, 0.1f, 0);
+			T("attn_v.bias", KE, 1, 0.1f, 0);
+		}
+		if (qk_norm) {
+			T("attn_q_norm.weight", E, 1, 0.2f, 1.0f);
+			T("attn_k_norm.weight", E, 1, 0.2f, 1.0f);
+		}
+		if (gemma) {
+			T("post_attention_norm.weight", D, 1, 0.2f, 1.0f);
+			T("post_ffw_norm.weight", D, 1, 0.2f, 1.0f);
+		}
+		T("attn_output.weight", QE, D, s, 0);
+		T("ffn_up.weight", D, phi3 ? 2 * F : F, s, 0);
 		T("ffn_down.weight", F, D, s, 0);
 #undef T
 	}
+	(void)llama;
 	return w;
 }
 
@@ -335,6 +378,38 @@ const char *tiny_named(int i, tiny_opts *o)
 		o->d_mlp = NAMED[i].d_mlp;
 	o->pre = NAMED[i].pre;
 	return NAMED[i].file;
+}
+
+/* the newer architectures, each with what makes it differ switched on where a
+ * tiny model can show it: a sliding window shorter than the texts (gemma),
+ * strong soft-caps (gemma2), heads wider than d_model / n_heads (gemma3,
+ * qwen3), an untied unembedding (phi3, gptneox, as their checkpoints have) */
+static const struct { const char *file, *arch; int tied, d_head, n_swa; float acap, fcap; } ARCH_NAMED[] = {
+	{"tiny-qwen2.gguf", "qwen2", 1, 0, 0, 0, 0},
+	{"tiny-qwen3.gguf", "qwen3", 1, 32, 0, 0, 0},
+	{"tiny-gemma2.gguf", "gemma2", 1, 0, 4, 2.0f, 5.0f},
+	{"tiny-gemma3.gguf", "gemma3", 1, 32, 4, 0, 0},
+	{"tiny-phi3.gguf", "phi3", 0, 0, 0, 0, 0},
+	{"tiny-gptneox.gguf", "gptneox", 0, 0, 0, 0, 0},
+};
+
+int tiny_n_arch_named(void)
+{
+	return (int)(sizeof ARCH_NAMED / sizeof ARCH_NAMED[0]);
+}
+
+const char *tiny_arch_named(int i, tiny_opts *o)
+{
+	tiny_defaults(o, ARCH_NAMED[i].arch);
+	o->tied = ARCH_NAMED[i].tied;
+	o->d_head = ARCH_NAMED[i].d_head;
+	if (ARCH_NAMED[i].n_swa)
+		o->n_swa = ARCH_NAMED[i].n_swa;
+	o->attn_softcap = ARCH_NAMED[i].acap;
+	o->final_softcap = ARCH_NAMED[i].fcap;
+	if (!strcmp(o->arch, "gemma3"))
+		o->rope_base = 1e6f; /* the global layers' base; the sliding ones use 10000 */
+	return ARCH_NAMED[i].file;
 }
 
 int tiny_load(const tiny_opts *o, fp_model **m, fp_error *err)

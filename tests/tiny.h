@@ -1,4 +1,5 @@
-/* tiny.h - deterministic tiny synthetic models (llama and gpt2) for tests:
+/* tiny.h - deterministic tiny synthetic models (every architecture of
+ * model.h: llama, gpt2, qwen2, qwen3, gemma2, gemma3, phi3, gptneox) for tests:
  * a byte-level BPE vocabulary of 256 bytes plus a few merges, and weights
  * from a seeded generator.  The same options always give the same file, so
  * the llama.cpp outputs recorded for them (tests/fixtures) stay valid. */
@@ -11,8 +12,11 @@
 #include "../model/model.h"
 
 typedef struct tiny_opts {
-	const char *arch;   /* "llama" or "gpt2" */
+	const char *arch;   /* general.architecture: "llama", "gpt2", "qwen2", ... */
 	int n_layers, d_model, d_mlp, n_heads, n_kv_heads, n_ctx;
+	int d_head;         /* 0: d_model / n_heads; else written as attention.key_length */
+	int n_swa;          /* gemma2/3 sliding window (default n_ctx: no effect) */
+	float attn_softcap, final_softcap; /* gemma2 (0: keys not written) */
 	uint32_t wtype;     /* type of the 2-D weights: F32, F16 or Q8_0 */
 	int tied;           /* 1: no output.weight */
 	uint64_t seed;
@@ -30,6 +34,7 @@ typedef struct tiny_opts {
 	/* fault injection for bad-input tests */
 	const char *omit;          /* tensor left out */
 	const char *q2k;           /* tensor written as (unsupported) Q2_K */
+	const char *widen;         /* tensor written 32 values wider (ne0 + 32) than the metadata says */
 	const char *arch_override; /* general.architecture written instead of arch */
 	uint32_t layers_override;  /* block_count written instead of n_layers */
 } tiny_opts;
@@ -53,6 +58,12 @@ int tiny_n_named(void);
 /* The planted fact of tiny-llama-plant: neuron 1.5 reads 'J', writes 'Q'. */
 void tiny_plant(tiny_opts *o);
 const char *tiny_named(int i, tiny_opts *o);
+
+/* The tiny models of the newer architectures (checked against llama.cpp by
+ * tests/test_arch.c; make_tiny writes them to DIR/arch/): fills o for model
+ * i and returns its file name. */
+int tiny_n_arch_named(void);
+const char *tiny_arch_named(int i, tiny_opts *o);
 
 /* Q8_0 quantisation of n values (n % 32 == 0) into dst (n/32*34 bytes). */
 void tiny_quantize_q8_0(const float *x, uint8_t *dst, uint64_t n);
