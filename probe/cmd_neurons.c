@@ -4,6 +4,7 @@
  * (neurons selective for one group, checked on held-out prompts). */
 #include "analysis.h"
 #include "cli.h"
+#include "select.h"
 #include "stats.h"
 #include "h5util.h"
 #include "prompts.h"
@@ -80,24 +81,6 @@ enum { R_ACT, R_DLA, R_ABLATE, R_WEIGHTS };
 static const char *RANK_NAME[] = {"act", "dla", "ablate", "weights"};
 
 /* ---- small helpers ---- */
-
-static const float *sort_key;
-static int by_key_desc(const void *a, const void *b)
-{
-	float x = sort_key[*(const int *)a], y = sort_key[*(const int *)b];
-	if (isnan(x))
-		return isnan(y) ? 0 : 1;
-	if (isnan(y))
-		return -1;
-	return x < y ? 1 : x > y ? -1 : (*(const int *)a - *(const int *)b);
-}
-
-static const float *abs_key;
-static int by_abs_desc(const void *a, const void *b)
-{
-	float x = fabsf(abs_key[*(const int *)a]), y = fabsf(abs_key[*(const int *)b]);
-	return x < y ? 1 : x > y ? -1 : (*(const int *)a - *(const int *)b);
-}
 
 /* the n tokens a neuron's output row promotes most, with the sign of its
  * activation (a negative activation promotes what the row suppresses) */
@@ -197,12 +180,11 @@ static int live(live_opts *o, const char *prompt_arg)
 		wsc[i] = win[i] * wout[i];
 	/* ablation: candidates, then measured */
 	for (int i = 0; i < NF; i++)
-		abl[i] = NAN, order[i] = i;
+		abl[i] = NAN;
 	int n_cand = 0;
 	if (o->rank == R_ABLATE) {
 		n_cand = o->candidates == 0 || o->candidates > NF ? NF : o->candidates;
-		abs_key = pos == n - 1 ? dla : act;
-		qsort(order, (size_t)NF, sizeof *order, by_abs_desc);
+		st_order_desc(pos == n - 1 ? dla : act, NF, 1, order);
 		ab = malloc((size_t)n_cand * sizeof *ab);
 		start = malloc((size_t)(n_cand + 1) * sizeof *start);
 		res = malloc((size_t)n_cand * sizeof *res);
@@ -226,12 +208,9 @@ static int live(live_opts *o, const char *prompt_arg)
 			abl[order[c]] = (float)(clean - res[c]);
 		free(ab), free(start), free(res);
 		ab = NULL, start = NULL, res = NULL;
-		for (int i = 0; i < NF; i++)
-			order[i] = i;
 	}
 	const float *key = o->rank == R_ACT ? act : o->rank == R_DLA ? dla : o->rank == R_ABLATE ? abl : wsc;
-	sort_key = key;
-	qsort(order, (size_t)NF, sizeof *order, by_key_desc);
+	st_order_desc(key, NF, 0, order);
 	int k = o->k < NF ? o->k : NF;
 
 	/* the top k ablated together, against random draws from the same layers */
@@ -445,14 +424,54 @@ typedef struct rec_opts {
 	uint64_t seed;
 } rec_opts;
 
-static char *trim(const char *s)
+/* one group's rows: text, TSV or a JSON object appended to jall */
+static void emit_group(const rec_opts *o, const char *name, const sel_result *r, json_t *jall)
 {
-	while (*s == ' ' || *s == '\t')
-		s++;
-	size_t n = strlen(s);
-	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-		n--;
-	return strndup(s, n);
+	if (o->fmt == FMT_TEXT)
+		printf("\ngroup '%s': train %d in / %d out, held out %d in / %d out; ranked by %s\n%4s %10s %8s %8s "
+		       "%11s %9s %9s\n",
+		       name, r->train_in, r->train_out, r->test_in, r->test_out,
+		       o->stat_auroc ? "training AUROC" : "training d = (mean in - mean out) / pooled std", "rank", "neuron",
+		       o->stat_auroc ? "auroc" : "d", "mean in", "mean out", "test AUROC", "+- se");
+	json_t *jn = jall ? json_array() : NULL;
+	for (int j = 0; j < r->k; j++) {
+		const sel_neuron *e = &r->top[j];
+		if (o->fmt == FMT_TEXT) {
+			char nm[24];
+			snprintf(nm, sizeof nm, "%d.%d", e->layer, e->neuron);
+			printf("%4d %10s %8.3f %8.3f %11.3f %9.3f %9.3f\n", j + 1, nm, e->stat, e->mean_in, e->mean_out,
+			       e->test_auroc, e->test_se);
+		} else if (o->fmt == FMT_TSV) {
+			printf("%s\t%d\t%d\t%d\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\n", name, j + 1, e->layer, e->neuron,
+			       (float)e->stat, (float)e->stat, NAN, e->test_auroc, e->test_se, e->mean_in, e->mean_out);
+		} else {
+			json_t *je = json_object();
+			json_object_set_new(je, "layer", json_integer(e->layer));
+			json_object_set_new(je, "neuron", json_integer(e->neuron));
+			json_object_set_new(je, "stat", json_real((float)e->stat));
+			json_object_set_new(je, "mean_in", json_real(e->mean_in));
+			json_object_set_new(je, "mean_out", json_real(e->mean_out));
+			json_object_set_new(je, "test_auroc", isnan(e->test_auroc) ? json_null() : json_real(e->test_auroc));
+			json_object_set_new(je, "test_auroc_se", isnan(e->test_se) ? json_null() : json_real(e->test_se));
+			json_array_append_new(jn, je);
+		}
+	}
+	if (o->fmt == FMT_TEXT)
+		printf("top %d together (mean sign-aligned z-score), held-out AUROC %.3f +- %.3f (chance 0.5; %d in, "
+		       "%d out)\n", r->k, r->combined_auroc, r->combined_se, r->test_in, r->test_out);
+	else if (jall) {
+		json_t *jg = json_object();
+		json_object_set_new(jg, "group", json_string(name));
+		json_object_set_new(jg, "train_in", json_integer(r->train_in));
+		json_object_set_new(jg, "train_out", json_integer(r->train_out));
+		json_object_set_new(jg, "test_in", json_integer(r->test_in));
+		json_object_set_new(jg, "test_out", json_integer(r->test_out));
+		json_object_set_new(jg, "stat", json_string(o->stat_auroc ? "auroc" : "d"));
+		json_object_set_new(jg, "neurons", jn);
+		json_object_set_new(jg, "combined_test_auroc", isnan(r->combined_auroc) ? json_null() : json_real(r->combined_auroc));
+		json_object_set_new(jg, "combined_test_auroc_se", isnan(r->combined_se) ? json_null() : json_real(r->combined_se));
+		json_array_append_new(jall, jg);
+	}
 }
 
 static int from_rec(rec_opts *o)
@@ -460,286 +479,55 @@ static int from_rec(rec_opts *o)
 	fp_error err = {0};
 	h5rec_in *rec = NULL;
 	h5rec_meta mt;
-	int rc = 0;
-	char **labels = NULL, **groups = NULL;
-	long *row_start = NULL, *n_rows = NULL;
-	float *X = NULL, *stat = NULL, *col = NULL;
-	char *lab = NULL, *is_test = NULL;
-	int *train = NULL, *test = NULL, *order = NULL, *layers = NULL;
-	int n_groups = 0;
+	sel_data d;
+	char *is_test = NULL;
+	int rc = 0, want = -1;
 	if (h5rec_open(&rec, o->from, &mt, &err))
 		return cli_error("neurons", "%s", err.msg);
-	long P = mt.n_prompts;
-	int L = mt.n_layers, F = mt.d_mlp;
-	if (P < 4) {
-		rc = cli_error("neurons", "'%s' holds %ld prompts; group statistics need at least 4", o->from, P);
+	if (mt.n_prompts >= 4 && strcmp(o->group_by, "target") && strcmp(o->group_by, "relation") &&
+	    strcmp(o->group_by, "subject") && strcmp(o->group_by, "id")) {
+		h5rec_in_close(rec);
+		return cli_usage_error("neurons", "--group-by takes target, relation, subject or id, not '%s'", o->group_by);
+	}
+	if (sel_load(rec, &mt, o->from, o->group_by, &d, &err)) {
+		h5rec_in_close(rec);
+		return cli_error("neurons", "%s", err.msg);
+	}
+	h5rec_in_close(rec);
+	if (o->group && (want = sel_find_group(&d, o->group)) < 0) {
+		char list[400] = "";
+		for (int gi = 0; gi < d.n_groups && strlen(list) < 300; gi++)
+			snprintf(list + strlen(list), sizeof list - strlen(list), "%s'%s'", gi ? ", " : "", d.groups[gi]);
+		rc = cli_error("neurons", "no prompt in '%s' has %s '%s'; its groups are %s", o->from, o->group_by,
+			       o->group, list);
 		goto done;
 	}
-	if (strcmp(o->group_by, "target") && strcmp(o->group_by, "relation") && strcmp(o->group_by, "subject") &&
-	    strcmp(o->group_by, "id")) {
-		rc = cli_usage_error("neurons", "--group-by takes target, relation, subject or id, not '%s'", o->group_by);
-		goto done;
-	}
-	if (h5rec_strings(rec, o->group_by, &labels, &err)) {
-		rc = cli_error("neurons", "%s", err.msg);
-		goto done;
-	}
-	row_start = malloc((size_t)P * sizeof *row_start);
-	n_rows = malloc((size_t)P * sizeof *n_rows);
-	if (!row_start || !n_rows || h5rec_longs(rec, "prompts/row_start", row_start, P, &err) ||
-	    h5rec_longs(rec, "prompts/n_rows", n_rows, P, &err)) {
-		rc = cli_error("neurons", "%s", err.msg[0] ? err.msg : "out of memory");
-		goto done;
-	}
-	for (long p = 0; p < P; p++) {
-		if (n_rows[p] < 1) {
-			rc = cli_error("neurons", "'%s': prompt %ld has no recorded rows", o->from, p);
-			goto done;
-		}
-		char *t = trim(labels[p]);
-		free(labels[p]);
-		labels[p] = t;
-		if (!*t) {
-			rc = cli_error("neurons", "'%s': prompt %ld has an empty '%s'; --group-by needs it for every prompt",
-				       o->from, p, o->group_by);
-			goto done;
-		}
-	}
-	/* distinct groups, in order of first appearance */
-	groups = calloc((size_t)P, sizeof *groups);
-	for (long p = 0; p < P && groups; p++) {
-		int found = 0;
-		for (int gi = 0; gi < n_groups && !found; gi++)
-			found = !strcmp(groups[gi], labels[p]);
-		if (!found)
-			groups[n_groups++] = labels[p];
-	}
-	char *want = o->group ? trim(o->group) : NULL;
-	if (want) {
-		int found = 0;
-		for (int gi = 0; gi < n_groups; gi++)
-			found |= !strcmp(groups[gi], want);
-		if (!found) {
-			char list[400] = "";
-			for (int gi = 0; gi < n_groups && strlen(list) < 300; gi++)
-				snprintf(list + strlen(list), sizeof list - strlen(list), "%s'%s'", gi ? ", " : "", groups[gi]);
-			rc = cli_error("neurons", "no prompt in '%s' has %s '%s'; its groups are %s", o->from, o->group_by,
-				       want, list);
-			free(want);
-			goto done;
-		}
-	}
-	/* which layers the recording holds */
-	layers = malloc((size_t)L * sizeof *layers);
-	int nl = 0;
-	for (int l = 0; l < L && layers; l++) {
-		char hn[96];
-		snprintf(hn, sizeof hn, "blocks.%d.mlp.hook_post", l);
-		if (h5rec_has(rec, hn))
-			layers[nl++] = l;
-	}
-	if (nl == 0) {
-		free(want);
-		rc = cli_error("neurons", "'%s' holds no blocks.L.mlp.hook_post; record it with: factprobe record "
-					  "--hooks 'blocks.*.mlp.hook_post' --positions subject-last ...", o->from);
-		goto done;
-	}
-	/* X [nl][P][F]: each prompt's last recorded row */
-	X = malloc((size_t)nl * P * F * sizeof *X);
-	col = malloc((size_t)F * sizeof *col);
-	if (!X || !col) {
-		free(want);
-		rc = cli_error("neurons", "out of memory (%d layers x %ld prompts x %d neurons)", nl, P, F);
-		goto done;
-	}
-	for (int li = 0; li < nl; li++) {
-		char hn[96];
-		snprintf(hn, sizeof hn, "blocks.%d.mlp.hook_post", layers[li]);
-		for (long p = 0; p < P; p++) {
-			int w;
-			if (h5rec_read(rec, hn, row_start[p] + n_rows[p] - 1, 1, X + ((size_t)li * P + p) * F, &w, &err)) {
-				free(want);
-				rc = cli_error("neurons", "%s", err.msg);
-				goto done;
-			}
-			if (w != F) {
-				free(want);
-				rc = cli_error("neurons", "'%s': %s has width %d, not d_mlp %d", o->from, hn, w, F);
-				goto done;
-			}
-		}
-	}
-	/* stratified split: hold out round(holdout * size) of each group */
-	lab = malloc((size_t)P);
-	is_test = calloc((size_t)P, 1);
-	train = malloc((size_t)P * sizeof *train);
-	test = malloc((size_t)P * sizeof *test);
-	int *perm = malloc((size_t)P * sizeof *perm);
-	if (!lab || !is_test || !train || !test || !perm) {
-		free(perm), free(want);
+	if (!(is_test = malloc((size_t)d.P))) {
 		rc = cli_error("neurons", "out of memory");
 		goto done;
 	}
-	st_rng rng = st_rng_seed(o->seed);
-	for (int gi = 0; gi < n_groups; gi++) {
-		int cnt = 0;
-		for (long p = 0; p < P; p++)
-			if (!strcmp(labels[p], groups[gi]))
-				perm[cnt++] = (int)p;
-		st_shuffle(&rng, perm, cnt);
-		int nt = (int)floor(o->holdout * cnt + 0.5);
-		if (nt >= cnt && cnt > 1)
-			nt = cnt - 1;
-		for (int i = 0; i < nt; i++)
-			is_test[perm[i]] = 1;
-	}
-	free(perm);
-	int ntr = 0, nte = 0;
-	for (long p = 0; p < P; p++) {
-		if (is_test[p])
-			test[nte++] = (int)p;
-		else
-			train[ntr++] = (int)p;
-	}
-	int NF = nl * F;
-	stat = malloc((size_t)NF * sizeof *stat);
-	order = malloc((size_t)NF * sizeof *order);
-	float *score = malloc((size_t)P * sizeof *score);
-	if (!stat || !order || !score) {
-		free(score), free(want);
-		rc = cli_error("neurons", "out of memory");
-		goto done;
-	}
+	sel_split(&d, o->holdout, o->seed, is_test);
 	json_t *jall = o->fmt == FMT_JSON ? json_array() : NULL;
 	if (o->fmt == FMT_TSV)
 		printf("group\trank\tlayer\tneuron\tstat\ttrain_d\ttrain_auroc\ttest_auroc\ttest_auroc_se\tmean_in\tmean_out\n");
 	else if (o->fmt == FMT_TEXT)
 		printf("recording %s: %ld prompts, %d layers of mlp.hook_post (each prompt's last recorded row, "
 		       "positions=%s); grouped by %s; held out %.0f%% of each group (seed %llu)\n",
-		       o->from, P, nl, mt.positions, o->group_by, o->holdout * 100, (unsigned long long)o->seed);
-	for (int gi = 0; gi < n_groups; gi++) {
-		if (want && strcmp(groups[gi], want))
+		       o->from, d.P, d.nl, mt.positions, o->group_by, o->holdout * 100, (unsigned long long)o->seed);
+	for (int gi = 0; gi < d.n_groups && !rc; gi++) {
+		if (want >= 0 && gi != want)
 			continue;
-		for (long p = 0; p < P; p++)
-			lab[p] = !strcmp(labels[p], groups[gi]);
-		int tr_in = 0, te_in = 0;
-		for (int i = 0; i < ntr; i++)
-			tr_in += lab[train[i]];
-		for (int i = 0; i < nte; i++)
-			te_in += lab[test[i]];
-		if (tr_in < 2 || ntr - tr_in < 2) {
+		sel_result r;
+		if (sel_group(&d, is_test, gi, o->stat_auroc, o->k, &r, &err)) {
+			rc = cli_error("neurons", "%s", err.msg);
+		} else if (r.skipped) {
 			if (o->fmt == FMT_TEXT)
-				printf("\ngroup '%s': too few training prompts (%d in, %d out); skipped\n", groups[gi], tr_in,
-				       ntr - tr_in);
-			continue;
+				printf("\ngroup '%s': too few training prompts (%d in, %d out); skipped\n", d.groups[gi],
+				       r.train_in, r.train_out);
+		} else {
+			emit_group(o, d.groups[gi], &r, jall);
 		}
-		/* d per neuron on the training split (and AUROC when ranking by it) */
-		for (int li = 0; li < nl; li++)
-			for (int f = 0; f < F; f++) {
-				st_acc in = {0}, out = {0};
-				for (int i = 0; i < ntr; i++)
-					st_acc_add(lab[train[i]] ? &in : &out, X[((size_t)li * P + train[i]) * F + f]);
-				stat[li * F + f] = (float)st_cohens_d(&in, &out);
-			}
-		if (o->stat_auroc) { /* AUROC only for the neurons that could rank: top 20*k by |d| */
-			for (int i = 0; i < NF; i++)
-				order[i] = i;
-			abs_key = stat;
-			qsort(order, (size_t)NF, sizeof *order, by_abs_desc);
-			int ncand = 20 * o->k < NF ? 20 * o->k : NF;
-			float *au = malloc((size_t)NF * sizeof *au);
-			if (!au) {
-				rc = cli_error("neurons", "out of memory");
-				break;
-			}
-			for (int i = 0; i < NF; i++)
-				au[i] = NAN;
-			for (int c = 0; c < ncand; c++) {
-				int i = order[c], li = i / F, f = i % F;
-				for (long p = 0; p < P; p++)
-					score[p] = X[((size_t)li * P + p) * F + f];
-				au[i] = (float)st_auroc(score, lab, train, ntr);
-			}
-			memcpy(stat, au, (size_t)NF * sizeof *stat);
-			free(au);
-		}
-		for (int i = 0; i < NF; i++)
-			order[i] = i;
-		sort_key = stat;
-		qsort(order, (size_t)NF, sizeof *order, by_key_desc);
-		int k = o->k < NF ? o->k : NF;
-		/* held-out: each neuron's AUROC, and the mean z-score of the top k */
-		double *zsum = calloc((size_t)P, sizeof *zsum);
-		if (!zsum) {
-			rc = cli_error("neurons", "out of memory");
-			break;
-		}
-		if (o->fmt == FMT_TEXT)
-			printf("\ngroup '%s': train %d in / %d out, held out %d in / %d out; ranked by %s\n%4s %10s %8s %8s "
-			       "%11s %9s %9s\n",
-			       groups[gi], tr_in, ntr - tr_in, te_in, nte - te_in,
-			       o->stat_auroc ? "training AUROC" : "training d = (mean in - mean out) / pooled std", "rank",
-			       "neuron", o->stat_auroc ? "auroc" : "d", "mean in", "mean out", "test AUROC", "+- se");
-		json_t *jg = jall ? json_object() : NULL, *jn = jall ? json_array() : NULL;
-		for (int j = 0; j < k; j++) {
-			int i = order[j], li = i / F, f = i % F;
-			double min_ = 0, mout = 0, s = 0, ss = 0;
-			for (int t = 0; t < ntr; t++) {
-				double x = X[((size_t)li * P + train[t]) * F + f];
-				s += x, ss += x * x;
-				if (lab[train[t]])
-					min_ += x;
-				else
-					mout += x;
-			}
-			min_ /= tr_in, mout /= ntr - tr_in;
-			double mu = s / ntr, sd = sqrt(fmax(ss / ntr - mu * mu, 1e-12));
-			double sign = min_ >= mout ? 1 : -1;
-			for (long p = 0; p < P; p++) {
-				score[p] = X[((size_t)li * P + p) * F + f];
-				zsum[p] += sign * (score[p] - mu) / sd;
-			}
-			double ta = nte ? st_auroc(score, lab, test, nte) : NAN;
-			double se = te_in && nte - te_in ? st_auroc_se(ta, te_in, nte - te_in) : NAN;
-			if (o->fmt == FMT_TEXT) {
-				char nm[24];
-				snprintf(nm, sizeof nm, "%d.%d", layers[li], f);
-				printf("%4d %10s %8.3f %8.3f %11.3f %9.3f %9.3f\n", j + 1, nm, stat[i], min_, mout, ta, se);
-			} else if (o->fmt == FMT_TSV) {
-				printf("%s\t%d\t%d\t%d\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\n", groups[gi], j + 1, layers[li],
-				       f, stat[i], stat[i], NAN, ta, se, min_, mout);
-			} else {
-				json_t *e = json_object();
-				json_object_set_new(e, "layer", json_integer(layers[li]));
-				json_object_set_new(e, "neuron", json_integer(f));
-				json_object_set_new(e, "stat", json_real(stat[i]));
-				json_object_set_new(e, "mean_in", json_real(min_));
-				json_object_set_new(e, "mean_out", json_real(mout));
-				json_object_set_new(e, "test_auroc", isnan(ta) ? json_null() : json_real(ta));
-				json_object_set_new(e, "test_auroc_se", isnan(se) ? json_null() : json_real(se));
-				json_array_append_new(jn, e);
-			}
-		}
-		for (long p = 0; p < P; p++)
-			score[p] = (float)zsum[p];
-		free(zsum);
-		double ca = nte ? st_auroc(score, lab, test, nte) : NAN;
-		double cse = te_in && nte - te_in ? st_auroc_se(ca, te_in, nte - te_in) : NAN;
-		if (o->fmt == FMT_TEXT)
-			printf("top %d together (mean sign-aligned z-score), held-out AUROC %.3f +- %.3f (chance 0.5; %d in, "
-			       "%d out)\n", k, ca, cse, te_in, nte - te_in);
-		else if (jg) {
-			json_object_set_new(jg, "group", json_string(groups[gi]));
-			json_object_set_new(jg, "train_in", json_integer(tr_in));
-			json_object_set_new(jg, "train_out", json_integer(ntr - tr_in));
-			json_object_set_new(jg, "test_in", json_integer(te_in));
-			json_object_set_new(jg, "test_out", json_integer(nte - te_in));
-			json_object_set_new(jg, "stat", json_string(o->stat_auroc ? "auroc" : "d"));
-			json_object_set_new(jg, "neurons", jn);
-			json_object_set_new(jg, "combined_test_auroc", isnan(ca) ? json_null() : json_real(ca));
-			json_object_set_new(jg, "combined_test_auroc_se", isnan(cse) ? json_null() : json_real(cse));
-			json_array_append_new(jall, jg);
-		}
+		sel_result_free(&r);
 	}
 	if (jall) {
 		json_t *jo = json_object();
@@ -752,14 +540,9 @@ static int from_rec(rec_opts *o)
 		fputc('\n', stdout);
 		json_decref(jo);
 	}
-	free(score), free(want);
 done:
-	if (labels)
-		for (long p = 0; p < P; p++)
-			free(labels[p]);
-	free(labels), free(groups), free(row_start), free(n_rows), free(X), free(stat), free(col), free(lab), free(is_test);
-	free(train), free(test), free(order), free(layers);
-	h5rec_in_close(rec);
+	free(is_test);
+	sel_free(&d);
 	return rc;
 }
 

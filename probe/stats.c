@@ -72,6 +72,31 @@ double st_cohens_d(const st_acc *a, const st_acc *b)
 	return sp > 0 ? (st_acc_mean(a) - st_acc_mean(b)) / sp : 0;
 }
 
+typedef struct order_ctx {
+	const float *key;
+	int by_abs;
+} order_ctx;
+
+static int by_key_desc(const void *a, const void *b, void *ctx)
+{
+	const order_ctx *c = ctx;
+	int i = *(const int *)a, j = *(const int *)b;
+	float x = c->key[i], y = c->key[j];
+	if (c->by_abs)
+		x = fabsf(x), y = fabsf(y);
+	if (isnan(x) || isnan(y))
+		return isnan(x) && isnan(y) ? i - j : isnan(x) ? 1 : -1;
+	return x < y ? 1 : x > y ? -1 : i - j;
+}
+
+void st_order_desc(const float *key, int n, int by_abs, int *order)
+{
+	order_ctx c = {key, by_abs};
+	for (int i = 0; i < n; i++)
+		order[i] = i;
+	qsort_r(order, (size_t)n, sizeof *order, by_key_desc, &c);
+}
+
 typedef struct scored {
 	float x;
 	char pos;

@@ -61,6 +61,12 @@ void st_mean_sd(const double *x, long n, double *mean, double *sd);
  * pooled sd is 0; NaN when a group has fewer than 2 values. */
 double st_cohens_d(const st_acc *a, const st_acc *b);
 
+/* ---- ranking ---- */
+
+/* order[0..n): the indices of key sorted by key (by_abs: by |key|)
+ * descending; NaN last, ties by index. */
+void st_order_desc(const float *key, int n, int by_abs, int *order);
+
 /* ---- ranking quality ---- */
 
 /* AUROC of score for the positives (label[i] != 0) against the negatives,

@@ -116,8 +116,23 @@ static void test_reference(void)
 	CHECK(st_acc_sd(&c) == 0 && st_cohens_d(&c, &c) == 0, "sd of equal values is 0, and so is d");
 }
 
+static void test_order(void)
+{
+	float k[6] = {1, NAN, -3, 2, 1, -0.5f};
+	int o[6], want[6] = {3, 0, 4, 5, 2, 1}, want_abs[6] = {2, 3, 0, 4, 5, 1}, ok = 1, ok_abs = 1;
+	st_order_desc(k, 6, 0, o);
+	for (int i = 0; i < 6; i++)
+		ok &= o[i] == want[i];
+	st_order_desc(k, 6, 1, o);
+	for (int i = 0; i < 6; i++)
+		ok_abs &= o[i] == want_abs[i];
+	CHECK(ok, "st_order_desc: descending, ties by index, NaN last");
+	CHECK(ok_abs, "st_order_desc by |key|");
+}
+
 int main(void)
 {
+	test_order();
 	test_rng();
 	test_reference();
 	return check_done("test_stats");
