@@ -26,7 +26,7 @@ TEST_BINS := $(BUILD)/tests/test_quant $(BUILD)/tests/test_gguf $(BUILD)/tests/t
              $(BUILD)/tests/test_forward $(BUILD)/tests/test_oracle $(BUILD)/tests/make_tiny $(BUILD)/tests/dump_acts \
              $(BUILD)/tests/test_analysis $(BUILD)/tests/test_prompts $(BUILD)/tests/test_stats \
              $(BUILD)/tests/test_parse $(BUILD)/tests/test_table $(BUILD)/tests/test_progress \
-             $(BUILD)/tests/test_arch $(BUILD)/tests/test_select
+             $(BUILD)/tests/test_arch $(BUILD)/tests/test_select $(BUILD)/tests/test_superpos
 BENCH_BIN := $(BUILD)/tests/bench_forward
 
 MODEL_DIR  := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/factprobe
@@ -43,7 +43,7 @@ $(BUILD)/%.o: %.c $(wildcard model/*.h probe/*.h tests/*.h)
 	$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 # the superposition optimiser's elementwise powers vectorise at -O3
-$(BUILD)/probe/cmd_superposition.o: CFLAGS += -O3
+$(BUILD)/probe/superpos.o: CFLAGS += -O3
 
 # dequantisation: its loops vectorise at -O3 (strict IEEE: the same values)
 $(BUILD)/model/quant.o: CFLAGS += -O3
@@ -117,6 +117,10 @@ $(BUILD)/tests/test_table: $(BUILD)/tests/test_table.o $(BUILD)/probe/table.o $(
 
 $(BUILD)/tests/test_select: $(BUILD)/tests/test_select.o $(BUILD)/probe/select.o $(BUILD)/probe/h5in.o \
 		$(BUILD)/probe/h5util.o $(BUILD)/probe/stats.o $(BUILD)/libfpmodel.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/test_superpos: $(BUILD)/tests/test_superpos.o $(BUILD)/probe/superpos.o $(BUILD)/probe/stats.o \
+		$(BUILD)/libfpmodel.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 # the statistics, against values computed with numpy, scipy and scikit-learn

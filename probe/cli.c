@@ -201,3 +201,25 @@ void cli_skip_bad_report(const char *cmd)
 	if (n)
 		fprintf(stderr, "factprobe %s: warning: %ld malformed prompt lines skipped\n", cmd, n);
 }
+
+static char command_line[4096] = "factprobe";
+
+void cli_set_command_line(int argc, char **argv)
+{
+	res_command_line(argc, argv, command_line, sizeof command_line);
+}
+
+const char *cli_command_line(void)
+{
+	return command_line;
+}
+
+int cli_result_header(hid_t f, const char *format, const char *model_path, fp_error *err)
+{
+	char sha[65] = "";
+	const char *base = model_path ? strrchr(model_path, '/') : NULL;
+	if (model_path && res_sha256_file(model_path, sha))
+		return fp_error_set(err, FP_ERR_IO, "cannot read '%s' to hash it", model_path);
+	res_prov p = {FACTPROBE_VERSION, command_line, base ? base + 1 : model_path, sha};
+	return res_header(f, format, &p, err);
+}

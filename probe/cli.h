@@ -8,6 +8,7 @@
 
 #include "../model/model.h"
 #include "parse.h"
+#include "results.h"
 #include "table.h"
 
 #define FACTPROBE_VERSION "0.1.0"
@@ -77,6 +78,14 @@ char *cli_token_text(const fp_model *m, int id);
 /* parse.h's ps_hook_pattern_model, printing its error: -1 after the message
  * (a usage error when s is not a hook pattern). */
 int cli_parse_hook_pattern(const char *cmd, const fp_model *m, const char *s, int *kind, int *layer);
+
+/* The command line, recorded once by main (argv of the command). */
+void cli_set_command_line(int argc, char **argv);
+const char *cli_command_line(void);
+/* Writes a result file's header (results.h): format and the provenance of
+ * this run (model_path: the model loaded, hashed here; NULL for none).
+ * Returns 0 or an fp_error code. */
+int cli_result_header(hid_t f, const char *format, const char *model_path, fp_error *err);
 
 /* Reads all of stdin when text is "-"; else returns a copy of text. */
 char *cli_text_arg(const char *cmd, const char *text, size_t *len);

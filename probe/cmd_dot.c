@@ -541,7 +541,7 @@ int cmd_dot(int argc, char **argv)
 			free(b), free(cnt);
 			w |= h5u_attr_str(f, NULL, "source", from ? from : prompts);
 		}
-		w |= h5u_attr_str(f, NULL, "format", "factprobe-dot") | h5u_attr_str(f, NULL, "direction", dir->label) |
+		w |= cli_result_header(f, RES_DOT, m->gguf->path, &err) | h5u_attr_str(f, NULL, "direction", dir->label) |
 		     h5u_attr_i64(f, NULL, "normalized", dir->normalized) | h5u_attr_str(f, NULL, "hook", hname) |
 		     h5u_attr_str(f, NULL, "at", from ? "recorded rows" : ps_at_name(at));
 		if (h5u_close(f, out, &err) || w) {

@@ -364,7 +364,7 @@ int cmd_lens(int argc, char **argv)
 				free(tt[q]);
 			free(tt);
 		}
-		w |= h5u_attr_str(f, NULL, "format", "factprobe-lens") | h5u_attr_str(f, NULL, "prompt", text) |
+		w |= cli_result_header(f, RES_LENS, m->gguf->path, &err) | h5u_attr_str(f, NULL, "prompt", text) |
 		     h5u_attr_str(f, NULL, "target", ttext ? ttext : "") | h5u_attr_i64(f, NULL, "target_id", target) |
 		     h5u_attr_i64(f, NULL, "k", k);
 		for (int r = 0; labels && r < R; r++)

@@ -397,7 +397,7 @@ static int live(live_opts *o, const char *prompt_arg)
 			w |= h5u_f64(f, "random_effects", 1, dr, rand_eff) | h5u_attr_f64(f, NULL, "top_effect", top_eff);
 		}
 		char *tt = cli_token_text(m, target);
-		w |= h5u_attr_str(f, NULL, "format", "factprobe-neurons") | h5u_attr_str(f, NULL, "prompt", text) |
+		w |= cli_result_header(f, RES_NEURONS, m->gguf->path, &err) | h5u_attr_str(f, NULL, "prompt", text) |
 		     h5u_attr_str(f, NULL, "target", tt ? tt : "") | h5u_attr_i64(f, NULL, "position", pos) |
 		     h5u_attr_str(f, NULL, "rank_by", RANK_NAME[o->rank]) | h5u_attr_str(f, NULL, "metric", metric) |
 		     h5u_attr_f64(f, NULL, "clean", clean) | h5u_attr_str(f, NULL, "ablation", refm ? "mean" : "zero");

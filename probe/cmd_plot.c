@@ -163,13 +163,15 @@ static void token_label(FILE *f, const char *s)
 
 static int need_format(hid_t f, const char *path, const char *want, const char *kind, char *got, size_t n)
 {
+	fp_error err = {0};
 	h5u_attr_read_str(f, "format", got, n);
-	if (strcmp(got, want)) {
+	int rc = res_check(f, path, want, &err);
+	if (rc == FP_ERR_FORMAT)
 		fprintf(stderr, "factprobe plot: '%s' is not a %s result (format '%s', want '%s'); make one with 'factprobe %s -o'\n",
 			path, kind, *got ? got : "none", want, kind);
-		return 1;
-	}
-	return 0;
+	else if (rc)
+		fprintf(stderr, "factprobe plot: %s\n", err.msg);
+	return rc != 0;
 }
 
 /* ---- kinds: each reads INPUT, writes the TSV and sets the variables ---- */
@@ -177,7 +179,7 @@ static int need_format(hid_t f, const char *path, const char *want, const char *
 static int k_dot(plot_args *a, hid_t f, FILE *t, vars *v, fp_error *err)
 {
 	char fmt[64], dir[600], hook[128];
-	if (need_format(f, a->input, "factprobe-dot", "dot", fmt, sizeof fmt))
+	if (need_format(f, a->input, RES_DOT, "dot", fmt, sizeof fmt))
 		return 1;
 	h5u_attr_read_str(f, "direction", dir, sizeof dir);
 	h5u_attr_read_str(f, "hook", hook, sizeof hook);
@@ -240,7 +242,7 @@ static int k_dot(plot_args *a, hid_t f, FILE *t, vars *v, fp_error *err)
 static int k_lens(plot_args *a, hid_t f, FILE *t, vars *v, fp_error *err)
 {
 	char fmt[64];
-	if (need_format(f, a->input, "factprobe-lens", "lens", fmt, sizeof fmt))
+	if (need_format(f, a->input, RES_LENS, "lens", fmt, sizeof fmt))
 		return 1;
 	double *prob = NULL, *pos = NULL;
 	char **top = NULL, **lab = NULL, **tok = NULL;
@@ -296,8 +298,8 @@ static int k_trace(plot_args *a, hid_t f, FILE *t, vars *v, fp_error *err)
 {
 	char fmt[64];
 	h5u_attr_read_str(f, "format", fmt, sizeof fmt);
-	int dataset = !strcmp(fmt, "factprobe-trace-dataset");
-	if (!dataset && need_format(f, a->input, "factprobe-trace", "trace", fmt, sizeof fmt))
+	int dataset = !strcmp(fmt, RES_TRACE_DATASET);
+	if (!dataset && need_format(f, a->input, RES_TRACE, "trace", fmt, sizeof fmt))
 		return 1;
 	double *grid[3] = {0}, lo = INFINITY, hi = -INFINITY;
 	size_t d[3] = {0}, L = 0, rows = 0;
@@ -377,7 +379,7 @@ done:
 static int k_top_neurons(plot_args *a, hid_t f, FILE *t, vars *v, fp_error *err)
 {
 	char fmt[64], by[32], metric[64], target[128];
-	if (need_format(f, a->input, "factprobe-neurons", "neurons", fmt, sizeof fmt))
+	if (need_format(f, a->input, RES_NEURONS, "neurons", fmt, sizeof fmt))
 		return 1;
 	h5u_attr_read_str(f, "rank_by", by, sizeof by);
 	h5u_attr_read_str(f, "metric", metric, sizeof metric);
@@ -619,7 +621,7 @@ done:
 static int k_angles(plot_args *a, hid_t f, FILE *t, vars *v, fp_error *err)
 {
 	char fmt[64], grp[64], name[128], desc[300] = "";
-	if (need_format(f, a->input, "factprobe-superposition", "superposition", fmt, sizeof fmt))
+	if (need_format(f, a->input, RES_SUPERPOSITION, "superposition", fmt, sizeof fmt))
 		return 1;
 	snprintf(grp, sizeof grp, "%s", a->set ? a->set : "optimized");
 	double *c = NULL, *pw = NULL, *nn = NULL, *meta = NULL;

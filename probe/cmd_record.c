@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <getopt.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -79,34 +78,13 @@ typedef struct hash_job {
 	int rc;
 } hash_job;
 
-static int sha256_file(const char *path, char hex[65]);
 
 /* the model is hashed on a second thread while the first dequantises it */
 static void *hash_thread(void *arg)
 {
 	hash_job *j = arg;
-	j->rc = sha256_file(j->path, j->hex);
+	j->rc = res_sha256_file(j->path, j->hex);
 	return NULL;
-}
-
-static int sha256_file(const char *path, char hex[65])
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return -1;
-	EVP_MD_CTX *c = EVP_MD_CTX_new();
-	unsigned char buf[1 << 16], md[32];
-	unsigned len = 0;
-	size_t n;
-	int ok = c && EVP_DigestInit_ex(c, EVP_sha256(), NULL);
-	while (ok && (n = fread(buf, 1, sizeof buf, f)) > 0)
-		ok = EVP_DigestUpdate(c, buf, n);
-	ok = ok && !ferror(f) && EVP_DigestFinal_ex(c, md, &len);
-	EVP_MD_CTX_free(c);
-	fclose(f);
-	for (unsigned i = 0; ok && i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	return ok ? 0 : -1;
 }
 
 /* "0-29", "5,7,9", "0-3,10" -> sel[0..n_layers) */
@@ -359,10 +337,7 @@ int cmd_record(int argc, char **argv)
 		rc = cli_error("record", "cannot read '%s' to hash it: %s", m->gguf->path, strerror(errno));
 		goto done;
 	}
-	char cmdline[4096] = "factprobe";
-	size_t used = strlen(cmdline);
-	for (int i = 0; i < argc && used + 2 < sizeof cmdline; i++)
-		used += (size_t)snprintf(cmdline + used, sizeof cmdline - used, " %s", argv[i]);
+	const char *cmdline = cli_command_line();
 	const char *base = strrchr(m->gguf->path, '/');
 	h5rec_info info = {FACTPROBE_VERSION, cmdline, base ? base + 1 : m->gguf->path, sha, cf->arch_name,
 			   fp_tokenizer_kind(m->tok) == FP_TOK_SPM ? "spm" : fp_tokenizer_pre(m->tok), POS_NAME[pos_mode],

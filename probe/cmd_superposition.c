@@ -7,7 +7,7 @@
 #include "cli.h"
 #include "progress.h"
 #include "h5util.h"
-#include "stats.h"
+#include "superpos.h"
 
 #include <cblas.h>
 #include <getopt.h>
@@ -60,191 +60,6 @@ static const char HELP[] =
 	"  -h, --help          this help\n\n"
 	"example: factprobe superposition -o sup.h5 && factprobe plot angles sup.h5 -o angles.pdf\n";
 
-#define BINS 1800 /* 0.1 degree over 0..180 */
-#define BLOCK 1024
-
-typedef struct summary {
-	const char *name;
-	long n;
-	int dim;
-	double worst_deg, welch_deg, mean_nn_deg, min_nn_deg, within1, within5, seconds;
-	double m4_deg;    /* the fourth-moment bound (90 where it says nothing) */
-	double mean_c4;   /* mean cos^4 over pairs, measured */
-	double m4_min;    /* the least mean cos^4 any n vectors in d dimensions can have (0 where none) */
-	double falls_deg; /* no set whose |cos| histogram falls from 0 to the worst pair beats this */
-	double *pair, *nn; /* densities per degree [BINS] */
-} summary;
-
-static void normalize_rows(float *V, long n, int d)
-{
-	for (long i = 0; i < n; i++) {
-		double s = 0;
-		for (int k = 0; k < d; k++)
-			s += (double)V[i * d + k] * V[i * d + k];
-		s = s > 0 ? 1 / sqrt(s) : 0;
-		for (int k = 0; k < d; k++)
-			V[i * d + k] = (float)(V[i * d + k] * s);
-	}
-}
-
-/* the angle in degrees whose cosine is c */
-static double deg_of(double c)
-{
-	return acos(c > 1 ? 1 : c < -1 ? -1 : c) * 180 / M_PI;
-}
-
-static double welch_deg(long n, int d)
-{
-	if (n <= d)
-		return 90.0;
-	return deg_of(sqrt((double)(n - d) / ((double)d * (n - 1))));
-}
-
-/* The least mean cos^2 and cos^4 over distinct pairs.  Summed over all
- * ordered pairs, self-pairs included, cos^2 is at least n^2 / d (equality for
- * a tight frame; Welch's bound is its square root) and cos^4 at least
- * 3 n^2 / (d (d + 2)) (equality for a projective 2-design).  The fourth root
- * of the second is a bound on the worst |cos| that beats Welch's once n is
- * past d (d + 1) / 2.  0 where the sum says nothing. */
-static double m2_min(long n, int d)
-{
-	return n > d ? ((double)n / d - 1) / (double)(n - 1) : 0;
-}
-
-static double m4_min(long n, int d)
-{
-	double m = (3.0 * n / ((double)d * (d + 2)) - 1) / (double)(n - 1);
-	return n > 1 && m > 0 ? m : 0;
-}
-
-/* one optimisation step: gradient of sum_{i != j} g_ij^p, projected on each
- * sphere's tangent */
-static float worst_seen = 1.0f; /* the largest |cos| of the previous step */
-
-static void step(float *V, float *grad, float *G, long n, int d, int p, float lr)
-{
-	/* overlaps are scaled by the last step's worst before the power, so the
-	 * pairs that matter stay far from underflow even at p = 64 */
-	float inv = 1.0f / (worst_seen > 1e-3f ? worst_seen : 1e-3f), worst = 0;
-	for (long i0 = 0; i0 < n; i0 += BLOCK) {
-		long b = n - i0 < BLOCK ? n - i0 : BLOCK;
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)b, (int)n, d, 1.0f, V + i0 * d, d, V, d, 0.0f, G, (int)n);
-		for (long r = 0; r < b; r++) {
-			float *g = G + r * n;
-			g[i0 + r] = 0; /* no self term */
-			/* g^(p-1) for p = 8, 16, 32, 64, as products of repeated squares */
-			for (long j = 0; j < n; j++) {
-				float a = fabsf(g[j]);
-				worst = a > worst ? a : worst;
-				float x = g[j] * inv, x2 = x * x, x4 = x2 * x2, x8 = x4 * x4, y = x8 * x4 * x2 * x; /* x^15 */
-				if (p == 8)
-					y = x4 * x2 * x;
-				else if (p >= 32) {
-					float x16 = x8 * x8, x32 = x16 * x16;
-					y *= x16; /* x^31 */
-					if (p >= 64)
-						y *= x32; /* x^63 */
-					if (p == 128)
-						y *= x32 * x32; /* x^127 */
-				}
-				g[j] = y;
-			}
-		}
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)b, d, (int)n, 1.0f, G, (int)n, V, d, 0.0f,
-			    grad + i0 * d, d);
-	}
-	/* project on each tangent; the step is lr for the vector with the largest
-	 * gradient and in proportion for the others, so the worst overlaps move most */
-	double gmax = 0;
-	for (long i = 0; i < n; i++) {
-		float *v = V + i * d, *gr = grad + i * d;
-		double dot = 0, gn = 0;
-		for (int k = 0; k < d; k++)
-			dot += (double)gr[k] * v[k];
-		for (int k = 0; k < d; k++) {
-			gr[k] -= (float)(dot * v[k]);
-			gn += (double)gr[k] * gr[k];
-		}
-		gmax = gn > gmax ? gn : gmax;
-	}
-	if (gmax > 0 && isfinite(gmax)) {
-		double s = lr / sqrt(gmax);
-		for (size_t i = 0; i < (size_t)n * d; i++)
-			V[i] -= (float)(s * grad[i]);
-	}
-	worst_seen = worst;
-	normalize_rows(V, n, d);
-}
-
-/* all pairwise angles and nearest neighbours of n unit rows */
-static int measure(const float *V, long n, int d, summary *s)
-{
-	float *G = malloc((size_t)BLOCK * n * sizeof *G);
-	double *near = malloc((size_t)n * sizeof *near);
-	s->pair = calloc(BINS, sizeof(double));
-	s->nn = calloc(BINS, sizeof(double));
-	if (!G || !near || !s->pair || !s->nn) {
-		free(G), free(near);
-		return -1;
-	}
-	for (long i = 0; i < n; i++)
-		near[i] = 0;
-	double in1 = 0, in5 = 0, pairs = 0, worst = 0, c4 = 0;
-	for (long i0 = 0; i0 < n; i0 += BLOCK) {
-		long b = n - i0 < BLOCK ? n - i0 : BLOCK;
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)b, (int)n, d, 1.0f, V + i0 * d, d, V, d, 0.0f, G, (int)n);
-		for (long r = 0; r < b; r++) {
-			long i = i0 + r;
-			for (long j = 0; j < n; j++) {
-				if (j == i)
-					continue;
-				double g = G[r * n + j], a = fabs(g);
-				if (a > near[i])
-					near[i] = a;
-				if (j > i) {
-					double deg = deg_of(g);
-					int bin = (int)(deg * 10);
-					s->pair[bin < 0 ? 0 : bin >= BINS ? BINS - 1 : bin]++;
-					pairs++;
-					in1 += fabs(deg - 90) <= 1;
-					in5 += fabs(deg - 90) <= 5;
-					worst = a > worst ? a : worst;
-					c4 += g * g * g * g;
-				}
-			}
-		}
-	}
-	double sum_nn = 0, min_nn = 90;
-	for (long i = 0; i < n; i++) {
-		double deg = deg_of(near[i]);
-		int bin = (int)(deg * 10);
-		s->nn[bin < 0 ? 0 : bin >= BINS ? BINS - 1 : bin]++;
-		sum_nn += deg;
-		min_nn = deg < min_nn ? deg : min_nn;
-	}
-	for (int k = 0; k < BINS; k++) { /* densities per degree */
-		s->pair[k] = pairs ? s->pair[k] / pairs / 0.1 : 0;
-		s->nn[k] = s->nn[k] / n / 0.1;
-	}
-	s->n = n, s->dim = d;
-	s->worst_deg = deg_of(worst);
-	s->welch_deg = welch_deg(n, d);
-	/* a histogram of |cos| that falls from 0 to the worst pair w is a mixture
-	 * of uniforms on [0, b], b <= w, so its mean cos^2 is at most w^2 / 3 and
-	 * its mean cos^4 at most w^4 / 5: such a set needs w at least the larger
-	 * of sqrt(3 m2_min) and (5 m4_min)^(1/4) */
-	s->m4_min = m4_min(n, d);
-	s->m4_deg = deg_of(pow(s->m4_min, 0.25));
-	s->falls_deg = deg_of(fmax(sqrt(3 * m2_min(n, d)), pow(5 * s->m4_min, 0.25)));
-	s->mean_c4 = pairs ? c4 / pairs : 0;
-	s->mean_nn_deg = sum_nn / n;
-	s->min_nn_deg = min_nn;
-	s->within1 = pairs ? in1 / pairs : 0;
-	s->within5 = pairs ? in5 / pairs : 0;
-	free(G), free(near);
-	return 0;
-}
-
 static double now(void)
 {
 	struct timespec ts;
@@ -274,8 +89,86 @@ static float *sample_rows(st_rng *rng, const fp_mat *M, const fp_model *m, long 
 			fp_mat_col(&m->layers[idx[i] / m->cfg.d_mlp].w_down, (int)(idx[i] % m->cfg.d_mlp), V + i * d);
 	}
 	free(idx);
-	normalize_rows(V, n, d);
+	sp_normalize_rows(V, n, d);
 	return V;
+}
+
+/* the summaries as text, TSV or JSON */
+static void print_summaries(const sp_summary *S, int ns, int fmt, int steps)
+{
+	if (fmt == FMT_TSV)
+		printf("set\tn\tdim\tworst_pair_deg\twelch_bound_deg\tmean_nearest_deg\tmin_nearest_deg\twithin_1_deg\twithin_5_deg\t"
+		       "moment4_bound_deg\tmean_cos4\tmin_mean_cos4\tfalling_bound_deg\n");
+	if (fmt == FMT_JSON)
+		printf("[\n");
+	for (int i = 0; i < ns; i++) {
+		const sp_summary *s = &S[i];
+		if (fmt == FMT_TSV)
+			printf("%s\t%ld\t%d\t%.4f\t%.4f\t%.4f\t%.4f\t%.6f\t%.6f\t%.4f\t%.6g\t%.6g\t%.4f\n", s->name, s->n, s->dim,
+			       s->worst_deg, s->welch_deg, s->mean_nn_deg, s->min_nn_deg, s->within1, s->within5, s->m4_deg,
+			       s->mean_c4, s->m4_min, s->falls_deg);
+		else if (fmt == FMT_JSON)
+			printf("  {\"set\": \"%s\", \"n\": %ld, \"dim\": %d, \"worst_pair_deg\": %.6f, \"welch_bound_deg\": %.6f, "
+			       "\"mean_nearest_deg\": %.6f, \"min_nearest_deg\": %.6f, \"within_1_deg\": %.6f, \"within_5_deg\": "
+			       "%.6f, \"moment4_bound_deg\": %.6f, \"mean_cos4\": %.6g, \"min_mean_cos4\": %.6g, "
+			       "\"falling_bound_deg\": %.6f, \"seconds\": %.3f}%s\n",
+			       s->name, s->n, s->dim, s->worst_deg, s->welch_deg, s->mean_nn_deg, s->min_nn_deg, s->within1,
+			       s->within5, s->m4_deg, s->mean_c4, s->m4_min, s->falls_deg, s->seconds, i + 1 < ns ? "," : "");
+		else {
+			printf("%s: %ld unit vectors in %d dimensions%s\n", s->name, s->n, s->dim,
+			       i == 0 ? (steps ? "" : " (random, not optimised)") : " (a random sample of the model's rows)");
+			if (i == 0 && steps)
+				printf("  optimised in %d steps, %.1f s\n", steps, s->seconds);
+			printf("  pairwise angles: %.2f%% within 89-91 degrees, %.2f%% within 85-95\n", 100 * s->within1,
+			       100 * s->within5);
+			printf("  nearest neighbour: mean %.2f degrees, worst %.2f\n", s->mean_nn_deg, s->min_nn_deg);
+			printf("  worst pair %.2f degrees; Welch bound %.2f degrees (no %ld unit vectors in %d dimensions can all "
+			       "be closer to 90)\n", s->worst_deg, s->welch_deg, s->n, s->dim);
+			if (s->m4_deg < s->welch_deg)
+				printf("  fourth-moment bound %.2f degrees: the mean cos^4 over pairs is at least %.3g (here %.3g)\n",
+				       s->m4_deg, s->m4_min, s->mean_c4);
+			if (s->falls_deg < 90)
+				printf("  a set whose |cos| histogram falls from 0 to its worst pair cannot beat %.2f degrees\n",
+				       s->falls_deg);
+		}
+	}
+	if (fmt == FMT_JSON)
+		printf("]\n");
+}
+
+/* the densities and summaries to an HDF5 result (results.h) */
+static int write_h5(const char *out, int force, const sp_summary *S, int ns, int steps, int seed, const char *model_path)
+{
+	fp_error err = {0};
+	hid_t f = h5u_create(out, force, &err);
+	int w = f < 0;
+	double centers[SP_BINS];
+	for (int k = 0; k < SP_BINS; k++)
+		centers[k] = (k + 0.5) * 0.1;
+	for (int i = 0; i < ns && !w; i++) {
+		char nm[64];
+		size_t db[1] = {SP_BINS}, d4[1] = {8};
+		double sm[8] = {(double)S[i].n, S[i].dim,      S[i].worst_deg, S[i].welch_deg,
+				S[i].m4_deg,    S[i].mean_c4, S[i].m4_min,    S[i].falls_deg};
+		snprintf(nm, sizeof nm, "%s/bin_center", S[i].name);
+		w |= h5u_f64(f, nm, 1, db, centers);
+		snprintf(nm, sizeof nm, "%s/pairwise_density", S[i].name);
+		w |= h5u_f64(f, nm, 1, db, S[i].pair);
+		snprintf(nm, sizeof nm, "%s/nearest_density", S[i].name);
+		w |= h5u_f64(f, nm, 1, db, S[i].nn);
+		snprintf(nm, sizeof nm, "%s/summary", S[i].name);
+		w |= h5u_f64(f, nm, 1, d4, sm);
+	}
+	if (!w)
+		w |= cli_result_header(f, RES_SUPERPOSITION, model_path, &err) | h5u_attr_i64(f, NULL, "steps", steps) |
+		     h5u_attr_i64(f, NULL, "seed", seed) |
+		     h5u_attr_str(f, NULL, "summary_fields",
+				  "n, dim, worst pair (degrees), Welch bound (degrees), fourth-moment bound (degrees), "
+				  "mean cos^4 over pairs, least possible mean cos^4, bound for a falling |cos| histogram "
+				  "(degrees)");
+	if (f >= 0)
+		w |= h5u_close(f, out, &err);
+	return w ? cli_error("superposition", "%s", err.msg[0] ? err.msg : "cannot write the HDF5 file") : 0;
 }
 
 int cmd_superposition(int argc, char **argv)
@@ -328,40 +221,30 @@ int cmd_superposition(int argc, char **argv)
 		return cli_usage_error("superposition", "unexpected argument '%s'", argv[optind]);
 	if (out && !force && access(out, F_OK) == 0)
 		return cli_error("superposition", "'%s' exists; pass --force to replace it", out);
-	if ((double)BLOCK * n * sizeof(float) > 8e9)
+	if (1024.0 * n * sizeof(float) > 8e9) /* superpos.c's Gram blocks of 1024 rows */
 		return cli_error("superposition", "--n %d needs too much memory for its Gram blocks", n);
-	summary S[3] = {{0}};
+	sp_summary S[3] = {{0}};
 	int ns = 0, rc = 0;
-	float *V = malloc((size_t)n * d * sizeof *V), *grad = malloc((size_t)n * d * sizeof *grad);
-	float *G = malloc((size_t)BLOCK * n * sizeof *G);
-	if (!V || !grad || !G) {
-		free(V), free(grad), free(G);
-		return cli_error("superposition", "out of memory for %d vectors of %d dimensions", n, d);
-	}
+	sp_opt o;
 	st_rng rng = st_rng_seed((uint64_t)seed * 0x9e3779b97f4a7c15ull + 1);
-	for (size_t i = 0; i < (size_t)n * d; i++)
-		V[i] = (float)st_rng_gauss(&rng);
-	normalize_rows(V, n, d);
+	if (sp_opt_init(&o, n, d, &rng))
+		return cli_error("superposition", "out of memory for %d vectors of %d dimensions", n, d);
 	double t0 = now();
 	fp_progress pg;
 	fp_progress_start(&pg, stderr, quiet || !steps, "superposition", "steps", NULL, steps);
 	for (int s = 0; s < steps; s++) {
 		fp_progress_update(&pg, s, 0);
-		/* power 8, 16, 32, 64 over the run; the step shrinks from 0.02 rad */
-		int p = s < steps / 8 ? 8 : s < steps / 4 ? 16 : s < steps / 2 ? 32 : s < 3 * steps / 4 ? 64 : 128;
-		float lr = 0.05f * (1.0f - 0.95f * s / (float)steps);
-		step(V, grad, G, n, d, p, lr);
+		sp_opt_step(&o, s, steps);
 	}
 	fp_progress_end(&pg, steps, 0);
-	free(grad), free(G);
 	S[0].name = "optimized";
-	if (measure(V, n, d, &S[0])) {
-		free(V);
+	if (sp_measure(o.V, n, d, &S[0])) {
+		sp_opt_free(&o);
 		return cli_error("superposition", "out of memory measuring the angles");
 	}
 	S[0].seconds = now() - t0;
 	ns = 1;
-	free(V);
+	sp_opt_free(&o);
 	if (rows) {
 		fp_model *m = cli_load_model("superposition", model);
 		if (!m)
@@ -371,7 +254,7 @@ int cmd_superposition(int argc, char **argv)
 		float *Vm = sample_rows(&rng, NULL, m, (long)L * F, D, nm);
 		float *Vu = sample_rows(&rng, &m->unembed, m, m->cfg.n_vocab, D, nu);
 		S[1].name = "mlp_out", S[2].name = "unembed";
-		if (!Vm || !Vu || measure(Vm, nm, D, &S[1]) || measure(Vu, nu, D, &S[2])) {
+		if (!Vm || !Vu || sp_measure(Vm, nm, D, &S[1]) || sp_measure(Vu, nu, D, &S[2])) {
 			rc = cli_error("superposition", "out of memory for the model's rows");
 		} else {
 			ns = 3;
@@ -381,81 +264,13 @@ int cmd_superposition(int argc, char **argv)
 		if (rc)
 			goto done;
 	}
-	if (fmt == FMT_TSV)
-		printf("set\tn\tdim\tworst_pair_deg\twelch_bound_deg\tmean_nearest_deg\tmin_nearest_deg\twithin_1_deg\twithin_5_deg\t"
-		       "moment4_bound_deg\tmean_cos4\tmin_mean_cos4\tfalling_bound_deg\n");
-	if (fmt == FMT_JSON)
-		printf("[\n");
-	for (int i = 0; i < ns; i++) {
-		summary *s = &S[i];
-		if (fmt == FMT_TSV)
-			printf("%s\t%ld\t%d\t%.4f\t%.4f\t%.4f\t%.4f\t%.6f\t%.6f\t%.4f\t%.6g\t%.6g\t%.4f\n", s->name, s->n, s->dim,
-			       s->worst_deg, s->welch_deg, s->mean_nn_deg, s->min_nn_deg, s->within1, s->within5, s->m4_deg,
-			       s->mean_c4, s->m4_min, s->falls_deg);
-		else if (fmt == FMT_JSON)
-			printf("  {\"set\": \"%s\", \"n\": %ld, \"dim\": %d, \"worst_pair_deg\": %.6f, \"welch_bound_deg\": %.6f, "
-			       "\"mean_nearest_deg\": %.6f, \"min_nearest_deg\": %.6f, \"within_1_deg\": %.6f, \"within_5_deg\": "
-			       "%.6f, \"moment4_bound_deg\": %.6f, \"mean_cos4\": %.6g, \"min_mean_cos4\": %.6g, "
-			       "\"falling_bound_deg\": %.6f, \"seconds\": %.3f}%s\n",
-			       s->name, s->n, s->dim, s->worst_deg, s->welch_deg, s->mean_nn_deg, s->min_nn_deg, s->within1,
-			       s->within5, s->m4_deg, s->mean_c4, s->m4_min, s->falls_deg, s->seconds, i + 1 < ns ? "," : "");
-		else {
-			printf("%s: %ld unit vectors in %d dimensions%s\n", s->name, s->n, s->dim,
-			       i == 0 ? (steps ? "" : " (random, not optimised)") : " (a random sample of the model's rows)");
-			if (i == 0 && steps)
-				printf("  optimised in %d steps, %.1f s\n", steps, s->seconds);
-			printf("  pairwise angles: %.2f%% within 89-91 degrees, %.2f%% within 85-95\n", 100 * s->within1,
-			       100 * s->within5);
-			printf("  nearest neighbour: mean %.2f degrees, worst %.2f\n", s->mean_nn_deg, s->min_nn_deg);
-			printf("  worst pair %.2f degrees; Welch bound %.2f degrees (no %ld unit vectors in %d dimensions can all "
-			       "be closer to 90)\n", s->worst_deg, s->welch_deg, s->n, s->dim);
-			if (s->m4_deg < s->welch_deg)
-				printf("  fourth-moment bound %.2f degrees: the mean cos^4 over pairs is at least %.3g (here %.3g)\n",
-				       s->m4_deg, s->m4_min, s->mean_c4);
-			if (s->falls_deg < 90)
-				printf("  a set whose |cos| histogram falls from 0 to its worst pair cannot beat %.2f degrees\n",
-				       s->falls_deg);
-		}
-	}
-	if (fmt == FMT_JSON)
-		printf("]\n");
-	if (out) {
-		fp_error err = {0};
-		hid_t f = h5u_create(out, force, &err);
-		int w = f < 0;
-		double centers[BINS];
-		for (int k = 0; k < BINS; k++)
-			centers[k] = (k + 0.5) * 0.1;
-		for (int i = 0; i < ns && !w; i++) {
-			char nm[64];
-			size_t db[1] = {BINS}, d4[1] = {8};
-			double sm[8] = {(double)S[i].n, S[i].dim,      S[i].worst_deg, S[i].welch_deg,
-					S[i].m4_deg,    S[i].mean_c4, S[i].m4_min,    S[i].falls_deg};
-			snprintf(nm, sizeof nm, "%s/bin_center", S[i].name);
-			w |= h5u_f64(f, nm, 1, db, centers);
-			snprintf(nm, sizeof nm, "%s/pairwise_density", S[i].name);
-			w |= h5u_f64(f, nm, 1, db, S[i].pair);
-			snprintf(nm, sizeof nm, "%s/nearest_density", S[i].name);
-			w |= h5u_f64(f, nm, 1, db, S[i].nn);
-			snprintf(nm, sizeof nm, "%s/summary", S[i].name);
-			w |= h5u_f64(f, nm, 1, d4, sm);
-		}
-		if (!w)
-			w |= h5u_attr_str(f, NULL, "format", "factprobe-superposition") | h5u_attr_i64(f, NULL, "steps", steps) |
-			     h5u_attr_i64(f, NULL, "seed", seed) |
-			     h5u_attr_str(f, NULL, "summary_fields",
-					  "n, dim, worst pair (degrees), Welch bound (degrees), fourth-moment bound (degrees), "
-					  "mean cos^4 over pairs, least possible mean cos^4, bound for a falling |cos| histogram "
-					  "(degrees)");
-		if (f >= 0)
-			w |= h5u_close(f, out, &err);
-		if (w)
-			rc = cli_error("superposition", "%s", err.msg[0] ? err.msg : "cannot write the HDF5 file");
-		else if (fmt == FMT_TEXT)
-			printf("wrote %s (plot it: factprobe plot angles %s -o angles.pdf)\n", out, out);
-	}
+	print_summaries(S, ns, fmt, steps);
+	char mpath[4096];
+	if (out && (rc = write_h5(out, force, S, ns, steps, seed, rows ? cli_model_path(model, mpath, sizeof mpath) : NULL)) == 0 &&
+	    fmt == FMT_TEXT)
+		printf("wrote %s (plot it: factprobe plot angles %s -o angles.pdf)\n", out, out);
 done:
 	for (int i = 0; i < 3; i++)
-		free(S[i].pair), free(S[i].nn);
+		sp_summary_free(&S[i]);
 	return rc;
 }

@@ -321,7 +321,7 @@ static int single(trace_cli *a, const char *prompt_arg)
 		for (int t = 0; t < n && tt; t++)
 			free(tt[t]);
 		free(tt);
-		w |= h5u_attr_str(f, NULL, "format", "factprobe-trace") | h5u_attr_str(f, NULL, "prompt", text) |
+		w |= cli_result_header(f, RES_TRACE, m->gguf->path, &err) | h5u_attr_str(f, NULL, "prompt", text) |
 		     h5u_attr_str(f, NULL, "subject", a->subject) | h5u_attr_i64(f, NULL, "subject_start", s0) |
 		     h5u_attr_i64(f, NULL, "subject_end", s1) |
 		     h5u_attr_str(f, NULL, "subject_span", covered ? "covering tokens" : "exact") | h5u_attr_str(f, NULL, "answer", atext ? atext : "") |
@@ -695,7 +695,7 @@ static int dataset(trace_cli *a)
 				w |= h5u_i32(f, nm, 1, d6, c32);
 			}
 			w |= h5u_strs(f, "category", 6, (char *const *)CAT_NAME);
-			w |= h5u_attr_str(f, NULL, "format", "factprobe-trace-dataset") |
+			w |= cli_result_header(f, RES_TRACE_DATASET, m->gguf->path, &err) |
 			     h5u_attr_str(f, NULL, "prompts_file", a->prompts) | h5u_attr_i64(f, NULL, "n_prompts", nf) |
 			     h5u_attr_i64(f, NULL, "n_known", n_known) | h5u_attr_i64(f, NULL, "n_traced", traced) |
 			     h5u_attr_i64(f, NULL, "n_skipped_lines", n_bad) |

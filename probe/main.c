@@ -103,6 +103,7 @@ int main(int argc, char **argv)
 		printf("factprobe %s\n", FACTPROBE_VERSION);
 		return 0;
 	}
+	cli_set_command_line(argc - 1, argv + 1);
 	for (size_t i = 0; i < N_COMMANDS; i++)
 		if (!strcmp(argv[1], COMMANDS[i].name))
 			return COMMANDS[i].run(argc - 1, argv + 1);

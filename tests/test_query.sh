@@ -95,6 +95,24 @@ sys.exit(0 if d < 1e-4 else 1)' "$T/out" "$T/live.tsv"
 expect_error "lens --from a recording without resid_post" "does not hold blocks.0.hook_resid_post; record it with" \
 	"$FP" lens -m "$M" --from "$T/mlponly.h5"
 expect_error "lens --from a prompt the recording lacks" "has prompts 0..2, not 7" "$FP" lens -m "$M" --from "$T/all.h5" --prompt 7
+# --- every result file carries its format, version and provenance (results.h) ---
+"$FP" dot -m "$M" "abJ" --direction tok:Q -o "$T/prov-dot.h5" >/dev/null 2>&1
+"$FP" lens -m "$M" "abJ" --target Q -o "$T/prov-lens.h5" >/dev/null 2>&1
+"$FP" neurons -m "$M" --target Q -k 2 "abJ" -o "$T/prov-neurons.h5" >/dev/null 2>&1
+"$FP" trace -m "$M" "abJ" --subject J --target Q --window 1 --kind mlp -o "$T/prov-trace.h5" >/dev/null 2>&1
+"$FP" superposition --n 20 --dim 4 --steps 2 -q -o "$T/prov-sup.h5" >/dev/null 2>&1
+check "dot, lens, neurons, trace, superposition -o: format, format_version, factprobe_version, command_line, model_file and its sha256 (sha256sum's)" \
+	$PY -c '
+import h5py, sys
+sha, T = sys.argv[1], sys.argv[2]
+want = {"dot": "factprobe-dot", "lens": "factprobe-lens", "neurons": "factprobe-neurons", "trace": "factprobe-trace",
+        "sup": "factprobe-superposition"}
+for k, fmt in want.items():
+    a = h5py.File("%s/prov-%s.h5" % (T, k)).attrs
+    assert a["format"] == fmt and a["format_version"] == 1 and a["factprobe_version"] and a["created"], (k, dict(a))
+    assert a["command_line"].startswith("factprobe %s " % ("superposition" if k == "sup" else k)), a["command_line"]
+    assert (a["model_file"], a["model_sha256"]) == (("", "") if k == "sup" else ("tiny-llama-plant.gguf", sha)), dict(a)
+print("5 formats, model sha256 %s..." % sha[:12])' "$(sha256sum "$M" | cut -d' ' -f1)" "$T"
 # --- causal tracing and patching (issue 5) -----------------------------------
 run "$FP" trace -m "$M" "abJ" --subject J --target Q --noise 20 --kind mlp --window 1 -o "$T/trace.h5"
 check "trace -o on the planted model: h5py reads the grid; the MLP effect at 'J' sits in layer 1" $PY -c '
