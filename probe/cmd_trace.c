@@ -2,6 +2,7 @@
  * or averaged over a fact set in ROME's six token categories. */
 #include "analysis.h"
 #include "cli.h"
+#include "factset.h"
 #include "stats.h"
 #include "h5util.h"
 #include "progress.h"
@@ -86,47 +87,6 @@ static const char HELP[] =
 	"example: factprobe trace --subject 'Michael Jordan' -o trace.h5 \\\n"
 	"             $'Q: What sport does Michael Jordan play?\\nA: This athlete plays the sport of'\n";
 
-static const char *CAT_NAME[6] = {"first subject token", "middle subject tokens", "last subject token",
-				  "first subsequent token", "further tokens", "last token"};
-
-/* The subject's token span, checked to start and end on token boundaries
- * (a leading space may belong to the first token).  Returns 0, or an
- * error message in err naming both (< 0).  With cover, a subject off the
- * boundaries keeps the tokens that cover it (ROME's find_token_range) and
- * the return is 1. */
-static int subject_tokens(const fp_model *m, const char *text, const char *subject, const int32_t *ids, int n,
-			  int has_bos, int cover, int *s0, int *s1, fp_error *err)
-{
-	if (an_subject_span(m, text, subject, ids, n, has_bos, s0, s1))
-		return fp_error_set(err, FP_ERR_INVALID, "the subject '%s' is not in the prompt '%s'", subject, text);
-	size_t sb = (size_t)(strstr(text, subject) - text), se = sb + strlen(subject), off = 0, tb = 0, te = 0;
-	char tmp[1024];
-	for (int t = 0; t < *s1; t++) {
-		size_t len = t == 0 && has_bos ? 0 : (size_t)fp_token_decode(m->tok, ids[t], tmp, sizeof tmp);
-		if (t == *s0)
-			tb = off;
-		off += len;
-		if (t == *s1 - 1)
-			te = off;
-	}
-	int start_ok = tb == sb || (tb + 1 == sb && text[tb] == ' ');
-	if ((!start_ok || te != se) && cover)
-		return 1;
-	if (!start_ok || te != se) {
-		char span[512] = "";
-		size_t o = 0;
-		for (int t = *s0; t < *s1 && o < sizeof span - 64; t++) {
-			int l = fp_token_decode(m->tok, ids[t], tmp, sizeof tmp);
-			o += (size_t)snprintf(span + o, sizeof span - o, "%s'%.*s'", t > *s0 ? " + " : "", l < 60 ? l : 60, tmp);
-		}
-		return fp_error_set(err, FP_ERR_INVALID,
-				    "the subject '%s' tokenizes differently inside the prompt '%s': the tokens there are %s, "
-				    "which %s; give the subject as those whole tokens",
-				    subject, text, span, !start_ok ? "start before it" : "end after it");
-	}
-	return 0;
-}
-
 static double now(void)
 {
 	struct timespec ts;
@@ -173,7 +133,7 @@ static int single(trace_cli *a, const char *prompt_arg)
 		goto done;
 	}
 	int has_bos = ps_has_bos(m, ids, n, -1);
-	int covered = subject_tokens(m, text, a->subject, ids, n, has_bos, a->cover, &s0, &s1, &err);
+	int covered = fs_subject_tokens(m, text, a->subject, ids, n, has_bos, a->cover, &s0, &s1, &err);
 	if (covered < 0) {
 		rc = cli_error("trace", "--subject: %s", err.msg);
 		goto done;
@@ -348,90 +308,28 @@ done:
 
 /* ---- dataset mode ---- */
 
-typedef struct fact {
-	char *text, *subject, *target;
-	long line;
-	int32_t *ids;
-	int n, s0, s1, answer, known;
-} fact;
-
-static void facts_free(fact *f, int n)
+static void known_progress(void *user, long done, long total)
 {
-	for (int i = 0; i < n; i++)
-		free(f[i].text), free(f[i].subject), free(f[i].target), free(f[i].ids);
-	free(f);
+	fp_progress_update(user, done, 0);
 }
 
-/* the corrupted prompt for symmetric token replacement: f's subject swapped
- * for another fact's subject, same token count and the same tokens outside
- * the subject; returns its ids or NULL */
-static int32_t *replacement(const fp_model *m, const fact *F, int nf, int i, st_rng *rng)
+static void traced_progress(void *user, long traced)
 {
-	const fact *f = &F[i];
-	const char *at = strstr(f->text, f->subject);
-	if (!at)
-		return NULL;
-	int start = (int)st_rng_below(rng, (uint64_t)nf);
-	for (int q = 0; q < nf; q++) {
-		const fact *g = &F[(start + q) % nf];
-		if (g == f || !strcmp(g->subject, f->subject) || g->s1 - g->s0 != f->s1 - f->s0)
-			continue;
-		size_t pre = (size_t)(at - f->text), sl = strlen(f->subject), gl = strlen(g->subject);
-		size_t tl = strlen(f->text) - sl + gl;
-		char *t = malloc(tl + 1);
-		if (!t)
-			return NULL;
-		memcpy(t, f->text, pre);
-		memcpy(t + pre, g->subject, gl);
-		strcpy(t + pre + gl, at + sl);
-		int32_t *ids = NULL;
-		int n = 0;
-		fp_error e = {0};
-		int okk = !fp_tokenize(m->tok, t, tl, -1, &ids, &n, &e) && n == f->n;
-		for (int k = 0; okk && k < n; k++)
-			if ((k < f->s0 || k >= f->s1) && ids[k] != f->ids[k])
-				okk = 0;
-		free(t);
-		if (okk)
-			return ids;
-		free(ids);
-	}
-	return NULL;
+	fp_progress_update(user, traced, 0);
 }
 
-/* progress within a fact set: redrawn (time, ETA) between the layers of each prompt's trace */
-typedef struct set_progress {
-	fp_progress *pg;
-	long traced;
-} set_progress;
-
-static void set_progress_cb(void *user, long done, long total)
+/* the set's facts; bad lines are errors, or warnings with --skip-bad */
+static int read_facts(trace_cli *a, const fp_model *m, fs_set *set, long *n_bad, int *n_cover)
 {
-	set_progress *sp = user;
-	fp_progress_update(sp->pg, sp->traced, 0);
-}
-
-static int dataset(trace_cli *a)
-{
-	fp_model *m = cli_load_model("trace", a->model);
-	if (!m)
-		return 1;
-	int L = m->cfg.n_layers, V = m->cfg.n_vocab, rc = 0, nf = 0, capf = 0, n_cover = 0;
-	long n_bad = 0;
-	fact *F = NULL;
 	fp_error err = {0};
 	prompt_reader *pr = NULL;
-	float *logits = malloc((size_t)V * sizeof *logits);
-	double *sum[TR_NKINDS] = {0}, *ss[TR_NKINDS] = {0};
-	long *cnt = calloc(6, sizeof *cnt);
-	if (prompts_open(&pr, a->prompts, &err)) {
-		rc = cli_error("trace", "%s", err.msg);
-		goto done;
-	}
+	int rc = 0;
+	if (prompts_open(&pr, a->prompts, &err))
+		return cli_error("trace", "%s", err.msg);
 	if (!prompts_has_subject(pr)) {
-		rc = cli_error("trace", "'%s' has no 'subject' column; dataset mode needs prompt, subject and target",
-			       a->prompts);
-		goto done;
+		prompts_close(pr);
+		return cli_error("trace", "'%s' has no 'subject' column; dataset mode needs prompt, subject and target",
+				 a->prompts);
 	}
 	fp_prompt p;
 	char msg[sizeof err.msg + 1200];
@@ -441,208 +339,99 @@ static int dataset(trace_cli *a)
 			break;
 		if (r < 0) {
 			snprintf(msg, sizeof msg, "%s", err.msg);
-			goto bad_line;
-		}
-		if (!p.target || !*p.target) {
+		} else if (!p.target || !*p.target) {
 			snprintf(msg, sizeof msg, "'%s' line %ld, field 'target': missing", a->prompts, p.line);
-			goto bad_line;
+		} else if ((r = fs_add(set, m, p.text, p.len, p.subject, p.target, p.line, a->cover, &err)) == FP_ERR_NOMEM) {
+			rc = cli_error("trace", "out of memory");
+			break;
+		} else if (r >= 0) {
+			*n_cover += r;
+			continue;
+		} else {
+			snprintf(msg, sizeof msg, "'%s' line %ld%s%s", a->prompts, p.line,
+				 strncmp(err.msg, "field ", 6) ? ": " : ", ", err.msg);
 		}
-		if (nf == capf) {
-			fact *nfp = realloc(F, (size_t)(capf = capf ? 2 * capf : 64) * sizeof *F);
-			if (!nfp) {
-				rc = cli_error("trace", "out of memory");
-				goto done;
-			}
-			F = nfp;
-		}
-		fact *f = &F[nf];
-		memset(f, 0, sizeof *f);
-		f->text = strndup(p.text, p.len), f->subject = strdup(p.subject), f->target = strdup(p.target);
-		f->line = p.line;
-		nf++;
-		if (fp_tokenize(m->tok, f->text, p.len, -1, &f->ids, &f->n, &err) || f->n == 0) {
-			snprintf(msg, sizeof msg, "'%s' line %ld: %s", a->prompts, p.line, f->n ? err.msg : "no tokens");
-			goto bad_fact;
-		}
-		int has_bos = ps_has_bos(m, f->ids, f->n, -1);
-		int cov = subject_tokens(m, f->text, f->subject, f->ids, f->n, has_bos, a->cover, &f->s0, &f->s1, &err);
-		if (cov < 0) {
-			snprintf(msg, sizeof msg, "'%s' line %ld, field 'subject': %s", a->prompts, p.line, err.msg);
-			goto bad_fact;
-		}
-		if (an_target_token(m, f->target, 1, &f->answer, &err)) {
-			snprintf(msg, sizeof msg, "'%s' line %ld, field 'target': %s", a->prompts, p.line, err.msg);
-			goto bad_fact;
-		}
-		n_cover += cov;
-		continue;
-	bad_fact: /* the fact just added is dropped */
-		nf--;
-		free(F[nf].text), free(F[nf].subject), free(F[nf].target), free(F[nf].ids);
-	bad_line:
 		if (!a->skip_bad) {
 			rc = cli_error("trace", "%s", msg);
 			cli_hint("--skip-bad warns and goes on%s", strstr(msg, "tokenizes differently") ?
 				 "; --subject-span cover takes the tokens that cover such a subject" : "");
-			goto done;
+			break;
 		}
 		fprintf(stderr, "factprobe trace: warning: skipping %s\n", msg);
-		n_bad++;
+		++*n_bad;
 	}
-	if (nf == 0) {
-		rc = cli_error("trace", "'%s' holds no prompts%s", a->prompts, n_bad ? " that could be read" : "");
-		goto done;
-	}
-	/* which facts the model knows: the target's first token is the clean top token */
-	int n_known = 0;
-	fp_progress pg;
-	fp_progress_start(&pg, stderr, a->quiet, "trace", "facts checked (clean top-1 = target?)", NULL, nf);
-	for (int i = 0; i < nf; i++) {
-		fp_progress_update(&pg, i, 0);
-		if (fp_model_forward(m, F[i].ids, F[i].n, NULL, logits, &err)) {
-			rc = cli_error("trace", "'%s' line %ld: %s", a->prompts, F[i].line, err.msg);
-			goto done;
-		}
-		int top;
-		an_top_k(logits, V, 1, &top);
-		F[i].known = top == F[i].answer;
-		n_known += F[i].known;
-	}
-	fp_progress_end(&pg, nf, 0);
-	for (int k = 0; k < TR_NKINDS; k++)
-		if (a->kinds & (1u << k)) {
-			sum[k] = calloc((size_t)6 * L, sizeof(double));
-			ss[k] = calloc((size_t)6 * L, sizeof(double));
-			if (!sum[k] || !ss[k]) {
-				rc = cli_error("trace", "out of memory");
-				goto done;
-			}
-		}
-	/* the counts: with the text output on stdout, else on stderr */
-	if (a->fmt == FMT_TEXT || !a->quiet) {
-		FILE *o = a->fmt == FMT_TEXT ? stdout : stderr;
-		fprintf(o, "%s%s: %d prompts, %d known (target first token = clean top-1), %d excluded:",
-			a->fmt == FMT_TEXT ? "" : "trace: ", a->prompts, nf, n_known, nf - n_known);
-		for (int i = 0, shown = 0; i < nf; i++)
-			if (!F[i].known && shown++ < 12)
-				fprintf(o, "%s line %ld", shown > 1 ? "," : "", F[i].line);
-		fprintf(o, "%s\n", nf - n_known > 12 ? ", ..." : "");
-		if (n_bad)
-			fprintf(o, "%s%ld malformed line%s skipped (--skip-bad)\n", a->fmt == FMT_TEXT ? "" : "trace: ", n_bad,
-				n_bad == 1 ? "" : "s");
-		if (n_cover)
-			fprintf(o, "%s%d subject%s inside a token: the covering tokens taken (--subject-span cover)\n",
-				a->fmt == FMT_TEXT ? "" : "trace: ", n_cover, n_cover == 1 ? " ends" : "s end");
-	}
-	double t0 = now(), evals = 0, naive = 0, high = 0, low = 0;
-	long passes = 0;
-	int traced = 0, no_repl = 0;
-	st_rng rng = st_rng_seed(a->seed);
-	double noise = a->noise_sd > 0 ? a->noise_sd * tr_embedding_std(m) : a->noise_abs;
-	int todo = a->limit > 0 && a->limit < n_known ? a->limit : n_known;
-	fp_progress_start(&pg, stderr, a->quiet, "trace", "prompts traced", NULL, todo);
-	for (int i = 0; i < nf && traced < todo; i++) {
-		fp_progress_update(&pg, traced, 0);
-		fact *f = &F[i];
-		if (!f->known)
-			continue;
-		int32_t *cids = NULL;
-		if (a->replace && !(cids = replacement(m, F, nf, i, &rng))) {
-			no_repl++;
-			continue;
-		}
-		set_progress sp = {&pg, traced};
-		tr_opts o = {a->kinds, a->window, a->samples, noise, a->seed + (uint64_t)i, cids, 0, set_progress_cb, &sp};
-		tr_result res;
-		rc = tr_trace(m, f->ids, f->n, f->s0, f->s1, f->answer, &o, &res, &err);
-		free(cids);
-		if (rc) {
-			rc = cli_error("trace", "'%s' line %ld: %s", a->prompts, f->line, err.msg);
-			goto done;
-		}
-		traced++;
-		high += res.high, low += res.low, evals += res.evals, naive += res.evals_naive, passes += res.passes;
-		int n = f->n, s0 = f->s0, s1 = f->s1;
-		/* token ranges of the six categories */
-		int ca[6] = {s0, s0 + 1, s1 - 1, s1, s1 + 1, n - 1}, cb[6] = {s0 + 1, s1 - 1, s1, s1 + 1, n - 1, n};
-		if (s1 >= n)
-			ca[3] = cb[3] = 0; /* no subsequent token */
-		for (int c = 0; c < 6; c++) {
-			if (cb[c] <= ca[c])
-				continue;
-			cnt[c]++;
-			for (int k = 0; k < TR_NKINDS; k++) {
-				if (!res.score[k])
-					continue;
-				for (int l = 0; l < L; l++) {
-					double v = 0;
-					for (int t = ca[c]; t < cb[c]; t++)
-						v += res.score[k][(size_t)l * n + t] - res.low;
-					v /= cb[c] - ca[c];
-					sum[k][c * L + l] += v, ss[k][c * L + l] += v * v;
-				}
-			}
-		}
-		tr_result_free(&res);
-	}
-	fp_progress_end(&pg, traced, 0);
-	double secs = now() - t0;
-	if (traced == 0) {
-		rc = cli_error("trace", "no prompt of '%s' could be traced (%d known%s)", a->prompts, n_known,
-			       no_repl ? ", none with a replacement subject of the same token count" : "");
-		goto done;
-	}
-	/* mean and standard error per category and layer */
-	double *mean[TR_NKINDS] = {0}, *se[TR_NKINDS] = {0};
-	for (int k = 0; k < TR_NKINDS; k++) {
-		if (!sum[k])
-			continue;
-		mean[k] = malloc((size_t)6 * L * sizeof(double));
-		se[k] = malloc((size_t)6 * L * sizeof(double));
-		for (int c = 0; c < 6 && mean[k] && se[k]; c++)
-			for (int l = 0; l < L; l++) {
-				long nn = cnt[c];
-				double mu = nn ? sum[k][c * L + l] / nn : NAN;
-				double var = nn > 1 ? (ss[k][c * L + l] - nn * mu * mu) / (nn - 1) : NAN;
-				mean[k][c * L + l] = mu;
-				se[k][c * L + l] = nn > 1 ? sqrt(var > 0 ? var : 0) / sqrt((double)nn) : NAN;
-			}
-	}
-	const char *corr = a->replace ? "symmetric token replacement" : "gaussian noise on the subject embeddings";
+	prompts_close(pr);
+	if (!rc && set->n == 0)
+		rc = cli_error("trace", "'%s' holds no prompts%s", a->prompts, *n_bad ? " that could be read" : "");
+	return rc;
+}
+
+/* the counts: with the text output on stdout, else on stderr */
+static void print_counts(const trace_cli *a, const fs_set *set, int n_known, long n_bad, int n_cover)
+{
+	if (a->fmt != FMT_TEXT && a->quiet)
+		return;
+	FILE *o = a->fmt == FMT_TEXT ? stdout : stderr;
+	const char *pre = a->fmt == FMT_TEXT ? "" : "trace: ";
+	int nf = set->n;
+	fprintf(o, "%s%s: %d prompts, %d known (target first token = clean top-1), %d excluded:", pre, a->prompts, nf,
+		n_known, nf - n_known);
+	for (int i = 0, shown = 0; i < nf; i++)
+		if (!set->f[i].known && shown++ < 12)
+			fprintf(o, "%s line %ld", shown > 1 ? "," : "", set->f[i].line);
+	fprintf(o, "%s\n", nf - n_known > 12 ? ", ..." : "");
+	if (n_bad)
+		fprintf(o, "%s%ld malformed line%s skipped (--skip-bad)\n", pre, n_bad, n_bad == 1 ? "" : "s");
+	if (n_cover)
+		fprintf(o, "%s%d subject%s inside a token: the covering tokens taken (--subject-span cover)\n", pre, n_cover,
+			n_cover == 1 ? " ends" : "s end");
+}
+
+typedef struct set_summary {
+	int nf, n_known, n_cover, L;
+	long n_bad;
+	double secs, noise;
+	const char *corr;
+	fs_totals t;
+	const long *cnt;
+	double *mean[TR_NKINDS], *se[TR_NKINDS];
+} set_summary;
+
+static void print_dataset(const trace_cli *a, const set_summary *S)
+{
+	int L = S->L, traced = S->t.traced;
 	if (a->fmt == FMT_TSV) {
 		printf("kind\tcategory\tlayer\tn\tmean_ie\tse_ie\n");
 		for (int k = 0; k < TR_NKINDS; k++)
-			for (int c = 0; mean[k] && c < 6; c++)
+			for (int c = 0; S->mean[k] && c < FS_NCAT; c++)
 				for (int l = 0; l < L; l++)
-					printf("%s\t%s\t%d\t%ld\t%.6g\t%.6g\n", TR_KIND_NAME[k], CAT_NAME[c], l, cnt[c], mean[k][c * L + l],
-					       se[k][c * L + l]);
+					printf("%s\t%s\t%d\t%ld\t%.6g\t%.6g\n", TR_KIND_NAME[k], FS_CAT_NAME[c], l, S->cnt[c],
+					       S->mean[k][c * L + l], S->se[k][c * L + l]);
 	} else if (a->fmt == FMT_JSON) {
-		json_t *jo = json_object(), *cats = json_array();
-		for (int c = 0; c < 6; c++)
-			json_array_append_new(cats, json_string(CAT_NAME[c]));
-		json_object_set_new(jo, "prompts", json_integer(nf));
-		json_object_set_new(jo, "known", json_integer(n_known));
+		json_t *jo = json_object(), *cats = json_array(), *jn = json_array();
+		for (int c = 0; c < FS_NCAT; c++)
+			json_array_append_new(cats, json_string(FS_CAT_NAME[c])), json_array_append_new(jn, json_integer(S->cnt[c]));
+		json_object_set_new(jo, "prompts", json_integer(S->nf));
+		json_object_set_new(jo, "known", json_integer(S->n_known));
 		json_object_set_new(jo, "traced", json_integer(traced));
-		json_object_set_new(jo, "skipped_lines", json_integer(n_bad));
+		json_object_set_new(jo, "skipped_lines", json_integer(S->n_bad));
 		json_object_set_new(jo, "subject_span", json_string(a->cover ? "cover" : "strict"));
-		json_object_set_new(jo, "subjects_covered", json_integer(n_cover));
-		json_object_set_new(jo, "corruption", json_string(corr));
-		json_object_set_new(jo, "mean_high", json_real(high / traced));
-		json_object_set_new(jo, "mean_low", json_real(low / traced));
+		json_object_set_new(jo, "subjects_covered", json_integer(S->n_cover));
+		json_object_set_new(jo, "corruption", json_string(S->corr));
+		json_object_set_new(jo, "mean_high", json_real(S->t.high / traced));
+		json_object_set_new(jo, "mean_low", json_real(S->t.low / traced));
 		json_object_set_new(jo, "categories", cats);
-		json_t *jn = json_array();
-		for (int c = 0; c < 6; c++)
-			json_array_append_new(jn, json_integer(cnt[c]));
 		json_object_set_new(jo, "n", jn);
 		for (int k = 0; k < TR_NKINDS; k++) {
-			if (!mean[k])
+			if (!S->mean[k])
 				continue;
 			json_t *jk = json_object(), *jm = json_array(), *js = json_array();
-			for (int c = 0; c < 6; c++) {
+			for (int c = 0; c < FS_NCAT; c++) {
 				json_t *rm = json_array(), *rs = json_array();
 				for (int l = 0; l < L; l++) {
-					json_array_append_new(rm, isnan(mean[k][c * L + l]) ? json_null() : json_real(mean[k][c * L + l]));
-					json_array_append_new(rs, isnan(se[k][c * L + l]) ? json_null() : json_real(se[k][c * L + l]));
+					double mu = S->mean[k][c * L + l], e = S->se[k][c * L + l];
+					json_array_append_new(rm, isnan(mu) ? json_null() : json_real(mu));
+					json_array_append_new(rs, isnan(e) ? json_null() : json_real(e));
 				}
 				json_array_append_new(jm, rm), json_array_append_new(js, rs);
 			}
@@ -650,78 +439,133 @@ static int dataset(trace_cli *a)
 			json_object_set_new(jk, "se_ie", js);
 			json_object_set_new(jo, TR_KIND_NAME[k], jk);
 		}
-		json_object_set_new(jo, "seconds", json_real(secs));
+		json_object_set_new(jo, "seconds", json_real(S->secs));
 		json_dumpf(jo, stdout, JSON_INDENT(2));
 		fputc('\n', stdout);
 		json_decref(jo);
 	} else {
 		printf("traced %d prompts (%s%s): mean p(answer) clean %.4f, corrupted %.4f; %.1f s, %ld passes, %.3g "
 		       "token-layer evaluations (naive %.3g)\n",
-		       traced, corr, no_repl ? "; some had no replacement subject" : "", high / traced, low / traced, secs,
-		       passes, evals, naive);
+		       traced, S->corr, S->t.no_repl ? "; some had no replacement subject" : "", S->t.high / traced,
+		       S->t.low / traced, S->secs, S->t.passes, S->t.evals, S->t.naive);
 		for (int k = 0; k < TR_NKINDS; k++) {
-			if (!mean[k])
+			if (!S->mean[k])
 				continue;
 			printf("\n%s: mean indirect effect (p restored - p corrupted), +- standard error; n prompts per category: ",
 			       TR_KIND_NAME[k]);
-			for (int c = 0; c < 6; c++)
-				printf("%s%ld", c ? "/" : "", cnt[c]);
+			for (int c = 0; c < FS_NCAT; c++)
+				printf("%s%ld", c ? "/" : "", S->cnt[c]);
 			printf("\n%5s %15s %15s %15s %15s %15s %15s\n", "layer", "first subj", "middle subj", "last subj",
 			       "first after", "further", "last token");
 			for (int l = 0; l < L; l++) {
 				printf("%5d", l);
-				for (int c = 0; c < 6; c++)
-					printf("  %6.3f +-%5.3f", mean[k][c * L + l], se[k][c * L + l]);
+				for (int c = 0; c < FS_NCAT; c++)
+					printf("  %6.3f +-%5.3f", S->mean[k][c * L + l], S->se[k][c * L + l]);
 				printf("\n");
 			}
 		}
 	}
-	if (a->out) {
-		hid_t f = h5u_create(a->out, a->force, &err);
-		int w = f < 0;
-		if (!w) {
-			size_t d2[2] = {6, (size_t)L}, d6[1] = {6};
-			int32_t c32[6];
-			for (int c = 0; c < 6; c++)
-				c32[c] = (int32_t)cnt[c];
-			for (int k = 0; k < TR_NKINDS; k++) {
-				if (!mean[k])
-					continue;
-				char nm[64];
-				snprintf(nm, sizeof nm, "%s/mean", TR_KIND_NAME[k]);
-				w |= h5u_f64(f, nm, 2, d2, mean[k]);
-				snprintf(nm, sizeof nm, "%s/se", TR_KIND_NAME[k]);
-				w |= h5u_f64(f, nm, 2, d2, se[k]);
-				snprintf(nm, sizeof nm, "%s/n", TR_KIND_NAME[k]);
-				w |= h5u_i32(f, nm, 1, d6, c32);
-			}
-			w |= h5u_strs(f, "category", 6, (char *const *)CAT_NAME);
-			w |= cli_result_header(f, RES_TRACE_DATASET, m->gguf->path, &err) |
-			     h5u_attr_str(f, NULL, "prompts_file", a->prompts) | h5u_attr_i64(f, NULL, "n_prompts", nf) |
-			     h5u_attr_i64(f, NULL, "n_known", n_known) | h5u_attr_i64(f, NULL, "n_traced", traced) |
-			     h5u_attr_i64(f, NULL, "n_skipped_lines", n_bad) |
-			     h5u_attr_str(f, NULL, "subject_span", a->cover ? "cover" : "strict") |
-			     h5u_attr_i64(f, NULL, "n_subjects_covered", n_cover) |
-			     h5u_attr_str(f, NULL, "corruption", corr) | h5u_attr_f64(f, NULL, "mean_high", high / traced) |
-			     h5u_attr_f64(f, NULL, "mean_low", low / traced) | h5u_attr_f64(f, NULL, "noise", noise) |
-			     h5u_attr_i64(f, NULL, "samples", a->replace ? 1 : a->samples) |
-			     h5u_attr_i64(f, NULL, "window", a->window) | h5u_attr_i64(f, NULL, "seed", (long long)a->seed);
-			w |= h5u_close(f, a->out, &err);
+}
+
+static int write_dataset(const trace_cli *a, const set_summary *S, const char *model_path)
+{
+	fp_error err = {0};
+	int L = S->L, traced = S->t.traced;
+	hid_t f = h5u_create(a->out, a->force, &err);
+	int w = f < 0;
+	if (!w) {
+		size_t d2[2] = {FS_NCAT, (size_t)L}, d6[1] = {FS_NCAT};
+		int32_t c32[FS_NCAT];
+		for (int c = 0; c < FS_NCAT; c++)
+			c32[c] = (int32_t)S->cnt[c];
+		for (int k = 0; k < TR_NKINDS; k++) {
+			if (!S->mean[k])
+				continue;
+			char nm[64];
+			snprintf(nm, sizeof nm, "%s/mean", TR_KIND_NAME[k]);
+			w |= h5u_f64(f, nm, 2, d2, S->mean[k]);
+			snprintf(nm, sizeof nm, "%s/se", TR_KIND_NAME[k]);
+			w |= h5u_f64(f, nm, 2, d2, S->se[k]);
+			snprintf(nm, sizeof nm, "%s/n", TR_KIND_NAME[k]);
+			w |= h5u_i32(f, nm, 1, d6, c32);
 		}
-		if (w)
-			rc = cli_error("trace", "%s", err.msg[0] ? err.msg : "cannot write the results to the HDF5 file");
-		else if (a->fmt == FMT_TEXT)
-			printf("wrote %s\n", a->out);
+		w |= h5u_strs(f, "category", FS_NCAT, (char *const *)FS_CAT_NAME);
+		w |= cli_result_header(f, RES_TRACE_DATASET, model_path, &err) |
+		     h5u_attr_str(f, NULL, "prompts_file", a->prompts) | h5u_attr_i64(f, NULL, "n_prompts", S->nf) |
+		     h5u_attr_i64(f, NULL, "n_known", S->n_known) | h5u_attr_i64(f, NULL, "n_traced", traced) |
+		     h5u_attr_i64(f, NULL, "n_skipped_lines", S->n_bad) |
+		     h5u_attr_str(f, NULL, "subject_span", a->cover ? "cover" : "strict") |
+		     h5u_attr_i64(f, NULL, "n_subjects_covered", S->n_cover) |
+		     h5u_attr_str(f, NULL, "corruption", S->corr) | h5u_attr_f64(f, NULL, "mean_high", S->t.high / traced) |
+		     h5u_attr_f64(f, NULL, "mean_low", S->t.low / traced) | h5u_attr_f64(f, NULL, "noise", S->noise) |
+		     h5u_attr_i64(f, NULL, "samples", a->replace ? 1 : a->samples) |
+		     h5u_attr_i64(f, NULL, "window", a->window) | h5u_attr_i64(f, NULL, "seed", (long long)a->seed);
+		w |= h5u_close(f, a->out, &err);
+	}
+	if (w)
+		return cli_error("trace", "%s", err.msg[0] ? err.msg : "cannot write the results to the HDF5 file");
+	if (a->fmt == FMT_TEXT)
+		printf("wrote %s\n", a->out);
+	return 0;
+}
+
+static int dataset(trace_cli *a)
+{
+	fp_model *m = cli_load_model("trace", a->model);
+	if (!m)
+		return 1;
+	fs_set set = {0};
+	fs_acc acc = {0};
+	fp_error err = {0};
+	set_summary S = {.L = m->cfg.n_layers, .cnt = acc.n};
+	int rc = read_facts(a, m, &set, &S.n_bad, &S.n_cover);
+	if (rc)
+		goto done;
+	/* which facts the model knows: the target's first token is the clean top token */
+	fp_progress pg;
+	fp_progress_start(&pg, stderr, a->quiet, "trace", "facts checked (clean top-1 = target?)", NULL, set.n);
+	if ((S.n_known = fs_mark_known(m, &set, known_progress, &pg, &err)) < 0) {
+		rc = cli_error("trace", "'%s' %s", a->prompts, err.msg);
+		goto done;
+	}
+	fp_progress_end(&pg, set.n, 0);
+	S.nf = set.n;
+	print_counts(a, &set, S.n_known, S.n_bad, S.n_cover);
+	if (fs_acc_init(&acc, S.L, a->kinds)) {
+		rc = cli_error("trace", "out of memory");
+		goto done;
+	}
+	double t0 = now();
+	st_rng rng = st_rng_seed(a->seed);
+	S.noise = a->noise_sd > 0 ? a->noise_sd * tr_embedding_std(m) : a->noise_abs;
+	tr_opts o = {a->kinds, a->window, a->samples, S.noise, a->seed, NULL, 0, NULL, NULL};
+	int todo = a->limit > 0 && a->limit < S.n_known ? a->limit : S.n_known;
+	fp_progress_start(&pg, stderr, a->quiet, "trace", "prompts traced", NULL, todo);
+	if (fs_trace(m, &set, &o, a->replace, a->limit, &rng, &acc, &S.t, traced_progress, &pg, &err)) {
+		rc = cli_error("trace", "'%s' %s", a->prompts, err.msg);
+		goto done;
+	}
+	fp_progress_end(&pg, S.t.traced, 0);
+	S.secs = now() - t0;
+	if (S.t.traced == 0) {
+		rc = cli_error("trace", "no prompt of '%s' could be traced (%d known%s)", a->prompts, S.n_known,
+			       S.t.no_repl ? ", none with a replacement subject of the same token count" : "");
+		goto done;
 	}
 	for (int k = 0; k < TR_NKINDS; k++)
-		free(mean[k]), free(se[k]);
+		if (acc.a[k] && fs_acc_result(&acc, k, &S.mean[k], &S.se[k])) {
+			rc = cli_error("trace", "out of memory");
+			goto done;
+		}
+	S.corr = a->replace ? "symmetric token replacement" : "gaussian noise on the subject embeddings";
+	print_dataset(a, &S);
+	if (a->out)
+		rc = write_dataset(a, &S, m->gguf->path);
 done:
-	prompts_close(pr);
-	if (F)
-		facts_free(F, nf);
 	for (int k = 0; k < TR_NKINDS; k++)
-		free(sum[k]), free(ss[k]);
-	free(cnt), free(logits);
+		free(S.mean[k]), free(S.se[k]);
+	fs_acc_free(&acc);
+	fs_free(&set);
 	fp_model_free(m);
 	return rc;
 }
