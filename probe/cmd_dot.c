@@ -2,6 +2,7 @@
  * residual vector with a concept direction, for one prompt, a prompt set, or
  * a recording. */
 #include "analysis.h"
+#include "project.h"
 #include "cli.h"
 #include "progress.h"
 #include "h5util.h"
@@ -64,39 +65,24 @@ static const char HELP[] =
 	"example: factprobe dot \"Michael Jordan plays the sport of\" --at last \\\n"
 	"             --direction 'tok:\" basketball\"'\n";
 
-typedef struct acc {
-	double s_dot, ss_dot, s_cos, ss_cos;
-	long n;
-} acc;
-
-static void add(acc *a, double dot, double cos_)
-{
-	a->s_dot += dot, a->ss_dot += dot * dot, a->s_cos += cos_, a->ss_cos += cos_ * cos_, a->n++;
-}
-
-static double mean_of(double s, long n)
-{
-	return n ? s / n : NAN;
-}
-
-static double std_of(double s, double ss, long n)
-{
-	if (n < 2)
-		return NAN;
-	double v = (ss - s * s / n) / (n - 1);
-	return v > 0 ? sqrt(v) : 0;
-}
-
-/* dot, cos and |x| of x with direction v */
-static void dotcos(const float *x, const float *v, int W, double *dot, double *cs, double *nx)
-{
-	double d = 0, xx = 0, vv = 0;
-	for (int k = 0; k < W; k++)
-		d += (double)x[k] * v[k], xx += (double)x[k] * x[k], vv += (double)v[k] * v[k];
-	*dot = d;
-	*nx = sqrt(xx);
-	*cs = xx > 0 && vv > 0 ? d / sqrt(xx * vv) : 0;
-}
+typedef struct dot_run {
+	/* options */
+	const char *dir_spec, *hook, *subject, *prompts, *from, *out;
+	int fmt, multi, normalize, force, quiet, at, at_pos, single;
+	/* the model, hook and direction */
+	fp_model *m;
+	an_dir *dir;
+	int kind, hl, l0, l1, nl, W;
+	char hname[128];
+	double vnorm;
+	/* one prompt: dot, cos, norm [nl][npos] */
+	char *text;
+	int32_t *ids;
+	int n, npos, *poslist;
+	double *dots, *coss, *norms;
+	/* a prompt set or a recording: per layer */
+	pj_layer *A;
+} dot_run;
 
 static void hook_label(int kind, int layer, char *buf, size_t n)
 {
@@ -106,6 +92,333 @@ static void hook_label(int kind, int layer, char *buf, size_t n)
 		snprintf(buf, n, "blocks.*.%s", t + strlen("blocks.0."));
 	else
 		snprintf(buf, n, "%s", t);
+}
+
+/* the hook and the direction, checked against each other */
+static int setup(dot_run *d)
+{
+	fp_error err = {0};
+	int L = d->m->cfg.n_layers;
+	if (cli_parse_hook_pattern("dot", d->m, d->hook, &d->kind, &d->hl))
+		return 2;
+	d->W = fp_hook_width(d->m, d->kind);
+	hook_label(d->kind, d->hl, d->hname, sizeof d->hname);
+	if (an_dir_parse(d->m, d->dir_spec, d->multi, d->normalize, &d->dir, &err))
+		return cli_error("dot", "--direction: %s", err.msg);
+	if (d->dir->width != d->W)
+		return cli_error("dot", "the direction has %d dimensions but %s has %d; pick a hook of the direction's "
+					"space (--hook)", d->dir->width, d->hname, d->W);
+	d->l0 = d->hl < 0 ? 0 : d->hl, d->l1 = d->hl < 0 ? L : d->hl + 1, d->nl = d->l1 - d->l0;
+	for (int l = d->l0; l < d->l1; l++)
+		if (!an_dir_at(d->dir, l))
+			return cli_error("dot", "the direction has no vector for layer %d", l);
+	const float *v = an_dir_at(d->dir, d->l0);
+	for (int k = 0; k < d->W; k++)
+		d->vnorm += (double)v[k] * v[k];
+	d->vnorm = sqrt(d->vnorm);
+	if (!d->single && !(d->A = calloc((size_t)d->nl, sizeof *d->A)))
+		return cli_error("dot", "out of memory");
+	return 0;
+}
+
+static int run_single(dot_run *d, const char *prompt_arg)
+{
+	fp_error err = {0};
+	size_t len;
+	int s0 = -1, s1 = -1, n;
+	if (!(d->text = cli_text_arg("dot", prompt_arg, &len)))
+		return 1;
+	if (fp_tokenize(d->m->tok, d->text, len, -1, &d->ids, &d->n, &err))
+		return cli_error("dot", "%s", err.msg);
+	if ((n = d->n) == 0)
+		return cli_error("dot", "the prompt is empty (no tokens)");
+	if (d->subject && an_subject_span(d->m, d->text, d->subject, d->ids, n, ps_has_bos(d->m, d->ids, n, -1), &s0, &s1))
+		return cli_error("dot", "--subject '%s' does not occur in the prompt", d->subject);
+	if (!(d->poslist = malloc((size_t)n * sizeof *d->poslist)))
+		return cli_error("dot", "out of memory");
+	if (d->at == AT_ALL) {
+		for (int t = 0; t < n; t++)
+			d->poslist[d->npos++] = t;
+	} else if ((d->poslist[d->npos++] = cli_at_position("dot", d->at, d->at_pos, n, s1)) < 0) {
+		return 1;
+	}
+	size_t k = (size_t)d->nl * d->npos;
+	d->dots = malloc(k * sizeof *d->dots), d->coss = malloc(k * sizeof *d->coss), d->norms = malloc(k * sizeof *d->norms);
+	if (!d->dots || !d->coss || !d->norms)
+		return cli_error("dot", "out of memory");
+	if (pj_prompt(d->m, d->ids, n, d->kind, d->dir, d->l0, d->l1, d->poslist, d->npos, d->dots, d->coss, d->norms, &err))
+		return cli_error("dot", "%s", err.msg);
+	return 0;
+}
+
+static int run_recording(dot_run *d)
+{
+	fp_error err = {0};
+	h5rec_in *rec = NULL;
+	h5rec_meta mt;
+	int L = d->m->cfg.n_layers, rc = 0;
+	if (h5rec_open(&rec, d->from, &mt, &err))
+		return cli_error("dot", "%s", err.msg);
+	if (mt.n_layers != L || mt.d_model != d->m->cfg.d_model)
+		rc = cli_error("dot", "'%s' was recorded from a model with %d layers of width %d, not this one (%d, %d)",
+			       d->from, mt.n_layers, mt.d_model, L, d->m->cfg.d_model);
+	else if (pj_recording(rec, &mt, d->kind, d->dir, d->l0, d->l1, d->A, &err))
+		rc = cli_error("dot", "%s", err.msg);
+	h5rec_in_close(rec);
+	return rc;
+}
+
+static int run_prompts(dot_run *d)
+{
+	fp_error err = {0};
+	prompt_reader *pr = NULL;
+	const fp_model *m = d->m;
+	if (prompts_open(&pr, d->prompts, &err))
+		return cli_error("dot", "%s", err.msg);
+	if (d->at == AT_SUBJECT_LAST && !prompts_has_subject(pr)) {
+		prompts_close(pr);
+		return cli_error("dot", "--at subject-last needs a 'subject' column in '%s'", d->prompts);
+	}
+	fp_prompt p;
+	int r, rc = 0, n = 0;
+	int32_t *ids = NULL;
+	long done_p = 0;
+	fp_progress pg;
+	fp_progress_start(&pg, stderr, d->quiet, "dot", "prompts", NULL, prompts_count(d->prompts));
+	while ((r = prompts_next(pr, &p, &err)) == 1) {
+		fp_progress_update(&pg, done_p++, 0);
+		free(ids), ids = NULL;
+		if (fp_tokenize(m->tok, p.text, p.len, -1, &ids, &n, &err) || n == 0) {
+			rc = cli_error("dot", "'%s' line %ld: %s", d->prompts, p.line, n ? err.msg : "no tokens");
+			break;
+		}
+		int s0 = -1, s1 = -1, pa = 0, pb = n;
+		if (d->at == AT_SUBJECT_LAST &&
+		    an_subject_span(m, p.text, p.subject, ids, n, ps_has_bos(m, ids, n, -1), &s0, &s1)) {
+			rc = cli_error("dot", "'%s' line %ld, field 'subject': not found in the prompt", d->prompts, p.line);
+			break;
+		}
+		if (d->at != AT_ALL) {
+			pa = d->at == AT_SUBJECT_LAST ? s1 - 1 : d->at == AT_LAST ? n - 1 : d->at_pos < 0 ? n + d->at_pos : d->at_pos;
+			if (pa < 0 || pa >= n) {
+				rc = cli_error("dot", "'%s' line %ld: --at %d is outside its %d tokens", d->prompts, p.line,
+					       d->at_pos, n);
+				break;
+			}
+			pb = pa + 1;
+		}
+		if (pj_prompt_add(d->m, ids, n, d->kind, d->dir, d->l0, d->l1, pa, pb, d->A, &err)) {
+			rc = cli_error("dot", "%s", err.msg);
+			break;
+		}
+	}
+	free(ids);
+	if (!rc && r >= 0)
+		fp_progress_end(&pg, done_p, 0);
+	if (r < 0)
+		rc = cli_error("dot", "%s", err.msg);
+	prompts_close(pr);
+	if (!rc && d->A[0].dot.n == 0)
+		rc = cli_error("dot", "'%s' holds no prompts", d->prompts);
+	return rc;
+}
+
+/* a std for JSON: null below 2 values */
+static json_t *json_sd(const st_acc *a)
+{
+	return a->n > 1 ? json_real(st_acc_sd(a)) : json_null();
+}
+
+static void print_json(const dot_run *d)
+{
+	json_t *o = json_object(), *rows = json_array();
+	json_object_set_new(o, "direction", json_string(d->dir->label));
+	json_object_set_new(o, "normalized", json_boolean(d->dir->normalized));
+	json_object_set_new(o, "direction_norm", json_real(d->vnorm));
+	json_object_set_new(o, "hook", json_string(d->hname));
+	if (d->single) {
+		char *ct = tb_utf8_clean(d->text, strlen(d->text));
+		json_object_set_new(o, "prompt", json_string(ct ? ct : ""));
+		free(ct);
+		for (int l = d->l0; l < d->l1; l++)
+			for (int i = 0; i < d->npos; i++) {
+				size_t k = (size_t)(l - d->l0) * d->npos + i;
+				char *tt = cli_token_text(d->m, d->ids[d->poslist[i]]);
+				json_t *e = json_object();
+				json_object_set_new(e, "layer", json_integer(l));
+				json_object_set_new(e, "position", json_integer(d->poslist[i]));
+				json_object_set_new(e, "token", json_string(tt ? tt : ""));
+				json_object_set_new(e, "dot", json_real(d->dots[k]));
+				json_object_set_new(e, "cos", json_real(d->coss[k]));
+				json_object_set_new(e, "norm", json_real(d->norms[k]));
+				json_array_append_new(rows, e);
+				free(tt);
+			}
+	} else {
+		json_object_set_new(o, "source", json_string(d->from ? d->from : d->prompts));
+		json_object_set_new(o, "at", json_string(d->from ? "recorded rows" : ps_at_name(d->at)));
+		for (int l = d->l0; l < d->l1; l++) {
+			const pj_layer *a = &d->A[l - d->l0];
+			json_t *e = json_object();
+			json_object_set_new(e, "layer", json_integer(l));
+			json_object_set_new(e, "n", json_integer((json_int_t)a->dot.n));
+			json_object_set_new(e, "mean_dot", json_real(st_acc_mean(&a->dot)));
+			json_object_set_new(e, "std_dot", json_sd(&a->dot));
+			json_object_set_new(e, "mean_cos", json_real(st_acc_mean(&a->cos)));
+			json_object_set_new(e, "std_cos", json_sd(&a->cos));
+			json_array_append_new(rows, e);
+		}
+	}
+	json_object_set_new(o, "rows", rows);
+	json_dumpf(o, stdout, JSON_INDENT(2));
+	fputc('\n', stdout);
+	json_decref(o);
+}
+
+static void print_tsv(const dot_run *d)
+{
+	if (d->single) {
+		printf("layer\tposition\ttoken\tdot\tcos\tnorm\n");
+		for (int l = d->l0; l < d->l1; l++)
+			for (int i = 0; i < d->npos; i++) {
+				size_t k = (size_t)(l - d->l0) * d->npos + i;
+				char tb[512];
+				int tl = fp_token_decode(d->m->tok, d->ids[d->poslist[i]], tb, sizeof tb);
+				printf("%d\t%d\t", l, d->poslist[i]);
+				tb_tsv_escape(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
+				printf("\t%.6g\t%.6g\t%.6g\n", d->dots[k], d->coss[k], d->norms[k]);
+			}
+		return;
+	}
+	printf("layer\tn\tmean_dot\tstd_dot\tmean_cos\tstd_cos\n");
+	for (int l = d->l0; l < d->l1; l++) {
+		const pj_layer *a = &d->A[l - d->l0];
+		printf("%d\t%ld\t%.6g\t%.6g\t%.6g\t%.6g\n", l, (long)a->dot.n, st_acc_mean(&a->dot), st_acc_sd(&a->dot),
+		       st_acc_mean(&a->cos), st_acc_sd(&a->cos));
+	}
+}
+
+/* one prompt, every position: the cosines as a layer x token grid */
+static void print_grid(const dot_run *d)
+{
+	printf("%5s", "layer");
+	for (int i = 0; i < d->npos; i++) {
+		char tb[64];
+		int tl = fp_token_decode(d->m->tok, d->ids[d->poslist[i]], tb, sizeof tb), cols = 0;
+		tl = tl < 7 ? tl : 7;
+		printf(" ");
+		for (int k = 0; k < tl; k++, cols++) {
+			unsigned char ch = (unsigned char)tb[k];
+			if (ch < 0x20 || ch == 0x7f || ch >= 0x80)
+				ch = '?';
+			putchar(ch == ' ' ? '_' : ch);
+		}
+		printf("%*s", 7 - cols, "");
+	}
+	printf("\n");
+	for (int l = d->l0; l < d->l1; l++) {
+		printf("%5d", l);
+		for (int i = 0; i < d->npos; i++)
+			printf(" %7.4f", d->coss[(size_t)(l - d->l0) * d->npos + i]);
+		printf("\n");
+	}
+}
+
+static void print_text(const dot_run *d)
+{
+	int l0 = d->l0, l1 = d->l1, nl = d->nl;
+	printf("direction: %s, %s", d->dir->label, d->dir->normalized ? "normalised to unit length" : "not normalised");
+	if (!d->dir->per_layer)
+		printf(", |v| = %.4g", d->vnorm);
+	printf("\nhook: %s\n", d->hname);
+	if (d->single) {
+		printf("prompt ");
+		tb_print_quoted(stdout, d->text, strlen(d->text));
+	}
+	if (d->single && d->npos == 1) {
+		char tb[256];
+		int tl = fp_token_decode(d->m->tok, d->ids[d->poslist[0]], tb, sizeof tb);
+		printf(" (%d tokens), position %d ", d->n, d->poslist[0]);
+		tb_print_quoted(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
+		printf("\n%5s %12s %9s %10s\n", "layer", "dot", "cos", "|x|");
+		for (int l = l0; l < l1; l++)
+			printf("%5d %12.4f %9.4f %10.3f\n", l, d->dots[l - l0], d->coss[l - l0], d->norms[l - l0]);
+		if (nl >= 4) {
+			int q = nl / 4;
+			double a = 0, b = 0;
+			for (int i = 0; i < q; i++)
+				a += d->coss[i], b += d->coss[nl - q + i];
+			printf("mean cos, first quarter (layers %d-%d): %.4f; last quarter (layers %d-%d): %.4f\n", l0,
+			       l0 + q - 1, a / q, l1 - q, l1 - 1, b / q);
+		}
+	} else if (d->single) {
+		printf(" (%d tokens); cosine per layer (rows) and token (columns); dot products: --tsv or --json\n", d->n);
+		print_grid(d);
+	} else {
+		printf("over %s (%s)\n", d->from ? d->from : d->prompts, d->from ? "all recorded rows" : ps_at_name(d->at));
+		printf("%5s %7s %12s %10s %9s %8s\n", "layer", "n", "mean dot", "std", "mean cos", "std");
+		for (int l = l0; l < l1; l++) {
+			const pj_layer *a = &d->A[l - l0];
+			printf("%5d %7ld %12.4f %10.4f %9.4f %8.4f\n", l, (long)a->dot.n, st_acc_mean(&a->dot),
+			       st_acc_sd(&a->dot), st_acc_mean(&a->cos), st_acc_sd(&a->cos));
+		}
+	}
+}
+
+static int write_h5(const dot_run *d)
+{
+	fp_error err = {0};
+	int nl = d->nl, npos = d->npos;
+	hid_t f = h5u_create(d->out, d->force, &err);
+	if (f < 0)
+		return cli_error("dot", "%s", err.msg);
+	int w = 0;
+	size_t dl[1] = {(size_t)nl};
+	int32_t *layers = malloc((size_t)nl * sizeof *layers);
+	for (int l = d->l0; l < d->l1 && layers; l++)
+		layers[l - d->l0] = l;
+	w |= layers ? h5u_i32(f, "layer", 1, dl, layers) : -1;
+	free(layers);
+	if (d->single) {
+		size_t d2[2] = {(size_t)nl, (size_t)npos}, dp[1] = {(size_t)npos};
+		w |= h5u_f64(f, "dot", 2, d2, d->dots) | h5u_f64(f, "cos", 2, d2, d->coss) | h5u_f64(f, "norm", 2, d2, d->norms);
+		int32_t *pid = malloc((size_t)npos * sizeof *pid), *pp = malloc((size_t)npos * sizeof *pp);
+		char **tt = calloc((size_t)npos, sizeof *tt);
+		for (int i = 0; i < npos && pid && pp && tt; i++) {
+			pid[i] = d->ids[d->poslist[i]], pp[i] = d->poslist[i];
+			tt[i] = cli_token_text(d->m, d->ids[d->poslist[i]]);
+		}
+		w |= pid && pp && tt ? h5u_i32(f, "position", 1, dp, pp) | h5u_i32(f, "token_id", 1, dp, pid) |
+					       h5u_strs(f, "token", (size_t)npos, tt)
+				     : -1;
+		for (int i = 0; i < npos && tt; i++)
+			free(tt[i]);
+		free(tt), free(pid), free(pp);
+		w |= h5u_attr_str(f, NULL, "prompt", d->text);
+	} else {
+		double *b = malloc((size_t)nl * 4 * sizeof *b);
+		int32_t *cnt = malloc((size_t)nl * sizeof *cnt);
+		for (int l = 0; l < nl && b && cnt; l++) {
+			const pj_layer *a = &d->A[l];
+			b[l] = st_acc_mean(&a->dot), b[nl + l] = st_acc_sd(&a->dot);
+			b[2 * nl + l] = st_acc_mean(&a->cos), b[3 * nl + l] = st_acc_sd(&a->cos);
+			cnt[l] = (int32_t)a->dot.n;
+		}
+		w |= b && cnt ? h5u_f64(f, "mean_dot", 1, dl, b) | h5u_f64(f, "std_dot", 1, dl, b + nl) |
+					h5u_f64(f, "mean_cos", 1, dl, b + 2 * nl) | h5u_f64(f, "std_cos", 1, dl, b + 3 * nl) |
+					h5u_i32(f, "n", 1, dl, cnt)
+			      : -1;
+		free(b), free(cnt);
+		w |= h5u_attr_str(f, NULL, "source", d->from ? d->from : d->prompts);
+	}
+	w |= cli_result_header(f, RES_DOT, d->m->gguf->path, &err) | h5u_attr_str(f, NULL, "direction", d->dir->label) |
+	     h5u_attr_i64(f, NULL, "normalized", d->dir->normalized) | h5u_attr_str(f, NULL, "hook", d->hname) |
+	     h5u_attr_str(f, NULL, "at", d->from ? "recorded rows" : ps_at_name(d->at));
+	if (h5u_close(f, d->out, &err) || w)
+		return cli_error("dot", "%s", w ? "cannot write the results to the HDF5 file" : err.msg);
+	if (d->fmt == FMT_TEXT)
+		printf("wrote %s\n", d->out);
+	return 0;
 }
 
 int cmd_dot(int argc, char **argv)
@@ -119,443 +432,68 @@ int cmd_dot(int argc, char **argv)
 		{"output", required_argument, 0, 'o'}, {"force", no_argument, 0, 'f'}, {"help", no_argument, 0, 'h'},
 		{"skip-bad", no_argument, 0, 'B'}, {"quiet", no_argument, 0, 'q'},
 		{0, 0, 0, 0}};
-	const char *model = NULL, *dir_spec = NULL, *hook = "blocks.*.hook_resid_post", *at_s = NULL, *subject = NULL;
-	const char *prompts = NULL, *from = NULL, *out = NULL;
-	int fmt = FMT_TEXT, multi = 0, normalize = 0, force = 0, quiet = 0, c;
+	dot_run d = {.hook = "blocks.*.hook_resid_post", .fmt = FMT_TEXT};
+	const char *model = NULL, *at_s = NULL;
+	int c;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":m:d:p:o:hq", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm': model = optarg; break;
-		case 'd': dir_spec = optarg; break;
-		case 'H': hook = optarg; break;
+		case 'd': d.dir_spec = optarg; break;
+		case 'H': d.hook = optarg; break;
 		case 'a': at_s = optarg; break;
-		case 's': subject = optarg; break;
-		case 'p': prompts = optarg; break;
-		case 'F': from = optarg; break;
+		case 's': d.subject = optarg; break;
+		case 'p': d.prompts = optarg; break;
+		case 'F': d.from = optarg; break;
 		case 'M':
-			if (!strcmp(optarg, "mean")) multi = 1;
-			else if (!strcmp(optarg, "first")) multi = 2;
+			if (!strcmp(optarg, "mean")) d.multi = 1;
+			else if (!strcmp(optarg, "first")) d.multi = 2;
 			else return cli_usage_error("dot", "--multi takes mean or first, not '%s'", optarg);
 			break;
-		case 'n': normalize = 1; break;
-		case 'T': fmt = FMT_TSV; break;
-		case 'J': fmt = FMT_JSON; break;
-		case 'o': out = optarg; break;
-		case 'f': force = 1; break;
+		case 'n': d.normalize = 1; break;
+		case 'T': d.fmt = FMT_TSV; break;
+		case 'J': d.fmt = FMT_JSON; break;
+		case 'o': d.out = optarg; break;
+		case 'f': d.force = 1; break;
 		case 'B': cli_skip_bad("dot"); break;
-		case 'q': quiet = 1; break;
+		case 'q': d.quiet = 1; break;
 		case 'h': fputs(HELP, stdout); return 0;
 		default: return cli_bad_option("dot", c, argv);
 		}
 	}
-	int n_src = (optind < argc) + (prompts != NULL) + (from != NULL);
+	int n_src = (optind < argc) + (d.prompts != NULL) + (d.from != NULL);
 	if (n_src != 1 || argc - optind > 1)
 		return cli_usage_error("dot", "give one PROMPT, or -p PROMPTS, or --from ACTS.h5");
-	if (!dir_spec)
+	if (!d.dir_spec)
 		return cli_usage_error("dot", "--direction is required, e.g. --direction 'tok:\" basketball\"'");
-	int at = prompts ? AT_LAST : AT_ALL, at_pos = 0;
-	if (at_s && cli_parse_at("dot", at_s, 0xf, &at, &at_pos))
+	d.at = d.prompts ? AT_LAST : AT_ALL;
+	if (at_s && cli_parse_at("dot", at_s, 0xf, &d.at, &d.at_pos))
 		return 2;
-	if (from && at_s)
+	if (d.from && at_s)
 		return cli_usage_error("dot", "--at does not apply to --from: a recording's rows are the positions "
 					      "it recorded");
-	if (out && !force && access(out, F_OK) == 0)
-		return cli_error("dot", "'%s' exists; pass --force to replace it", out);
-
-	fp_model *m = cli_load_model("dot", model);
-	if (!m)
+	if (d.out && !d.force && access(d.out, F_OK) == 0)
+		return cli_error("dot", "'%s' exists; pass --force to replace it", d.out);
+	if (!(d.m = cli_load_model("dot", model)))
 		return 1;
-	int rc = 0, kind, hl, L = m->cfg.n_layers, W;
-	an_dir *dir = NULL;
-	fp_error err = {0};
-	char *text = NULL, hname[128];
-	int32_t *ids = NULL;
-	float *cap = NULL;
-	acc *A = NULL;
-	double *dots = NULL, *coss = NULL, *norms = NULL;
-	int n = 0, s0 = -1, s1 = -1, npos = 0, *poslist = NULL;
-	h5rec_in *rec = NULL;
-	if (cli_parse_hook_pattern("dot", m, hook, &kind, &hl)) {
-		rc = 2;
-		goto done;
+	d.single = !d.prompts && !d.from;
+	int rc = setup(&d);
+	if (!rc)
+		rc = d.single ? run_single(&d, argv[optind]) : d.from ? run_recording(&d) : run_prompts(&d);
+	if (!rc) {
+		if (d.fmt == FMT_JSON)
+			print_json(&d);
+		else if (d.fmt == FMT_TSV)
+			print_tsv(&d);
+		else
+			print_text(&d);
+		if (d.out)
+			rc = write_h5(&d);
 	}
-	W = fp_hook_width(m, kind);
-	hook_label(kind, hl, hname, sizeof hname);
-	if (an_dir_parse(m, dir_spec, multi, normalize, &dir, &err)) {
-		rc = cli_error("dot", "--direction: %s", err.msg);
-		goto done;
-	}
-	if (dir->width != W) {
-		rc = cli_error("dot", "the direction has %d dimensions but %s has %d; pick a hook of the direction's "
-				      "space (--hook)", dir->width, hname, W);
-		goto done;
-	}
-	int l0 = hl < 0 ? 0 : hl, l1 = hl < 0 ? L : hl + 1, nl = l1 - l0;
-	for (int l = l0; l < l1; l++)
-		if (!an_dir_at(dir, l)) {
-			rc = cli_error("dot", "the direction has no vector for layer %d", l);
-			goto done;
-		}
-	double vnorm = 0;
-	{
-		const float *v = an_dir_at(dir, l0);
-		for (int k = 0; k < W; k++)
-			vnorm += (double)v[k] * v[k];
-		vnorm = sqrt(vnorm);
-	}
-	int single = !prompts && !from;
-	if (single) {
-		size_t len;
-		if (!(text = cli_text_arg("dot", argv[optind], &len))) {
-			rc = 1;
-			goto done;
-		}
-		if (fp_tokenize(m->tok, text, len, -1, &ids, &n, &err)) {
-			rc = cli_error("dot", "%s", err.msg);
-			goto done;
-		}
-		if (n == 0) {
-			rc = cli_error("dot", "the prompt is empty (no tokens)");
-			goto done;
-		}
-		int has_bos = ps_has_bos(m, ids, n, -1);
-		if (subject && an_subject_span(m, text, subject, ids, n, has_bos, &s0, &s1)) {
-			rc = cli_error("dot", "--subject '%s' does not occur in the prompt", subject);
-			goto done;
-		}
-		poslist = malloc((size_t)n * sizeof *poslist);
-		if (at == AT_ALL) {
-			for (int t = 0; t < n; t++)
-				poslist[npos++] = t;
-		} else {
-			int p = cli_at_position("dot", at, at_pos, n, s1);
-			if (p < 0) {
-				rc = 1;
-				goto done;
-			}
-			poslist[npos++] = p;
-		}
-		cap = malloc((size_t)L * n * W * sizeof *cap);
-		dots = malloc((size_t)nl * npos * sizeof *dots);
-		coss = malloc((size_t)nl * npos * sizeof *coss);
-		norms = malloc((size_t)nl * npos * sizeof *norms);
-		if (!cap || !dots || !coss || !norms) {
-			rc = cli_error("dot", "out of memory");
-			goto done;
-		}
-		if (an_capture(m, ids, n, kind, cap, &err)) {
-			rc = cli_error("dot", "%s", err.msg);
-			goto done;
-		}
-		for (int l = l0; l < l1; l++)
-			for (int i = 0; i < npos; i++) {
-				size_t k = (size_t)(l - l0) * npos + i;
-				dotcos(cap + ((size_t)l * n + poslist[i]) * W, an_dir_at(dir, l), W, &dots[k], &coss[k],
-				       &norms[k]);
-			}
-	} else {
-		A = calloc((size_t)nl, sizeof *A);
-		if (!A) {
-			rc = cli_error("dot", "out of memory");
-			goto done;
-		}
-		if (from) {
-			h5rec_meta mt;
-			if (h5rec_open(&rec, from, &mt, &err)) {
-				rc = cli_error("dot", "%s", err.msg);
-				goto done;
-			}
-			if (mt.n_layers != L || mt.d_model != m->cfg.d_model) {
-				rc = cli_error("dot", "'%s' was recorded from a model with %d layers of width %d, not this "
-						      "one (%d, %d)", from, mt.n_layers, mt.d_model, L, m->cfg.d_model);
-				goto done;
-			}
-			long chunk = 4096;
-			cap = malloc((size_t)chunk * W * sizeof *cap);
-			for (int l = l0; l < l1 && cap; l++) {
-				char hn[96];
-				fp_hook_name(kind, l, hn, sizeof hn);
-				for (long r0 = 0; r0 < mt.n_rows; r0 += chunk) {
-					long cnt = mt.n_rows - r0 < chunk ? mt.n_rows - r0 : chunk;
-					int w;
-					if (h5rec_read(rec, hn, r0, cnt, cap, &w, &err)) {
-						rc = cli_error("dot", "%s", err.msg);
-						goto done;
-					}
-					for (long r = 0; r < cnt; r++) {
-						double d, cs, nx;
-						dotcos(cap + (size_t)r * W, an_dir_at(dir, l), W, &d, &cs, &nx);
-						add(&A[l - l0], d, cs);
-					}
-				}
-				if (mt.n_rows == 0 && h5rec_read(rec, hn, 0, 0, NULL, &(int){0}, &err)) {
-					rc = cli_error("dot", "%s", err.msg);
-					goto done;
-				}
-			}
-			if (!cap) {
-				rc = cli_error("dot", "out of memory");
-				goto done;
-			}
-		} else {
-			prompt_reader *pr = NULL;
-			if (prompts_open(&pr, prompts, &err)) {
-				rc = cli_error("dot", "%s", err.msg);
-				goto done;
-			}
-			if (at == AT_SUBJECT_LAST && !prompts_has_subject(pr)) {
-				prompts_close(pr);
-				rc = cli_error("dot", "--at subject-last needs a 'subject' column in '%s'", prompts);
-				goto done;
-			}
-			fp_prompt p;
-			int r;
-			long done_p = 0;
-			fp_progress pg;
-			fp_progress_start(&pg, stderr, quiet, "dot", "prompts", NULL, prompts_count(prompts));
-			while ((r = prompts_next(pr, &p, &err)) == 1) {
-				fp_progress_update(&pg, done_p++, 0);
-				free(ids), ids = NULL;
-				if (fp_tokenize(m->tok, p.text, p.len, -1, &ids, &n, &err) || n == 0) {
-					rc = cli_error("dot", "'%s' line %ld: %s", prompts, p.line, n ? err.msg : "no tokens");
-					break;
-				}
-				int has_bos = ps_has_bos(m, ids, n, -1);
-				s0 = s1 = -1;
-				if (at == AT_SUBJECT_LAST && an_subject_span(m, p.text, p.subject, ids, n, has_bos, &s0, &s1)) {
-					rc = cli_error("dot", "'%s' line %ld, field 'subject': not found in the prompt", prompts,
-						       p.line);
-					break;
-				}
-				float *nc = realloc(cap, (size_t)L * n * W * sizeof *cap);
-				if (!nc) {
-					rc = cli_error("dot", "out of memory");
-					break;
-				}
-				cap = nc;
-				if (an_capture(m, ids, n, kind, cap, &err)) {
-					rc = cli_error("dot", "%s", err.msg);
-					break;
-				}
-				int pa = 0, pb = n;
-				if (at != AT_ALL) {
-					pa = at == AT_SUBJECT_LAST ? s1 - 1 : at == AT_LAST ? n - 1 : at_pos < 0 ? n + at_pos : at_pos;
-					if (pa < 0 || pa >= n) {
-						rc = cli_error("dot", "'%s' line %ld: --at %d is outside its %d tokens", prompts, p.line,
-							       at_pos, n);
-						break;
-					}
-					pb = pa + 1;
-				}
-				for (int l = l0; l < l1; l++)
-					for (int t = pa; t < pb; t++) {
-						double d, cs, nx;
-						dotcos(cap + ((size_t)l * n + t) * W, an_dir_at(dir, l), W, &d, &cs, &nx);
-						add(&A[l - l0], d, cs);
-					}
-			}
-			if (!rc && r >= 0)
-				fp_progress_end(&pg, done_p, 0);
-			if (r < 0)
-				rc = cli_error("dot", "%s", err.msg);
-			prompts_close(pr);
-			if (rc)
-				goto done;
-			if (A[0].n == 0) {
-				rc = cli_error("dot", "'%s' holds no prompts", prompts);
-				goto done;
-			}
-		}
-	}
-
-	/* ---- output ---- */
-	const char *norm_word = dir->normalized ? "normalised to unit length" : "not normalised";
-	if (fmt == FMT_JSON) {
-		json_t *o = json_object(), *rows = json_array();
-		json_object_set_new(o, "direction", json_string(dir->label));
-		json_object_set_new(o, "normalized", json_boolean(dir->normalized));
-		json_object_set_new(o, "direction_norm", json_real(vnorm));
-		json_object_set_new(o, "hook", json_string(hname));
-		if (single) {
-			char *ct = tb_utf8_clean(text, strlen(text));
-			json_object_set_new(o, "prompt", json_string(ct ? ct : ""));
-			free(ct);
-			for (int l = l0; l < l1; l++)
-				for (int i = 0; i < npos; i++) {
-					size_t k = (size_t)(l - l0) * npos + i;
-					char *tt = cli_token_text(m, ids[poslist[i]]);
-					json_t *e = json_object();
-					json_object_set_new(e, "layer", json_integer(l));
-					json_object_set_new(e, "position", json_integer(poslist[i]));
-					json_object_set_new(e, "token", json_string(tt ? tt : ""));
-					json_object_set_new(e, "dot", json_real(dots[k]));
-					json_object_set_new(e, "cos", json_real(coss[k]));
-					json_object_set_new(e, "norm", json_real(norms[k]));
-					json_array_append_new(rows, e);
-					free(tt);
-				}
-		} else {
-			json_object_set_new(o, "source", json_string(from ? from : prompts));
-			json_object_set_new(o, "at", json_string(from ? "recorded rows" : ps_at_name(at)));
-			for (int l = l0; l < l1; l++) {
-				acc *a = &A[l - l0];
-				json_t *e = json_object();
-				json_object_set_new(e, "layer", json_integer(l));
-				json_object_set_new(e, "n", json_integer(a->n));
-				json_object_set_new(e, "mean_dot", json_real(mean_of(a->s_dot, a->n)));
-				json_object_set_new(e, "std_dot", a->n > 1 ? json_real(std_of(a->s_dot, a->ss_dot, a->n)) : json_null());
-				json_object_set_new(e, "mean_cos", json_real(mean_of(a->s_cos, a->n)));
-				json_object_set_new(e, "std_cos", a->n > 1 ? json_real(std_of(a->s_cos, a->ss_cos, a->n)) : json_null());
-				json_array_append_new(rows, e);
-			}
-		}
-		json_object_set_new(o, "rows", rows);
-		json_dumpf(o, stdout, JSON_INDENT(2));
-		fputc('\n', stdout);
-		json_decref(o);
-	} else if (fmt == FMT_TSV) {
-		if (single) {
-			printf("layer\tposition\ttoken\tdot\tcos\tnorm\n");
-			for (int l = l0; l < l1; l++)
-				for (int i = 0; i < npos; i++) {
-					size_t k = (size_t)(l - l0) * npos + i;
-					char tb[512];
-					int tl = fp_token_decode(m->tok, ids[poslist[i]], tb, sizeof tb);
-					printf("%d\t%d\t", l, poslist[i]);
-					tb_tsv_escape(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
-					printf("\t%.6g\t%.6g\t%.6g\n", dots[k], coss[k], norms[k]);
-				}
-		} else {
-			printf("layer\tn\tmean_dot\tstd_dot\tmean_cos\tstd_cos\n");
-			for (int l = l0; l < l1; l++) {
-				acc *a = &A[l - l0];
-				printf("%d\t%ld\t%.6g\t%.6g\t%.6g\t%.6g\n", l, a->n, mean_of(a->s_dot, a->n),
-				       std_of(a->s_dot, a->ss_dot, a->n), mean_of(a->s_cos, a->n), std_of(a->s_cos, a->ss_cos, a->n));
-			}
-		}
-	} else {
-		printf("direction: %s, %s", dir->label, norm_word);
-		if (!dir->per_layer)
-			printf(", |v| = %.4g", vnorm);
-		printf("\nhook: %s\n", hname);
-		if (single && npos == 1) {
-			printf("prompt ");
-			tb_print_quoted(stdout, text, strlen(text));
-			char tb[256];
-			int tl = fp_token_decode(m->tok, ids[poslist[0]], tb, sizeof tb);
-			printf(" (%d tokens), position %d ", n, poslist[0]);
-			tb_print_quoted(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
-			printf("\n%5s %12s %9s %10s\n", "layer", "dot", "cos", "|x|");
-			for (int l = l0; l < l1; l++)
-				printf("%5d %12.4f %9.4f %10.3f\n", l, dots[l - l0], coss[l - l0], norms[l - l0]);
-			if (nl >= 4) {
-				int q = nl / 4;
-				double a = 0, b = 0;
-				for (int i = 0; i < q; i++)
-					a += coss[i], b += coss[nl - q + i];
-				printf("mean cos, first quarter (layers %d-%d): %.4f; last quarter (layers %d-%d): %.4f\n", l0,
-				       l0 + q - 1, a / q, l1 - q, l1 - 1, b / q);
-			}
-		} else if (single) {
-			printf("prompt ");
-			tb_print_quoted(stdout, text, strlen(text));
-			printf(" (%d tokens); cosine per layer (rows) and token (columns); dot products: --tsv or --json\n",
-			       n);
-			printf("%5s", "layer");
-			for (int i = 0; i < npos; i++) {
-				char tb[64];
-				int tl = fp_token_decode(m->tok, ids[poslist[i]], tb, sizeof tb);
-				tl = tl < 7 ? tl : 7;
-				printf(" ");
-				int cols = 0;
-				for (int k = 0; k < tl; k++) {
-					unsigned char ch = (unsigned char)tb[k];
-					if (ch < 0x20 || ch == 0x7f || ch >= 0x80)
-						ch = '?';
-					putchar(ch == ' ' ? '_' : ch);
-					cols++;
-				}
-				printf("%*s", 7 - cols, "");
-			}
-			printf("\n");
-			for (int l = l0; l < l1; l++) {
-				printf("%5d", l);
-				for (int i = 0; i < npos; i++)
-					printf(" %7.4f", coss[(size_t)(l - l0) * npos + i]);
-				printf("\n");
-			}
-		} else {
-			printf("over %s (%s)\n", from ? from : prompts,
-			       from ? "all recorded rows" : ps_at_name(at));
-			printf("%5s %7s %12s %10s %9s %8s\n", "layer", "n", "mean dot", "std", "mean cos", "std");
-			for (int l = l0; l < l1; l++) {
-				acc *a = &A[l - l0];
-				printf("%5d %7ld %12.4f %10.4f %9.4f %8.4f\n", l, a->n, mean_of(a->s_dot, a->n),
-				       std_of(a->s_dot, a->ss_dot, a->n), mean_of(a->s_cos, a->n), std_of(a->s_cos, a->ss_cos, a->n));
-			}
-		}
-	}
-	if (out) {
-		hid_t f = h5u_create(out, force, &err);
-		if (f < 0) {
-			rc = cli_error("dot", "%s", err.msg);
-			goto done;
-		}
-		int w = 0;
-		size_t dl[1] = {(size_t)nl};
-		int32_t *layers = malloc((size_t)nl * sizeof *layers);
-		for (int l = l0; l < l1 && layers; l++)
-			layers[l - l0] = l;
-		w |= layers ? h5u_i32(f, "layer", 1, dl, layers) : -1;
-		free(layers);
-		if (single) {
-			size_t d2[2] = {(size_t)nl, (size_t)npos}, dp[1] = {(size_t)npos};
-			w |= h5u_f64(f, "dot", 2, d2, dots) | h5u_f64(f, "cos", 2, d2, coss) | h5u_f64(f, "norm", 2, d2, norms);
-			int32_t *pid = malloc((size_t)npos * sizeof *pid), *pp = malloc((size_t)npos * sizeof *pp);
-			char **tt = calloc((size_t)npos, sizeof *tt);
-			for (int i = 0; i < npos && pid && pp && tt; i++) {
-				pid[i] = ids[poslist[i]], pp[i] = poslist[i];
-				tt[i] = cli_token_text(m, ids[poslist[i]]);
-			}
-			w |= pid && pp && tt ? h5u_i32(f, "position", 1, dp, pp) | h5u_i32(f, "token_id", 1, dp, pid) |
-						       h5u_strs(f, "token", (size_t)npos, tt)
-					     : -1;
-			for (int i = 0; i < npos && tt; i++)
-				free(tt[i]);
-			free(tt), free(pid), free(pp);
-			w |= h5u_attr_str(f, NULL, "prompt", text);
-		} else {
-			double *b = malloc((size_t)nl * 4 * sizeof *b);
-			int32_t *cnt = malloc((size_t)nl * sizeof *cnt);
-			for (int l = 0; l < nl && b && cnt; l++) {
-				acc *a = &A[l];
-				b[l] = mean_of(a->s_dot, a->n), b[nl + l] = std_of(a->s_dot, a->ss_dot, a->n);
-				b[2 * nl + l] = mean_of(a->s_cos, a->n), b[3 * nl + l] = std_of(a->s_cos, a->ss_cos, a->n);
-				cnt[l] = (int32_t)a->n;
-			}
-			w |= b && cnt ? h5u_f64(f, "mean_dot", 1, dl, b) | h5u_f64(f, "std_dot", 1, dl, b + nl) |
-						h5u_f64(f, "mean_cos", 1, dl, b + 2 * nl) |
-						h5u_f64(f, "std_cos", 1, dl, b + 3 * nl) | h5u_i32(f, "n", 1, dl, cnt)
-				      : -1;
-			free(b), free(cnt);
-			w |= h5u_attr_str(f, NULL, "source", from ? from : prompts);
-		}
-		w |= cli_result_header(f, RES_DOT, m->gguf->path, &err) | h5u_attr_str(f, NULL, "direction", dir->label) |
-		     h5u_attr_i64(f, NULL, "normalized", dir->normalized) | h5u_attr_str(f, NULL, "hook", hname) |
-		     h5u_attr_str(f, NULL, "at", from ? "recorded rows" : ps_at_name(at));
-		if (h5u_close(f, out, &err) || w) {
-			rc = cli_error("dot", "%s", w ? "cannot write the results to the HDF5 file" : err.msg);
-			goto done;
-		}
-		if (fmt == FMT_TEXT)
-			printf("wrote %s\n", out);
-	}
-done:
 	cli_skip_bad_report("dot");
-	h5rec_in_close(rec);
-	free(text), free(ids), free(cap), free(A), free(dots), free(coss), free(norms), free(poslist);
-	an_dir_free(dir);
-	fp_model_free(m);
+	free(d.text), free(d.ids), free(d.A), free(d.dots), free(d.coss), free(d.norms), free(d.poslist);
+	an_dir_free(d.dir);
+	fp_model_free(d.m);
 	return rc;
 }
