@@ -170,7 +170,9 @@ void an_neuron_scores(const fp_model *m, const an_run *run, int pos, int target,
 				w_in[(size_t)l * F + f] = w_out[(size_t)l * F + f] = NAN;
 			continue;
 		}
-		an_norm_row(m, ly->ln2_w, ly->ln2_b, run->resid_mid + ((size_t)l * n + pos) * D, xn);
+		/* what the MLP reads: resid_mid, or resid_pre with gptneox's parallel residual */
+		const float *in = m->cfg.parallel_resid ? run->resid : run->resid_mid;
+		an_norm_row(m, ly->ln2_w, ly->ln2_b, in + ((size_t)l * n + pos) * D, xn);
 		double xnn = 0;
 		for (int d = 0; d < D; d++)
 			xnn += (double)xn[d] * xn[d];

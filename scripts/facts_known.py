@@ -1,43 +1,47 @@
-#!/usr/bin/env python3
-"""Which facts of a fact set a model knows: for each row of the TSV files
-(columns id prompt subject target relation; see datasets/README.md), runs
-`factprobe predict` on the prompt and counts the fact as known when the
-target's first token is the model's first prediction (and, separately, in
-its top 10).  Prints one line per relation (TSV: relation, facts, top-1,
-top-10) and, with --rows, one line per fact.
+#!/usr/bin/python3
+"""Which facts of a fact set a model knows: records the logits at the last
+token of every prompt of each TSV (columns id prompt subject target
+relation; see datasets/README.md) with one `factprobe record --hooks logits
+--positions last` per file, and counts a fact as known when the target's
+first token is the model's first prediction (and, separately, in its top
+10).  Prints one TSV line per relation (relation, facts, top1, top10) and,
+with --rows, one line per fact (starting with '#': id, target, top token).
 
 usage: facts_known.py FACTPROBE MODEL FILE.tsv... [--rows]"""
-import json, subprocess, sys
+import json, os, subprocess, sys, tempfile
+
+import h5py
+import numpy as np
 
 fp, model, *files = sys.argv[1:]
 rows_out = "--rows" in files
 files = [f for f in files if f != "--rows"]
-
-
-def run(*args):
-    out = subprocess.run([fp, *args, "-m", model], check=True, capture_output=True, text=True).stdout
-    return json.loads(out)
-
+tmp = tempfile.mkdtemp()
+first = {}  # target -> its first token id
 
 print("relation\tfacts\ttop1\ttop10")
 for path in files:
-    with open(path, encoding="utf-8") as f:
-        lines = f.read().splitlines()
-    head = lines[0].split("\t")
-    ip, it, ir = head.index("prompt"), head.index("target"), head.index("relation")
-    n = top1 = top10 = 0
-    rel = None
-    for line in lines[1:]:
-        c = line.split("\t")
-        prompt = c[ip].replace("\\n", "\n")
-        rel = c[ir]
-        toks = run("tokenize", "--no-bos", "--json", c[it])
-        want = toks["ids"][0]
-        pred = run("predict", "-k", "10", "--json", prompt)["predictions"]
-        ids = [p["token_id"] for p in pred]
-        n += 1
-        top1 += ids[0] == want
-        top10 += want in ids
+    h5 = os.path.join(tmp, "logits.h5")
+    subprocess.run([fp, "record", "-q", "-m", model, "-p", path, "-o", h5, "--force", "--hooks", "logits",
+                    "--positions", "last", "--dtype", "f32"], check=True)
+    with h5py.File(h5, "r") as f:
+        lg = f["acts/logits"][:]
+        targets = [t.decode() if isinstance(t, bytes) else t for t in f["prompts/target"][:]]
+        ids = [t.decode() if isinstance(t, bytes) else t for t in f["prompts/id"][:]]
+        rel = f["prompts/relation"][0]
+        rel = rel.decode() if isinstance(rel, bytes) else rel
+    os.unlink(h5)
+    top1 = top10 = 0
+    for i, t in enumerate(targets):
+        if t not in first:
+            tok = json.loads(subprocess.run([fp, "tokenize", "-m", model, "--no-bos", "--json", t], check=True,
+                                            capture_output=True, text=True).stdout)
+            first[t] = tok["ids"][0]
+        want = first[t]
+        order = np.argsort(-lg[i], kind="stable")[:10]
+        top1 += int(order[0] == want)
+        top10 += int(want in order)
         if rows_out:
-            print("#\t%s\t%s\t%s\t%s" % (c[0], c[it], pred[0]["token"], "known" if ids[0] == want else "-"))
-    print("%s\t%d\t%d\t%d" % (rel, n, top1, top10), flush=True)
+            print("#\t%s\t%s\t%d\t%s" % (ids[i], t, int(order[0]), "known" if order[0] == want else "-"))
+    print("%s\t%d\t%d\t%d" % (rel, len(targets), top1, top10), flush=True)
+os.rmdir(tmp)
