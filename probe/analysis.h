@@ -70,6 +70,27 @@ void an_top_k(const float *x, int n, int k, int *out);
 /* log-softmax value of logits[id] (double precision) and its rank (1 = top) */
 double an_logprob(const float *logits, int V, int id, int *rank);
 
+/* The logit lens at positions pos[0..npos) of a run holding resid: for each
+ * resid index r (R = L + 1 of them: 0 the embeddings, l + 1 after block l)
+ * and position, the top k tokens and their probabilities, and the target's
+ * probability and rank (1 = top).  target < 0: the model's final top token
+ * at the last of the positions (then set in out->target). */
+typedef struct an_lens {
+	int R, npos, k, target;
+	int32_t *top_id;  /* [R][npos][k] */
+	float *top_p;     /* [R][npos][k] */
+	float *tprob;     /* [R][npos] */
+	int32_t *trank;   /* [R][npos] */
+} an_lens;
+int an_lens_run(const fp_model *m, const an_run *run, const int *pos, int npos, int k, int target, an_lens *out,
+		fp_error *err);
+void an_lens_free(an_lens *l);
+/* A recorded prompt (h5out.h) as a run holding resid [L+1][n][D]: row 0
+ * (the embeddings) computed, the recorded blocks.L.hook_resid_post rows
+ * read, positions without rows NaN; p gets the prompt (free with
+ * h5rec_recorded_free). */
+int an_run_recorded(const fp_model *m, const char *path, long i, h5rec_recorded *p, an_run *run, fp_error *err);
+
 /* The DLA read direction g (length D): w_ln * (u_target - u_vs), centred
  * for LayerNorm models.  vs < 0: no baseline token. */
 void an_dla_dir(const fp_model *m, int target, int vs, float *g);

@@ -45,67 +45,160 @@ static const char HELP[] =
 	"example: factprobe lens --target ' basketball' \\\n"
 	"             $'Q: What sport does Michael Jordan play?\\nA: This athlete plays the sport of'\n";
 
-/* The residual streams of one recorded prompt into run->resid [L+1][n][D]
- * (positions without rows stay NaN; row 0, the embeddings, is computed). */
-static int read_recorded(fp_model *m, const char *path, int i, char **text, int32_t **ids, int *n, int *s0, int *s1,
-			 long **row_of, an_run *run)
+typedef struct lens_out {
+	const fp_model *m;
+	const char *text;
+	size_t len;
+	const int32_t *ids;
+	int n, auto_target;
+	const int *pos;
+	const an_lens *r;
+} lens_out;
+
+/* "emb" for resid index 0, else the block */
+static const char *layer_label(int r, char *buf, size_t n)
 {
-	int L = m->cfg.n_layers, D = m->cfg.d_model, rc = 0;
-	fp_error err = {0};
-	h5rec_in *rec = NULL;
-	h5rec_meta mt;
-	h5rec_recorded p;
-	if (h5rec_open(&rec, path, &mt, &err))
-		return cli_error("lens", "%s", err.msg);
-	if (mt.n_layers != L || mt.d_model != D) {
-		h5rec_in_close(rec);
-		return cli_error("lens", "'%s' was recorded from a model with %d layers of width %d, not this one (%d, %d)", path,
-				 mt.n_layers, mt.d_model, L, D);
-	}
-	if (h5rec_recorded_get(rec, i, &p, &err)) {
-		h5rec_in_close(rec);
-		return cli_error("lens", "%s", err.msg);
-	}
-	int T = p.n;
-	memset(run, 0, sizeof *run);
-	run->n_tok = T, run->n_layers = L, run->d_model = D;
-	run->resid = malloc((size_t)(L + 1) * T * D * sizeof(float));
-	if (!run->resid) {
-		rc = cli_error("lens", "out of memory");
-		goto done;
-	}
-	for (size_t q = 0; q < (size_t)(L + 1) * T * D; q++)
-		run->resid[q] = NAN;
-	for (int t = 0; t < T; t++) { /* blocks.0.hook_resid_pre: embeddings (+ positions) */
-		if (p.ids[t] < 0 || p.ids[t] >= m->cfg.n_vocab) {
-			rc = cli_error("lens", "'%s': token id %d is outside this model's vocabulary", path, p.ids[t]);
-			goto done;
+	if (r == 0)
+		return "emb";
+	snprintf(buf, n, "%d", r - 1);
+	return buf;
+}
+
+/* a token's text (its bytes, a piece of a character possibly) */
+static size_t token_bytes(const fp_model *m, int id, char *buf, size_t n)
+{
+	int l = fp_token_decode(m->tok, id, buf, n);
+	return l < (int)n ? (size_t)(l < 0 ? 0 : l) : n - 1;
+}
+
+static void print_json(const lens_out *o)
+{
+	const an_lens *r = o->r;
+	int k = r->k;
+	char lab[16];
+	json_t *jo = json_object(), *arr = json_array();
+	char *ct = tb_utf8_clean(o->text, o->len), *ttext = cli_token_text(o->m, r->target);
+	json_object_set_new(jo, "prompt", json_string(ct ? ct : ""));
+	json_object_set_new(jo, "target", json_string(ttext ? ttext : ""));
+	json_object_set_new(jo, "target_id", json_integer(r->target));
+	free(ct), free(ttext);
+	for (int l = 0; l < r->R; l++)
+		for (int i = 0; i < r->npos; i++) {
+			size_t cell = (size_t)l * r->npos + i;
+			json_t *e = json_object(), *tops = json_array();
+			json_object_set_new(e, "layer", json_string(layer_label(l, lab, sizeof lab)));
+			json_object_set_new(e, "position", json_integer(o->pos[i]));
+			json_object_set_new(e, "target_rank", json_integer(r->trank[cell]));
+			json_object_set_new(e, "target_prob", json_real(r->tprob[cell]));
+			for (int j = 0; j < k; j++) {
+				json_t *t = json_object();
+				char *tt = cli_token_text(o->m, r->top_id[cell * k + j]);
+				json_object_set_new(t, "token", json_string(tt ? tt : ""));
+				json_object_set_new(t, "token_id", json_integer(r->top_id[cell * k + j]));
+				json_object_set_new(t, "prob", json_real(r->top_p[cell * k + j]));
+				json_array_append_new(tops, t);
+				free(tt);
+			}
+			json_object_set_new(e, "top", tops);
+			json_array_append_new(arr, e);
 		}
-		fp_mat_row(&m->tok_embd, p.ids[t], run->resid + (size_t)t * D);
-		for (int d = 0; m->pos_embd && d < D; d++)
-			run->resid[(size_t)t * D + d] += m->pos_embd[(size_t)t * D + d];
-	}
-	for (int l = 0; l < L; l++) {
-		char hn[96];
-		snprintf(hn, sizeof hn, "blocks.%d.hook_resid_post", l);
-		for (int t = 0; t < T; t++) {
-			int w;
-			if (p.row_of[t] < 0)
-				continue;
-			if (h5rec_read(rec, hn, p.row_of[t], 1, run->resid + ((size_t)(l + 1) * T + t) * D, &w, &err)) {
-				rc = cli_error("lens", "%s", err.msg);
-				goto done;
+	json_object_set_new(jo, "rows", arr);
+	json_dumpf(jo, stdout, JSON_INDENT(2));
+	fputc('\n', stdout);
+	json_decref(jo);
+}
+
+static void print_tsv(const lens_out *o)
+{
+	const an_lens *r = o->r;
+	int k = r->k;
+	char lab[16], tb[512], pb[512];
+	printf("layer\tposition\ttoken\trank\ttoken_id\ttop_token\tprob\n");
+	for (int l = 0; l < r->R; l++)
+		for (int i = 0; i < r->npos; i++) {
+			size_t cell = (size_t)l * r->npos + i, pl = token_bytes(o->m, o->ids[o->pos[i]], pb, sizeof pb);
+			for (int j = -1; j < k; j++) {
+				int id = j < 0 ? r->target : r->top_id[cell * k + j];
+				printf("%s\t%d\t", layer_label(l, lab, sizeof lab), o->pos[i]);
+				tb_tsv_escape(stdout, pb, pl);
+				printf("\t%d\t%d\t", j < 0 ? 0 : j + 1, id);
+				tb_tsv_escape(stdout, tb, token_bytes(o->m, id, tb, sizeof tb));
+				printf("\t%.6g\n", j < 0 ? r->tprob[cell] : r->top_p[cell * k + j]);
 			}
 		}
+}
+
+static void print_text(const lens_out *o)
+{
+	const an_lens *r = o->r;
+	char tb[256], lab[16];
+	printf("prompt ");
+	tb_print_quoted(stdout, o->text, o->len);
+	printf(" (%d tokens)\ntarget ", o->n);
+	tb_print_quoted(stdout, tb, token_bytes(o->m, r->target, tb, sizeof tb));
+	printf(" (id %d%s)\n", r->target, o->auto_target ? ", the model's top prediction" : "");
+	for (int i = 0; i < r->npos; i++) {
+		printf("\nposition %d ", o->pos[i]);
+		tb_print_quoted(stdout, tb, token_bytes(o->m, o->ids[o->pos[i]], tb, sizeof tb));
+		printf("\n%5s %7s %9s   top %d (probability)\n", "layer", "rank", "p(target)", r->k);
+		for (int l = 0; l < r->R; l++) {
+			size_t cell = (size_t)l * r->npos + i;
+			printf("%5s %7d %9.4f  ", layer_label(l, lab, sizeof lab), r->trank[cell], r->tprob[cell]);
+			for (int j = 0; j < r->k; j++) {
+				printf(" ");
+				tb_print_quoted(stdout, tb, token_bytes(o->m, r->top_id[cell * r->k + j], tb, sizeof tb));
+				printf(" %.3f", r->top_p[cell * r->k + j]);
+			}
+			printf("\n");
+		}
 	}
-	*text = p.text, *ids = p.ids, *n = T, *s0 = p.s0, *s1 = p.s1, *row_of = p.row_of;
-	p.text = NULL, p.ids = NULL, p.row_of = NULL;
-done:
-	h5rec_recorded_free(&p);
-	h5rec_in_close(rec);
-	if (rc)
-		an_run_free(run);
-	return rc;
+}
+
+static int write_h5(const lens_out *o, const char *out, int force)
+{
+	const an_lens *r = o->r;
+	fp_error err = {0};
+	int R = r->R, npos = r->npos, k = r->k;
+	size_t cells = (size_t)R * npos;
+	hid_t f = h5u_create(out, force, &err);
+	if (f < 0)
+		return cli_error("lens", "%s", err.msg);
+	size_t d2[2] = {(size_t)R, (size_t)npos}, d3[3] = {(size_t)R, (size_t)npos, (size_t)k}, dp[1] = {(size_t)npos};
+	char **labels = calloc((size_t)R, sizeof *labels), **toks = calloc((size_t)npos, sizeof *toks), lab[16];
+	int32_t *pp = malloc((size_t)npos * sizeof *pp);
+	int w = !labels || !toks || !pp;
+	for (int l = 0; l < R && !w; l++)
+		labels[l] = strdup(layer_label(l, lab, sizeof lab));
+	for (int i = 0; i < npos && !w; i++)
+		toks[i] = cli_token_text(o->m, o->ids[o->pos[i]]), pp[i] = o->pos[i];
+	if (!w)
+		w |= h5u_f32(f, "target_prob", 2, d2, r->tprob) | h5u_i32(f, "target_rank", 2, d2, r->trank) |
+		     h5u_i32(f, "top_id", 3, d3, r->top_id) | h5u_f32(f, "top_prob", 3, d3, r->top_p) |
+		     h5u_strs(f, "layer_label", (size_t)R, labels) | h5u_strs(f, "token", (size_t)npos, toks) |
+		     h5u_i32(f, "position", 1, dp, pp);
+	/* the top tokens' text, for plots */
+	char **tt = w ? NULL : calloc(cells * k, sizeof *tt);
+	for (size_t q = 0; tt && q < cells * k; q++)
+		tt[q] = cli_token_text(o->m, r->top_id[q]);
+	if (tt) {
+		w |= h5u_strs_nd(f, "top_token", 3, d3, tt);
+		for (size_t q = 0; q < cells * k; q++)
+			free(tt[q]);
+		free(tt);
+	}
+	char *ttext = cli_token_text(o->m, r->target);
+	w |= cli_result_header(f, RES_LENS, o->m->gguf->path, &err) | h5u_attr_str(f, NULL, "prompt", o->text) |
+	     h5u_attr_str(f, NULL, "target", ttext ? ttext : "") | h5u_attr_i64(f, NULL, "target_id", r->target) |
+	     h5u_attr_i64(f, NULL, "k", k);
+	free(ttext);
+	for (int l = 0; labels && l < R; l++)
+		free(labels[l]);
+	for (int i = 0; toks && i < npos; i++)
+		free(toks[i]);
+	free(labels), free(toks), free(pp);
+	if (h5u_close(f, out, &err) || w)
+		return cli_error("lens", "%s", w ? "cannot write the results to the HDF5 file" : err.msg);
+	return 0;
 }
 
 int cmd_lens(int argc, char **argv)
@@ -162,19 +255,24 @@ int cmd_lens(int argc, char **argv)
 		free(text);
 		return 1;
 	}
-	int L = m->cfg.n_layers, V = m->cfg.n_vocab, D = m->cfg.d_model, R = L + 1, rc = 0, n = 0;
-	int target = -1, s0 = -1, s1 = -1, npos = 0, *poslist = NULL;
+	int rc = 0, n = 0, target = -1, s0 = -1, s1 = -1, npos = 0, *poslist = NULL;
 	fp_error err = {0};
-	int32_t *ids = NULL, *top_id = NULL, *trank = NULL;
-	float *logits = NULL, *tmp = NULL, *rows = NULL, *top_p = NULL, *tprob = NULL;
+	int32_t *ids = NULL;
 	an_run run = {0};
-	long *row_of = NULL;
+	an_lens res = {0};
+	h5rec_recorded rp = {0};
 	if (from) {
-		if (read_recorded(m, from, prompt_i, &text, &ids, &n, &s0, &s1, &row_of, &run)) {
-			rc = 1;
+		if (an_run_recorded(m, from, prompt_i, &rp, &run, &err)) {
+			rc = cli_error("lens", "%s", err.msg);
 			goto done;
 		}
-		len = strlen(text);
+		text = strdup(rp.text), len = strlen(text), n = rp.n, s0 = rp.s0, s1 = rp.s1;
+		ids = malloc((size_t)(n ? n : 1) * sizeof *ids);
+		if (!text || !ids) {
+			rc = cli_error("lens", "out of memory");
+			goto done;
+		}
+		memcpy(ids, rp.ids, (size_t)n * sizeof *ids);
 	} else if (fp_tokenize(m->tok, text, len, -1, &ids, &n, &err)) {
 		rc = cli_error("lens", "%s", err.msg);
 		goto done;
@@ -187,206 +285,45 @@ int cmd_lens(int argc, char **argv)
 		rc = cli_error("lens", "--target: %s", err.msg);
 		goto done;
 	}
-	int has_bos = ps_has_bos(m, ids, n, -1);
-	if (!from && subject && an_subject_span(m, text, subject, ids, n, has_bos, &s0, &s1)) {
+	if (!from && subject && an_subject_span(m, text, subject, ids, n, ps_has_bos(m, ids, n, -1), &s0, &s1)) {
 		rc = cli_error("lens", "--subject '%s' does not occur in the prompt", subject);
 		goto done;
 	}
-	poslist = malloc((size_t)n * sizeof *poslist);
-	if (!poslist) {
+	if (!(poslist = malloc((size_t)n * sizeof *poslist))) {
 		rc = cli_error("lens", "out of memory");
 		goto done;
 	}
 	if (at == AT_ALL) {
 		for (int t = 0; t < n; t++)
-			if (!row_of || row_of[t] >= 0)
+			if (!from || rp.row_of[t] >= 0)
 				poslist[npos++] = t;
 	} else if ((poslist[npos++] = cli_at_position("lens", at, at_pos, n, s1)) < 0) {
 		rc = 1;
 		goto done;
-	} else if (row_of && row_of[poslist[0]] < 0) {
+	} else if (from && rp.row_of[poslist[0]] < 0) {
 		rc = cli_error("lens", "'%s' has no row for position %d of prompt %d (its recorded positions: %s); record "
 				       "with --positions all, or choose one with --at", from, poslist[0], prompt_i, "see /rows/position");
 		goto done;
 	}
-	if (!from && an_run_prompt(m, ids, n, AN_RESID, &run, &err)) {
+	if ((!from && an_run_prompt(m, ids, n, AN_RESID, &run, &err)) ||
+	    an_lens_run(m, &run, poslist, npos, k, target, &res, &err)) {
 		rc = cli_error("lens", "%s", err.msg);
 		goto done;
 	}
-	if (k > V)
-		k = V;
-	size_t cells = (size_t)R * npos;
-	logits = malloc((size_t)R * V * sizeof *logits);
-	tmp = malloc((size_t)R * D * sizeof *tmp);
-	rows = malloc((size_t)R * D * sizeof *rows);
-	top_id = malloc(cells * k * sizeof *top_id);
-	top_p = malloc(cells * k * sizeof *top_p);
-	tprob = malloc(cells * sizeof *tprob);
-	trank = malloc(cells * sizeof *trank);
-	if (!logits || !tmp || !rows || !top_id || !top_p || !tprob || !trank) {
-		rc = cli_error("lens", "out of memory");
-		goto done;
-	}
-	int auto_target = target < 0;
-	/* last position first when the target comes from the final top token */
-	for (int ii = 0; ii < npos; ii++) {
-		int i = auto_target ? npos - 1 - ii : ii, p = poslist[i];
-		for (int r = 0; r < R; r++)
-			memcpy(rows + (size_t)r * D, run.resid + ((size_t)r * n + p) * D, (size_t)D * sizeof(float));
-		an_lens_logits(m, rows, R, logits, tmp);
-		if (target < 0) { /* the model's final top token at this position */
-			an_top_k(logits + (size_t)(R - 1) * V, V, 1, &target);
-		}
-		for (int r = 0; r < R; r++) {
-			const float *lg = logits + (size_t)r * V;
-			size_t cell = (size_t)r * npos + i;
-			double mx = lg[0], sum = 0;
-			for (int v = 1; v < V; v++)
-				mx = lg[v] > mx ? lg[v] : mx;
-			for (int v = 0; v < V; v++)
-				sum += exp(lg[v] - mx);
-			double lse = mx + log(sum);
-			int *ord = top_id + cell * k;
-			an_top_k(lg, V, k, ord);
-			for (int j = 0; j < k; j++)
-				top_p[cell * k + j] = (float)exp(lg[ord[j]] - lse);
-			int rank;
-			tprob[cell] = (float)exp(an_logprob(lg, V, target, &rank));
-			trank[cell] = rank;
-		}
-	}
-	char *ttext = cli_token_text(m, target);
-	char lab[16];
-#define LAYER_LABEL(r) (r == 0 ? "emb" : (snprintf(lab, sizeof lab, "%d", r - 1), lab))
-	if (fmt == FMT_JSON) {
-		json_t *o = json_object(), *arr = json_array();
-		char *ct = tb_utf8_clean(text, len);
-		json_object_set_new(o, "prompt", json_string(ct ? ct : ""));
-		free(ct);
-		json_object_set_new(o, "target", json_string(ttext ? ttext : ""));
-		json_object_set_new(o, "target_id", json_integer(target));
-		for (int r = 0; r < R; r++)
-			for (int i = 0; i < npos; i++) {
-				size_t cell = (size_t)r * npos + i;
-				json_t *e = json_object(), *tops = json_array();
-				json_object_set_new(e, "layer", json_string(LAYER_LABEL(r)));
-				json_object_set_new(e, "position", json_integer(poslist[i]));
-				json_object_set_new(e, "target_rank", json_integer(trank[cell]));
-				json_object_set_new(e, "target_prob", json_real(tprob[cell]));
-				for (int j = 0; j < k; j++) {
-					json_t *t = json_object();
-					char *tt = cli_token_text(m, top_id[cell * k + j]);
-					json_object_set_new(t, "token", json_string(tt ? tt : ""));
-					json_object_set_new(t, "token_id", json_integer(top_id[cell * k + j]));
-					json_object_set_new(t, "prob", json_real(top_p[cell * k + j]));
-					json_array_append_new(tops, t);
-					free(tt);
-				}
-				json_object_set_new(e, "top", tops);
-				json_array_append_new(arr, e);
-			}
-		json_object_set_new(o, "rows", arr);
-		json_dumpf(o, stdout, JSON_INDENT(2));
-		fputc('\n', stdout);
-		json_decref(o);
-	} else if (fmt == FMT_TSV) {
-		printf("layer\tposition\ttoken\trank\ttoken_id\ttop_token\tprob\n");
-		char tb[512], pb[512];
-		for (int r = 0; r < R; r++)
-			for (int i = 0; i < npos; i++) {
-				size_t cell = (size_t)r * npos + i;
-				int pl = fp_token_decode(m->tok, ids[poslist[i]], pb, sizeof pb);
-				pl = pl < (int)sizeof pb ? pl : (int)sizeof pb - 1;
-				for (int j = -1; j < k; j++) {
-					int id = j < 0 ? target : top_id[cell * k + j];
-					int tl = fp_token_decode(m->tok, id, tb, sizeof tb);
-					printf("%s\t%d\t", LAYER_LABEL(r), poslist[i]);
-					tb_tsv_escape(stdout, pb, (size_t)pl);
-					printf("\t%d\t%d\t", j < 0 ? 0 : j + 1, id);
-					tb_tsv_escape(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
-					printf("\t%.6g\n", j < 0 ? tprob[cell] : top_p[cell * k + j]);
-				}
-			}
-	} else {
-		char tb[256];
-		printf("prompt ");
-		tb_print_quoted(stdout, text, len);
-		printf(" (%d tokens)\ntarget ", n);
-		int tl = fp_token_decode(m->tok, target, tb, sizeof tb);
-		tb_print_quoted(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
-		printf(" (id %d%s)\n", target, auto_target ? ", the model's top prediction" : "");
-		for (int i = 0; i < npos; i++) {
-			int p = poslist[i];
-			tl = fp_token_decode(m->tok, ids[p], tb, sizeof tb);
-			printf("\nposition %d ", p);
-			tb_print_quoted(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
-			printf("\n%5s %7s %9s   top %d (probability)\n", "layer", "rank", "p(target)", k);
-			for (int r = 0; r < R; r++) {
-				size_t cell = (size_t)r * npos + i;
-				printf("%5s %7d %9.4f  ", LAYER_LABEL(r), trank[cell], tprob[cell]);
-				for (int j = 0; j < k; j++) {
-					tl = fp_token_decode(m->tok, top_id[cell * k + j], tb, sizeof tb);
-					printf(" ");
-					tb_print_quoted(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
-					printf(" %.3f", top_p[cell * k + j]);
-				}
-				printf("\n");
-			}
-		}
-	}
-	if (out) {
-		hid_t f = h5u_create(out, force, &err);
-		if (f < 0) {
-			free(ttext);
-			rc = cli_error("lens", "%s", err.msg);
-			goto done;
-		}
-		size_t d2[2] = {(size_t)R, (size_t)npos}, d3[3] = {(size_t)R, (size_t)npos, (size_t)k}, dp[1] = {(size_t)npos};
-		char **labels = calloc((size_t)R, sizeof *labels), **toks = calloc((size_t)npos, sizeof *toks);
-		int32_t *pp = malloc((size_t)npos * sizeof *pp);
-		int w = !labels || !toks || !pp;
-		for (int r = 0; r < R && !w; r++)
-			labels[r] = strdup(LAYER_LABEL(r));
-		for (int i = 0; i < npos && !w; i++)
-			toks[i] = cli_token_text(m, ids[poslist[i]]), pp[i] = poslist[i];
-		if (!w)
-			w |= h5u_f32(f, "target_prob", 2, d2, tprob) | h5u_i32(f, "target_rank", 2, d2, trank) |
-			     h5u_i32(f, "top_id", 3, d3, top_id) | h5u_f32(f, "top_prob", 3, d3, top_p) |
-			     h5u_strs(f, "layer_label", (size_t)R, labels) | h5u_strs(f, "token", (size_t)npos, toks) |
-			     h5u_i32(f, "position", 1, dp, pp);
-		/* the top tokens' text, for plots */
-		char **tt = w ? NULL : calloc(cells * k, sizeof *tt);
-		for (size_t q = 0; tt && q < cells * k; q++)
-			tt[q] = cli_token_text(m, top_id[q]);
-		if (tt) {
-			w |= h5u_strs_nd(f, "top_token", 3, d3, tt);
-			for (size_t q = 0; q < cells * k; q++)
-				free(tt[q]);
-			free(tt);
-		}
-		w |= cli_result_header(f, RES_LENS, m->gguf->path, &err) | h5u_attr_str(f, NULL, "prompt", text) |
-		     h5u_attr_str(f, NULL, "target", ttext ? ttext : "") | h5u_attr_i64(f, NULL, "target_id", target) |
-		     h5u_attr_i64(f, NULL, "k", k);
-		for (int r = 0; labels && r < R; r++)
-			free(labels[r]);
-		for (int i = 0; toks && i < npos; i++)
-			free(toks[i]);
-		free(labels), free(toks), free(pp);
-		if (h5u_close(f, out, &err) || w) {
-			free(ttext);
-			rc = cli_error("lens", "%s", w ? "cannot write the results to the HDF5 file" : err.msg);
-			goto done;
-		}
-		if (fmt == FMT_TEXT)
-			printf("wrote %s\n", out);
-	}
-#undef LAYER_LABEL
-	free(ttext);
+	lens_out o = {m, text, len, ids, n, target < 0, poslist, &res};
+	if (fmt == FMT_JSON)
+		print_json(&o);
+	else if (fmt == FMT_TSV)
+		print_tsv(&o);
+	else
+		print_text(&o);
+	if (out && !(rc = write_h5(&o, out, force)) && fmt == FMT_TEXT)
+		printf("wrote %s\n", out);
 done:
 	an_run_free(&run);
-	free(row_of);
-	free(text), free(ids), free(poslist), free(logits), free(tmp), free(rows), free(top_id), free(top_p), free(tprob),
-		free(trank);
+	an_lens_free(&res);
+	h5rec_recorded_free(&rp);
+	free(text), free(ids), free(poslist);
 	fp_model_free(m);
 	return rc;
 }

@@ -4,6 +4,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -192,4 +193,110 @@ void an_neuron_scores(const fp_model *m, const an_run *run, int pos, int target,
 		free(own_up), free(own_down);
 	}
 	free(g), free(xn);
+}
+
+int an_lens_run(const fp_model *m, const an_run *run, const int *pos, int npos, int k, int target, an_lens *o,
+		fp_error *err)
+{
+	int V = m->cfg.n_vocab, D = m->cfg.d_model, R = m->cfg.n_layers + 1, n = run->n_tok;
+	size_t cells = (size_t)R * npos;
+	k = k < V ? k : V;
+	*o = (an_lens){R, npos, k, target, malloc(cells * k * sizeof(int32_t)), malloc(cells * k * sizeof(float)),
+		       malloc(cells * sizeof(float)), malloc(cells * sizeof(int32_t))};
+	float *logits = malloc((size_t)R * V * sizeof *logits), *tmp = malloc((size_t)R * D * sizeof *tmp);
+	float *rows = malloc((size_t)R * D * sizeof *rows);
+	int *ord = malloc((size_t)k * sizeof *ord);
+	if (!logits || !tmp || !rows || !ord || !o->top_id || !o->top_p || !o->tprob || !o->trank) {
+		free(logits), free(tmp), free(rows), free(ord);
+		an_lens_free(o);
+		return fp_error_set(err, FP_ERR_NOMEM, "out of memory");
+	}
+	int auto_target = target < 0;
+	/* last position first when the target comes from the final top token */
+	for (int ii = 0; ii < npos; ii++) {
+		int i = auto_target ? npos - 1 - ii : ii, p = pos[i];
+		for (int r = 0; r < R; r++)
+			memcpy(rows + (size_t)r * D, run->resid + ((size_t)r * n + p) * D, (size_t)D * sizeof(float));
+		an_lens_logits(m, rows, R, logits, tmp);
+		if (o->target < 0) /* the model's final top token at this position */
+			an_top_k(logits + (size_t)(R - 1) * V, V, 1, &o->target);
+		for (int r = 0; r < R; r++) {
+			const float *lg = logits + (size_t)r * V;
+			size_t cell = (size_t)r * npos + i;
+			double mx = lg[0], sum = 0;
+			for (int v = 1; v < V; v++)
+				mx = lg[v] > mx ? lg[v] : mx;
+			for (int v = 0; v < V; v++)
+				sum += exp(lg[v] - mx);
+			double lse = mx + log(sum);
+			an_top_k(lg, V, k, ord);
+			for (int j = 0; j < k; j++)
+				o->top_id[cell * k + j] = ord[j], o->top_p[cell * k + j] = (float)exp(lg[ord[j]] - lse);
+			int rank;
+			o->tprob[cell] = (float)exp(an_logprob(lg, V, o->target, &rank));
+			o->trank[cell] = rank;
+		}
+	}
+	free(logits), free(tmp), free(rows), free(ord);
+	return 0;
+}
+
+void an_lens_free(an_lens *l)
+{
+	free(l->top_id), free(l->top_p), free(l->tprob), free(l->trank);
+	l->top_id = NULL, l->top_p = NULL, l->tprob = NULL, l->trank = NULL;
+}
+
+int an_run_recorded(const fp_model *m, const char *path, long i, h5rec_recorded *p, an_run *run, fp_error *err)
+{
+	int L = m->cfg.n_layers, D = m->cfg.d_model, rc = 0;
+	h5rec_in *rec = NULL;
+	h5rec_meta mt;
+	memset(p, 0, sizeof *p);
+	memset(run, 0, sizeof *run);
+	if ((rc = h5rec_open(&rec, path, &mt, err)))
+		return rc;
+	if (mt.n_layers != L || mt.d_model != D) {
+		h5rec_in_close(rec);
+		return fp_error_set(err, FP_ERR_INVALID,
+				    "'%s' was recorded from a model with %d layers of width %d, not this one (%d, %d)", path,
+				    mt.n_layers, mt.d_model, L, D);
+	}
+	if ((rc = h5rec_recorded_get(rec, i, p, err))) {
+		h5rec_in_close(rec);
+		return rc;
+	}
+	int T = p->n;
+	run->n_tok = T, run->n_layers = L, run->d_model = D;
+	run->resid = malloc((size_t)(L + 1) * T * D * sizeof(float));
+	if (!run->resid) {
+		rc = fp_error_set(err, FP_ERR_NOMEM, "out of memory");
+		goto done;
+	}
+	for (size_t q = 0; q < (size_t)(L + 1) * T * D; q++)
+		run->resid[q] = NAN;
+	for (int t = 0; t < T; t++) { /* blocks.0.hook_resid_pre: embeddings (+ positions) */
+		if (p->ids[t] < 0 || p->ids[t] >= m->cfg.n_vocab) {
+			rc = fp_error_set(err, FP_ERR_FORMAT, "'%s': token id %d is outside this model's vocabulary", path,
+					  p->ids[t]);
+			goto done;
+		}
+		fp_mat_row(&m->tok_embd, p->ids[t], run->resid + (size_t)t * D);
+		for (int d = 0; m->pos_embd && d < D; d++)
+			run->resid[(size_t)t * D + d] += m->pos_embd[(size_t)t * D + d];
+	}
+	for (int l = 0; l < L && !rc; l++) {
+		char hn[96];
+		snprintf(hn, sizeof hn, "blocks.%d.hook_resid_post", l);
+		for (int t = 0; t < T && !rc; t++) {
+			int w;
+			if (p->row_of[t] >= 0)
+				rc = h5rec_read(rec, hn, p->row_of[t], 1, run->resid + ((size_t)(l + 1) * T + t) * D, &w, err);
+		}
+	}
+done:
+	h5rec_in_close(rec);
+	if (rc)
+		an_run_free(run), h5rec_recorded_free(p);
+	return rc;
 }
