@@ -67,6 +67,8 @@ void an_lens_logits(const fp_model *m, const float *x, int rows, float *logits, 
 float an_norm_row(const fp_model *m, const float *w, const float *b, const float *x, float *out);
 /* indices of the k largest of x[0..n), largest first (k <= n) */
 void an_top_k(const float *x, int n, int k, int *out);
+/* log(sum exp x) of x[0..n), in double, shifted by the maximum */
+double an_logsumexp(const float *x, int n);
 /* log-softmax value of logits[id] (double precision) and its rank (1 = top) */
 double an_logprob(const float *logits, int V, int id, int *rank);
 

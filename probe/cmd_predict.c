@@ -86,13 +86,7 @@ int cmd_predict(int argc, char **argv)
 		rc = cli_error("predict", "%s", err.msg);
 		goto done;
 	}
-	/* log-sum-exp in double */
-	double mx = logits[0], sum = 0;
-	for (int i = 1; i < V; i++)
-		mx = logits[i] > mx ? logits[i] : mx;
-	for (int i = 0; i < V; i++)
-		sum += exp(logits[i] - mx);
-	double lse = mx + log(sum);
+	double lse = an_logsumexp(logits, V);
 	an_top_k(logits, V, k, order);
 	static const tb_col cols[] = {
 		{"rank", "rank", TB_INT, "%4d", 0, NULL},

@@ -63,6 +63,16 @@ void an_top_k(const float *x, int n, int k, int *out)
 	}
 }
 
+double an_logsumexp(const float *x, int n)
+{
+	double mx = x[0], sum = 0;
+	for (int i = 1; i < n; i++)
+		mx = x[i] > mx ? x[i] : mx;
+	for (int i = 0; i < n; i++)
+		sum += exp(x[i] - mx);
+	return mx + log(sum);
+}
+
 double an_logprob(const float *logits, int V, int id, int *rank)
 {
 	double mx = logits[0], sum = 0;
@@ -223,12 +233,7 @@ int an_lens_run(const fp_model *m, const an_run *run, const int *pos, int npos, 
 		for (int r = 0; r < R; r++) {
 			const float *lg = logits + (size_t)r * V;
 			size_t cell = (size_t)r * npos + i;
-			double mx = lg[0], sum = 0;
-			for (int v = 1; v < V; v++)
-				mx = lg[v] > mx ? lg[v] : mx;
-			for (int v = 0; v < V; v++)
-				sum += exp(lg[v] - mx);
-			double lse = mx + log(sum);
+			double lse = an_logsumexp(lg, V);
 			an_top_k(lg, V, k, ord);
 			for (int j = 0; j < k; j++)
 				o->top_id[cell * k + j] = ord[j], o->top_p[cell * k + j] = (float)exp(lg[ord[j]] - lse);
