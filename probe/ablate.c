@@ -1,5 +1,6 @@
 /* ablate.c - neuron ablation in packed forward passes: see analysis.h. */
 #include "analysis.h"
+#include "stats.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -72,5 +73,68 @@ int an_ablate_groups(fp_model *m, const int32_t *ids, int n, int pos_from, int p
 	}
 done:
 	free(tok), free(lens), free(logits);
+	return rc;
+}
+
+int an_ablate_each(fp_model *m, const int32_t *ids, int n, int pos, const int *cand, int n_cand, const float *refm,
+		   int target, int vs, double clean, float *out, fp_error *err)
+{
+	int F = m->cfg.d_mlp, rc = 0;
+	an_ablation *ab = malloc((size_t)(n_cand ? n_cand : 1) * sizeof *ab);
+	int *start = malloc((size_t)(n_cand + 1) * sizeof *start);
+	double *res = malloc((size_t)(n_cand ? n_cand : 1) * sizeof *res);
+	if (!ab || !start || !res)
+		rc = fp_error_set(err, FP_ERR_NOMEM, "out of memory");
+	for (int c = 0; !rc && c < n_cand; c++) {
+		ab[c] = (an_ablation){cand[c] / F, cand[c] % F, refm ? refm[cand[c]] : 0.0f};
+		start[c] = c;
+	}
+	if (!rc) {
+		start[n_cand] = n_cand;
+		rc = an_ablate_groups(m, ids, n, pos, pos + 1, ab, start, n_cand, target, vs, 512, res, err);
+	}
+	for (int c = 0; !rc && c < n_cand; c++)
+		out[cand[c]] = (float)(clean - res[c]);
+	free(ab), free(start), free(res);
+	return rc;
+}
+
+int an_ablate_random(fp_model *m, const int32_t *ids, int n, int pos, const int *top, int k, int R, uint64_t seed,
+		     const float *refm, int target, int vs, double *top_metric, double *rand_metric, fp_error *err)
+{
+	int F = m->cfg.d_mlp, NF = m->cfg.n_layers * F, rc = 0;
+	an_ablation *ab = malloc((size_t)k * (R + 1) * sizeof *ab);
+	int *start = malloc((size_t)(R + 2) * sizeof *start);
+	double *res = malloc((size_t)(R + 1) * sizeof *res);
+	char *used = calloc((size_t)NF, 1);
+	if (!ab || !start || !res || !used) {
+		free(ab), free(start), free(res), free(used);
+		return fp_error_set(err, FP_ERR_NOMEM, "out of memory");
+	}
+	st_rng rng = st_rng_seed(seed);
+	for (int j = 0; j < k; j++)
+		ab[j] = (an_ablation){top[j] / F, top[j] % F, refm ? refm[top[j]] : 0.0f};
+	start[0] = 0;
+	for (int r = 0; r < R; r++) {
+		memset(used, 0, (size_t)NF);
+		for (int j = 0; j < k; j++)
+			used[top[j]] = 1; /* random draws avoid the top k */
+		start[r + 1] = k * (r + 1);
+		for (int j = 0; j < k; j++) {
+			int l = top[j] / F, f;
+			do
+				f = (int)st_rng_below(&rng, (uint64_t)F);
+			while (used[l * F + f]);
+			used[l * F + f] = 1;
+			ab[k * (r + 1) + j] = (an_ablation){l, f, refm ? refm[l * F + f] : 0.0f};
+		}
+	}
+	start[R + 1] = k * (R + 1);
+	if (!(rc = an_ablate_groups(m, ids, n, pos, pos + 1, ab, start, R + 1, target, vs, 512, res, err))) {
+		*top_metric = res[0];
+		for (int r = 0; r < R; r++)
+			rand_metric[r] = res[r + 1];
+	}
+	free(ab), free(start), free(res), free(used);
 	return rc;
 }

@@ -111,6 +111,11 @@ void an_neuron_dla(const fp_model *m, const float *mlp_post_at, /* [L][F] */ con
 void an_neuron_scores(const fp_model *m, const an_run *run, int pos, int target, int vs, float *act, float *dla,
 		      float *w_in, float *w_out);
 
+/* The n tokens neuron f of block l promotes most through the unembedding
+ * (its W_out column times the final norm weight), with the sign of its
+ * activation (a negative one promotes what the column suppresses). */
+int an_promotes(const fp_model *m, int l, int f, float sign, int n, int *top);
+
 /* ---- neuron ablation ---- */
 
 typedef struct an_ablation {
@@ -126,6 +131,19 @@ typedef struct an_ablation {
 int an_ablate_groups(fp_model *m, const int32_t *ids, int n, int pos_from, int pos_to, const an_ablation *abl,
 		     const int *start, int n_groups, int target, int vs, int batch_tokens, double *out,
 		     fp_error *err);
+
+/* Each candidate neuron cand[c] (an index l * F + f) ablated alone at
+ * position pos (to refm[index], or 0 when refm is NULL): out[index] = clean -
+ * the metric (log p(target), or the logit difference with vs) with it
+ * ablated.  Other entries of out are left alone. */
+int an_ablate_each(fp_model *m, const int32_t *ids, int n, int pos, const int *cand, int n_cand, const float *refm,
+		   int target, int vs, double clean, float *out, fp_error *err);
+/* The top k neurons top[0..k) (indices l * F + f) ablated together at pos,
+ * against R random draws of k other neurons from the same layers (stats.h's
+ * generator from seed): *top_metric (the metric with the top k ablated) and
+ * rand_metric[R]. */
+int an_ablate_random(fp_model *m, const int32_t *ids, int n, int pos, const int *top, int k, int R, uint64_t seed,
+		     const float *refm, int target, int vs, double *top_metric, double *rand_metric, fp_error *err);
 
 /* Each neuron's mean activation (mlp.hook_post) over every token of a
  * prompt file: mean [L][F], for mean ablation. */

@@ -80,23 +80,6 @@ static const char HELP[] =
 enum { R_ACT, R_DLA, R_ABLATE, R_WEIGHTS };
 static const char *RANK_NAME[] = {"act", "dla", "ablate", "weights"};
 
-/* ---- small helpers ---- */
-
-/* the n tokens a neuron's output row promotes most, with the sign of its
- * activation (a negative activation promotes what the row suppresses) */
-static void promotes(const fp_model *m, int l, int f, float sign, int n, int *top, float *tmp_v, float *tmp_d)
-{
-	int D = m->cfg.d_model, V = m->cfg.n_vocab;
-	fp_mat_col(&m->layers[l].w_down, f, tmp_d);
-	for (int d = 0; d < D; d++)
-		tmp_d[d] = (sign < 0 ? -1 : 1) * tmp_d[d] * m->out_norm_w[d] *
-			   (m->layers[l].post_mlp_norm ? m->layers[l].post_mlp_norm[d] : 1.0f);
-	if (fp_mat_mul(tmp_v, tmp_d, &m->unembed, 1)) /* out of memory: no ranking */
-		for (int v = 0; v < V; v++)
-			tmp_v[v] = 0;
-	an_top_k(tmp_v, V, n, top);
-}
-
 /* ---- live mode ---- */
 
 typedef struct live_opts {
@@ -105,313 +88,289 @@ typedef struct live_opts {
 	uint64_t seed;
 } live_opts;
 
-static int live(live_opts *o, const char *prompt_arg)
-{
+/* one prompt's neuron scores, ranking and ablations */
+typedef struct live_res {
+	fp_model *m;
+	char *text;
 	size_t len;
-	char *text = cli_text_arg("neurons", prompt_arg, &len);
-	if (!text)
-		return 1;
-	fp_model *m = cli_load_model("neurons", o->model);
-	if (!m) {
-		free(text);
-		return 1;
-	}
-	const fp_config *cf = &m->cfg;
-	int L = cf->n_layers, F = cf->d_mlp, D = cf->d_model, V = cf->n_vocab, NF = L * F;
-	int rc = 0, n = 0, target = -1, vs = -1, s0 = -1, s1 = -1, pos;
+	int32_t *ids;
+	int n, pos, target, vs, k, NF;
+	float *act, *dla, *abl, *win, *wout, *wsc, *refm; /* [L][F] */
+	int *order;                                       /* [NF] by the ranking */
+	double clean, top_eff, top_p, rand_mean, rand_sd, rand_min, rand_max;
+	double *rand_eff;                                 /* [compare_random] or NULL */
+} live_res;
+
+static void live_free(live_res *r)
+{
+	free(r->text), free(r->ids), free(r->act), free(r->dla), free(r->abl), free(r->win), free(r->wout), free(r->wsc);
+	free(r->refm), free(r->order), free(r->rand_eff);
+	fp_model_free(r->m);
+}
+
+/* the prompt, the target and the position read */
+static int live_setup(const live_opts *o, live_res *r, const char *prompt_arg)
+{
 	fp_error err = {0};
-	int32_t *ids = NULL;
-	an_run run = {0};
-	float *act = malloc((size_t)NF * sizeof *act), *dla = malloc((size_t)NF * sizeof *dla);
-	float *abl = malloc((size_t)NF * sizeof *abl), *win = malloc((size_t)NF * sizeof *win);
-	float *wout = malloc((size_t)NF * sizeof *wout), *wsc = malloc((size_t)NF * sizeof *wsc);
-	float *refm = NULL;
-	float *tmp_v = malloc((size_t)V * sizeof *tmp_v), *tmp_d = malloc((size_t)D * sizeof *tmp_d);
-	int *order = malloc((size_t)NF * sizeof *order);
-	an_ablation *ab = NULL;
-	int *start = NULL;
-	double *res = NULL, clean = 0;
-	double rand_mean = NAN, rand_sd = NAN, rand_min = NAN, rand_max = NAN, top_eff = NAN, top_p = NAN;
-	double *rand_eff = NULL;
-	if (!act || !dla || !abl || !win || !wout || !wsc || !tmp_v || !tmp_d || !order) {
-		rc = cli_error("neurons", "out of memory");
-		goto done;
-	}
-	if (an_target_token(m, o->target_s, 0, &target, &err)) {
-		rc = cli_error("neurons", "--target: %s", err.msg);
-		goto done;
-	}
-	if (o->vs_s && an_target_token(m, o->vs_s, 0, &vs, &err)) {
-		rc = cli_error("neurons", "--vs: %s", err.msg);
-		goto done;
-	}
-	if (fp_tokenize(m->tok, text, len, -1, &ids, &n, &err)) {
-		rc = cli_error("neurons", "%s", err.msg);
-		goto done;
-	}
-	if (n == 0) {
-		rc = cli_error("neurons", "the prompt is empty (no tokens)");
-		goto done;
-	}
-	int has_bos = ps_has_bos(m, ids, n, -1);
-	if (o->subject && an_subject_span(m, text, o->subject, ids, n, has_bos, &s0, &s1)) {
-		rc = cli_error("neurons", "--subject '%s' does not occur in the prompt", o->subject);
-		goto done;
-	}
-	if ((pos = cli_at_position("neurons", o->at, o->at_pos, n, s1)) < 0) {
-		rc = 1;
-		goto done;
-	}
+	int s0 = -1, s1 = -1;
+	if (!(r->text = cli_text_arg("neurons", prompt_arg, &r->len)) || !(r->m = cli_load_model("neurons", o->model)))
+		return 1;
+	fp_model *m = r->m;
+	r->NF = m->cfg.n_layers * m->cfg.d_mlp, r->target = r->vs = -1;
+	if (an_target_token(m, o->target_s, 0, &r->target, &err))
+		return cli_error("neurons", "--target: %s", err.msg);
+	if (o->vs_s && an_target_token(m, o->vs_s, 0, &r->vs, &err))
+		return cli_error("neurons", "--vs: %s", err.msg);
+	if (fp_tokenize(m->tok, r->text, r->len, -1, &r->ids, &r->n, &err))
+		return cli_error("neurons", "%s", err.msg);
+	if (r->n == 0)
+		return cli_error("neurons", "the prompt is empty (no tokens)");
+	if (o->subject && an_subject_span(m, r->text, o->subject, r->ids, r->n, ps_has_bos(m, r->ids, r->n, -1), &s0, &s1))
+		return cli_error("neurons", "--subject '%s' does not occur in the prompt", o->subject);
+	if ((r->pos = cli_at_position("neurons", o->at, o->at_pos, r->n, s1)) < 0)
+		return 1;
 	if (o->ablate_mean) {
-		refm = malloc((size_t)NF * sizeof *refm);
-		if (!refm || an_mean_mlp_post(m, o->ref, refm, &err)) {
-			rc = cli_error("neurons", "--ref: %s", refm ? err.msg : "out of memory");
-			goto done;
-		}
+		r->refm = malloc((size_t)r->NF * sizeof *r->refm);
+		if (!r->refm || an_mean_mlp_post(m, o->ref, r->refm, &err))
+			return cli_error("neurons", "--ref: %s", r->refm ? err.msg : "out of memory");
 	}
-	if (an_run_prompt(m, ids, n, AN_RESID | AN_RESID_MID | AN_MLP_POST | AN_LOGITS, &run, &err)) {
-		rc = cli_error("neurons", "%s", err.msg);
-		goto done;
-	}
-	const float *lg_last = run.logits + (size_t)(n - 1) * V;
-	clean = vs >= 0 ? (double)lg_last[target] - lg_last[vs] : an_logprob(lg_last, V, target, NULL);
-	an_neuron_scores(m, &run, pos, target, vs, act, dla, win, wout);
+	return 0;
+}
+
+/* scores, the ranking, and the ablations asked for */
+static int live_compute(const live_opts *o, live_res *r)
+{
+	fp_model *m = r->m;
+	fp_error err = {0};
+	int NF = r->NF, n = r->n, V = m->cfg.n_vocab;
+	an_run run = {0};
+	r->act = malloc((size_t)NF * sizeof *r->act), r->dla = malloc((size_t)NF * sizeof *r->dla);
+	r->abl = malloc((size_t)NF * sizeof *r->abl), r->win = malloc((size_t)NF * sizeof *r->win);
+	r->wout = malloc((size_t)NF * sizeof *r->wout), r->wsc = malloc((size_t)NF * sizeof *r->wsc);
+	r->order = malloc((size_t)NF * sizeof *r->order);
+	if (!r->act || !r->dla || !r->abl || !r->win || !r->wout || !r->wsc || !r->order)
+		return cli_error("neurons", "out of memory");
+	if (an_run_prompt(m, r->ids, n, AN_RESID | AN_RESID_MID | AN_MLP_POST | AN_LOGITS, &run, &err))
+		return cli_error("neurons", "%s", err.msg);
+	const float *lg = run.logits + (size_t)(n - 1) * V;
+	r->clean = r->vs >= 0 ? (double)lg[r->target] - lg[r->vs] : an_logprob(lg, V, r->target, NULL);
+	an_neuron_scores(m, &run, r->pos, r->target, r->vs, r->act, r->dla, r->win, r->wout);
+	an_run_free(&run);
 	for (int i = 0; i < NF; i++)
-		wsc[i] = win[i] * wout[i];
-	/* ablation: candidates, then measured */
-	for (int i = 0; i < NF; i++)
-		abl[i] = NAN;
-	int n_cand = 0;
-	if (o->rank == R_ABLATE) {
-		n_cand = o->candidates == 0 || o->candidates > NF ? NF : o->candidates;
-		st_order_desc(pos == n - 1 ? dla : act, NF, 1, order);
-		ab = malloc((size_t)n_cand * sizeof *ab);
-		start = malloc((size_t)(n_cand + 1) * sizeof *start);
-		res = malloc((size_t)n_cand * sizeof *res);
-		if (!ab || !start || !res) {
-			rc = cli_error("neurons", "out of memory");
-			goto done;
-		}
-		for (int c = 0; c < n_cand; c++) {
-			int l = order[c] / F, f = order[c] % F;
-			ab[c] = (an_ablation){l, f, refm ? refm[order[c]] : 0.0f};
-			start[c] = c;
-		}
-		start[n_cand] = n_cand;
+		r->wsc[i] = r->win[i] * r->wout[i], r->abl[i] = NAN;
+	if (o->rank == R_ABLATE) { /* candidates by |DLA| (|act| away from the last position), then measured */
+		int n_cand = o->candidates == 0 || o->candidates > NF ? NF : o->candidates;
+		st_order_desc(r->pos == n - 1 ? r->dla : r->act, NF, 1, r->order);
 		if (n_cand > 200)
 			fprintf(stderr, "neurons: ablating %d neurons one at a time...\n", n_cand);
-		if (an_ablate_groups(m, ids, n, pos, pos + 1, ab, start, n_cand, target, vs, 512, res, &err)) {
-			rc = cli_error("neurons", "%s", err.msg);
-			goto done;
-		}
-		for (int c = 0; c < n_cand; c++)
-			abl[order[c]] = (float)(clean - res[c]);
-		free(ab), free(start), free(res);
-		ab = NULL, start = NULL, res = NULL;
+		if (an_ablate_each(m, r->ids, n, r->pos, r->order, n_cand, r->refm, r->target, r->vs, r->clean, r->abl, &err))
+			return cli_error("neurons", "%s", err.msg);
 	}
-	const float *key = o->rank == R_ACT ? act : o->rank == R_DLA ? dla : o->rank == R_ABLATE ? abl : wsc;
-	st_order_desc(key, NF, 0, order);
-	int k = o->k < NF ? o->k : NF;
-
-	/* the top k ablated together, against random draws from the same layers */
-	if (o->compare_random > 0) {
+	const float *key = o->rank == R_ACT ? r->act : o->rank == R_DLA ? r->dla : o->rank == R_ABLATE ? r->abl : r->wsc;
+	st_order_desc(key, NF, 0, r->order);
+	r->k = o->k < NF ? o->k : NF;
+	r->top_eff = r->top_p = r->rand_mean = r->rand_sd = r->rand_min = r->rand_max = NAN;
+	if (o->compare_random > 0) { /* the top k ablated together, against random draws from the same layers */
 		int R = o->compare_random;
-		ab = malloc((size_t)k * (R + 1) * sizeof *ab);
-		start = malloc((size_t)(R + 2) * sizeof *start);
-		res = malloc((size_t)(R + 1) * sizeof *res);
-		rand_eff = malloc((size_t)R * sizeof *rand_eff);
-		char *used = calloc((size_t)NF, 1);
-		if (!ab || !start || !res || !rand_eff || !used) {
-			free(used);
-			rc = cli_error("neurons", "out of memory");
-			goto done;
-		}
-		st_rng rng = st_rng_seed(o->seed);
-		for (int j = 0; j < k; j++) {
-			int l = order[j] / F, f = order[j] % F;
-			ab[j] = (an_ablation){l, f, refm ? refm[order[j]] : 0.0f};
-		}
-		start[0] = 0;
-		for (int r = 0; r < R; r++) {
-			memset(used, 0, (size_t)NF);
-			for (int j = 0; j < k; j++)
-				used[order[j]] = 1; /* random draws avoid the top k */
-			start[r + 1] = k * (r + 1);
-			for (int j = 0; j < k; j++) {
-				int l = order[j] / F, f;
-				do
-					f = (int)st_rng_below(&rng, (uint64_t)F);
-				while (used[l * F + f]);
-				used[l * F + f] = 1;
-				ab[k * (r + 1) + j] = (an_ablation){l, f, refm ? refm[l * F + f] : 0.0f};
-			}
-		}
-		start[R + 1] = k * (R + 1);
-		free(used);
-		if (an_ablate_groups(m, ids, n, pos, pos + 1, ab, start, R + 1, target, vs, 512, res, &err)) {
-			rc = cli_error("neurons", "%s", err.msg);
-			goto done;
-		}
-		top_eff = clean - res[0];
-		top_p = exp(res[0]);
-		for (int r = 0; r < R; r++)
-			rand_eff[r] = clean - res[r + 1];
-		st_mean_sd(rand_eff, R, &rand_mean, &rand_sd);
-		rand_min = rand_max = rand_eff[0];
-		for (int r = 1; r < R; r++)
-			rand_min = rand_eff[r] < rand_min ? rand_eff[r] : rand_min,
-			rand_max = rand_eff[r] > rand_max ? rand_eff[r] : rand_max;
+		double top;
+		if (!(r->rand_eff = malloc((size_t)R * sizeof *r->rand_eff)))
+			return cli_error("neurons", "out of memory");
+		if (an_ablate_random(m, r->ids, n, r->pos, r->order, r->k, R, o->seed, r->refm, r->target, r->vs, &top,
+				     r->rand_eff, &err))
+			return cli_error("neurons", "%s", err.msg);
+		r->top_eff = r->clean - top, r->top_p = exp(top);
+		for (int i = 0; i < R; i++)
+			r->rand_eff[i] = r->clean - r->rand_eff[i];
+		st_mean_sd(r->rand_eff, R, &r->rand_mean, &r->rand_sd);
+		r->rand_min = r->rand_max = r->rand_eff[0];
+		for (int i = 1; i < R; i++)
+			r->rand_min = fmin(r->rand_min, r->rand_eff[i]), r->rand_max = fmax(r->rand_max, r->rand_eff[i]);
 	}
+	return 0;
+}
 
-	/* ---- output ---- */
-	const char *metric = vs >= 0 ? "logit difference" : "log p(target)";
+/* the 3 tokens neuron i promotes, quoted and space-separated */
+static void print_promotes(const live_res *r, int i)
+{
+	int F = r->m->cfg.d_mlp, pro[3] = {0, 0, 0};
 	char tb[256];
-	int npro = 3, pro[3];
-	if (o->fmt == FMT_JSON) {
-		json_t *jo = json_object(), *arr = json_array();
-		char *ct = tb_utf8_clean(text, len), *tt = cli_token_text(m, target);
-		json_object_set_new(jo, "prompt", json_string(ct ? ct : ""));
-		json_object_set_new(jo, "target", json_string(tt ? tt : ""));
-		free(ct), free(tt);
-		if (vs >= 0) {
-			char *vt = cli_token_text(m, vs);
-			json_object_set_new(jo, "vs", json_string(vt ? vt : ""));
-			free(vt);
+	an_promotes(r->m, i / F, i % F, r->act[i], 3, pro);
+	for (int q = 0; q < 3; q++) {
+		int tl = fp_token_decode(r->m->tok, pro[q], tb, sizeof tb);
+		if (q)
+			putchar(' ');
+		tb_print_quoted(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
+	}
+}
+
+static const char *live_metric(const live_res *r)
+{
+	return r->vs >= 0 ? "logit difference" : "log p(target)";
+}
+
+static void live_json(const live_opts *o, const live_res *r)
+{
+	const fp_model *m = r->m;
+	int F = m->cfg.d_mlp;
+	json_t *jo = json_object(), *arr = json_array();
+	char *ct = tb_utf8_clean(r->text, r->len), *tt = cli_token_text(m, r->target);
+	json_object_set_new(jo, "prompt", json_string(ct ? ct : ""));
+	json_object_set_new(jo, "target", json_string(tt ? tt : ""));
+	free(ct), free(tt);
+	if (r->vs >= 0) {
+		char *vt = cli_token_text(m, r->vs);
+		json_object_set_new(jo, "vs", json_string(vt ? vt : ""));
+		free(vt);
+	}
+	json_object_set_new(jo, "position", json_integer(r->pos));
+	json_object_set_new(jo, "rank_by", json_string(RANK_NAME[o->rank]));
+	json_object_set_new(jo, "metric", json_string(live_metric(r)));
+	json_object_set_new(jo, "clean", json_real(r->clean));
+	json_object_set_new(jo, "ablation", json_string(r->refm ? "mean" : "zero"));
+	for (int j = 0; j < r->k; j++) {
+		int i = r->order[j], pro[3] = {0, 0, 0};
+		json_t *e = json_object(), *pa = json_array();
+		json_object_set_new(e, "layer", json_integer(i / F));
+		json_object_set_new(e, "neuron", json_integer(i % F));
+		json_object_set_new(e, "act", json_real(r->act[i]));
+		json_object_set_new(e, "dla", json_real(r->dla[i]));
+		json_object_set_new(e, "ablate", isnan(r->abl[i]) ? json_null() : json_real(r->abl[i]));
+		json_object_set_new(e, "w_in_cos", json_real(r->win[i]));
+		json_object_set_new(e, "w_out_cos", json_real(r->wout[i]));
+		json_object_set_new(e, "weights", json_real(r->wsc[i]));
+		an_promotes(m, i / F, i % F, r->act[i], 3, pro);
+		for (int q = 0; q < 3; q++) {
+			char *pt = cli_token_text(m, pro[q]);
+			json_array_append_new(pa, json_string(pt ? pt : ""));
+			free(pt);
 		}
-		json_object_set_new(jo, "position", json_integer(pos));
-		json_object_set_new(jo, "rank_by", json_string(RANK_NAME[o->rank]));
-		json_object_set_new(jo, "metric", json_string(metric));
-		json_object_set_new(jo, "clean", json_real(clean));
-		json_object_set_new(jo, "ablation", json_string(refm ? "mean" : "zero"));
-		for (int j = 0; j < k; j++) {
-			int i = order[j], l = i / F, f = i % F;
-			json_t *e = json_object(), *pa = json_array();
-			json_object_set_new(e, "layer", json_integer(l));
-			json_object_set_new(e, "neuron", json_integer(f));
-			json_object_set_new(e, "act", json_real(act[i]));
-			json_object_set_new(e, "dla", json_real(dla[i]));
-			json_object_set_new(e, "ablate", isnan(abl[i]) ? json_null() : json_real(abl[i]));
-			json_object_set_new(e, "w_in_cos", json_real(win[i]));
-			json_object_set_new(e, "w_out_cos", json_real(wout[i]));
-			json_object_set_new(e, "weights", json_real(wsc[i]));
-			promotes(m, l, f, act[i], npro, pro, tmp_v, tmp_d);
-			for (int q = 0; q < npro; q++) {
-				char *pt = cli_token_text(m, pro[q]);
-				json_array_append_new(pa, json_string(pt ? pt : ""));
-				free(pt);
-			}
-			json_object_set_new(e, "promotes", pa);
-			json_array_append_new(arr, e);
-		}
-		json_object_set_new(jo, "neurons", arr);
-		if (rand_eff) {
-			json_t *cr = json_object(), *ra = json_array();
-			json_object_set_new(cr, "k", json_integer(k));
-			json_object_set_new(cr, "top_effect", json_real(top_eff));
-			json_object_set_new(cr, "random_mean", json_real(rand_mean));
-			json_object_set_new(cr, "random_std", json_real(rand_sd));
-			for (int r = 0; r < o->compare_random; r++)
-				json_array_append_new(ra, json_real(rand_eff[r]));
-			json_object_set_new(cr, "random_effects", ra);
-			json_object_set_new(jo, "compare_random", cr);
-		}
-		json_dumpf(jo, stdout, JSON_INDENT(2));
-		fputc('\n', stdout);
-		json_decref(jo);
-	} else if (o->fmt == FMT_TSV) {
-		printf("rank\tlayer\tneuron\tact\tdla\tablate\tw_in_cos\tw_out_cos\tweights\tpromotes\n");
-		for (int j = 0; j < k; j++) {
-			int i = order[j], l = i / F, f = i % F;
-			printf("%d\t%d\t%d\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t", j + 1, l, f, act[i], dla[i], abl[i], win[i],
-			       wout[i], wsc[i]);
-			promotes(m, l, f, act[i], npro, pro, tmp_v, tmp_d);
-			for (int q = 0; q < npro; q++) {
-				int tl = fp_token_decode(m->tok, pro[q], tb, sizeof tb);
-				if (q)
-					putchar(' ');
-				tb_print_quoted(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
-			}
-			printf("\n");
-		}
+		json_object_set_new(e, "promotes", pa);
+		json_array_append_new(arr, e);
+	}
+	json_object_set_new(jo, "neurons", arr);
+	if (r->rand_eff) {
+		json_t *cr = json_object(), *ra = json_array();
+		json_object_set_new(cr, "k", json_integer(r->k));
+		json_object_set_new(cr, "top_effect", json_real(r->top_eff));
+		json_object_set_new(cr, "random_mean", json_real(r->rand_mean));
+		json_object_set_new(cr, "random_std", json_real(r->rand_sd));
+		for (int i = 0; i < o->compare_random; i++)
+			json_array_append_new(ra, json_real(r->rand_eff[i]));
+		json_object_set_new(cr, "random_effects", ra);
+		json_object_set_new(jo, "compare_random", cr);
+	}
+	json_dumpf(jo, stdout, JSON_INDENT(2));
+	fputc('\n', stdout);
+	json_decref(jo);
+}
+
+static void live_tsv(const live_res *r)
+{
+	int F = r->m->cfg.d_mlp;
+	printf("rank\tlayer\tneuron\tact\tdla\tablate\tw_in_cos\tw_out_cos\tweights\tpromotes\n");
+	for (int j = 0; j < r->k; j++) {
+		int i = r->order[j];
+		printf("%d\t%d\t%d\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t", j + 1, i / F, i % F, r->act[i], r->dla[i], r->abl[i],
+		       r->win[i], r->wout[i], r->wsc[i]);
+		print_promotes(r, i);
+		printf("\n");
+	}
+}
+
+/* a token, quoted */
+static void print_token(const fp_model *m, int id)
+{
+	char tb[256];
+	int tl = fp_token_decode(m->tok, id, tb, sizeof tb);
+	tb_print_quoted(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
+}
+
+static void live_text(const live_opts *o, const live_res *r)
+{
+	int F = r->m->cfg.d_mlp;
+	const char *metric = live_metric(r);
+	printf("prompt ");
+	tb_print_quoted(stdout, r->text, r->len);
+	printf(" (%d tokens)\nposition %d ", r->n, r->pos);
+	print_token(r->m, r->ids[r->pos]);
+	printf("; target ");
+	print_token(r->m, r->target);
+	if (r->vs >= 0) {
+		printf(" vs ");
+		print_token(r->m, r->vs);
+		printf("; clean logit difference %.4f\n", r->clean);
 	} else {
-		printf("prompt ");
-		tb_print_quoted(stdout, text, len);
-		int tl = fp_token_decode(m->tok, ids[pos], tb, sizeof tb);
-		printf(" (%d tokens)\nposition %d ", n, pos);
-		tb_print_quoted(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
-		tl = fp_token_decode(m->tok, target, tb, sizeof tb);
-		printf("; target ");
-		tb_print_quoted(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
-		if (vs >= 0) {
-			tl = fp_token_decode(m->tok, vs, tb, sizeof tb);
-			printf(" vs ");
-			tb_print_quoted(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
-		}
-		if (vs >= 0)
-			printf("; clean logit difference %.4f\n", clean);
+		printf("; clean p = %.4f (log p %.4f)\n", exp(r->clean), r->clean);
+	}
+	printf("ranked by %s; ablate = clean - ablated %s (%s ablation%s)\n", RANK_NAME[o->rank], metric,
+	       r->refm ? "mean" : "zero", o->rank == R_ABLATE ? "" : ", only with --rank ablate");
+	printf("%4s %10s %9s %9s %9s %7s %7s %8s  promotes\n", "rank", "neuron", "act", "dla", "ablate", "w_in", "w_out",
+	       "weights");
+	for (int j = 0; j < r->k; j++) {
+		int i = r->order[j];
+		char nm[24];
+		snprintf(nm, sizeof nm, "%d.%d", i / F, i % F);
+		printf("%4d %10s %9.4f %9.4f %9.4f %7.3f %7.3f %8.4f  ", j + 1, nm, r->act[i], r->dla[i], r->abl[i],
+		       r->win[i], r->wout[i], r->wsc[i]);
+		print_promotes(r, i);
+		printf("\n");
+	}
+	if (r->rand_eff)
+		printf("ablating the top %d together (%s): %s drops by %.4f (p %.4f -> %.4f); %d random draws of %d "
+		       "neurons from the same layers: mean drop %.4f, std %.4f, min %.4f, max %.4f\n",
+		       r->k, r->refm ? "mean" : "zero", metric, r->top_eff, exp(r->clean), r->vs >= 0 ? NAN : r->top_p,
+		       o->compare_random, r->k, r->rand_mean, r->rand_sd, r->rand_min, r->rand_max);
+}
+
+static int live_h5(const live_opts *o, const live_res *r)
+{
+	fp_error err = {0};
+	int L = r->m->cfg.n_layers, F = r->m->cfg.d_mlp, k = r->k;
+	hid_t f = h5u_create(o->out, o->force, &err);
+	if (f < 0)
+		return cli_error("neurons", "%s", err.msg);
+	size_t d2[2] = {(size_t)L, (size_t)F}, dk[1] = {(size_t)k};
+	int32_t *rl = malloc((size_t)k * sizeof *rl), *rn = malloc((size_t)k * sizeof *rn);
+	int w = !rl || !rn;
+	for (int j = 0; j < k && !w; j++)
+		rl[j] = r->order[j] / F, rn[j] = r->order[j] % F;
+	if (!w)
+		w |= h5u_f32(f, "act", 2, d2, r->act) | h5u_f32(f, "dla", 2, d2, r->dla) | h5u_f32(f, "ablate", 2, d2, r->abl) |
+		     h5u_f32(f, "w_in_cos", 2, d2, r->win) | h5u_f32(f, "w_out_cos", 2, d2, r->wout) |
+		     h5u_f32(f, "weights", 2, d2, r->wsc) | h5u_i32(f, "top_layer", 1, dk, rl) |
+		     h5u_i32(f, "top_neuron", 1, dk, rn);
+	if (r->rand_eff) {
+		size_t dr[1] = {(size_t)o->compare_random};
+		w |= h5u_f64(f, "random_effects", 1, dr, r->rand_eff) | h5u_attr_f64(f, NULL, "top_effect", r->top_eff);
+	}
+	char *tt = cli_token_text(r->m, r->target);
+	w |= cli_result_header(f, RES_NEURONS, r->m->gguf->path, &err) | h5u_attr_str(f, NULL, "prompt", r->text) |
+	     h5u_attr_str(f, NULL, "target", tt ? tt : "") | h5u_attr_i64(f, NULL, "position", r->pos) |
+	     h5u_attr_str(f, NULL, "rank_by", RANK_NAME[o->rank]) | h5u_attr_str(f, NULL, "metric", live_metric(r)) |
+	     h5u_attr_f64(f, NULL, "clean", r->clean) | h5u_attr_str(f, NULL, "ablation", r->refm ? "mean" : "zero");
+	free(tt), free(rl), free(rn);
+	if (h5u_close(f, o->out, &err) || w)
+		return cli_error("neurons", "%s", w ? "cannot write the results to the HDF5 file" : err.msg);
+	return 0;
+}
+
+static int live(live_opts *o, const char *prompt_arg)
+{
+	live_res r = {0};
+	int rc = live_setup(o, &r, prompt_arg);
+	if (!rc)
+		rc = live_compute(o, &r);
+	if (!rc) {
+		if (o->fmt == FMT_JSON)
+			live_json(o, &r);
+		else if (o->fmt == FMT_TSV)
+			live_tsv(&r);
 		else
-			printf("; clean p = %.4f (log p %.4f)\n", exp(clean), clean);
-		printf("ranked by %s; ablate = clean - ablated %s (%s ablation%s)\n", RANK_NAME[o->rank], metric,
-		       refm ? "mean" : "zero", o->rank == R_ABLATE ? "" : ", only with --rank ablate");
-		printf("%4s %10s %9s %9s %9s %7s %7s %8s  promotes\n", "rank", "neuron", "act", "dla", "ablate", "w_in",
-		       "w_out", "weights");
-		for (int j = 0; j < k; j++) {
-			int i = order[j], l = i / F, f = i % F;
-			char nm[24];
-			snprintf(nm, sizeof nm, "%d.%d", l, f);
-			printf("%4d %10s %9.4f %9.4f %9.4f %7.3f %7.3f %8.4f  ", j + 1, nm, act[i], dla[i], abl[i], win[i],
-			       wout[i], wsc[i]);
-			promotes(m, l, f, act[i], npro, pro, tmp_v, tmp_d);
-			for (int q = 0; q < npro; q++) {
-				tl = fp_token_decode(m->tok, pro[q], tb, sizeof tb);
-				if (q)
-					putchar(' ');
-				tb_print_quoted(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
-			}
-			printf("\n");
-		}
-		if (rand_eff)
-			printf("ablating the top %d together (%s): %s drops by %.4f (p %.4f -> %.4f); %d random draws of %d "
-			       "neurons from the same layers: mean drop %.4f, std %.4f, min %.4f, max %.4f\n",
-			       k, refm ? "mean" : "zero", metric, top_eff, exp(clean), vs >= 0 ? NAN : top_p,
-			       o->compare_random, k, rand_mean, rand_sd, rand_min, rand_max);
+			live_text(o, &r);
+		if (o->out)
+			rc = live_h5(o, &r);
 	}
-	if (o->out) {
-		hid_t f = h5u_create(o->out, o->force, &err);
-		if (f < 0) {
-			rc = cli_error("neurons", "%s", err.msg);
-			goto done;
-		}
-		size_t d2[2] = {(size_t)L, (size_t)F}, dk[1] = {(size_t)k};
-		int32_t *rl = malloc((size_t)k * sizeof *rl), *rn = malloc((size_t)k * sizeof *rn);
-		int w = !rl || !rn;
-		for (int j = 0; j < k && !w; j++)
-			rl[j] = order[j] / F, rn[j] = order[j] % F;
-		if (!w)
-			w |= h5u_f32(f, "act", 2, d2, act) | h5u_f32(f, "dla", 2, d2, dla) | h5u_f32(f, "ablate", 2, d2, abl) |
-			     h5u_f32(f, "w_in_cos", 2, d2, win) | h5u_f32(f, "w_out_cos", 2, d2, wout) |
-			     h5u_f32(f, "weights", 2, d2, wsc) | h5u_i32(f, "top_layer", 1, dk, rl) |
-			     h5u_i32(f, "top_neuron", 1, dk, rn);
-		if (rand_eff) {
-			size_t dr[1] = {(size_t)o->compare_random};
-			w |= h5u_f64(f, "random_effects", 1, dr, rand_eff) | h5u_attr_f64(f, NULL, "top_effect", top_eff);
-		}
-		char *tt = cli_token_text(m, target);
-		w |= cli_result_header(f, RES_NEURONS, m->gguf->path, &err) | h5u_attr_str(f, NULL, "prompt", text) |
-		     h5u_attr_str(f, NULL, "target", tt ? tt : "") | h5u_attr_i64(f, NULL, "position", pos) |
-		     h5u_attr_str(f, NULL, "rank_by", RANK_NAME[o->rank]) | h5u_attr_str(f, NULL, "metric", metric) |
-		     h5u_attr_f64(f, NULL, "clean", clean) | h5u_attr_str(f, NULL, "ablation", refm ? "mean" : "zero");
-		free(tt), free(rl), free(rn);
-		if (h5u_close(f, o->out, &err) || w) {
-			rc = cli_error("neurons", "%s", w ? "cannot write the results to the HDF5 file" : err.msg);
-			goto done;
-		}
-	}
-done:
-	an_run_free(&run);
-	free(text), free(ids), free(act), free(dla), free(abl), free(win), free(wout), free(wsc);
-	free(refm), free(tmp_v), free(tmp_d), free(order), free(ab), free(start), free(res), free(rand_eff);
-	fp_model_free(m);
+	live_free(&r);
 	return rc;
 }
 

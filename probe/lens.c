@@ -305,3 +305,25 @@ done:
 		an_run_free(run), h5rec_recorded_free(p);
 	return rc;
 }
+
+int an_promotes(const fp_model *m, int l, int f, float sign, int n, int *top)
+{
+	int D = m->cfg.d_model, V = m->cfg.n_vocab;
+	float *tmp_d = malloc((size_t)D * sizeof *tmp_d), *tmp_v = malloc((size_t)V * sizeof *tmp_v);
+	if (!tmp_d || !tmp_v) {
+		free(tmp_d), free(tmp_v);
+		for (int i = 0; i < n; i++)
+			top[i] = 0;
+		return FP_ERR_NOMEM;
+	}
+	fp_mat_col(&m->layers[l].w_down, f, tmp_d);
+	for (int d = 0; d < D; d++)
+		tmp_d[d] = (sign < 0 ? -1 : 1) * tmp_d[d] * m->out_norm_w[d] *
+			   (m->layers[l].post_mlp_norm ? m->layers[l].post_mlp_norm[d] : 1.0f);
+	if (fp_mat_mul(tmp_v, tmp_d, &m->unembed, 1)) /* out of memory: no ranking */
+		for (int v = 0; v < V; v++)
+			tmp_v[v] = 0;
+	an_top_k(tmp_v, V, n, top);
+	free(tmp_d), free(tmp_v);
+	return 0;
+}

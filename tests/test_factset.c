@@ -62,12 +62,9 @@ int main(void)
 {
 	test_categories();
 	test_acc();
-	tiny_opts o;
-	tiny_defaults(&o, "llama");
-	tiny_plant(&o);
 	fp_model *m = NULL;
 	fp_error err = {0};
-	CHECK(tiny_load(&o, &m, &err) == 0, "the planted model loads: %s", err.msg);
+	CHECK(tiny_load_plant(&m, &err) == 0, "the planted model loads: %s", err.msg);
 	if (!m)
 		return check_done("test_factset");
 	/* the planted set: facts ending in J are known, the others not */

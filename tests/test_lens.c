@@ -15,12 +15,9 @@
 
 int main(void)
 {
-	tiny_opts o;
-	tiny_defaults(&o, "llama");
-	tiny_plant(&o);
 	fp_model *m = NULL;
 	fp_error err = {0};
-	CHECK(tiny_load(&o, &m, &err) == 0, "planted model: %s", err.msg);
+	CHECK(tiny_load_plant(&m, &err) == 0, "planted model: %s", err.msg);
 	if (!m)
 		return check_done("test_lens");
 	int32_t ids[3] = {'a', 'b', 'J'};

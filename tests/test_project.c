@@ -20,13 +20,10 @@ int main(void)
 	CHECK(d == 6 && fabs(c - 0.6) < 1e-15 && nx == 5, "(3,4).(2,0): dot 6, cos 0.6, |x| 5 (%g %g %g)", d, c, nx);
 	pj_dotcos(z, v, 2, &d, &c, &nx);
 	CHECK(d == 0 && c == 0 && nx == 0, "a zero vector: cos 0");
-	tiny_opts o;
-	tiny_defaults(&o, "llama");
-	tiny_plant(&o);
 	fp_model *m = NULL;
 	fp_error err = {0};
 	an_dir *dir = NULL;
-	CHECK(tiny_load(&o, &m, &err) == 0 && an_dir_parse(m, "neuron:1.5", 0, 0, &dir, &err) == 0, "planted model: %s",
+	CHECK(tiny_load_plant(&m, &err) == 0 && an_dir_parse(m, "neuron:1.5", 0, 0, &dir, &err) == 0, "planted model: %s",
 	      err.msg);
 	if (!m || !dir)
 		return check_done("test_project");

@@ -427,3 +427,11 @@ int tiny_load(const tiny_opts *o, fp_model **m, fp_error *err)
 	unlink(path);
 	return rc;
 }
+
+int tiny_load_plant(fp_model **m, fp_error *err)
+{
+	tiny_opts o;
+	tiny_defaults(&o, "llama");
+	tiny_plant(&o);
+	return tiny_load(&o, m, err);
+}

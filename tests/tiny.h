@@ -57,6 +57,8 @@ int tiny_load(const tiny_opts *o, fp_model **m, fp_error *err);
 int tiny_n_named(void);
 /* The planted fact of tiny-llama-plant: neuron 1.5 reads 'J', writes 'Q'. */
 void tiny_plant(tiny_opts *o);
+/* Loads the planted llama model (tiny_defaults + tiny_plant). */
+int tiny_load_plant(fp_model **m, fp_error *err);
 const char *tiny_named(int i, tiny_opts *o);
 
 /* The tiny models of the newer architectures (checked against llama.cpp by
