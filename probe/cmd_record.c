@@ -7,7 +7,6 @@
 #include "prompts.h"
 
 #include <errno.h>
-#include <fnmatch.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -85,35 +84,6 @@ static void *hash_thread(void *arg)
 	hash_job *j = arg;
 	j->rc = res_sha256_file(j->path, j->hex);
 	return NULL;
-}
-
-/* "0-29", "5,7,9", "0-3,10" -> sel[0..n_layers) */
-static int parse_layers(const char *s, int n_layers, char *sel)
-{
-	const char *p = s;
-	memset(sel, 0, (size_t)n_layers);
-	while (*p) {
-		char *end;
-		long a = strtol(p, &end, 10), b = a;
-		if (end == p)
-			return -1;
-		p = end;
-		if (*p == '-') {
-			b = strtol(p + 1, &end, 10);
-			if (end == p + 1)
-				return -1;
-			p = end;
-		}
-		if (a < 0 || b < a || b >= n_layers)
-			return -1;
-		for (long l = a; l <= b; l++)
-			sel[l] = 1;
-		if (*p == ',')
-			p++;
-		else if (*p)
-			return -1;
-	}
-	return 0;
 }
 
 enum { POS_ALL, POS_LAST, POS_SUBJECT, POS_SUBJECT_LAST };
@@ -289,44 +259,24 @@ int cmd_record(int argc, char **argv)
 	pack k = {0};
 	h5rec *rec = NULL;
 	memset(layer_sel, 1, (size_t)L);
-	if (layer_spec && parse_layers(layer_spec, L, layer_sel)) {
-		rc = cli_usage_error("record", "--layers '%s' is not a range of blocks 0-%d (like 0-29, 5,7,9 or 0-3,10)",
-				     layer_spec, L - 1);
+	if (layer_spec && ps_layers(layer_spec, L, layer_sel, &err)) {
+		rc = cli_usage_error("record", "--layers %s", err.msg);
 		goto done;
 	}
 	/* hooks: every pattern must match something */
-	for (int i = 0; i < nk * (L + 1); i++)
-		index[i] = -1;
-	char *spec = strdup(hook_spec), *save = NULL;
-	for (char *pat = strtok_r(spec, ",", &save); pat; pat = strtok_r(NULL, ",", &save)) {
-		int matched = 0;
-		for (int kd = 0; kd < nk; kd++) {
-			if (!fp_hook_width(m, kd))
-				continue;
-			for (int l = fp_hook_is_layer(kd) ? 0 : -1; l < (fp_hook_is_layer(kd) ? L : 0); l++) {
-				char name[64];
-				fp_hook_name(kd, l, name, sizeof name);
-				if (fnmatch(pat, name, 0))
-					continue;
-				matched = 1;
-				if ((l >= 0 && !layer_sel[l]) || index[kd * (L + 1) + l + 1] >= 0)
-					continue;
-				index[kd * (L + 1) + l + 1] = n_hooks;
-				h5rec_hook *h = &hooks[n_hooks++];
-				snprintf(h->name, sizeof h->name, "%s", name);
-				h->kind = kd, h->layer = l, h->width = fp_hook_width(m, kd);
-				want_logits |= kd == FP_HOOK_LOGITS;
-			}
-		}
-		if (!matched) {
-			cli_error("record", "--hooks: '%s' matches no hook of this %s model", pat, cf->arch_name);
+	if (ps_hook_select(m, hook_spec, layer_sel, hooks, nk * (L + 1), &n_hooks, &err)) {
+		cli_error("record", "--hooks: %s", err.msg);
+		if (strstr(err.msg, "matches no hook"))
 			cli_hint("hooks are named like hook_embed, blocks.0.hook_resid_pre, blocks.0.mlp.hook_post, "
 				 "ln_final.hook_normalized (see 'factprobe record --help')");
-			free(spec);
-			goto done;
-		}
+		goto done;
 	}
-	free(spec);
+	for (int i = 0; i < nk * (L + 1); i++)
+		index[i] = -1;
+	for (int h = 0; h < n_hooks; h++) {
+		index[hooks[h].kind * (L + 1) + hooks[h].layer + 1] = h;
+		want_logits |= hooks[h].kind == FP_HOOK_LOGITS;
+	}
 	if (!n_hooks) {
 		rc = cli_error("record", "--hooks '%s' with --layers '%s' selects no hook", hook_spec, layer_spec);
 		goto done;

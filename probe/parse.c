@@ -1,6 +1,7 @@
 /* parse.c - see parse.h. */
 #include "parse.h"
 
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +81,74 @@ int ps_hook_pattern_model(const fp_model *m, const char *s, int *kind, int *laye
 		return fp_error_set(err, FP_ERR_INVALID, "'%s': layer %d is out of range; the model has layers 0..%d", s,
 				    *layer, m->cfg.n_layers - 1);
 	return 0;
+}
+
+int ps_layers(const char *s, int n_layers, char *sel, fp_error *err)
+{
+	const char *p = s;
+	int ok = 1;
+	memset(sel, 0, (size_t)n_layers);
+	while (*p && ok) {
+		char *end;
+		long a = strtol(p, &end, 10), b = a;
+		ok = end != p;
+		p = end;
+		if (ok && *p == '-') {
+			b = strtol(p + 1, &end, 10);
+			ok = end != p + 1;
+			p = end;
+		}
+		ok = ok && a >= 0 && b >= a && b < n_layers;
+		for (long l = a; ok && l <= b; l++)
+			sel[l] = 1;
+		if (ok && *p == ',')
+			p++;
+		else if (*p)
+			ok = 0;
+	}
+	return ok ? 0
+		  : fp_error_set(err, FP_ERR_FORMAT, "'%s' is not a range of blocks 0-%d (like 0-29, 5,7,9 or 0-3,10)", s,
+				 n_layers - 1);
+}
+
+int ps_hook_select(const fp_model *m, const char *spec, const char *sel, h5rec_hook *out, int max, int *n,
+		   fp_error *err)
+{
+	int L = m->cfg.n_layers, rc = 0;
+	char *s = strdup(spec), *save = NULL;
+	*n = 0;
+	if (!s)
+		return fp_error_set(err, FP_ERR_NOMEM, "out of memory");
+	for (char *pat = strtok_r(s, ",", &save); pat && !rc; pat = strtok_r(NULL, ",", &save)) {
+		int matched = 0;
+		for (int kd = 0; kd < FP_HOOK_KIND_COUNT && !rc; kd++) {
+			if (!fp_hook_width(m, kd))
+				continue;
+			for (int l = fp_hook_is_layer(kd) ? 0 : -1; l < (fp_hook_is_layer(kd) ? L : 0) && !rc; l++) {
+				char name[64];
+				fp_hook_name(kd, l, name, sizeof name);
+				if (fnmatch(pat, name, 0))
+					continue;
+				matched = 1;
+				int dup = l >= 0 && sel && !sel[l];
+				for (int h = 0; h < *n && !dup; h++)
+					dup = out[h].kind == kd && out[h].layer == l;
+				if (dup)
+					continue;
+				if (*n >= max) {
+					rc = fp_error_set(err, FP_ERR_INVALID, "more than %d hooks", max);
+					break;
+				}
+				h5rec_hook *h = &out[(*n)++];
+				snprintf(h->name, sizeof h->name, "%s", name);
+				h->kind = kd, h->layer = l, h->width = fp_hook_width(m, kd);
+			}
+		}
+		if (!matched && !rc)
+			rc = fp_error_set(err, FP_ERR_INVALID, "'%s' matches no hook of this %s model", pat, m->cfg.arch_name);
+	}
+	free(s);
+	return rc;
 }
 
 static const char *const AT_NAME[] = {"all", "last", "subject-last", "position"};

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "../model/model.h"
+#include "h5out.h"
 
 /* ---- neuron refs ---- */
 
@@ -38,6 +39,20 @@ int ps_hook_pattern(const char *s, int *kind, int *layer, fp_error *err);
 /* ps_hook_pattern, then checked against the model: it has the hook, and
  * the layer is one of its blocks. */
 int ps_hook_pattern_model(const fp_model *m, const char *s, int *kind, int *layer, fp_error *err);
+
+/* Layer ranges: "0-29", "5,7,9", "0-3,10" set sel[0..n_layers) for the
+ * blocks named (and clear the rest). */
+int ps_layers(const char *s, int n_layers, char *sel, fp_error *err);
+
+/* Hook name globs, comma separated (fnmatch's * and ?, e.g.
+ * "blocks.*.mlp.hook_post,hook_embed"), against every hook this model has:
+ * each hook matched at a selected block (sel NULL: every block; hooks
+ * outside blocks always) is listed once, in the order first matched, into
+ * out[0..max) with its name, kind, layer (-1 outside blocks) and width.
+ * Every pattern must match some hook of the model (FP_ERR_INVALID naming
+ * it); matching none at the selected blocks is not an error (*n = 0). */
+int ps_hook_select(const fp_model *m, const char *spec, const char *sel, h5rec_hook *out, int max, int *n,
+		   fp_error *err);
 
 /* ---- positions (--at) ---- */
 

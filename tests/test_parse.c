@@ -57,6 +57,29 @@ static void test_hook(const fp_model *m)
 		      strstr(err.msg, "0..1"), "layer 2 of a 2-layer model: %s", err.msg);
 }
 
+static void test_layers_hooks(const fp_model *m)
+{
+	char sel[4];
+	fp_error err = {0};
+	CHECK(ps_layers("0-1,3", 4, sel, &err) == 0 && sel[0] && sel[1] && !sel[2] && sel[3], "0-1,3 of 4 blocks");
+	const char *bad[] = {"4", "1-0", "-1", "1,x", "a", "0--1"};
+	for (int i = 0; i < 6; i++)
+		CHECK(ps_layers(bad[i], 4, sel, &err) == FP_ERR_FORMAT && strstr(err.msg, "0-3"), "'%s' of 4 blocks: %s",
+		      bad[i], err.msg);
+	h5rec_hook h[64];
+	int n = 0;
+	CHECK(ps_hook_select(m, "blocks.*.mlp.hook_post,hook_embed", NULL, h, 64, &n, &err) == 0 && n == 3 &&
+		      !strcmp(h[0].name, "blocks.0.mlp.hook_post") && h[1].layer == 1 && h[2].kind == FP_HOOK_EMBED &&
+		      h[2].layer == -1 && h[0].width == m->cfg.d_mlp && h[2].width == m->cfg.d_model,
+	      "mlp.hook_post at both blocks, then hook_embed (%d hooks)", n);
+	char only1[2] = {0, 1};
+	CHECK(ps_hook_select(m, "blocks.?.hook_resid_post,blocks.1.hook_resid_post", only1, h, 64, &n, &err) == 0 &&
+		      n == 1 && h[0].layer == 1, "? and a selected block; a hook matched twice is listed once (%d)", n);
+	CHECK(ps_hook_select(m, "blocks.*.mlp.hook_post,nope", NULL, h, 64, &n, &err) == FP_ERR_INVALID &&
+		      strstr(err.msg, "'nope' matches no hook"), "a pattern matching nothing: %s", err.msg);
+	CHECK(ps_hook_select(m, "*", NULL, h, 3, &n, &err) == FP_ERR_INVALID, "more hooks than room: %s", err.msg);
+}
+
 static void test_at(void)
 {
 	int mode, pos, p;
@@ -113,6 +136,7 @@ int main(void)
 	test_at();
 	if (m && ms) {
 		test_hook(m);
+		test_layers_hooks(m);
 		test_bos(m, ms);
 	}
 	fp_model_free(m), fp_model_free(ms);
