@@ -28,7 +28,7 @@ TEST_BINS := $(BUILD)/tests/test_quant $(BUILD)/tests/test_gguf $(BUILD)/tests/t
              $(BUILD)/tests/test_parse $(BUILD)/tests/test_table $(BUILD)/tests/test_progress \
              $(BUILD)/tests/test_arch $(BUILD)/tests/test_select $(BUILD)/tests/test_superpos \
              $(BUILD)/tests/test_factset $(BUILD)/tests/test_project \
-             $(BUILD)/tests/test_lens $(BUILD)/tests/test_neurons
+             $(BUILD)/tests/test_lens $(BUILD)/tests/test_neurons $(BUILD)/tests/test_recorder
 BENCH_BIN := $(BUILD)/tests/bench_forward
 
 MODEL_DIR  := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/factprobe
@@ -98,10 +98,11 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/tests/gguf_writer.o $(BUILD)/tests
 
 # the query computations, tested on planted models, need probe/'s library part
 PROBE_LIB_OBJ := $(BUILD)/probe/analysis.o $(BUILD)/probe/lens.o $(BUILD)/probe/ablate.o \
-		 $(BUILD)/probe/directions.o $(BUILD)/probe/h5in.o $(BUILD)/probe/select.o $(BUILD)/probe/trace.o $(BUILD)/probe/factset.o $(BUILD)/probe/project.o $(BUILD)/probe/prompts.o $(BUILD)/probe/h5util.o \
+		 $(BUILD)/probe/directions.o $(BUILD)/probe/h5in.o $(BUILD)/probe/select.o $(BUILD)/probe/trace.o $(BUILD)/probe/factset.o $(BUILD)/probe/project.o \
+		 $(BUILD)/probe/recorder.o $(BUILD)/probe/h5out.o $(BUILD)/probe/prompts.o $(BUILD)/probe/h5util.o \
 		 $(BUILD)/probe/stats.o $(BUILD)/probe/parse.o $(BUILD)/probe/table.o
 PROBE_LIB_TESTS := $(BUILD)/tests/test_analysis $(BUILD)/tests/test_factset $(BUILD)/tests/test_project \
-		   $(BUILD)/tests/test_lens $(BUILD)/tests/test_neurons
+		   $(BUILD)/tests/test_lens $(BUILD)/tests/test_neurons $(BUILD)/tests/test_recorder
 $(PROBE_LIB_TESTS): $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/tests/gguf_writer.o $(BUILD)/tests/tiny.o \
 		$(PROBE_LIB_OBJ) $(BUILD)/libfpmodel.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)

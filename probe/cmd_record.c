@@ -5,6 +5,7 @@
 #include "h5out.h"
 #include "progress.h"
 #include "prompts.h"
+#include "recorder.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -86,77 +87,125 @@ static void *hash_thread(void *arg)
 	return NULL;
 }
 
-enum { POS_ALL, POS_LAST, POS_SUBJECT, POS_SUBJECT_LAST };
-static const char *POS_NAME[] = {"all", "last", "subject", "subject-last"};
+typedef struct loop_args {
+	const char *prompts_path, *out, *resume_text;
+	long skip;       /* prompts already in the file (--resume) */
+	int skip_bad, bos, pos_mode;
+} loop_args;
 
-/* prompts waiting for one packed forward pass */
-typedef struct pack_prompt {
-	char *text, *subject, *target, *relation, *id;
-	long line;
-	int n_tokens, token_at, n_rows, row_at, s0, s1;
-} pack_prompt;
-
-typedef struct pack {
-	int n, n_tokens, n_rows;
-	size_t cap_p, cap_s, cap_t, cap_r, cap_rp;
-	pack_prompt *p;
-	int *seq_len;
-	int32_t *ids;       /* [n_tokens] */
-	int32_t *row_pos;   /* [n_rows] position within its prompt */
-	int32_t *row_tok;   /* [n_rows] token index within the pack */
-} pack;
-
-static int grow(void *pp, size_t *cap, size_t need, size_t esz)
+/* every prompt: skipped when already recorded, else tokenized, its subject
+ * found and recorded; stops early on an interruption.  Returns 0, or 1 after
+ * the message (the caller abandons the file at its last checkpoint). */
+static int record_loop(const loop_args *a, fp_model *m, prompt_reader *pr, rr_recorder *rr, fp_progress *prog,
+		       long *n_bad, long *seen)
 {
-	void **p = pp;
-	if (need <= *cap)
-		return 0;
-	size_t c = *cap ? *cap : 64;
-	while (c < need)
-		c *= 2;
-	void *q = realloc(*p, c * esz);
-	if (!q)
-		return -1;
-	*p = q, *cap = c;
+	fp_error err = {0};
+	int32_t *ids = NULL;
+	fp_prompt p;
+	for (;;) {
+		if (stop_requested) {
+			/* drop the unfinished pack: --resume redoes it with the same packing */
+			rr_drop(rr);
+			break;
+		}
+		int got = prompts_next(pr, &p, &err);
+		if (got < 0) {
+			if (!a->skip_bad) {
+				cli_error("record", "%s", err.msg);
+				cli_hint("--skip-bad warns and goes on");
+				goto fail;
+			}
+			fprintf(stderr, "factprobe record: warning: skipping %s\n", err.msg);
+			++*n_bad;
+			continue;
+		}
+		if (got > 0 && (*seen)++ < a->skip) { /* already in the file */
+			if (*seen == a->skip && strcmp(p.text, a->resume_text)) {
+				cli_error("record", "cannot resume: prompt %ld of '%s' (line %ld) is not the last prompt '%s' holds",
+					  a->skip, a->prompts_path, p.line, a->out);
+				cli_hint("resume with the same prompt file, or start over with --force");
+				goto fail;
+			}
+			continue;
+		}
+		if (got == 0) {
+			if (rr_flush(rr, &err)) {
+				cli_error("record", "%s", err.msg);
+				goto fail;
+			}
+			fp_progress_update(prog, a->skip + rr_done(rr), rr_tokens(rr));
+			break;
+		}
+		int n = 0, s0 = -1, s1 = -1;
+		free(ids);
+		ids = NULL;
+		err.msg[0] = 0;
+		int bad = fp_tokenize(m->tok, p.text, p.len, a->bos, &ids, &n, &err) != 0;
+		if (!bad && (n == 0 || n > m->cfg.n_ctx))
+			snprintf(err.msg, sizeof err.msg, n == 0 ? "no tokens" : "%d tokens, longer than the model's context of %d",
+				 n, m->cfg.n_ctx), bad = 1;
+		if (bad) {
+			char msg[sizeof err.msg];
+			snprintf(msg, sizeof msg, "%s", err.msg);
+			fp_error_set(&err, FP_ERR_INVALID, "'%s' line %ld, field 'prompt': %.400s", a->prompts_path, p.line, msg);
+			if (!a->skip_bad) {
+				cli_error("record", "%s", err.msg);
+				goto fail;
+			}
+			fprintf(stderr, "factprobe record: warning: skipping %s\n", err.msg);
+			++*n_bad, --*seen;
+			continue;
+		}
+		an_subject_span(m, p.text, p.subject, ids, n, ps_has_bos(m, ids, n, a->bos), &s0, &s1);
+		if ((a->pos_mode == RR_POS_SUBJECT || a->pos_mode == RR_POS_SUBJECT_LAST) && s0 < 0) {
+			cli_error("record", "'%s' line %ld, field 'subject': %s", a->prompts_path, p.line,
+				  p.subject ? "not found among the prompt's tokens" : "missing (needed by --positions subject)");
+			goto fail;
+		}
+		if (rr_add(rr, &p, ids, n, s0, s1, &err)) {
+			cli_error("record", "%s", err.msg);
+			goto fail;
+		}
+		fp_progress_update(prog, a->skip + rr_done(rr), rr_tokens(rr));
+	}
+	free(ids);
+	return 0;
+fail:
+	free(ids);
+	return 1;
+}
+
+/* the hooks --hooks and --layers select: 0, or the exit code after the message */
+static int select_hooks(const fp_model *m, const char *hook_spec, const char *layer_spec, char *layer_sel,
+			h5rec_hook *hooks, int *n_hooks)
+{
+	fp_error err = {0};
+	int L = m->cfg.n_layers;
+	memset(layer_sel, 1, (size_t)L);
+	if (layer_spec && ps_layers(layer_spec, L, layer_sel, &err))
+		return cli_usage_error("record", "--layers %s", err.msg);
+	/* every pattern must match something */
+	if (ps_hook_select(m, hook_spec, layer_sel, hooks, FP_HOOK_KIND_COUNT * (L + 1), n_hooks, &err)) {
+		cli_error("record", "--hooks: %s", err.msg);
+		if (strstr(err.msg, "matches no hook"))
+			cli_hint("hooks are named like hook_embed, blocks.0.hook_resid_pre, blocks.0.mlp.hook_post, "
+				 "ln_final.hook_normalized (see 'factprobe record --help')");
+		return 1;
+	}
+	if (!*n_hooks)
+		return cli_error("record", "--hooks '%s' with --layers '%s' selects no hook", hook_spec, layer_spec);
 	return 0;
 }
 
-static char *dup_or_null(const char *s)
+static void print_summary(int dry_run, long done_prompts, double toks, double secs, int n_hooks, double mb,
+			  const char *out, long n_bad)
 {
-	return s ? strdup(s) : NULL;
-}
-
-static void pack_clear(pack *k)
-{
-	for (int i = 0; i < k->n; i++) {
-		pack_prompt *p = &k->p[i];
-		free(p->text), free(p->subject), free(p->target), free(p->relation), free(p->id);
-	}
-	k->n = k->n_tokens = k->n_rows = 0;
-}
-
-static void pack_free(pack *k)
-{
-	pack_clear(k);
-	free(k->p), free(k->seq_len), free(k->ids), free(k->row_pos), free(k->row_tok);
-}
-
-typedef struct rec_ctx {
-	int *index;       /* [kind * (n_layers + 1) + layer + 1] -> hook, -1 */
-	int n_layers;
-	const pack *k;
-	h5rec *rec;       /* each hook's rows go straight to its dataset */
-	fp_error err;     /* why a write failed */
-} rec_ctx;
-
-static int capture(void *user, const fp_hook_event *ev)
-{
-	rec_ctx *c = user;
-	int h = c->index[ev->kind * (c->n_layers + 1) + ev->layer + 1];
-	if (h < 0)
-		return 0;
-	/* logits are kept for every position when recorded, so row_tok indexes ev->data */
-	return h5rec_write_rows(c->rec, h, c->k->n_rows, ev->data, c->k->row_tok, &c->err) != 0;
+	if (dry_run)
+		fprintf(stderr, "record: dry run: %ld prompts, %.0f tokens in %.2f s, nothing written\n", done_prompts, toks,
+			secs);
+	else
+		fprintf(stderr, "record: %ld prompts, %d hooks, %.1f MB of activations written to '%s'%s\n", done_prompts,
+			n_hooks, mb, out, n_bad ? " (some lines skipped)" : "");
 }
 
 int cmd_record(int argc, char **argv)
@@ -172,7 +221,7 @@ int cmd_record(int argc, char **argv)
 		{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
 	const char *prompts_path = NULL, *out = NULL, *model_path = NULL, *hook_spec = "blocks.*.mlp.hook_post",
 		   *layer_spec = NULL;
-	int pos_mode = POS_ALL, f16 = 1, compress = 0, resume = 0, force = 0, skip_bad = 0, bos = -1, quiet = 0, c;
+	int pos_mode = RR_POS_ALL, f16 = 1, compress = 0, resume = 0, force = 0, skip_bad = 0, bos = -1, quiet = 0, c;
 	int batch_tokens = 512, dry_run = 0;
 	optind = 1;
 	opterr = 0;
@@ -184,7 +233,7 @@ int cmd_record(int argc, char **argv)
 		case 'H': hook_spec = optarg; break;
 		case 'L': layer_spec = optarg; break;
 		case 'P':
-			for (pos_mode = 0; pos_mode < 4 && strcmp(optarg, POS_NAME[pos_mode]); pos_mode++)
+			for (pos_mode = 0; pos_mode < 4 && strcmp(optarg, RR_POS_NAME[pos_mode]); pos_mode++)
 				;
 			if (pos_mode == 4)
 				return cli_usage_error("record", "--positions takes all, last, subject or subject-last, not '%s'",
@@ -234,9 +283,9 @@ int cmd_record(int argc, char **argv)
 	prompt_reader *pr = NULL;
 	if (prompts_open(&pr, prompts_path, &err))
 		return cli_error("record", "%s", err.msg);
-	if ((pos_mode == POS_SUBJECT || pos_mode == POS_SUBJECT_LAST) && !prompts_has_subject(pr)) {
+	if ((pos_mode == RR_POS_SUBJECT || pos_mode == RR_POS_SUBJECT_LAST) && !prompts_has_subject(pr)) {
 		prompts_close(pr);
-		return cli_error("record", "--positions %s needs a 'subject' column in '%s'", POS_NAME[pos_mode], prompts_path);
+		return cli_error("record", "--positions %s needs a 'subject' column in '%s'", RR_POS_NAME[pos_mode], prompts_path);
 	}
 	hash_job hj = {.rc = -1};
 	pthread_t hth;
@@ -253,34 +302,13 @@ int cmd_record(int argc, char **argv)
 	int rc = 1, nk = FP_HOOK_KIND_COUNT, L = cf->n_layers;
 	char *layer_sel = malloc((size_t)L);
 	h5rec_hook *hooks = calloc((size_t)nk * (L + 1), sizeof *hooks);
-	int *index = malloc((size_t)nk * (L + 1) * sizeof *index), n_hooks = 0, want_logits = 0;
-	int32_t *ids = NULL;
+	int n_hooks = 0;
 	char *resume_text = NULL;
-	pack k = {0};
+	rr_recorder *rr = NULL;
 	h5rec *rec = NULL;
-	memset(layer_sel, 1, (size_t)L);
-	if (layer_spec && ps_layers(layer_spec, L, layer_sel, &err)) {
-		rc = cli_usage_error("record", "--layers %s", err.msg);
+	if ((rc = select_hooks(m, hook_spec, layer_spec, layer_sel, hooks, &n_hooks)))
 		goto done;
-	}
-	/* hooks: every pattern must match something */
-	if (ps_hook_select(m, hook_spec, layer_sel, hooks, nk * (L + 1), &n_hooks, &err)) {
-		cli_error("record", "--hooks: %s", err.msg);
-		if (strstr(err.msg, "matches no hook"))
-			cli_hint("hooks are named like hook_embed, blocks.0.hook_resid_pre, blocks.0.mlp.hook_post, "
-				 "ln_final.hook_normalized (see 'factprobe record --help')");
-		goto done;
-	}
-	for (int i = 0; i < nk * (L + 1); i++)
-		index[i] = -1;
-	for (int h = 0; h < n_hooks; h++) {
-		index[hooks[h].kind * (L + 1) + hooks[h].layer + 1] = h;
-		want_logits |= hooks[h].kind == FP_HOOK_LOGITS;
-	}
-	if (!n_hooks) {
-		rc = cli_error("record", "--hooks '%s' with --layers '%s' selects no hook", hook_spec, layer_spec);
-		goto done;
-	}
+	rc = 1;
 
 	const char *sha = hj.hex;
 	if (!dry_run && (hj.rc || strcmp(hj.path, m->gguf->path))) {
@@ -290,7 +318,7 @@ int cmd_record(int argc, char **argv)
 	const char *cmdline = cli_command_line();
 	const char *base = strrchr(m->gguf->path, '/');
 	h5rec_info info = {FACTPROBE_VERSION, cmdline, base ? base + 1 : m->gguf->path, sha, cf->arch_name,
-			   fp_tokenizer_kind(m->tok) == FP_TOK_SPM ? "spm" : fp_tokenizer_pre(m->tok), POS_NAME[pos_mode],
+			   fp_tokenizer_kind(m->tok) == FP_TOK_SPM ? "spm" : fp_tokenizer_pre(m->tok), RR_POS_NAME[pos_mode],
 			   prompts_path, cf->n_layers, cf->d_model, cf->d_mlp, cf->n_heads, cf->n_kv_heads, cf->n_vocab,
 			   f16, compress, batch_tokens};
 	long skip = 0;
@@ -312,152 +340,24 @@ int cmd_record(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
-	rec_ctx ctx = {index, L, &k, rec, {0, ""}};
-	uint32_t mask = 0;
-	for (int h = 0; h < n_hooks; h++)
-		mask |= FP_HOOK_BIT(hooks[h].kind);
+	if (rr_new(&rr, m, rec, hooks, n_hooks, pos_mode, batch_tokens, prompts_path, &err)) {
+		cli_error("record", "%s", err.msg);
+		goto fail_rec;
+	}
 	long total = prompts_count(prompts_path), n_bad = 0, seen = 0;
 	fp_progress prog;
 	fp_progress_start(&prog, stderr, quiet, "record", "prompts", "tokens", total);
 	prog.always_end = 1; /* its last line is the run's summary */
-	double t0 = now(), last_ckpt = t0, toks = 0;
-	long n_done = 0;
+	double t0 = now();
 	if (skip && h5rec_last_text(rec, &resume_text, &err)) {
 		rc = cli_error("record", "%s", err.msg);
 		goto fail_rec;
 	}
-	fp_prompt p;
-	int got;
-	for (;;) {
-		if (stop_requested) {
-			/* drop the unfinished pack: --resume redoes it with the same packing */
-			pack_clear(&k);
-			break;
-		}
-		got = prompts_next(pr, &p, &err);
-		if (got < 0) {
-			if (!skip_bad) {
-				cli_error("record", "%s", err.msg);
-				cli_hint("--skip-bad warns and goes on");
-				goto fail_rec;
-			}
-			fprintf(stderr, "factprobe record: warning: skipping %s\n", err.msg);
-			n_bad++;
-			continue;
-		}
-		if (got > 0 && seen++ < skip) { /* already in the file */
-			if (seen == skip && strcmp(p.text, resume_text)) {
-				cli_error("record", "cannot resume: prompt %ld of '%s' (line %ld) is not the last prompt '%s' holds",
-					  skip, prompts_path, p.line, out);
-				cli_hint("resume with the same prompt file, or start over with --force");
-				goto fail_rec;
-			}
-			continue;
-		}
-		int n = 0, s0 = -1, s1 = -1, nr = 0;
-		if (got > 0) {
-			free(ids);
-			ids = NULL;
-			err.msg[0] = 0;
-			int bad = fp_tokenize(m->tok, p.text, p.len, bos, &ids, &n, &err) != 0;
-			if (!bad && (n == 0 || n > cf->n_ctx))
-				snprintf(err.msg, sizeof err.msg, n == 0 ? "no tokens" : "%d tokens, longer than the model's context of %d",
-					 n, cf->n_ctx), bad = 1;
-			if (bad) {
-				char msg[sizeof err.msg];
-				snprintf(msg, sizeof msg, "%s", err.msg);
-				fp_error_set(&err, FP_ERR_INVALID, "'%s' line %ld, field 'prompt': %.400s", prompts_path, p.line, msg);
-				if (!skip_bad) {
-					cli_error("record", "%s", err.msg);
-					goto fail_rec;
-				}
-				fprintf(stderr, "factprobe record: warning: skipping %s\n", err.msg);
-				n_bad++, seen--;
-				continue;
-			}
-			int has_bos = ps_has_bos(m, ids, n, bos);
-			an_subject_span(m, p.text, p.subject, ids, n, has_bos, &s0, &s1);
-			if ((pos_mode == POS_SUBJECT || pos_mode == POS_SUBJECT_LAST) && s0 < 0) {
-				cli_error("record", "'%s' line %ld, field 'subject': %s", prompts_path, p.line,
-					  p.subject ? "not found among the prompt's tokens" : "missing (needed by --positions subject)");
-				goto fail_rec;
-			}
-			nr = pos_mode == POS_ALL ? n : pos_mode == POS_SUBJECT ? s1 - s0 : 1;
-		}
-		/* run the pack when this prompt would overflow it, or at the end */
-		if (k.n && (got == 0 || batch_tokens == 0 || k.n_tokens + n > batch_tokens)) {
-			fp_forward_opts fo = {.hook = dry_run ? NULL : capture, .user = &ctx, .hook_mask = mask,
-					      .all_logits = want_logits, .seq_len = k.seq_len, .n_seq = k.n};
-			if (rec && h5rec_reserve(rec, k.n_rows, &err)) {
-				cli_error("record", "%s", err.msg);
-				goto fail_rec;
-			}
-			if (fp_model_forward(m, k.ids, k.n_tokens, &fo, NULL, &err)) {
-				if (ctx.err.code)
-					cli_error("record", "%s", ctx.err.msg);
-				else
-					cli_error("record", "'%s' lines %ld-%ld: %s", prompts_path, k.p[0].line, k.p[k.n - 1].line,
-						  err.msg);
-				goto fail_rec;
-			}
-			for (int i = 0; i < k.n && dry_run; i++)
-				toks += k.p[i].n_tokens, n_done++;
-			for (int i = 0; i < k.n && !dry_run; i++) {
-				pack_prompt *q = &k.p[i];
-				char **tt = calloc((size_t)q->n_tokens, sizeof *tt), dec[1024];
-				for (int t = 0; tt && t < q->n_tokens; t++) {
-					int dl = fp_token_decode(m->tok, k.ids[q->token_at + t], dec, sizeof dec);
-					tt[t] = tb_utf8_clean(dec, (size_t)dl < sizeof dec ? (size_t)dl : sizeof dec - 1);
-				}
-				h5rec_prompt hp = {q->text, q->subject, q->target, q->relation, q->id, q->line, q->n_tokens,
-						   k.ids + q->token_at, tt, q->s0, q->s1, q->n_rows, k.row_pos + q->row_at};
-				int arc = tt ? h5rec_add(rec, &hp, &err) : fp_error_set(&err, FP_ERR_NOMEM, "out of memory");
-				for (int t = 0; tt && t < q->n_tokens; t++)
-					free(tt[t]);
-				free(tt);
-				if (arc) {
-					cli_error("record", "%s", err.msg);
-					goto fail_rec;
-				}
-				toks += q->n_tokens;
-				n_done++;
-			}
-			pack_clear(&k);
-			/* checkpoints fall between packs only, so a resumed run packs the
-			 * remaining prompts exactly as an uninterrupted one would */
-			double t = now();
-			if (rec && (t - last_ckpt > 2.0 || h5rec_batch_full(rec))) {
-				if (h5rec_checkpoint(rec, &err)) {
-					cli_error("record", "%s", err.msg);
-					goto fail_rec;
-				}
-				last_ckpt = t;
-			}
-			fp_progress_update(&prog, skip + n_done, toks);
-		}
-		if (got == 0)
-			break;
-		/* add the prompt to the pack */
-		if (grow(&k.p, &k.cap_p, (size_t)k.n + 1, sizeof *k.p) ||
-		    grow(&k.seq_len, &k.cap_s, (size_t)k.n + 1, sizeof *k.seq_len) ||
-		    grow(&k.ids, &k.cap_t, (size_t)k.n_tokens + n, sizeof *k.ids) ||
-		    grow(&k.row_pos, &k.cap_rp, (size_t)k.n_rows + nr, sizeof *k.row_pos) ||
-		    grow(&k.row_tok, &k.cap_r, (size_t)k.n_rows + nr, sizeof *k.row_tok)) {
-			cli_error("record", "out of memory");
-			goto fail_rec;
-		}
-		pack_prompt *q = &k.p[k.n];
-		*q = (pack_prompt){dup_or_null(p.text), dup_or_null(p.subject), dup_or_null(p.target), dup_or_null(p.relation),
-				   dup_or_null(p.id), p.line, n, k.n_tokens, nr, k.n_rows, s0, s1};
-		memcpy(k.ids + k.n_tokens, ids, (size_t)n * sizeof *ids);
-		for (int r = 0; r < nr; r++) {
-			int posn = pos_mode == POS_ALL ? r : pos_mode == POS_LAST ? n - 1 : pos_mode == POS_SUBJECT ? s0 + r : s1 - 1;
-			k.row_pos[k.n_rows + r] = posn;
-			k.row_tok[k.n_rows + r] = k.n_tokens + posn;
-		}
-		k.seq_len[k.n++] = n;
-		k.n_tokens += n, k.n_rows += nr;
-	}
+	loop_args la = {prompts_path, out, resume_text, skip, skip_bad, bos, pos_mode};
+	if (record_loop(&la, m, pr, rr, &prog, &n_bad, &seen))
+		goto fail_rec;
+	long n_done = rr_done(rr);
+	double toks = rr_tokens(rr);
 	long done_prompts = rec ? h5rec_n_prompts(rec) : n_done;
 	double mb = rec ? h5rec_bytes(rec) / 1e6 : 0;
 	fp_progress_end(&prog, seen, toks);
@@ -473,12 +373,8 @@ int cmd_record(int argc, char **argv)
 		rc = 130;
 		goto done;
 	}
-	if (!quiet && dry_run)
-		fprintf(stderr, "record: dry run: %ld prompts, %.0f tokens in %.2f s, nothing written\n", done_prompts, toks,
-			now() - t0);
-	else if (!quiet)
-		fprintf(stderr, "record: %ld prompts, %d hooks, %.1f MB of activations written to '%s'%s\n", done_prompts,
-			n_hooks, mb, out, n_bad ? " (some lines skipped)" : "");
+	if (!quiet)
+		print_summary(dry_run, done_prompts, toks, now() - t0, n_hooks, mb, out, n_bad);
 	if (n_bad)
 		fprintf(stderr, "factprobe record: warning: %ld malformed prompt lines skipped\n", n_bad);
 	rc = 0;
@@ -496,9 +392,7 @@ done:
 	if (rec)
 		h5rec_abandon(rec);
 	free(resume_text);
-	pack_free(&k);
-	free(ids);
-	free(index);
+	rr_free(rr);
 	free(hooks);
 	free(layer_sel);
 	prompts_close(pr);
