@@ -107,6 +107,192 @@ static void trace_progress(void *user, long done, long total)
 	fp_progress_update(user, done, 0);
 }
 
+/* one traced prompt, for the output */
+typedef struct one_trace {
+	const trace_cli *a;
+	const fp_model *m;
+	const char *text, *atext;
+	size_t len;
+	int32_t *ids;
+	int n, s0, s1, covered, answer;
+	const tr_result *r;
+	const tr_opts *o;
+	double secs;
+} one_trace;
+
+static void single_tsv(const one_trace *s)
+{
+	const fp_model *m = s->m;
+	const int32_t *ids = s->ids;
+	const tr_result r = *s->r;
+	int n = s->n, L = m->cfg.n_layers;
+	printf("kind\tlayer\tposition\ttoken\tscore\tindirect_effect\n");
+	char tb[256];
+	for (int k = 0; k < TR_NKINDS; k++)
+		for (int l = 0; r.score[k] && l < L; l++)
+			for (int t = 0; t < n; t++) {
+				int tl = fp_token_decode(m->tok, ids[t], tb, sizeof tb);
+				float sc = r.score[k][(size_t)l * n + t];
+				printf("%s\t%d\t%d\t", TR_KIND_NAME[k], l, t);
+				tb_tsv_escape(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
+				printf("\t%.6g\t%.6g\n", sc, sc - r.low);
+			}
+}
+
+static void single_json(const one_trace *s)
+{
+	const fp_model *m = s->m;
+	const int32_t *ids = s->ids;
+	const tr_result r = *s->r;
+	int n = s->n, L = m->cfg.n_layers;
+	const char *text = s->text, *atext = s->atext;
+	size_t len = s->len;
+	int s0 = s->s0, s1 = s->s1, covered = s->covered, answer = s->answer;
+	const tr_opts o = *s->o;
+	double secs = s->secs;
+	json_t *jo = json_object(), *toks = json_array();
+	char *ct = tb_utf8_clean(text, len);
+	json_object_set_new(jo, "prompt", json_string(ct ? ct : ""));
+	free(ct);
+	for (int t = 0; t < n; t++) {
+		char *tt = cli_token_text(m, ids[t]);
+		json_array_append_new(toks, json_string(tt ? tt : ""));
+		free(tt);
+	}
+	json_object_set_new(jo, "tokens", toks);
+	json_object_set_new(jo, "subject_start", json_integer(s0));
+	json_object_set_new(jo, "subject_end", json_integer(s1));
+	json_object_set_new(jo, "subject_span", json_string(covered ? "covering tokens" : "exact"));
+	json_object_set_new(jo, "answer", json_string(atext ? atext : ""));
+	json_object_set_new(jo, "answer_id", json_integer(answer));
+	json_object_set_new(jo, "high", json_real(r.high));
+	json_object_set_new(jo, "low", json_real(r.low));
+	json_object_set_new(jo, "noise", json_real(o.noise));
+	json_object_set_new(jo, "samples", json_integer(o.samples));
+	json_object_set_new(jo, "window", json_integer(o.window));
+	for (int k = 0; k < TR_NKINDS; k++) {
+		if (!r.score[k])
+			continue;
+		json_t *grid = json_array();
+		for (int l = 0; l < L; l++) {
+			json_t *row = json_array();
+			for (int t = 0; t < n; t++)
+				json_array_append_new(row, json_real(r.score[k][(size_t)l * n + t]));
+			json_array_append_new(grid, row);
+		}
+		json_object_set_new(jo, TR_KIND_NAME[k], grid);
+	}
+	json_object_set_new(jo, "forward_passes", json_integer(r.passes));
+	json_object_set_new(jo, "token_layer_evals", json_real(r.evals));
+	json_object_set_new(jo, "token_layer_evals_naive", json_real(r.evals_naive));
+	json_object_set_new(jo, "seconds", json_real(secs));
+	json_dumpf(jo, stdout, JSON_INDENT(2));
+	fputc('\n', stdout);
+	json_decref(jo);
+}
+
+static void single_text(const one_trace *s)
+{
+	const fp_model *m = s->m;
+	const int32_t *ids = s->ids;
+	const tr_result r = *s->r;
+	int n = s->n, L = m->cfg.n_layers;
+	const char *text = s->text;
+	size_t len = s->len;
+	int s0 = s->s0, s1 = s->s1, covered = s->covered, answer = s->answer;
+	const tr_opts o = *s->o;
+	double secs = s->secs;
+	char tb[256];
+	printf("prompt ");
+	tb_print_quoted(stdout, text, len);
+	printf(" (%d tokens), subject tokens %d..%d%s\nanswer ", n, s0, s1 - 1,
+	       covered ? " (the tokens that cover the subject: --subject-span cover)" : "");
+	int tl = fp_token_decode(m->tok, answer, tb, sizeof tb);
+	tb_print_quoted(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
+	printf(": p = %.4f clean (high), %.4f corrupted (low; noise std %.4g, %d samples)\n", r.high, r.low, o.noise,
+	       o.samples);
+	for (int k = 0; k < TR_NKINDS; k++) {
+		if (!r.score[k])
+			continue;
+		printf("\n%s: p(answer) with the restoration%s; * marks subject tokens\n%5s", TR_KIND_NAME[k],
+		       k == TR_RESID ? "" : " (window of layers)", "layer");
+		for (int t = 0; t < n; t++) {
+			tl = fp_token_decode(m->tok, ids[t], tb, sizeof tb);
+			tl = tl < 5 ? tl : 5;
+			printf(" %c", t >= s0 && t < s1 ? '*' : ' ');
+			int cols = 0;
+			for (int q = 0; q < tl; q++) {
+				unsigned char ch = (unsigned char)tb[q];
+				putchar(ch < 0x20 || ch >= 0x7f ? '?' : ch == ' ' ? '_' : ch);
+				cols++;
+			}
+			printf("%*s", 5 - cols, "");
+		}
+		printf("\n");
+		for (int l = 0; l < L; l++) {
+			printf("%5d", l);
+			for (int t = 0; t < n; t++)
+				printf(" %6.3f", r.score[k][(size_t)l * n + t]);
+			printf("\n");
+		}
+	}
+	printf("\n%ld forward passes, %.3g token-layer evaluations (naive: %.3g, %.1fx more), %.2f s, %.0f tokens/s "
+	       "equivalent\n",
+	       r.passes, r.evals, r.evals_naive, r.evals_naive / r.evals, secs, r.evals / L / secs);
+}
+
+static int single_h5(const one_trace *s)
+{
+	const fp_model *m = s->m;
+	const int32_t *ids = s->ids;
+	const tr_result r = *s->r;
+	int n = s->n, L = m->cfg.n_layers;
+	const trace_cli *a = s->a;
+	const char *text = s->text, *atext = s->atext;
+	int s0 = s->s0, s1 = s->s1, covered = s->covered, answer = s->answer;
+	const tr_opts o = *s->o;
+	fp_error err = {0};
+	hid_t f = h5u_create(a->out, a->force, &err);
+	if (f < 0)
+		return cli_error("trace", "%s", err.msg);
+	size_t d2[2] = {(size_t)L, (size_t)n}, dn[1] = {(size_t)n};
+	int w = 0;
+	float *ie = malloc((size_t)L * n * sizeof *ie);
+	for (int k = 0; k < TR_NKINDS && ie; k++) {
+		if (!r.score[k])
+			continue;
+		char nm[64];
+		for (size_t i = 0; i < (size_t)L * n; i++)
+			ie[i] = r.score[k][i] - (float)r.low;
+		snprintf(nm, sizeof nm, "score/%s", TR_KIND_NAME[k]);
+		w |= h5u_f32(f, nm, 2, d2, r.score[k]);
+		snprintf(nm, sizeof nm, "indirect_effect/%s", TR_KIND_NAME[k]);
+		w |= h5u_f32(f, nm, 2, d2, ie);
+	}
+	w |= !ie;
+	free(ie);
+	char **tt = calloc((size_t)n, sizeof *tt);
+	for (int t = 0; t < n && tt; t++)
+		tt[t] = cli_token_text(m, ids[t]);
+	w |= tt ? h5u_strs(f, "token", (size_t)n, tt) | h5u_i32(f, "token_id", 1, dn, ids) : -1;
+	for (int t = 0; t < n && tt; t++)
+		free(tt[t]);
+	free(tt);
+	w |= cli_result_header(f, RES_TRACE, m->gguf->path, &err) | h5u_attr_str(f, NULL, "prompt", text) |
+	     h5u_attr_str(f, NULL, "subject", a->subject) | h5u_attr_i64(f, NULL, "subject_start", s0) |
+	     h5u_attr_i64(f, NULL, "subject_end", s1) |
+	     h5u_attr_str(f, NULL, "subject_span", covered ? "covering tokens" : "exact") | h5u_attr_str(f, NULL, "answer", atext ? atext : "") |
+	     h5u_attr_i64(f, NULL, "answer_id", answer) | h5u_attr_f64(f, NULL, "high", r.high) |
+	     h5u_attr_f64(f, NULL, "low", r.low) | h5u_attr_f64(f, NULL, "noise", o.noise) |
+	     h5u_attr_i64(f, NULL, "samples", o.samples) | h5u_attr_i64(f, NULL, "window", o.window) |
+	     h5u_attr_i64(f, NULL, "seed", (long long)o.seed) | h5u_attr_str(f, NULL, "corruption", "gaussian noise on the subject embeddings");
+	if (h5u_close(f, a->out, &err) || w)
+		return cli_error("trace", "%s", w ? "cannot write the results to the HDF5 file" : err.msg);
+	if (a->fmt == FMT_TEXT)
+		printf("wrote %s\n", a->out);
+	return 0;
+}
+
 static int single(trace_cli *a, const char *prompt_arg)
 {
 	fp_progress pg;
@@ -161,143 +347,15 @@ static int single(trace_cli *a, const char *prompt_arg)
 	fp_progress_end(&pg, pg.total, 0);
 	double secs = now() - t0;
 	char *atext = cli_token_text(m, answer);
-	if (a->fmt == FMT_TSV) {
-		printf("kind\tlayer\tposition\ttoken\tscore\tindirect_effect\n");
-		char tb[256];
-		for (int k = 0; k < TR_NKINDS; k++)
-			for (int l = 0; r.score[k] && l < L; l++)
-				for (int t = 0; t < n; t++) {
-					int tl = fp_token_decode(m->tok, ids[t], tb, sizeof tb);
-					float sc = r.score[k][(size_t)l * n + t];
-					printf("%s\t%d\t%d\t", TR_KIND_NAME[k], l, t);
-					tb_tsv_escape(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
-					printf("\t%.6g\t%.6g\n", sc, sc - r.low);
-				}
-	} else if (a->fmt == FMT_JSON) {
-		json_t *jo = json_object(), *toks = json_array();
-		char *ct = tb_utf8_clean(text, len);
-		json_object_set_new(jo, "prompt", json_string(ct ? ct : ""));
-		free(ct);
-		for (int t = 0; t < n; t++) {
-			char *tt = cli_token_text(m, ids[t]);
-			json_array_append_new(toks, json_string(tt ? tt : ""));
-			free(tt);
-		}
-		json_object_set_new(jo, "tokens", toks);
-		json_object_set_new(jo, "subject_start", json_integer(s0));
-		json_object_set_new(jo, "subject_end", json_integer(s1));
-		json_object_set_new(jo, "subject_span", json_string(covered ? "covering tokens" : "exact"));
-		json_object_set_new(jo, "answer", json_string(atext ? atext : ""));
-		json_object_set_new(jo, "answer_id", json_integer(answer));
-		json_object_set_new(jo, "high", json_real(r.high));
-		json_object_set_new(jo, "low", json_real(r.low));
-		json_object_set_new(jo, "noise", json_real(o.noise));
-		json_object_set_new(jo, "samples", json_integer(o.samples));
-		json_object_set_new(jo, "window", json_integer(o.window));
-		for (int k = 0; k < TR_NKINDS; k++) {
-			if (!r.score[k])
-				continue;
-			json_t *grid = json_array();
-			for (int l = 0; l < L; l++) {
-				json_t *row = json_array();
-				for (int t = 0; t < n; t++)
-					json_array_append_new(row, json_real(r.score[k][(size_t)l * n + t]));
-				json_array_append_new(grid, row);
-			}
-			json_object_set_new(jo, TR_KIND_NAME[k], grid);
-		}
-		json_object_set_new(jo, "forward_passes", json_integer(r.passes));
-		json_object_set_new(jo, "token_layer_evals", json_real(r.evals));
-		json_object_set_new(jo, "token_layer_evals_naive", json_real(r.evals_naive));
-		json_object_set_new(jo, "seconds", json_real(secs));
-		json_dumpf(jo, stdout, JSON_INDENT(2));
-		fputc('\n', stdout);
-		json_decref(jo);
-	} else {
-		char tb[256];
-		printf("prompt ");
-		tb_print_quoted(stdout, text, len);
-		printf(" (%d tokens), subject tokens %d..%d%s\nanswer ", n, s0, s1 - 1,
-		       covered ? " (the tokens that cover the subject: --subject-span cover)" : "");
-		int tl = fp_token_decode(m->tok, answer, tb, sizeof tb);
-		tb_print_quoted(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
-		printf(": p = %.4f clean (high), %.4f corrupted (low; noise std %.4g, %d samples)\n", r.high, r.low, o.noise,
-		       o.samples);
-		for (int k = 0; k < TR_NKINDS; k++) {
-			if (!r.score[k])
-				continue;
-			printf("\n%s: p(answer) with the restoration%s; * marks subject tokens\n%5s", TR_KIND_NAME[k],
-			       k == TR_RESID ? "" : " (window of layers)", "layer");
-			for (int t = 0; t < n; t++) {
-				tl = fp_token_decode(m->tok, ids[t], tb, sizeof tb);
-				tl = tl < 5 ? tl : 5;
-				printf(" %c", t >= s0 && t < s1 ? '*' : ' ');
-				int cols = 0;
-				for (int q = 0; q < tl; q++) {
-					unsigned char ch = (unsigned char)tb[q];
-					putchar(ch < 0x20 || ch >= 0x7f ? '?' : ch == ' ' ? '_' : ch);
-					cols++;
-				}
-				printf("%*s", 5 - cols, "");
-			}
-			printf("\n");
-			for (int l = 0; l < L; l++) {
-				printf("%5d", l);
-				for (int t = 0; t < n; t++)
-					printf(" %6.3f", r.score[k][(size_t)l * n + t]);
-				printf("\n");
-			}
-		}
-		printf("\n%ld forward passes, %.3g token-layer evaluations (naive: %.3g, %.1fx more), %.2f s, %.0f tokens/s "
-		       "equivalent\n",
-		       r.passes, r.evals, r.evals_naive, r.evals_naive / r.evals, secs, r.evals / L / secs);
-	}
-	if (a->out) {
-		hid_t f = h5u_create(a->out, a->force, &err);
-		if (f < 0) {
-			free(atext);
-			rc = cli_error("trace", "%s", err.msg);
-			goto done;
-		}
-		size_t d2[2] = {(size_t)L, (size_t)n}, dn[1] = {(size_t)n};
-		int w = 0;
-		float *ie = malloc((size_t)L * n * sizeof *ie);
-		for (int k = 0; k < TR_NKINDS && ie; k++) {
-			if (!r.score[k])
-				continue;
-			char nm[64];
-			for (size_t i = 0; i < (size_t)L * n; i++)
-				ie[i] = r.score[k][i] - (float)r.low;
-			snprintf(nm, sizeof nm, "score/%s", TR_KIND_NAME[k]);
-			w |= h5u_f32(f, nm, 2, d2, r.score[k]);
-			snprintf(nm, sizeof nm, "indirect_effect/%s", TR_KIND_NAME[k]);
-			w |= h5u_f32(f, nm, 2, d2, ie);
-		}
-		w |= !ie;
-		free(ie);
-		char **tt = calloc((size_t)n, sizeof *tt);
-		for (int t = 0; t < n && tt; t++)
-			tt[t] = cli_token_text(m, ids[t]);
-		w |= tt ? h5u_strs(f, "token", (size_t)n, tt) | h5u_i32(f, "token_id", 1, dn, ids) : -1;
-		for (int t = 0; t < n && tt; t++)
-			free(tt[t]);
-		free(tt);
-		w |= cli_result_header(f, RES_TRACE, m->gguf->path, &err) | h5u_attr_str(f, NULL, "prompt", text) |
-		     h5u_attr_str(f, NULL, "subject", a->subject) | h5u_attr_i64(f, NULL, "subject_start", s0) |
-		     h5u_attr_i64(f, NULL, "subject_end", s1) |
-		     h5u_attr_str(f, NULL, "subject_span", covered ? "covering tokens" : "exact") | h5u_attr_str(f, NULL, "answer", atext ? atext : "") |
-		     h5u_attr_i64(f, NULL, "answer_id", answer) | h5u_attr_f64(f, NULL, "high", r.high) |
-		     h5u_attr_f64(f, NULL, "low", r.low) | h5u_attr_f64(f, NULL, "noise", o.noise) |
-		     h5u_attr_i64(f, NULL, "samples", o.samples) | h5u_attr_i64(f, NULL, "window", o.window) |
-		     h5u_attr_i64(f, NULL, "seed", (long long)o.seed) | h5u_attr_str(f, NULL, "corruption", "gaussian noise on the subject embeddings");
-		if (h5u_close(f, a->out, &err) || w) {
-			free(atext);
-			rc = cli_error("trace", "%s", w ? "cannot write the results to the HDF5 file" : err.msg);
-			goto done;
-		}
-		if (a->fmt == FMT_TEXT)
-			printf("wrote %s\n", a->out);
-	}
+	one_trace ot = {a, m, text, atext, len, ids, n, s0, s1, covered, answer, &r, &o, secs};
+	if (a->fmt == FMT_TSV)
+		single_tsv(&ot);
+	else if (a->fmt == FMT_JSON)
+		single_json(&ot);
+	else
+		single_text(&ot);
+	if (a->out)
+		rc = single_h5(&ot);
 	free(atext);
 done:
 	tr_result_free(&r);
