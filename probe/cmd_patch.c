@@ -2,6 +2,7 @@
  * and zero or mean ablation of neuron sets. */
 #include "analysis.h"
 #include "cli.h"
+#include "patch.h"
 
 #include <getopt.h>
 #include <jansson.h>
@@ -64,33 +65,6 @@ static int parse_list(const char *s, int *out, int max)
 	return *p && n == max ? -1 : n;
 }
 
-typedef struct patch_ctx {
-	int kind, l0, l1;        /* hook kind, layers [l0, l1] */
-	int n_pos, width;
-	const int *dst_pos, *src_pos;
-	const int *cols;         /* NULL: every column */
-	int n_cols;
-	const float *src;        /* clean [L][n_src][width] */
-	int n_src;
-} patch_ctx;
-
-static int patch_hook(void *user, const fp_hook_event *ev)
-{
-	patch_ctx *c = user;
-	if (ev->kind != c->kind || ev->layer < c->l0 || ev->layer > c->l1)
-		return 0;
-	for (int i = 0; i < c->n_pos; i++) {
-		float *d = ev->data + (size_t)c->dst_pos[i] * c->width;
-		const float *s = c->src + ((size_t)ev->layer * c->n_src + c->src_pos[i]) * c->width;
-		if (c->cols)
-			for (int j = 0; j < c->n_cols; j++)
-				d[c->cols[j]] = s[c->cols[j]];
-		else
-			memcpy(d, s, (size_t)c->width * sizeof(float));
-	}
-	return 0;
-}
-
 static int resolve_pos(const char *spec, int n, int n_other, int *out, int *count, char *why, size_t wn)
 {
 	if (!spec || !strcmp(spec, "all")) {
@@ -126,9 +100,100 @@ static int resolve_pos(const char *spec, int n, int n_other, int *out, int *coun
 	return 0;
 }
 
-static double metric(const float *lg, int V, int target, int vs)
+/* --ablate: the listed neurons ablated together over contiguous positions */
+static int run_ablate(fp_model *m, const int32_t *ca, int na, const char *ablate_s, const char *pos_s, int mean_mode,
+		      const char *ref, int target, int vs, double *m_clean, double *m_patch)
 {
-	return vs >= 0 ? (double)lg[target] - lg[vs] : an_logprob(lg, V, target, NULL);
+	int L = m->cfg.n_layers, F = m->cfg.d_mlp, V = m->cfg.n_vocab, n_pos = 0, rc = 0;
+	fp_error err = {0};
+	char why[256];
+	int *dst = malloc(MAXLIST * sizeof *dst);
+	float *lg = malloc((size_t)V * sizeof *lg), *refm = NULL;
+	an_ablation *ab = NULL;
+	if (!dst || !lg) {
+		rc = cli_error("patch", "out of memory");
+		goto done;
+	}
+	int k = 0, *ll = malloc(MAXLIST * sizeof *ll), *nn = malloc(MAXLIST * sizeof *nn);
+	ab = malloc(MAXLIST * sizeof *ab);
+	if (!ll || !nn || !ab ||
+	    ps_neuron_list(ablate_s, m->cfg.n_layers, m->cfg.d_mlp, MAXLIST, ll, nn, &k, &err)) {
+		rc = cli_error("patch", "--ablate: %s", ll && nn && ab ? err.msg : "out of memory");
+		free(ll), free(nn);
+		goto done;
+	}
+	for (int i = 0; i < k; i++)
+		ab[i] = (an_ablation){ll[i], nn[i], 0};
+	free(ll), free(nn);
+	if (resolve_pos(pos_s, na, na, dst, &n_pos, why, sizeof why)) {
+		rc = cli_error("patch", "%s", why);
+		goto done;
+	}
+	if (mean_mode) { /* each neuron's mean over every token of the reference set */
+		refm = malloc((size_t)L * F * sizeof *refm);
+		if (!refm || an_mean_mlp_post(m, ref, refm, &err)) {
+			rc = cli_error("patch", "--ref: %s", refm ? err.msg : "out of memory");
+			goto done;
+		}
+		for (int i = 0; i < k; i++)
+			ab[i].value = refm[(size_t)ab[i].layer * F + ab[i].neuron];
+	}
+	if (fp_model_forward(m, ca, na, NULL, lg, &err)) {
+		rc = cli_error("patch", "%s", err.msg);
+		goto done;
+	}
+	*m_clean = pt_metric(lg, V, target, vs);
+	/* one group: every listed neuron over the chosen (contiguous) positions */
+	int start[2] = {0, k};
+	double out;
+	int lo = dst[0], hi = dst[0];
+	for (int i = 1; i < n_pos; i++)
+		lo = dst[i] < lo ? dst[i] : lo, hi = dst[i] > hi ? dst[i] : hi;
+	if (hi - lo + 1 != n_pos) {
+		rc = cli_error("patch", "--ablate takes contiguous positions (all, last, or a range such as 3,4,5)");
+		goto done;
+	}
+	if (an_ablate_groups(m, ca, na, lo, hi + 1, ab, start, 1, target, vs, 512, &out, &err)) {
+		rc = cli_error("patch", "%s", err.msg);
+		goto done;
+	}
+	*m_patch = out;
+done:
+	free(dst), free(lg), free(refm), free(ab);
+	return rc;
+}
+
+static void print_result(int fmt, int ablate, int mean_mode, int vs, double m_clean, double m_cor, double m_patch)
+{
+	const char *mname = vs >= 0 ? "logit difference" : "log p(target)";
+	double frac = ablate ? NAN : (m_patch - m_cor) / (m_clean - m_cor);
+	if (fmt == FMT_JSON) {
+		json_t *o = json_object();
+		json_object_set_new(o, "metric", json_string(mname));
+		json_object_set_new(o, ablate ? "before" : "clean", json_real(m_clean));
+		if (!ablate)
+			json_object_set_new(o, "corrupted", json_real(m_cor));
+		json_object_set_new(o, ablate ? "after" : "patched", json_real(m_patch));
+		if (!ablate)
+			json_object_set_new(o, "restored_fraction", isfinite(frac) ? json_real(frac) : json_null());
+		json_dumpf(o, stdout, JSON_INDENT(2));
+		fputc('\n', stdout);
+		json_decref(o);
+	} else if (fmt == FMT_TSV) {
+		if (ablate)
+			printf("metric\tbefore\tafter\n%s\t%.6g\t%.6g\n", mname, m_clean, m_patch);
+		else
+			printf("metric\tclean\tcorrupted\tpatched\trestored_fraction\n%s\t%.6g\t%.6g\t%.6g\t%.6g\n", mname, m_clean,
+			       m_cor, m_patch, frac);
+	} else if (ablate) {
+		printf("%s: %.4f before, %.4f with the neurons %s-ablated (change %+.4f)\n", mname, m_clean, m_patch,
+		       mean_mode ? "mean" : "zero", m_patch - m_clean);
+		if (vs < 0)
+			printf("p(target): %.4f -> %.4f\n", exp(m_clean), exp(m_patch));
+	} else {
+		printf("%s: clean %.4f, corrupted %.4f, patched %.4f; restored fraction %.3f\n", mname, m_clean, m_cor, m_patch,
+		       frac);
+	}
 }
 
 int cmd_patch(int argc, char **argv)
@@ -190,13 +255,11 @@ int cmd_patch(int argc, char **argv)
 	if (!m)
 		return 1;
 	const fp_config *cf = &m->cfg;
-	int L = cf->n_layers, V = cf->n_vocab, F = cf->d_mlp, rc = 0, target, vs = -1;
+	int L = cf->n_layers, rc = 0, target, vs = -1;
 	fp_error err = {0};
 	int32_t *ca = NULL, *cb = NULL;
 	int na = 0, nb = 0;
-	float *lg = malloc((size_t)V * sizeof *lg), *cap = NULL, *refm = NULL;
 	int *dst = malloc(MAXLIST * sizeof *dst), *src = malloc(MAXLIST * sizeof *src), *cols = NULL, n_pos = 0, n_cols = 0;
-	an_ablation *ab = NULL;
 	char why[256];
 	double m_clean = NAN, m_cor = NAN, m_patch = NAN;
 	if (an_target_token(m, target_s, 0, &target, &err) || (vs_s && an_target_token(m, vs_s, 0, &vs, &err))) {
@@ -213,50 +276,8 @@ int cmd_patch(int argc, char **argv)
 		goto done;
 	}
 	if (ablate) {
-		int k = 0, *ll = malloc(MAXLIST * sizeof *ll), *nn = malloc(MAXLIST * sizeof *nn);
-		ab = malloc(MAXLIST * sizeof *ab);
-		if (!ll || !nn || !ab ||
-		    ps_neuron_list(ablate_s, m->cfg.n_layers, m->cfg.d_mlp, MAXLIST, ll, nn, &k, &err)) {
-			rc = cli_error("patch", "--ablate: %s", ll && nn && ab ? err.msg : "out of memory");
-			free(ll), free(nn);
+		if ((rc = run_ablate(m, ca, na, ablate_s, pos_s, mean_mode, ref, target, vs, &m_clean, &m_patch)))
 			goto done;
-		}
-		for (int i = 0; i < k; i++)
-			ab[i] = (an_ablation){ll[i], nn[i], 0};
-		free(ll), free(nn);
-		if (resolve_pos(pos_s, na, na, dst, &n_pos, why, sizeof why)) {
-			rc = cli_error("patch", "%s", why);
-			goto done;
-		}
-		if (mean_mode) { /* each neuron's mean over every token of the reference set */
-			refm = malloc((size_t)L * F * sizeof *refm);
-			if (!refm || an_mean_mlp_post(m, ref, refm, &err)) {
-				rc = cli_error("patch", "--ref: %s", refm ? err.msg : "out of memory");
-				goto done;
-			}
-			for (int i = 0; i < k; i++)
-				ab[i].value = refm[(size_t)ab[i].layer * F + ab[i].neuron];
-		}
-		if (fp_model_forward(m, ca, na, NULL, lg, &err)) {
-			rc = cli_error("patch", "%s", err.msg);
-			goto done;
-		}
-		m_clean = metric(lg, V, target, vs);
-		/* one group: every listed neuron over the chosen (contiguous) positions */
-		int start[2] = {0, k};
-		double out;
-		int lo = dst[0], hi = dst[0];
-		for (int i = 1; i < n_pos; i++)
-			lo = dst[i] < lo ? dst[i] : lo, hi = dst[i] > hi ? dst[i] : hi;
-		if (hi - lo + 1 != n_pos) {
-			rc = cli_error("patch", "--ablate takes contiguous positions (all, last, or a range such as 3,4,5)");
-			goto done;
-		}
-		if (an_ablate_groups(m, ca, na, lo, hi + 1, ab, start, 1, target, vs, 512, &out, &err)) {
-			rc = cli_error("patch", "%s", err.msg);
-			goto done;
-		}
-		m_patch = out;
 	} else {
 		int kind, hl;
 		if (cli_parse_hook_pattern("patch", m, hook, &kind, &hl)) {
@@ -292,58 +313,16 @@ int cmd_patch(int argc, char **argv)
 				goto done;
 			}
 		}
-		cap = malloc((size_t)L * na * W * sizeof *cap);
-		if (!cap || an_capture(m, ca, na, kind, cap, &err) || fp_model_forward(m, ca, na, NULL, lg, &err)) {
-			rc = cli_error("patch", "%s", cap ? err.msg : "out of memory");
-			goto done;
-		}
-		m_clean = metric(lg, V, target, vs);
-		if (fp_model_forward(m, cb, nb, NULL, lg, &err)) {
+		pt_spec ps = {kind, l0, l1, n_pos, dst, src, cols, n_cols};
+		if (pt_patch(m, ca, na, cb, nb, &ps, target, vs, &m_clean, &m_cor, &m_patch, &err)) {
 			rc = cli_error("patch", "%s", err.msg);
 			goto done;
 		}
-		m_cor = metric(lg, V, target, vs);
-		patch_ctx pc = {kind, l0, l1, n_pos, W, dst, src, cols, n_cols, cap, na};
-		fp_forward_opts o = {0};
-		o.hook = patch_hook, o.user = &pc, o.hook_mask = FP_HOOK_BIT(kind);
-		if (fp_model_forward(m, cb, nb, &o, lg, &err)) {
-			rc = cli_error("patch", "%s", err.msg);
-			goto done;
-		}
-		m_patch = metric(lg, V, target, vs);
 	}
-	const char *mname = vs >= 0 ? "logit difference" : "log p(target)";
-	double frac = ablate ? NAN : (m_patch - m_cor) / (m_clean - m_cor);
-	if (fmt == FMT_JSON) {
-		json_t *o = json_object();
-		json_object_set_new(o, "metric", json_string(mname));
-		json_object_set_new(o, ablate ? "before" : "clean", json_real(m_clean));
-		if (!ablate)
-			json_object_set_new(o, "corrupted", json_real(m_cor));
-		json_object_set_new(o, ablate ? "after" : "patched", json_real(m_patch));
-		if (!ablate)
-			json_object_set_new(o, "restored_fraction", isfinite(frac) ? json_real(frac) : json_null());
-		json_dumpf(o, stdout, JSON_INDENT(2));
-		fputc('\n', stdout);
-		json_decref(o);
-	} else if (fmt == FMT_TSV) {
-		if (ablate)
-			printf("metric\tbefore\tafter\n%s\t%.6g\t%.6g\n", mname, m_clean, m_patch);
-		else
-			printf("metric\tclean\tcorrupted\tpatched\trestored_fraction\n%s\t%.6g\t%.6g\t%.6g\t%.6g\n", mname, m_clean,
-			       m_cor, m_patch, frac);
-	} else if (ablate) {
-		printf("%s: %.4f before, %.4f with the neurons %s-ablated (change %+.4f)\n", mname, m_clean, m_patch,
-		       mean_mode ? "mean" : "zero", m_patch - m_clean);
-		if (vs < 0)
-			printf("p(target): %.4f -> %.4f\n", exp(m_clean), exp(m_patch));
-	} else {
-		printf("%s: clean %.4f, corrupted %.4f, patched %.4f; restored fraction %.3f\n", mname, m_clean, m_cor, m_patch,
-		       frac);
-	}
+	print_result(fmt, ablate, mean_mode, vs, m_clean, m_cor, m_patch);
 done:
 	cli_skip_bad_report("patch");
-	free(ca), free(cb), free(lg), free(cap), free(refm), free(dst), free(src), free(cols), free(ab);
+	free(ca), free(cb), free(dst), free(src), free(cols);
 	fp_model_free(m);
 	return rc;
 }

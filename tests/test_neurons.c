@@ -3,11 +3,14 @@
  * reads 'J' and writes 'Q' by construction: it promotes 'Q' first; ablated
  * alone it takes log p(Q) down by far more than any other neuron; ablated
  * as the "top 1" it beats every random draw from its layer, and one seed
- * gives one set of draws. */
+ * gives one set of draws.  Activation patching (probe/patch.c): neuron 1.5's
+ * activation at 'J' patched from "abJ" into "abx" brings log p(Q) back to
+ * the clean value; another neuron's does nothing. */
 #include "check.h"
 #include "tiny.h"
 #include "../model/model.h"
 #include "../probe/analysis.h"
+#include "../probe/patch.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -48,6 +51,16 @@ int main(void)
 	CHECK(beats && !memcmp(r1, r2, sizeof r1) && t1 == t2, "1.5 beats every random draw; one seed, one set of draws");
 	/* relative: the drop is ~68 nats in float32 logits, from passes packed differently */
 	CHECK_CLOSE(fabs((clean - t1) - eff[F + 5]) / eff[F + 5], 1e-6, "the top-1 group's drop equals 1.5 ablated alone");
+	int32_t bad[3] = {'a', 'b', 'x'};
+	int pos[1] = {2}, col5[1] = {5}, col4[1] = {4};
+	double mc, mx, mp, mp4;
+	pt_spec ps = {FP_HOOK_MLP_POST, 1, 1, 1, pos, pos, col5, 1};
+	CHECK(pt_patch(m, ids, 3, bad, 3, &ps, 'Q', -1, &mc, &mx, &mp, &err) == 0, "patch 1.5: %s", err.msg);
+	ps.cols = col4;
+	pt_patch(m, ids, 3, bad, 3, &ps, 'Q', -1, &mc, &mx, &mp4, &err);
+	printf("     log p(Q): clean %.4f, corrupted (abx) %.3f, 1.5 patched %.4f, 1.4 patched %.3f\n", mc, mx, mp, mp4);
+	CHECK_CLOSE(fabs(mp - mc), 1e-3, "patching 1.5 at 'J' restores the clean log p(Q)");
+	CHECK_CLOSE(fabs(mp4 - mx) / fabs(mc - mx), 0.01, "patching 1.4 restores under 1%% of the gap (fraction)");
 	free(logits), free(eff);
 	fp_model_free(m);
 	return check_done("test_neurons");
