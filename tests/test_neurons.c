@@ -5,12 +5,15 @@
  * as the "top 1" it beats every random draw from its layer, and one seed
  * gives one set of draws.  Activation patching (probe/patch.c): neuron 1.5's
  * activation at 'J' patched from "abJ" into "abx" brings log p(Q) back to
- * the clean value; another neuron's does nothing. */
+ * the clean value; another neuron's does nothing.  Top examples (probe/topex.c):
+ * over a small corpus the two 'J' tokens are neuron 1.5's top two, and the k
+ * kept are the k largest of all activations, in order. */
 #include "check.h"
 #include "tiny.h"
 #include "../model/model.h"
 #include "../probe/analysis.h"
 #include "../probe/patch.h"
+#include "../probe/topex.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -61,6 +64,23 @@ int main(void)
 	printf("     log p(Q): clean %.4f, corrupted (abx) %.3f, 1.5 patched %.4f, 1.4 patched %.3f\n", mc, mx, mp, mp4);
 	CHECK_CLOSE(fabs(mp - mc), 1e-3, "patching 1.5 at 'J' restores the clean log p(Q)");
 	CHECK_CLOSE(fabs(mp4 - mx) / fabs(mc - mx), 0.01, "patching 1.4 restores under 1%% of the gap (fraction)");
+	const char *corpus[3] = {"the cat", "abJ x", "yJz"};
+	tx_set ts, all;
+	tx_init(&ts, 1, 5, FP_HOOK_MLP_POST, 2, 1), tx_init(&all, 1, 5, FP_HOOK_MLP_POST, 100, 0);
+	for (int i = 0; i < 3; i++) {
+		int32_t *cid = NULL;
+		int cn = 0;
+		fp_tokenize(m->tok, corpus[i], strlen(corpus[i]), -1, &cid, &cn, &err);
+		tx_prompt(m, &ts, cid, cn, i + 1, &err), tx_prompt(m, &all, cid, cn, i + 1, &err);
+		free(cid);
+	}
+	tx_sort(&ts), tx_sort(&all);
+	CHECK(ts.have == 2 && ts.ex[0].ctx[ts.ex[0].at] == 'J' && ts.ex[1].ctx[ts.ex[1].at] == 'J' && ts.n_tokens == 12,
+	      "the 2 'J' tokens are 1.5's top 2 of %ld tokens", ts.n_tokens);
+	CHECK(all.have == 12 && ts.ex[0].act == all.ex[0].act && ts.ex[1].act == all.ex[1].act && all.ex[1].act >= all.ex[2].act,
+	      "the kept are the largest of all, in order");
+	CHECK(ts.ex[0].n_ctx <= 3 && ts.ex[0].ctx[ts.ex[0].at] == 'J', "context 1: at most 3 tokens around the mark");
+	tx_free(&ts), tx_free(&all);
 	free(logits), free(eff);
 	fp_model_free(m);
 	return check_done("test_neurons");
