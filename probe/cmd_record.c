@@ -208,7 +208,13 @@ static void print_summary(int dry_run, long done_prompts, double toks, double se
 			n_hooks, mb, out, n_bad ? " (some lines skipped)" : "");
 }
 
-int cmd_record(int argc, char **argv)
+typedef struct rec_opts {
+	const char *prompts_path, *out, *model_path, *hook_spec, *layer_spec;
+	int pos_mode, f16, compress, resume, force, skip_bad, bos, quiet, batch_tokens, dry_run;
+} rec_opts;
+
+/* the options into o: -1 to go on, else the exit code (after --help or a usage error) */
+static int parse_opts(int argc, char **argv, rec_opts *o)
 {
 	static const struct option opts[] = {
 		{"prompts", required_argument, 0, 'p'}, {"output", required_argument, 0, 'o'},
@@ -219,52 +225,64 @@ int cmd_record(int argc, char **argv)
 		{"bos", no_argument, 0, 'B'}, {"no-bos", no_argument, 0, 'N'}, {"quiet", no_argument, 0, 'q'},
 		{"batch-tokens", required_argument, 0, 'T'}, {"dry-run", no_argument, 0, 'Y'},
 		{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-	const char *prompts_path = NULL, *out = NULL, *model_path = NULL, *hook_spec = "blocks.*.mlp.hook_post",
-		   *layer_spec = NULL;
-	int pos_mode = RR_POS_ALL, f16 = 1, compress = 0, resume = 0, force = 0, skip_bad = 0, bos = -1, quiet = 0, c;
-	int batch_tokens = 512, dry_run = 0;
+	*o = (rec_opts){.hook_spec = "blocks.*.mlp.hook_post", .pos_mode = RR_POS_ALL, .f16 = 1, .bos = -1,
+			.batch_tokens = 512};
+	int c;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":p:o:m:qh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'p': prompts_path = optarg; break;
-		case 'o': out = optarg; break;
-		case 'm': model_path = optarg; break;
-		case 'H': hook_spec = optarg; break;
-		case 'L': layer_spec = optarg; break;
+		case 'p': o->prompts_path = optarg; break;
+		case 'o': o->out = optarg; break;
+		case 'm': o->model_path = optarg; break;
+		case 'H': o->hook_spec = optarg; break;
+		case 'L': o->layer_spec = optarg; break;
 		case 'P':
-			for (pos_mode = 0; pos_mode < 4 && strcmp(optarg, RR_POS_NAME[pos_mode]); pos_mode++)
+			for (o->pos_mode = 0; o->pos_mode < 4 && strcmp(optarg, RR_POS_NAME[o->pos_mode]); o->pos_mode++)
 				;
-			if (pos_mode == 4)
+			if (o->pos_mode == 4)
 				return cli_usage_error("record", "--positions takes all, last, subject or subject-last, not '%s'",
 						       optarg);
 			break;
 		case 'D':
 			if (strcmp(optarg, "f16") && strcmp(optarg, "f32"))
 				return cli_usage_error("record", "--dtype takes f16 or f32, not '%s'", optarg);
-			f16 = !strcmp(optarg, "f16");
+			o->f16 = !strcmp(optarg, "f16");
 			break;
 		case 'C':
-			if (cli_parse_int("record", "--compress", optarg, 0, 9, &compress))
+			if (cli_parse_int("record", "--compress", optarg, 0, 9, &o->compress))
 				return 2;
 			break;
 		case 'T':
-			if (cli_parse_int("record", "--batch-tokens", optarg, 0, 1 << 20, &batch_tokens))
+			if (cli_parse_int("record", "--batch-tokens", optarg, 0, 1 << 20, &o->batch_tokens))
 				return 2;
 			break;
-		case 'R': resume = 1; break;
-		case 'Y': dry_run = 1; break;
-		case 'F': force = 1; break;
-		case 'S': skip_bad = 1; break;
-		case 'B': bos = 1; break;
-		case 'N': bos = 0; break;
-		case 'q': quiet = 1; break;
+		case 'R': o->resume = 1; break;
+		case 'Y': o->dry_run = 1; break;
+		case 'F': o->force = 1; break;
+		case 'S': o->skip_bad = 1; break;
+		case 'B': o->bos = 1; break;
+		case 'N': o->bos = 0; break;
+		case 'q': o->quiet = 1; break;
 		case 'h': fputs(HELP, stdout); return 0;
 		default: return cli_bad_option("record", c, argv);
 		}
 	}
 	if (optind < argc)
 		return cli_usage_error("record", "unexpected argument '%s'", argv[optind]);
+	return -1;
+}
+
+int cmd_record(int argc, char **argv)
+{
+	rec_opts o;
+	int prc = parse_opts(argc, argv, &o);
+	if (prc >= 0)
+		return prc;
+	const char *prompts_path = o.prompts_path, *out = o.out, *model_path = o.model_path, *hook_spec = o.hook_spec,
+		   *layer_spec = o.layer_spec;
+	int pos_mode = o.pos_mode, f16 = o.f16, compress = o.compress, resume = o.resume, force = o.force,
+	    skip_bad = o.skip_bad, bos = o.bos, quiet = o.quiet, batch_tokens = o.batch_tokens, dry_run = o.dry_run;
 	if (!prompts_path || (!out && !dry_run))
 		return cli_usage_error("record", "needs -p PROMPTS and -o OUT.h5");
 	if (dry_run)
