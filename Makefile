@@ -35,6 +35,9 @@ MODEL_DIR  := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/factprobe
 MODEL_FILE := $(MODEL_DIR)/SmolLM2-135M-Instruct.Q4_1.gguf
 GEMMA_FILE := $(MODEL_DIR)/gemma-3-270m-q4_k_m.gguf
 
+# the backward pass and the gradient attributions
+TEST_BINS += $(BUILD)/tests/test_grad
+
 .PHONY: all deps model install uninstall test test-fast test-build asan bench demo docs-figures check-long oracle clean
 .SECONDARY:
 

@@ -866,8 +866,9 @@ static void norm_rows(float *y, const float *x, const float *w, const float *b, 
 /* Rotates each head's pairs: adjacent (x[2i], x[2i+1]), llama.cpp's
  * "normal" RoPE, which GGUF llama weights need (the converter permuted Q and
  * K); or half-split (x[i], x[i + rope_dim/2]), the "neox" RoPE of every other
- * family.  Dimensions past rope_dim are left alone (partial rotary). */
-static void rope(const fp_model *m, int l, float *x, int T, int n_heads, const int *pos)
+ * family.  Dimensions past rope_dim are left alone (partial rotary).  dir -1:
+ * the inverse (transposed) rotation, for the backward pass. */
+static void rope_dir(const fp_model *m, int l, float *x, int T, int n_heads, const int *pos, float dir)
 {
 	const fp_config *c = &m->cfg;
 	int half = c->rope_dim / 2, E = c->d_head, i0 = c->rope_neox ? 1 : 2, i1 = c->rope_neox ? half : 1;
@@ -879,12 +880,32 @@ static void rope(const fp_model *m, int l, float *x, int T, int n_heads, const i
 		for (int h = 0; h < n_heads; h++) {
 			float *v = x + ((size_t)t * n_heads + h) * E;
 			for (int i = 0; i < half; i++) {
-				float *pa = v + i0 * i, *pb = pa + i1, a = *pa, b = *pb;
-				*pa = a * cs[i] - b * sn[i];
-				*pb = a * sn[i] + b * cs[i];
+				float *pa = v + i0 * i, *pb = pa + i1, a = *pa, b = *pb, sn_i = dir * sn[i];
+				*pa = a * cs[i] - b * sn_i;
+				*pb = a * sn_i + b * cs[i];
 			}
 		}
 	}
+}
+
+static void rope(const fp_model *m, int l, float *x, int T, int n_heads, const int *pos)
+{
+	rope_dir(m, l, x, T, n_heads, pos, 1.0f);
+}
+
+/* One row of attention scores -> weights: keys lo..seen-1 (causal, and
+ * within the window q - k < n_swa) soft-capped (gemma2: cap tanh(s / cap))
+ * and softmaxed, the rest of the nk zero. */
+static void attn_row(float *r, int lo, int seen, int nk, float cap)
+{
+	if (cap > 0)
+		for (int j = lo; j < seen; j++)
+			r[j] = cap * tanhf(r[j] / cap);
+	kern_softmax(r + lo, seen - lo);
+	for (int j = 0; j < lo; j++)
+		r[j] = 0.0f;
+	for (int j = seen; j < nk; j++)
+		r[j] = 0.0f;
 }
 
 /* Causal attention for nq query rows q (stride H*E) whose keys and values
@@ -908,15 +929,7 @@ static void attend(fp_model *m, int l, const float *q, const float *k, const flo
 			for (int i = 0; i < nr; i++) {
 				/* keys lo..seen-1: causal, and within the window q - k < n_swa */
 				int seen = npre + r0 + i + 1, lo = swa && seen > swa ? seen - swa : 0;
-				float *r = w->att + (size_t)i * nk;
-				if (cap > 0) /* gemma2: scores -> cap tanh(scores / cap) */
-					for (int j = lo; j < seen; j++)
-						r[j] = cap * tanhf(r[j] / cap);
-				kern_softmax(r + lo, seen - lo);
-				for (int j = 0; j < lo; j++)
-					r[j] = 0.0f;
-				for (int j = seen; j < nk; j++)
-					r[j] = 0.0f;
+				attn_row(w->att + (size_t)i * nk, lo, seen, nk, cap);
 			}
 			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, E, nk, 1.0f, w->att, nk, v + g * E, KE, 0.0f,
 				    z + (size_t)r0 * QE + h * E, QE);
@@ -1186,4 +1199,49 @@ int fp_model_forward(fp_model *m, const int32_t *tokens, int n, const fp_forward
 	if (logits)
 		memcpy(logits, w->logits, (size_t)rows * c->n_vocab * sizeof(float));
 	return 0;
+}
+
+/* ---- for the backward pass (model/backward.c, through model_internal.h) ---- */
+
+size_t fp_mat_tile_floats(const fp_mat *W, int T)
+{
+	return W->type == GGML_F32 ? 0 : (size_t)tile_rows(W, T) * W->cols;
+}
+
+void fp_mat_mul_scr(float *y, const float *x, const fp_mat *W, int T, float *scr)
+{
+	mat_mul(y, x, W, T, scr);
+}
+
+/* dx[T, cols] = beta dx + dy[T, rows] W: the transposed product, through
+ * the same tiles of dequantised rows as mat_mul */
+void fp_mat_mul_t(float *dx, const float *dy, const fp_mat *W, int T, float beta, float *scr)
+{
+	int in = W->cols, out = W->rows;
+	if (W->type == GGML_F32) {
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, in, out, 1.0f, dy, out, W->data, in, beta, dx, in);
+		return;
+	}
+	int R = tile_rows(W, T);
+	for (int r0 = 0; r0 < out; r0 += R) {
+		int nr = out - r0 < R ? out - r0 : R;
+		deq_rows(W, r0, nr, scr);
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, in, nr, 1.0f, dy + r0, out, scr, in,
+			    r0 ? 1.0f : beta, dx, in);
+	}
+}
+
+void fp_norm_rows(float *y, const float *x, const float *w, const float *b, int T, int D, float eps, int rms)
+{
+	norm_rows(y, x, w, b, T, D, eps, rms);
+}
+
+void fp_rope_rows(const fp_model *m, int l, float *x, int T, int n_heads, const int *pos, int inverse)
+{
+	rope_dir(m, l, x, T, n_heads, pos, inverse ? -1.0f : 1.0f);
+}
+
+void fp_attn_row(float *r, int lo, int seen, int nk, float cap)
+{
+	attn_row(r, lo, seen, nk, cap);
 }

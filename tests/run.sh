@@ -18,6 +18,8 @@ if [ "${1:-}" = --fast ]; then
 fi
 
 # --- the C test programs --------------------------------------------------
+# the backward pass and gradient attributions (synthetic models only)
+C_TESTS="$C_TESTS test_grad"
 for t in $C_TESTS; do
 	echo "== $t"
 	arg=$MODEL
