@@ -29,7 +29,7 @@ TEST_BINS := $(BUILD)/tests/test_quant $(BUILD)/tests/test_gguf $(BUILD)/tests/t
              $(BUILD)/tests/test_arch $(BUILD)/tests/test_select $(BUILD)/tests/test_superpos \
              $(BUILD)/tests/test_factset $(BUILD)/tests/test_project \
              $(BUILD)/tests/test_lens $(BUILD)/tests/test_neurons $(BUILD)/tests/test_recorder
-BENCH_BIN := $(BUILD)/tests/bench_forward
+BENCH_BIN := $(BUILD)/tests/bench_forward $(BUILD)/tests/make_llama8b
 
 MODEL_DIR  := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/factprobe
 MODEL_FILE := $(MODEL_DIR)/SmolLM2-135M-Instruct.Q4_1.gguf

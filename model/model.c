@@ -714,34 +714,35 @@ static int rope_reserve(fp_model *m, int T)
 /* ---- weight matrices ---- */
 
 /* How a matrix in the file's type meets sgemm.  A matrix of up to
- * WHOLE_MAX values is dequantised whole, so its sgemm is the very call the
- * f32 mode makes (OpenBLAS's results depend on the shape it is given:
- * splitting the rows changes the last bits).  Larger ones (the unembedding
- * of big vocabularies, 8B-class MLPs) go a tile of rows at a time, about
- * TILE_SMALL values for short prompts (the tile stays in L2 between being
- * written and being read) and TILE_LARGE for long ones (fewer, larger
- * sgemm calls).  Overridable through $FACTPROBE_TILE ("whole,small,large"
- * in values) for benchmarks. */
-static size_t WHOLE_MAX = (size_t)32 << 20, TILE_SMALL = (size_t)64 << 10, TILE_LARGE = (size_t)4 << 20;
+ * whole_max values (64 MB of f32) is dequantised whole, so its sgemm is the
+ * very call the f32 mode makes: the same numbers (OpenBLAS's results depend
+ * on the shape it is given; splitting the rows changes the last bits).  That
+ * covers every block matrix of models up to about 1.5B parameters.  Up to
+ * whole_big values (256 MB) a matrix is also dequantised whole for products
+ * of FEW_ROWS rows or more; for fewer rows (the unembedding of the last
+ * position: one row against 28M values on the default model) it goes in
+ * tiles, which changes the logits by about 1e-7 relative and saves writing
+ * and reading the whole f32 copy.  Larger matrices (8B-class MLPs and
+ * unembeddings) always go in tiles: about tile_small values for fewer than
+ * 64 rows and tile_large for more (fewer sgemm calls).  test_oracle
+ * measures each path against the f32 mode. */
+#define FEW_ROWS 8
+static size_t whole_max = (size_t)16 << 20, whole_big = (size_t)64 << 20;
+static size_t tile_small = (size_t)1 << 20, tile_large = (size_t)4 << 20;
 
-static void tile_env(void)
+void fp_set_tiles(size_t whole, size_t big, size_t small, size_t large)
 {
-	static int done;
-	const char *e = getenv("FACTPROBE_TILE");
-	if (done)
-		return;
-	done = 1;
-	unsigned long a, b, c;
-	if (e && sscanf(e, "%lu,%lu,%lu", &a, &b, &c) == 3 && b && c)
-		WHOLE_MAX = a, TILE_SMALL = b, TILE_LARGE = c;
+	whole_max = whole, whole_big = big;
+	tile_small = small ? small : tile_small;
+	tile_large = large ? large : tile_large;
 }
 
 static int tile_rows(const fp_mat *W, int T)
 {
-	tile_env();
-	if ((size_t)W->rows * W->cols <= WHOLE_MAX)
+	size_t n = (size_t)W->rows * W->cols;
+	if (n <= whole_max || (n <= whole_big && T >= FEW_ROWS))
 		return W->rows;
-	size_t r = (T >= 64 ? TILE_LARGE : TILE_SMALL) / (size_t)W->cols;
+	size_t r = (T >= 64 ? tile_large : tile_small) / (size_t)W->cols;
 	return r < 1 ? 1 : r > (size_t)W->rows ? W->rows : (int)r;
 }
 

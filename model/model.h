@@ -27,9 +27,10 @@
  * (FP_WEIGHTS_NATIVE) or are dequantised once at load into one f32 block
  * (FP_WEIGHTS_F32); small vectors (norm weights, biases) are always f32.
  * Every matrix product is a cblas_sgemm over all positions at once; in the
- * native mode the weights are dequantised a tile of rows at a time into a
- * small reused f32 buffer just before it (see fp_mat_mul).  Both modes give
- * the same numbers (the tiles are the same f32 values the f32 mode holds).
+ * native mode each matrix is dequantised into a reused f32 buffer just
+ * before it: whole (up to 16M values: the f32 mode's very sgemm, the same
+ * numbers) or a tile of rows at a time (larger ones, and the unembedding
+ * of the last position: the same to about 1e-7 relative).
  * Matrices are stored as GGUF lays them out: W[out][in], row-major, so
  * y = x W^T.  Dimension letters: T positions, D d_model, F d_mlp, H heads,
  * K kv heads, E d_head, V vocab.
@@ -191,6 +192,12 @@ const float *fp_mat_f32(const fp_mat *W, float **owned);
 /* y[T, rows] = x[T, cols] W^T, by the forward pass's own path (the same
  * numbers).  Returns 0 or FP_ERR_NOMEM. */
 int fp_mat_mul(float *y, const float *x, const fp_mat *W, int T);
+/* For tests and benchmarks: matrices of up to `whole` values (default
+ * 16M) are dequantised whole before their sgemm, up to `big` (64M) whole
+ * for products of 8 rows or more, else in tiles of about `small` values for
+ * fewer than 64 rows (default 1M) and `large` values otherwise (4M); 0
+ * keeps a tile size.  Not thread-safe. */
+void fp_set_tiles(size_t whole, size_t big, size_t small, size_t large);
 
 /* ---- hooks ---- */
 

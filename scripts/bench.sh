@@ -1,36 +1,109 @@
 #!/bin/sh
-# make bench: factprobe's forward pass and, where the oracle environment with
-# llama-cpp-python exists (scripts/make-oracle.sh builds it), llama.cpp's
-# prompt processing on the same file, one after the other in one run, then
-# the ratios.  Env: BUILD, FACTPROBE_MODEL.
+# make bench: factprobe's forward pass against llama.cpp (llama-cpp-python,
+# scripts/make-oracle.sh builds it) on the same file in the same run.
+#   1. The default model: factprobe with native weights, with f32 weights,
+#      and llama.cpp, one after the other, ROUNDS times (the machine may be
+#      shared: each round is side by side, the summary shows the best of each
+#      and the median of the rounds' ratios).
+#   2. A synthetic model with Llama-3-8B's shapes and a Q4_K_M mix
+#      (tests/make_llama8b.c; written into the cache on first use, 4.9 GB):
+#      load time, peak RSS, prompt tokens/s at 16/128/512 tokens, native
+#      weights only (f32 would need 32 GB), beside llama.cpp; then `record`
+#      of every MLP hook, with its peak RSS.  BENCH_8B=0 skips it.
+#   3. Recording to HDF5 and causal tracing on the default model.
+# When llama.cpp is missing or crashes (its AMX kernels segfault on some
+# virtual machines: /work/shared/reference/oracles.md), this says so and
+# prints no ratios.  Env: BUILD, FACTPROBE_MODEL, REPS (7), ROUNDS (3),
+# BENCH_LLAMA_PYTHON (the Python with llama_cpp; default the oracle venv),
+# BENCH_8B (1).
 set -eu
 BUILD=${BUILD:-build}
 MODEL=${FACTPROBE_MODEL}
 REPS=${REPS:-7}
-LC="${XDG_CACHE_HOME:-$HOME/.cache}/factprobe/oracle-venv/bin/python"
-OUT=$(mktemp)
-trap 'rm -f "$OUT" "$OUT.lc" "$OUT.tr"' EXIT
-echo "== factprobe (f32 weights, OpenBLAS sgemm)"
-"$BUILD/tests/bench_forward" "$MODEL" "$REPS" | tee "$OUT" | grep -v '^RESULT'
+ROUNDS=${ROUNDS:-3}
+CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/factprobe"
+LC=${BENCH_LLAMA_PYTHON:-$CACHE/oracle-venv/bin/python}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+NPROC=$(nproc)
+
+have_lc=0
 if [ -x "$LC" ] && "$LC" -c "import llama_cpp" 2>/dev/null; then
-	echo "== llama.cpp on the same file ($(basename "$MODEL"), quantised kernels)"
-	"$LC" scripts/bench_llamacpp.py "$MODEL" "$(nproc)" "$REPS" | tee "$OUT.lc" | grep -v '^RESULT'
-	echo "== prompt processing, factprobe / llama.cpp (same run)"
-	for n in 16 128 512; do
-		a=$(grep "^RESULT pp$n " "$OUT" | cut -d' ' -f3)
-		b=$(grep "^RESULT pp$n " "$OUT.lc" | cut -d' ' -f3)
-		echo "$n tokens: $a / $b tokens/s = $(echo "$a $b" | awk '{printf "%.2f", $1 / $2}')x"
-	done
-else
-	echo "== llama.cpp comparison skipped: no llama-cpp-python in $LC (scripts/make-oracle.sh builds it)"
+	have_lc=1
 fi
-echo "== recording to HDF5 (factprobe record)"
+
+# run_lc MODEL REPS SIZES OUT: llama.cpp's bench into OUT; OUT.status gets
+# "ok", "missing" or "crashed (...)"
+run_lc() {
+	if [ "$have_lc" = 0 ]; then
+		echo "missing: no llama-cpp-python in $LC (scripts/make-oracle.sh builds it)" >"$4.status"
+		: >"$4"
+		return 0
+	fi
+	rc=0
+	"$LC" scripts/bench_llamacpp.py "$1" "$NPROC" "$2" "$3" >"$4" 2>"$4.err" || rc=$?
+	if [ "$rc" -ne 0 ]; then
+		if [ "$rc" -gt 128 ]; then
+			why="killed by signal $((rc - 128))$([ "$rc" = 139 ] && echo ', a segfault')"
+		else
+			why="exit $rc: $(tail -1 "$4.err")"
+		fi
+		echo "crashed ($why)" >"$4.status"
+	elif ! grep -q '^RESULT pp' "$4"; then
+		echo "crashed (no results; $(tail -1 "$4.err"))" >"$4.status"
+	else
+		echo ok >"$4.status"
+	fi
+}
+
+show() { grep -v '^RESULT' "$1" | sed 's/^/   /'; }
+
+echo "== 1. default model $(basename "$MODEL"): $ROUNDS rounds of factprobe native, factprobe f32, llama.cpp ($REPS repeats each, median)"
+for r in $(seq "$ROUNDS"); do
+	echo "-- round $r"
+	echo "   factprobe, native weights (the file's types, dequantised before each sgemm)"
+	"$BUILD/tests/bench_forward" "$MODEL" "$REPS" native >"$T/n.$r"
+	show "$T/n.$r"
+	echo "   factprobe, f32 weights (dequantised at load)"
+	"$BUILD/tests/bench_forward" "$MODEL" "$REPS" f32 >"$T/f.$r"
+	show "$T/f.$r"
+	run_lc "$MODEL" "$REPS" 16,128,512 "$T/l.$r"
+	echo "   llama.cpp: $(cat "$T/l.$r.status")"
+	show "$T/l.$r"
+done
+/usr/bin/python3 scripts/bench_summary.py default "$T" "$ROUNDS"
+
+if [ "${BENCH_8B:-1}" != 0 ]; then
+	BIG="$CACHE/llama3-8b-shape.Q4_K_M.gguf"
+	if [ ! -s "$BIG" ]; then
+		echo "== writing the synthetic Llama-3-8B-shaped model (random Q4_K_M weights) to $BIG"
+		a=$(date +%s)
+		"$BUILD/tests/make_llama8b" "$BIG.part" && mv "$BIG.part" "$BIG"
+		echo "   written in $(($(date +%s) - a)) s"
+	fi
+	SIZE=$(stat -c %s "$BIG")
+	echo "== 2. Llama-3-8B shapes, $(basename "$BIG") ($(echo "$SIZE" | awk '{printf "%.2f GB", $1 / 1e9}')): one pass per size after one warm-up, side by side"
+	echo "   factprobe, native weights"
+	"$BUILD/tests/bench_forward" "$BIG" 1 native 16,128,512 >"$T/bn"
+	show "$T/bn"
+	run_lc "$BIG" 1 16,128,512 "$T/bl"
+	echo "   llama.cpp: $(cat "$T/bl.status")"
+	show "$T/bl"
+	HOOKS='blocks.*.mlp.hook_pre,blocks.*.mlp.hook_pre_linear,blocks.*.mlp.hook_post,blocks.*.hook_mlp_out'
+	head -9 datasets/athletes_sport.tsv >"$T/p.tsv"
+	echo "   factprobe record of every MLP hook (4 per layer, 128 hooks) for 8 prompts, f16"
+	/usr/bin/time -f "%e %M" -o "$T/rt" "$BUILD/factprobe" record -q -m "$BIG" -p "$T/p.tsv" -o "$T/big.h5" \
+		--hooks "$HOOKS" >"$T/rec.out" 2>&1 || { echo "   record FAILED:"; tail -5 "$T/rec.out"; }
+	/usr/bin/python3 scripts/bench_summary.py big "$T" "$SIZE"
+fi
+
+echo "== 3. recording to HDF5 (factprobe record), default model"
 BUILD="$BUILD" FACTPROBE_MODEL="$MODEL" scripts/bench_record.sh
 echo "== causal tracing (factprobe trace): one full trace, resid + mlp + attn, every layer and token, 10 samples"
 Q='Q: What sport does Michael Jordan play?
 A: This athlete plays the sport of'
-"$BUILD/factprobe" trace -m "$MODEL" "$Q" --subject "Michael Jordan" --samples 10 --json >"$OUT.tr"
-/usr/bin/python3 - "$OUT.tr" <<'PY'
+"$BUILD/factprobe" trace -m "$MODEL" "$Q" --subject "Michael Jordan" --samples 10 --json >"$T/tr"
+/usr/bin/python3 - "$T/tr" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
 n, L = len(d["tokens"]), len(d["resid"])

@@ -4,19 +4,27 @@
  *     at 512 tokens, and 1024^3);
  *   - load time, peak RSS against the f32 weight size;
  *   - forward passes at 16, 128 and 512 tokens: tokens/s and GFLOP/s.
- * usage: bench_forward MODEL.gguf [REPEATS [native|f32]] */
+ * usage: bench_forward MODEL.gguf [REPEATS [native|f32 [SIZES]]]   (SIZES: 16,128,512)
+ * With one repeat the warm-up pass runs only before the first size (an 8B
+ * model's 512-token pass takes a minute). */
 #include "../model/model.h"
 
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 
+/* $BENCH_CLOCK=cpu: the process's CPU time instead of wall time (on a
+ * shared machine, with OPENBLAS_NUM_THREADS=1, the work a pass does) */
 static double now(void)
 {
+	static int cpu = -1;
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (cpu < 0)
+		cpu = getenv("BENCH_CLOCK") && !strcmp(getenv("BENCH_CLOCK"), "cpu");
+	clock_gettime(cpu ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
@@ -49,7 +57,7 @@ static double sgemm_rate(int M, int N, int K, int reps)
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "usage: bench_forward MODEL.gguf [REPEATS [native|f32]]\n");
+		fprintf(stderr, "usage: bench_forward MODEL.gguf [REPEATS [native|f32 [SIZES]]]\n");
 		return 2;
 	}
 	int reps = argc > 2 ? atoi(argv[2]) : 5;
@@ -58,6 +66,9 @@ int main(int argc, char **argv)
 	fp_model *m = NULL;
 	fp_error err = {0};
 	double t0 = now();
+	unsigned long tw, tb, ts, tl; /* $BENCH_TILES=whole,big,small,large: fp_set_tiles, for tuning */
+	if (getenv("BENCH_TILES") && sscanf(getenv("BENCH_TILES"), "%lu,%lu,%lu,%lu", &tw, &tb, &ts, &tl) == 4)
+		fp_set_tiles(tw, tb, ts, tl);
 	int mode = argc > 3 ? fp_weights_parse(argv[3]) : FP_WEIGHTS_DEFAULT;
 	if (mode < 0) {
 		fprintf(stderr, "bench_forward: weights mode '%s' is neither native nor f32\n", argv[3]);
@@ -72,21 +83,36 @@ int main(int argc, char **argv)
 	double wmb = fp_model_weight_bytes(m) / 1e6;
 	printf("model %s: %d layers, d_model %d, d_mlp %d; OpenBLAS %s, %d threads\n", argv[1], c->n_layers,
 	       c->d_model, c->d_mlp, openblas_get_config(), openblas_get_num_threads());
-	double r_model = sgemm_rate(512, c->d_mlp, c->d_model, 15);
+	int big = (double)c->d_mlp * c->d_model > 2e7; /* 8B-class: fewer sgemm timings */
+	double r_model = sgemm_rate(512, c->d_mlp, c->d_model, big ? 3 : 15);
 	double r_big = sgemm_rate(1024, 1024, 1024, 7);
 	printf("sgemm        %7.1f GFLOP/s at 512x%dx%d (the model's MLP shape), %7.1f GFLOP/s at 1024^3\n", r_model,
 	       c->d_mlp, c->d_model, r_big);
 	double ref = r_model > r_big ? r_model : r_big;
 	printf("load         %7.3f s (%s weights: %.0f MB)\n", load, fp_weights_name(m->weights), wmb);
-	int sizes[3] = {16, 128, 512};
-	int32_t *ids = malloc(512 * sizeof *ids);
-	for (int i = 0; i < 512; i++)
+	int sizes[8] = {16, 128, 512}, ns = 3, most = 0;
+	if (argc > 4) {
+		ns = 0;
+		for (char *p = argv[4]; *p && ns < 8; p += *p == ',') {
+			sizes[ns] = (int)strtol(p, &p, 10);
+			if (sizes[ns] < 1 || sizes[ns] > c->n_ctx) {
+				fprintf(stderr, "bench_forward: sizes must be 1..%d\n", c->n_ctx);
+				return 2;
+			}
+			ns++;
+		}
+	}
+	for (int s = 0; s < ns; s++)
+		most = sizes[s] > most ? sizes[s] : most;
+	int32_t *ids = malloc((size_t)most * sizeof *ids);
+	for (int i = 0; i < most; i++)
 		ids[i] = (int32_t)((i * 7919 + 13) % c->n_vocab);
 	printf("%-8s %10s %10s %10s %12s\n", "tokens", "ms", "tokens/s", "GFLOP/s", "of sgemm");
-	for (int s = 0; s < 3; s++) {
+	for (int s = 0; s < ns; s++) {
 		int n = sizes[s];
 		double t[32];
-		fp_model_forward(m, ids, n, NULL, NULL, &err); /* warm-up (workspace allocation) */
+		if (reps > 1 || s == 0)
+			fp_model_forward(m, ids, n, NULL, NULL, &err); /* warm-up (workspace allocation) */
 		for (int r = 0; r < reps; r++) {
 			double a = now();
 			if (fp_model_forward(m, ids, n, NULL, NULL, &err)) {
@@ -98,12 +124,14 @@ int main(int argc, char **argv)
 		qsort(t, (size_t)reps, sizeof t[0], cmp);
 		double med = t[reps / 2], gf = fp_model_flops(m, n, 0) / med / 1e9;
 		printf("%-8d %10.1f %10.0f %10.1f %11.0f%%\n", n, med * 1e3, n / med, gf, 100 * gf / ref);
-		printf("RESULT pp%d %.1f\n", n, n / med);
+		printf("RESULT pp%d %.2f\n", n, n / med);
+		fflush(stdout);
 	}
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
 	double rss = ru.ru_maxrss / 1e3;
 	printf("peak RSS     %7.0f MB = %.2f x the weights (%.0f MB)\n", rss, rss / wmb, wmb);
+	printf("RESULT load %.3f\nRESULT rss %.0f\n", load, rss);
 	free(ids);
 	fp_model_free(m);
 	return 0;

@@ -331,9 +331,12 @@ static void accessors_both(const fp_model *q, const fp_model *f, diffs *d)
 	free(a), free(b);
 }
 
-/* FP_WEIGHTS_NATIVE (matrices left in the file's type, dequantised a tile
- * at a time) against FP_WEIGHTS_F32 (dequantised at load, the reference
- * path): the same logits and the same weights through every accessor. */
+/* FP_WEIGHTS_NATIVE (matrices left in the file's type, dequantised just
+ * before each product) against FP_WEIGHTS_F32 (dequantised at load, the
+ * reference path): the same logits and the same weights through every
+ * accessor.  The block matrices are dequantised whole (the same sgemm: the
+ * same hidden states); the unembedding (28M values) whole for 8 rows or
+ * more, in tiles for fewer (the packed runs' 3 last positions). */
 static void test_modes(const char *model)
 {
 	for (int mi = 0; mi < tiny_n_named(); mi++) {
@@ -371,6 +374,15 @@ static void test_modes(const char *model)
 			CHECK_CLOSE(d.rel, 1e-6, "default model, %d tokens: native weights' logits = f32 weights' logits at "
 				    "every position, relative; %zu of %zu bit-identical", sizes[i], d.same, d.n);
 		}
+		/* every matrix in tiles: the path of matrices above 16M values */
+		fp_set_tiles(0, 0, 64 << 10, 256 << 10);
+		for (int i = 2; i < 5; i += 2) {
+			diffs d = {0};
+			forward_both(q, f, sizes[i], &d);
+			CHECK_CLOSE(d.rel, 1e-5, "default model, %d tokens, every matrix dequantised in tiles of rows: logits "
+				    "= f32 weights' logits, relative; %zu of %zu bit-identical", sizes[i], d.same, d.n);
+		}
+		fp_set_tiles(16 << 20, 64 << 20, 1 << 20, 4 << 20);
 		diffs d = {0};
 		accessors_both(q, f, &d);
 		CHECK_CLOSE(d.rel, 0, "default model: rows, columns and matrices read through the accessors are the same "
