@@ -23,7 +23,7 @@ double tr_embedding_std(const fp_model *m)
 	}
 	free(row);
 	double mean = s / n;
-	return sqrt(ss / n - mean * mean);
+	return sqrt(ss / n - mean * mean) * m->cfg.embed_scale;
 }
 
 /* one run's saved states */

@@ -57,8 +57,10 @@ typedef struct tr_result {
 	long passes;               /* forward calls made */
 } tr_result;
 
-/* The standard deviation of all token embedding entries (ROME's noise is 3x
- * the std of subject embeddings; we use the whole embedding matrix). */
+/* The standard deviation of all token embedding entries as hook_embed holds
+ * them, where the noise goes (ROME's noise is 3x the std of subject
+ * embeddings; we use the whole embedding matrix; gemma's embeddings are
+ * scaled by sqrt(d_model) before the blocks, so the std is too). */
 double tr_embedding_std(const fp_model *m);
 
 /* Traces answer (a token id) for the prompt ids[0..n) with subject tokens

@@ -345,8 +345,48 @@ static void test_trace_plant(void)
 	fp_model_free(m);
 }
 
+/* the trace's noise scale is the std of what hook_embed holds: on gemma,
+ * whose embeddings are scaled by sqrt(d_model), the std of the scaled rows */
+typedef struct embed_acc {
+	double s, ss;
+	size_t n;
+} embed_acc;
+
+static int embed_hook(void *user, const fp_hook_event *ev)
+{
+	embed_acc *a = user;
+	for (size_t i = 0; i < (size_t)ev->n_pos * ev->width; i++)
+		a->s += ev->data[i], a->ss += (double)ev->data[i] * ev->data[i], a->n++;
+	return 0;
+}
+
+static void test_noise_scale(const char *arch)
+{
+	tiny_opts o;
+	tiny_defaults(&o, arch);
+	fp_model *m = NULL;
+	fp_error err = {0};
+	CHECK(tiny_load(&o, &m, &err) == 0, "%s loads: %s", arch, err.msg);
+	if (!m)
+		return;
+	embed_acc a = {0};
+	fp_forward_opts fo = {.hook = embed_hook, .user = &a, .hook_mask = FP_HOOK_BIT(FP_HOOK_EMBED)};
+	int32_t ids[32];
+	for (int v0 = 0; v0 < m->cfg.n_vocab; v0 += 32) {
+		int n = m->cfg.n_vocab - v0 < 32 ? m->cfg.n_vocab - v0 : 32;
+		for (int i = 0; i < n; i++)
+			ids[i] = v0 + i;
+		fp_model_forward(m, ids, n, &fo, NULL, &err);
+	}
+	double mean = a.s / a.n, sd = sqrt(a.ss / a.n - mean * mean), got = tr_embedding_std(m);
+	CHECK_CLOSE(fabs(got - sd) / sd, 1e-6, "%s: trace noise scale = std of hook_embed over the vocabulary (%.4g)", arch, sd);
+	fp_model_free(m);
+}
+
 int main(void)
 {
+	test_noise_scale("llama");
+	test_noise_scale("gemma3");
 	test_plant();
 	static const char *ARCHES[] = {"llama", "gpt2", "qwen2", "qwen3", "gemma2", "gemma3", "phi3", "gptneox"};
 	for (size_t i = 0; i < sizeof ARCHES / sizeof ARCHES[0]; i++)
