@@ -30,13 +30,14 @@ TEST_BINS := $(BUILD)/tests/test_quant $(BUILD)/tests/test_gguf $(BUILD)/tests/t
              $(BUILD)/tests/test_factset $(BUILD)/tests/test_project \
              $(BUILD)/tests/test_lens $(BUILD)/tests/test_neurons $(BUILD)/tests/test_recorder
 BENCH_BIN := $(BUILD)/tests/bench_forward $(BUILD)/tests/make_llama8b
+BENCH_BIN += $(BUILD)/tests/bench_atp
 
 MODEL_DIR  := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/factprobe
 MODEL_FILE := $(MODEL_DIR)/SmolLM2-135M-Instruct.Q4_1.gguf
 GEMMA_FILE := $(MODEL_DIR)/gemma-3-270m-q4_k_m.gguf
 
 # the backward pass and the gradient attributions
-TEST_BINS += $(BUILD)/tests/test_grad
+TEST_BINS += $(BUILD)/tests/test_grad $(BUILD)/tests/test_attrib
 
 .PHONY: all deps model install uninstall test test-fast test-build asan bench demo docs-figures check-long oracle clean
 .SECONDARY:
@@ -106,6 +107,9 @@ PROBE_LIB_OBJ := $(BUILD)/probe/analysis.o $(BUILD)/probe/lens.o $(BUILD)/probe/
 		 $(BUILD)/probe/stats.o $(BUILD)/probe/parse.o $(BUILD)/probe/table.o
 PROBE_LIB_TESTS := $(BUILD)/tests/test_analysis $(BUILD)/tests/test_factset $(BUILD)/tests/test_project \
 		   $(BUILD)/tests/test_lens $(BUILD)/tests/test_neurons $(BUILD)/tests/test_recorder
+# gradient attributions (attrib.c, trace_atp.c)
+PROBE_LIB_OBJ += $(BUILD)/probe/attrib.o $(BUILD)/probe/trace_atp.o
+PROBE_LIB_TESTS += $(BUILD)/tests/test_attrib $(BUILD)/tests/bench_atp
 $(PROBE_LIB_TESTS): $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/tests/gguf_writer.o $(BUILD)/tests/tiny.o \
 		$(PROBE_LIB_OBJ) $(BUILD)/libfpmodel.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)

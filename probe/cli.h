@@ -29,6 +29,7 @@ int cmd_record(int argc, char **argv);
 int cmd_dot(int argc, char **argv);
 int cmd_lens(int argc, char **argv);
 int cmd_neurons(int argc, char **argv);
+int cmd_grad(int argc, char **argv);
 int cmd_top_examples(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
 int cmd_patch(int argc, char **argv);

@@ -3,6 +3,7 @@
  * ablation, weight alignment), or over a recording grouped by a column
  * (neurons selective for one group, checked on held-out prompts). */
 #include "analysis.h"
+#include "attrib.h"
 #include "cli.h"
 #include "select.h"
 #include "stats.h"
@@ -19,8 +20,9 @@
 
 static const char HELP[] =
 	"usage: factprobe neurons [-m MODEL] --target TOKEN [--vs TOKEN] [--at last|subject-last|N]\n"
-	"                         [--subject TEXT] [--rank act|dla|ablate|weights] [-k N]\n"
-	"                         [--ablate zero|mean [--ref PROMPTS]] [--candidates N]\n"
+	"                         [--subject TEXT] [--rank act|dla|ablate|weights|atp|ig] [-k N]\n"
+	"                         [--ablate zero|mean [--ref PROMPTS]] [--corrupt PROMPT]\n"
+	"                         [--steps N] [--verify K] [--candidates N]\n"
 	"                         [--compare-random N] [--seed S] [--tsv|--json] [-o OUT.h5] PROMPT\n"
 	"       factprobe neurons --from ACTS.h5 --group-by FIELD [--group VALUE] [--stat d|auroc]\n"
 	"                         [--holdout F] [--seed S] [-k N] [--tsv|--json]\n\n"
@@ -38,7 +40,23 @@ static const char HELP[] =
 	"           --at last, else the largest |act|), the rest show nan;\n"
 	"  weights  cos(the MLP's normalised input at that position, W_in row) *\n"
 	"           cos(W_out row, w_ln * u): the neuron reads the subject and writes\n"
-	"           the target.\n"
+	"           the target;\n"
+	"  atp      attribution patching (Nanda 2023; Kramar et al. 2024): (act - ref) *\n"
+	"           d metric / d act from one forward and one backward pass, every\n"
+	"           neuron of every layer at once: a first-order estimate of the ablate\n"
+	"           score.  ref is zero, the --ref mean (--ablate mean), or the\n"
+	"           neuron's activation on --corrupt PROMPT (same token count);\n"
+	"  ig       integrated gradients (Sundararajan et al. 2017; knowledge neurons,\n"
+	"           Dai et al. 2022) from the same baseline ref: (act - ref) times the\n"
+	"           gradient integrated along the straight path (--steps-point\n"
+	"           Gauss-Legendre quadrature), every layer's neurons at --at moved\n"
+	"           along it together (each an input of its own: no gradient through\n"
+	"           later layers' neurons).  The attributions add up to metric(clean)\n"
+	"           - metric(every layer's neurons at --at set to ref); the output\n"
+	"           prints both (the gap shows whether --steps is enough).\n"
+	"           atp and ig are shown in a column of their own; --verify K measures\n"
+	"           the ablate score of the top K beside them.  Attribution patching\n"
+	"           is a poor guide where effects are large or attention saturates.\n"
 	"Every row shows all four scores and the tokens the neuron promotes most at\n"
 	"this activation (sign(act) * W_out row through the final norm weight and the\n"
 	"unembedding).\n\n"
@@ -46,7 +64,10 @@ static const char HELP[] =
 	"      --vs TOKEN        a contrast token: scores become logit differences\n"
 	"      --at WHERE        last (default), subject-last, or a token index\n"
 	"      --subject TEXT    the subject in PROMPT (for --at subject-last)\n"
-	"      --rank R          act, dla (default), ablate or weights\n"
+	"      --rank R          act, dla (default), ablate, weights, atp or ig\n"
+	"      --corrupt PROMPT  atp/ig reference: the activations on this prompt\n"
+	"      --steps N         ig quadrature points on the path (default 20)\n"
+	"      --verify K        atp/ig: also measure the ablation (to ref) of the top K\n"
 	"  -k, --top N           neurons listed (default 20)\n"
 	"      --ablate zero|mean  how --rank ablate and --compare-random ablate (default zero)\n"
 	"      --ref PROMPTS     reference prompt set for --ablate mean (mean over all tokens)\n"
@@ -55,7 +76,8 @@ static const char HELP[] =
 	"                        neurons from the same layers, and report both\n"
 	"      --seed S          random seed (default 1)\n"
 	"  -o, --output OUT.h5   also write HDF5: per-layer score arrays act, dla, ablate,\n"
-	"                        w_in_cos, w_out_cos [layers, d_mlp], and the ranking\n"
+	"                        w_in_cos, w_out_cos (and atp or ig) [layers, d_mlp], and\n"
+	"                        the ranking\n"
 	"      --force           replace OUT.h5\n\n"
 	"Over a recording (--from; needs blocks.L.mlp.hook_post, one row per prompt is\n"
 	"used: each prompt's last recorded row, so record with --positions\n"
@@ -77,14 +99,14 @@ static const char HELP[] =
 	"      $'Q: What sport does Michael Jordan play?\\nA: This athlete plays the sport of'\n"
 	"  factprobe neurons --from athletes.h5 --group-by target --group basketball\n";
 
-enum { R_ACT, R_DLA, R_ABLATE, R_WEIGHTS };
-static const char *RANK_NAME[] = {"act", "dla", "ablate", "weights"};
+enum { R_ACT, R_DLA, R_ABLATE, R_WEIGHTS, R_ATP, R_IG, R_COUNT };
+static const char *RANK_NAME[] = {"act", "dla", "ablate", "weights", "atp", "ig"};
 
 /* ---- live mode ---- */
 
 typedef struct live_opts {
-	const char *model, *target_s, *vs_s, *subject, *ref, *out;
-	int at, at_pos, rank, k, ablate_mean, candidates, compare_random, fmt, force;
+	const char *model, *target_s, *vs_s, *subject, *ref, *out, *corrupt;
+	int at, at_pos, rank, k, ablate_mean, candidates, compare_random, fmt, force, steps, verify;
 	uint64_t seed;
 } live_opts;
 
@@ -99,12 +121,16 @@ typedef struct live_res {
 	int *order;                                       /* [NF] by the ranking */
 	double clean, top_eff, top_p, rand_mean, rand_sd, rand_min, rand_max;
 	double *rand_eff;                                 /* [compare_random] or NULL */
+	float *est;              /* [L][F] atp or ig, or NULL */
+	const char *est_name;    /* "atp", "ig" or NULL */
+	const char *ref_name;    /* the ablation: "zero", "mean" or "corrupt" */
+	double ig_in, ig_base;   /* ig: the metric at both ends of the path */
 } live_res;
 
 static void live_free(live_res *r)
 {
 	free(r->text), free(r->ids), free(r->act), free(r->dla), free(r->abl), free(r->win), free(r->wout), free(r->wsc);
-	free(r->refm), free(r->order), free(r->rand_eff);
+	free(r->refm), free(r->order), free(r->rand_eff), free(r->est);
 	fp_model_free(r->m);
 }
 
@@ -134,7 +160,39 @@ static int live_setup(const live_opts *o, live_res *r, const char *prompt_arg)
 		if (!r->refm || an_mean_mlp_post(m, o->ref, r->refm, &err))
 			return cli_error("neurons", "--ref: %s", r->refm ? err.msg : "out of memory");
 	}
+	r->ref_name = o->ablate_mean ? "mean" : "zero";
+	if (o->corrupt) { /* the reference: the activations on the corrupted prompt */
+		int32_t *cids = NULL;
+		int cn = 0, crc;
+		r->ref_name = "corrupt";
+		if (!(r->refm = malloc((size_t)r->NF * sizeof *r->refm)))
+			return cli_error("neurons", "out of memory");
+		if (fp_tokenize(m->tok, o->corrupt, strlen(o->corrupt), -1, &cids, &cn, &err))
+			return cli_error("neurons", "--corrupt: %s", err.msg);
+		if (cn != r->n)
+			crc = cli_error("neurons", "--corrupt has %d tokens, the prompt %d: they must align token for token", cn,
+					r->n);
+		else if ((crc = at_mlp_post_at(m, cids, cn, r->pos, r->refm, &err)))
+			crc = cli_error("neurons", "--corrupt: %s", err.msg);
+		free(cids);
+		return crc;
+	}
 	return 0;
+}
+
+/* attribution patching or integrated gradients of every neuron */
+static int live_grad(const live_opts *o, live_res *r)
+{
+	fp_error err = {0};
+	fp_metric mt = {r->vs >= 0 ? FP_METRIC_LOGIT_DIFF : FP_METRIC_LOGPROB, r->target, r->vs, -1};
+	double clean;
+	r->est_name = RANK_NAME[o->rank];
+	if (!(r->est = malloc((size_t)r->NF * sizeof *r->est)))
+		return cli_error("neurons", "out of memory");
+	int rc = o->rank == R_ATP
+			 ? at_neurons_atp(r->m, r->ids, r->n, &mt, r->pos, r->refm, NULL, r->est, &clean, &err)
+			 : at_neurons_ig(r->m, r->ids, r->n, &mt, r->pos, r->refm, o->steps, r->est, &r->ig_in, &r->ig_base, &err);
+	return rc ? cli_error("neurons", "%s", err.msg) : 0;
 }
 
 /* scores, the ranking, and the ablations asked for */
@@ -166,9 +224,16 @@ static int live_compute(const live_opts *o, live_res *r)
 		if (an_ablate_each(m, r->ids, n, r->pos, r->order, n_cand, r->refm, r->target, r->vs, r->clean, r->abl, &err))
 			return cli_error("neurons", "%s", err.msg);
 	}
-	const float *key = o->rank == R_ACT ? r->act : o->rank == R_DLA ? r->dla : o->rank == R_ABLATE ? r->abl : r->wsc;
+	if ((o->rank == R_ATP || o->rank == R_IG) && live_grad(o, r))
+		return 1;
+	const float *key = o->rank == R_ACT ? r->act : o->rank == R_DLA ? r->dla : o->rank == R_ABLATE ? r->abl
+											 : r->est ? r->est : r->wsc;
 	st_order_desc(key, NF, 0, r->order);
 	r->k = o->k < NF ? o->k : NF;
+	if (r->est && o->verify > 0 && /* the estimates' top K, measured */
+	    an_ablate_each(m, r->ids, n, r->pos, r->order, o->verify < NF ? o->verify : NF, r->refm, r->target, r->vs,
+			   r->clean, r->abl, &err))
+		return cli_error("neurons", "%s", err.msg);
 	r->top_eff = r->top_p = r->rand_mean = r->rand_sd = r->rand_min = r->rand_max = NAN;
 	if (o->compare_random > 0) { /* the top k ablated together, against random draws from the same layers */
 		int R = o->compare_random;
@@ -226,7 +291,15 @@ static void live_json(const live_opts *o, const live_res *r)
 	json_object_set_new(jo, "rank_by", json_string(RANK_NAME[o->rank]));
 	json_object_set_new(jo, "metric", json_string(live_metric(r)));
 	json_object_set_new(jo, "clean", json_real(r->clean));
-	json_object_set_new(jo, "ablation", json_string(r->refm ? "mean" : "zero"));
+	json_object_set_new(jo, "ablation", json_string(r->ref_name));
+	if (o->rank == R_IG) {
+		double sum = 0;
+		for (int i = 0; i < r->NF; i++)
+			sum += r->est[i];
+		json_object_set_new(jo, "ig_sum", json_real(sum));
+		json_object_set_new(jo, "ig_metric_clean", json_real(r->ig_in));
+		json_object_set_new(jo, "ig_metric_baseline", json_real(r->ig_base));
+	}
 	for (int j = 0; j < r->k; j++) {
 		int i = r->order[j], pro[3] = {0, 0, 0};
 		json_t *e = json_object(), *pa = json_array();
@@ -235,6 +308,8 @@ static void live_json(const live_opts *o, const live_res *r)
 		json_object_set_new(e, "act", json_real(r->act[i]));
 		json_object_set_new(e, "dla", json_real(r->dla[i]));
 		json_object_set_new(e, "ablate", isnan(r->abl[i]) ? json_null() : json_real(r->abl[i]));
+		if (r->est)
+			json_object_set_new(e, r->est_name, json_real(r->est[i]));
 		json_object_set_new(e, "w_in_cos", json_real(r->win[i]));
 		json_object_set_new(e, "w_out_cos", json_real(r->wout[i]));
 		json_object_set_new(e, "weights", json_real(r->wsc[i]));
@@ -267,11 +342,14 @@ static void live_json(const live_opts *o, const live_res *r)
 static void live_tsv(const live_res *r)
 {
 	int F = r->m->cfg.d_mlp;
-	printf("rank\tlayer\tneuron\tact\tdla\tablate\tw_in_cos\tw_out_cos\tweights\tpromotes\n");
+	printf("rank\tlayer\tneuron\tact\tdla\tablate\tw_in_cos\tw_out_cos\tweights\t%s%spromotes\n",
+	       r->est ? r->est_name : "", r->est ? "\t" : "");
 	for (int j = 0; j < r->k; j++) {
 		int i = r->order[j];
 		printf("%d\t%d\t%d\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t", j + 1, i / F, i % F, r->act[i], r->dla[i], r->abl[i],
 		       r->win[i], r->wout[i], r->wsc[i]);
+		if (r->est)
+			printf("%.6g\t", r->est[i]);
 		print_promotes(r, i);
 		printf("\n");
 	}
@@ -302,16 +380,30 @@ static void live_text(const live_opts *o, const live_res *r)
 	} else {
 		printf("; clean p = %.4f (log p %.4f)\n", exp(r->clean), r->clean);
 	}
-	printf("ranked by %s; ablate = clean - ablated %s (%s ablation%s)\n", RANK_NAME[o->rank], metric,
-	       r->refm ? "mean" : "zero", o->rank == R_ABLATE ? "" : ", only with --rank ablate");
-	printf("%4s %10s %9s %9s %9s %7s %7s %8s  promotes\n", "rank", "neuron", "act", "dla", "ablate", "w_in", "w_out",
-	       "weights");
+	if (r->est)
+		printf("ranked by %s (%s reference); ablate = clean - ablated %s, measured for the top %d (--verify)\n",
+		       r->est_name, r->ref_name, metric, o->verify);
+	else
+		printf("ranked by %s; ablate = clean - ablated %s (%s ablation%s)\n", RANK_NAME[o->rank], metric,
+		       r->refm ? "mean" : "zero", o->rank == R_ABLATE ? "" : ", only with --rank ablate");
+	if (o->rank == R_IG) {
+		double sum = 0;
+		for (int i = 0; i < r->NF; i++)
+			sum += r->est[i];
+		printf("ig: the %d attributions add up to %.4f; measured, clean - baseline (every layer's neurons at the "
+		       "position set to the reference) = %.4f - %.4f = %.4f (%d steps)\n",
+		       r->NF, sum, r->ig_in, r->ig_base, r->ig_in - r->ig_base, o->steps);
+	}
+	printf("%4s %10s %9s %9s %9s %7s %7s %8s%s%9s  promotes\n", "rank", "neuron", "act", "dla", "ablate", "w_in", "w_out",
+	       "weights", r->est ? "  " : "", r->est ? r->est_name : "");
 	for (int j = 0; j < r->k; j++) {
 		int i = r->order[j];
 		char nm[24];
 		snprintf(nm, sizeof nm, "%d.%d", i / F, i % F);
 		printf("%4d %10s %9.4f %9.4f %9.4f %7.3f %7.3f %8.4f  ", j + 1, nm, r->act[i], r->dla[i], r->abl[i],
 		       r->win[i], r->wout[i], r->wsc[i]);
+		if (r->est)
+			printf("%9.4f  ", r->est[i]);
 		print_promotes(r, i);
 		printf("\n");
 	}
@@ -339,6 +431,8 @@ static int live_h5(const live_opts *o, const live_res *r)
 		     h5u_f32(f, "w_in_cos", 2, d2, r->win) | h5u_f32(f, "w_out_cos", 2, d2, r->wout) |
 		     h5u_f32(f, "weights", 2, d2, r->wsc) | h5u_i32(f, "top_layer", 1, dk, rl) |
 		     h5u_i32(f, "top_neuron", 1, dk, rn);
+	if (r->est)
+		w |= h5u_f32(f, r->est_name, 2, d2, r->est);
 	if (r->rand_eff) {
 		size_t dr[1] = {(size_t)o->compare_random};
 		w |= h5u_f64(f, "random_effects", 1, dr, r->rand_eff) | h5u_attr_f64(f, NULL, "top_effect", r->top_eff);
@@ -347,7 +441,7 @@ static int live_h5(const live_opts *o, const live_res *r)
 	w |= cli_result_header(f, RES_NEURONS, r->m->gguf->path, &err) | h5u_attr_str(f, NULL, "prompt", r->text) |
 	     h5u_attr_str(f, NULL, "target", tt ? tt : "") | h5u_attr_i64(f, NULL, "position", r->pos) |
 	     h5u_attr_str(f, NULL, "rank_by", RANK_NAME[o->rank]) | h5u_attr_str(f, NULL, "metric", live_metric(r)) |
-	     h5u_attr_f64(f, NULL, "clean", r->clean) | h5u_attr_str(f, NULL, "ablation", r->refm ? "mean" : "zero");
+	     h5u_attr_f64(f, NULL, "clean", r->clean) | h5u_attr_str(f, NULL, "ablation", r->ref_name);
 	free(tt), free(rl), free(rn);
 	if (h5u_close(f, o->out, &err) || w)
 		return cli_error("neurons", "%s", w ? "cannot write the results to the HDF5 file" : err.msg);
@@ -516,12 +610,13 @@ int cmd_neurons(int argc, char **argv)
 		{"compare-random", required_argument, 0, 'C'}, {"seed", required_argument, 0, 'S'},
 		{"from", required_argument, 0, 'F'}, {"group-by", required_argument, 0, 'g'},
 		{"group", required_argument, 0, 'G'}, {"stat", required_argument, 0, 'X'},
-		{"holdout", required_argument, 0, 'H'}, {"tsv", no_argument, 0, 'T'}, {"json", no_argument, 0, 'J'},
+		{"holdout", required_argument, 0, 'H'}, {"corrupt", required_argument, 0, 'P'},
+		{"steps", required_argument, 0, 'n'}, {"verify", required_argument, 0, 'V'}, {"tsv", no_argument, 0, 'T'}, {"json", no_argument, 0, 'J'},
 		{"output", required_argument, 0, 'o'}, {"force", no_argument, 0, 'f'}, {"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0}};
 	live_opts lo = {0};
 	rec_opts ro = {0};
-	lo.at = AT_LAST, lo.rank = R_DLA, lo.k = 20, lo.candidates = 100, lo.seed = 1;
+	lo.at = AT_LAST, lo.rank = R_DLA, lo.k = 20, lo.candidates = 100, lo.seed = 1, lo.steps = 20;
 	ro.k = 10, ro.holdout = 0.3, ro.seed = 1;
 	int k_set = 0, c, seed;
 	optind = 1;
@@ -539,11 +634,12 @@ int cmd_neurons(int argc, char **argv)
 		case 's': lo.subject = optarg; break;
 		case 'r': {
 			int found = -1;
-			for (int i = 0; i < 4; i++)
+			for (int i = 0; i < R_COUNT; i++)
 				if (!strcmp(optarg, RANK_NAME[i]))
 					found = i;
 			if (found < 0)
-				return cli_usage_error("neurons", "--rank takes act, dla, ablate or weights, not '%s'", optarg);
+				return cli_usage_error("neurons", "--rank takes act, dla, ablate, weights, atp or ig, not '%s'",
+						       optarg);
 			lo.rank = found;
 			break;
 		}
@@ -558,6 +654,15 @@ int cmd_neurons(int argc, char **argv)
 			else return cli_usage_error("neurons", "--ablate takes zero or mean, not '%s'", optarg);
 			break;
 		case 'R': lo.ref = optarg; break;
+		case 'P': lo.corrupt = optarg; break;
+		case 'n':
+			if (cli_parse_int("neurons", "--steps", optarg, 1, 100000, &lo.steps))
+				return 2;
+			break;
+		case 'V':
+			if (cli_parse_int("neurons", "--verify", optarg, 0, 1 << 30, &lo.verify))
+				return 2;
+			break;
 		case 'c':
 			if (cli_parse_int("neurons", "--candidates", optarg, 0, 1 << 30, &lo.candidates))
 				return 2;
@@ -612,6 +717,10 @@ int cmd_neurons(int argc, char **argv)
 		return cli_usage_error("neurons", "--target TOKEN is required, e.g. --target ' basketball'");
 	if (lo.ablate_mean && !lo.ref)
 		return cli_usage_error("neurons", "--ablate mean needs --ref PROMPTS (the reference set for the means)");
+	if ((lo.corrupt || lo.verify) && lo.rank != R_ATP && lo.rank != R_IG)
+		return cli_usage_error("neurons", "--corrupt and --verify go with --rank atp or ig");
+	if (lo.corrupt && lo.ablate_mean)
+		return cli_usage_error("neurons", "give one reference: --corrupt PROMPT or --ablate mean, not both");
 	if (lo.out && !lo.force && access(lo.out, F_OK) == 0)
 		return cli_error("neurons", "'%s' exists; pass --force to replace it", lo.out);
 	return live(&lo, argv[optind]);

@@ -20,6 +20,7 @@
 static const char HELP[] =
 	"usage: factprobe trace [-m MODEL] --subject TEXT [--target TOKEN] [--kind resid,mlp,attn|all]\n"
 	"                       [--window W] [--noise 3sd|Nsd|FLOAT] [--samples S] [--seed S]\n"
+	"                       [--method exact|atp]\n"
 	"                       [--tsv | --json] [-o TRACE.h5 [--force]] PROMPT\n"
 	"       factprobe trace -p FACTS.tsv [--corrupt noise|replace] [--limit N] [--skip-bad]\n"
 	"                       [--subject-span strict|cover] [-q] [same options]\n\n"
@@ -55,6 +56,13 @@ static const char HELP[] =
 	"      --noise N        3sd (default), Nsd or an absolute std; 0 gives no effect\n"
 	"      --samples S      noise draws averaged (default 10)\n"
 	"      --seed S         noise seed (default 1)\n"
+	"      --method M       exact (default): the restorations run; atp: estimated by\n"
+	"                       attribution patching from one clean pass and, per sample,\n"
+	"                       one corrupted forward and one backward pass: p(corrupted)\n"
+	"                       + (h_clean - h_corrupted) . dp/dh summed over the restored\n"
+	"                       states (probe/trace.h).  A first-order estimate, poor\n"
+	"                       where effects are large or attention saturates (one\n"
+	"                       PROMPT; not with -p)\n"
 	"  -o, --output FILE    HDF5: score/<kind> and indirect_effect/<kind> [layers, tokens],\n"
 	"                       token, token_id; attributes high (clean p), low (corrupted\n"
 	"                       p), subject_start, subject_end, answer, answer_id, noise,\n"
@@ -95,10 +103,12 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+enum { TR_EXACT = 0, TR_ATP = 1 };
+
 typedef struct trace_cli {
 	const char *model, *subject, *target, *prompts, *out;
 	unsigned kinds;
-	int window, samples, fmt, force, replace, limit, quiet, skip_bad, cover;
+	int window, samples, fmt, force, replace, limit, quiet, skip_bad, cover, method;
 	double noise_sd, noise_abs; /* noise_sd > 0: a multiple of the embedding std */
 	uint64_t seed;
 } trace_cli;
@@ -171,6 +181,7 @@ static void single_json(const one_trace *s)
 	json_object_set_new(jo, "noise", json_real(o.noise));
 	json_object_set_new(jo, "samples", json_integer(o.samples));
 	json_object_set_new(jo, "window", json_integer(o.window));
+	json_object_set_new(jo, "method", json_string(s->a->method == TR_ATP ? "atp" : "exact"));
 	for (int k = 0; k < TR_NKINDS; k++) {
 		if (!r.score[k])
 			continue;
@@ -286,6 +297,7 @@ static int single_h5(const one_trace *s)
 	     h5u_attr_i64(f, NULL, "answer_id", answer) | h5u_attr_f64(f, NULL, "high", r.high) |
 	     h5u_attr_f64(f, NULL, "low", r.low) | h5u_attr_f64(f, NULL, "noise", o.noise) |
 	     h5u_attr_i64(f, NULL, "samples", o.samples) | h5u_attr_i64(f, NULL, "window", o.window) |
+	     h5u_attr_str(f, NULL, "method", a->method == TR_ATP ? "atp" : "exact") |
 	     h5u_attr_i64(f, NULL, "seed", (long long)o.seed) | h5u_attr_str(f, NULL, "corruption", "gaussian noise on the subject embeddings");
 	if (h5u_close(f, a->out, &err) || w)
 		return cli_error("trace", "%s", w ? "cannot write the results to the HDF5 file" : err.msg);
@@ -341,7 +353,7 @@ static int single(trace_cli *a, const char *prompt_arg)
 	fp_progress_start(&pg, stderr, a->quiet, "trace", "layers (of every kind) restored", NULL,
 			  (long)L * ((a->kinds & 1) + (a->kinds >> 1 & 1) + (a->kinds >> 2 & 1)));
 	double t0 = now();
-	if (tr_trace(m, ids, n, s0, s1, answer, &o, &r, &err)) {
+	if ((a->method == TR_ATP ? tr_trace_atp : tr_trace)(m, ids, n, s0, s1, answer, &o, &r, &err)) {
 		rc = cli_error("trace", "%s", err.msg);
 		goto done;
 	}
@@ -636,6 +648,7 @@ int cmd_trace(int argc, char **argv)
 		{"target", required_argument, 0, 't'}, {"kind", required_argument, 0, 'K'},
 		{"window", required_argument, 0, 'w'}, {"noise", required_argument, 0, 'n'},
 		{"samples", required_argument, 0, 'S'}, {"seed", required_argument, 0, 'e'},
+		{"method", required_argument, 0, 'M'},
 		{"prompts", required_argument, 0, 'p'}, {"corrupt", required_argument, 0, 'c'},
 		{"limit", required_argument, 0, 'l'}, {"tsv", no_argument, 0, 'T'}, {"json", no_argument, 0, 'J'},
 		{"output", required_argument, 0, 'o'}, {"force", no_argument, 0, 'f'}, {"help", no_argument, 0, 'h'},
@@ -690,6 +703,11 @@ int cmd_trace(int argc, char **argv)
 								"std such as 0.1, not '%s'", optarg);
 			break;
 		}
+		case 'M':
+			if (!strcmp(optarg, "exact")) a.method = TR_EXACT;
+			else if (!strcmp(optarg, "atp")) a.method = TR_ATP;
+			else return cli_usage_error("trace", "--method takes exact or atp, not '%s'", optarg);
+			break;
 		case 'S':
 			if (cli_parse_int("trace", "--samples", optarg, 1, 10000, &a.samples))
 				return 2;
@@ -724,6 +742,8 @@ int cmd_trace(int argc, char **argv)
 			return cli_usage_error("trace", "give a PROMPT or -p FACTS.tsv, not both");
 		if (a.subject || a.target)
 			return cli_usage_error("trace", "with -p the subject and target come from the file's columns");
+		if (a.method == TR_ATP)
+			return cli_usage_error("trace", "--method atp traces one PROMPT; -p runs the exact trace only");
 		return dataset(&a);
 	}
 	if (argc - optind != 1)

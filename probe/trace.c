@@ -128,6 +128,19 @@ static const float *pre_row(const states *s, int l, int t, int n, int D)
 	return l == 0 ? s->pre0 + (size_t)t * D : s->post + ((size_t)(l - 1) * n + t) * D;
 }
 
+int tr_start(const fp_model *m, int n, int s0, int s1, int answer, int S, tr_result *r, fp_error *err)
+{
+	memset(r, 0, sizeof *r);
+	r->n_layers = m->cfg.n_layers, r->n_tok = n, r->s0 = s0, r->s1 = s1, r->answer = answer;
+	if (n < 1 || s0 < 0 || s1 > n || s0 >= s1)
+		return fp_error_set(err, FP_ERR_INVALID, "the subject span [%d, %d) is not inside the %d tokens", s0, s1, n);
+	if (answer < 0 || answer >= m->cfg.n_vocab)
+		return fp_error_set(err, FP_ERR_INVALID, "answer token %d is outside the vocabulary", answer);
+	if (S < 1)
+		return fp_error_set(err, FP_ERR_INVALID, "--samples must be at least 1");
+	return 0;
+}
+
 int tr_trace(fp_model *m, const int32_t *ids, int n, int s0, int s1, int answer, const tr_opts *o, tr_result *r,
 	     fp_error *err)
 {
@@ -135,15 +148,9 @@ int tr_trace(fp_model *m, const int32_t *ids, int n, int s0, int s1, int answer,
 	int L = c->n_layers, D = c->d_model, V = c->n_vocab;
 	int S = o->corrupt_ids ? 1 : o->samples, W = o->window < 1 ? 1 : o->window;
 	int batch = o->batch_tokens > 0 ? o->batch_tokens : 2048;
-	memset(r, 0, sizeof *r);
-	r->n_layers = L, r->n_tok = n, r->s0 = s0, r->s1 = s1, r->answer = answer;
-	if (n < 1 || s0 < 0 || s1 > n || s0 >= s1)
-		return fp_error_set(err, FP_ERR_INVALID, "the subject span [%d, %d) is not inside the %d tokens", s0, s1, n);
-	if (answer < 0 || answer >= V)
-		return fp_error_set(err, FP_ERR_INVALID, "answer token %d is outside the vocabulary", answer);
-	if (S < 1)
-		return fp_error_set(err, FP_ERR_INVALID, "--samples must be at least 1");
-	int rc = 0;
+	int rc = tr_start(m, n, s0, s1, answer, S, r, err);
+	if (rc)
+		return rc;
 	states clean = {0}, *cor = calloc((size_t)S, sizeof *cor);
 	float *logits = malloc((size_t)V * sizeof *logits), *noise = NULL, *in = NULL, *lg = NULL, *tmp = NULL;
 	int *lens = NULL, *plen = NULL, *tok = NULL, *row0 = NULL, *samp = NULL;

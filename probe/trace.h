@@ -69,4 +69,22 @@ int tr_trace(fp_model *m, const int32_t *ids, int n, int s0, int s1, int answer,
 	     fp_error *err);
 void tr_result_free(tr_result *r);
 
+/* The same grid estimated by attribution patching (Nanda 2023; Kramar et
+ * al. 2024; probe/trace_atp.c): one clean forward pass, then per noise
+ * sample one corrupted forward pass and one backward pass of p(answer)
+ * (model/backward.h).  A cell's score is p(corrupted) + the sum over the
+ * restored states h (one resid_post, or the window's mlp_out / attn_out at
+ * the token) of (h_clean - h_corrupted) . dp/dh at the corrupted run: the
+ * first-order Taylor estimate of the exact restoration's p, averaged over
+ * the same samples (the same noise draws as tr_trace).  No AtP* fixes: the
+ * attention softmax is linearised like everything else, so saturated
+ * attention and large effects are where it is a poor guide.  evals counts
+ * a backward pass as two forward ones. */
+/* tr_trace's and tr_trace_atp's start: r cleared and its shape set, the
+ * arguments checked (S samples) */
+int tr_start(const fp_model *m, int n, int s0, int s1, int answer, int S, tr_result *r, fp_error *err);
+
+int tr_trace_atp(fp_model *m, const int32_t *ids, int n, int s0, int s1, int answer, const tr_opts *o,
+		 tr_result *r, fp_error *err);
+
 #endif

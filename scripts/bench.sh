@@ -115,3 +115,7 @@ print("token-layer evaluations: %.3g computed vs %.3g naive = %.1fx fewer" % (d[
 print("throughput: %.0f token-layer evaluations/s = %.0f tokens/s of full passes; the naive trace at that rate: %.0f s"
       % (d["token_layer_evals"] / d["seconds"], d["token_layer_evals"] / L / d["seconds"], d["token_layer_evals_naive"] / (d["token_layer_evals"] / d["seconds"])))
 PY
+echo "== attribution patching, against the exact versions in the same run"
+"$BUILD/factprobe" trace -m "$MODEL" "$Q" --subject "Michael Jordan" --samples 10 --method atp --json >"$T/ta"
+/usr/bin/python3 scripts/compare_trace.py "$T/tr" "$T/ta"
+"$BUILD/tests/bench_atp" "$MODEL" 5 500 | grep -v '^RESULT'

@@ -19,7 +19,7 @@ fi
 
 # --- the C test programs --------------------------------------------------
 # the backward pass and gradient attributions (synthetic models only)
-C_TESTS="$C_TESTS test_grad"
+C_TESTS="$C_TESTS test_grad test_attrib"
 for t in $C_TESTS; do
 	echo "== $t"
 	arg=$MODEL
@@ -50,7 +50,7 @@ if [ "${1:-}" = --fast ]; then
 fi
 
 # --- recording to HDF5, and the query commands ---------------------------------
-for t in test_record test_query test_plot test_install test_arch_cli test_weights; do
+for t in test_record test_query test_plot test_install test_arch_cli test_weights test_grad_cli; do
 	echo "== $t"
 	out=$(BUILD="$BUILD" FACTPROBE_TEST_MODEL="$MODEL" tests/$t.sh 2>&1)
 	echo "$out" | grep -v '^ok ' | grep -v ': [0-9]* passed, [0-9]* failed$'
