@@ -1,16 +1,16 @@
 /* test_grad.c - the backward pass (model/backward.c) against central finite
  * differences of the forward pass, on the tiny model of every architecture
  * (and the Q8_0 and F16 variants, whose transposed products go through
- * dequantised tiles).  For each hook of each layer: a random direction u
- * over the whole tensor (+-1 per value, times the tensor's rms), the
- * directional derivative sum(grad * u) against a central difference of the
- * metric along u, refined by Richardson extrapolation (pairs of steps h and
- * h/2: the truncation error falls to O(h^4); of the steps 0.04 .. 0.005 the
- * pairs whose estimates agree best), the metric from f32 logits in double.
- * Relative error |fd - grad.u| / max(|fd|, |grad.u|, sum|grad u| / 10)
- * against a tolerance.
- * Also: the other metrics, a metric at an earlier position, and the cut
- * (an overwritten hook as an input of its own). */
+ * dequantised tiles: whole, and again in tiles of 8 rows).  For each hook
+ * of each layer: a random direction u over the whole tensor (+-1 per value,
+ * times the tensor's rms), the directional derivative sum(grad * u) against
+ * a central difference of the metric along u, refined by Richardson
+ * extrapolation (pairs of steps h and h/2: the truncation error falls to
+ * O(h^4); of the steps 0.04 .. 0.005 the pairs whose estimates agree best),
+ * the metric from f32 logits in double.  Relative error |fd - grad.u| /
+ * max(|fd|, |grad.u|, sum|grad u| / 10) against a tolerance.  Also: the
+ * other metrics, a metric at an earlier position, and the cut (an
+ * overwritten hook as an input of its own). */
 #include "check.h"
 #include "tiny.h"
 #include "../model/backward.h"
@@ -218,5 +218,14 @@ int main(void)
 		const char *file = tiny_arch_named(i, &o);
 		check_model(file, &o);
 	}
+	/* the quantised models again with tiles of a few rows: the transposed
+	 * products summed over many tiles (the default model's unembedding) */
+	fp_set_tiles(1000, 1000, 512, 4096);
+	for (int i = 1; i < 4; i += 2) {
+		char label[64];
+		snprintf(label, sizeof label, "%s in tiles", tiny_named(i, &o));
+		check_model(label, &o);
+	}
+	fp_set_tiles((size_t)16 << 20, (size_t)64 << 20, (size_t)1 << 20, (size_t)4 << 20);
 	return check_done("test_grad");
 }
