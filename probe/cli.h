@@ -26,6 +26,7 @@ int cmd_info(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_record(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
 int cmd_dot(int argc, char **argv);
 int cmd_lens(int argc, char **argv);
 int cmd_neurons(int argc, char **argv);

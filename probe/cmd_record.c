@@ -6,9 +6,12 @@
 #include "progress.h"
 #include "prompts.h"
 #include "recorder.h"
+#include "results.h"
+#include "shard.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -21,7 +24,8 @@ static const char HELP[] =
 	"usage: factprobe record -p PROMPTS -o OUT.h5 [-m MODEL] [--hooks PATTERNS] [--layers RANGE]\n"
 	"                        [--positions all|last|subject|subject-last] [--dtype f16|f32]\n"
 	"                        [--compress 0-9] [--batch-tokens N] [--resume | --force]\n"
-	"                        [--skip-bad] [--bos | --no-bos] [--dry-run] [--quiet]\n\n"
+	"                        [--skip-bad] [--bos | --no-bos] [--dry-run] [--quiet]\n"
+	"                        [--shard I/N]\n\n"
 	"Runs every prompt of PROMPTS through the model and records the chosen hook\n"
 	"points to OUT.h5, a self-describing HDF5 file any reader opens (layout:\n"
 	"README, or the top of probe/h5out.h).  Memory does not grow with the number\n"
@@ -50,6 +54,12 @@ static const char HELP[] =
 	"      --force           overwrite OUT.h5\n"
 	"      --skip-bad        warn about malformed prompt lines and go on (default: stop)\n"
 	"      --bos, --no-bos   prepend BOS or not (default: the model's metadata)\n"
+	"      --shard I/N       record only shard I (0 to N-1) of N: a contiguous block of\n"
+	"                        the prompt set, balanced by token count and cut between\n"
+	"                        forward passes (its values equal the same rows of one\n"
+	"                        run); OUT.h5 is the shard, 'factprobe merge' joins the N\n"
+	"                        shards into one file (for Slurm job arrays or machines\n"
+	"                        without MPI)\n"
 	"      --dry-run         run the same forward passes but capture and write nothing\n"
 	"                        (no -o needed): how long a recording would take\n"
 	"  -q, --quiet           no progress\n"
@@ -90,6 +100,7 @@ static void *hash_thread(void *arg)
 typedef struct loop_args {
 	const char *prompts_path, *out, *resume_text;
 	long skip;       /* prompts already in the file (--resume) */
+	long line_start, line_end; /* a shard: the file lines of its block [start, end) */
 	int skip_bad, bos, pos_mode;
 } loop_args;
 
@@ -102,6 +113,7 @@ static int record_loop(const loop_args *a, fp_model *m, prompt_reader *pr, rr_re
 	fp_error err = {0};
 	int32_t *ids = NULL;
 	fp_prompt p;
+	int in_range = a->line_start == 0;
 	for (;;) {
 		if (stop_requested) {
 			/* drop the unfinished pack: --resume redoes it with the same packing */
@@ -109,6 +121,16 @@ static int record_loop(const loop_args *a, fp_model *m, prompt_reader *pr, rr_re
 			break;
 		}
 		int got = prompts_next(pr, &p, &err);
+		/* a shard passes over the lines before and after its block (a
+		 * malformed line between two blocks is the earlier block's) */
+		if (got < 0 && !in_range)
+			continue;
+		if (got > 0 && p.line < a->line_start)
+			continue;
+		if (got > 0 && p.line >= a->line_end)
+			got = 0;
+		if (got > 0)
+			in_range = 1;
 		if (got < 0) {
 			if (!a->skip_bad) {
 				cli_error("record", "%s", err.msg);
@@ -211,6 +233,7 @@ static void print_summary(int dry_run, long done_prompts, double toks, double se
 typedef struct rec_opts {
 	const char *prompts_path, *out, *model_path, *hook_spec, *layer_spec;
 	int pos_mode, f16, compress, resume, force, skip_bad, bos, quiet, batch_tokens, dry_run;
+	int shard, n_shards; /* --shard I/N; n_shards 0: the whole set */
 } rec_opts;
 
 /* the options into o: -1 to go on, else the exit code (after --help or a usage error) */
@@ -224,7 +247,7 @@ static int parse_opts(int argc, char **argv, rec_opts *o)
 		{"resume", no_argument, 0, 'R'}, {"force", no_argument, 0, 'F'}, {"skip-bad", no_argument, 0, 'S'},
 		{"bos", no_argument, 0, 'B'}, {"no-bos", no_argument, 0, 'N'}, {"quiet", no_argument, 0, 'q'},
 		{"batch-tokens", required_argument, 0, 'T'}, {"dry-run", no_argument, 0, 'Y'},
-		{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+		{"shard", required_argument, 0, 'Z'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
 	*o = (rec_opts){.hook_spec = "blocks.*.mlp.hook_post", .pos_mode = RR_POS_ALL, .f16 = 1, .bos = -1,
 			.batch_tokens = 512};
 	int c;
@@ -256,6 +279,10 @@ static int parse_opts(int argc, char **argv, rec_opts *o)
 		case 'T':
 			if (cli_parse_int("record", "--batch-tokens", optarg, 0, 1 << 20, &o->batch_tokens))
 				return 2;
+			break;
+		case 'Z':
+			if (shard_parse(optarg, &o->shard, &o->n_shards))
+				return cli_usage_error("record", "--shard takes I/N with 0 <= I < N (like 0/4), not '%s'", optarg);
 			break;
 		case 'R': o->resume = 1; break;
 		case 'Y': o->dry_run = 1; break;
@@ -338,7 +365,27 @@ int cmd_record(int argc, char **argv)
 	h5rec_info info = {FACTPROBE_VERSION, cmdline, base ? base + 1 : m->gguf->path, sha, cf->arch_name,
 			   fp_tokenizer_kind(m->tok) == FP_TOK_SPM ? "spm" : fp_tokenizer_pre(m->tok), RR_POS_NAME[pos_mode],
 			   prompts_path, cf->n_layers, cf->d_model, cf->d_mlp, cf->n_heads, cf->n_kv_heads, cf->n_vocab,
-			   f16, compress, batch_tokens};
+			   f16, compress, batch_tokens, 0, 0, 0, 0, 0, NULL};
+	/* a shard: its block of the set, and the set's hash to check it by */
+	char prompts_sha[65] = "";
+	long line_start = 0, line_end = LONG_MAX;
+	if (o.n_shards) {
+		shard_plan plan;
+		if (shard_plan_prompts(&plan, prompts_path, m, bos, batch_tokens, skip_bad, o.n_shards, &err)) {
+			rc = cli_error("record", "%s", err.msg);
+			goto done;
+		}
+		if (res_sha256_file(prompts_path, prompts_sha)) {
+			shard_plan_free(&plan);
+			rc = cli_error("record", "cannot read '%s' to hash it: %s", prompts_path, strerror(errno));
+			goto done;
+		}
+		info.shard = o.shard, info.n_shards = o.n_shards, info.prompts_sha256 = prompts_sha;
+		info.prompt_start = plan.bounds[o.shard], info.prompt_end = plan.bounds[o.shard + 1];
+		info.prompts_total = plan.n_prompts;
+		line_start = o.shard ? plan.lines[o.shard] : 0, line_end = plan.lines[o.shard + 1];
+		shard_plan_free(&plan);
+	}
 	long skip = 0;
 	if (dry_run) {
 		/* no file */
@@ -362,7 +409,7 @@ int cmd_record(int argc, char **argv)
 		cli_error("record", "%s", err.msg);
 		goto fail_rec;
 	}
-	long total = prompts_count(prompts_path), n_bad = 0, seen = 0;
+	long total = o.n_shards ? info.prompt_end - info.prompt_start : prompts_count(prompts_path), n_bad = 0, seen = 0;
 	fp_progress prog;
 	fp_progress_start(&prog, stderr, quiet, "record", "prompts", "tokens", total);
 	prog.always_end = 1; /* its last line is the run's summary */
@@ -371,7 +418,7 @@ int cmd_record(int argc, char **argv)
 		rc = cli_error("record", "%s", err.msg);
 		goto fail_rec;
 	}
-	loop_args la = {prompts_path, out, resume_text, skip, skip_bad, bos, pos_mode};
+	loop_args la = {prompts_path, out, resume_text, skip, line_start, line_end, skip_bad, bos, pos_mode};
 	if (record_loop(&la, m, pr, rr, &prog, &n_bad, &seen))
 		goto fail_rec;
 	long n_done = rr_done(rr);

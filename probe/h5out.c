@@ -424,6 +424,13 @@ int h5rec_create(h5rec **out, const char *path, const h5rec_info *in, const h5re
 		bad |= attr_str(f, s[i].k, s[i].v, r->t_str);
 	for (size_t i = 0; i < sizeof n / sizeof n[0] && !bad; i++)
 		bad |= attr_i64(f, n[i].k, n[i].v);
+	if (in->n_shards > 0 && !bad) {
+		char sh[32];
+		snprintf(sh, sizeof sh, "%d/%d", in->shard, in->n_shards);
+		bad |= attr_str(f, "shard", sh, r->t_str) || attr_str(f, "prompts_sha256", in->prompts_sha256, r->t_str) ||
+		       attr_i64(f, "prompt_start", in->prompt_start) || attr_i64(f, "prompt_end", in->prompt_end) ||
+		       attr_i64(f, "prompts_total", in->prompts_total);
+	}
 	if (bad || H5Fflush(f, H5F_SCOPE_GLOBAL) < 0) {
 		rc = h5fail(err, path, "cannot write the file's attributes");
 		goto fail;
@@ -588,6 +595,20 @@ int h5rec_resume(h5rec **out, const char *path, const h5rec_info *in, const h5re
 	    (rc = check_attr(old, "positions", in->positions, err)) || (rc = check_attr(old, "hooks", hooklist, err)) ||
 	    (rc = check_attr(old, "batch_tokens", batch, err)))
 		goto fail;
+	if (in->n_shards > 0) {
+		char sh[32];
+		snprintf(sh, sizeof sh, "%d/%d", in->shard, in->n_shards);
+		long long a = -1, b = -1;
+		if ((rc = check_attr(old, "shard", sh, err)) || (rc = check_attr(old, "prompts_sha256", in->prompts_sha256, err)))
+			goto fail;
+		if (read_attr_i64(old->file, "prompt_start", &a) || read_attr_i64(old->file, "prompt_end", &b) ||
+		    a != in->prompt_start || b != in->prompt_end) {
+			rc = fp_error_set(err, FP_ERR_INVALID, "'%s': cannot resume: it holds prompts %lld-%lld of the set, this "
+					  "run's shard %s has %ld-%ld (use --force to start over)", path, a, b, sh, in->prompt_start,
+					  in->prompt_end);
+			goto fail;
+		}
+	}
 	long long np = 0;
 	if (read_attr_i64(old->file, "n_prompts", &np) || np < 0) {
 		rc = fp_error_set(err, FP_ERR_FORMAT, "'%s': the n_prompts attribute is missing or bad", path);

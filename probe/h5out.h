@@ -29,6 +29,17 @@
  * n_prompts (prompts fully written), complete (1 when the run finished, 0
  * while running or after an interruption).
  *
+ * A shard (`record --shard I/N`, or one rank of an MPI run) is a recording of
+ * the prompts [prompt_start, prompt_end) of the set, with its own row and
+ * prompt numbering from 0, and the root attributes shard ("I/N"),
+ * prompt_start, prompt_end, prompts_total (prompts in the whole set) and
+ * prompts_sha256 (the prompt file's).  `factprobe merge` joins complete
+ * shards into a master file of the same layout whose datasets are HDF5
+ * virtual datasets over the shards (rows/prompt, prompts/row_start and
+ * prompts/token_start, which shift, are plain copies), with the attributes
+ * of the shards less the shard ones, plus shard_files (the shards' paths as
+ * stored, comma separated) and prompts_sha256.
+ *
  * Why one dataset per hook and layer: readers nearly always slice one hook at
  * one layer over many rows ("layer 5's neurons for these prompts"); a dataset
  * per (hook, layer) makes that one contiguous read of [rows, width] chunks,
@@ -81,6 +92,10 @@ typedef struct h5rec_info {
 	int f16;         /* 1: f16, 0: f32 */
 	int compress;    /* gzip level 0..9 */
 	int batch_tokens; /* packing of forward passes (stored: --resume must use the same) */
+	/* a shard (record --shard, or one MPI rank): n_shards > 0 */
+	int shard, n_shards;
+	long prompt_start, prompt_end, prompts_total; /* its prompts [start, end) of the set's total */
+	const char *prompts_sha256;                   /* the prompt file's sha256 */
 } h5rec_info;
 
 typedef struct h5rec_prompt {
@@ -128,6 +143,14 @@ void h5rec_abandon(h5rec *r);
 long h5rec_n_prompts(const h5rec *r);
 /* bytes written to /acts so far in this run */
 double h5rec_bytes(const h5rec *r);
+
+/* Joins shards (paths in any order) into the master file out (replaced
+ * atomically once whole).  Refuses, naming the files: a file that is not a
+ * complete shard, shards of different runs (model_sha256, hooks, dtype,
+ * positions, batch_tokens, prompts_sha256, shard count), and prompt ranges
+ * that overlap or leave a gap.  Sources in out's directory are named
+ * relative to it (the set can move as a whole), others absolutely. */
+int h5rec_merge(const char *out, char *const *shards, int n, fp_error *err);
 
 /* ---- reading a recording (any complete or interrupted one: readers go by
  * n_prompts) ---- */

@@ -10,6 +10,7 @@ static const cli_command COMMANDS[] = {
 	{"tokenize", cmd_tokenize, "token ids and pieces of a text"},
 	{"predict", cmd_predict, "the most likely next tokens after a prompt"},
 	{"record", cmd_record, "record activations of a prompt set to HDF5"},
+	{"merge", cmd_merge, "join the shards of a recording (record --shard) into one file"},
 	{"dot", cmd_dot, "dot product and cosine of each layer's residual with a concept direction"},
 	{"lens", cmd_lens, "logit lens: the top tokens and a target's rank at every layer"},
 	{"neurons", cmd_neurons, "rank MLP neurons for a fact (activation, DLA, ablation, weights, gradients)"},
