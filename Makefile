@@ -42,7 +42,13 @@ TEST_BINS += $(BUILD)/tests/test_grad $(BUILD)/tests/test_attrib
 .PHONY: all deps model install uninstall test test-fast test-build asan bench demo docs-figures check-long oracle clean
 .SECONDARY:
 
-all: $(BUILD)/factprobe
+# the MPI binary (build/factprobe-mpi) is built when mpicc is installed
+# (Debian's OpenMPI: scripts/setup-deps.sh); nothing else needs MPI
+MPICC    ?= mpicc
+HAVE_MPI := $(shell command -v $(MPICC) >/dev/null 2>&1 && echo 1)
+MPI_BIN  := $(if $(HAVE_MPI),$(BUILD)/factprobe-mpi)
+
+all: $(BUILD)/factprobe $(MPI_BIN)
 
 $(BUILD)/%.o: %.c $(wildcard model/*.h probe/*.h tests/*.h)
 	@mkdir -p $(dir $@)
@@ -66,6 +72,20 @@ $(BUILD)/libfactprobe.a: $(LIB_OBJ)
 
 $(BUILD)/factprobe: $(CMD_OBJ) $(BUILD)/libfactprobe.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# factprobe-mpi: the same commands, with probe/main.c's main renamed so that
+# mpi/factprobe_mpi.c can wrap it (record splits the prompt set across ranks)
+$(BUILD)/mpi/cli_main.o: probe/main.c $(wildcard probe/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(DEPFLAGS) -Dmain=fp_cli_main -c $< -o $@
+
+$(BUILD)/mpi/factprobe_mpi.o: mpi/factprobe_mpi.c $(wildcard probe/*.h)
+	@mkdir -p $(dir $@)
+	$(MPICC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+$(BUILD)/factprobe-mpi: $(BUILD)/mpi/factprobe_mpi.o $(BUILD)/mpi/cli_main.o $(filter-out $(BUILD)/probe/main.o,$(CMD_OBJ)) \
+		$(BUILD)/libfactprobe.a
+	$(MPICC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 # the man page, generated from the --help texts
 $(BUILD)/factprobe.1: $(BUILD)/factprobe scripts/make-man.sh
@@ -163,7 +183,7 @@ test: deps
 test-fast: test-build
 	@BUILD=$(BUILD) tests/run.sh --fast
 
-test-build: $(BUILD)/factprobe $(TEST_BINS)
+test-build: $(BUILD)/factprobe $(MPI_BIN) $(TEST_BINS)
 
 # AddressSanitizer + UndefinedBehaviorSanitizer build of everything, then the suite
 asan: deps

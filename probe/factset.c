@@ -179,14 +179,19 @@ void fs_acc_free(fs_acc *c)
 		free(c->a[k]), c->a[k] = NULL;
 }
 
-void fs_acc_add(fs_acc *c, const tr_result *r)
+void fs_record(const fs_acc *c, const tr_result *r, double *rec)
 {
 	int n = r->n_tok, L = c->n_layers, a[FS_NCAT], b[FS_NCAT];
+	double *pres = rec + 5, *scored = pres + FS_NCAT, *val = scored + TR_NKINDS;
+	for (int k = 0; k < TR_NKINDS; k++)
+		scored[k] = r->score[k] != NULL;
+	rec[0] = r->high, rec[1] = r->low, rec[2] = r->evals, rec[3] = r->evals_naive, rec[4] = (double)r->passes;
+	memset(val, 0, (size_t)TR_NKINDS * FS_NCAT * L * sizeof *val);
 	fs_categories(n, r->s0, r->s1, a, b);
 	for (int cat = 0; cat < FS_NCAT; cat++) {
+		pres[cat] = b[cat] > a[cat];
 		if (b[cat] <= a[cat])
 			continue;
-		c->n[cat]++;
 		for (int k = 0; k < TR_NKINDS; k++) {
 			if (!r->score[k] || !c->a[k])
 				continue;
@@ -194,10 +199,39 @@ void fs_acc_add(fs_acc *c, const tr_result *r)
 				double v = 0;
 				for (int t = a[cat]; t < b[cat]; t++)
 					v += r->score[k][(size_t)l * n + t] - r->low;
-				st_acc_add(&c->a[k][cat * L + l], v / (b[cat] - a[cat]));
+				val[((size_t)k * FS_NCAT + cat) * L + l] = v / (b[cat] - a[cat]);
 			}
 		}
 	}
+}
+
+void fs_acc_add_record(fs_acc *c, fs_totals *t, const double *rec)
+{
+	int L = c->n_layers;
+	const double *pres = rec + 5, *scored = pres + FS_NCAT, *val = scored + TR_NKINDS;
+	if (t) {
+		t->traced++;
+		t->high += rec[0], t->low += rec[1], t->evals += rec[2], t->naive += rec[3];
+		t->passes += (long)rec[4];
+	}
+	for (int cat = 0; cat < FS_NCAT; cat++) {
+		if (!pres[cat])
+			continue;
+		c->n[cat]++;
+		for (int k = 0; k < TR_NKINDS; k++)
+			for (int l = 0; scored[k] && c->a[k] && l < L; l++)
+				st_acc_add(&c->a[k][cat * L + l], val[((size_t)k * FS_NCAT + cat) * L + l]);
+	}
+}
+
+void fs_acc_add(fs_acc *c, const tr_result *r)
+{
+	double *rec = malloc(FS_REC_LEN(c->n_layers) * sizeof *rec);
+	if (!rec)
+		return;
+	fs_record(c, r, rec);
+	fs_acc_add_record(c, NULL, rec);
+	free(rec);
 }
 
 int fs_acc_result(const fs_acc *c, int k, double **mean, double **se)
@@ -230,9 +264,45 @@ static void layer_progress(void *user, long done, long total)
 	c->progress(c->user, c->traced);
 }
 
+static fs_trace_fn trace_hook;
+
+void fs_set_trace_hook(fs_trace_fn fn)
+{
+	trace_hook = fn;
+}
+
+int fs_trace_records(fp_model *m, const fs_set *s, const tr_opts *o, int first, int count, const fs_acc *c,
+		     double *recs, void (*progress)(void *user, long traced), void *user, fp_error *err)
+{
+	layer_ctx lc = {progress, user, 0};
+	for (int i = 0, k = -1, done = 0; i < s->n && done < count; i++) {
+		const fs_fact *f = &s->f[i];
+		if (!f->known || ++k < first)
+			continue;
+		if (progress)
+			progress(user, done);
+		tr_opts oi = *o;
+		oi.seed = o->seed + (uint64_t)i, oi.corrupt_ids = NULL;
+		if (progress)
+			lc.traced = done, oi.progress = layer_progress, oi.progress_user = &lc;
+		tr_result res;
+		int rc = tr_trace(m, f->ids, f->n, f->s0, f->s1, f->answer, &oi, &res, err);
+		if (rc) {
+			char msg[sizeof err->msg + 64];
+			snprintf(msg, sizeof msg, "line %ld: %s", f->line, err->msg);
+			return fp_error_set(err, rc, "%s", msg);
+		}
+		fs_record(c, &res, recs + (size_t)done++ * FS_REC_LEN(c->n_layers));
+		tr_result_free(&res);
+	}
+	return 0;
+}
+
 int fs_trace(fp_model *m, const fs_set *s, const tr_opts *o, int replace, int limit, st_rng *rng, fs_acc *c,
 	     fs_totals *t, void (*progress)(void *user, long traced), void *user, fp_error *err)
 {
+	if (trace_hook)
+		return trace_hook(m, s, o, replace, limit, rng, c, t, progress, user, err);
 	int known = 0;
 	for (int i = 0; i < s->n; i++)
 		known += s->f[i].known;

@@ -100,4 +100,26 @@ typedef struct fs_totals {
 int fs_trace(fp_model *m, const fs_set *s, const tr_opts *o, int replace, int limit, st_rng *rng, fs_acc *c,
 	     fs_totals *t, void (*progress)(void *user, long traced), void *user, fp_error *err);
 
+/* ---- a fact set traced by several processes (factprobe-mpi) ----
+ * A traced fact as a flat record of FS_REC_LEN(L) doubles: high, low,
+ * evals, evals_naive, passes, whether each category is present (1/0)
+ * [FS_NCAT], whether each kind was scored (1/0) [TR_NKINDS], and the values fs_acc_add adds [TR_NKINDS][FS_NCAT][L] (0 for
+ * kinds not traced).  Adding the records in the set's order gives the very
+ * sums fs_trace gives, whichever process traced which fact. */
+#define FS_REC_LEN(L) (5 + FS_NCAT + TR_NKINDS + (size_t)TR_NKINDS * FS_NCAT * (size_t)(L))
+void fs_record(const fs_acc *c, const tr_result *r, double *rec);
+/* adds one record to c and (t not NULL) to the totals, as fs_trace does */
+void fs_acc_add_record(fs_acc *c, fs_totals *t, const double *rec);
+/* Traces the known facts [first, first + count) (counting known facts
+ * only, in the set's order) with o's noise, fact i with seed + i as fs_trace
+ * does, one record each into recs [count][FS_REC_LEN]; c gives the layers
+ * and kinds (nothing is added to it). */
+int fs_trace_records(fp_model *m, const fs_set *s, const tr_opts *o, int first, int count, const fs_acc *c,
+		     double *recs, void (*progress)(void *user, long traced), void *user, fp_error *err);
+/* A process-wide stand-in for fs_trace (NULL: none), with its arguments:
+ * factprobe-mpi sets one that spreads the known facts over the ranks. */
+typedef int (*fs_trace_fn)(fp_model *m, const fs_set *s, const tr_opts *o, int replace, int limit, st_rng *rng,
+			   fs_acc *c, fs_totals *t, void (*progress)(void *user, long traced), void *user, fp_error *err);
+void fs_set_trace_hook(fs_trace_fn fn);
+
 #endif

@@ -2,7 +2,7 @@
 # Installs the Debian packages factprobe needs: through apt-get when run as
 # root, otherwise prints one message naming the missing ones and fails.
 set -eu
-PKGS="build-essential pkg-config libopenblas-dev libhdf5-dev hdf5-tools libpcre2-dev libjansson-dev libssl-dev gnuplot-nox python3 python3-pip python3-h5py python3-numpy unzip time"
+PKGS="build-essential pkg-config libopenblas-dev libhdf5-dev hdf5-tools libpcre2-dev libjansson-dev libssl-dev gnuplot-nox python3 python3-pip python3-h5py python3-numpy unzip time libopenmpi-dev openmpi-bin"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -2,7 +2,8 @@
 # tests/test_shard.sh - recording in pieces: `record --shard I/N` and `merge`
 # against one uninterrupted run (every dataset through the master, read with
 # h5py, value for value; --from commands on the master), the refusals of
-# merge, and (when the MPI binary is built) the same through mpirun.
+# merge, and the same through mpirun (factprobe-mpi record, and trace -p
+# spread over 2 ranks against one).
 # Prints "test_shard: N passed, M failed".  Env: BUILD.
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -99,5 +100,108 @@ expect_error "not a file at all" "cannot open '$T/none.h5'" "$FP" merge "$T/x.h5
 expect_error "existing output" "'$T/m.h5' already exists" "$FP" merge "$T/m.h5" "$T/s0.h5" "$T/s1.h5" "$T/s2.h5"
 expect_error "bad --shard" "--shard takes I/N with 0 <= I < N" "$FP" "${REC[@]}" --shard 3/3 -o "$T/x.h5"
 [ ! -e "$T/x.h5" ] && ok "refused merges leave no output file" || bad "a refused merge left $T/x.h5"
+
+# --- MPI: mpirun -np 2 factprobe-mpi record ------------------------------------
+MPI="$BUILD/factprobe-mpi"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+# one BLAS thread in every process compared: OpenBLAS's results depend on its thread count
+export OPENBLAS_NUM_THREADS=1
+MPIRUN=(mpirun --oversubscribe -np 2)
+if [ ! -x "$MPI" ] || ! command -v mpirun >/dev/null; then
+	bad "the MPI binary $MPI or mpirun is missing (scripts/setup-deps.sh installs OpenMPI; make builds it)"
+	lib_finish
+	exit
+fi
+"$FP" "${REC[@]}" -o "$T/one1.h5" || bad "single-process recording, one thread"
+run "${MPIRUN[@]}" "$MPI" "${REC[@]}" -o "$T/mpi.h5"
+[ "$RC" -eq 0 ] && ok "mpirun -np 2 record: exit 0" || bad "mpirun -np 2 record: exit $RC, $ERR $OUT"
+check "mpirun -np 2 record = one process, every dataset through the master" $CHK same "$T/one1.h5" "$T/mpi.h5"
+out=$($PY - "$T/mpi" <<'PYEOF'
+import sys, h5py, numpy as np
+a, b = (h5py.File("%s.shard-%d-of-2.h5" % (sys.argv[1], i)) for i in (0, 1))
+ra = (int(a.attrs["prompt_start"]), int(a.attrs["prompt_end"]))
+rb = (int(b.attrs["prompt_start"]), int(b.attrs["prompt_end"]))
+m = h5py.File(sys.argv[1] + ".h5")
+na, nb = a["rows/prompt"].shape[0], b["rows/prompt"].shape[0]
+rp = m["rows/prompt"][()]
+ok = ra[0] == 0 and ra[1] == rb[0] and rb[1] == 300 and 0 < na and 0 < nb and na + nb == len(rp) \
+     and rp[:na].max() < ra[1] <= rp[na:].min() and a.attrs["shard"] == "0/2" and b.attrs["shard"] == "1/2"
+print("rank 0 holds prompts %s (%d rows), rank 1 %s (%d rows): disjoint, in order, complete: %s" % (ra, na, rb, nb, ok))
+sys.exit(0 if ok else 1)
+PYEOF
+) && ok "$out" || bad "$out"
+
+# a rank that fails (its shard file is in the way): rank 0 names it, the other shard is whole
+touch "$T/f.shard-1-of-2.h5"
+run "${MPIRUN[@]}" "$MPI" "${REC[@]}" -o "$T/f.h5"
+[ "$RC" -ne 0 ] && grep -q "rank 1 failed (exit 1): its shard 1/2 '$T/f.shard-1-of-2.h5' is unfinished; the other shards are intact" "$T/err" \
+	&& [ ! -e "$T/f.h5" ] && ok "a failing rank: exit $RC, \"$(grep 'rank 1 failed' "$T/err")\", no master written" || bad "a failing rank: exit $RC, $ERR"
+check "a failing rank: the other rank's shard is complete" $CHK consistent "$T/f.shard-0-of-2.h5"
+
+# a rank killed with SIGKILL mid-run: mpirun names it, the other rank stops and
+# names its shard, both shards open; --resume completes them and equals one run
+BIG=(record -q -m "$M" -p "$T/big.tsv" --dtype f32 --positions last --hooks 'blocks.*.mlp.hook_post,blocks.*.hook_resid_post')
+$PY -c '
+import random, sys
+rnd = random.Random(3)
+with open(sys.argv[1], "w") as f:
+    f.write("prompt\tsubject\n")
+    for i in range(8000):
+        f.write("Michael Jordan plays the sport of %s %d\tMichael Jordan\n" % ("x" * rnd.randint(0, 9), i))' "$T/big.tsv"
+"$FP" "${BIG[@]}" -o "$T/bigone.h5" || bad "single-process recording of 8000 prompts"
+"${MPIRUN[@]}" "$MPI" "${BIG[@]}" -o "$T/k.h5" >"$T/k.out" 2>&1 &
+mp=$!
+killed=
+for i in $(seq 1 200); do
+	if [ -s "$T/k.shard-1-of-2.h5" ]; then
+		sleep 0.3
+		for c in $(pgrep -P $mp); do
+			tr '\0' '\n' <"/proc/$c/environ" 2>/dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=1' && kill -9 "$c" && killed=$c
+		done
+		break
+	fi
+	sleep 0.05
+done
+wait $mp
+rc=$?
+n1=$($CHK summary "$T/k.shard-1-of-2.h5" | cut -d' ' -f1,2)
+[ -n "$killed" ] && [ "$rc" -ne 0 ] && grep -q "process rank 1 .*exited on signal 9" "$T/k.out" \
+	&& grep -q "rank 0 of 2 stopped before finishing its shard 0/2 '$T/k.shard-0-of-2.h5'" "$T/k.out" \
+	&& [ "${n1#* }" = 0 ] && ok "rank 1 killed mid-run (its shard: n_prompts complete = $n1): exit $rc; mpirun: \"$(grep -o 'process rank 1 .*exited on signal 9' "$T/k.out")\"; rank 0 stopped and named its shard" \
+	|| bad "rank 1 killed mid-run: killed pid '$killed', exit $rc, shard 1: $n1, output: $(cat "$T/k.out")"
+check "after the kill, shard 0 opens and its committed prompts are whole" $CHK consistent "$T/k.shard-0-of-2.h5"
+check "after the kill, shard 1 opens and its committed prompts are whole" $CHK consistent "$T/k.shard-1-of-2.h5"
+run "${MPIRUN[@]}" "$MPI" "${BIG[@]}" -o "$T/k.h5" --resume
+[ "$RC" -eq 0 ] && ok "mpirun ... --resume: exit 0" || bad "mpirun --resume: exit $RC, $ERR"
+check "killed, then --resume under mpirun: equals the uninterrupted single-process run" $CHK same "$T/bigone.h5" "$T/k.h5"
+
+# --- MPI: the facts of trace -p spread over the ranks ---------------------------------
+P="$T/tiny-llama-plant.gguf"
+printf 'id\tprompt\tsubject\ttarget\trelation\n' >"$T/facts.tsv"
+for i in $(seq 1 12); do printf 'k%d\tx%dyJ\tJ\tQ\tplant\n' $i $i >>"$T/facts.tsv"; printf 'u%d\tx%dyW\tW\tQ\tplant\n' $i $i >>"$T/facts.tsv"; done
+TR=(trace -q -m "$P" -p "$T/facts.tsv" --noise 20 --window 1 --samples 3)
+"$FP" "${TR[@]}" -o "$T/tr0.h5" >/dev/null 2>&1 || bad "trace -p, one process"
+mpirun --oversubscribe -np 1 "$MPI" "${TR[@]}" -o "$T/tr1.h5" >/dev/null 2>&1 || bad "mpirun -np 1 trace -p"
+run "${MPIRUN[@]}" "$MPI" "${TR[@]}" -o "$T/tr2.h5"
+[ "$RC" -eq 0 ] || bad "mpirun -np 2 trace -p: exit $RC, $ERR"
+out=$($PY - "$T" <<'PYEOF'
+import sys, h5py, numpy as np
+d = sys.argv[1]
+f0, f1, f2 = (h5py.File("%s/tr%d.h5" % (d, i)) for i in (0, 1, 2))
+names = []
+f1.visit(lambda k: names.append(k) if isinstance(f1[k], h5py.Dataset) else None)
+def same(a, b):
+    return all(np.array_equal(a[k][()], b[k][()], equal_nan=a[k].dtype.kind == "f") for k in names)
+ok = same(f1, f2) and same(f0, f2) and int(f2["mlp/n"][2]) == 12
+for k in ("mean_high", "mean_low", "n_traced"):
+    if k in f1.attrs:
+        ok = ok and f1.attrs[k] == f2.attrs[k]
+print("%d datasets (mean, se, n per kind); 2 ranks = 1 rank = one process, bit for bit: %s; mlp mean at the last subject token %s"
+      % (len(names), ok, np.round(f2["mlp/mean"][2], 4)))
+sys.exit(0 if ok else 1)
+PYEOF
+) && ok "trace -p under mpirun -np 2: $out" || bad "trace -p under mpirun: $out"
+run "${MPIRUN[@]}" "$MPI" "${TR[@]}" --corrupt replace
+[ "$RC" -ne 0 ] && grep -q "is traced with --corrupt replace by one process only" "$T/err" && ok "trace --corrupt replace under MPI: refused, exit $RC" || bad "trace --corrupt replace under MPI: exit $RC, $ERR"
 
 lib_finish
