@@ -90,10 +90,138 @@ done:
 	return rc;
 }
 
+/* tok:WORD (is_tok) or emb:TEXT */
+static int dir_token(fp_model *m, char *arg, int is_tok, int multi, an_dir *d, fp_error *err)
+{
+	int D = m->cfg.d_model, rc = 0;
+	int32_t *ids = NULL;
+	int n = 0;
+	if ((rc = tokens_of(m, arg, &ids, &n, is_tok ? "tok:" : "emb:", err)))
+		return rc;
+	if (is_tok && n > 1 && multi == 0) {
+		fp_error e2 = {0};
+		an_target_token(m, arg, -1, &(int){0}, &e2);
+		rc = fp_error_set(err, FP_ERR_INVALID, "tok:%s; or say --multi mean|first", e2.msg);
+		free(ids);
+		return rc;
+	}
+	int use = is_tok && multi == 2 ? 1 : n;
+	d->width = D;
+	d->v = calloc((size_t)D, sizeof *d->v);
+	if (!d->v) {
+		free(ids);
+		rc = fp_error_set(err, FP_ERR_NOMEM, "out of memory");
+		return rc;
+	}
+	const fp_mat *M = is_tok ? &m->unembed : &m->tok_embd;
+	float *row = malloc((size_t)D * sizeof *row);
+	if (!row) {
+		free(ids);
+		rc = fp_error_set(err, FP_ERR_NOMEM, "out of memory");
+		return rc;
+	}
+	for (int i = 0; i < use; i++) {
+		fp_mat_row(M, ids[i], row);
+		for (int k = 0; k < D; k++)
+			d->v[k] += row[k] / use;
+	}
+	free(row);
+	if (use == 1)
+		snprintf(d->label, sizeof d->label, "%s:\"%s\" (%s of token %d)", is_tok ? "tok" : "emb", arg,
+			 is_tok ? "unembedding row" : "input embedding", ids[0]);
+	else
+		snprintf(d->label, sizeof d->label, "%s:\"%s\" (mean %s of its %d tokens)", is_tok ? "tok" : "emb",
+			 arg, is_tok ? "unembedding row" : "input embedding", use);
+	free(ids);
+	return 0;
+}
+
+/* neuron:L.N (its W_out column) or neuron-in:L.N (its W_in row) */
+static int dir_neuron(fp_model *m, char *arg, int in, an_dir *d, fp_error *err)
+{
+	int D = m->cfg.d_model, rc = 0;
+	int l = 0, nn = 0;
+	if ((rc = ps_neuron(arg, strlen(arg), m->cfg.n_layers, m->cfg.d_mlp, &l, &nn, err)))
+		return rc;
+	d->width = D;
+	d->v = malloc((size_t)D * sizeof *d->v);
+	if (!d->v) {
+		rc = fp_error_set(err, FP_ERR_NOMEM, "out of memory");
+		return rc;
+	}
+	if (in)
+		fp_mat_row(&m->layers[l].w_up, nn, d->v);
+	else
+		fp_mat_col(&m->layers[l].w_down, nn, d->v);
+	snprintf(d->label, sizeof d->label, "%s:%d.%d (%s)", in ? "neuron-in" : "neuron", l, nn,
+		 in ? "the neuron's input row, W_in" : "the neuron's output row, W_out");
+	return 0;
+}
+
+/* mean-diff:A,B@HOOK */
+static int dir_mean_diff(fp_model *m, char *arg, an_dir *d, fp_error *err)
+{
+	int D = m->cfg.d_model, F = m->cfg.d_mlp, L = m->cfg.n_layers, rc = 0;
+	char *at = strrchr(arg, '@'), *comma = strchr(arg, ',');
+	if (!at || !comma || comma > at) {
+		rc = fp_error_set(err, FP_ERR_INVALID,
+				  "mean-diff:%s: write mean-diff:A.txt,B.txt@HOOK, e.g. "
+				  "mean-diff:pos.txt,neg.txt@blocks.*.hook_resid_post", arg);
+		return rc;
+	}
+	*at = 0, *comma = 0;
+	const char *fa = arg, *fb = comma + 1, *hook = at + 1;
+	int kind, layer;
+	if (ps_hook_pattern(hook, &kind, &layer, NULL) ||
+	    !(kind == FP_HOOK_RESID_PRE || kind == FP_HOOK_RESID_POST || kind == FP_HOOK_RESID_MID ||
+	      kind == FP_HOOK_MLP_POST)) {
+		rc = fp_error_set(err, FP_ERR_INVALID,
+				  "mean-diff: '%s' is not a hook it can use: blocks.*.hook_resid_pre, "
+				  "hook_resid_mid, hook_resid_post or mlp.hook_post", hook);
+		return rc;
+	}
+	if (layer >= L) {
+		rc = fp_error_set(err, FP_ERR_INVALID, "mean-diff: layer %d is out of range (0..%d)", layer, L - 1);
+		return rc;
+	}
+	int W = kind == FP_HOOK_MLP_POST ? F : D;
+	float *ma = malloc((size_t)L * W * sizeof *ma), *mb = malloc((size_t)L * W * sizeof *mb);
+	long na = 0, nb = 0;
+	if (!ma || !mb)
+		rc = fp_error_set(err, FP_ERR_NOMEM, "out of memory");
+	else if (!(rc = an_prompts_mean(m, fa, kind, 0, ma, W, &na, err)))
+		rc = an_prompts_mean(m, fb, kind, 0, mb, W, &nb, err);
+	if (!rc) {
+		for (size_t i = 0; i < (size_t)L * W; i++)
+			ma[i] -= mb[i];
+		d->width = W;
+		if (layer < 0) {
+			d->per_layer = 1;
+			d->n_layers = L;
+			d->layer_offset = 0;
+			d->v = ma;
+			ma = NULL;
+		} else {
+			d->v = malloc((size_t)W * sizeof *d->v);
+			if (d->v)
+				memcpy(d->v, ma + (size_t)layer * W, (size_t)W * sizeof(float));
+			else
+				rc = fp_error_set(err, FP_ERR_NOMEM, "out of memory");
+		}
+		snprintf(d->label, sizeof d->label,
+			 "mean-diff:%s,%s@%s (mean last-token activation of %ld prompts minus %ld)", fa, fb, hook,
+			 na, nb);
+	}
+	free(ma), free(mb);
+	if (rc)
+		return rc;
+	return 0;
+}
+
 int an_dir_parse(fp_model *m, const char *spec, int multi, int normalize, an_dir **out, fp_error *err)
 {
 	const fp_config *c = &m->cfg;
-	int D = c->d_model, F = c->d_mlp, L = c->n_layers, rc = 0;
+	int L = c->n_layers, rc = 0;
 	an_dir *d = calloc(1, sizeof *d);
 	char *arg = NULL;
 	*out = NULL;
@@ -110,116 +238,11 @@ int an_dir_parse(fp_model *m, const char *spec, int multi, int normalize, an_dir
 	arg = unquote(colon + 1);
 #define KIND(s) (kl == strlen(s) && !strncmp(spec, s, kl))
 	if (KIND("tok") || KIND("emb")) {
-		int is_tok = KIND("tok");
-		int32_t *ids = NULL;
-		int n = 0;
-		if ((rc = tokens_of(m, arg, &ids, &n, is_tok ? "tok:" : "emb:", err)))
-			goto done;
-		if (is_tok && n > 1 && multi == 0) {
-			fp_error e2 = {0};
-			an_target_token(m, arg, -1, &(int){0}, &e2);
-			rc = fp_error_set(err, FP_ERR_INVALID, "tok:%s; or say --multi mean|first", e2.msg);
-			free(ids);
-			goto done;
-		}
-		int use = is_tok && multi == 2 ? 1 : n;
-		d->width = D;
-		d->v = calloc((size_t)D, sizeof *d->v);
-		if (!d->v) {
-			free(ids);
-			rc = fp_error_set(err, FP_ERR_NOMEM, "out of memory");
-			goto done;
-		}
-		const fp_mat *M = is_tok ? &m->unembed : &m->tok_embd;
-		float *row = malloc((size_t)D * sizeof *row);
-		if (!row) {
-			free(ids);
-			rc = fp_error_set(err, FP_ERR_NOMEM, "out of memory");
-			goto done;
-		}
-		for (int i = 0; i < use; i++) {
-			fp_mat_row(M, ids[i], row);
-			for (int k = 0; k < D; k++)
-				d->v[k] += row[k] / use;
-		}
-		free(row);
-		if (use == 1)
-			snprintf(d->label, sizeof d->label, "%s:\"%s\" (%s of token %d)", is_tok ? "tok" : "emb", arg,
-				 is_tok ? "unembedding row" : "input embedding", ids[0]);
-		else
-			snprintf(d->label, sizeof d->label, "%s:\"%s\" (mean %s of its %d tokens)", is_tok ? "tok" : "emb",
-				 arg, is_tok ? "unembedding row" : "input embedding", use);
-		free(ids);
+		rc = dir_token(m, arg, KIND("tok"), multi, d, err);
 	} else if (KIND("neuron") || KIND("neuron-in")) {
-		int in = KIND("neuron-in"), l = 0, nn = 0;
-		if ((rc = ps_neuron(arg, strlen(arg), m->cfg.n_layers, m->cfg.d_mlp, &l, &nn, err)))
-			goto done;
-		d->width = D;
-		d->v = malloc((size_t)D * sizeof *d->v);
-		if (!d->v) {
-			rc = fp_error_set(err, FP_ERR_NOMEM, "out of memory");
-			goto done;
-		}
-		if (in)
-			fp_mat_row(&m->layers[l].w_up, nn, d->v);
-		else
-			fp_mat_col(&m->layers[l].w_down, nn, d->v);
-		snprintf(d->label, sizeof d->label, "%s:%d.%d (%s)", in ? "neuron-in" : "neuron", l, nn,
-			 in ? "the neuron's input row, W_in" : "the neuron's output row, W_out");
+		rc = dir_neuron(m, arg, KIND("neuron-in"), d, err);
 	} else if (KIND("mean-diff")) {
-		char *at = strrchr(arg, '@'), *comma = strchr(arg, ',');
-		if (!at || !comma || comma > at) {
-			rc = fp_error_set(err, FP_ERR_INVALID,
-					  "mean-diff:%s: write mean-diff:A.txt,B.txt@HOOK, e.g. "
-					  "mean-diff:pos.txt,neg.txt@blocks.*.hook_resid_post", arg);
-			goto done;
-		}
-		*at = 0, *comma = 0;
-		const char *fa = arg, *fb = comma + 1, *hook = at + 1;
-		int kind, layer;
-		if (ps_hook_pattern(hook, &kind, &layer, NULL) ||
-		    !(kind == FP_HOOK_RESID_PRE || kind == FP_HOOK_RESID_POST || kind == FP_HOOK_RESID_MID ||
-		      kind == FP_HOOK_MLP_POST)) {
-			rc = fp_error_set(err, FP_ERR_INVALID,
-					  "mean-diff: '%s' is not a hook it can use: blocks.*.hook_resid_pre, "
-					  "hook_resid_mid, hook_resid_post or mlp.hook_post", hook);
-			goto done;
-		}
-		if (layer >= L) {
-			rc = fp_error_set(err, FP_ERR_INVALID, "mean-diff: layer %d is out of range (0..%d)", layer, L - 1);
-			goto done;
-		}
-		int W = kind == FP_HOOK_MLP_POST ? F : D;
-		float *ma = malloc((size_t)L * W * sizeof *ma), *mb = malloc((size_t)L * W * sizeof *mb);
-		long na = 0, nb = 0;
-		if (!ma || !mb)
-			rc = fp_error_set(err, FP_ERR_NOMEM, "out of memory");
-		else if (!(rc = an_prompts_mean(m, fa, kind, 0, ma, W, &na, err)))
-			rc = an_prompts_mean(m, fb, kind, 0, mb, W, &nb, err);
-		if (!rc) {
-			for (size_t i = 0; i < (size_t)L * W; i++)
-				ma[i] -= mb[i];
-			d->width = W;
-			if (layer < 0) {
-				d->per_layer = 1;
-				d->n_layers = L;
-				d->layer_offset = 0;
-				d->v = ma;
-				ma = NULL;
-			} else {
-				d->v = malloc((size_t)W * sizeof *d->v);
-				if (d->v)
-					memcpy(d->v, ma + (size_t)layer * W, (size_t)W * sizeof(float));
-				else
-					rc = fp_error_set(err, FP_ERR_NOMEM, "out of memory");
-			}
-			snprintf(d->label, sizeof d->label,
-				 "mean-diff:%s,%s@%s (mean last-token activation of %ld prompts minus %ld)", fa, fb, hook,
-				 na, nb);
-		}
-		free(ma), free(mb);
-		if (rc)
-			goto done;
+		rc = dir_mean_diff(m, arg, d, err);
 	} else if (KIND("file")) {
 		char *sep = strstr(arg, ":/");
 		if (!sep) {
@@ -238,6 +261,8 @@ int an_dir_parse(fp_model *m, const char *spec, int multi, int normalize, an_dir
 		goto done;
 	}
 #undef KIND
+	if (rc)
+		goto done;
 	d->normalized = normalize;
 	int rows = d->per_layer ? d->n_layers : 1;
 	for (int r = 0; r < rows; r++) {
