@@ -223,3 +223,10 @@ int cli_result_header(hid_t f, const char *format, const char *model_path, fp_er
 	res_prov p = {FACTPROBE_VERSION, command_line, base ? base + 1 : model_path, sha};
 	return res_header(f, format, &p, err);
 }
+
+void cli_tb_token(tb_table *t, const fp_model *m, int id)
+{
+	char buf[512];
+	int l = fp_token_decode(m->tok, id, buf, sizeof buf);
+	tb_str(t, buf, l < 0 ? 0 : (size_t)l < sizeof buf ? (size_t)l : sizeof buf - 1);
+}

@@ -89,6 +89,9 @@ const char *cli_command_line(void);
  * Returns 0 or an fp_error code. */
 int cli_result_header(hid_t f, const char *format, const char *model_path, fp_error *err);
 
+/* A token's bytes as the next string cell of a table (table.h). */
+void cli_tb_token(tb_table *t, const fp_model *m, int id);
+
 /* Reads all of stdin when text is "-"; else returns a copy of text. */
 char *cli_text_arg(const char *cmd, const char *text, size_t *len);
 

@@ -277,24 +277,26 @@ static void print_json(const dot_run *d)
 
 static void print_tsv(const dot_run *d)
 {
-	if (d->single) {
-		printf("layer\tposition\ttoken\tdot\tcos\tnorm\n");
-		for (int l = d->l0; l < d->l1; l++)
-			for (int i = 0; i < d->npos; i++) {
-				size_t k = (size_t)(l - d->l0) * d->npos + i;
-				char tb[512];
-				int tl = fp_token_decode(d->m->tok, d->ids[d->poslist[i]], tb, sizeof tb);
-				printf("%d\t%d\t", l, d->poslist[i]);
-				tb_tsv_escape(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
-				printf("\t%.6g\t%.6g\t%.6g\n", d->dots[k], d->coss[k], d->norms[k]);
-			}
-		return;
-	}
-	printf("layer\tn\tmean_dot\tstd_dot\tmean_cos\tstd_cos\n");
+	static const tb_col one[] = {{.name = "layer"}, {.name = "position"}, {.name = "token", .type = TB_STR}, {.name = "dot", .type = TB_REAL},
+				     {.name = "cos", .type = TB_REAL}, {.name = "norm", .type = TB_REAL}};
+	static const tb_col set[] = {{.name = "layer"}, {.name = "n"}, {.name = "mean_dot", .type = TB_REAL}, {.name = "std_dot", .type = TB_REAL},
+				     {.name = "mean_cos", .type = TB_REAL}, {.name = "std_cos", .type = TB_REAL}};
+	tb_table t;
+	tb_begin(&t, stdout, FMT_TSV, d->single ? one : set, 6, 0);
 	for (int l = d->l0; l < d->l1; l++) {
-		const pj_layer *a = &d->A[l - d->l0];
-		printf("%d\t%ld\t%.6g\t%.6g\t%.6g\t%.6g\n", l, (long)a->dot.n, st_acc_mean(&a->dot), st_acc_sd(&a->dot),
-		       st_acc_mean(&a->cos), st_acc_sd(&a->cos));
+		if (!d->single) {
+			const pj_layer *a = &d->A[l - d->l0];
+			tb_int(&t, l), tb_int(&t, (long long)a->dot.n);
+			tb_real(&t, st_acc_mean(&a->dot)), tb_real(&t, st_acc_sd(&a->dot));
+			tb_real(&t, st_acc_mean(&a->cos)), tb_real(&t, st_acc_sd(&a->cos));
+			continue;
+		}
+		for (int i = 0; i < d->npos; i++) {
+			size_t k = (size_t)(l - d->l0) * d->npos + i;
+			tb_int(&t, l), tb_int(&t, d->poslist[i]);
+			cli_tb_token(&t, d->m, d->ids[d->poslist[i]]);
+			tb_real(&t, d->dots[k]), tb_real(&t, d->coss[k]), tb_real(&t, d->norms[k]);
+		}
 	}
 }
 

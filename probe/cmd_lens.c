@@ -112,18 +112,24 @@ static void print_tsv(const lens_out *o)
 {
 	const an_lens *r = o->r;
 	int k = r->k;
-	char lab[16], tb[512], pb[512];
-	printf("layer\tposition\ttoken\trank\ttoken_id\ttop_token\tprob\n");
+	static const tb_col cols[] = {{.name = "layer", .type = TB_STR}, {.name = "position"},
+				      {.name = "token", .type = TB_STR},  {.name = "rank"},
+				      {.name = "token_id"},                {.name = "top_token", .type = TB_STR},
+				      {.name = "prob", .type = TB_REAL}};
+	char lab[16];
+	tb_table t;
+	tb_begin(&t, stdout, FMT_TSV, cols, 7, 0);
 	for (int l = 0; l < r->R; l++)
 		for (int i = 0; i < r->npos; i++) {
-			size_t cell = (size_t)l * r->npos + i, pl = token_bytes(o->m, o->ids[o->pos[i]], pb, sizeof pb);
-			for (int j = -1; j < k; j++) {
+			size_t cell = (size_t)l * r->npos + i;
+			for (int j = -1; j < k; j++) { /* the target (rank 0), then the top k */
 				int id = j < 0 ? r->target : r->top_id[cell * k + j];
-				printf("%s\t%d\t", layer_label(l, lab, sizeof lab), o->pos[i]);
-				tb_tsv_escape(stdout, pb, pl);
-				printf("\t%d\t%d\t", j < 0 ? 0 : j + 1, id);
-				tb_tsv_escape(stdout, tb, token_bytes(o->m, id, tb, sizeof tb));
-				printf("\t%.6g\n", j < 0 ? r->tprob[cell] : r->top_p[cell * k + j]);
+				const char *ll = layer_label(l, lab, sizeof lab);
+				tb_str(&t, ll, strlen(ll)), tb_int(&t, o->pos[i]);
+				cli_tb_token(&t, o->m, o->ids[o->pos[i]]);
+				tb_int(&t, j < 0 ? 0 : j + 1), tb_int(&t, id);
+				cli_tb_token(&t, o->m, id);
+				tb_real(&t, j < 0 ? r->tprob[cell] : r->top_p[cell * k + j]);
 			}
 		}
 }

@@ -137,16 +137,18 @@ static void single_tsv(const one_trace *s)
 	const int32_t *ids = s->ids;
 	const tr_result r = *s->r;
 	int n = s->n, L = m->cfg.n_layers;
-	printf("kind\tlayer\tposition\ttoken\tscore\tindirect_effect\n");
-	char tb[256];
+	static const tb_col cols[] = {{.name = "kind", .type = TB_STR}, {.name = "layer"}, {.name = "position"},
+				      {.name = "token", .type = TB_STR}, {.name = "score", .type = TB_REAL},
+				      {.name = "indirect_effect", .type = TB_REAL}};
+	tb_table tt;
+	tb_begin(&tt, stdout, FMT_TSV, cols, 6, 0);
 	for (int k = 0; k < TR_NKINDS; k++)
 		for (int l = 0; r.score[k] && l < L; l++)
 			for (int t = 0; t < n; t++) {
-				int tl = fp_token_decode(m->tok, ids[t], tb, sizeof tb);
 				float sc = r.score[k][(size_t)l * n + t];
-				printf("%s\t%d\t%d\t", TR_KIND_NAME[k], l, t);
-				tb_tsv_escape(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
-				printf("\t%.6g\t%.6g\n", sc, sc - r.low);
+				tb_str(&tt, TR_KIND_NAME[k], strlen(TR_KIND_NAME[k])), tb_int(&tt, l), tb_int(&tt, t);
+				cli_tb_token(&tt, m, ids[t]);
+				tb_real(&tt, sc), tb_real(&tt, sc - r.low);
 			}
 }
 
@@ -472,12 +474,19 @@ static void print_dataset(const trace_cli *a, const set_summary *S)
 {
 	int L = S->L, traced = S->t.traced;
 	if (a->fmt == FMT_TSV) {
-		printf("kind\tcategory\tlayer\tn\tmean_ie\tse_ie\n");
+		static const tb_col cols[] = {{.name = "kind", .type = TB_STR}, {.name = "category", .type = TB_STR},
+					      {.name = "layer"}, {.name = "n"}, {.name = "mean_ie", .type = TB_REAL},
+					      {.name = "se_ie", .type = TB_REAL}};
+		tb_table t;
+		tb_begin(&t, stdout, FMT_TSV, cols, 6, 0);
 		for (int k = 0; k < TR_NKINDS; k++)
 			for (int c = 0; S->mean[k] && c < FS_NCAT; c++)
-				for (int l = 0; l < L; l++)
-					printf("%s\t%s\t%d\t%ld\t%.6g\t%.6g\n", TR_KIND_NAME[k], FS_CAT_NAME[c], l, S->cnt[c],
-					       S->mean[k][c * L + l], S->se[k][c * L + l]);
+				for (int l = 0; l < L; l++) {
+					tb_str(&t, TR_KIND_NAME[k], strlen(TR_KIND_NAME[k]));
+					tb_str(&t, FS_CAT_NAME[c], strlen(FS_CAT_NAME[c]));
+					tb_int(&t, l), tb_int(&t, S->cnt[c]);
+					tb_real(&t, S->mean[k][c * L + l]), tb_real(&t, S->se[k][c * L + l]);
+				}
 	} else if (a->fmt == FMT_JSON) {
 		json_t *jo = json_object(), *cats = json_array(), *jn = json_array();
 		for (int c = 0; c < FS_NCAT; c++)
