@@ -477,8 +477,18 @@ typedef struct rec_opts {
 	uint64_t seed;
 } rec_opts;
 
-/* one group's rows: text, TSV or a JSON object appended to jall */
-static void emit_group(const rec_opts *o, const char *name, const sel_result *r, json_t *jall)
+/* the TSV columns of neurons --from */
+static const tb_col SEL_COLS[] = {
+	{.name = "group", .type = TB_STR},      {.name = "rank"},
+	{.name = "layer"},                      {.name = "neuron"},
+	{.name = "stat", .type = TB_REAL},      {.name = "train_d", .type = TB_REAL},
+	{.name = "train_auroc", .type = TB_REAL}, {.name = "test_auroc", .type = TB_REAL},
+	{.name = "test_auroc_se", .type = TB_REAL}, {.name = "mean_in", .type = TB_REAL},
+	{.name = "mean_out", .type = TB_REAL},
+};
+
+/* one group's rows: text, TSV (into tsv) or a JSON object appended to jall */
+static void emit_group(const rec_opts *o, const char *name, const sel_result *r, json_t *jall, tb_table *tsv)
 {
 	if (o->fmt == FMT_TEXT)
 		printf("\ngroup '%s': train %d in / %d out, held out %d in / %d out; ranked by %s\n%4s %10s %8s %8s "
@@ -495,8 +505,9 @@ static void emit_group(const rec_opts *o, const char *name, const sel_result *r,
 			printf("%4d %10s %8.3f %8.3f %11.3f %9.3f %9.3f\n", j + 1, nm, e->stat, e->mean_in, e->mean_out,
 			       e->test_auroc, e->test_se);
 		} else if (o->fmt == FMT_TSV) {
-			printf("%s\t%d\t%d\t%d\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\n", name, j + 1, e->layer, e->neuron,
-			       (float)e->stat, (float)e->stat, NAN, e->test_auroc, e->test_se, e->mean_in, e->mean_out);
+			tb_str(tsv, name, strlen(name)), tb_int(tsv, j + 1), tb_int(tsv, e->layer), tb_int(tsv, e->neuron);
+			tb_real(tsv, (float)e->stat), tb_real(tsv, (float)e->stat), tb_real(tsv, NAN);
+			tb_real(tsv, e->test_auroc), tb_real(tsv, e->test_se), tb_real(tsv, e->mean_in), tb_real(tsv, e->mean_out);
 		} else {
 			json_t *je = json_object();
 			json_object_set_new(je, "layer", json_integer(e->layer));
@@ -561,8 +572,9 @@ static int from_rec(rec_opts *o)
 	}
 	sel_split(&d, o->holdout, o->seed, is_test);
 	json_t *jall = o->fmt == FMT_JSON ? json_array() : NULL;
+	tb_table tsv = {0};
 	if (o->fmt == FMT_TSV)
-		printf("group\trank\tlayer\tneuron\tstat\ttrain_d\ttrain_auroc\ttest_auroc\ttest_auroc_se\tmean_in\tmean_out\n");
+		tb_begin(&tsv, stdout, FMT_TSV, SEL_COLS, 11, 0);
 	else if (o->fmt == FMT_TEXT)
 		printf("recording %s: %ld prompts, %d layers of mlp.hook_post (each prompt's last recorded row, "
 		       "positions=%s); grouped by %s; held out %.0f%% of each group (seed %llu)\n",
@@ -578,7 +590,7 @@ static int from_rec(rec_opts *o)
 				printf("\ngroup '%s': too few training prompts (%d in, %d out); skipped\n", d.groups[gi],
 				       r.train_in, r.train_out);
 		} else {
-			emit_group(o, d.groups[gi], &r, jall);
+			emit_group(o, d.groups[gi], &r, jall, &tsv);
 		}
 		sel_result_free(&r);
 	}
