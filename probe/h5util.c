@@ -273,13 +273,14 @@ int h5u_attr_read_str(hid_t f, const char *name, char *buf, size_t n)
 	return rc;
 }
 
-int h5u_attr_read_i64(hid_t f, const char *name, long long *v)
+/* a numeric root attribute as type */
+static int attr_read_num(hid_t f, const char *name, hid_t type, void *v)
 {
 	h5u_quiet();
 	int rc = -1;
 	if (H5Aexists(f, name) > 0) {
 		hid_t a = H5Aopen(f, name, H5P_DEFAULT);
-		rc = a >= 0 && H5Aread(a, H5T_NATIVE_LLONG, v) >= 0 ? 0 : -1;
+		rc = a >= 0 && H5Aread(a, type, v) >= 0 ? 0 : -1;
 		if (a >= 0)
 			H5Aclose(a);
 	}
@@ -287,16 +288,12 @@ int h5u_attr_read_i64(hid_t f, const char *name, long long *v)
 	return rc;
 }
 
+int h5u_attr_read_i64(hid_t f, const char *name, long long *v)
+{
+	return attr_read_num(f, name, H5T_NATIVE_LLONG, v);
+}
+
 int h5u_attr_read_f64(hid_t f, const char *name, double *v)
 {
-	h5u_quiet();
-	int rc = -1;
-	if (H5Aexists(f, name) > 0) {
-		hid_t a = H5Aopen(f, name, H5P_DEFAULT);
-		rc = a >= 0 && H5Aread(a, H5T_NATIVE_DOUBLE, v) >= 0 ? 0 : -1;
-		if (a >= 0)
-			H5Aclose(a);
-	}
-	h5u_loud();
-	return rc;
+	return attr_read_num(f, name, H5T_NATIVE_DOUBLE, v);
 }
