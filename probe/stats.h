@@ -72,7 +72,8 @@ void st_order_desc(const float *key, int n, int by_abs, int *order);
 /* AUROC of score for the positives (label[i] != 0) against the negatives,
  * over the items idx[0..n) (idx NULL: items 0..n-1): the probability that a
  * random positive scores above a random negative, ties counting half (the
- * Mann-Whitney U / (n_pos n_neg)).  NaN when a class is empty.  O(n log n). */
+ * Mann-Whitney U / (n_pos n_neg)).  NaN when a class is empty.  O(n log n).
+ * Scores must not be NaN (a NaN ties with nothing and sorts arbitrarily). */
 double st_auroc(const float *score, const char *label, const int *idx, int n);
 /* Standard error of an AUROC A from n_pos positives and n_neg negatives
  * (Hanley and McNeil 1982, eq. 2). */
