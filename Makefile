@@ -28,7 +28,8 @@ TEST_BINS := $(BUILD)/tests/test_quant $(BUILD)/tests/test_gguf $(BUILD)/tests/t
              $(BUILD)/tests/test_parse $(BUILD)/tests/test_table $(BUILD)/tests/test_progress \
              $(BUILD)/tests/test_arch $(BUILD)/tests/test_select $(BUILD)/tests/test_superpos \
              $(BUILD)/tests/test_factset $(BUILD)/tests/test_project \
-             $(BUILD)/tests/test_lens $(BUILD)/tests/test_neurons $(BUILD)/tests/test_recorder
+             $(BUILD)/tests/test_lens $(BUILD)/tests/test_neurons $(BUILD)/tests/test_recorder \
+             $(BUILD)/tests/test_results
 BENCH_BIN := $(BUILD)/tests/bench_forward $(BUILD)/tests/make_llama8b
 BENCH_BIN += $(BUILD)/tests/bench_atp
 
@@ -152,6 +153,10 @@ $(BUILD)/tests/test_select: $(BUILD)/tests/test_select.o $(BUILD)/probe/select.o
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/test_superpos: $(BUILD)/tests/test_superpos.o $(BUILD)/probe/superpos.o $(BUILD)/probe/stats.o \
+		$(BUILD)/libfpmodel.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/test_results: $(BUILD)/tests/test_results.o $(BUILD)/probe/results.o $(BUILD)/probe/h5util.o \
 		$(BUILD)/libfpmodel.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
