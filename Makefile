@@ -124,7 +124,7 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/tests/gguf_writer.o $(BUILD)/tests
 # the query computations, tested on planted models, need probe/'s library part
 PROBE_LIB_OBJ := $(BUILD)/probe/analysis.o $(BUILD)/probe/lens.o $(BUILD)/probe/ablate.o \
 		 $(BUILD)/probe/directions.o $(BUILD)/probe/h5in.o $(BUILD)/probe/select.o $(BUILD)/probe/trace.o $(BUILD)/probe/factset.o $(BUILD)/probe/project.o \
-		 $(BUILD)/probe/recorder.o $(BUILD)/probe/h5out.o $(BUILD)/probe/patch.o $(BUILD)/probe/topex.o $(BUILD)/probe/prompts.o $(BUILD)/probe/h5util.o \
+		 $(BUILD)/probe/recorder.o $(BUILD)/probe/h5out.o $(BUILD)/probe/patch.o $(BUILD)/probe/topex.o $(BUILD)/probe/progress.o $(BUILD)/probe/prompts.o $(BUILD)/probe/h5util.o \
 		 $(BUILD)/probe/stats.o $(BUILD)/probe/parse.o $(BUILD)/probe/table.o
 PROBE_LIB_TESTS := $(BUILD)/tests/test_analysis $(BUILD)/tests/test_factset $(BUILD)/tests/test_project \
 		   $(BUILD)/tests/test_lens $(BUILD)/tests/test_neurons $(BUILD)/tests/test_recorder

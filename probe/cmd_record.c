@@ -75,13 +75,6 @@ static void on_signal(int sig)
 	stop_requested = 1;
 }
 
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 typedef struct hash_job {
 	char path[4096];
 	char hex[65];
@@ -413,7 +406,7 @@ int cmd_record(int argc, char **argv)
 	fp_progress prog;
 	fp_progress_start(&prog, stderr, quiet, "record", "prompts", "tokens", total);
 	prog.always_end = 1; /* its last line is the run's summary */
-	double t0 = now();
+	double t0 = fp_now();
 	if (skip && h5rec_last_text(rec, &resume_text, &err)) {
 		rc = cli_error("record", "%s", err.msg);
 		goto fail_rec;
@@ -439,7 +432,7 @@ int cmd_record(int argc, char **argv)
 		goto done;
 	}
 	if (!quiet)
-		print_summary(dry_run, done_prompts, toks, now() - t0, n_hooks, mb, out, n_bad);
+		print_summary(dry_run, done_prompts, toks, fp_now() - t0, n_hooks, mb, out, n_bad);
 	if (n_bad)
 		fprintf(stderr, "factprobe record: warning: %ld malformed prompt lines skipped\n", n_bad);
 	rc = 0;

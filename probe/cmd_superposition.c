@@ -60,13 +60,6 @@ static const char HELP[] =
 	"  -h, --help          this help\n\n"
 	"example: factprobe superposition -o sup.h5 && factprobe plot angles sup.h5 -o angles.pdf\n";
 
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* n rows sampled (without replacement) from M [rows, d], normalised */
 /* n of the rows of M, or (M NULL) n of the columns of every layer's W_out */
 static float *sample_rows(st_rng *rng, const fp_mat *M, const fp_model *m, long rows, int d, long n)
@@ -229,7 +222,7 @@ int cmd_superposition(int argc, char **argv)
 	st_rng rng = st_rng_seed((uint64_t)seed * 0x9e3779b97f4a7c15ull + 1);
 	if (sp_opt_init(&o, n, d, &rng))
 		return cli_error("superposition", "out of memory for %d vectors of %d dimensions", n, d);
-	double t0 = now();
+	double t0 = fp_now();
 	fp_progress pg;
 	fp_progress_start(&pg, stderr, quiet || !steps, "superposition", "steps", NULL, steps);
 	for (int s = 0; s < steps; s++) {
@@ -242,7 +235,7 @@ int cmd_superposition(int argc, char **argv)
 		sp_opt_free(&o);
 		return cli_error("superposition", "out of memory measuring the angles");
 	}
-	S[0].seconds = now() - t0;
+	S[0].seconds = fp_now() - t0;
 	ns = 1;
 	sp_opt_free(&o);
 	if (rows) {

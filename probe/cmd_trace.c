@@ -96,13 +96,6 @@ static const char HELP[] =
 	"example: factprobe trace --subject 'Michael Jordan' -o trace.h5 \\\n"
 	"             $'Q: What sport does Michael Jordan play?\\nA: This athlete plays the sport of'\n";
 
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 enum { TR_EXACT = 0, TR_ATP = 1 };
 
 typedef struct trace_cli {
@@ -354,13 +347,13 @@ static int single(trace_cli *a, const char *prompt_arg)
 		     a->seed, NULL, 0, trace_progress, &pg};
 	fp_progress_start(&pg, stderr, a->quiet, "trace", "layers (of every kind) restored", NULL,
 			  (long)L * ((a->kinds & 1) + (a->kinds >> 1 & 1) + (a->kinds >> 2 & 1)));
-	double t0 = now();
+	double t0 = fp_now();
 	if ((a->method == TR_ATP ? tr_trace_atp : tr_trace)(m, ids, n, s0, s1, answer, &o, &r, &err)) {
 		rc = cli_error("trace", "%s", err.msg);
 		goto done;
 	}
 	fp_progress_end(&pg, pg.total, 0);
-	double secs = now() - t0;
+	double secs = fp_now() - t0;
 	char *atext = cli_token_text(m, answer);
 	one_trace ot = {a, m, text, atext, len, ids, n, s0, s1, covered, answer, &r, &o, secs};
 	if (a->fmt == FMT_TSV)
@@ -615,7 +608,7 @@ static int dataset(trace_cli *a)
 		rc = cli_error("trace", "out of memory");
 		goto done;
 	}
-	double t0 = now();
+	double t0 = fp_now();
 	st_rng rng = st_rng_seed(a->seed);
 	S.noise = a->noise_sd > 0 ? a->noise_sd * tr_embedding_std(m) : a->noise_abs;
 	tr_opts o = {a->kinds, a->window, a->samples, S.noise, a->seed, NULL, 0, NULL, NULL};
@@ -626,7 +619,7 @@ static int dataset(trace_cli *a)
 		goto done;
 	}
 	fp_progress_end(&pg, S.t.traced, 0);
-	S.secs = now() - t0;
+	S.secs = fp_now() - t0;
 	if (S.t.traced == 0) {
 		rc = cli_error("trace", "no prompt of '%s' could be traced (%d known%s)", a->prompts, S.n_known,
 			       S.t.no_repl ? ", none with a replacement subject of the same token count" : "");

@@ -4,7 +4,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now(void)
+double fp_now(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -18,18 +18,18 @@ void fp_progress_start(fp_progress *p, FILE *out, int quiet, const char *label, 
 	p->label = label, p->unit = unit, p->rate_unit = rate_unit, p->total = total;
 	p->tty = out && isatty(fileno(out));
 	p->always_end = 0, p->drawn = 0, p->every = 5.0;
-	p->t0 = now();
+	p->t0 = fp_now();
 	p->last = p->tty ? 0 : p->t0; /* a bar at once; a log line after the first 5 s */
 }
 
 double fp_progress_elapsed(const fp_progress *p)
 {
-	return now() - p->t0;
+	return fp_now() - p->t0;
 }
 
 static void draw(fp_progress *p, long done, long total, double work, int final)
 {
-	double el = now() - p->t0, rate = el > 0 ? work / el : 0;
+	double el = fp_now() - p->t0, rate = el > 0 ? work / el : 0;
 	double eta = done > 0 && total > done ? el / done * (total - done) : 0;
 	char what[64];
 	if (p->rate_unit)
@@ -58,7 +58,7 @@ void fp_progress_update(fp_progress *p, long done, double work)
 {
 	if (!p->out)
 		return;
-	double t = now();
+	double t = fp_now();
 	if (t - p->last > (p->tty ? 0.2 : p->every)) {
 		draw(p, done, p->total, work, 0);
 		p->last = t;

@@ -32,6 +32,8 @@ void fp_progress_update(fp_progress *p, long done, double work);
 /* The last report (drawn on a terminal, or where a line came before, or
  * with always_end); a bar ends its line. */
 void fp_progress_end(fp_progress *p, long done, double work);
+/* Seconds on a monotonic clock (for durations). */
+double fp_now(void);
 /* Seconds since fp_progress_start (a monotonic clock). */
 double fp_progress_elapsed(const fp_progress *p);
 

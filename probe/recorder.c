@@ -1,5 +1,6 @@
 /* recorder.c - see recorder.h. */
 #include "recorder.h"
+#include "progress.h"
 #include "table.h"
 
 #include <stdio.h>
@@ -92,13 +93,6 @@ struct rr_recorder {
 	long n_done;
 };
 
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 int rr_new(rr_recorder **out, fp_model *m, h5rec *rec, const h5rec_hook *hooks, int n_hooks, int pos_mode,
 	   int batch_tokens, const char *prompts_path, fp_error *err)
 {
@@ -117,7 +111,7 @@ int rr_new(rr_recorder **out, fp_model *m, h5rec *rec, const h5rec_hook *hooks, 
 		r->mask |= FP_HOOK_BIT(hooks[h].kind);
 	}
 	r->m = m, r->rec = rec, r->pos_mode = pos_mode, r->batch_tokens = batch_tokens, r->prompts_path = prompts_path;
-	r->index = index, r->last_ckpt = now();
+	r->index = index, r->last_ckpt = fp_now();
 	r->ctx = (rec_ctx){index, L, &r->k, rec, {0, ""}};
 	*out = r;
 	return 0;
@@ -188,7 +182,7 @@ static int run_pack(rr_recorder *r, fp_error *err)
 	pack_clear(k);
 	/* checkpoints fall between packs only, so a resumed run packs the
 	 * remaining prompts exactly as an uninterrupted one would */
-	double t = now();
+	double t = fp_now();
 	if (r->rec && (t - r->last_ckpt > 2.0 || h5rec_batch_full(r->rec))) {
 		if ((rc = h5rec_checkpoint(r->rec, err)))
 			return rc;
