@@ -293,6 +293,27 @@ static int parse_opts(int argc, char **argv, rec_opts *o)
 	return -1;
 }
 
+/* --shard I/N: the block of the prompt set this run records, into info and
+ * [line_start, line_end); 0, or 1 after the message */
+static int plan_shard(const rec_opts *o, const fp_model *m, h5rec_info *info, char prompts_sha[65], long *line_start,
+		      long *line_end)
+{
+	fp_error err = {0};
+	shard_plan plan;
+	if (shard_plan_prompts(&plan, o->prompts_path, m, o->bos, o->batch_tokens, o->skip_bad, o->n_shards, &err))
+		return cli_error("record", "%s", err.msg);
+	if (res_sha256_file(o->prompts_path, prompts_sha)) {
+		shard_plan_free(&plan);
+		return cli_error("record", "cannot read '%s' to hash it: %s", o->prompts_path, strerror(errno));
+	}
+	info->shard = o->shard, info->n_shards = o->n_shards, info->prompts_sha256 = prompts_sha;
+	info->prompt_start = plan.bounds[o->shard], info->prompt_end = plan.bounds[o->shard + 1];
+	info->prompts_total = plan.n_prompts;
+	*line_start = o->shard ? plan.lines[o->shard] : 0, *line_end = plan.lines[o->shard + 1];
+	shard_plan_free(&plan);
+	return 0;
+}
+
 int cmd_record(int argc, char **argv)
 {
 	rec_opts o;
@@ -362,23 +383,8 @@ int cmd_record(int argc, char **argv)
 	/* a shard: its block of the set, and the set's hash to check it by */
 	char prompts_sha[65] = "";
 	long line_start = 0, line_end = LONG_MAX;
-	if (o.n_shards) {
-		shard_plan plan;
-		if (shard_plan_prompts(&plan, prompts_path, m, bos, batch_tokens, skip_bad, o.n_shards, &err)) {
-			rc = cli_error("record", "%s", err.msg);
-			goto done;
-		}
-		if (res_sha256_file(prompts_path, prompts_sha)) {
-			shard_plan_free(&plan);
-			rc = cli_error("record", "cannot read '%s' to hash it: %s", prompts_path, strerror(errno));
-			goto done;
-		}
-		info.shard = o.shard, info.n_shards = o.n_shards, info.prompts_sha256 = prompts_sha;
-		info.prompt_start = plan.bounds[o.shard], info.prompt_end = plan.bounds[o.shard + 1];
-		info.prompts_total = plan.n_prompts;
-		line_start = o.shard ? plan.lines[o.shard] : 0, line_end = plan.lines[o.shard + 1];
-		shard_plan_free(&plan);
-	}
+	if (o.n_shards && (rc = plan_shard(&o, m, &info, prompts_sha, &line_start, &line_end)))
+		goto done;
 	long skip = 0;
 	if (dry_run) {
 		/* no file */
