@@ -169,6 +169,35 @@ void gguf_close(gguf_file *f)
 	free(f);
 }
 
+static int str_cmp(const void *a, const void *b)
+{
+	const gguf_str *x = *(const gguf_str *const *)a, *y = *(const gguf_str *const *)b;
+	if (x->len != y->len)
+		return x->len < y->len ? -1 : 1;
+	return memcmp(x->ptr, y->ptr, x->len);
+}
+
+/* *dup = a metadata key (tensors 0) or tensor name (tensors 1) that occurs
+ * twice, or NULL; sorting, so that a file of many entries stays fast */
+static int first_dup(const gguf_file *f, int tensors, const gguf_str **dup)
+{
+	uint64_t n = tensors ? f->n_tensors : f->n_kv;
+	*dup = NULL;
+	if (n < 2)
+		return 0;
+	const gguf_str **v = malloc(n * sizeof *v);
+	if (!v)
+		return FP_ERR_NOMEM;
+	for (uint64_t i = 0; i < n; i++)
+		v[i] = tensors ? &f->tensors[i].name : &f->kv[i].key;
+	qsort(v, n, sizeof *v, str_cmp);
+	for (uint64_t i = 1; i < n && !*dup; i++)
+		if (!str_cmp(&v[i - 1], &v[i]))
+			*dup = v[i];
+	free(v);
+	return 0;
+}
+
 static int parse(gguf_file *f, fp_error *err)
 {
 	cursor c = {f->map, f->map + f->size, f->map, f->path, err};
@@ -188,7 +217,7 @@ static int parse(gguf_file *f, fp_error *err)
 		return fp_error_set(err, FP_ERR_FORMAT,
 			"'%s': header claims %" PRIu64 " metadata entries but the file has only %zu bytes left",
 			f->path, f->n_kv, remaining(&c));
-	if (f->n_tensors > remaining(&c) / 24)
+	if (f->n_tensors > remaining(&c) / 24 || f->n_kv * 12 + f->n_tensors * 24 > remaining(&c))
 		return fp_error_set(err, FP_ERR_FORMAT,
 			"'%s': header claims %" PRIu64 " tensors but the file has only %zu bytes left",
 			f->path, f->n_tensors, remaining(&c));
@@ -217,6 +246,12 @@ static int parse(gguf_file *f, fp_error *err)
 			f->alignment = a;
 		}
 	}
+	const gguf_str *dup_key;
+	if (first_dup(f, 0, &dup_key))
+		return fp_error_set(err, FP_ERR_NOMEM, "'%s': out of memory", f->path);
+	if (dup_key) /* llama.cpp refuses these too: which value would count? */
+		return fp_error_set(err, FP_ERR_FORMAT, "'%s': duplicate metadata key '%.*s'", f->path,
+			(int)(dup_key->len < 200 ? dup_key->len : 200), dup_key->ptr);
 
 	for (uint64_t i = 0; i < f->n_tensors; i++) {
 		gguf_tensor *t = &f->tensors[i];
@@ -260,12 +295,13 @@ static int parse(gguf_file *f, fp_error *err)
 		if (t->n_elem / be > UINT64_MAX / bb)
 			return fp_error_set(err, FP_ERR_FORMAT, "'%s': tensor '%.*s' is too large",
 				f->path, nl, t->name.ptr);
-		for (uint64_t j = 0; j < i; j++)
-			if (f->tensors[j].name.len == t->name.len &&
-			    !memcmp(f->tensors[j].name.ptr, t->name.ptr, t->name.len))
-				return fp_error_set(err, FP_ERR_FORMAT, "'%s': duplicate tensor name '%.*s'",
-					f->path, nl, t->name.ptr);
 	}
+	const gguf_str *dup;
+	if (first_dup(f, 1, &dup))
+		return fp_error_set(err, FP_ERR_NOMEM, "'%s': out of memory", f->path);
+	if (dup)
+		return fp_error_set(err, FP_ERR_FORMAT, "'%s': duplicate tensor name '%.*s'", f->path, (int)dup->len,
+			dup->ptr);
 
 	size_t here = (size_t)(c.p - c.base);
 	size_t data = (here + f->alignment - 1) / f->alignment * f->alignment;
