@@ -1,6 +1,7 @@
 /* h5in.c - reading the recordings h5out.c writes (the format in h5out.h). */
 #include "h5out.h"
 #include "h5util.h"
+#include "../model/model.h"
 
 #include <hdf5.h>
 #include <stdio.h>
@@ -13,7 +14,52 @@ struct h5rec_in {
 	hid_t f;
 	char path[1024];
 	h5rec_meta meta;
+	long long d_vocab; /* root attribute, 0 if absent */
 };
+
+static int read_slab(h5rec_in *r, const char *path, hid_t memtype, long row0, long n, void *out, int *width,
+		     long *rows, fp_error *err);
+
+/* Every prompt's rows [row_start, +n_rows) inside /rows/position and its
+ * tokens [token_start, +n_tokens) inside /tokens/id, so that readers can
+ * index with them; the tables hold at least n_prompts entries (checked
+ * before allocating).  Sets meta.n_rows. */
+static int check_tables(h5rec_in *r, fp_error *err)
+{
+	static const char *const T[4] = {"prompts/row_start", "prompts/n_rows", "prompts/token_start", "prompts/n_tokens"};
+	static const char *const D[2] = {"rows/position", "tokens/id"};
+	long P = r->meta.n_prompts, len[4], total[2];
+	int w, rc = 0;
+	for (int i = 0; i < 4 && !rc; i++) {
+		if ((rc = read_slab(r, T[i], H5T_NATIVE_LONG, 0, 0, NULL, &w, &len[i], err)))
+			break;
+		if (w != 1)
+			rc = fp_error_set(err, FP_ERR_FORMAT, "'%s': /%s is not 1-D", r->path, T[i]);
+		else if (len[i] < P)
+			rc = fp_error_set(err, FP_ERR_FORMAT, "'%s': n_prompts is %ld, but /%s has %ld entries", r->path, P,
+					  T[i], len[i]);
+	}
+	for (int i = 0; i < 2 && !rc; i++)
+		rc = read_slab(r, D[i], H5T_NATIVE_LONG, 0, 0, NULL, NULL, &total[i], err);
+	if (rc)
+		return rc;
+	long *v = malloc((size_t)P * 4 * sizeof *v);
+	if (!v)
+		return fp_error_set(err, FP_ERR_NOMEM, "out of memory");
+	for (int i = 0; i < 4 && !rc; i++)
+		rc = h5rec_longs(r, T[i], v + (size_t)i * P, P, err);
+	for (long p = 0; p < P && !rc; p++)
+		for (int k = 0; k < 2 && !rc; k++) {
+			long start = v[(size_t)2 * k * P + p], n = v[(size_t)(2 * k + 1) * P + p];
+			if (start < 0 || n < 0 || start > total[k] || n > total[k] - start)
+				rc = fp_error_set(err, FP_ERR_FORMAT, "'%s': prompt %ld: /%s %ld and /%s %ld point outside /%s (%ld "
+						  "entries)", r->path, p, T[2 * k], start, T[2 * k + 1], n, D[k], total[k]);
+		}
+	if (!rc)
+		r->meta.n_rows = v[P - 1] + v[(size_t)P + P - 1];
+	free(v);
+	return rc;
+}
 
 int h5rec_open(h5rec_in **out, const char *path, h5rec_meta *meta, fp_error *err)
 {
@@ -49,6 +95,16 @@ int h5rec_open(h5rec_in **out, const char *path, h5rec_meta *meta, fp_error *err
 	NEED("d_mlp", mt->d_mlp);
 	NEED("complete", mt->complete);
 #undef NEED
+	if (mt->n_layers < 1 || mt->n_layers > 4096 || mt->d_model < 1 || mt->d_model > (1 << 20) || mt->d_mlp < 1 ||
+	    mt->d_mlp > (1 << 22) || h5u_attr_read_i64(r->f, "n_layers", &v) || v != mt->n_layers ||
+	    h5u_attr_read_i64(r->f, "d_model", &v) || v != mt->d_model || h5u_attr_read_i64(r->f, "d_mlp", &v) ||
+	    v != mt->d_mlp) {
+		rc = fp_error_set(err, FP_ERR_FORMAT, "'%s': implausible sizes (n_layers %d, d_model %d, d_mlp %d)", path,
+				  mt->n_layers, mt->d_model, mt->d_mlp);
+		goto done;
+	}
+	if (h5u_attr_read_i64(r->f, "d_vocab", &r->d_vocab) || r->d_vocab < 1 || r->d_vocab > (1 << 24))
+		r->d_vocab = 0;
 	h5u_attr_read_str(r->f, "hooks", mt->hooks, sizeof mt->hooks);
 	h5u_attr_read_str(r->f, "positions", mt->positions, sizeof mt->positions);
 	h5u_attr_read_str(r->f, "model_sha256", mt->model_sha256, sizeof mt->model_sha256);
@@ -57,22 +113,8 @@ int h5rec_open(h5rec_in **out, const char *path, h5rec_meta *meta, fp_error *err
 		goto done;
 	}
 	mt->n_rows = 0;
-	if (mt->n_prompts > 0) {
-		long nr;
-		long *all = malloc((size_t)mt->n_prompts * sizeof *all);
-		if (!all) {
-			rc = fp_error_set(err, FP_ERR_NOMEM, "out of memory");
-			goto done;
-		}
-		if (!(rc = h5rec_longs(r, "prompts/row_start", all, mt->n_prompts, err))) {
-			nr = all[mt->n_prompts - 1];
-			if (!(rc = h5rec_longs(r, "prompts/n_rows", all, mt->n_prompts, err)))
-				mt->n_rows = nr + all[mt->n_prompts - 1];
-		}
-		free(all);
-		if (rc)
-			goto done;
-	}
+	if (mt->n_prompts > 0 && (rc = check_tables(r, err)))
+		goto done;
 	if (meta)
 		*meta = *mt;
 done:
@@ -114,9 +156,9 @@ static int read_slab(h5rec_in *r, const char *path, hid_t memtype, long row0, lo
 		*width = (int)dims[1];
 	if (rows)
 		*rows = (long)dims[0];
-	if (row0 < 0 || n < 0 || (hsize_t)(row0 + n) > dims[0]) {
-		rc = fp_error_set(err, FP_ERR_FORMAT, "'%s': /%s has %llu rows, fewer than its tables say (%ld)", r->path,
-				  path, (unsigned long long)dims[0], row0 + n);
+	if (row0 < 0 || n < 0 || (hsize_t)row0 > dims[0] || (hsize_t)n > dims[0] - (hsize_t)row0) {
+		rc = fp_error_set(err, FP_ERR_FORMAT, "'%s': /%s has %llu rows, fewer than its tables say (%ld from %ld)",
+				  r->path, path, (unsigned long long)dims[0], n, row0);
 		goto done;
 	}
 	if (n == 0 || !out)
@@ -145,7 +187,24 @@ int h5rec_read(h5rec_in *r, const char *hook, long row0, long n, float *out, int
 		return fp_error_set(err, FP_ERR_INVALID,
 				    "'%s' does not hold %s; record it with: factprobe record --hooks %s ...", r->path,
 				    hook, hook);
-	return read_slab(r, p, H5T_NATIVE_FLOAT, row0, n, out, width, NULL, err);
+	/* the width the hook has on the recorded model: callers size their rows
+	 * by it, so a dataset of another width is an error, not a read past
+	 * their buffer (attn.hook_z is n_heads x d_head = d_model on the
+	 * architectures factprobe records) */
+	int kind, layer, w = 0, want = r->meta.d_model;
+	if (fp_hook_parse(hook, &kind, &layer) == 0) {
+		if (kind == FP_HOOK_MLP_PRE || kind == FP_HOOK_MLP_POST || kind == FP_HOOK_MLP_PRE_LINEAR)
+			want = r->meta.d_mlp;
+		else if (kind == FP_HOOK_LOGITS)
+			want = (int)r->d_vocab;
+	}
+	int rc = read_slab(r, p, H5T_NATIVE_FLOAT, 0, 0, NULL, &w, NULL, err);
+	if (!rc && w != want)
+		rc = fp_error_set(err, FP_ERR_FORMAT, "'%s': /%s is %d wide, but the recording's sizes say %d", r->path, p, w,
+				  want);
+	if (width)
+		*width = w;
+	return rc ? rc : read_slab(r, p, H5T_NATIVE_FLOAT, row0, n, out, width, NULL, err);
 }
 
 int h5rec_strings(h5rec_in *r, const char *field, char ***out, fp_error *err)
@@ -158,7 +217,11 @@ int h5rec_strings(h5rec_in *r, const char *field, char ***out, fp_error *err)
 	H5Tset_size(t, H5T_VARIABLE);
 	H5Tset_cset(t, H5T_CSET_UTF8);
 	char **v = calloc((size_t)(n ? n : 1), sizeof *v);
-	int rc = v ? read_slab(r, p, t, 0, n, v, NULL, NULL, err) : fp_error_set(err, FP_ERR_NOMEM, "out of memory");
+	int w = 0, rc = v ? read_slab(r, p, t, 0, 0, NULL, &w, NULL, err) : fp_error_set(err, FP_ERR_NOMEM, "out of memory");
+	if (!rc && w != 1)
+		rc = fp_error_set(err, FP_ERR_FORMAT, "'%s': /%s is not 1-D", r->path, p);
+	if (!rc)
+		rc = read_slab(r, p, t, 0, n, v, NULL, NULL, err);
 	H5Tclose(t);
 	for (long i = 0; !rc && i < n; i++) { /* own copies, freed with free() */
 		char *c = strdup(v[i] ? v[i] : "");
@@ -236,7 +299,7 @@ int h5rec_recorded_get(h5rec_in *r, long i, h5rec_recorded *p, fp_error *err)
 	}
 	p->text = strdup(texts[i]);
 	/* subject_span is [P, 2]: read it as 2P longs */
-	if (h5rec_longs_at_2d(r, i, span) == 0)
+	if (h5rec_longs_at_2d(r, i, span) == 0 && span[0] >= 0 && span[0] <= span[1] && span[1] <= nt)
 		p->s0 = (int)span[0], p->s1 = (int)span[1];
 done:
 	if (texts)
