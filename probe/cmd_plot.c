@@ -313,6 +313,10 @@ static int k_trace(plot_args *a, hid_t f, FILE *t, vars *v, fp_error *err)
 			rc = err->msg[0] ? -1 : cli_error("plot", "'%s': %s is not a 2-D grid", a->input, name);
 			goto done;
 		}
+		if (np && (dataset ? rows != d[0] || L != d[1] : L != d[0] || rows != d[1])) {
+			rc = cli_error("plot", "'%s': the trace grids differ in shape", a->input);
+			goto done;
+		}
 		if (dataset) /* [6 categories, layers] */
 			rows = d[0], L = d[1];
 		else /* [layers, tokens] */
@@ -625,14 +629,14 @@ static int k_angles(plot_args *a, hid_t f, FILE *t, vars *v, fp_error *err)
 		return 1;
 	snprintf(grp, sizeof grp, "%s", a->set ? a->set : "optimized");
 	double *c = NULL, *pw = NULL, *nn = NULL, *meta = NULL;
-	size_t d[3], dm[3];
+	size_t d[3], dm[3], dc[3], dn[3];
 	int r, rc = 0;
 	snprintf(name, sizeof name, "%s/bin_center", grp);
 	if (!h5u_has(f, name)) {
 		rc = cli_error("plot", "'%s' has no vector set '%s' (optimized, mlp_out or unembed)", a->input, grp);
 		goto done;
 	}
-	if (h5u_read_f64(f, a->input, name, &c, &r, d, err)) {
+	if (h5u_read_f64(f, a->input, name, &c, &r, dc, err)) {
 		rc = -1;
 		goto done;
 	}
@@ -642,8 +646,13 @@ static int k_angles(plot_args *a, hid_t f, FILE *t, vars *v, fp_error *err)
 		goto done;
 	}
 	snprintf(name, sizeof name, "%s/nearest_density", grp);
-	if (h5u_read_f64(f, a->input, name, &nn, &r, d, err)) {
+	if (h5u_read_f64(f, a->input, name, &nn, &r, dn, err)) {
 		rc = -1;
+		goto done;
+	}
+	if (dc[0] != d[0] || dn[0] != d[0]) {
+		rc = cli_error("plot", "'%s': %s/bin_center, pairwise_density and nearest_density differ in length", a->input,
+			       grp);
 		goto done;
 	}
 	snprintf(name, sizeof name, "%s/summary", grp); /* n, dim, worst, welch, then the fourth-moment bound ... */
