@@ -40,7 +40,7 @@ GEMMA_FILE := $(MODEL_DIR)/gemma-3-270m-q4_k_m.gguf
 # the backward pass and the gradient attributions
 TEST_BINS += $(BUILD)/tests/test_grad $(BUILD)/tests/test_attrib
 
-.PHONY: all deps model install uninstall test test-fast test-build asan bench demo docs-figures check-long oracle clean
+.PHONY: all deps model install uninstall test test-fast test-build test-bins asan fuzz valgrind bench demo docs-figures check-long oracle clean
 .SECONDARY:
 
 # the MPI binary (build/factprobe-mpi) is built when mpicc is installed
@@ -51,7 +51,7 @@ MPI_BIN  := $(if $(HAVE_MPI),$(BUILD)/factprobe-mpi)
 
 all: $(BUILD)/factprobe $(MPI_BIN)
 
-$(BUILD)/%.o: %.c $(wildcard model/*.h probe/*.h tests/*.h)
+$(BUILD)/%.o: %.c $(wildcard model/*.h probe/*.h tests/*.h tests/fuzz/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
@@ -164,6 +164,53 @@ $(BUILD)/tests/test_results: $(BUILD)/tests/test_results.o $(BUILD)/probe/result
 $(BUILD)/tests/test_stats: $(BUILD)/tests/test_stats.o $(BUILD)/probe/stats.o
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+
+# The fuzz harnesses (tests/fuzz/fuzz_NAME.c), each linked two ways: with
+# tests/fuzz/replay.c, a plain main() that runs it over its committed corpus
+# tests/fuzz/NAME/ (make test, any compiler), and with libFuzzer (make fuzz,
+# clang).  fuzz_hooks.c includes probe/cmd_record.c for its static parser.
+FUZZ_NAMES   := gguf tokenizer prompts dirspec hooks
+FUZZ_SECONDS ?= 60
+FUZZ_LIB_OBJ := $(filter-out $(BUILD)/probe/main.o $(BUILD)/probe/cmd_record.o,$(PROBE_OBJ)) \
+                $(BUILD)/tests/fuzz/fuzz_util.o $(BUILD)/tests/gguf_writer.o $(BUILD)/tests/tiny.o $(BUILD)/libfpmodel.a
+REPLAY_BINS  := $(FUZZ_NAMES:%=$(BUILD)/fuzz/replay-%)
+FUZZ_CFLAGS  := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+$(BUILD)/tests/fuzz/fuzz_hooks.o: probe/cmd_record.c
+
+# writes the GGUF seeds: build/fuzz/make-seeds tests/fuzz/gguf
+$(BUILD)/fuzz/make-seeds: $(BUILD)/tests/fuzz/make_seeds.o $(BUILD)/tests/gguf_writer.o $(BUILD)/tests/tiny.o \
+		$(BUILD)/libfpmodel.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/fuzz/replay-%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/replay.o $(FUZZ_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/fuzz/fuzz-%: $(BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+# every harness for FUZZ_SECONDS (libFuzzer, ASan + UBSan), from its seeds in
+# tests/fuzz/NAME/ and the inputs found by earlier runs (build-fuzz/corpus/);
+# a crash leaves its input in build-fuzz/ and fails the target
+fuzz:
+	@scripts/setup-deps.sh --fuzz
+	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang CFLAGS="$(FUZZ_CFLAGS)" \
+		$(FUZZ_NAMES:%=build-fuzz/fuzz/fuzz-%)
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh build-fuzz $(FUZZ_NAMES)
+
+# valgrind memcheck over the C unit tests (0 errors, 0 bytes definitely lost):
+# a build without AVX-512 (valgrind lacks it), OpenBLAS's AVX2 kernels
+valgrind: deps
+	@scripts/setup-deps.sh --valgrind
+	@$(MAKE) --no-print-directory model
+	@$(MAKE) --no-print-directory BUILD=build-valgrind CFLAGS="-O1 -g -march=x86-64-v3" test-bins
+	@BUILD=build-valgrind FACTPROBE_TEST_MODEL=$(MODEL_FILE) scripts/valgrind.sh
+
+test-bins: $(TEST_BINS)
+
 # Debian packages (apt-get when root, else a message naming them)
 deps:
 	@scripts/setup-deps.sh
@@ -188,7 +235,7 @@ test: deps
 test-fast: test-build
 	@BUILD=$(BUILD) tests/run.sh --fast
 
-test-build: $(BUILD)/factprobe $(MPI_BIN) $(TEST_BINS)
+test-build: $(BUILD)/factprobe $(MPI_BIN) $(TEST_BINS) $(REPLAY_BINS)
 
 # AddressSanitizer + UndefinedBehaviorSanitizer build of everything, then the suite
 asan: deps
@@ -228,4 +275,4 @@ oracle: $(BUILD)/tests/make_tiny
 	@scripts/make-oracle.sh $(BUILD)
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz build-clang build-valgrind

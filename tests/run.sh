@@ -42,6 +42,21 @@ for t in $C_TESTS; do
 	echo "   $line"
 done
 
+# --- the fuzz harnesses over their committed corpora (seeds and every
+# input that once broke a parser); `make fuzz` runs them under libFuzzer --
+echo "== fuzz corpora"
+for n in gguf tokenizer prompts dirspec hooks; do
+	out=$(FACTPROBE_TEST_MODEL="$MODEL" "$BUILD/fuzz/replay-$n" "tests/fuzz/$n" 2>&1)
+	rc=$?
+	line=$(echo "$out" | tail -1)
+	if [ "$rc" -eq 0 ] && echo "$line" | grep -Eq "^replay-$n: [1-9][0-9]* inputs, 0 crashes\$"; then
+		ok "fuzz corpus tests/fuzz/$n: $line"
+	else
+		bad "fuzz corpus tests/fuzz/$n: exit $rc"
+		echo "$out" | tail -20
+	fi
+done
+
 if [ "${1:-}" = --fast ]; then
 	echo
 	echo "$PASS passed, $FAIL failed (the C tests that need no model; 'make test' runs everything)"
@@ -50,7 +65,7 @@ if [ "${1:-}" = --fast ]; then
 fi
 
 # --- recording to HDF5, and the query commands ---------------------------------
-for t in test_record test_shard test_query test_plot test_install test_arch_cli test_weights test_grad_cli; do
+for t in test_record test_shard test_query test_plot test_install test_arch_cli test_weights test_grad_cli test_bad; do
 	echo "== $t"
 	out=$(BUILD="$BUILD" FACTPROBE_TEST_MODEL="$MODEL" tests/$t.sh 2>&1)
 	echo "$out" | grep -v '^ok ' | grep -v ': [0-9]* passed, [0-9]* failed$'
