@@ -8,7 +8,7 @@
  * FUZZ_VERBOSE=1 prints each spec with its outcome. */
 #include "fuzz.h"
 #include "../tiny.h"
-#include "../../probe/analysis.h"
+#include "../../probe/directions.h"
 
 #include <fcntl.h>
 #include <hdf5.h>
