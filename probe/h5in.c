@@ -189,17 +189,20 @@ int h5rec_read(h5rec_in *r, const char *hook, long row0, long n, float *out, int
 				    hook, hook);
 	/* the width the hook has on the recorded model: callers size their rows
 	 * by it, so a dataset of another width is an error, not a read past
-	 * their buffer (attn.hook_z is n_heads x d_head = d_model on the
-	 * architectures factprobe records) */
+	 * their buffer.  attn.hook_z is n_heads x d_head, which the recording
+	 * does not say: its reader (dot) checks the width against the model
+	 * with a shape query (n = 0) first. */
 	int kind, layer, w = 0, want = r->meta.d_model;
 	if (fp_hook_parse(hook, &kind, &layer) == 0) {
 		if (kind == FP_HOOK_MLP_PRE || kind == FP_HOOK_MLP_POST || kind == FP_HOOK_MLP_PRE_LINEAR)
 			want = r->meta.d_mlp;
 		else if (kind == FP_HOOK_LOGITS)
 			want = (int)r->d_vocab;
+		else if (kind == FP_HOOK_ATTN_Z)
+			want = -1;
 	}
 	int rc = read_slab(r, p, H5T_NATIVE_FLOAT, 0, 0, NULL, &w, NULL, err);
-	if (!rc && w != want)
+	if (!rc && want >= 0 && w != want)
 		rc = fp_error_set(err, FP_ERR_FORMAT, "'%s': /%s is %d wide, but the recording's sizes say %d", r->path, p, w,
 				  want);
 	if (width)

@@ -62,6 +62,17 @@ int pj_recording(h5rec_in *rec, const h5rec_meta *mt, int kind, const an_dir *di
 	for (int l = l0; !rc && l < l1; l++) {
 		char hn[96];
 		fp_hook_name(kind, l, hn, sizeof hn);
+		/* the shape first: rows of another width than the direction's would
+		 * be read past cap (attn.hook_z's width is not in the recording's
+		 * sizes, so h5rec_read cannot tell) */
+		int w0 = 0;
+		if ((rc = h5rec_read(rec, hn, 0, 0, NULL, &w0, err)))
+			break;
+		if (w0 != W) {
+			rc = fp_error_set(err, FP_ERR_FORMAT, "/acts/%s is %d wide, but the direction has %d dimensions", hn, w0,
+					  W);
+			break;
+		}
 		for (long r0 = 0; !rc && r0 < mt->n_rows; r0 += chunk) {
 			long cnt = mt->n_rows - r0 < chunk ? mt->n_rows - r0 : chunk;
 			int w;
@@ -73,8 +84,6 @@ int pj_recording(h5rec_in *rec, const h5rec_meta *mt, int kind, const an_dir *di
 				st_acc_add(&A[l - l0].dot, d), st_acc_add(&A[l - l0].cos, cs);
 			}
 		}
-		if (!rc && mt->n_rows == 0) /* an empty recording: still check the hook is there */
-			rc = h5rec_read(rec, hn, 0, 0, NULL, &(int){0}, err);
 	}
 	free(cap);
 	return rc;
