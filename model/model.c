@@ -23,7 +23,8 @@ struct fp_work {
 	float *q;         /* [T, H*E] */
 	float *k, *v;     /* [T, K*E] */
 	float *z;         /* [T, H*E] */
-	float *att;       /* [T, T] one head's scores */
+	float *att;       /* [ATT_BLOCK, longest sequence] one head's scores */
+	size_t att_floats; /* what att holds */
 	float *tmp;       /* [T, D] */
 	float *a, *b;     /* [T, F] */
 	float *logits;    /* [logits_rows, V] */
@@ -650,13 +651,14 @@ static int work_reserve(fp_model *m, int T, int logit_rows)
 	       KE = (size_t)(c->n_kv_heads * c->d_head), t = (size_t)T;
 	if (T > w->cap) {
 		float *p[11];
-		size_t sz[11] = {t * D, t * D, t * QE, t * KE, t * KE, t * QE, ATT_BLOCK * (t + (size_t)c->n_ctx), t * D, t * F, t * F, t};
+		size_t sz[11] = {t * D, t * D, t * QE, t * KE, t * KE, t * QE, ATT_BLOCK * t, t * D, t * F, t * F, t};
 		for (int i = 0; i < 11; i++)
 			p[i] = malloc(sz[i] * sizeof(float));
 		free(w->x), free(w->xn), free(w->q), free(w->k), free(w->v), free(w->z);
 		free(w->att), free(w->tmp), free(w->a), free(w->b), free(w->pos);
 		w->x = p[0], w->xn = p[1], w->q = p[2], w->k = p[3], w->v = p[4], w->z = p[5];
 		w->att = p[6], w->tmp = p[7], w->a = p[8], w->b = p[9], w->pos = (int *)(void *)p[10];
+		w->att_floats = sz[6];
 		w->cap = T;
 		for (int i = 0; i < 11; i++)
 			if (!p[i]) {
@@ -1066,6 +1068,18 @@ int fp_model_forward(fp_model *m, const int32_t *tokens, int n, const fp_forward
 	if (work_reserve(m, n, rows) || (c->rope_dim > 0 && rope_reserve(m, longest)))
 		return fp_error_set(err, FP_ERR_NOMEM, "out of memory for a forward pass of %d tokens", n);
 	struct fp_work *w = m->work;
+	/* the scores of ATT_BLOCK query rows against every key they can see:
+	 * sized by the longest sequence of this pass (prefix included), not by
+	 * the context length a file declares */
+	if ((size_t)ATT_BLOCK * (size_t)longest > w->att_floats) {
+		free(w->att);
+		w->att = malloc((size_t)ATT_BLOCK * (size_t)longest * sizeof(float));
+		w->att_floats = w->att ? (size_t)ATT_BLOCK * (size_t)longest : 0;
+		if (!w->att) {
+			w->cap = 0; /* work_reserve allocates everything again */
+			return fp_error_set(err, FP_ERR_NOMEM, "out of memory for a forward pass of %d tokens", n);
+		}
+	}
 	size_t need = deq_need(m, n), need_logits = deq_need(m, rows);
 	need = need_logits > need ? need_logits : need;
 	if (need > w->deq_floats) {
