@@ -168,15 +168,13 @@ $(BUILD)/tests/test_stats: $(BUILD)/tests/test_stats.o $(BUILD)/probe/stats.o
 # The fuzz harnesses (tests/fuzz/fuzz_NAME.c), each linked two ways: with
 # tests/fuzz/replay.c, a plain main() that runs it over its committed corpus
 # tests/fuzz/NAME/ (make test, any compiler), and with libFuzzer (make fuzz,
-# clang).  fuzz_hooks.c includes probe/cmd_record.c for its static parser.
+# clang).
 FUZZ_NAMES   := gguf tokenizer prompts dirspec hooks
 FUZZ_SECONDS ?= 60
-FUZZ_LIB_OBJ := $(filter-out $(BUILD)/probe/main.o $(BUILD)/probe/cmd_record.o,$(PROBE_OBJ)) \
+FUZZ_LIB_OBJ := $(filter-out $(BUILD)/probe/main.o,$(PROBE_OBJ)) \
                 $(BUILD)/tests/fuzz/fuzz_util.o $(BUILD)/tests/gguf_writer.o $(BUILD)/tests/tiny.o $(BUILD)/libfpmodel.a
 REPLAY_BINS  := $(FUZZ_NAMES:%=$(BUILD)/fuzz/replay-%)
 FUZZ_CFLAGS  := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-
-$(BUILD)/tests/fuzz/fuzz_hooks.o: probe/cmd_record.c
 
 # writes the GGUF seeds: build/fuzz/make-seeds tests/fuzz/gguf
 $(BUILD)/fuzz/make-seeds: $(BUILD)/tests/fuzz/make_seeds.o $(BUILD)/tests/gguf_writer.o $(BUILD)/tests/tiny.o \

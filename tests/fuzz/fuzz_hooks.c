@@ -1,14 +1,16 @@
 /* fuzz_hooks.c - the small parsers of the command line, on arbitrary
  * strings against a tiny llama and a tiny gpt2 model: hook names
  * (fp_hook_parse), per-layer hook patterns (ps_hook_pattern, with and
- * without the model), layer ranges (record --layers, parse_layers), token
+ * without the model), layer ranges (record --layers: ps_layers) and hook
+ * globs against a model's hooks (record --hooks: ps_hook_select), token
  * positions (--at: ps_at, ps_at_position), neuron refs and lists
  * (ps_neuron, ps_neuron_list) and integer options (cli_parse_int).  Byte 0
- * picks the parser and the model.  parse_layers is still a static function of
- * probe/cmd_record.c, so this file includes that file whole. */
+ * picks the parser and the model. */
 #include "fuzz.h"
 #include "../tiny.h"
-#include "../../probe/cmd_record.c"
+#include "../../probe/cli.h"
+#include "../../probe/h5out.h"
+#include "../../probe/parse.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,11 +82,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 2: {
 		int n = 1 + (int)(extra % 8);
 		char *sel = malloc((size_t)n);
-		if (parse_layers(s, n, sel) == 0)
+		if (ps_layers(s, n, sel, &err) == 0)
 			for (int i = 0; i < n; i++)
 				if (sel[i] != 0 && sel[i] != 1)
 					abort();
 		free(sel);
+		/* the same text as hook globs, at the model's blocks 0 and 2 */
+		char lsel[3] = {1, 0, 1};
+		h5rec_hook hooks[64];
+		int nh = -1;
+		if (ps_hook_select(m, s, extra & 1 ? lsel : NULL, hooks, 64, &nh, &err) == 0) {
+			if (nh < 0 || nh > 64)
+				abort();
+			for (int i = 0; i < nh; i++)
+				if (hooks[i].width != fp_hook_width(m, hooks[i].kind) || hooks[i].layer < -1 || hooks[i].layer >= L ||
+				    (hooks[i].layer >= 0 && (extra & 1) && !lsel[hooks[i].layer]))
+					abort();
+		}
 		break;
 	}
 	case 3:
