@@ -12,7 +12,7 @@ clean=0
 dirty=0
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-for t in test_stats test_parse test_quant test_gguf test_tokenizer test_forward test_oracle test_analysis test_prompts; do
+for t in test_stats test_parse test_quant test_gguf test_tokenizer test_forward test_oracle test_analysis test_prompts test_grad; do
 	t0=$(date +%s)
 	out=$(FACTPROBE_TEST_MODEL="$MODEL" valgrind --tool=memcheck --leak-check=full --show-leak-kinds=definite \
 		--errors-for-leak-kinds=definite --error-exitcode=99 --log-file="$log" \
