@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# scripts/valgrind.sh - valgrind memcheck over the C unit tests in
-# $BUILD/tests (the same arguments as tests/run.sh gives them).  Each must
+# scripts/valgrind.sh - valgrind memcheck over the C unit tests (every
+# tests/test_*.c) in $BUILD/tests (the same arguments as tests/run.sh gives them).  Each must
 # pass its own checks and show 0 memcheck errors and 0 bytes definitely
 # lost; prints one line per test and a closing "N clean, M not".
 # Env: BUILD, FACTPROBE_TEST_MODEL.
@@ -12,7 +12,8 @@ clean=0
 dirty=0
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-for t in test_stats test_parse test_quant test_gguf test_tokenizer test_forward test_oracle test_analysis test_prompts test_grad; do
+for src in tests/test_*.c; do # every C test program
+	t=$(basename "$src" .c)
 	t0=$(date +%s)
 	out=$(FACTPROBE_TEST_MODEL="$MODEL" valgrind --tool=memcheck --leak-check=full --show-leak-kinds=definite \
 		--errors-for-leak-kinds=definite --error-exitcode=99 --log-file="$log" \
