@@ -3,7 +3,7 @@
 # tests/test_*.c) in $BUILD/tests (the same arguments as tests/run.sh gives them).  Each must
 # pass its own checks and show 0 memcheck errors and 0 bytes definitely
 # lost; prints one line per test and a closing "N clean, M not".
-# Env: BUILD, FACTPROBE_TEST_MODEL.
+# Usage: scripts/valgrind.sh [TEST...].  Env: BUILD, FACTPROBE_TEST_MODEL.
 set -u
 BUILD=${BUILD:-build-valgrind}
 MODEL=${FACTPROBE_TEST_MODEL:-}
@@ -12,8 +12,9 @@ clean=0
 dirty=0
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-for src in tests/test_*.c; do # every C test program
-	t=$(basename "$src" .c)
+# the tests named as arguments, else every C test program
+tests=${*:-$(for src in tests/test_*.c; do basename "$src" .c; done)}
+for t in $tests; do
 	t0=$(date +%s)
 	out=$(FACTPROBE_TEST_MODEL="$MODEL" valgrind --tool=memcheck --leak-check=full --show-leak-kinds=definite \
 		--errors-for-leak-kinds=definite --error-exitcode=99 --log-file="$log" \
