@@ -197,14 +197,14 @@ typedef struct gw {
 	void *block;
 } gw;
 
-static int gw_alloc(gw *g, const fp_model *m, int T)
+static int gw_alloc(gw *g, const fp_model *m, int T, int n_seq, const int *seq)
 {
 	const fp_config *c = &m->cfg;
-	size_t t = (size_t)T, D = c->d_model, F = c->d_mlp, QE = (size_t)c->n_heads * c->d_head,
+	size_t t = (size_t)T, ns = (size_t)n_seq, D = c->d_model, F = c->d_mlp, QE = (size_t)c->n_heads * c->d_head,
 	       KE = (size_t)c->n_kv_heads * c->d_head, V = c->n_vocab, scr = 0, wide = D > F ? D : F;
 	const fp_mat *ms[2] = {&m->unembed, &m->tok_embd};
 	for (int i = 0; i < 2; i++) {
-		size_t s = fp_mat_tile_floats(ms[i], 1);
+		size_t s = fp_mat_tile_floats(ms[i], n_seq);
 		scr = s > scr ? s : scr;
 	}
 	for (int l = 0; l < c->n_layers; l++) {
@@ -217,9 +217,9 @@ static int gw_alloc(gw *g, const fp_model *m, int T)
 			}
 	}
 	wide = wide > QE ? wide : QE;
-	wide = wide > V ? wide : V;
+	size_t emit = t * wide > ns * V ? t * wide : ns * V;
 	size_t sz[] = {t * D, t * D, t * D, t * D, t * QE, t * QE, t * KE, t * KE, t * QE, t * KE, t * QE, t * KE, t * KE,
-		       t * F, t * F, t * F, t * t, t * t, t * t, V, V, scr + 1, t * wide};
+		       t * F, t * F, t * F, t * t, t * t, t * t, ns * V, ns * V, scr + 1, emit};
 	size_t nb = sizeof sz / sizeof sz[0], total = 0;
 	for (size_t i = 0; i < nb; i++)
 		total += sz[i];
@@ -233,8 +233,9 @@ static int gw_alloc(gw *g, const fp_model *m, int T)
 	for (size_t i = 0; i < nb; i++)
 		*dst[i] = p, p += sz[i];
 	g->pos = (int *)(void *)p;
-	for (int i = 0; i < T; i++)
-		g->pos[i] = i;
+	for (int s = 0, i = 0; s < n_seq; s++)
+		for (int j = 0; j < seq[s]; j++)
+			g->pos[i++] = j;
 	return 0;
 }
 
@@ -243,6 +244,8 @@ typedef struct sweep {
 	gw *g;
 	const fp_backward_opts *o;
 	fp_error *err;
+	int n_seq;
+	const int *seq;
 } sweep;
 
 /* hands the caller the gradient of a hook (a copy: the caller may not
@@ -259,11 +262,41 @@ static int emit(sweep *s, int kind, int layer, float *grad, int n_pos, int first
 		if (o->grad(o->grad_user, &ev))
 			return fp_error_set(s->err, FP_ERR_ABORTED, "backward pass stopped by the callback on '%s'", name);
 	}
-	if (o && (o->cut_mask & FP_HOOK_BIT(kind)))
+	if (o && (o->cut_mask & FP_HOOK_BIT(kind)) && first_pos >= 0)
 		for (int t = 0; t < n_pos; t++)
 			if (!o->cut_pos || o->cut_pos[first_pos + t])
 				memset(grad + (size_t)t * width, 0, (size_t)width * sizeof(float));
 	return 0;
+}
+
+/* one head of one sequence of Ts rows, backwards: the pattern recomputed
+ * from q and k, then dq (overwritten), dk and dv (added to) from dz */
+static void attn_head_back(gw *g, const float *qh, const float *kg, const float *vg, const float *dzh, float *gq,
+			   float *gk, float *gv, int T, int E, int QE, int KE, int swa, float scale, float cap)
+{
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, E, scale, qh, QE, kg, KE, 0.0f, g->P, T);
+	for (int i = 0; i < T; i++) {
+		int seen = i + 1, lo = swa && seen > swa ? seen - swa : 0;
+		float *r = g->P + (size_t)i * T, *cr = g->C + (size_t)i * T;
+		for (int j = lo; j < seen; j++) { /* the soft-cap's slope */
+			float th = cap > 0 ? tanhf(r[j] / cap) : 0.0f;
+			cr[j] = 1.0f - th * th;
+		}
+		fp_attn_row(r, lo, seen, T, cap);
+	}
+	/* dP = dZ_h V^T; dS = P (dP - rowsum(P dP)) (times the soft-cap's slope) */
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, E, 1.0f, dzh, QE, vg, KE, 0.0f, g->dP, T);
+	for (int i = 0; i < T; i++) {
+		float *pr = g->P + (size_t)i * T, *dr = g->dP + (size_t)i * T, *cr = g->C + (size_t)i * T;
+		double dot = 0;
+		for (int j = 0; j <= i; j++)
+			dot += (double)pr[j] * dr[j];
+		for (int j = 0; j < T; j++)
+			dr[j] = j <= i && pr[j] != 0.0f ? (float)(pr[j] * (dr[j] - dot)) * cr[j] : 0.0f;
+	}
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, E, T, scale, g->dP, T, kg, KE, 0.0f, gq, QE);
+	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, E, T, scale, g->dP, T, qh, QE, 1.0f, gk, KE);
+	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, E, T, 1.0f, g->P, T, dzh, QE, 1.0f, gv, KE);
 }
 
 /* attention of layer l, backwards: g->gz (d z) -> adds d resid_pre into g->gx
@@ -277,7 +310,6 @@ static void attn_back(sweep *s, int l)
 	int T = s->b->n, D = c->d_model, E = c->d_head, H = c->n_heads, K = c->n_kv_heads, QE = H * E, KE = K * E;
 	int group = H / K, swa = fp_config_layer_swa(c, l) ? c->n_swa : 0, rms = !c->layer_norm;
 	float scale = c->attn_scale, cap = c->attn_softcap;
-	size_t TT = (size_t)T * T;
 	/* the forward's queries, keys and values, recomputed */
 	fp_norm_rows(g->gt, s->b->resid_pre[l], y->ln1_w, y->ln1_b, T, D, c->norm_eps, rms);
 	const fp_mat *W[3] = {&y->wq, &y->wk, &y->wv};
@@ -303,38 +335,16 @@ static void attn_back(sweep *s, int l)
 	}
 	memset(g->gk, 0, (size_t)T * KE * sizeof(float));
 	memset(g->gv, 0, (size_t)T * KE * sizeof(float));
-	for (int h = 0; h < H; h++) {
-		int kv = h / group;
-		const float *qh = g->q + h * E, *kg = g->k + kv * E, *vg = g->v + kv * E;
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, E, scale, qh, QE, kg, KE, 0.0f, g->P, T);
-		for (int i = 0; i < T; i++) {
-			int seen = i + 1, lo = swa && seen > swa ? seen - swa : 0;
-			float *r = g->P + (size_t)i * T, *cr = g->C + (size_t)i * T;
-			for (int j = lo; j < seen; j++) { /* the soft-cap's slope */
-				float th = cap > 0 ? tanhf(r[j] / cap) : 0.0f;
-				cr[j] = 1.0f - th * th;
-			}
-			fp_attn_row(r, lo, seen, T, cap);
+	for (int sq = 0, a = 0; sq < s->n_seq; a += s->seq[sq++]) {
+		int Ts = s->seq[sq];
+		for (int h = 0; h < H; h++) {
+			int kv = h / group;
+			const float *qh = g->q + (size_t)a * QE + h * E, *kg = g->k + (size_t)a * KE + kv * E,
+				    *vg = g->v + (size_t)a * KE + kv * E, *dzh = g->gz + (size_t)a * QE + h * E;
+			attn_head_back(g, qh, kg, vg, dzh, g->gq + (size_t)a * QE + h * E, g->gk + (size_t)a * KE + kv * E,
+				       g->gv + (size_t)a * KE + kv * E, Ts, E, QE, KE, swa, scale, cap);
 		}
-		const float *dzh = g->gz + h * E;
-		/* dP = dZ_h V^T; dS = P (dP - rowsum(P dP)) (times the soft-cap's slope) */
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, E, 1.0f, dzh, QE, vg, KE, 0.0f, g->dP, T);
-		for (int i = 0; i < T; i++) {
-			float *pr = g->P + (size_t)i * T, *dr = g->dP + (size_t)i * T, *cr = g->C + (size_t)i * T;
-			double dot = 0;
-			for (int j = 0; j <= i; j++)
-				dot += (double)pr[j] * dr[j];
-			for (int j = 0; j < T; j++)
-				dr[j] = j <= i && pr[j] != 0.0f ? (float)(pr[j] * (dr[j] - dot)) * cr[j] : 0.0f;
-		}
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, E, T, scale, g->dP, T, kg, KE, 0.0f, g->gq + h * E,
-			    QE);
-		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, E, T, scale, g->dP, T, qh, QE, 1.0f, g->gk + kv * E,
-			    KE);
-		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, E, T, 1.0f, g->P, T, dzh, QE, 1.0f, g->gv + kv * E,
-			    KE);
 	}
-	(void)TT;
 	if (c->rope_dim > 0) {
 		fp_rope_rows(m, l, g->gq, T, H, g->pos, 1);
 		fp_rope_rows(m, l, g->gk, T, K, g->pos, 1);
@@ -426,45 +436,63 @@ int fp_model_backward(fp_model *m, const int32_t *tokens, int n, const fp_metric
 		      double *value, float *logits_row, fp_error *err)
 {
 	const fp_config *c = &m->cfg;
-	int D = c->d_model, V = c->n_vocab, rc;
+	int D = c->d_model, V = c->n_vocab, rc, one = n;
 	int pos = mt->pos < 0 ? n - 1 : mt->pos;
+	int n_seq = o && o->n_seq > 0 ? o->n_seq : 1;
+	const int *seq = o && o->n_seq > 0 ? o->seq_len : &one;
 	if (n <= 0)
 		return fp_error_set(err, FP_ERR_INVALID, "nothing to run: the prompt has no tokens");
 	if (pos >= n)
 		return fp_error_set(err, FP_ERR_INVALID, "metric position %d is past the prompt's %d tokens", pos, n);
+	if (n_seq > 1 && mt->pos >= 0)
+		return fp_error_set(err, FP_ERR_INVALID, "packed sequences read the metric at their last tokens (pos -1)");
 	if (mt->kind < 0 || mt->kind > FP_METRIC_LOGIT || mt->target < 0 || mt->target >= V ||
 	    (mt->kind == FP_METRIC_LOGIT_DIFF && (mt->other < 0 || mt->other >= V)))
 		return fp_error_set(err, FP_ERR_INVALID, "metric: token id out of the vocabulary (0..%d)", V - 1);
+	long total = 0;
+	for (int i = 0; i < n_seq; i++)
+		total += seq[i] > 0 ? seq[i] : -(long)n - 1;
+	if (total != n) /* the forward pass checks the rest */
+		return fp_error_set(err, FP_ERR_INVALID, "the sequence lengths do not add up to the %d tokens given", n);
 	bw b = {.m = m, .o = o, .n = n};
 	gw g = {0};
-	if (keep_alloc(&b) || gw_alloc(&g, m, n)) {
+	if (keep_alloc(&b) || gw_alloc(&g, m, n, n_seq, seq)) {
 		rc = fp_error_set(err, FP_ERR_NOMEM, "out of memory for a backward pass of %d tokens", n);
 		goto done;
 	}
-	fp_forward_opts fo = {.hook = keep, .user = &b, .hook_mask = KEEP_MASK | (o ? o->hook_mask : 0)};
+	fp_forward_opts fo = {.hook = keep, .user = &b, .hook_mask = KEEP_MASK | (o ? o->hook_mask : 0),
+			      .seq_len = seq, .n_seq = n_seq};
 	if ((rc = fp_model_forward(m, tokens, n, &fo, g.lrow, err)))
 		goto done;
-	/* the metric's logits: the forward's own for the last position, else
+	/* the metric's logits: the forward's own for the last positions, else
 	 * the unembedding of that row of ln_final (the same product) */
 	if (pos != n - 1) {
 		fp_mat_mul_scr(g.lrow, b.ln_final + (size_t)pos * D, &m->unembed, 1, g.scr);
 		fp_model_softcap_logits(m, g.lrow, (size_t)V);
 	}
-	if (value)
-		*value = fp_metric_value(m, mt, g.lrow);
+	for (int i = 0; i < n_seq; i++) {
+		if (value)
+			value[i] = fp_metric_value(m, mt, g.lrow + (size_t)i * V);
+		metric_grad(m, mt, g.lrow + (size_t)i * V, g.dl + (size_t)i * V);
+	}
 	if (logits_row)
-		memcpy(logits_row, g.lrow, (size_t)V * sizeof(float));
-	sweep s = {&b, &g, o, err};
-	metric_grad(m, mt, g.lrow, g.dl);
-	if ((rc = emit(&s, FP_HOOK_LOGITS, -1, g.dl, 1, pos, V)))
+		memcpy(logits_row, g.lrow, (size_t)n_seq * V * sizeof(float));
+	sweep s = {&b, &g, o, err, n_seq, seq};
+	if ((rc = emit(&s, FP_HOOK_LOGITS, -1, g.dl, n_seq, n_seq == 1 ? pos : -1, V)))
 		goto done;
 	if (c->final_softcap > 0)
-		for (int v = 0; v < V; v++) {
+		for (size_t v = 0; v < (size_t)n_seq * V; v++) {
 			float t = g.lrow[v] / c->final_softcap;
 			g.dl[v] *= 1.0f - t * t;
 		}
+	/* d ln_final: each sequence's metric row, the rest zero */
 	memset(g.gxn, 0, (size_t)n * D * sizeof(float));
-	fp_mat_mul_t(g.gxn + (size_t)pos * D, g.dl, &m->unembed, 1, 0.0f, g.scr);
+	fp_mat_mul_t(g.gt, g.dl, &m->unembed, n_seq, 0.0f, g.scr);
+	for (int i = 0, end = 0; i < n_seq; i++) {
+		end += seq[i];
+		int row = n_seq == 1 ? pos : end - 1;
+		memcpy(g.gxn + (size_t)row * D, g.gt + (size_t)i * D, (size_t)D * sizeof(float));
+	}
 	if ((rc = emit(&s, FP_HOOK_LN_FINAL, -1, g.gxn, n, 0, D)))
 		goto done;
 	norm_back(g.gx, g.gxn, b.x_final, m->out_norm_w, n, D, c->norm_eps, !c->layer_norm, 0);

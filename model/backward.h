@@ -53,12 +53,20 @@ typedef struct fp_backward_opts {
 	void *grad_user;
 	uint32_t grad_mask;   /* FP_HOOK_BIT(kind) of the gradients wanted */
 	uint32_t cut_mask;    /* hook kinds whose values are inputs of their own (see above) */
-	const unsigned char *cut_pos; /* [n]: positions the cut applies to; NULL: all */
+	const unsigned char *cut_pos; /* [n]: rows the cut applies to; NULL: all */
+	/* Packed sequences, as in fp_forward_opts: tokens[0..n) are n_seq
+	 * prompts of seq_len[i] tokens, each attending only to itself.  The
+	 * metric (pos -1 only) is read at each one's last token, and the
+	 * gradient is that of their sum: each sequence's rows hold the gradient
+	 * of its own metric.  value and logits_row then receive n_seq entries.
+	 * n_seq 0: one sequence. */
+	const int *seq_len;
+	int n_seq;
 } fp_backward_opts;
 
 /* Forward and backward over tokens[0..n) (one sequence).  *value (may be
  * NULL) receives the metric; logits_row (may be NULL) the metric position's
- * logits [V].  A grad callback returning nonzero stops the sweep
+ * logits [V] (packed: n_seq of each).  A grad callback returning nonzero stops the sweep
  * (FP_ERR_ABORTED).  Not reentrant on one model (it uses the model's
  * forward workspace). */
 int fp_model_backward(fp_model *m, const int32_t *tokens, int n, const fp_metric *metric, const fp_backward_opts *o,

@@ -6,32 +6,42 @@
 #include <string.h>
 
 typedef struct nctx {
-	int pos, F;
-	float *act;        /* [L*F] the forward's activations at pos (or NULL) */
-	float *grad;       /* [L*F] the gradients at pos */
-	const float *a, *ref; /* the path: ref + alpha (a - ref), or NULL */
-	float alpha;
+	int pos, F, n;        /* n: the prompt's tokens (copies of it may be packed) */
+	float *act;           /* [L*F] the forward's activations at pos (or NULL) */
+	float *grad;          /* [L*F] the gradients at pos (one copy), or NULL */
+	const float *a, *ref; /* the path: ref + alpha (a - ref), or a NULL */
+	int copies;           /* packed copies of the prompt, copy q at alpha[q] */
+	const double *alpha, *w; /* [copies] the path's points and quadrature weights */
+	double *gsum;         /* [L*F] += w[q] * the gradient of copy q */
 } nctx;
 
 static int fwd_hook(void *user, const fp_hook_event *ev)
 {
 	nctx *c = user;
-	float *row = ev->data + (size_t)c->pos * ev->width;
 	size_t off = (size_t)ev->layer * c->F;
-	if (c->a)
+	for (int q = 0; c->a && q < c->copies; q++) {
+		float *row = ev->data + ((size_t)q * c->n + c->pos) * ev->width, al = (float)c->alpha[q];
 		for (int f = 0; f < c->F; f++) {
 			float r = c->ref ? c->ref[off + f] : 0.0f;
-			row[f] = r + c->alpha * (c->a[off + f] - r);
+			row[f] = r + al * (c->a[off + f] - r);
 		}
+	}
 	if (c->act)
-		memcpy(c->act + off, row, (size_t)c->F * sizeof(float));
+		memcpy(c->act + off, ev->data + (size_t)c->pos * ev->width, (size_t)c->F * sizeof(float));
 	return 0;
 }
 
 static int grad_hook(void *user, const fp_hook_event *ev)
 {
 	nctx *c = user;
-	memcpy(c->grad + (size_t)ev->layer * c->F, ev->data + (size_t)c->pos * ev->width, (size_t)c->F * sizeof(float));
+	size_t off = (size_t)ev->layer * c->F;
+	if (c->grad)
+		memcpy(c->grad + off, ev->data + (size_t)c->pos * ev->width, (size_t)c->F * sizeof(float));
+	for (int q = 0; c->gsum && q < c->copies; q++) {
+		const float *row = ev->data + ((size_t)q * c->n + c->pos) * ev->width;
+		for (int f = 0; f < c->F; f++)
+			c->gsum[off + f] += c->w[q] * row[f];
+	}
 	return 0;
 }
 
@@ -44,7 +54,7 @@ static int check_pos(int pos, int n, fp_error *err)
 
 int at_mlp_post_at(fp_model *m, const int32_t *ids, int n, int pos, float *out, fp_error *err)
 {
-	nctx c = {.pos = pos, .F = m->cfg.d_mlp, .act = out};
+	nctx c = {.pos = pos, .F = m->cfg.d_mlp, .n = n, .act = out, .copies = 1};
 	fp_forward_opts fo = {.hook = fwd_hook, .user = &c, .hook_mask = FP_HOOK_BIT(FP_HOOK_MLP_POST)};
 	int rc = check_pos(pos, n, err);
 	return rc ? rc : fp_model_forward(m, ids, n, &fo, NULL, err);
@@ -59,7 +69,7 @@ int at_neurons_atp(fp_model *m, const int32_t *ids, int n, const fp_metric *mt, 
 	float *a = act ? act : malloc((size_t)NF * sizeof(float));
 	if (!a)
 		return fp_error_set(err, FP_ERR_NOMEM, "out of memory");
-	nctx c = {.pos = pos, .F = m->cfg.d_mlp, .act = a, .grad = est};
+	nctx c = {.pos = pos, .F = m->cfg.d_mlp, .n = n, .act = a, .grad = est, .copies = 1};
 	fp_backward_opts bo = {.hook = fwd_hook, .user = &c, .hook_mask = FP_HOOK_BIT(FP_HOOK_MLP_POST),
 			       .grad = grad_hook, .grad_user = &c, .grad_mask = FP_HOOK_BIT(FP_HOOK_MLP_POST)};
 	rc = fp_model_backward(m, ids, n, mt, &bo, clean, NULL, err);
@@ -95,6 +105,9 @@ static void gauss_legendre(int n, double *x, double *w)
 	}
 }
 
+/* rows per packed pass of the path's points */
+#define IG_BATCH_ROWS 512
+
 int at_neurons_ig(fp_model *m, const int32_t *ids, int n, const fp_metric *mt, int pos, const float *ref, int steps,
 		  float *attr, double *m_in, double *m_base, fp_error *err)
 {
@@ -103,38 +116,51 @@ int at_neurons_ig(fp_model *m, const int32_t *ids, int n, const fp_metric *mt, i
 		return rc;
 	if (steps < 1)
 		return fp_error_set(err, FP_ERR_INVALID, "integrated gradients need at least 1 step, not %d", steps);
-	float *a = malloc((size_t)NF * sizeof(float)), *g = malloc((size_t)NF * sizeof(float));
+	if (mt->pos >= 0 && mt->pos != n - 1)
+		return fp_error_set(err, FP_ERR_INVALID, "integrated gradients read the metric at the last token");
+	int per = IG_BATCH_ROWS / n < 2 ? 2 : IG_BATCH_ROWS / n; /* path points per packed pass */
+	per = per > steps ? (steps > 2 ? steps : 2) : per;
+	float *a = malloc((size_t)NF * sizeof(float));
 	double *sum = calloc((size_t)NF, sizeof(double)), *al = malloc((size_t)steps * 2 * sizeof(double));
-	unsigned char *cut = calloc((size_t)n, 1);
-	if (!a || !g || !sum || !cut || !al) {
+	unsigned char *cut = calloc((size_t)per * n, 1);
+	int32_t *tok = malloc((size_t)per * n * sizeof *tok);
+	int *lens = malloc((size_t)per * sizeof *lens);
+	if (!a || !sum || !cut || !al || !tok || !lens) {
 		rc = fp_error_set(err, FP_ERR_NOMEM, "out of memory");
 		goto done;
 	}
-	cut[pos] = 1;
+	for (int q = 0; q < per; q++) {
+		cut[(size_t)q * n + pos] = 1, lens[q] = n;
+		memcpy(tok + (size_t)q * n, ids, (size_t)n * sizeof *ids);
+	}
 	if ((rc = at_mlp_post_at(m, ids, n, pos, a, err)))
 		goto done;
-	nctx c = {.pos = pos, .F = m->cfg.d_mlp, .grad = g, .a = a, .ref = ref};
+	gauss_legendre(steps, al, al + steps);
+	fp_metric mlast = *mt;
+	mlast.pos = -1;
+	nctx c = {.pos = pos, .F = m->cfg.d_mlp, .n = n, .a = a, .ref = ref, .gsum = sum};
 	fp_backward_opts bo = {.hook = fwd_hook, .user = &c, .hook_mask = FP_HOOK_BIT(FP_HOOK_MLP_POST),
 			       .grad = grad_hook, .grad_user = &c, .grad_mask = FP_HOOK_BIT(FP_HOOK_MLP_POST),
-			       .cut_mask = FP_HOOK_BIT(FP_HOOK_MLP_POST), .cut_pos = cut};
-	gauss_legendre(steps, al, al + steps);
-	for (int k = 0; k < steps; k++) {
-		c.alpha = (float)al[k];
-		if ((rc = fp_model_backward(m, ids, n, mt, &bo, NULL, NULL, err)))
+			       .cut_mask = FP_HOOK_BIT(FP_HOOK_MLP_POST), .cut_pos = cut, .seq_len = lens};
+	for (int k0 = 0; k0 < steps; k0 += per) {
+		c.copies = bo.n_seq = steps - k0 < per ? steps - k0 : per;
+		c.alpha = al + k0, c.w = al + steps + k0;
+		if ((rc = fp_model_backward(m, tok, c.copies * n, &mlast, &bo, NULL, NULL, err)))
 			goto done;
-		for (int i = 0; i < NF; i++)
-			sum[i] += al[steps + k] * g[i];
 	}
 	for (int i = 0; i < NF; i++)
 		attr[i] = (float)((a[i] - (ref ? ref[i] : 0.0f)) * sum[i]);
-	/* the two ends, measured */
-	bo.grad = NULL, bo.grad_mask = 0;
-	c.alpha = 1.0f;
-	if ((rc = fp_model_backward(m, ids, n, mt, &bo, m_in, NULL, err)))
+	/* the two ends, measured, in one packed pass */
+	double ends[2] = {1.0, 0.0}, val[2];
+	bo.grad = NULL, bo.grad_mask = 0, bo.n_seq = 2;
+	c.copies = 2, c.alpha = ends, c.gsum = NULL;
+	if ((rc = fp_model_backward(m, tok, 2 * n, &mlast, &bo, val, NULL, err)))
 		goto done;
-	c.alpha = 0.0f;
-	rc = fp_model_backward(m, ids, n, mt, &bo, m_base, NULL, err);
+	if (m_in)
+		*m_in = val[0];
+	if (m_base)
+		*m_base = val[1];
 done:
-	free(a), free(g), free(sum), free(cut), free(al);
+	free(a), free(sum), free(cut), free(al), free(tok), free(lens);
 	return rc;
 }

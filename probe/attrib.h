@@ -27,7 +27,9 @@ int at_neurons_atp(fp_model *m, const int32_t *ids, int n, const fp_metric *mt, 
  * gradient's cut: no gradient flows through a later layer's neurons, which
  * are inputs of their own).  The attributions add up to m(clean) -
  * m(baseline), m(baseline) being the metric with every layer's neurons at
- * pos set to ref; *m_in and *m_base receive both (measured). */
+ * pos set to ref; *m_in and *m_base receive both (measured).  The path's
+ * points run as packed copies of the prompt (about 512 rows a pass); the
+ * metric is read at the last token (mt->pos -1 or n - 1). */
 int at_neurons_ig(fp_model *m, const int32_t *ids, int n, const fp_metric *mt, int pos, const float *ref, int steps,
 		  float *attr, double *m_in, double *m_base, fp_error *err);
 

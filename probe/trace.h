@@ -76,7 +76,8 @@ void tr_result_free(tr_result *r);
  * restored states h (one resid_post, or the window's mlp_out / attn_out at
  * the token) of (h_clean - h_corrupted) . dp/dh at the corrupted run: the
  * first-order Taylor estimate of the exact restoration's p, averaged over
- * the same samples (the same noise draws as tr_trace).  No AtP* fixes: the
+ * the same samples (the same noise draws as tr_trace; the samples' passes
+ * packed, about 512 rows at a time).  No AtP* fixes: the
  * attention softmax is linearised like everything else, so saturated
  * attention and large effects are where it is a poor guide.  evals counts
  * a backward pass as two forward ones. */
