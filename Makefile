@@ -245,7 +245,7 @@ asan: deps
 
 bench: deps
 	@$(MAKE) --no-print-directory model
-	@$(MAKE) --no-print-directory $(BENCH_BIN) $(BUILD)/factprobe
+	@$(MAKE) --no-print-directory $(BENCH_BIN) $(BUILD)/factprobe $(MPI_BIN)
 	@BUILD=$(BUILD) FACTPROBE_MODEL=$(MODEL_FILE) scripts/bench.sh
 
 demo: deps

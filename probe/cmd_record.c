@@ -10,6 +10,7 @@
 #include "shard.h"
 
 #include <errno.h>
+#include <cblas.h>
 #include <getopt.h>
 #include <limits.h>
 #include <pthread.h>
@@ -25,7 +26,7 @@ static const char HELP[] =
 	"                        [--positions all|last|subject|subject-last] [--dtype f16|f32]\n"
 	"                        [--compress 0-9] [--batch-tokens N] [--resume | --force]\n"
 	"                        [--skip-bad] [--bos | --no-bos] [--dry-run] [--quiet]\n"
-	"                        [--shard I/N]\n\n"
+	"                        [--shard I/N] [--threads N]\n\n"
 	"Runs every prompt of PROMPTS through the model and records the chosen hook\n"
 	"points to OUT.h5, a self-describing HDF5 file any reader opens (layout:\n"
 	"README, or the top of probe/h5out.h).  Memory does not grow with the number\n"
@@ -62,6 +63,8 @@ static const char HELP[] =
 	"                        without MPI)\n"
 	"      --dry-run         run the same forward passes but capture and write nothing\n"
 	"                        (no -o needed): how long a recording would take\n"
+	"      --threads N       BLAS threads for the forward pass (default\n"
+	"                        $OPENBLAS_NUM_THREADS, else one per core)\n"
 	"  -q, --quiet           no progress\n"
 	"  -h, --help            this help\n\n"
 	"Ctrl-C or SIGTERM stops after the current prompt and leaves OUT.h5 marked\n"
@@ -240,7 +243,8 @@ static int parse_opts(int argc, char **argv, rec_opts *o)
 		{"resume", no_argument, 0, 'R'}, {"force", no_argument, 0, 'F'}, {"skip-bad", no_argument, 0, 'S'},
 		{"bos", no_argument, 0, 'B'}, {"no-bos", no_argument, 0, 'N'}, {"quiet", no_argument, 0, 'q'},
 		{"batch-tokens", required_argument, 0, 'T'}, {"dry-run", no_argument, 0, 'Y'},
-		{"shard", required_argument, 0, 'Z'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+		{"shard", required_argument, 0, 'Z'}, {"threads", required_argument, 0, 'j'},
+		{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
 	*o = (rec_opts){.hook_spec = "blocks.*.mlp.hook_post", .pos_mode = RR_POS_ALL, .f16 = 1, .bos = -1,
 			.batch_tokens = 512};
 	int c;
@@ -284,6 +288,13 @@ static int parse_opts(int argc, char **argv, rec_opts *o)
 		case 'B': o->bos = 1; break;
 		case 'N': o->bos = 0; break;
 		case 'q': o->quiet = 1; break;
+		case 'j': {
+			int nt;
+			if (cli_parse_int("record", "--threads", optarg, 1, 1024, &nt))
+				return 2;
+			openblas_set_num_threads(nt);
+			break;
+		}
 		case 'h': fputs(HELP, stdout); return 0;
 		default: return cli_bad_option("record", c, argv);
 		}

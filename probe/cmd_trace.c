@@ -9,6 +9,7 @@
 #include "prompts.h"
 #include "trace.h"
 
+#include <cblas.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <math.h>
@@ -91,6 +92,8 @@ static const char HELP[] =
 	"How many facts were read, known, excluded and skipped goes to stdout with the\n"
 	"text output and to stderr with --tsv and --json (and into the JSON and -o).\n"
 	"Progress goes to stderr: a bar on a terminal, else a line every 5 s.\n"
+	"      --threads N      BLAS threads for the forward passes (default\n"
+	"                       $OPENBLAS_NUM_THREADS, else one per core)\n"
 	"  -q, --quiet          no progress, and no counts on stderr\n"
 	"  -m, --model PATH     GGUF model;  -h, --help  this help\n\n"
 	"example: factprobe trace --subject 'Michael Jordan' -o trace.h5 \\\n"
@@ -654,7 +657,7 @@ int cmd_trace(int argc, char **argv)
 		{"prompts", required_argument, 0, 'p'}, {"corrupt", required_argument, 0, 'c'},
 		{"limit", required_argument, 0, 'l'}, {"tsv", no_argument, 0, 'T'}, {"json", no_argument, 0, 'J'},
 		{"output", required_argument, 0, 'o'}, {"force", no_argument, 0, 'f'}, {"help", no_argument, 0, 'h'},
-		{"quiet", no_argument, 0, 'q'}, {"skip-bad", no_argument, 0, 'B'}, {"subject-span", required_argument, 0, 'C'},
+		{"threads", required_argument, 0, 'j'}, {"quiet", no_argument, 0, 'q'}, {"skip-bad", no_argument, 0, 'B'}, {"subject-span", required_argument, 0, 'C'},
 		{0, 0, 0, 0}};
 	trace_cli a = {0};
 	a.kinds = 7, a.window = 10, a.samples = 10, a.noise_sd = 3, a.seed = 1;
@@ -664,6 +667,13 @@ int cmd_trace(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, ":m:s:t:p:o:hq", opts, NULL)) != -1) {
 		switch (c) {
 		case 'q': a.quiet = 1; break;
+		case 'j': {
+			int nt;
+			if (cli_parse_int("trace", "--threads", optarg, 1, 1024, &nt))
+				return 2;
+			openblas_set_num_threads(nt);
+			break;
+		}
 		case 'B': a.skip_bad = 1; break;
 		case 'C':
 			if (!strcmp(optarg, "strict")) a.cover = 0;

@@ -99,6 +99,8 @@ fi
 
 echo "== 3. recording to HDF5 (factprobe record), default model"
 BUILD="$BUILD" FACTPROBE_MODEL="$MODEL" scripts/bench_record.sh
+echo "== ranks against threads (mpirun factprobe-mpi record)"
+BUILD="$BUILD" FACTPROBE_MODEL="$MODEL" scripts/bench_mpi.sh
 echo "== causal tracing (factprobe trace): one full trace, resid + mlp + attn, every layer and token, 10 samples"
 Q='Q: What sport does Michael Jordan play?
 A: This athlete plays the sport of'

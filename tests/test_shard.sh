@@ -113,6 +113,9 @@ if [ ! -x "$MPI" ] || ! command -v mpirun >/dev/null; then
 	exit
 fi
 "$FP" "${REC[@]}" -o "$T/one1.h5" || bad "single-process recording, one thread"
+OPENBLAS_NUM_THREADS=2 "$FP" "${REC[@]}" -o "$T/thr.h5" --threads 1 || bad "record --threads 1"
+check "record --threads 1 under OPENBLAS_NUM_THREADS=2 = a run at OPENBLAS_NUM_THREADS=1" $CHK same "$T/one1.h5" "$T/thr.h5"
+expect_error "bad --threads" "--threads expects an integer from 1" "$FP" "${REC[@]}" -o "$T/x.h5" --threads 0
 run "${MPIRUN[@]}" "$MPI" "${REC[@]}" -o "$T/mpi.h5"
 [ "$RC" -eq 0 ] && ok "mpirun -np 2 record: exit 0" || bad "mpirun -np 2 record: exit $RC, $ERR $OUT"
 check "mpirun -np 2 record = one process, every dataset through the master" $CHK same "$T/one1.h5" "$T/mpi.h5"
