@@ -156,7 +156,8 @@ with open(sys.argv[1], "w") as f:
 mp=$!
 killed=
 for i in $(seq 1 200); do
-	if [ -s "$T/k.shard-1-of-2.h5" ]; then
+	# both ranks past creating their shard (so past installing their SIGTERM handler)
+	if [ -s "$T/k.shard-0-of-2.h5" ] && [ -s "$T/k.shard-1-of-2.h5" ]; then
 		sleep 0.3
 		for c in $(pgrep -P $mp); do
 			tr '\0' '\n' <"/proc/$c/environ" 2>/dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=1' && kill -9 "$c" && killed=$c
