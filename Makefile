@@ -251,7 +251,7 @@ bench: deps
 demo: deps
 	@$(MAKE) --no-print-directory model
 	@$(MAKE) --no-print-directory $(BUILD)/factprobe
-	@FACTPROBE_MODEL=$(MODEL_FILE) scripts/demo.sh $(BUILD)/factprobe
+	@FACTPROBE_MODEL=$(GEMMA_FILE) scripts/demo.sh $(BUILD)/factprobe
 
 # the README's figures: copy the last demo's from out/ into docs/figures/ (a
 # deliberate step; `make demo` itself writes only into out/)
