@@ -720,23 +720,27 @@ static int rope_reserve(fp_model *m, int T)
  * very call the f32 mode makes: the same numbers (OpenBLAS's results depend
  * on the shape it is given; splitting the rows changes the last bits).  That
  * covers every block matrix of models up to about 1.5B parameters.  Up to
- * whole_big values (256 MB) a matrix is also dequantised whole for products
+ * whole_big values (128 MB) a matrix is also dequantised whole for products
  * of FEW_ROWS rows or more; for fewer rows (the unembedding of the last
  * position: one row against 28M values on the default model) it goes in
  * tiles, which changes the logits by about 1e-7 relative and saves writing
  * and reading the whole f32 copy.  Larger matrices (8B-class MLPs and
- * unembeddings) always go in tiles: about tile_small values for fewer than
- * 64 rows and tile_large for more (fewer sgemm calls).  test_oracle
- * measures each path against the f32 mode. */
+ * unembeddings) always go in tiles.  A tile holds about T * tile_unit
+ * values, at most tile_max: every sgemm call costs a fixed overhead (on a
+ * loaded 2-core machine, waking OpenBLAS's threads), so the work per call
+ * grows with the rows T; measured on the 8B-shaped model at 16 rows, tiles
+ * of 1M values took 35 s a pass, 16M 17 s, whole matrices 22 s, while one
+ * row against the default model's unembedding is cheapest in 1M tiles.
+ * test_oracle measures each path against the f32 mode. */
 #define FEW_ROWS 8
-static size_t whole_max = (size_t)16 << 20, whole_big = (size_t)64 << 20;
-static size_t tile_small = (size_t)1 << 20, tile_large = (size_t)4 << 20;
+static size_t whole_max = (size_t)16 << 20, whole_big = (size_t)32 << 20;
+static size_t tile_unit = (size_t)1 << 20, tile_max = (size_t)16 << 20;
 
-void fp_set_tiles(size_t whole, size_t big, size_t small, size_t large)
+void fp_set_tiles(size_t whole, size_t big, size_t unit, size_t max)
 {
 	whole_max = whole, whole_big = big;
-	tile_small = small ? small : tile_small;
-	tile_large = large ? large : tile_large;
+	tile_unit = unit ? unit : tile_unit;
+	tile_max = max ? max : tile_max;
 }
 
 static int tile_rows(const fp_mat *W, int T)
@@ -744,7 +748,8 @@ static int tile_rows(const fp_mat *W, int T)
 	size_t n = (size_t)W->rows * W->cols;
 	if (n <= whole_max || (n <= whole_big && T >= FEW_ROWS))
 		return W->rows;
-	size_t r = (T >= 64 ? tile_large : tile_small) / (size_t)W->cols;
+	size_t vals = (size_t)T * tile_unit;
+	size_t r = (vals < tile_max ? vals : tile_max) / (size_t)W->cols;
 	return r < 1 ? 1 : r > (size_t)W->rows ? W->rows : (int)r;
 }
 

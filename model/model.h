@@ -193,11 +193,10 @@ const float *fp_mat_f32(const fp_mat *W, float **owned);
  * numbers).  Returns 0 or FP_ERR_NOMEM. */
 int fp_mat_mul(float *y, const float *x, const fp_mat *W, int T);
 /* For tests and benchmarks: matrices of up to `whole` values (default
- * 16M) are dequantised whole before their sgemm, up to `big` (64M) whole
- * for products of 8 rows or more, else in tiles of about `small` values for
- * fewer than 64 rows (default 1M) and `large` values otherwise (4M); 0
- * keeps a tile size.  Not thread-safe. */
-void fp_set_tiles(size_t whole, size_t big, size_t small, size_t large);
+ * 16M) are dequantised whole before their sgemm, up to `big` (32M) whole
+ * for products of 8 rows or more, else in tiles of T * `unit` values (1M)
+ * for T rows, at most `max` (16M); 0 keeps unit or max.  Not thread-safe. */
+void fp_set_tiles(size_t whole, size_t big, size_t unit, size_t max);
 
 /* ---- hooks ---- */
 

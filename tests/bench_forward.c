@@ -66,7 +66,7 @@ int main(int argc, char **argv)
 	fp_model *m = NULL;
 	fp_error err = {0};
 	double t0 = now();
-	unsigned long tw, tb, ts, tl; /* $BENCH_TILES=whole,big,small,large: fp_set_tiles, for tuning */
+	unsigned long tw, tb, ts, tl; /* $BENCH_TILES=whole,big,unit,max: fp_set_tiles, for tuning */
 	if (getenv("BENCH_TILES") && sscanf(getenv("BENCH_TILES"), "%lu,%lu,%lu,%lu", &tw, &tb, &ts, &tl) == 4)
 		fp_set_tiles(tw, tb, ts, tl);
 	int mode = argc > 3 ? fp_weights_parse(argv[3]) : FP_WEIGHTS_DEFAULT;

@@ -375,14 +375,14 @@ static void test_modes(const char *model)
 				    "every position, relative; %zu of %zu bit-identical", sizes[i], d.same, d.n);
 		}
 		/* every matrix in tiles: the path of matrices above 16M values */
-		fp_set_tiles(0, 0, 64 << 10, 256 << 10);
+		fp_set_tiles(0, 0, 16 << 10, 256 << 10);
 		for (int i = 2; i < 5; i += 2) {
 			diffs d = {0};
 			forward_both(q, f, sizes[i], &d);
 			CHECK_CLOSE(d.rel, 1e-5, "default model, %d tokens, every matrix dequantised in tiles of rows: logits "
 				    "= f32 weights' logits, relative; %zu of %zu bit-identical", sizes[i], d.same, d.n);
 		}
-		fp_set_tiles(16 << 20, 64 << 20, 1 << 20, 4 << 20);
+		fp_set_tiles(16 << 20, 32 << 20, 1 << 20, 16 << 20);
 		diffs d = {0};
 		accessors_both(q, f, &d);
 		CHECK_CLOSE(d.rel, 0, "default model: rows, columns and matrices read through the accessors are the same "
