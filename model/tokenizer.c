@@ -761,8 +761,19 @@ int fp_tokenizer_load(fp_tokenizer **out, const gguf_file *f, fp_error *err)
 					  f->path, t->n_vocab);
 			goto fail;
 		}
-		for (int i = 0; i < t->n_vocab; i++)
-			t->type[i] = (int32_t)gguf_kv_num(kv, (uint64_t)i);
+		for (int i = 0; i < t->n_vocab; i++) {
+			/* llama.cpp's token types are 0 (undefined) to 6 (byte); anything
+			 * else (and a float that is no integer) is a broken file, and a
+			 * huge value would not even convert to int */
+			double v = gguf_kv_num(kv, (uint64_t)i);
+			if (!(v >= 0 && v <= TT_BYTE) || v != (int)v) {
+				rc = fp_error_set(err, FP_ERR_FORMAT,
+						  "'%s': tokenizer.ggml.token_type[%d] is %g, not a token type (0 to %d)",
+						  f->path, i, v, TT_BYTE);
+				goto fail;
+			}
+			t->type[i] = (int32_t)v;
+		}
 	}
 	for (int i = 0; i < t->n_vocab; i++)
 		t->n_user += t->type[i] == TT_USER && t->len[i] > 0;
