@@ -147,15 +147,8 @@ static void norm_back(float *gx, const float *gy, const float *x, const float *w
 	for (int t = 0; t < T; t++) {
 		const float *xr = x + (size_t)t * D, *gr = gy + (size_t)t * D;
 		float *dr = gx + (size_t)t * D;
-		double mean = 0, var = 0, mg = 0, mgx = 0;
-		if (!rms) {
-			for (int i = 0; i < D; i++)
-				mean += xr[i];
-			mean /= D;
-		}
-		for (int i = 0; i < D; i++)
-			var += (xr[i] - mean) * (xr[i] - mean);
-		double s = 1.0 / sqrt(var / D + eps);
+		double mean, mg = 0, mgx = 0;
+		double s = fp_row_moments(xr, D, eps, rms, &mean);
 		for (int i = 0; i < D; i++) {
 			double g = (double)gr[i] * w[i];
 			mg += g;

@@ -852,20 +852,27 @@ static void linear(fp_model *m, float *y, const float *x, const fp_mat *W, const
 				y[(size_t)t * out + j] += bias[j];
 }
 
+double fp_row_moments(const float *xr, int D, float eps, int rms, double *mean)
+{
+	double m = 0, var = 0;
+	if (!rms) {
+		for (int i = 0; i < D; i++)
+			m += xr[i];
+		m /= D;
+	}
+	for (int i = 0; i < D; i++)
+		var += (xr[i] - m) * (xr[i] - m);
+	*mean = m;
+	return 1.0 / sqrt(var / D + eps);
+}
+
 static void norm_rows(float *y, const float *x, const float *w, const float *b, int T, int D, float eps, int rms)
 {
 	for (int t = 0; t < T; t++) {
 		const float *xr = x + (size_t)t * D;
 		float *yr = y + (size_t)t * D;
-		double mean = 0, var = 0;
-		if (!rms) {
-			for (int i = 0; i < D; i++)
-				mean += xr[i];
-			mean /= D;
-		}
-		for (int i = 0; i < D; i++)
-			var += (xr[i] - mean) * (xr[i] - mean);
-		float scale = (float)(1.0 / sqrt(var / D + eps));
+		double mean;
+		float scale = (float)fp_row_moments(xr, D, eps, rms, &mean);
 		for (int i = 0; i < D; i++)
 			yr[i] = (float)(xr[i] - mean) * scale * w[i] + (b ? b[i] : 0.0f);
 	}

@@ -14,6 +14,9 @@ void fp_mat_mul_scr(float *y, const float *x, const fp_mat *W, int T, float *scr
 /* dx[T, cols] = beta dx + dy[T, rows] W (the same tiles, transposed) */
 void fp_mat_mul_t(float *dx, const float *dy, const fp_mat *W, int T, float beta, float *scr);
 /* the forward pass's norm: LayerNorm (rms 0, b may be NULL) or RMSNorm */
+/* One row's mean (0 for RMSNorm) into *mean, and 1 / sqrt(variance + eps) returned: what
+ * the forward norm and its backward both need, computed once the same way. */
+double fp_row_moments(const float *xr, int D, float eps, int rms, double *mean);
 void fp_norm_rows(float *y, const float *x, const float *w, const float *b, int T, int D, float eps, int rms);
 /* layer l's rotary embedding of T rows of n_heads heads at positions pos;
  * inverse 1: the transposed rotation */
