@@ -2,7 +2,7 @@
 # commands a new user runs; both install what is missing first.
 
 CC      ?= cc
-PKGS    := openblas hdf5 libpcre2-8 jansson libcrypto
+PKGS    := openblas hdf5 libpcre2-8 jansson libcrypto icu-uc
 CFLAGS  ?= -O2 -march=native -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-unknown-pragmas
 DEPFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -22,7 +22,7 @@ LIB_SRC   := $(MODEL_SRC) $(filter-out $(CMD_SRC),$(PROBE_SRC))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB_HDR   := $(filter-out probe/cli.h,$(wildcard model/*.h probe/*.h))
 VERSION    = $(shell sed -n 's/^\#define FACTPROBE_VERSION "\(.*\)"/\1/p' probe/cli.h)
-TEST_BINS := $(BUILD)/tests/test_quant $(BUILD)/tests/test_gguf $(BUILD)/tests/test_tokenizer \
+TEST_BINS := $(BUILD)/tests/test_quant $(BUILD)/tests/test_gguf $(BUILD)/tests/test_tokenizer $(BUILD)/tests/test_tokenizer_hf \
              $(BUILD)/tests/test_forward $(BUILD)/tests/test_oracle $(BUILD)/tests/make_tiny $(BUILD)/tests/dump_acts \
              $(BUILD)/tests/test_analysis $(BUILD)/tests/test_prompts $(BUILD)/tests/test_stats \
              $(BUILD)/tests/test_parse $(BUILD)/tests/test_table $(BUILD)/tests/test_progress \

@@ -6,50 +6,11 @@
  * over one pre-tokenized piece (a word); pair ranks of neighbours are cached
  * so each merge costs two hash lookups.
  */
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include "tokenizer.h"
+#include "tokenizer_internal.h"
 
-#include <pcre2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-enum { TT_NORMAL = 1, TT_UNKNOWN = 2, TT_CONTROL = 3, TT_USER = 4, TT_UNUSED = 5, TT_BYTE = 6 };
-
-/* ---- a string -> int map and a u64 -> (rank, id) map, open addressing ---- */
-
-typedef struct strmap {
-	uint32_t cap;       /* power of two */
-	int32_t *slot;      /* token id or -1 */
-} strmap;
-
-typedef struct pairmap {
-	uint32_t cap;
-	uint64_t *key;      /* (left id << 32 | right id) + 1; 0 = empty */
-	int32_t *rank, *id;
-} pairmap;
-
-struct fp_tokenizer {
-	int kind;
-	char pre[32];
-	int n_vocab;
-	char *arena;        /* all pieces, NUL separated */
-	uint32_t *off, *len;
-	float *score;
-	int32_t *type;
-	strmap map;
-	pairmap merges;
-	int ignore_merges;
-	int add_bos, add_space_prefix;
-	int bos, eos, unk;
-	int byte_tok[256];  /* SPM <0xXX> tokens, -1 if absent */
-	int *user, n_user;  /* user-defined tokens (type 4), longest first */
-	int n_re;
-	pcre2_code *re[2];
-	pcre2_match_data *md;
-	uint32_t byte2cp[256];
-	int16_t cp2byte[512]; /* inverse for code points < 512, -1 if none */
-};
 
 static uint64_t fnv(const char *s, size_t n)
 {
@@ -79,7 +40,7 @@ int fp_token_lookup(const fp_tokenizer *t, const char *s, size_t n)
 	}
 }
 
-static void strmap_put(fp_tokenizer *t, int id)
+void tok_strmap_put(fp_tokenizer *t, int id)
 {
 	uint32_t mask = t->map.cap - 1;
 	const char *s = t->arena + t->off[id];
@@ -94,7 +55,7 @@ static void strmap_put(fp_tokenizer *t, int id)
 	}
 }
 
-static int pair_find(const pairmap *m, int a, int b, int *id)
+int tok_pair_find(const pairmap *m, int a, int b, int *id)
 {
 	if (!m->cap || a < 0 || b < 0)
 		return -1;
@@ -110,13 +71,16 @@ static int pair_find(const pairmap *m, int a, int b, int *id)
 	}
 }
 
-static void pair_put(pairmap *m, int a, int b, int rank, int id)
+void tok_pair_put(pairmap *m, int a, int b, int rank, int id, int replace)
 {
 	uint64_t k = ((uint64_t)(uint32_t)a << 32 | (uint32_t)b) + 1;
 	uint32_t mask = m->cap - 1;
 	for (uint32_t i = (uint32_t)mix64(k) & mask;; i = (i + 1) & mask) {
-		if (m->key[i] == k)
-			return; /* keep the first (lowest) rank */
+		if (m->key[i] == k) {
+			if (replace)
+				m->rank[i] = rank, m->id[i] = id;
+			return; /* else keep the first (lowest) rank */
+		}
 		if (!m->key[i]) {
 			m->key[i] = k;
 			m->rank[i] = rank;
@@ -126,7 +90,7 @@ static void pair_put(pairmap *m, int a, int b, int rank, int id)
 	}
 }
 
-static uint32_t pow2_above(uint64_t n)
+uint32_t tok_pow2_above(uint64_t n)
 {
 	uint32_t c = 16;
 	while (c < 2 * n)
@@ -137,7 +101,7 @@ static uint32_t pow2_above(uint64_t n)
 /* ---- UTF-8 ---- */
 
 /* Length of the valid UTF-8 sequence at s (n bytes available), 0 if invalid. */
-static int utf8_len(const unsigned char *s, size_t n, uint32_t *cp)
+int tok_utf8_len(const unsigned char *s, size_t n, uint32_t *cp)
 {
 	unsigned c = s[0];
 	int l;
@@ -171,7 +135,7 @@ long fp_utf8_invalid_at(const char *s, size_t len)
 {
 	uint32_t cp;
 	for (size_t i = 0; i < len;) {
-		int l = utf8_len((const unsigned char *)s + i, len - i, &cp);
+		int l = tok_utf8_len((const unsigned char *)s + i, len - i, &cp);
 		if (!l)
 			return (long)i;
 		i += (size_t)l;
@@ -179,7 +143,7 @@ long fp_utf8_invalid_at(const char *s, size_t len)
 	return -1;
 }
 
-static int utf8_put(char *o, uint32_t cp)
+int tok_utf8_put(char *o, uint32_t cp)
 {
 	if (cp < 0x80) {
 		o[0] = (char)cp;
@@ -203,7 +167,7 @@ static int utf8_put(char *o, uint32_t cp)
 
 /* GPT-2's bytes_to_unicode: printable bytes map to themselves, the other 68
  * to 256, 257, ... in byte order. */
-static void init_byte_map(fp_tokenizer *t)
+void tok_init_byte_map(fp_tokenizer *t)
 {
 	uint32_t next = 256;
 	for (int i = 0; i < 512; i++)
@@ -236,16 +200,7 @@ static int compile_re(fp_tokenizer *t, const char *pat, fp_error *err)
 	return 0;
 }
 
-typedef struct span {
-	size_t off, len;
-} span;
-
-typedef struct spans {
-	span *v;
-	size_t n, cap;
-} spans;
-
-static int spans_push(spans *s, size_t off, size_t len)
+int tok_spans_push(spans *s, size_t off, size_t len)
 {
 	if (!len)
 		return 0;
@@ -278,12 +233,12 @@ static int split_re(const fp_tokenizer *t, pcre2_code *re, const char *text, con
 					pos++;
 				continue;
 			}
-			if (spans_push(out, in->v[k].off + last, ov[0] - last) ||
-			    spans_push(out, in->v[k].off + ov[0], ov[1] - ov[0]))
+			if (tok_spans_push(out, in->v[k].off + last, ov[0] - last) ||
+			    tok_spans_push(out, in->v[k].off + ov[0], ov[1] - ov[0]))
 				return -1;
 			last = pos = ov[1];
 		}
-		if (spans_push(out, in->v[k].off + last, n - last))
+		if (tok_spans_push(out, in->v[k].off + last, n - last))
 			return -1;
 	}
 	return 0;
@@ -291,12 +246,7 @@ static int split_re(const fp_tokenizer *t, pcre2_code *re, const char *text, con
 
 /* ---- output buffer ---- */
 
-typedef struct idbuf {
-	int32_t *v;
-	int n, cap;
-} idbuf;
-
-static int ids_push(idbuf *b, int id)
+int tok_ids_push(idbuf *b, int id)
 {
 	if (b->n == b->cap) {
 		int cap = b->cap ? 2 * b->cap : 64;
@@ -311,29 +261,10 @@ static int ids_push(idbuf *b, int id)
 
 /* ---- merging ---- */
 
-typedef struct sym {
-	size_t off, len; /* in the word buffer */
-	int id;          /* token id of the symbol, -1 if not a token */
-} sym;
-
-/* Byte-level BPE of one encoded word w (n bytes). */
-static int bpe_word(const fp_tokenizer *t, const char *w, size_t n, sym *s, int *rank, int *mid, idbuf *out)
+int tok_bpe_merge(const pairmap *m, sym *s, int ns, int *rank, int *mid)
 {
-	int ns = 0;
-	if (t->ignore_merges) {
-		int id = fp_token_lookup(t, w, n);
-		if (id >= 0)
-			return ids_push(out, id);
-	}
-	for (size_t i = 0; i < n;) {
-		uint32_t cp;
-		int l = utf8_len((const unsigned char *)w + i, n - i, &cp);
-		s[ns] = (sym){i, (size_t)l, fp_token_lookup(t, w + i, (size_t)l)};
-		ns++;
-		i += (size_t)l;
-	}
 	for (int i = 0; i + 1 < ns; i++)
-		rank[i] = pair_find(&t->merges, s[i].id, s[i + 1].id, &mid[i]);
+		rank[i] = tok_pair_find(m, s[i].id, s[i + 1].id, &mid[i]);
 	for (;;) {
 		int best = -1;
 		for (int i = 0; i + 1 < ns; i++)
@@ -348,20 +279,47 @@ static int bpe_word(const fp_tokenizer *t, const char *w, size_t n, sym *s, int 
 		memmove(mid + best + 1, mid + best + 2, (size_t)(ns - best - 2) * sizeof *mid);
 		ns--;
 		if (best > 0)
-			rank[best - 1] = pair_find(&t->merges, s[best - 1].id, s[best].id, &mid[best - 1]);
+			rank[best - 1] = tok_pair_find(m, s[best - 1].id, s[best].id, &mid[best - 1]);
 		if (best + 1 < ns)
-			rank[best] = pair_find(&t->merges, s[best].id, s[best + 1].id, &mid[best]);
+			rank[best] = tok_pair_find(m, s[best].id, s[best + 1].id, &mid[best]);
 	}
+	return ns;
+}
+
+/* one symbol per character of w, each the token it is (or -1) */
+static int char_syms(const fp_tokenizer *t, const char *w, size_t n, sym *s)
+{
+	int ns = 0;
+	for (size_t i = 0; i < n;) {
+		uint32_t cp;
+		int l = tok_utf8_len((const unsigned char *)w + i, n - i, &cp);
+		s[ns++] = (sym){i, (size_t)l, fp_token_lookup(t, w + i, (size_t)l)};
+		i += (size_t)l;
+	}
+	return ns;
+}
+
+/* Byte-level BPE of one encoded word w (n bytes). */
+static int bpe_word(const fp_tokenizer *t, const char *w, size_t n, sym *s, int *rank, int *mid, idbuf *out)
+{
+	int ns;
+	if (t->ignore_merges) {
+		int id = fp_token_lookup(t, w, n);
+		if (id >= 0)
+			return tok_ids_push(out, id);
+	}
+	ns = char_syms(t, w, n, s);
+	ns = tok_bpe_merge(&t->merges, s, ns, rank, mid);
 	for (int i = 0; i < ns; i++) {
 		if (s[i].id >= 0) {
-			if (ids_push(out, s[i].id))
+			if (tok_ids_push(out, s[i].id))
 				return -1;
 			continue;
 		}
 		/* not a token: llama.cpp emits whichever single bytes are tokens */
 		for (size_t j = 0; j < s[i].len; j++) {
 			int id = fp_token_lookup(t, w + s[i].off + j, 1);
-			if (id >= 0 && ids_push(out, id))
+			if (id >= 0 && tok_ids_push(out, id))
 				return -1;
 		}
 	}
@@ -377,14 +335,7 @@ static float spm_pair_score(const fp_tokenizer *t, const char *w, const sym *a, 
 /* SentencePiece-style merge over the whole (escaped) text. */
 static int spm_text(const fp_tokenizer *t, const char *w, size_t n, sym *s, float *sc, int *mid, idbuf *out)
 {
-	int ns = 0;
-	for (size_t i = 0; i < n;) {
-		uint32_t cp;
-		int l = utf8_len((const unsigned char *)w + i, n - i, &cp);
-		s[ns] = (sym){i, (size_t)l, fp_token_lookup(t, w + i, (size_t)l)};
-		ns++;
-		i += (size_t)l;
-	}
+	int ns = char_syms(t, w, n, s);
 	for (int i = 0; i + 1 < ns; i++)
 		sc[i] = spm_pair_score(t, w, &s[i], &s[i + 1], &mid[i]);
 	for (;;) {
@@ -407,7 +358,7 @@ static int spm_text(const fp_tokenizer *t, const char *w, size_t n, sym *s, floa
 	}
 	for (int i = 0; i < ns; i++) {
 		if (s[i].id >= 0) {
-			if (ids_push(out, s[i].id))
+			if (tok_ids_push(out, s[i].id))
 				return -1;
 			continue;
 		}
@@ -415,7 +366,7 @@ static int spm_text(const fp_tokenizer *t, const char *w, size_t n, sym *s, floa
 			int id = t->byte_tok[(uint8_t)w[s[i].off + j]];
 			if (id < 0)
 				id = t->unk;
-			if (id >= 0 && ids_push(out, id))
+			if (id >= 0 && tok_ids_push(out, id))
 				return -1;
 		}
 	}
@@ -452,7 +403,7 @@ static int tokenize_raw(const fp_tokenizer *t, const char *text, size_t len, int
 		if (m && spm_text(t, w, m, s, (float *)ib, ia, out))
 			goto fail;
 	} else {
-		if (spans_push(&a, 0, len))
+		if (tok_spans_push(&a, 0, len))
 			goto fail;
 		for (int r = 0; r < t->n_re; r++) {
 			b.n = 0;
@@ -475,7 +426,7 @@ static int tokenize_raw(const fp_tokenizer *t, const char *text, size_t len, int
 		for (size_t k = 0; k < a.n; k++) {
 			size_t m = 0;
 			for (size_t i = 0; i < a.v[k].len; i++)
-				m += (size_t)utf8_put(w + m, t->byte2cp[(uint8_t)text[a.v[k].off + i]]);
+				m += (size_t)tok_utf8_put(w + m, t->byte2cp[(uint8_t)text[a.v[k].off + i]]);
 			if (bpe_word(t, w, m, s, ia, ib, out))
 				goto fail;
 		}
@@ -551,8 +502,13 @@ int fp_tokenize(const fp_tokenizer *t, const char *text, size_t len, int add_bos
 		return fp_error_set(err, FP_ERR_INVALID, "text of %zu bytes is too long to tokenize", len);
 	if (add_bos < 0)
 		add_bos = t->add_bos;
-	if (add_bos && t->bos >= 0 && ids_push(&out, t->bos))
+	if (add_bos && t->bos >= 0 && tok_ids_push(&out, t->bos))
 		goto fail;
+	if (t->hf) {
+		if ((rc = fp_hf_tokenize(t, text, len, &out, err)))
+			goto fail_hf;
+		goto done;
+	}
 	/* User-defined tokens (type 4: Gemma's runs of spaces, newlines and tabs,
 	 * its HTML tags) are cut out of the text first, as llama.cpp does even
 	 * without parse_special: the longest token first, at each of its
@@ -586,7 +542,7 @@ int fp_tokenize(const fp_tokenizer *t, const char *text, size_t len, int add_bos
 	int prefix = 1;
 	for (size_t k = 0; k < frags.n; k++) {
 		if (frags.v[k].id >= 0) {
-			if (ids_push(&out, frags.v[k].id))
+			if (tok_ids_push(&out, frags.v[k].id))
 				goto fail;
 			prefix = 1;
 			continue;
@@ -595,6 +551,7 @@ int fp_tokenize(const fp_tokenizer *t, const char *text, size_t len, int add_bos
 			goto fail;
 		prefix = 0;
 	}
+done:
 	*ids = out.v;
 	*n = out.n;
 	out.v = NULL;
@@ -602,6 +559,7 @@ int fp_tokenize(const fp_tokenizer *t, const char *text, size_t len, int add_bos
 fail:
 	if (rc)
 		fp_error_set(err, rc, "out of memory while tokenizing");
+fail_hf:
 	free(out.v);
 	free(frags.v);
 	return rc;
@@ -613,6 +571,7 @@ void fp_tokenizer_free(fp_tokenizer *t)
 {
 	if (!t)
 		return;
+	fp_hf_free(t->hf);
 	for (int i = 0; i < t->n_re; i++)
 		pcre2_code_free(t->re[i]);
 	pcre2_match_data_free(t->md);
@@ -655,7 +614,7 @@ static int load_merges(fp_tokenizer *t, const gguf_file *f, fp_error *err)
 	if (kv->arr_n > (1u << 24))
 		return fp_error_set(err, FP_ERR_FORMAT, "'%s': %llu merges is absurd", f->path,
 				    (unsigned long long)kv->arr_n);
-	t->merges.cap = pow2_above(kv->arr_n);
+	t->merges.cap = tok_pow2_above(kv->arr_n);
 	t->merges.key = calloc(t->merges.cap, sizeof *t->merges.key);
 	t->merges.rank = malloc(t->merges.cap * sizeof *t->merges.rank);
 	t->merges.id = malloc(t->merges.cap * sizeof *t->merges.id);
@@ -678,7 +637,7 @@ static int load_merges(fp_tokenizer *t, const gguf_file *f, fp_error *err)
 		memcpy(buf + la, sp + 1, lb);
 		int c = fp_token_lookup(t, buf, la + lb);
 		if (a >= 0 && b >= 0 && c >= 0)
-			pair_put(&t->merges, a, b, (int)r, c);
+			tok_pair_put(&t->merges, a, b, (int)r, c, 0);
 	}
 	free(buf);
 	return 0;
@@ -695,7 +654,7 @@ int fp_tokenizer_load(fp_tokenizer **out, const gguf_file *f, fp_error *err)
 	t->bos = t->eos = t->unk = -1;
 	for (int i = 0; i < 256; i++)
 		t->byte_tok[i] = -1;
-	init_byte_map(t);
+	tok_init_byte_map(t);
 
 	if ((rc = gguf_get_str(f, "tokenizer.ggml.model", &model, err)) != 0) {
 		if (rc == -1)
@@ -730,7 +689,7 @@ int fp_tokenizer_load(fp_tokenizer **out, const gguf_file *f, fp_error *err)
 	t->len = malloc((size_t)t->n_vocab * sizeof *t->len);
 	t->score = calloc((size_t)t->n_vocab, sizeof *t->score);
 	t->type = malloc((size_t)t->n_vocab * sizeof *t->type);
-	t->map.cap = pow2_above((uint64_t)t->n_vocab);
+	t->map.cap = tok_pow2_above((uint64_t)t->n_vocab);
 	t->map.slot = malloc(t->map.cap * sizeof *t->map.slot);
 	if (!t->arena || !t->off || !t->len || !t->score || !t->type || !t->map.slot) {
 		rc = fp_error_set(err, FP_ERR_NOMEM, "out of memory loading the vocabulary");
@@ -752,7 +711,7 @@ int fp_tokenizer_load(fp_tokenizer **out, const gguf_file *f, fp_error *err)
 		o += toks->strs[i].len + 1;
 	}
 	for (int i = 0; i < t->n_vocab; i++)
-		strmap_put(t, i);
+		tok_strmap_put(t, i);
 
 	const gguf_kv *kv = gguf_find_key(f, "tokenizer.ggml.token_type");
 	if (kv) {
@@ -888,10 +847,12 @@ int fp_token_decode(const fp_tokenizer *t, int id, char *buf, size_t n)
 	char tmp[8];
 	if (!p)
 		return -1;
+	if (t->hf)
+		return fp_hf_decode(t, id, buf, n);
 	int raw = t->type[id] == TT_CONTROL || t->type[id] == TT_USER || t->type[id] == TT_UNKNOWN;
 	for (size_t i = 0; i < plen;) {
 		uint32_t cp;
-		int l = utf8_len((const unsigned char *)p + i, plen - i, &cp), k = 0;
+		int l = tok_utf8_len((const unsigned char *)p + i, plen - i, &cp), k = 0;
 		if (!l) { /* vocabularies should be UTF-8; copy a stray byte as is */
 			tmp[k++] = p[i];
 			l = 1;

@@ -1,4 +1,5 @@
-/* tokenizer.h - tokenizers built from GGUF metadata.
+/* tokenizer.h - tokenizers built from GGUF metadata (and from tokenizer.json:
+ * fp_tokenizer_load_hf below).
  *
  * tokenizer.ggml.model = "gpt2": byte-level BPE.  The text is split by the
  *   pre-tokenizer named in tokenizer.ggml.pre ("gpt-2", alias "gpt2";
@@ -36,6 +37,20 @@ typedef struct fp_tokenizer fp_tokenizer;
 enum fp_tok_kind { FP_TOK_BPE = 0, FP_TOK_SPM = 1 };
 
 int fp_tokenizer_load(fp_tokenizer **out, const gguf_file *f, fp_error *err);
+/* A Hugging Face tokenizer.json (model/tokenizer_hf.c states what of the
+ * format is read: BPE models, byte-level or SentencePiece-style with byte
+ * fallback), from checkpoint directory dir: tokenizer.json, and for BOS/EOS
+ * tokenizer_config.json (add_bos_token, bos_token, eos_token) and
+ * special_tokens_map.json when present.  Anything in the file that would
+ * change the ids and is not read is an error naming the JSON field.
+ * Non-special added tokens are matched in the text (as tokenizers does);
+ * special ones are not (the rule above). */
+int fp_tokenizer_load_hf(fp_tokenizer **out, const char *dir, fp_error *err);
+/* The same from buffers (config and special_map may be NULL); dir only names
+ * the files in errors (may be NULL).  The fuzzing entry point. */
+int fp_tokenizer_load_hf_json(fp_tokenizer **out, const char *json, size_t len, const char *config,
+			      size_t config_len, const char *special_map, size_t special_len, const char *dir,
+			      fp_error *err);
 void fp_tokenizer_free(fp_tokenizer *t); /* accepts NULL */
 
 /* Tokenizes len bytes of text.  add_bos: 1 yes, 0 no, -1 follow the model.

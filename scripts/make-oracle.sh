@@ -34,4 +34,8 @@ trap 'rm -rf "$TINY"' EXIT
 "$LC/bin/python" scripts/oracle_llamacpp.py "$MODEL" "$TINY" "$FIX"
 "$LC/bin/python" scripts/oracle_arch.py "$GEMMA" "$TINY" "$FIX"
 "$HF/bin/python" scripts/oracle_hf.py "$MODEL" "$TINY" "$FIX" 2>&1 | grep -v -E "de-quantizing|^Some weights|TRAIN this model"
+# tokenizer.json fixtures: expected ids from tokenizers 0.22.1 (the script
+# checks the version), SmolLM2's tokenizer.json converted by transformers;
+# --train would also retrain the committed tiny tokenizers
+"$HF/bin/python" scripts/oracle_hf_tokenizers.py
 echo "oracle fixtures written to $FIX"

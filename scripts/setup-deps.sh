@@ -3,7 +3,7 @@
 # root, otherwise prints one message naming the missing ones and fails.
 set -eu
 # --fuzz: also clang and libFuzzer (make fuzz); --valgrind: valgrind (make valgrind)
-PKGS="build-essential pkg-config libopenblas-dev libhdf5-dev hdf5-tools libpcre2-dev libjansson-dev libssl-dev gnuplot-nox python3 python3-pip python3-h5py python3-numpy unzip time libopenmpi-dev openmpi-bin"
+PKGS="build-essential pkg-config libopenblas-dev libhdf5-dev hdf5-tools libpcre2-dev libjansson-dev libicu-dev libssl-dev gnuplot-nox python3 python3-pip python3-h5py python3-numpy unzip time libopenmpi-dev openmpi-bin"
 for a in "$@"; do
 	case $a in
 	--fuzz) PKGS="$PKGS clang libclang-rt-14-dev" ;;
