@@ -1283,7 +1283,7 @@ static int load_merges(const ctx *c, fp_tokenizer *t, const json_t *merges)
 			free(buf);
 			return ferr(c, FP_ERR_FORMAT, "model.merges[%zu] must be \"a b\" or [\"a\", \"b\"], not %s", r, jtype(m));
 		}
-		if (la + lb > cap) {
+		if (la + lb >= cap) {
 			char *x = realloc(buf, cap = 2 * (la + lb) + 64);
 			if (!x) {
 				free(buf);

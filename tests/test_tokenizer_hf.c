@@ -209,7 +209,7 @@ static size_t count_differ(const fp_tokenizer *t, const fp_tokenizer *u, const j
 		int na = 0, nb = 0;
 		fp_tokenize(t, s, sl, 0, &a, &na, &e);
 		fp_tokenize(u, s, sl, 0, &b, &nb, &e);
-		if (na != nb || memcmp(a, b, (size_t)na * sizeof *a)) {
+		if (na != nb || (na && memcmp(a, b, (size_t)na * sizeof *a))) {
 			differ++;
 			printf("     string %zu \"%.50s\": %d tokens against %d\n", i, s, na, nb);
 		}
