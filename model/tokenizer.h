@@ -39,7 +39,7 @@ enum fp_tok_kind { FP_TOK_BPE = 0, FP_TOK_SPM = 1 };
 int fp_tokenizer_load(fp_tokenizer **out, const gguf_file *f, fp_error *err);
 /* A Hugging Face tokenizer.json (model/tokenizer_hf.c states what of the
  * format is read: BPE models, byte-level or SentencePiece-style with byte
- * fallback), from checkpoint directory dir: tokenizer.json, and for BOS/EOS
+ * fallback, and Unigram models), from checkpoint directory dir: tokenizer.json, and for BOS/EOS
  * tokenizer_config.json (add_bos_token, bos_token, eos_token) and
  * special_tokens_map.json when present.  Anything in the file that would
  * change the ids and is not read is an error naming the JSON field.

@@ -20,14 +20,17 @@
  *      GPT-2's printable code points;
  *   4. model BPE: merges by rank (lowest first, leftmost on ties), merges as
  *      "a b" strings or [a, b] arrays, ignore_merges, byte_fallback (<0xXX>
- *      tokens), unk_token with fuse_unk, dropout null or 0;
+ *      tokens), unk_token with fuse_unk, dropout null or 0.  Or model
+ *      Unigram (what transformers writes for a SentencePiece GGUF such as
+ *      Gemma's): the best-scoring segmentation (Viterbi), unknown characters
+ *      fused and byte_fallback;
  *   5. post_processor: TemplateProcessing (a special token before $A is the
  *      BOS; one after $A is refused), ByteLevel, Sequence, null.  An
  *      add_bos_token in tokenizer_config.json overrides the template, as
  *      transformers does; bos_token / eos_token come from
  *      tokenizer_config.json, else special_tokens_map.json, else the
  *      template.
- * Anything else that would change the ids (another model type, normalizer,
+ * Anything else that would change the ids (another model type (WordPiece), normalizer,
  * pre-tokenizer or post-processor, continuing_subword_prefix,
  * end_of_word_suffix, dropout) is an error naming it.
  *
@@ -94,6 +97,9 @@ struct fp_hf {
 	int n_dec;
 	int byte_level;
 	int byte_fallback, unk, fuse_unk;
+	int unigram;       /* model.type Unigram: Viterbi over uscore */
+	double *uscore, min_score;
+	size_t max_piece;  /* bytes of the longest piece */
 	int byte_id[256];  /* <0xXX> model tokens, -1 if absent */
 	uint8_t *in_model; /* 1 for ids of the model's vocab (not added-only) */
 	hf_added *add;     /* the non-special added tokens, longest first */
@@ -610,6 +616,86 @@ static int bpe_hf(const fp_tokenizer *t, const char *w, size_t n, sym *s, int *r
 	return 0;
 }
 
+/* the Unigram model on one word (tokenizers' Unigram::encode_optimized:
+ * the best-scoring segmentation, a character that starts no piece costs
+ * min_score - 10 as unknown; the first of equal scores wins; runs of
+ * unknowns are fused, then looked up, else byte fallback, else unk) */
+static int unigram_word(const fp_tokenizer *t, const char *w, size_t n, idbuf *out, fp_error *err)
+{
+	const struct fp_hf *h = t->hf;
+	double *sc = malloc((n + 1) * sizeof *sc), unk_score = h->min_score - 10.0;
+	long *from = malloc((n + 1) * sizeof *from);
+	int *id = malloc((n + 1) * sizeof *id), rc = FP_ERR_NOMEM;
+	span *seg = malloc((n + 1) * sizeof *seg);
+	if (!sc || !from || !id || !seg)
+		goto done;
+	for (size_t i = 0; i <= n; i++)
+		sc[i] = 0, from[i] = -1, id[i] = -1;
+	for (size_t a = 0; a < n;) {
+		uint32_t cp;
+		size_t mb = (size_t)tok_utf8_len((const unsigned char *)w + a, n - a, &cp);
+		int single = 0;
+		for (size_t l = 1; l <= h->max_piece && a + l <= n; l++) {
+			if (a + l < n && ((unsigned char)w[a + l] & 0xc0) == 0x80)
+				continue; /* not a character boundary */
+			int tid = model_lookup(t, w + a, l);
+			if (tid < 0)
+				continue;
+			double cand = sc[a] + h->uscore[tid];
+			if (from[a + l] < 0 || cand > sc[a + l])
+				sc[a + l] = cand, from[a + l] = (long)a, id[a + l] = tid;
+			single |= l == mb;
+		}
+		if (!single) {
+			if (h->unk < 0) {
+				rc = fp_error_set(err, FP_ERR_INVALID, "the character at byte %zu of a word is no piece of the "
+						  "Unigram vocabulary, which has no unk_id", a);
+				goto done;
+			}
+			double cand = sc[a] + unk_score;
+			if (from[a + mb] < 0 || cand > sc[a + mb])
+				sc[a + mb] = cand, from[a + mb] = (long)a, id[a + mb] = h->unk;
+		}
+		a += mb;
+	}
+	/* back from the end; seg[k] = [off, off + len) with id[] at its end, a
+	 * fused run of unknowns as one segment marked by len's top bit */
+	size_t k = 0, end = n;
+	const size_t RUN = (size_t)1 << (sizeof(size_t) * 8 - 1);
+	while (end > 0) {
+		size_t a = (size_t)from[end];
+		if (id[end] == h->unk && k && (seg[k - 1].len & RUN) && seg[k - 1].off == end)
+			seg[k - 1].off = a, seg[k - 1].len = ((seg[k - 1].len & ~RUN) + end - a) | RUN;
+		else
+			seg[k++] = (span){a, (end - a) | (id[end] == h->unk ? RUN : 0)};
+		end = a;
+	}
+	rc = FP_ERR_NOMEM;
+	while (k-- > 0) {
+		size_t a = seg[k].off, l = seg[k].len & ~RUN;
+		int tid = model_lookup(t, w + a, l);
+		if (!(seg[k].len & RUN) || tid >= 0) {
+			if (tok_ids_push(out, tid >= 0 ? tid : h->unk))
+				goto done;
+			continue;
+		}
+		int all = h->byte_fallback;
+		for (size_t j = 0; j < l && all; j++)
+			all = h->byte_id[(uint8_t)w[a + j]] >= 0;
+		for (size_t j = 0; all && j < l; j++)
+			if (tok_ids_push(out, h->byte_id[(uint8_t)w[a + j]]))
+				goto done;
+		if (!all && tok_ids_push(out, h->unk))
+			goto done;
+	}
+	rc = 0;
+done:
+	if (rc == FP_ERR_NOMEM)
+		fp_error_set(err, rc, "out of memory while tokenizing");
+	free(sc), free(from), free(id), free(seg);
+	return rc;
+}
+
 int fp_hf_tokenize(const fp_tokenizer *t, const char *text, size_t len, idbuf *out, fp_error *err)
 {
 	const struct fp_hf *h = t->hf;
@@ -662,8 +748,16 @@ int fp_hf_tokenize(const fp_tokenizer *t, const char *text, size_t len, idbuf *o
 				m += (size_t)tok_utf8_put(w + m, t->byte2cp[(uint8_t)p->s[i]]);
 			word = w;
 		}
-		if (bpe_hf(t, word, m, s, ia, ib, out))
+		if (h->unigram) {
+			int rc = unigram_word(t, word, m, out, err);
+			if (rc) {
+				pl_free(&a);
+				free(w), free(s), free(ia), free(ib);
+				return rc;
+			}
+		} else if (bpe_hf(t, word, m, s, ia, ib, out)) {
 			goto nomem;
+		}
 	}
 	pl_free(&a);
 	free(w), free(s), free(ia), free(ib);
@@ -750,6 +844,7 @@ void fp_hf_free(struct fp_hf *h)
 	pcre2_match_data_free(h->md);
 	free(h->in_model);
 	free(h->add);
+	free(h->uscore);
 	free(h);
 }
 
@@ -1143,15 +1238,26 @@ static json_t *load_json(const ctx *c, const char *buf, size_t len, int ints_as_
 	return j;
 }
 
+/* model.vocab: {"piece": id, ...} (BPE), or with h->unigram [["piece", score], ...] */
 static int load_vocab(const ctx *c, fp_tokenizer *t, const json_t *vocab, const json_t *added)
 {
 	struct fp_hf *h = t->hf;
 	const char *key;
 	json_t *v;
-	size_t nv = json_object_size(vocab), na = json_array_size(added), total = 0;
+	int list = h->unigram;
+	size_t nv = list ? json_array_size(vocab) : json_object_size(vocab), na = json_array_size(added), total = 0;
 	int64_t max_id = -1;
 	if (nv > MAX_VOCAB || na > MAX_VOCAB)
 		return ferr(c, FP_ERR_FORMAT, "%zu vocabulary entries and %zu added tokens: too many", nv, na);
+	for (size_t i = 0; list && i < nv; i++) {
+		json_t *e = json_array_get(vocab, i);
+		if (!json_is_array(e) || json_array_size(e) != 2 || !json_is_string(json_array_get(e, 0)) ||
+		    !json_is_number(json_array_get(e, 1)))
+			return ferr(c, FP_ERR_FORMAT, "model.vocab[%zu] must be [\"piece\", score]", i);
+		total += json_string_length(json_array_get(e, 0)) + 1;
+		max_id = (int64_t)i;
+	}
+	if (!list)
 	json_object_foreach((json_t *)vocab, key, v) {
 		if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) >= MAX_VOCAB)
 			return ferr(c, FP_ERR_FORMAT, "model.vocab['%.40s'] must be an id from 0 to %d", key, MAX_VOCAB - 1);
@@ -1190,6 +1296,28 @@ static int load_vocab(const ctx *c, fp_tokenizer *t, const json_t *vocab, const 
 		t->len[i] = UINT32_MAX, t->type[i] = TT_UNUSED;
 	size_t o = 1;
 	t->arena[0] = 0; /* offset 0: the empty piece of an id no token has */
+	if (list) {
+		if (!(h->uscore = malloc(nt * sizeof *h->uscore)))
+			return ferr(c, FP_ERR_NOMEM, "out of memory loading the vocabulary of %zu tokens", nt);
+		for (size_t i = 0; i < nv; i++) {
+			json_t *e = json_array_get(vocab, i), *pc = json_array_get(e, 0);
+			size_t l = json_string_length(pc);
+			memcpy(t->arena + o, json_string_value(pc), l);
+			t->arena[o + l] = 0;
+			t->off[i] = (uint32_t)o, t->len[i] = (uint32_t)l, t->type[i] = TT_NORMAL;
+			h->uscore[i] = json_number_value(json_array_get(e, 1));
+			t->score[i] = (float)h->uscore[i];
+			h->in_model[i] = 1;
+			o += l + 1;
+			if (l > h->max_piece)
+				h->max_piece = l;
+		}
+		/* a piece listed twice: the last id counts, as in tokenizers' map */
+		for (size_t i = nv; i-- > 0;)
+			if (t->len[i])
+				tok_strmap_put(t, (int)i);
+	}
+	if (!list)
 	json_object_foreach((json_t *)vocab, key, v) {
 		int id = (int)json_integer_value(v);
 		size_t l = strlen(key);
@@ -1307,19 +1435,13 @@ static int load_merges(const ctx *c, fp_tokenizer *t, const json_t *merges)
 	return 0;
 }
 
-static int load_model(const ctx *c, fp_tokenizer *t, const json_t *root)
+static int load_bpe(const ctx *c, fp_tokenizer *t, json_t *model, const json_t *added)
 {
 	struct fp_hf *h = t->hf;
-	json_t *model = json_object_get(root, "model"), *v;
+	json_t *v;
 	const char *s, *key;
 	size_t n;
 	int rc;
-	if (!json_is_object(model))
-		return ferr(c, FP_ERR_FORMAT, "model is missing or not an object");
-	if ((rc = get_str(c, model, "model", "type", 0, &s, &n)))
-		return rc;
-	if (strcmp(s, "BPE"))
-		return ferr(c, FP_ERR_UNSUPPORTED, "model.type '%.40s' is not supported (BPE is)", s);
 	json_object_foreach(model, key, v) {
 		static const char *const K[] = {"type", "dropout", "unk_token", "continuing_subword_prefix",
 						"end_of_word_suffix", "fuse_unk", "byte_fallback", "ignore_merges",
@@ -1345,13 +1467,10 @@ static int load_model(const ctx *c, fp_tokenizer *t, const json_t *root)
 	    (rc = get_bool(c, model, "model", "ignore_merges", &t->ignore_merges)))
 		return rc;
 	json_t *vocab = json_object_get(model, "vocab"), *merges = json_object_get(model, "merges");
-	json_t *added = json_object_get(root, "added_tokens");
 	if (!json_is_object(vocab))
 		return ferr(c, FP_ERR_FORMAT, "model.vocab must be an object");
 	if (!json_is_array(merges))
 		return ferr(c, FP_ERR_FORMAT, "model.merges must be an array");
-	if (added && !json_is_null(added) && !json_is_array(added))
-		return ferr(c, FP_ERR_FORMAT, "added_tokens must be an array");
 	if ((rc = load_vocab(c, t, vocab, added)) || (rc = load_merges(c, t, merges)))
 		return rc;
 	if ((rc = get_str(c, model, "model", "unk_token", 1, &s, &n)))
@@ -1359,6 +1478,63 @@ static int load_model(const ctx *c, fp_tokenizer *t, const json_t *root)
 	h->unk = -1;
 	if (s && (h->unk = model_lookup(t, s, n)) < 0)
 		return ferr(c, FP_ERR_FORMAT, "model.unk_token '%.40s' is not in model.vocab", s);
+	return 0;
+}
+
+/* model.type Unigram (as transformers writes for SentencePiece GGUFs such
+ * as Gemma's): vocab [[piece, score], ...], unk_id, byte_fallback */
+static int load_unigram(const ctx *c, fp_tokenizer *t, const json_t *model, const json_t *added)
+{
+	struct fp_hf *h = t->hf;
+	const char *key;
+	json_t *v, *vocab = json_object_get(model, "vocab"), *unk = json_object_get(model, "unk_id");
+	int rc;
+	json_object_foreach((json_t *)model, key, v)
+		if (strcmp(key, "type") && strcmp(key, "vocab") && strcmp(key, "unk_id") && strcmp(key, "byte_fallback"))
+			return ferr(c, FP_ERR_UNSUPPORTED, "model.%.40s is not supported (Unigram)", key);
+	if (!json_is_array(vocab) || !json_array_size(vocab))
+		return ferr(c, FP_ERR_FORMAT, "model.vocab must be a non-empty array of [piece, score]");
+	h->unigram = 1;
+	h->fuse_unk = 1; /* always, for Unigram */
+	if ((rc = get_bool(c, model, "model", "byte_fallback", &h->byte_fallback)) || (rc = load_vocab(c, t, vocab, added)))
+		return rc;
+	h->unk = -1;
+	if (unk && !json_is_null(unk)) {
+		if (!json_is_integer(unk) || json_integer_value(unk) < 0 ||
+		    json_integer_value(unk) >= (json_int_t)json_array_size(vocab))
+			return ferr(c, FP_ERR_FORMAT, "model.unk_id must be an id of model.vocab (0 to %zu)",
+				    json_array_size(vocab) - 1);
+		h->unk = (int)json_integer_value(unk);
+	}
+	h->min_score = h->uscore[0];
+	for (size_t i = 1; i < json_array_size(vocab); i++)
+		if (h->uscore[i] < h->min_score)
+			h->min_score = h->uscore[i];
+	return 0;
+}
+
+static int load_model(const ctx *c, fp_tokenizer *t, const json_t *root)
+{
+	struct fp_hf *h = t->hf;
+	json_t *model = json_object_get(root, "model");
+	json_t *added = json_object_get(root, "added_tokens");
+	const char *s;
+	size_t n;
+	int rc;
+	if (!json_is_object(model))
+		return ferr(c, FP_ERR_FORMAT, "model is missing or not an object");
+	if ((rc = get_str(c, model, "model", "type", 0, &s, &n)))
+		return rc;
+	if (added && !json_is_null(added) && !json_is_array(added))
+		return ferr(c, FP_ERR_FORMAT, "added_tokens must be an array");
+	if (!strcmp(s, "Unigram")) {
+		if ((rc = load_unigram(c, t, model, added)))
+			return rc;
+	} else if (strcmp(s, "BPE")) {
+		return ferr(c, FP_ERR_UNSUPPORTED, "model.type '%.40s' is not supported (BPE and Unigram are)", s);
+	} else if ((rc = load_bpe(c, t, model, added))) {
+		return rc;
+	}
 	t->unk = h->unk;
 	for (int b = 0; b < 256; b++) {
 		char name[8];

@@ -8,9 +8,11 @@ Run with the hf oracle environment (tokenizers 0.22.1, transformers 4.57.1):
          project's own text (README.md, datasets/) with each family's
          normalizer / pre-tokenizer / decoder / post-processor, into
          tests/fixtures/hf_tok/<family>/ (committed; retraining changes them).
-Always: converts the cached SmolLM2 GGUF into a tokenizer.json with
+Always (unless --no-convert): converts the cached GGUFs' tokenizers with
 transformers (AutoTokenizer.from_pretrained(gguf_file=...), save_pretrained;
-needs torch), committed gzipped as tests/fixtures/hf_tok/smollm2/, and writes
+needs torch): SmolLM2's, committed gzipped as tests/fixtures/hf_tok/smollm2/,
+and Gemma-3-270M's (a 14 MB Unigram tokenizer.json, not committed) into
+~/.cache/factprobe/hf-tok-gemma-3-270m/.  Then writes
 tests/fixtures/hf_tok/expected.json: for every family and every test string,
 the ids of tokenizers' encode without special tokens (special tokens in the
 text are not parsed: encode_special_tokens = True, factprobe's rule) and the
@@ -26,6 +28,7 @@ from tokenizers import models, normalizers, pre_tokenizers, decoders, processors
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "tests", "fixtures", "hf_tok")
 CACHE = os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "factprobe")
+GEMMA_DIR = os.path.join(CACHE, "hf-tok-gemma-3-270m")  # test_tokenizer_hf looks here
 
 LLAMA3_RE = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|"
              r"\s*[\r\n]+|\s+(?!\S)|\s+")
@@ -131,12 +134,19 @@ def train_all():
     save(t, "metaspace")
 
 
-def convert_smollm2():
-    """transformers' conversion of the default model's GGUF tokenizer"""
+def convert(gguf):
+    """transformers' conversion of a cached GGUF's tokenizer, into a temporary directory"""
     from transformers import AutoTokenizer
-    tok = AutoTokenizer.from_pretrained(CACHE, gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf")
+    tok = AutoTokenizer.from_pretrained(CACHE, gguf_file=gguf)
     tmp = tempfile.mkdtemp()
     tok.save_pretrained(tmp)
+    os.unlink(os.path.join(tmp, "tokenizer.model"))  # (the GGUF's bytes; not read)
+    return tmp
+
+
+def convert_models():
+    # the default model: committed, gzipped (0.6 MB)
+    tmp = convert("SmolLM2-135M-Instruct.Q4_1.gguf")
     d = os.path.join(OUT, "smollm2")
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(tmp, "tokenizer.json"), "rb") as f, \
@@ -145,6 +155,11 @@ def convert_smollm2():
     for name in ("tokenizer_config.json", "special_tokens_map.json"):
         shutil.copy(os.path.join(tmp, name), d)
     shutil.rmtree(tmp)
+    # Gemma-3-270M: a Unigram model of 262 144 pieces (14 MB), kept in the cache
+    tmp = convert("gemma-3-270m-q4_k_m.gguf")
+    if os.path.exists(GEMMA_DIR):
+        shutil.rmtree(GEMMA_DIR)
+    shutil.move(tmp, GEMMA_DIR)
 
 
 def strings():
@@ -175,14 +190,17 @@ def main():
     if "--train" in sys.argv:
         train_all()
     if "--no-convert" not in sys.argv:
-        convert_smollm2()
+        convert_models()
     from transformers import AutoTokenizer
     texts = strings()
     out = {"oracle": "tokenizers %s, transformers %s" % (tokenizers.__version__,
                                                            __import__("transformers").__version__),
            "strings": texts, "families": {}}
-    for d in sorted(glob.glob(os.path.join(OUT, "*", ""))):
-        family = os.path.basename(os.path.dirname(d))
+    dirs = [(os.path.basename(os.path.dirname(d)), d) for d in sorted(glob.glob(os.path.join(OUT, "*", "")))]
+    if os.path.exists(GEMMA_DIR):
+        dirs.append(("gemma3", GEMMA_DIR))
+        out["in_cache"] = {"gemma3": os.path.basename(GEMMA_DIR)}
+    for family, d in dirs:
         path = os.path.join(d, "tokenizer.json")
         tmp = None
         if not os.path.exists(path):  # the gzipped one
