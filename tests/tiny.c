@@ -256,7 +256,9 @@ gw *tiny_build(const tiny_opts *o)
 	DIM("feed_forward_length", o->d_mlp);
 	DIM("attention.head_count", o->n_heads);
 	DIM("attention.head_count_kv", o->n_kv_heads);
-	if (o->d_head)
+	/* llama.cpp's gemma converters always write the head width (transformers
+	 * reads it; its Gemma configs default to 256) */
+	if (o->d_head || gemma)
 		DIM("attention.key_length", E), DIM("attention.value_length", E);
 	if (!gpt2) {
 		DIM("rope.dimension_count", neox ? E / 4 : E); /* Pythia rotates a quarter of each head */

@@ -14,7 +14,7 @@
 typedef struct tiny_opts {
 	const char *arch;   /* general.architecture: "llama", "gpt2", "qwen2", ... */
 	int n_layers, d_model, d_mlp, n_heads, n_kv_heads, n_ctx;
-	int d_head;         /* 0: d_model / n_heads; else written as attention.key_length */
+	int d_head;         /* 0: d_model / n_heads; written as attention.key_length when set (gemma: always) */
 	int n_swa;          /* gemma2/3 sliding window (default n_ctx: no effect) */
 	float attn_softcap, final_softcap; /* gemma2 (0: keys not written) */
 	uint32_t wtype;     /* type of the 2-D weights: F32, F16 or Q8_0 */
