@@ -4,7 +4,9 @@
 # we did not write (run by 'make oracle'; the fixtures are committed, so tests
 # never need these packages):
 #   llama.cpp through llama-cpp-python (built from source by pip, ~10 min)
-#   transformers loading the same GGUF (torch from PyPI, ~3 GB)
+#   transformers loading the same GGUF (torch from PyPI, ~3 GB): oracle_hf.py
+#   (default model, tiny gpt2) and oracle_tf_arch.py (newer architectures and
+#   Gemma-3-270M: logits, every residual state, every mlp.hook_post)
 # Each lives in its own virtual environment under the factprobe cache,
 # with versions pinned here.
 set -eu
@@ -23,10 +25,11 @@ if [ ! -x "$LC/bin/python" ] || ! "$LC/bin/python" -c "import llama_cpp" 2>/dev/
 	"$LC/bin/pip" install -q "numpy==2.4.6" "gguf==0.17.1"
 	CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) "$LC/bin/pip" install -q "llama-cpp-python==0.3.36"
 fi
-if [ ! -x "$HF/bin/python" ] || ! "$HF/bin/python" -c "import transformers, torch" 2>/dev/null; then
-	python3 -m venv "$HF"
-	"$HF/bin/pip" install -q "torch==2.5.1" "transformers==4.46.3" "accelerate==1.1.1" "gguf==0.10.0" \
-		"numpy==1.26.4" sentencepiece protobuf
+if [ ! -x "$HF/bin/python" ] ||
+   ! "$HF/bin/python" -c "import torch, transformers; assert transformers.__version__ == '4.57.1'" 2>/dev/null; then
+	[ -x "$HF/bin/python" ] || python3 -m venv "$HF"
+	"$HF/bin/pip" install -q "torch==2.5.1" "transformers==4.57.1" "tokenizers==0.22.1" "safetensors==0.6.2" \
+		"accelerate==1.10.1" "gguf==0.17.1" "numpy==2.3.5" "sentencepiece==0.2.3" "protobuf==7.36.2"
 fi
 TINY=$(mktemp -d)
 trap 'rm -rf "$TINY"' EXIT
@@ -38,4 +41,6 @@ trap 'rm -rf "$TINY"' EXIT
 # checks the version), SmolLM2's tokenizer.json converted by transformers;
 # --train would also retrain the committed tiny tokenizers
 "$HF/bin/python" scripts/oracle_hf_tokenizers.py
+# the newer architectures and Gemma-3-270M, every layer (after oracle_arch.py: the same token ids)
+TQDM_DISABLE=1 TRANSFORMERS_VERBOSITY=error "$HF/bin/python" scripts/oracle_tf_arch.py "$GEMMA" "$TINY" "$FIX"
 echo "oracle fixtures written to $FIX"
