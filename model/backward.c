@@ -461,6 +461,7 @@ int fp_model_backward(fp_model *m, const int32_t *tokens, int n, const fp_metric
 	 * the unembedding of that row of ln_final (the same product) */
 	if (pos != n - 1) {
 		fp_mat_mul_scr(g.lrow, b.ln_final + (size_t)pos * D, &m->unembed, 1, g.scr);
+		fp_model_add_unembed_bias(m, g.lrow, 1);
 		fp_model_softcap_logits(m, g.lrow, (size_t)V);
 	}
 	for (int i = 0; i < n_seq; i++) {

@@ -58,6 +58,7 @@ static const char *HOOK_SUFFIX[FP_HOOK_KIND_COUNT] = {
 const char *const FP_ARCH_NAMES[FP_ARCH_COUNT] = {
 	[FP_ARCH_LLAMA] = "llama", [FP_ARCH_GPT2] = "gpt2", [FP_ARCH_QWEN2] = "qwen2", [FP_ARCH_QWEN3] = "qwen3",
 	[FP_ARCH_GEMMA2] = "gemma2", [FP_ARCH_GEMMA3] = "gemma3", [FP_ARCH_PHI3] = "phi3", [FP_ARCH_GPTNEOX] = "gptneox",
+	[FP_ARCH_GPTJ] = "gptj",
 };
 
 int fp_hook_is_layer(int kind)
@@ -244,16 +245,22 @@ static int take_all(loader *L)
 	const fp_config *c = &m->cfg;
 	uint64_t D = (uint64_t)c->d_model, F = (uint64_t)c->d_mlp, V = (uint64_t)c->n_vocab, E = (uint64_t)c->d_head;
 	uint64_t QE = (uint64_t)c->n_heads * E, KE = (uint64_t)c->n_kv_heads * E;
-	int gpt2 = c->arch == FP_ARCH_GPT2, neox = c->arch == FP_ARCH_GPTNEOX, ln = c->layer_norm, rc;
-	/* the families whose attention and MLP projections carry biases */
-	int biases = gpt2 || neox, qkv_fused = gpt2 || neox || c->arch == FP_ARCH_PHI3;
+	int gpt2 = c->arch == FP_ARCH_GPT2, neox = c->arch == FP_ARCH_GPTNEOX, gptj = c->arch == FP_ARCH_GPTJ;
+	int ln = c->layer_norm, rc;
+	/* the families whose attention and MLP projections carry biases (gptj:
+	 * the MLP's only) */
+	int biases = gpt2 || neox, mlp_biases = biases || gptj, qkv_fused = gpt2 || neox || c->arch == FP_ARCH_PHI3;
 	if ((rc = take_mat(L, &m->tok_embd, "token_embd.weight", D, V, 0)))
 		return rc;
 	if (gpt2 && (rc = take(L, &m->pos_embd, "position_embd.weight", D, (uint64_t)c->n_ctx, 0)))
 		return rc;
+	/* llama 3.1+ GGUF: the Llama 3 RoPE scaling as divisors of each pair's frequency */
+	if (c->arch == FP_ARCH_LLAMA && (rc = take(L, &m->rope_freqs, "rope_freqs.weight", (uint64_t)c->rope_dim / 2, 0, 1)))
+		return rc;
 	if ((rc = take(L, &m->out_norm_w, "output_norm.weight", D, 0, 0)) ||
 	    (rc = take(L, &m->out_norm_b, "output_norm.bias", D, 0, !ln)) ||
-	    (rc = take_mat(L, &m->unembed, "output.weight", D, V, 1)))
+	    (rc = take_mat(L, &m->unembed, "output.weight", D, V, 1)) ||
+	    (gptj && (rc = take(L, &m->unembed_b, "output.bias", V, 0, 0))))
 		return rc;
 	for (int l = 0; l < c->n_layers; l++) {
 		fp_layer *y = &m->layers[l];
@@ -261,11 +268,13 @@ static int take_all(loader *L)
 		    (rc = take_layer(L, &y->ln1_b, l, "attn_norm.bias", D, 0, !ln)) ||
 		    (rc = take_layer_mat(L, &y->wo, l, "attn_output.weight", QE, D, 0)) ||
 		    (rc = take_layer(L, &y->bo, l, "attn_output.bias", D, 0, !biases)) ||
-		    (rc = take_layer(L, &y->ln2_w, l, "ffn_norm.weight", D, 0, 0)) ||
-		    (rc = take_layer(L, &y->ln2_b, l, "ffn_norm.bias", D, 0, !ln)) ||
+		    (!gptj && (rc = take_layer(L, &y->ln2_w, l, "ffn_norm.weight", D, 0, 0))) ||
+		    (!gptj && (rc = take_layer(L, &y->ln2_b, l, "ffn_norm.bias", D, 0, !ln))) ||
 		    (rc = take_layer_mat(L, &y->w_down, l, "ffn_down.weight", F, D, 0)) ||
-		    (rc = take_layer(L, &y->b_down, l, "ffn_down.bias", D, 0, !biases)))
+		    (rc = take_layer(L, &y->b_down, l, "ffn_down.bias", D, 0, !mlp_biases)))
 			return rc;
+		if (gptj) /* one norm feeds both attention and the MLP */
+			y->ln2_w = y->ln1_w, y->ln2_b = y->ln1_b;
 		if (c->qk_norm && ((rc = take_layer(L, &y->q_norm, l, "attn_q_norm.weight", E, 0, 0)) ||
 				   (rc = take_layer(L, &y->k_norm, l, "attn_k_norm.weight", E, 0, 0))))
 			return rc;
@@ -281,7 +290,7 @@ static int take_all(loader *L)
 				return rc;
 			y->w_gate = mat_rows(&w, 0, (int)F), y->w_up = mat_rows(&w, (int)F, (int)F);
 		} else if ((rc = take_layer_mat(L, &y->w_up, l, "ffn_up.weight", D, F, 0)) ||
-			   (rc = take_layer(L, &y->b_up, l, "ffn_up.bias", F, 0, !biases)) ||
+			   (rc = take_layer(L, &y->b_up, l, "ffn_up.bias", F, 0, !mlp_biases)) ||
 			   (c->gated_mlp && (rc = take_layer_mat(L, &y->w_gate, l, "ffn_gate.weight", D, F, 0)))) {
 			return rc;
 		}
@@ -394,9 +403,11 @@ static int read_config(fp_model *m, const gguf_file *f, fp_error *err)
 	if ((long)c->n_heads * c->d_head > FP_MAX_DIM)
 		return fp_error_set(err, FP_ERR_FORMAT, "'%s': %d heads of %d is absurd", f->path, c->n_heads, c->d_head);
 
-	c->layer_norm = arch == FP_ARCH_GPT2 || arch == FP_ARCH_GPTNEOX;
+	c->layer_norm = arch == FP_ARCH_GPT2 || arch == FP_ARCH_GPTNEOX || arch == FP_ARCH_GPTJ;
 	c->gated_mlp = !c->layer_norm;
-	c->mlp_act = gemma || arch == FP_ARCH_GPT2 ? FP_ACT_GELU_TANH : arch == FP_ARCH_GPTNEOX ? FP_ACT_GELU_ERF : FP_ACT_SILU;
+	c->mlp_act = gemma || arch == FP_ARCH_GPT2 || arch == FP_ARCH_GPTJ ? FP_ACT_GELU_TANH
+		     : arch == FP_ARCH_GPTNEOX ? FP_ACT_GELU_ERF : FP_ACT_SILU;
+	c->parallel_resid = arch == FP_ARCH_GPTJ;
 	c->qk_norm = arch == FP_ARCH_QWEN3 || arch == FP_ARCH_GEMMA3;
 	c->post_norms = gemma;
 	/* gemma: embeddings times sqrt(d_model), in f32 as llama.cpp does
@@ -478,9 +489,10 @@ static int read_config(fp_model *m, const gguf_file *f, fp_error *err)
 			return rc;
 	}
 	if (arch != FP_ARCH_GPT2) {
-		/* llama: adjacent pairs (the converter permuted Q and K); every other
-		 * family here rotates the half-split pairs of unpermuted weights */
-		c->rope_neox = arch != FP_ARCH_LLAMA;
+		/* llama: adjacent pairs (the converter permuted Q and K); gptj:
+		 * adjacent pairs of its own (rotate_every_two); every other family
+		 * here rotates the half-split pairs of unpermuted weights */
+		c->rope_neox = arch != FP_ARCH_LLAMA && arch != FP_ARCH_GPTJ;
 		c->rope_base = 10000.0f;
 		snprintf(key, sizeof key, "%s.rope.freq_base", n);
 		if ((rc = gguf_get_f32(f, key, &c->rope_base, err)) < -1)
@@ -492,7 +504,7 @@ static int read_config(fp_model *m, const gguf_file *f, fp_error *err)
 		if (c->rope_dim > c->d_head || c->rope_dim % 2)
 			return fp_error_set(err, FP_ERR_FORMAT, "'%s': rope.dimension_count %d does not fit head size %d",
 					    f->path, c->rope_dim, c->d_head);
-		if (arch != FP_ARCH_LLAMA) {
+		{
 			/* linear RoPE scaling (gemma3 4B+: the global layers only) */
 			gguf_str st;
 			snprintf(key, sizeof key, "%s.rope.scaling.type", n);
@@ -512,6 +524,10 @@ static int read_config(fp_model *m, const gguf_file *f, fp_error *err)
 				return fp_error_set(err, FP_ERR_UNSUPPORTED,
 						    "'%s': per-dimension RoPE factors (rope_factors_long/short, long-context "
 						    "phi3) are not supported", f->path);
+			/* llama 3.1+: Llama 3 scaling as per-pair divisors (take_all reads them) */
+			if (arch != FP_ARCH_LLAMA && gguf_find_tensor(f, "rope_freqs.weight"))
+				return fp_error_set(err, FP_ERR_UNSUPPORTED, "'%s': tensor 'rope_freqs.weight' (per-pair RoPE "
+						    "frequency divisors) is supported on llama only, not on %s", f->path, n);
 		}
 	}
 	/* vocabulary size: the embedding matrix decides (llama.vocab_size is optional) */
@@ -630,6 +646,12 @@ int fp_model_load_mode(fp_model **out, const char *path, int weights, fp_error *
 	L.next = m->block;
 	if ((rc = take_all(&L)))
 		goto fail;
+	for (int i = 0; m->rope_freqs && i < m->cfg.rope_dim / 2; i++)
+		if (!(m->rope_freqs[i] > 0 && m->rope_freqs[i] < 1e6f)) {
+			rc = fp_error_set(err, FP_ERR_FORMAT, "'%s': rope_freqs.weight[%d] = %g is not a frequency divisor "
+					  "(must be in (0, 1e6))", path, i, m->rope_freqs[i]);
+			goto fail;
+		}
 	m->cfg.tied_unembed = m->unembed.data == NULL;
 	if (!m->unembed.data)
 		m->unembed = m->tok_embd;
@@ -676,8 +698,24 @@ static int work_reserve(fp_model *m, int T, int logit_rows)
 	return 0;
 }
 
-/* cos and sin of p * scale * base^(-2i/rope_dim) for positions 0..T */
-static int rope_table(const fp_config *c, float base, float scale, int T, float **cos_out, float **sin_out)
+double fp_rope_llama3_divisor(const fp_config *c, int i)
+{
+	double factor = c->rope_l3_factor, lo = c->rope_l3_low, hi = c->rope_l3_high, orig = c->rope_l3_orig_ctx;
+	if (!(factor > 0))
+		return 1.0;
+	double wavelen = 2.0 * M_PI / pow((double)c->rope_base, -2.0 * i / c->rope_dim);
+	if (wavelen < orig / hi) /* high frequencies: kept */
+		return 1.0;
+	if (wavelen > orig / lo) /* low frequencies: divided by the factor */
+		return factor;
+	double smooth = (orig / wavelen - lo) / (hi - lo);
+	return 1.0 / ((1.0 - smooth) / factor + smooth);
+}
+
+/* cos and sin of p * scale * base^(-2i/rope_dim) / div[i] for positions
+ * 0..T (div NULL: 1) */
+static int rope_table(const fp_config *c, float base, float scale, const double *div, int T, float **cos_out,
+		      float **sin_out)
 {
 	int half = c->rope_dim / 2;
 	float *cs = malloc((size_t)T * (size_t)half * sizeof(float));
@@ -688,7 +726,7 @@ static int rope_table(const fp_config *c, float base, float scale, int T, float 
 	}
 	for (int p = 0; p < T; p++)
 		for (int i = 0; i < half; i++) {
-			double theta = p * (double)scale * pow((double)base, -2.0 * i / c->rope_dim);
+			double theta = p * (double)scale * pow((double)base, -2.0 * i / c->rope_dim) / (div ? div[i] : 1.0);
 			cs[(size_t)p * half + i] = (float)cos(theta);
 			sn[(size_t)p * half + i] = (float)sin(theta);
 		}
@@ -702,10 +740,19 @@ static int rope_reserve(fp_model *m, int T)
 	const fp_config *c = &m->cfg;
 	if (T <= m->rope_pos_cap)
 		return 0;
+	/* Llama 3 scaling: the file's rope_freqs divisors, or those of the config */
+	int half = c->rope_dim / 2, scaled = m->rope_freqs || c->rope_l3_factor > 0;
+	double *div = scaled ? malloc((size_t)half * sizeof *div) : NULL;
+	if (scaled && !div)
+		return -1;
+	for (int i = 0; scaled && i < half; i++)
+		div[i] = m->rope_freqs ? (double)m->rope_freqs[i] : fp_rope_llama3_divisor(c, i);
 	/* sliding-window layers with a base of their own (gemma3) are not scaled */
-	if (rope_table(c, c->rope_base, c->rope_scale, T, &m->rope_cos, &m->rope_sin) ||
-	    (c->rope_base_swa > 0 && c->n_swa > 0 &&
-	     rope_table(c, c->rope_base_swa, 1.0f, T, &m->rope_cos_swa, &m->rope_sin_swa))) {
+	int rc = rope_table(c, c->rope_base, c->rope_scale, div, T, &m->rope_cos, &m->rope_sin) ||
+		 (c->rope_base_swa > 0 && c->n_swa > 0 &&
+		  rope_table(c, c->rope_base_swa, 1.0f, NULL, T, &m->rope_cos_swa, &m->rope_sin_swa));
+	free(div);
+	if (rc) {
 		m->rope_pos_cap = 0;
 		return -1;
 	}
@@ -1014,6 +1061,15 @@ static void add_into(float *x, const float *y, size_t n)
 		x[i] += y[i];
 }
 
+void fp_model_add_unembed_bias(const fp_model *m, float *logits, int rows)
+{
+	int V = m->cfg.n_vocab;
+	if (m->unembed_b)
+		for (int r = 0; r < rows; r++)
+			for (int v = 0; v < V; v++)
+				logits[(size_t)r * V + v] += m->unembed_b[v];
+}
+
 void fp_model_softcap_logits(const fp_model *m, float *logits, size_t n)
 {
 	float cap = m->cfg.final_softcap;
@@ -1219,7 +1275,7 @@ int fp_model_forward(fp_model *m, const int32_t *tokens, int n, const fp_forward
 		}
 		src = w->tmp;
 	}
-	linear(m, w->logits, src, &m->unembed, NULL, rows);
+	linear(m, w->logits, src, &m->unembed, m->unembed_b, rows);
 	fp_model_softcap_logits(m, w->logits, (size_t)rows * c->n_vocab);
 	if ((rc = fire(&hc, FP_HOOK_LOGITS, -1, w->logits, rows, all ? 0 : n_seq == 1 ? n - 1 : -1, c->n_vocab)))
 		return rc;

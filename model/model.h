@@ -3,7 +3,8 @@
  *
  * Architectures (general.architecture), each as llama.cpp computes it:
  *   llama    RMSNorm, RoPE on adjacent pairs (GGUF llama weights are
- *            permuted by the converter), grouped-query attention, SwiGLU MLP
+ *            permuted by the converter), grouped-query attention, SwiGLU MLP;
+ *            llama 3.1+: RoPE frequencies divided per pair by rope_freqs.weight
  *   gpt2     learned positions, LayerNorm with bias, fused QKV with bias,
  *            GELU-tanh MLP
  *   qwen2    llama with bias on Q, K and V and half-split ("neox") RoPE
@@ -19,6 +20,15 @@
  *   gptneox  Pythia: LayerNorm with bias, fused QKV with bias, partial neox
  *            RoPE, exact-erf GELU MLP with bias, parallel attention and MLP
  *            when gptneox.use_parallel_residual
+ *   gptj     GPT-J: one LayerNorm (with bias) per block feeding attention
+ *            and the MLP in parallel (x + attn(ln(x)) + mlp(ln(x))), Q, K, V
+ *            and O without bias, RoPE on the first rope.dimension_count
+ *            dims of each head in adjacent (interleaved) pairs, as Hugging
+ *            Face's rotate_every_two on its unpermuted weights, GELU-tanh MLP
+ *            with bias, final LayerNorm, unembedding with a bias (lm_head).
+ *            llama.cpp names the architecture and its tensors but cannot run
+ *            it; the tensor names here are llama.cpp's (blk.L.attn_norm,
+ *            attn_q/k/v, attn_output, ffn_up, ffn_down, output.bias)
  * Gemma norm weights are used as the file stores them (x * w): llama.cpp's
  * converter already added Hugging Face's "1 +".  Everything is read from
  * metadata; nothing is specific to one model.
@@ -47,7 +57,7 @@
  *                                       gemma: after the post-attention norm),
  *                                       what the residual stream receives
  *   blocks.L.hook_resid_mid     [T, D]  resid_pre + attn_out (gptneox with a
- *                                       parallel residual: the MLP reads
+ *                                       parallel residual, gptj: the MLP reads
  *                                       resid_pre, not this)
  *   blocks.L.mlp.hook_pre       [T, F]  gate pre-activation (ungated: W_in x + b)
  *   blocks.L.mlp.hook_pre_linear [T, F] up projection (gated MLPs only)
@@ -60,6 +70,7 @@
  *   ln_final.hook_normalized    [T, D]  final norm output, weight (and bias)
  *                                       applied: exactly what the unembedding reads
  *   logits                      [T, V]  (only the last row unless all_logits;
+ *                                       gptj: with the unembedding's bias;
  *                                       gemma2: after the final soft-cap)
  * Overwriting a hook's tensor changes everything downstream, as in
  * TransformerLens; overwriting hook_resid_pre of block L+1 is the same as
@@ -77,7 +88,7 @@
 
 enum fp_arch {
 	FP_ARCH_LLAMA = 0, FP_ARCH_GPT2 = 1, FP_ARCH_QWEN2, FP_ARCH_QWEN3, FP_ARCH_GEMMA2, FP_ARCH_GEMMA3,
-	FP_ARCH_PHI3, FP_ARCH_GPTNEOX, FP_ARCH_COUNT
+	FP_ARCH_PHI3, FP_ARCH_GPTNEOX, FP_ARCH_GPTJ, FP_ARCH_COUNT
 };
 /* "llama, gpt2, qwen2, ..." : the names read_config accepts */
 extern const char *const FP_ARCH_NAMES[FP_ARCH_COUNT];
@@ -93,6 +104,13 @@ typedef struct fp_config {
 	int rope_dim;          /* rotated dimensions per head (gptneox: a part) */
 	int rope_neox;         /* 1: rotate (x[i], x[i + rope_dim/2]); 0: adjacent pairs (llama) */
 	float rope_scale;      /* linear RoPE scaling: positions times this (1: none) */
+	/* Llama 3 RoPE scaling (Hugging Face rope_scaling type "llama3"): each
+	 * inverse frequency f_i = base^(-2i/rope_dim) is divided by a factor
+	 * that is 1 for wavelengths 2 pi / f_i below orig_ctx / high,
+	 * `factor` above orig_ctx / low, and blends the two in between
+	 * (fp_rope_llama3_divisor).  factor 0: none.  A GGUF file carries the
+	 * same divisors as the tensor rope_freqs.weight instead (fp_model.rope_freqs). */
+	float rope_l3_factor, rope_l3_low, rope_l3_high, rope_l3_orig_ctx;
 	float rope_base_swa;   /* base of the sliding-window layers (gemma3: 10000) */
 	int tied_unembed;      /* 1: unembedding is token_embd */
 	int gated_mlp;
@@ -100,7 +118,8 @@ typedef struct fp_config {
 	int layer_norm;        /* 1: LayerNorm (mean removed, bias); 0: RMSNorm */
 	int qk_norm;           /* RMSNorm on each head's query and key (qwen3, gemma3) */
 	int post_norms;        /* norms after attention and after the MLP (gemma) */
-	int parallel_resid;    /* attention and MLP both read resid_pre (gptneox) */
+	int parallel_resid;    /* attention and MLP both read resid_pre (gptneox, gptj; gptj's one norm
+	                        * is both ln1 and ln2: the layer's ln2_w/ln2_b are ln1's) */
 	float embed_scale;     /* embeddings are multiplied by this (gemma: sqrt(D)); 1 otherwise */
 	float attn_scale;      /* query-key scale (1/sqrt(E) unless the family says otherwise) */
 	float attn_softcap;    /* scores -> c tanh(scores / c) before the softmax; 0: none */
@@ -108,6 +127,11 @@ typedef struct fp_config {
 	int n_swa;             /* sliding window (keys with q - k < n_swa); 0: none */
 	int swa_period;        /* with n_swa: layer l slides when l % period < period - 1 (1: all) */
 } fp_config;
+
+/* The divisor of rotary pair i's inverse frequency under Llama 3 scaling,
+ * as transformers' _compute_llama3_parameters and llama.cpp's converter
+ * compute it (1 when c->rope_l3_factor is 0). */
+double fp_rope_llama3_divisor(const fp_config *c, int i);
 
 /* 1 if layer l of this model attends through the sliding window */
 int fp_config_layer_swa(const fp_config *c, int l);
@@ -162,8 +186,11 @@ typedef struct fp_model {
 	const float *pos_embd;       /* [n_ctx, D] (gpt2) or NULL */
 	const float *out_norm_w, *out_norm_b; /* [D], [D] or NULL */
 	fp_mat unembed;              /* [V, D]: output.weight or tok_embd */
+	const float *unembed_b;      /* [V] output.bias (gptj) or NULL: logits = ln_final W_U^T + b */
 	fp_layer *layers;            /* [n_layers] */
 	fp_param_counts params;
+	const float *rope_freqs;     /* [rope_dim/2] divisors of the inverse frequencies (GGUF rope_freqs.weight,
+	                              * llama 3.1+), or NULL */
 	float *rope_cos, *rope_sin;  /* [rope_pos_cap, rope_dim/2] */
 	float *rope_cos_swa, *rope_sin_swa; /* the same for sliding-window layers with their own base, or NULL */
 	int rope_pos_cap;
@@ -285,6 +312,11 @@ int fp_hook_parse(const char *name, int *kind, int *layer);
  * *_pre_norm hooks without post norms). */
 int fp_hook_width(const fp_model *m, int kind);
 int fp_hook_is_layer(int kind);
+
+/* logits[rows, V] += the unembedding's bias (gptj); nothing when the model
+ * has none.  Whatever unembeds a row of ln_final (the lens, the backward
+ * pass) adds it as the forward pass does, before any soft-cap. */
+void fp_model_add_unembed_bias(const fp_model *m, float *logits, int rows);
 
 /* logits[0..n) -> final_softcap tanh(logits / final_softcap) when the model
  * soft-caps its logits (gemma2); nothing otherwise.  The logit lens applies

@@ -50,6 +50,8 @@ static void info_json(const info_t *I, int meta)
 	if (cf->rope_dim > 0) {
 		json_object_set_new(o, "rope_base", json_real(cf->rope_base));
 		json_object_set_new(o, "rope_dim", json_integer(cf->rope_dim));
+		json_object_set_new(o, "rope_scaling", json_string(m->rope_freqs || cf->rope_l3_factor > 0 ? "llama3"
+								   : cf->rope_scale != 1.0f ? "linear" : "none"));
 	}
 	json_object_set_new(o, "tied_unembed", json_boolean(cf->tied_unembed));
 	json_object_set_new(o, "weights", json_string(wmode));
@@ -118,8 +120,10 @@ static void info_text(const info_t *I, int meta)
 	printf("dimensions    %d layers, d_model %d, d_mlp %d, %d heads (%d kv heads) of %d, vocab %d, context %d\n",
 	       cf->n_layers, cf->d_model, cf->d_mlp, cf->n_heads, cf->n_kv_heads, cf->d_head, cf->n_vocab, cf->n_ctx);
 	if (cf->rope_dim > 0)
-		printf("rope          base %g over %d of %d dims per head, %s pairs\n", cf->rope_base, cf->rope_dim,
-		       cf->d_head, cf->rope_neox ? "half-split" : "adjacent");
+		printf("rope          base %g over %d of %d dims per head, %s pairs%s\n", cf->rope_base, cf->rope_dim,
+		       cf->d_head, cf->rope_neox ? "half-split" : "adjacent",
+		       m->rope_freqs ? ", Llama 3 scaling (rope_freqs divisors)"
+		       : cf->rope_l3_factor > 0 ? ", Llama 3 scaling" : cf->rope_scale != 1.0f ? ", linear scaling" : "");
 	if (cf->n_swa > 0) {
 		int ns = 0;
 		for (int l = 0; l < cf->n_layers; l++)
@@ -132,7 +136,8 @@ static void info_text(const info_t *I, int meta)
 	if (cf->attn_softcap > 0 || cf->final_softcap > 0)
 		printf("soft-capping  attention scores %g, logits %g (0: none)\n", cf->attn_softcap, cf->final_softcap);
 	printf("norm eps      %g\n", cf->norm_eps);
-	printf("unembedding   %s\n", cf->tied_unembed ? "tied to the token embedding" : "separate (output.weight)");
+	printf("unembedding   %s%s\n", cf->tied_unembed ? "tied to the token embedding" : "separate (output.weight)",
+	       m->unembed_b ? ", with a bias (output.bias)" : "");
 	if (m->weights == FP_WEIGHTS_NATIVE)
 		printf("weights       native: matrices in the file's types (%s), dequantised just before each matrix "
 		       "product; %.0f MB (%.0f MB mapped from the file, %.1f MB of f32 vectors)\n", types, wmb,

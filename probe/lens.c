@@ -44,6 +44,7 @@ void an_lens_logits(const fp_model *m, const float *x, int rows, float *logits, 
 	if (fp_mat_mul(logits, tmp, &m->unembed, rows))
 		for (size_t i = 0; i < (size_t)rows * V; i++)
 			logits[i] = NAN;
+	fp_model_add_unembed_bias(m, logits, rows); /* gptj's lm_head bias */
 	(void)D;
 	fp_model_softcap_logits(m, logits, (size_t)rows * V); /* gemma2: as the model reads its last layer */
 }

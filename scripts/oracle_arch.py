@@ -11,6 +11,7 @@ architectures.  Writes, in FIXTURE_DIR:
     file itself and on its weights dequantised to F32 by gguf-py.
 
 Usage: oracle_arch.py GEMMA.gguf TINY_DIR FIXTURE_DIR
+(GEMMA.gguf "-": the tiny models' fixtures only)
 KV cache in f32; llama.cpp does not expose per-layer residuals through
 llama-cpp-python, so the fixtures hold logits only."""
 import json, os, sys
@@ -42,6 +43,8 @@ for name in sorted(os.listdir(adir)):
 json.dump(arch, open(os.path.join(out_dir, "llamacpp_arch.json"), "w"), indent=1, ensure_ascii=False)
 np.concatenate(blob).astype("<f4").tofile(os.path.join(out_dir, "arch_logits.f32"))
 print("llama.cpp tiny architecture fixtures: %d runs" % len(arch["tiny"]))
+if gemma == "-":
+    sys.exit(0)
 
 
 def predictions(path):

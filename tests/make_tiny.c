@@ -36,6 +36,20 @@ int main(int argc, char **argv)
 		}
 		printf("%s\n", path);
 	}
+	/* gptj: llama.cpp names it but cannot run it, so not in DIR/arch/ (its
+	 * oracle is transformers, through a Hugging Face checkpoint: test_hf) */
+	{
+		tiny_opts o;
+		char path[4096];
+		tiny_defaults(&o, "gptj");
+		o.tied = 0;
+		snprintf(path, sizeof path, "%s/tiny-gptj.gguf", argv[1]);
+		if (tiny_write(&o, path)) {
+			fprintf(stderr, "make_tiny: cannot write '%s'\n", path);
+			return 1;
+		}
+		printf("%s\n", path);
+	}
 	/* the planted-fact models for the query tests (not in the oracle set) */
 	for (int cut = 0; cut < 2; cut++) {
 		tiny_opts o;

@@ -221,6 +221,8 @@ static void test_dla_complete(const char *arch)
 			fp_mat_row(&m->unembed, target, x);
 			sum += dotd(m->out_norm_b, x, D);
 		}
+		if (m->unembed_b) /* gptj: the unembedding's bias */
+			sum += m->unembed_b[target];
 		double logit = r.logits[(size_t)p * V + target];
 		if (m->cfg.final_softcap > 0) /* gemma2: the terms add up to the logit before the cap */
 			logit = m->cfg.final_softcap * atanh(logit / m->cfg.final_softcap);
@@ -388,7 +390,7 @@ int main(void)
 	test_noise_scale("llama");
 	test_noise_scale("gemma3");
 	test_plant();
-	static const char *ARCHES[] = {"llama", "gpt2", "qwen2", "qwen3", "gemma2", "gemma3", "phi3", "gptneox"};
+	static const char *ARCHES[] = {"llama", "gpt2", "qwen2", "qwen3", "gemma2", "gemma3", "phi3", "gptneox", "gptj"};
 	for (size_t i = 0; i < sizeof ARCHES / sizeof ARCHES[0]; i++)
 		test_dla_complete(ARCHES[i]);
 	test_trace_exact("llama", 1);

@@ -1,5 +1,5 @@
 /* test_arch.c - the newer architectures (qwen2, qwen3, gemma2, gemma3, phi3,
- * gptneox) and the second real model, Gemma-3-270M, against llama.cpp, from
+ * gptneox; llama with llama 3.1's rope_freqs) and the second real model, Gemma-3-270M, against llama.cpp, from
  * the fixtures scripts/oracle_arch.py recorded (scripts/make-oracle.sh):
  *   - each tiny synthetic model (tests/tiny.c, regenerated here bit for bit):
  *     llama.cpp's token ids and its logits at every position of every text;
@@ -38,6 +38,49 @@ static void test_tiny_arch(json_t *lc, int n_texts)
 {
 	check_tiny_set(json_object_get(lc, "tiny"), "arch_logits.f32", tiny_n_arch_named(), tiny_arch_named, arch_tol,
 		       n_texts);
+}
+
+/* tiny-llama3 without its rope_freqs tensor is another model: its logits
+ * must be far from llama.cpp's, or the fixture could not tell whether the
+ * divisors are applied */
+static void test_rope_freqs_matter(json_t *lc)
+{
+	size_t nref, i;
+	float *ref = load_f32("arch_logits.f32", &nref);
+	tiny_opts o;
+	const char *file = NULL;
+	for (int k = 0; k < tiny_n_arch_named() && !file; k++)
+		if (tiny_arch_named(k, &o) && o.l3_factor > 0)
+			file = tiny_arch_named(k, &o);
+	CHECK(ref && file, "a tiny model with rope_freqs (llama 3.1 RoPE scaling) is in the set");
+	if (!ref || !file) {
+		free(ref);
+		return;
+	}
+	o.omit = "rope_freqs.weight";
+	fp_model *m = NULL;
+	fp_error err = {0};
+	json_t *e;
+	double worst = 0, scale = 0;
+	CHECK(tiny_load(&o, &m, &err) == 0, "%s without rope_freqs loads: %s", file, err.msg);
+	json_array_foreach(json_object_get(lc, "tiny"), i, e) {
+		if (!m || strcmp(json_string_value(json_object_get(e, "model")), file))
+			continue;
+		int nw, V = m->cfg.n_vocab;
+		int32_t *ids = json_ids(json_object_get(e, "ids"), &nw);
+		float *lg = malloc((size_t)nw * V * sizeof *lg);
+		fp_forward_opts fo = {.all_logits = 1};
+		CHECK(fp_model_forward(m, ids, nw, &fo, lg, &err) == 0, "forward: %s", err.msg);
+		diff_max_into(lg, ref, (size_t)json_integer_value(json_object_get(e, "offset")), (size_t)nw * V, nref, &worst,
+			      &scale);
+		free(lg), free(ids);
+	}
+	printf("     %s without rope_freqs: max |diff| %.3g relative to llama.cpp\n", file, worst / (scale > 0 ? scale : 1));
+	CHECK(worst / (scale > 0 ? scale : 1) > 100 * arch_tol(file, m),
+	      "%s with the divisors left out differs from llama.cpp by %.3g relative (> 100 x the tolerance): "
+	      "the fixture sees the scaling", file, worst / (scale > 0 ? scale : 1));
+	fp_model_free(m);
+	free(ref);
 }
 
 /* log-softmax of the last position of ids */
@@ -211,12 +254,18 @@ static void test_tf_tiny(json_t *tf, const float *blob, size_t nblob, int n_text
 	const char *key;
 	json_object_foreach(json_object_get(tf, "not_loaded"), key, e)
 		printf("     %s: not checked against transformers: %s\n", key, json_string_value(e));
-	int checked = 0;
+	int checked = 0, l3 = 0;
 	for (int mi = 0; mi < tiny_n_arch_named(); mi++) {
 		tiny_opts o;
 		const char *file = tiny_arch_named(mi, &o);
 		if (json_object_get(json_object_get(tf, "not_loaded"), file))
 			continue;
+		if (o.l3_factor > 0) { /* transformers' GGUF loader does not read rope_freqs: llama.cpp only */
+			printf("     %s: not checked against transformers (its GGUF loader ignores rope_freqs; "
+			       "test_hf_arch checks rope_scaling llama3 on a checkpoint)\n", file);
+			l3++;
+			continue;
+		}
 		fp_model *m = NULL;
 		fp_error err = {0};
 		CHECK(tiny_load(&o, &m, &err) == 0, "load %s: %s", file, err.msg);
@@ -263,7 +312,7 @@ static void test_tf_tiny(json_t *tf, const float *blob, size_t nblob, int n_text
 		fp_model_free(m);
 	}
 	/* transformers 4.57 loads every GGUF architecture here but gptneox */
-	CHECK(checked == tiny_n_arch_named() - 1, "%d of %d tiny architectures checked against transformers", checked,
+	CHECK(checked == tiny_n_arch_named() - 1 - l3, "%d of %d tiny architectures checked against transformers", checked,
 	      tiny_n_arch_named());
 }
 
@@ -353,6 +402,7 @@ int main(int argc, char **argv)
 	json_t *in = load_json("oracle_inputs.json");
 	int n_texts = in ? (int)json_array_size(json_object_get(in, "tiny_texts")) : 0;
 	test_tiny_arch(lc, n_texts);
+	test_rope_freqs_matter(lc);
 	test_tf_tiny(tf, tfb, ntf, n_texts);
 	json_decref(in);
 	fp_model *m = NULL;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/test_arch_cli.sh - every command end to end on the tiny model of each
-# newer architecture (qwen2, qwen3, gemma2, gemma3, phi3, gptneox): record of
+# newer architecture (qwen2, qwen3, gemma2, gemma3, phi3, gptneox, gptj): record of
 # every hook, dot, lens, neurons ranked by activation, DLA, weights and
 # ablation, trace, patch and top-examples each run, exit 0 and print what
 # they should.  The numbers themselves are checked elsewhere (test_arch,
@@ -20,8 +20,9 @@ smoke() {
 "$BUILD/tests/make_tiny" "$T" >/dev/null
 printf 'prompt\tsubject\ttarget\nthe ball is in\tball\t the\nhello world and\tworld\t the\n' >"$T/set.tsv"
 printf 'the basketball is 12\nhello world\nthe end of the park\n' >"$T/corpus.txt"
-for a in qwen2 qwen3 gemma2 gemma3 phi3 gptneox; do
+for a in qwen2 qwen3 gemma2 gemma3 phi3 gptneox gptj; do
 	M="$T/arch/tiny-$a.gguf"
+	[ "$a" = gptj ] && M="$T/tiny-gptj.gguf"
 	smoke "$a: info" "$FP" info -m "$M"
 	run "$FP" record -q -m "$M" -p "$T/set.tsv" -o "$T/$a.h5" --dtype f32 --positions all --hooks '*'
 	n=$(h5ls -r "$T/$a.h5" 2>/dev/null | grep -c 'Dataset')

@@ -158,13 +158,15 @@ static void test_hooks(fp_model *m)
 			double s = 0;
 			for (int i = 0; i < D; i++)
 				s += (double)r.buf[FP_HOOK_LN_FINAL][0][(size_t)t * D + i] * F32(&m->unembed)[(size_t)v * D + i];
+			s += m->unembed_b ? m->unembed_b[v] : 0; /* gptj */
 			if (m->cfg.final_softcap > 0) /* gemma2 */
 				s = m->cfg.final_softcap * tanh(s / m->cfg.final_softcap);
 			dl = fmax(dl, fabs(s - logits[(size_t)t * V + v]));
 		}
 	}
 	CHECK_CLOSE(dn, 1e-5, "%s: ln_final.hook_normalized = norm(last resid_post)", a);
-	CHECK_CLOSE(dl, 1e-4, "%s: logits = ln_final . unembedding%s", a, m->cfg.final_softcap > 0 ? ", soft-capped" : "");
+	CHECK_CLOSE(dl, 1e-4, "%s: logits = ln_final . unembedding%s%s", a, m->unembed_b ? " + its bias" : "",
+		    m->cfg.final_softcap > 0 ? ", soft-capped" : "");
 	CHECK(maxdiff(r.buf[FP_HOOK_LOGITS][0], logits, (size_t)NT * V) == 0, "%s: the logits hook sees the logits", a);
 	free(y), free(sum), free(logits);
 	rec_free(&r);
@@ -201,6 +203,7 @@ static void test_zero_blocks(fp_model *m)
 			double s = 0;
 			for (int i = 0; i < D; i++)
 				s += (double)xn[i] * F32(&m->unembed)[(size_t)v * D + i];
+			s += m->unembed_b ? m->unembed_b[v] : 0;
 			if (m->cfg.final_softcap > 0)
 				s = m->cfg.final_softcap * tanh(s / m->cfg.final_softcap);
 			md = fmax(md, fabs(s - logits[(size_t)t * V + v]));
@@ -508,7 +511,7 @@ static void test_continue(fp_model *m)
 
 int main(void)
 {
-	const char *arches[] = {"llama", "gpt2", "qwen2", "qwen3", "gemma2", "gemma3", "phi3", "gptneox"};
+	const char *arches[] = {"llama", "gpt2", "qwen2", "qwen3", "gemma2", "gemma3", "phi3", "gptneox", "gptj"};
 	for (int i = 0; i < (int)(sizeof arches / sizeof arches[0]); i++) {
 		fp_model *m = load_tiny(arches[i]);
 		CHECK(m != NULL, "tiny %s loads", arches[i]);

@@ -257,6 +257,11 @@ int main(void)
 		const char *file = tiny_arch_named(i, &o);
 		check_model(file, &o);
 	}
+	/* gptj (no llama.cpp oracle: its tiny model is not in the named set) */
+	tiny_defaults(&o, "gptj");
+	o.tied = 0;
+	check_model("tiny-gptj", &o);
+	check_packed("tiny-gptj", &o);
 	/* the quantised models again with tiles of a few rows: the transposed
 	 * products summed over many tiles (the default model's unembedding) */
 	fp_set_tiles(1000, 1000, 512, 4096);

@@ -19,7 +19,7 @@ void tiny_defaults(tiny_opts *o, const char *arch)
 	o->d_mlp = 128;
 	o->n_heads = 4;
 	/* grouped-query attention where the family has it */
-	o->n_kv_heads = strcmp(arch, "gpt2") && strcmp(arch, "gptneox") ? 2 : 4;
+	o->n_kv_heads = strcmp(arch, "gpt2") && strcmp(arch, "gptneox") && strcmp(arch, "gptj") ? 2 : 4;
 	o->n_ctx = 64;
 	o->n_swa = 64;
 	if (!strcmp(arch, "gemma3"))
@@ -236,7 +236,8 @@ gw *tiny_build(const tiny_opts *o)
 	const char *a = o->arch;
 	int llama = !strcmp(a, "llama"), gpt2 = !strcmp(a, "gpt2"), neox = !strcmp(a, "gptneox"), phi3 = !strcmp(a, "phi3");
 	int qwen2 = !strcmp(a, "qwen2"), qk_norm = !strcmp(a, "qwen3") || !strcmp(a, "gemma3");
-	int gemma2 = !strcmp(a, "gemma2"), gemma = gemma2 || !strcmp(a, "gemma3"), ln = gpt2 || neox, nv;
+	int gemma2 = !strcmp(a, "gemma2"), gemma = gemma2 || !strcmp(a, "gemma3"), gptj = !strcmp(a, "gptj");
+	int ln = gpt2 || neox || gptj, nv;
 	st_rng rng = st_rng_seed(o->seed);
 	uint64_t D = (uint64_t)o->d_model, F = (uint64_t)o->d_mlp;
 	uint64_t E = o->d_head ? (uint64_t)o->d_head : D / (uint64_t)o->n_heads;
@@ -261,7 +262,8 @@ gw *tiny_build(const tiny_opts *o)
 	if (o->d_head || gemma)
 		DIM("attention.key_length", E), DIM("attention.value_length", E);
 	if (!gpt2) {
-		DIM("rope.dimension_count", neox ? E / 4 : E); /* Pythia rotates a quarter of each head */
+		/* Pythia rotates a quarter of each head, GPT-J a part too */
+		DIM("rope.dimension_count", neox ? E / 4 : gptj ? E / 2 : E);
 		F32("rope.freq_base", o->rope_base);
 	}
 	if (ln)
@@ -283,6 +285,16 @@ gw *tiny_build(const tiny_opts *o)
 	else
 		tiny_add_vocab_pre(w, &nv, o->pre ? o->pre : "gpt-2");
 	uint64_t V = (uint64_t)nv;
+	if (o->l3_factor > 0 && !(o->omit && !strcmp(o->omit, "rope_freqs.weight"))) {
+		/* the divisors of each rotary pair's frequency (llama 3.1's rope_freqs) */
+		fp_config c = {.rope_base = o->rope_base, .rope_dim = (int)E, .rope_l3_factor = o->l3_factor,
+			       .rope_l3_low = 1.0f, .rope_l3_high = 4.0f, .rope_l3_orig_ctx = 32.0f};
+		float div[256];
+		uint64_t half = E / 2;
+		for (uint64_t i = 0; i < half && i < 256; i++)
+			div[i] = (float)fp_rope_llama3_divisor(&c, (int)i);
+		gw_tensor(w, "rope_freqs.weight", 1, &half, GGML_F32, div, half * 4);
+	}
 	add_matrix(w, o, &rng, "token_embd.weight", D, V, gemma ? 0.2f : 1.0f, 0);
 	if (gpt2)
 		add_matrix(w, o, &rng, "position_embd.weight", D, (uint64_t)o->n_ctx, 0.5f, 0);
@@ -291,12 +303,22 @@ gw *tiny_build(const tiny_opts *o)
 		add_matrix(w, o, &rng, "output_norm.bias", D, 1, 0.1f, 0);
 	if (!o->tied)
 		add_matrix(w, o, &rng, "output.weight", D, V, 1.0f, 0);
+	if (gptj)
+		add_matrix(w, o, &rng, "output.bias", V, 1, 0.5f, 0);
 	for (int l = 0; l < o->n_layers; l++) {
 #define T(what, ne0, ne1, sc, one) (snprintf(name, sizeof name, "blk.%d." what, l), \
 				    add_matrix(w, o, &rng, name, ne0, ne1, sc, one))
 		T("attn_norm.weight", D, 1, 0.2f, 1.0f);
-		T("ffn_norm.weight", D, 1, 0.2f, 1.0f);
-		if (ln) {
+		if (!gptj)
+			T("ffn_norm.weight", D, 1, 0.2f, 1.0f);
+		if (gptj) { /* one LayerNorm; Q, K, V, O without bias; the MLP with */
+			T("attn_norm.bias", D, 1, 0.1f, 0);
+			T("attn_q.weight", D, QE, s * 2, 0);
+			T("attn_k.weight", D, KE, s * 2, 0);
+			T("attn_v.weight", D, KE, s, 0);
+			T("ffn_up.bias", F, 1, 0.1f, 0);
+			T("ffn_down.bias", D, 1, 0.1f, 0);
+		} else if (ln) {
 			T("attn_norm.bias", D, 1, 0.1f, 0);
 			T("ffn_norm.bias", D, 1, 0.1f, 0);
 			T("attn_qkv.weight", D, QE + 2 * KE, s * 2, 0);
@@ -386,13 +408,16 @@ const char *tiny_named(int i, tiny_opts *o)
  * tiny model can show it: a sliding window shorter than the texts (gemma),
  * strong soft-caps (gemma2), heads wider than d_model / n_heads (gemma3,
  * qwen3), an untied unembedding (phi3, gptneox, as their checkpoints have) */
-static const struct { const char *file, *arch; int tied, d_head, n_swa; float acap, fcap; } ARCH_NAMED[] = {
-	{"tiny-qwen2.gguf", "qwen2", 1, 0, 0, 0, 0},
-	{"tiny-qwen3.gguf", "qwen3", 1, 32, 0, 0, 0},
-	{"tiny-gemma2.gguf", "gemma2", 1, 0, 4, 2.0f, 5.0f},
-	{"tiny-gemma3.gguf", "gemma3", 1, 32, 4, 0, 0},
-	{"tiny-phi3.gguf", "phi3", 0, 0, 0, 0, 0},
-	{"tiny-gptneox.gguf", "gptneox", 0, 0, 0, 0, 0},
+static const struct { const char *file, *arch; int tied, d_head, n_swa; float acap, fcap, l3; } ARCH_NAMED[] = {
+	{"tiny-qwen2.gguf", "qwen2", 1, 0, 0, 0, 0, 0},
+	{"tiny-qwen3.gguf", "qwen3", 1, 32, 0, 0, 0, 0},
+	{"tiny-gemma2.gguf", "gemma2", 1, 0, 4, 2.0f, 5.0f, 0},
+	{"tiny-gemma3.gguf", "gemma3", 1, 32, 4, 0, 0, 0},
+	{"tiny-phi3.gguf", "phi3", 0, 0, 0, 0, 0, 0},
+	{"tiny-gptneox.gguf", "gptneox", 0, 0, 0, 0, 0, 0},
+	/* llama 3.1's RoPE scaling (rope_freqs), with a base of 100 so that the
+	 * pairs fall in all three of its bands within the texts' positions */
+	{"tiny-llama3.gguf", "llama", 1, 0, 0, 0, 0, 8.0f},
 };
 
 int tiny_n_arch_named(void)
@@ -411,6 +436,8 @@ const char *tiny_arch_named(int i, tiny_opts *o)
 	o->final_softcap = ARCH_NAMED[i].fcap;
 	if (!strcmp(o->arch, "gemma3"))
 		o->rope_base = 1e6f; /* the global layers' base; the sliding ones use 10000 */
+	if ((o->l3_factor = ARCH_NAMED[i].l3) > 0)
+		o->rope_base = 100.0f;
 	return ARCH_NAMED[i].file;
 }
 

@@ -23,6 +23,8 @@ typedef struct tiny_opts {
 	float scale;        /* weight scale */
 	float rope_base;
 	int spm_vocab;       /* 1: SentencePiece-style vocabulary instead of byte-level BPE */
+	float l3_factor;     /* llama: Llama 3 RoPE scaling with this factor (low 1, high 4, original
+	                      * context 32), written as rope_freqs.weight as llama.cpp's converter does */
 	const char *pre;     /* byte-level BPE pre-tokenizer (default "gpt-2") */
 	int weights;         /* fp_model_load_mode's mode (0: the default) */
 	/* a planted fact: neuron plant_neuron of layer plant_layer reads
