@@ -4,10 +4,12 @@
 Run with the hf oracle environment (tokenizers 0.22.1, transformers 4.57.1):
     ~/.cache/factprobe/hf-venv/bin/python scripts/oracle_hf_tokenizers.py [--train]
 
---train  writes tiny tokenizers, trained by the `tokenizers` package on the
-         project's own text (README.md, datasets/) with each family's
-         normalizer / pre-tokenizer / decoder / post-processor, into
-         tests/fixtures/hf_tok/<family>/ (committed; retraining changes them).
+--train  writes the tiny tokenizers that are not there yet, trained by the
+         `tokenizers` package on the project's own text (README.md,
+         datasets/) with each family's normalizer / pre-tokenizer / decoder /
+         post-processor, into tests/fixtures/hf_tok/<family>/ (committed;
+         --retrain replaces them all, and the README being in the corpus,
+         changes them).
 Always (unless --no-convert): converts the cached GGUFs' tokenizers with
 transformers (AutoTokenizer.from_pretrained(gguf_file=...), save_pretrained;
 needs torch): SmolLM2's, committed gzipped as tests/fixtures/hf_tok/smollm2/,
@@ -72,8 +74,31 @@ def train_spm(normalizer, pre, decoder, vocab=700):
     return Tokenizer.from_str(json.dumps(d))
 
 
+def train_misc():
+    """the remaining pipeline steps: NFKD, Strip, Replace(Regex); Split with
+    every behavior and invert; Digits in runs; Metaspace always; unknown
+    characters as unfused <unk> (no byte fallback)"""
+    tok = Tokenizer(models.BPE(unk_token="<unk>", fuse_unk=False))
+    tok.normalizer = normalizers.Sequence([normalizers.NFKD(), normalizers.Strip(left=True, right=True),
+                                           normalizers.Replace(Regex(" {2,}"), " ")])
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex("[,;]"), behavior="removed"),
+        pre_tokenizers.Split(" - ", behavior="merged_with_previous"),
+        pre_tokenizers.Split(Regex(r"\p{P}"), behavior="contiguous"),
+        pre_tokenizers.Split(Regex("[aeiou]"), behavior="merged_with_next", invert=True),
+        pre_tokenizers.Digits(individual_digits=False),
+        pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="always", split=True)])
+    tok.decoder = decoders.Metaspace(replacement="\u2581", prepend_scheme="always")
+    tr = trainers.BpeTrainer(vocab_size=600, special_tokens=["<unk>"], show_progress=False, limit_alphabet=90)
+    tok.train_from_iterator(corpus(), tr)
+    tok.add_tokens([AddedToken("sport", single_word=True, lstrip=True, normalized=False)])
+    return tok
+
+
 def save(tok, family, config=None):
     d = os.path.join(OUT, family)
+    if os.path.exists(os.path.join(d, "tokenizer.json")) and "--retrain" not in sys.argv:
+        return
     os.makedirs(d, exist_ok=True)
     tok.save(os.path.join(d, "tokenizer.json"))
     if config is not None:
@@ -132,6 +157,7 @@ def train_all():
                                      decoders.ByteFallback(), decoders.Fuse()]))
     t.add_tokens([AddedToken("michael jordan", normalized=True)])
     save(t, "metaspace")
+    save(train_misc(), "misc")
 
 
 def convert(gguf):
@@ -160,6 +186,7 @@ def convert_models():
     if os.path.exists(GEMMA_DIR):
         shutil.rmtree(GEMMA_DIR)
     shutil.move(tmp, GEMMA_DIR)
+    os.chmod(GEMMA_DIR, 0o755)
 
 
 def strings():
@@ -180,14 +207,15 @@ def strings():
           "sport sports transport sport. <tool_call>x<tool_call> <sep>y",
           "a" * 300 + " " + "\U0001F642" * 40 + " " + "9" * 50,
           "\u2581already\u2581escaped \u2581 text",
-          "\r\n\r\n \n\t \u00a0"]
+          "\r\n\r\n \n\t \u00a0",
+          "misc: a,b;c - d -- e!!?x (y) sport-sport  sport 12ab34 \u00c5ngstr\u00f6m   end  "]
     return s
 
 
 def main():
     if tokenizers.__version__ != "0.22.1":
         sys.exit("oracle_hf_tokenizers.py: tokenizers %s, the fixtures are pinned to 0.22.1" % tokenizers.__version__)
-    if "--train" in sys.argv:
+    if "--train" in sys.argv or "--retrain" in sys.argv:
         train_all()
     if "--no-convert" not in sys.argv:
         convert_models()
