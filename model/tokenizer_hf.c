@@ -25,9 +25,14 @@
  *      Gemma's): the best-scoring segmentation (Viterbi), unknown characters
  *      fused and byte_fallback;
  *   5. post_processor: TemplateProcessing (a special token before $A is the
- *      BOS; one after $A is refused), ByteLevel, Sequence, null.  An
- *      add_bos_token in tokenizer_config.json overrides the template, as
- *      transformers does; bos_token / eos_token come from
+ *      BOS; one after $A is refused), ByteLevel, Sequence, null.  When
+ *      tokenizer_config.json names a tokenizer_class whose transformers
+ *      class rewrites the template (Llama, CodeLlama, Gemma, GPTNeoX,
+ *      Cohere), its add_bos_token overrides the template (add_eos_token is
+ *      refused); other classes keep the template, as transformers does.
+ *      Also as transformers does, a top-level ByteLevel pre_tokenizer takes
+ *      the config's add_prefix_space (false when the key is absent).
+ *      bos_token / eos_token come from
  *      tokenizer_config.json, else special_tokens_map.json, else the
  *      template.
  * Anything else that would change the ids (another model type (WordPiece), normalizer,
@@ -1598,13 +1603,44 @@ int fp_tokenizer_load_hf_json(fp_tokenizer **out, const char *json, size_t len, 
 			goto fail;
 	}
 	if (config) {
-		int b2, e2;
+		int b2, e2, add_eos = 0;
+		const char *cls;
+		size_t cl;
 		c.file = "tokenizer_config.json";
 		if (!(cfg = load_json(&c, config, config_len, 1, &rc)) || (rc = named_token(&c, t, cfg, "bos_token", &b2)) ||
-		    (rc = named_token(&c, t, cfg, "eos_token", &e2)) || (rc = get_bool(&c, cfg, "tokenizer_config", "add_bos_token", &add_bos)))
+		    (rc = named_token(&c, t, cfg, "eos_token", &e2)) ||
+		    (rc = get_str(&c, cfg, "tokenizer_config", "tokenizer_class", 1, &cls, &cl)))
 			goto fail;
 		bos = b2 != -2 ? b2 : bos;
 		eos = e2 != -2 ? e2 : eos;
+		/* the classes whose update_post_processor rewrites the template from
+		 * add_bos_token / add_eos_token (transformers 4.57); the others keep
+		 * the file's own template */
+		static const char *const UPDATES[] = {"LlamaTokenizer", "GemmaTokenizer", "GPTNeoXTokenizer",
+						      "CohereTokenizer", "CodeLlamaTokenizer"};
+		int updates = 0;
+		for (size_t i = 0; cls && i < sizeof UPDATES / sizeof *UPDATES; i++) {
+			size_t ul = strlen(UPDATES[i]);
+			updates |= !strncmp(cls, UPDATES[i], ul) && (!cls[ul] || !strcmp(cls + ul, "Fast"));
+		}
+		if (updates && ((rc = get_bool(&c, cfg, "tokenizer_config", "add_bos_token", &add_bos)) ||
+				(rc = get_bool(&c, cfg, "tokenizer_config", "add_eos_token", &add_eos))))
+			goto fail;
+		if (add_eos) {
+			rc = ferr(&c, FP_ERR_UNSUPPORTED, "add_eos_token is true (an EOS after every prompt): not supported");
+			goto fail;
+		}
+		/* transformers sets a top-level ByteLevel's add_prefix_space to the
+		 * config's (false when absent; null leaves it) */
+		json_t *aps = json_object_get(cfg, "add_prefix_space");
+		const char *ptype = json_string_value(json_object_get(json_object_get(root, "pre_tokenizer"), "type"));
+		if (ptype && !strcmp(ptype, "ByteLevel") && !json_is_null(aps)) {
+			if (aps && !json_is_boolean(aps)) {
+				rc = ferr(&c, FP_ERR_FORMAT, "tokenizer_config.add_prefix_space must be a boolean, not %s", jtype(aps));
+				goto fail;
+			}
+			h->pre[0].prefix_space = json_is_true(aps);
+		}
 	}
 	t->eos = eos >= 0 ? eos : -1;
 	if (add_bos >= 0) { /* transformers rewrites the template to follow add_bos_token */

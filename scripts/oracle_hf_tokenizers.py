@@ -18,8 +18,10 @@ and Gemma-3-270M's (a 14 MB Unigram tokenizer.json, not committed) into
 tests/fixtures/hf_tok/expected.json: for every family and every test string,
 the ids of tokenizers' encode without special tokens (special tokens in the
 text are not parsed: encode_special_tokens = True, factprobe's rule) and the
-ids with the BOS the files ask for (transformers' tokenizer from the
-directory, which applies tokenizer_config.json's add_bos_token).
+ids with the BOS the files ask for; where a tokenizer_config.json makes the
+directory a checkpoint, both from transformers' AutoTokenizer instead
+(split_special_tokens=True), which applies its add_bos_token and
+add_prefix_space.
 """
 import glob, gzip, json, os, shutil, sys, tempfile
 
@@ -115,6 +117,12 @@ def train_all():
     t = train_bytelevel(pre_tokenizers.ByteLevel(add_prefix_space=True), specials=["<|endoftext|>"])
     t.add_tokens([AddedToken("<sep>", normalized=False)])
     save(t, "gpt2_prefix")
+    # (PreTrainedTokenizerFast does not apply add_bos_token: transformers adds no BOS here;
+    # GPT2TokenizerFast would not either, but would reset add_prefix_space to its own default)
+    cfg = os.path.join(OUT, "gpt2_prefix", "tokenizer_config.json")
+    if not os.path.exists(cfg):
+        json.dump({"tokenizer_class": "PreTrainedTokenizerFast", "add_bos_token": True, "bos_token": "<|endoftext|>",
+                   "eos_token": "<|endoftext|>"}, open(cfg, "w"), indent=1)
     # Llama 3: Split(Regex, Isolated) then ByteLevel without regex, ignore_merges, BOS by template
     t = train_bytelevel(pre_tokenizers.Sequence([
         pre_tokenizers.Split(Regex(LLAMA3_RE), behavior="isolated", invert=False),
@@ -243,10 +251,12 @@ def main():
         tok.encode_special_tokens = True
         ids = [tok.encode(t, add_special_tokens=False).ids for t in texts]
         if os.path.exists(os.path.join(os.path.dirname(path), "tokenizer_config.json")):
-            # transformers applies tokenizer_config.json's add_bos_token
+            # a checkpoint directory: what transformers makes of it (add_bos_token,
+            # add_prefix_space), special tokens in the text not parsed
             ftok = AutoTokenizer.from_pretrained(os.path.dirname(path), split_special_tokens=True)
+            ids = [ftok(t, add_special_tokens=False)["input_ids"] for t in texts]
             ids_bos = [ftok(t)["input_ids"] for t in texts]
-        else:  # the file's own post-processor
+        else:  # the file's own pipeline and post-processor
             ids_bos = [tok.encode(t).ids for t in texts]
         out["families"][family] = {"ids": ids, "ids_default": ids_bos,
                                    "decoded": [tok.decode(i, skip_special_tokens=False) for i in ids[:40]]}

@@ -432,12 +432,18 @@ static void test_bad(void)
 	expect_bad(TOP(", \"added_tokens\": [{\"content\": \"x\"}]"), NULL, "added_tokens[0].id must be an id",
 		   "an added token without id");
 	expect_bad(TOP(", \"added_tokens\": {}"), NULL, "added_tokens must be an array", "added_tokens of the wrong type");
-	expect_bad(TOP(""), "{\"add_bos_token\": true}", "'ckpt/tokenizer_config.json': add_bos_token is true but no bos_token",
+	expect_bad(TOP(""), "{\"tokenizer_class\": \"LlamaTokenizerFast\", \"add_bos_token\": true}", "'ckpt/tokenizer_config.json': add_bos_token is true but no bos_token",
 		   "add_bos_token without a BOS");
 	expect_bad(TOP(""), "{\"bos_token\": \"<s>\"}", "'ckpt/tokenizer_config.json': bos_token '<s>' is not a token",
 		   "a BOS that is no token");
-	expect_bad(TOP(""), "{\"add_bos_token\": \"yes\"}", "tokenizer_config.add_bos_token must be a boolean",
+	expect_bad(TOP(""), "{\"tokenizer_class\": \"GemmaTokenizer\", \"add_bos_token\": \"yes\"}", "tokenizer_config.add_bos_token must be a boolean",
 		   "add_bos_token of the wrong type");
+	expect_bad(TOP(""), "{\"tokenizer_class\": \"LlamaTokenizer\", \"add_eos_token\": true}",
+		   "add_eos_token is true (an EOS after every prompt): not supported", "add_eos_token");
+	expect_bad(TOP(", \"pre_tokenizer\": {\"type\": \"ByteLevel\"}"), "{\"add_prefix_space\": 1}",
+		   "tokenizer_config.add_prefix_space must be a boolean, not a number", "add_prefix_space of the wrong type");
+	expect_bad(TOP(""), "{\"tokenizer_class\": 7}", "tokenizer_config.tokenizer_class must be a string",
+		   "a tokenizer_class that is a number");
 	expect_bad(TOP(""), "{\"bos_token\": ", "'ckpt/tokenizer_config.json': line 1", "a truncated tokenizer_config.json");
 
 	/* a missing file names itself */
