@@ -351,10 +351,9 @@ int gguf_parse_buffer(gguf_file **out, const void *buf, size_t size, const char 
 	return parse_into(out, f, err);
 }
 
-int gguf_open(gguf_file **out, const char *path, fp_error *err)
+int fp_map_file(const char *path, size_t min, const char *kind, uint8_t **map, size_t *size, fp_error *err)
 {
 	struct stat st;
-	*out = NULL;
 	int fd = open(path, O_RDONLY);
 	if (fd < 0)
 		return fp_error_set(err, FP_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
@@ -362,23 +361,35 @@ int gguf_open(gguf_file **out, const char *path, fp_error *err)
 		close(fd);
 		return fp_error_set(err, FP_ERR_IO, "cannot read '%s': not a regular file", path);
 	}
-	if (st.st_size < 24) {
+	if ((size_t)st.st_size < min) {
 		close(fd);
-		return fp_error_set(err, FP_ERR_FORMAT, "'%s': not a GGUF file (only %lld bytes)", path,
+		return fp_error_set(err, FP_ERR_FORMAT, "'%s': not a %s file (only %lld bytes)", path, kind,
 				    (long long)st.st_size);
 	}
-	void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
-	if (map == MAP_FAILED)
+	if (p == MAP_FAILED)
 		return fp_error_set(err, FP_ERR_IO, "cannot map '%s': %s", path, strerror(errno));
+	*map = p, *size = (size_t)st.st_size;
+	return 0;
+}
+
+int gguf_open(gguf_file **out, const char *path, fp_error *err)
+{
+	uint8_t *map;
+	size_t size;
+	*out = NULL;
+	int rc = fp_map_file(path, 24, "GGUF", &map, &size, err);
+	if (rc)
+		return rc;
 	gguf_file *f = calloc(1, sizeof *f);
 	if (!f || !(f->path = strdup(path))) {
 		free(f);
-		munmap(map, (size_t)st.st_size);
+		munmap(map, size);
 		return fp_error_set(err, FP_ERR_NOMEM, "out of memory");
 	}
 	f->map = map;
-	f->size = (size_t)st.st_size;
+	f->size = size;
 	f->owns_map = 1;
 	return parse_into(out, f, err);
 }

@@ -74,6 +74,9 @@ int gguf_open(gguf_file **out, const char *path, fp_error *err);
 int gguf_parse_buffer(gguf_file **out, const void *buf, size_t size,
 		      const char *name, fp_error *err);
 void gguf_close(gguf_file *f); /* accepts NULL */
+/* Maps a regular file of at least min bytes read-only (also used by
+ * safetensors.c); kind names the format in the too-short error. */
+int fp_map_file(const char *path, size_t min, const char *kind, uint8_t **map, size_t *size, fp_error *err);
 
 const char *gguf_vtype_name(uint32_t t);
 

@@ -3,6 +3,7 @@
  * step is one loop or one cblas_sgemm over all T positions. */
 #include "model.h"
 #include "kernels.h"
+#include "hf_internal.h"
 #include "quant.h"
 
 #include <cblas.h>
@@ -586,6 +587,7 @@ void fp_model_free(fp_model *m)
 	free(m->block);
 	fp_tokenizer_free(m->tok);
 	gguf_close(m->gguf);
+	hf_close(m->hf);
 	free(m);
 }
 
@@ -623,9 +625,29 @@ int fp_model_load_mode(fp_model **out, const char *path, int weights, fp_error *
 	if (!m)
 		return fp_error_set(err, FP_ERR_NOMEM, "out of memory");
 	m->weights = weights == FP_WEIGHTS_DEFAULT ? FP_WEIGHTS_NATIVE : weights;
-	if ((rc = gguf_open(&m->gguf, path, err)) || (rc = fp_tokenizer_load(&m->tok, m->gguf, err)) ||
-	    (rc = read_config(m, m->gguf, err)))
+	char dir[4096];
+	int hf = fp_hf_resolve(path, dir, sizeof dir, err);
+	if (hf < 0) {
+		rc = hf;
 		goto fail;
+	}
+	if (hf) {
+		/* a Hugging Face checkpoint: its family's config and a virtual GGUF
+		 * of its tensors; the model loads without a tokenizer if that fails
+		 * (m->tok_error says why) */
+		if ((rc = hf_open(&m->hf, dir, &m->cfg, &m->gguf, err)))
+			goto fail;
+		if (fp_tokenizer_load_hf(&m->tok, dir, &m->tok_error))
+			m->tok = NULL;
+		else if (fp_tokenizer_n_vocab(m->tok) > m->cfg.n_vocab) {
+			rc = fp_error_set(err, FP_ERR_FORMAT, "'%s': the tokenizer has %d tokens but vocab_size is %d", dir,
+					  fp_tokenizer_n_vocab(m->tok), m->cfg.n_vocab);
+			goto fail;
+		}
+	} else if ((rc = gguf_open(&m->gguf, path, err)) || (rc = fp_tokenizer_load(&m->tok, m->gguf, err)) ||
+		   (rc = read_config(m, m->gguf, err))) {
+		goto fail;
+	}
 	m->layers = calloc((size_t)m->cfg.n_layers, sizeof *m->layers);
 	m->work = calloc(1, sizeof *m->work);
 	if (!m->layers || !m->work) {

@@ -84,6 +84,7 @@
 
 #include "fp_error.h"
 #include "gguf.h"
+#include "hf.h"
 #include "tokenizer.h"
 
 enum fp_arch {
@@ -174,10 +175,14 @@ typedef struct fp_param_counts {
 
 struct fp_work;
 
+struct hf_ckpt;
+
 typedef struct fp_model {
 	fp_config cfg;
-	gguf_file *gguf;
-	fp_tokenizer *tok;
+	gguf_file *gguf;             /* a Hugging Face checkpoint: a virtual one (hf.h), path = the directory */
+	fp_tokenizer *tok;           /* NULL only for a checkpoint whose tokenizer failed to load: */
+	fp_error tok_error;          /* then this says why (commands that need text refuse the model) */
+	struct hf_ckpt *hf;          /* the checkpoint's files (NULL for GGUF) */
 	int weights;                 /* FP_WEIGHTS_NATIVE or FP_WEIGHTS_F32 */
 	float *block;                /* the f32 weights: vectors, and every matrix in f32 mode */
 	size_t block_floats;
@@ -197,8 +202,9 @@ typedef struct fp_model {
 	struct fp_work *work;
 } fp_model;
 
-/* Loads a GGUF model: config, tokenizer, and the weights in the default
- * mode (FP_WEIGHTS_NATIVE). */
+/* Loads a GGUF model, or a Hugging Face checkpoint directory (a cache
+ * entry, or a model id ORG/NAME in the offline cache: hf.h): config,
+ * tokenizer, and the weights in the default mode (FP_WEIGHTS_NATIVE). */
 int fp_model_load(fp_model **out, const char *path, fp_error *err);
 /* The same with the weights mode given (FP_WEIGHTS_DEFAULT: as above). */
 int fp_model_load_mode(fp_model **out, const char *path, int weights, fp_error *err);

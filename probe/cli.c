@@ -60,7 +60,11 @@ const char *cli_model_path(const char *opt, char *buf, size_t n)
 		if (!strcmp(name, MODEL_ALIASES[i].alias) && access(name, F_OK) != 0)
 			file = MODEL_ALIASES[i].file; /* an alias, unless a file has that name */
 	if (!file) {
-		snprintf(buf, n, "%s", name);
+		/* a Hugging Face model id (ORG/NAME) or cache entry: its snapshot
+		 * directory, so that the path hashed is the path loaded */
+		fp_error e = {0};
+		if (fp_hf_resolve(name, buf, n, &e) != 1)
+			snprintf(buf, n, "%s", name);
 	} else {
 		const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
 		if (xdg && *xdg)
@@ -87,6 +91,13 @@ fp_model *cli_load_model(const char *cmd, const char *opt_path)
 		cli_error(cmd, "%s", err.msg);
 		if (is_default && err.code == FP_ERR_IO)
 			cli_hint("the default model and gemma3-270m are fetched by 'make model'; or pass -m PATH / set FACTPROBE_MODEL");
+		return NULL;
+	}
+	if (!m->tok && strcmp(cmd, "info") && strcmp(cmd, "superposition")) {
+		/* a checkpoint without a usable tokenizer: only what needs no text */
+		cli_error(cmd, "%s", m->tok_error.msg);
+		cli_hint("this checkpoint's weights load (factprobe info works), but this command needs its tokenizer");
+		fp_model_free(m);
 		return NULL;
 	}
 	return m;

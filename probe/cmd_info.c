@@ -57,9 +57,14 @@ static void info_json(const info_t *I, int meta)
 	json_object_set_new(o, "weights", json_string(wmode));
 	json_object_set_new(o, "weight_bytes", json_integer((json_int_t)fp_model_weight_bytes(m)));
 	json_object_set_new(o, "tensor_types", json_string(types));
-	json_object_set_new(o, "tokenizer", json_string(fp_tokenizer_kind(m->tok) == FP_TOK_SPM ? "spm" : "bpe"));
-	json_object_set_new(o, "pre_tokenizer", json_string(fp_tokenizer_pre(m->tok)));
-	json_object_set_new(o, "add_bos", json_boolean(fp_tokenizer_adds_bos(m->tok)));
+	if (m->tok) {
+		json_object_set_new(o, "tokenizer", json_string(fp_tokenizer_kind(m->tok) == FP_TOK_SPM ? "spm" : "bpe"));
+		json_object_set_new(o, "pre_tokenizer", json_string(fp_tokenizer_pre(m->tok)));
+		json_object_set_new(o, "add_bos", json_boolean(fp_tokenizer_adds_bos(m->tok)));
+	} else {
+		json_object_set_new(o, "tokenizer", json_null());
+		json_object_set_new(o, "tokenizer_error", json_string(m->tok_error.msg));
+	}
 	for (size_t i = 0; i < np; i++)
 		json_object_set_new(pj, I->parts[i].key, json_integer((json_int_t)I->parts[i].v));
 	json_object_set_new(pj, "total", json_integer((json_int_t)p->total));
@@ -94,8 +99,8 @@ static void info_tsv(const info_t *I)
 	printf("file\t%s\narchitecture\t%s\n", base, cf->arch_name);
 	for (size_t i = 0; i < nd; i++)
 		printf("%s\t%lld\n", I->dims[i].key, I->dims[i].v);
-	printf("tokenizer\t%s\npre_tokenizer\t%s\n", fp_tokenizer_kind(m->tok) == FP_TOK_SPM ? "spm" : "bpe",
-	       fp_tokenizer_pre(m->tok));
+	printf("tokenizer\t%s\npre_tokenizer\t%s\n", !m->tok ? "none" : fp_tokenizer_kind(m->tok) == FP_TOK_SPM ? "spm" : "bpe",
+	       m->tok ? fp_tokenizer_pre(m->tok) : "none");
 	for (size_t i = 0; i < np; i++)
 		printf("params_%s\t%llu\n", I->parts[i].key, I->parts[i].v);
 	printf("params_total\t%llu\nmlp_share\t%.4f\n", (unsigned long long)p->total, p->mlp / tot);
@@ -144,9 +149,12 @@ static void info_text(const info_t *I, int meta)
 		       m->mapped_bytes / 1e6, m->block_floats * 4.0 / 1e6);
 	else
 		printf("weights       f32: dequantised at load from %s; %.0f MB\n", types, wmb);
-	printf("tokenizer     %s, pre-tokenizer %s, %s BOS\n",
-	       fp_tokenizer_kind(m->tok) == FP_TOK_SPM ? "SentencePiece-style BPE" : "byte-level BPE",
-	       fp_tokenizer_pre(m->tok), fp_tokenizer_adds_bos(m->tok) ? "adds" : "no");
+	if (m->tok)
+		printf("tokenizer     %s, pre-tokenizer %s, %s BOS\n",
+		       fp_tokenizer_kind(m->tok) == FP_TOK_SPM ? "SentencePiece-style BPE" : "byte-level BPE",
+		       fp_tokenizer_pre(m->tok), fp_tokenizer_adds_bos(m->tok) ? "adds" : "no");
+	else
+		printf("tokenizer     none: %s\n", m->tok_error.msg);
 	printf("\nparameters    %14s %7s\n", "count", "share");
 	for (size_t i = 0; i < np; i++)
 		if (I->parts[i].v || i < 4)
@@ -191,7 +199,7 @@ int cmd_info(int argc, char **argv)
 	const fp_config *cf = &m->cfg;
 	const fp_param_counts *p = &m->params;
 	const char *path = m->gguf->path, *base = strrchr(path, '/');
-	I.base = base ? base + 1 : path;
+	I.base = base && !m->hf ? base + 1 : path; /* a checkpoint: the whole directory */
 	I.name = (gguf_str){"", 0};
 	gguf_get_str(m->gguf, "general.name", &I.name, NULL);
 	long long dv[8] = {cf->n_layers, cf->d_model, cf->d_mlp, cf->n_heads, cf->n_kv_heads, cf->d_head, cf->n_vocab, cf->n_ctx};

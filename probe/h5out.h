@@ -22,7 +22,8 @@
  *                                           UTF-8 characters become U+FFFD)
  *
  * Root attributes: format, format_version, factprobe_version, created (UTC,
- * ISO 8601), command_line, model_file, model_sha256, architecture, n_layers,
+ * ISO 8601), command_line, model_file, model_sha256 (a Hugging Face
+ * checkpoint: of config.json + its *.safetensors, see results.h), architecture, n_layers,
  * d_model, d_mlp, n_heads, n_kv_heads, d_vocab, tokenizer, dtype ("f16" or
  * "f32"), positions, hooks (the recorded hook names, comma separated),
  * prompts_file, batch_tokens (how prompts were packed into forward passes),

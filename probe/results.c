@@ -2,7 +2,11 @@
 #include "results.h"
 #include "h5util.h"
 
+#include <dirent.h>
+#include <limits.h>
 #include <openssl/evp.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -39,21 +43,54 @@ int res_check(hid_t f, const char *path, const char *format, fp_error *err)
 	return 0;
 }
 
-int res_sha256_file(const char *path, char hex[65])
+static int st_name(const struct dirent *e)
+{
+	size_t n = strlen(e->d_name);
+	return n > 12 && !strcmp(e->d_name + n - 12, ".safetensors");
+}
+
+static int digest_file(EVP_MD_CTX *c, const char *path)
 {
 	FILE *f = fopen(path, "rb");
 	if (!f)
-		return -1;
-	EVP_MD_CTX *c = EVP_MD_CTX_new();
-	unsigned char buf[1 << 16], md[32];
-	unsigned len = 0;
+		return 0;
+	unsigned char buf[1 << 16];
 	size_t n;
-	int ok = c && EVP_DigestInit_ex(c, EVP_sha256(), NULL);
+	int ok = 1;
 	while (ok && (n = fread(buf, 1, sizeof buf, f)) > 0)
 		ok = EVP_DigestUpdate(c, buf, n);
-	ok = ok && !ferror(f) && EVP_DigestFinal_ex(c, md, &len);
-	EVP_MD_CTX_free(c);
+	ok = ok && !ferror(f);
 	fclose(f);
+	return ok;
+}
+
+int res_sha256_file(const char *path, char hex[65])
+{
+	struct stat st;
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	unsigned char md[32];
+	unsigned len = 0;
+	int ok = c && EVP_DigestInit_ex(c, EVP_sha256(), NULL);
+	if (ok && stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		/* a checkpoint directory: config.json, then every *.safetensors in
+		 * name order, as one stream */
+		char p[PATH_MAX];
+		struct dirent **names = NULL;
+		snprintf(p, sizeof p, "%s/config.json", path);
+		ok = digest_file(c, p);
+		int n = ok ? scandir(path, &names, st_name, alphasort) : -1;
+		ok = ok && n > 0;
+		for (int i = 0; i < n; i++) {
+			snprintf(p, sizeof p, "%s/%s", path, names[i]->d_name);
+			ok = ok && digest_file(c, p);
+			free(names[i]);
+		}
+		free(names);
+	} else {
+		ok = ok && digest_file(c, path);
+	}
+	ok = ok && EVP_DigestFinal_ex(c, md, &len);
+	EVP_MD_CTX_free(c);
 	for (unsigned i = 0; ok && i < 32; i++)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
 	return ok ? 0 : -1;

@@ -10,7 +10,9 @@
  *   factprobe_version  the factprobe that wrote it
  *   created            UTC, ISO 8601
  *   command_line       the command that wrote it
- *   model_file, model_sha256  the model it ran ("" where none was loaded)
+ *   model_file, model_sha256  the model it ran ("" where none was loaded);
+ *                      for a Hugging Face checkpoint directory the sha256 of
+ *                      config.json + its *.safetensors (res_sha256_file)
  *
  * Formats, with their datasets (L layers, P positions, F neurons a layer):
  *   factprobe-dot            layer [nl] int32 (blocks read); one prompt: dot,
@@ -75,7 +77,9 @@ int res_header(hid_t f, const char *format, const res_prov *p, fp_error *err);
 /* Checks that f is a result of format (and a version this factprobe reads):
  * FP_ERR_FORMAT naming what it is instead. */
 int res_check(hid_t f, const char *path, const char *format, fp_error *err);
-/* The sha256 of a file as 64 hex digits. */
+/* The sha256 of a file as 64 hex digits.  For a Hugging Face checkpoint
+ * directory: of its config.json followed by its *.safetensors files in name
+ * order, as one stream. */
 int res_sha256_file(const char *path, char hex[65]);
 /* "factprobe ARGS..." (argv of the command: argv[0] is its name) */
 void res_command_line(int argc, char **argv, char *buf, size_t n);
