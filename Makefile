@@ -39,6 +39,8 @@ GEMMA_FILE := $(MODEL_DIR)/gemma-3-270m-q4_k_m.gguf
 
 # the backward pass and the gradient attributions
 TEST_BINS += $(BUILD)/tests/test_grad $(BUILD)/tests/test_attrib
+# Hugging Face checkpoints, and the torch-free GGUF -> checkpoint writer (tests/hf_writer.c)
+TEST_BINS += $(BUILD)/tests/test_hf $(BUILD)/tests/hf_from_gguf
 
 .PHONY: all deps model install uninstall test test-fast test-build test-bins asan fuzz valgrind bench demo docs-figures check-long oracle clean
 .SECONDARY:
@@ -133,6 +135,10 @@ PROBE_LIB_OBJ += $(BUILD)/probe/attrib.o $(BUILD)/probe/trace_atp.o
 PROBE_LIB_TESTS += $(BUILD)/tests/test_attrib $(BUILD)/tests/bench_atp
 $(PROBE_LIB_TESTS): $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/tests/gguf_writer.o $(BUILD)/tests/tiny.o \
 		$(PROBE_LIB_OBJ) $(BUILD)/libfpmodel.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/test_hf $(BUILD)/tests/hf_from_gguf: $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/tests/hf_writer.o \
+		$(BUILD)/tests/gguf_writer.o $(BUILD)/tests/tiny.o $(BUILD)/probe/stats.o $(BUILD)/libfpmodel.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/test_prompts: $(BUILD)/tests/test_prompts.o $(BUILD)/probe/prompts.o $(BUILD)/libfpmodel.a

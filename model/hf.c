@@ -354,6 +354,13 @@ const st_tensor *hf_tensor(const hf_ckpt *h, const char *hf_name)
 	return find_in(h, hf_name, &f);
 }
 
+void hf_ignore(hf_ckpt *h, const char *hf_name)
+{
+	const st_tensor *t = hf_tensor(h, hf_name);
+	if (t)
+		((st_tensor *)t)->used = 1;
+}
+
 static void fmt_shape(char *buf, size_t n, const uint64_t *s, int nd)
 {
 	size_t u = (size_t)snprintf(buf, n, "[");
@@ -376,6 +383,10 @@ static int check(hf_ckpt *h, const char *hf_name, uint64_t rows, uint64_t cols, 
 		return fp_error_set(err, FP_ERR_FORMAT, "'%s': missing tensor '%s' (required by %s)", h->dir, hf_name,
 				    h->arch);
 	}
+	if (t->ggml_type < 0)
+		return fp_error_set(err, FP_ERR_UNSUPPORTED,
+				    "'%s': tensor '%s' has dtype %s, which factprobe does not read (supported: F32, F16, BF16)",
+				    f->path, hf_name, t->dtype);
 	uint64_t want[2] = {rows, cols};
 	int nd = cols ? 2 : 1;
 	if (t->n_dims != nd || t->shape[0] != rows || (cols && t->shape[1] != cols)) {
@@ -385,10 +396,6 @@ static int check(hf_ckpt *h, const char *hf_name, uint64_t rows, uint64_t cols, 
 		return fp_error_set(err, FP_ERR_FORMAT, "'%s': tensor '%s' has shape %s, expected %s (from config.json)",
 				    f->path, hf_name, found, exp);
 	}
-	if (t->ggml_type < 0)
-		return fp_error_set(err, FP_ERR_UNSUPPORTED,
-				    "'%s': tensor '%s' has dtype %s, which factprobe does not read (supported: F32, F16, BF16)",
-				    f->path, hf_name, t->dtype);
 	((st_tensor *)t)->used = 1;
 	*tp = t;
 	return 0;
@@ -655,9 +662,9 @@ static int w_llama(hf_ckpt *h, const fp_config *c, fp_error *err)
 	if (!c->tied_unembed) {
 		if ((rc = hf_map(h, "output.weight", "lm_head.weight", V, D, 0, err)))
 			return rc;
-	} else if (hf_tensor(h, "lm_head.weight")) {
+	} else {
 		/* tied: transformers uses the embedding and ignores a stored copy */
-		((st_tensor *)hf_tensor(h, "lm_head.weight"))->used = 1;
+		hf_ignore(h, "lm_head.weight");
 	}
 	for (int l = 0; l < c->n_layers; l++) {
 		char g[96], n[128];

@@ -75,6 +75,11 @@ int hf_map(hf_ckpt *h, const char *gguf_name, const char *hf_name, uint64_t rows
  * transposed, rows reordered, 1 + w, split).  NULL with err set, or NULL with
  * err->code 0 for an absent optional tensor. */
 float *hf_f32(hf_ckpt *h, const char *hf_name, uint64_t rows, uint64_t cols, int flags, fp_error *err);
+/* Marks a stored tensor as deliberately unused (e.g. GPT-2's attn.bias mask
+ * buffers).  After the family's weights(), hf_open refuses a checkpoint
+ * holding any tensor no family took or ignored (silently dropping a bias
+ * would change the computation); rotary_emb.inv_freq is always ignored. */
+void hf_ignore(hf_ckpt *h, const char *hf_name);
 /* n floats owned by h (zeroed); NULL with err set */
 float *hf_alloc_f32(hf_ckpt *h, size_t n, fp_error *err);
 /* Adds an f32 buffer owned by h as gguf_name [rows, cols]. */

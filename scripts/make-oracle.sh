@@ -43,4 +43,11 @@ trap 'rm -rf "$TINY"' EXIT
 "$HF/bin/python" scripts/oracle_hf_tokenizers.py
 # the newer architectures and Gemma-3-270M, every layer (after oracle_arch.py: the same token ids)
 TQDM_DISABLE=1 TRANSFORMERS_VERBOSITY=error "$HF/bin/python" scripts/oracle_tf_arch.py "$GEMMA" "$TINY" "$FIX"
+# Hugging Face checkpoints: transformers converts the default model's GGUF
+# into checkpoints (F32, BF16, F16; cached by the GGUF's sha256), then its
+# config, tensor hashes, logits and MLP activations on them (test_hf)
+D32=$(scripts/hf_checkpoint.sh --transformers "$MODEL" F32)
+DBF=$(scripts/hf_checkpoint.sh --transformers "$MODEL" BF16)
+D16=$(scripts/hf_checkpoint.sh --transformers "$MODEL" F16)
+"$HF/bin/python" scripts/oracle_hf_checkpoint.py "$FIX/hf_smollm2" "$D32" "$DBF" "$D16" 2>&1 | grep -v deprecated
 echo "oracle fixtures written to $FIX"

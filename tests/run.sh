@@ -20,6 +20,8 @@ fi
 # --- the C test programs --------------------------------------------------
 # the backward pass and gradient attributions (synthetic models only)
 C_TESTS="$C_TESTS test_grad test_attrib"
+# Hugging Face checkpoints (tiny ones always; the default model's when given)
+C_TESTS="$C_TESTS test_hf"
 for t in $C_TESTS; do
 	echo "== $t"
 	arg=$MODEL
