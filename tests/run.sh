@@ -139,7 +139,8 @@ echo "the basketball" | "$FP" predict -m "$TINY" --tsv - >"$T/a" && "$FP" predic
 expect_error "missing model file" "cannot open '/nonexistent/x.gguf'" "$FP" predict -m /nonexistent/x.gguf hi
 printf 'just some text, not a model' >"$T/text.gguf"
 expect_error "not a GGUF file" "not a GGUF file" "$FP" info -m "$T/text.gguf"
-expect_error "a directory" "not a regular file" "$FP" info -m "$T"
+# a directory is read as a Hugging Face checkpoint (issue 13): without config.json it is neither
+expect_error "a directory" "is a directory without config.json" "$FP" info -m "$T"
 expect_error "-k not a number" "-k expects an integer" "$FP" predict -m "$TINY" -k abc hi
 expect_error "-k 0" "-k expects an integer from 1" "$FP" predict -m "$TINY" -k 0 hi
 expect_error "missing prompt" "expects exactly one PROMPT" "$FP" predict -m "$TINY"
