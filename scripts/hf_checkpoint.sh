@@ -9,7 +9,9 @@
 # (tests/hf_writer.c: factprobe's dequantisation, transformers' names,
 # llama q/k rows un-permuted, f32 -> f16/bf16 rounded to nearest even), with
 # config.json from tests/fixtures/hf_smollm2/ for the default model (what
-# transformers wrote) or from the GGUF's metadata otherwise.  No tokenizer.
+# transformers wrote) or from the GGUF's metadata otherwise.  The default
+# model also gets transformers' tokenizer files (tests/fixtures/hf_tok/smollm2);
+# other models none.
 # `make test` (test_hf) checks that its tensors are byte-identical to the
 # ones transformers' save_pretrained writes (tests/fixtures/hf_smollm2/
 # tensors-*.tsv).
@@ -36,9 +38,18 @@ else
 	case $(basename "$GGUF") in SmolLM2-135M-Instruct.Q4_1.gguf) CFG=tests/fixtures/hf_smollm2/config.json ;; *) CFG= ; OUT="$CACHE/hf-$KEY-$DT" ;; esac
 	[ -f "$OUT/config.json" ] || {
 		[ -x "$BUILD/tests/hf_from_gguf" ] || make --no-print-directory "$BUILD/tests/hf_from_gguf" >&2
+		rm -rf "$OUT.tmp"
 		mkdir -p "$OUT.tmp"
 		"$BUILD/tests/hf_from_gguf" "$GGUF" "$OUT.tmp" "$DT" $CFG
 		mv "$OUT.tmp" "$OUT"
 	}
+	# the default model: transformers' own tokenizer files (committed by
+	# the tokenizer.json tests, tests/fixtures/hf_tok/smollm2)
+	TOK=tests/fixtures/hf_tok/smollm2
+	if [ -n "$CFG" ] && [ ! -f "$OUT/tokenizer.json" ] && [ -f "$TOK/tokenizer.json.gz" ]; then
+		gzip -dc "$TOK/tokenizer.json.gz" >"$OUT/tokenizer.json.tmp"
+		cp "$TOK/tokenizer_config.json" "$TOK/special_tokens_map.json" "$OUT/"
+		mv "$OUT/tokenizer.json.tmp" "$OUT/tokenizer.json"
+	fi
 fi
 echo "$OUT"

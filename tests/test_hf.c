@@ -437,6 +437,49 @@ static void test_tiny_arch(const char *arch, int tied)
 #undef FRESH
 }
 
+/* MistralForCausalLM's sliding_window, known by construction on one layer
+ * (RoPE is relative, so each position of a one-layer model with a window
+ * of W sees what the last position of its own last W tokens sees alone);
+ * a window at least as long as the prompt changes nothing */
+static void test_mistral_window(void)
+{
+	tiny_opts o;
+	tiny_defaults(&o, "llama");
+	o.n_layers = 1, o.wtype = GGML_F32;
+	char gg[512], d[512];
+	snprintf(gg, sizeof gg, "%s/mistral.gguf", tmpdir);
+	snprintf(d, sizeof d, "%s/mistral", tmpdir);
+	mkdir(d, 0755);
+	fp_error err = {0};
+	int ok = !tiny_write(&o, gg) && !hfw_from_gguf(gg, d, "F32", NULL, NULL, &err) &&
+		 !edit_config(d, "architectures", json_pack("[s]", "MistralForCausalLM")) &&
+		 !edit_config(d, "sliding_window", json_integer(3));
+	fp_model *w = NULL, *full = NULL;
+	ok = ok && !fp_model_load(&w, d, &err) && !edit_config(d, "sliding_window", json_integer(64)) &&
+	     !fp_model_load(&full, d, &err);
+	CHECK(ok, "Mistral checkpoints (window 3 and 64) load: %s", err.msg);
+	if (!ok) {
+		fp_model_free(w), fp_model_free(full);
+		return;
+	}
+	int32_t ids[] = {72, 101, 108, 108, 111, 32, 119, 111, 114, 108};
+	int n = 10, V = w->cfg.n_vocab;
+	float *lw = logits_of(w, ids, n), *lf = logits_of(full, ids, n), *alone = malloc((size_t)V * 4);
+	double worst = 0, first3 = rel_diff(lw, lf, 3 * (size_t)V), later = rel_diff(lw + 3 * V, lf + 3 * V, 7 * (size_t)V);
+	fp_forward_opts fo = {0};
+	for (int p = 3; p < n; p++) {
+		fp_model_forward(full, ids + p - 2, 3, &fo, alone, &err);
+		double dd = rel_diff(lw + (size_t)p * V, alone, (size_t)V);
+		worst = dd > worst ? dd : worst;
+	}
+	CHECK(w->cfg.n_swa == 3 && fp_config_layer_swa(&w->cfg, 0), "Mistral: sliding_window 3 on every layer");
+	CHECK_CLOSE(first3, 1e-6, "Mistral window 3: positions 0-2 as without a window");
+	CHECK(later > 1e-3, "Mistral window 3: later positions differ from the full attention (%.3g)", later);
+	CHECK_CLOSE(worst, 1e-5, "Mistral window 3, one layer: position p equals the last position of tokens p-2..p alone, relative");
+	free(lw), free(lf), free(alone);
+	fp_model_free(w), fp_model_free(full);
+}
+
 /* ---- the default model ---- */
 
 static char *read_text(const char *path)
@@ -453,25 +496,46 @@ static char *read_text(const char *path)
 	return s;
 }
 
-static int file_sha(const char *path, char hex[17])
+/* "NAME\tDTYPE\t[shape]\tsha256\n" for every tensor of DIR/model.safetensors,
+ * sorted by name: what is on disk */
+static int line_cmp(const void *a, const void *b)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return -1;
-	EVP_MD_CTX *c = EVP_MD_CTX_new();
-	EVP_DigestInit_ex(c, EVP_sha256(), NULL);
-	static unsigned char buf[1 << 20];
-	size_t n;
-	while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-		EVP_DigestUpdate(c, buf, n);
-	unsigned char md[32];
-	unsigned l;
-	EVP_DigestFinal_ex(c, md, &l);
-	EVP_MD_CTX_free(c);
-	fclose(f);
-	for (int i = 0; i < 8; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	return 0;
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static char *dir_manifest(const char *dir)
+{
+	char p[4096];
+	snprintf(p, sizeof p, "%s/model.safetensors", dir);
+	st_file *f = NULL;
+	fp_error err = {0};
+	if (st_open(&f, p, &err))
+		return printf("%s\n", err.msg), NULL;
+	char **lines = calloc(f->n_tensors, sizeof *lines), *out = calloc(f->n_tensors + 1, 256);
+	for (size_t i = 0; i < f->n_tensors; i++) {
+		const st_tensor *t = &f->tensors[i];
+		unsigned char md[32];
+		unsigned l;
+		EVP_MD_CTX *c = EVP_MD_CTX_new();
+		EVP_DigestInit_ex(c, EVP_sha256(), NULL);
+		EVP_DigestUpdate(c, t->data, t->nbytes);
+		EVP_DigestFinal_ex(c, md, &l);
+		EVP_MD_CTX_free(c);
+		lines[i] = malloc(256);
+		int u = snprintf(lines[i], 256, "%s\t%s\t[", t->name, t->dtype);
+		for (int d = 0; d < t->n_dims; d++)
+			u += snprintf(lines[i] + u, 256 - (size_t)u, "%s%llu", d ? ", " : "", (unsigned long long)t->shape[d]);
+		u += snprintf(lines[i] + u, 256 - (size_t)u, "]\t");
+		for (int k = 0; k < 32; k++)
+			u += snprintf(lines[i] + u, 256 - (size_t)u, "%02x", md[k]);
+		snprintf(lines[i] + u, 256 - (size_t)u, "\n");
+	}
+	qsort(lines, f->n_tensors, sizeof *lines, line_cmp);
+	for (size_t i = 0; i < f->n_tensors; i++)
+		strcat(out, lines[i]), free(lines[i]);
+	free(lines);
+	st_close(f);
+	return out;
 }
 
 typedef struct grab {
@@ -494,12 +558,7 @@ static int on_hook(void *user, const fp_hook_event *ev)
 
 static void test_default_model(const char *fix, const char *gguf)
 {
-	char p[4096], key[17] = "", cache[2048];
-	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-	snprintf(cache, sizeof cache, "%s/factprobe", xdg && *xdg ? xdg : home ? home : ".");
-	if (!(xdg && *xdg))
-		snprintf(cache, sizeof cache, "%s/.cache/factprobe", home ? home : ".");
-	CHECK(file_sha(gguf, key) == 0, "the model hashes");
+	char p[4096];
 	snprintf(p, sizeof p, "%s/hf_smollm2/oracle.json", fix);
 	json_t *orc = json_load_file(p, 0, NULL);
 	snprintf(p, sizeof p, "%s/hf_smollm2/oracle.f32", fix);
@@ -527,20 +586,20 @@ static void test_default_model(const char *fix, const char *gguf)
 	static const char *const DT[3] = {"F32", "BF16", "F16"};
 	for (int di = 0; di < 3; di++) {
 		const char *dt = DT[di];
-		char dir[2300], tmp[2400], cfg[4096];
-		snprintf(dir, sizeof dir, "%s/hf-smollm2-%s-%s", cache, key, dt);
-		snprintf(cfg, sizeof cfg, "%s/hf_smollm2/config.json", fix);
+		char dir[4096];
 		char *man = NULL, *want;
-		snprintf(p, sizeof p, "%s/config.json", dir);
-		if (access(p, F_OK)) {
-			/* written once (torch-free), then cached by the GGUF's sha256 */
-			snprintf(tmp, sizeof tmp, "%s.tmp%d", dir, (int)getpid());
-			mkdir(cache, 0755), mkdir(tmp, 0755);
-			int rc = hfw_from_gguf(gguf, tmp, dt, cfg, &man, &err);
-			CHECK(rc == 0 && rename(tmp, dir) == 0, "%s checkpoint written to %s: %s", dt, dir, err.msg);
-		} else {
-			CHECK(hfw_from_gguf(gguf, NULL, dt, cfg, &man, &err) == 0, "%s manifest: %s", dt, err.msg);
+		/* the checkpoint written without torch, cached by the GGUF's sha256 */
+		char cmd[8192];
+		snprintf(cmd, sizeof cmd, "scripts/hf_checkpoint.sh '%s' %s", gguf, dt);
+		FILE *pp = popen(cmd, "r");
+		dir[0] = 0;
+		if (pp) {
+			if (fgets(dir, sizeof dir, pp))
+				dir[strcspn(dir, "\n")] = 0;
+			pclose(pp);
 		}
+		CHECK(dir[0] && !access(dir, F_OK), "%s checkpoint from scripts/hf_checkpoint.sh: %s", dt, dir);
+		man = dir_manifest(dir);
 		snprintf(p, sizeof p, "%s/hf_smollm2/tensors-%s.tsv", fix, dt);
 		want = read_text(p);
 		int lines = 0;
@@ -555,7 +614,7 @@ static void test_default_model(const char *fix, const char *gguf)
 		if (!h)
 			continue;
 		double worst_l = 0, worst_a = 0, worst_gl = 0, worst_ga = 0;
-		int nruns = 0, top_same = 0, ids_same = 0;
+		int nruns = 0, top_same = 0, ids_same = 0, dir_ids_same = 0;
 		size_t i;
 		json_t *run;
 		json_array_foreach(json_object_get(orc, "runs"), i, run) {
@@ -572,6 +631,11 @@ static void test_default_model(const char *fix, const char *gguf)
 			int tn = 0;
 			if (!fp_tokenize(g->tok, text, strlen(text), 0, &tid, &tn, &err) && tn == n && !memcmp(tid, ids, (size_t)n * 4))
 				ids_same++;
+			free(tid);
+			/* and the checkpoint's own tokenizer.json (transformers') */
+			if (h->tok && !fp_tokenize(h->tok, text, strlen(text), 0, &tid, &tn, &err) && tn == n &&
+			    !memcmp(tid, ids, (size_t)n * 4))
+				dir_ids_same++;
 			free(tid);
 			fp_forward_opts o = {.all_logits = 1, .hook = on_hook, .user = &gr, .hook_mask = FP_HOOK_BIT(FP_HOOK_MLP_POST)};
 			float *lh = malloc((size_t)n * V * 4), *lg = malloc((size_t)n * V * 4), *hpost[3];
@@ -616,7 +680,9 @@ static void test_default_model(const char *fix, const char *gguf)
 				free(hpost[k]);
 			free(lh), free(lg), free(ids);
 		}
-		CHECK(nruns == 3 && ids_same == 3, "%s: 3 prompts; the GGUF tokenizer gives transformers' ids for %d", dt, ids_same);
+		CHECK(nruns == 3 && ids_same == 3 && dir_ids_same == 3,
+		      "%s: 3 prompts; transformers' ids from the GGUF tokenizer for %d, from the checkpoint's tokenizer.json for %d",
+		      dt, ids_same, dir_ids_same);
 		if (di == 0) {
 			CHECK_CLOSE(worst_gl, 1e-5, "SmolLM2 F32 checkpoint against the GGUF, all logits at every position, relative");
 			CHECK_CLOSE(worst_ga, 1e-5, "SmolLM2 F32 checkpoint against the GGUF, mlp.hook_post of layers %d %d %d, relative",
@@ -648,6 +714,7 @@ int main(int argc, char **argv)
 	test_tiny_arch("llama", 0);
 	test_tiny_arch("qwen2", 0);
 	test_tiny_arch("qwen3", 1);
+	test_mistral_window();
 	if (model && *model)
 		test_default_model(fix, model);
 	else
