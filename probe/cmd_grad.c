@@ -41,7 +41,7 @@ static const char HELP[] =
 	"                       attn.hook_z, ...), one layer's (blocks.5.mlp.hook_post),\n"
 	"                       or hook_embed, hook_pos_embed, ln_final.hook_normalized\n"
 	"  -o, --output FILE    the HDF5 file (required); --force replaces it\n"
-	"  -m, --model PATH     GGUF model;  -h, --help  this help\n"
+	"  -m, --model PATH     GGUF or HF checkpoint;  -h, --help  this help\n"
 	"Root attributes beside the recording's: content = \"gradient\", metric,\n"
 	"target, target_id, vs, vs_id (-1 if none), metric_position, metric_value.\n"
 	"A hook's tensor overwritten by nothing: the gradient is the ordinary one\n"

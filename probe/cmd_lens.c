@@ -21,7 +21,7 @@ static const char HELP[] =
 	"unembedding, giving the tokens it would predict if the model stopped there.\n"
 	"Row 'emb' is the token embeddings (blocks.0.hook_resid_pre); row L is\n"
 	"blocks.L.hook_resid_post, so the last row is the model's real output.\n\n"
-	"  -m, --model PATH     GGUF model\n"
+	"  -m, --model PATH     GGUF file or Hugging Face checkpoint (dir or ORG/NAME)\n"
 	"  -t, --target TOKEN   a token to follow: its rank (1 = top) and probability\n"
 	"                       at every layer (a single token, e.g. ' basketball';\n"
 	"                       default: the model's final top token)\n"

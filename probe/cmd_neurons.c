@@ -92,7 +92,7 @@ static const char HELP[] =
 	"                        neurons' AUROC on the held-out prompts is reported, alone\n"
 	"                        and as the mean of their z-scores, with a standard error\n"
 	"                        (Hanley-McNeil); 0.5 is chance\n\n"
-	"  -m, --model PATH      GGUF model;  --tsv, --json  machine-readable output\n"
+	"  -m, --model PATH      GGUF or HF checkpoint;  --tsv, --json  machine-readable output\n"
 	"  -h, --help            this help\n\n"
 	"examples:\n"
 	"  factprobe neurons --target ' basketball' --compare-random 20 \\\n"

@@ -37,7 +37,7 @@ static const char HELP[] =
 	"      --mode zero|mean ablation value (default zero); mean needs --ref PROMPTS\n"
 	"      --skip-bad       warn about malformed lines of --ref and go on, as 'record'\n"
 	"                       does (default: stop at the first)\n"
-	"  -m, --model PATH     GGUF model;  --tsv, --json  machine-readable;  -h  this help\n\n"
+	"  -m, --model PATH     GGUF or HF checkpoint;  --tsv, --json  machine-readable;  -h  this help\n\n"
 	"examples:\n"
 	"  factprobe patch --target ' basketball' --hook blocks.*.hook_resid_post --layers 10-10 \\\n"
 	"      --clean 'Michael Jordan plays the sport of' --corrupt 'Tom Brady plays the sport of'\n"

@@ -45,7 +45,7 @@ static const char HELP[] =
 	"      --steps S       optimisation steps (default 400; 0 keeps the random start)\n"
 	"      --seed S        seed (default 1)\n"
 	"      --model-rows    also the model's MLP output and unembedding rows\n"
-	"  -m, --model PATH    GGUF model for --model-rows\n"
+	"  -m, --model PATH    GGUF or HF checkpoint for --model-rows\n"
 	"      --sample N      rows sampled from each model matrix (default 10000)\n"
 	"  -o, --output FILE   HDF5 for 'factprobe plot angles': groups optimized,\n"
 	"                      mlp_out, unembed with bin_center, pairwise_density,\n"

@@ -32,7 +32,7 @@ static const char HELP[] =
 	"                       does (default: stop at the first)\n"
 	"  -q, --quiet          no progress (else on stderr: a bar on a terminal, a line\n"
 	"                       every 5 s otherwise)\n"
-	"  -m, --model PATH     GGUF model\n"
+	"  -m, --model PATH     GGUF file or Hugging Face checkpoint (dir or ORG/NAME)\n"
 	"  -h, --help           this help\n\n"
 	"example: factprobe top-examples --neuron 29.778 -p datasets/control.txt\n";
 

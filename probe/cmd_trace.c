@@ -95,7 +95,7 @@ static const char HELP[] =
 	"      --threads N      BLAS threads for the forward passes (default\n"
 	"                       $OPENBLAS_NUM_THREADS, else one per core)\n"
 	"  -q, --quiet          no progress, and no counts on stderr\n"
-	"  -m, --model PATH     GGUF model;  -h, --help  this help\n\n"
+	"  -m, --model PATH     GGUF or HF checkpoint;  -h, --help  this help\n\n"
 	"example: factprobe trace --subject 'Michael Jordan' -o trace.h5 \\\n"
 	"             $'Q: What sport does Michael Jordan play?\\nA: This athlete plays the sport of'\n";
 
