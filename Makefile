@@ -175,7 +175,7 @@ $(BUILD)/tests/test_stats: $(BUILD)/tests/test_stats.o $(BUILD)/probe/stats.o
 # tests/fuzz/replay.c, a plain main() that runs it over its committed corpus
 # tests/fuzz/NAME/ (make test, any compiler), and with libFuzzer (make fuzz,
 # clang).
-FUZZ_NAMES   := gguf tokenizer prompts dirspec hooks
+FUZZ_NAMES   := gguf tokenizer prompts dirspec hooks safetensors
 FUZZ_SECONDS ?= 60
 FUZZ_LIB_OBJ := $(filter-out $(BUILD)/probe/main.o,$(PROBE_OBJ)) \
                 $(BUILD)/tests/fuzz/fuzz_util.o $(BUILD)/tests/gguf_writer.o $(BUILD)/tests/tiny.o $(BUILD)/libfpmodel.a

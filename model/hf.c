@@ -101,8 +101,12 @@ static void hub_dir(char *buf, size_t n)
 static int resolve_dir(const char *name, char *buf, size_t n, fp_error *err)
 {
 	if (has_file(name, "config.json")) {
-		if ((size_t)snprintf(buf, n, "%s", name) >= n)
+		size_t len = strlen(name);
+		while (len > 1 && name[len - 1] == '/')
+			len--; /* "dir/" -> "dir": its last component names the model in results */
+		if (len >= n)
 			return fp_error_set(err, FP_ERR_INVALID, "'%s': path too long", name);
+		snprintf(buf, n, "%.*s", (int)len, name);
 		return 1;
 	}
 	char snap[PATH_MAX];
