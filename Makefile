@@ -42,7 +42,7 @@ TEST_BINS += $(BUILD)/tests/test_grad $(BUILD)/tests/test_attrib
 # Hugging Face checkpoints, and the torch-free GGUF -> checkpoint writer (tests/hf_writer.c)
 TEST_BINS += $(BUILD)/tests/test_hf $(BUILD)/tests/hf_from_gguf
 
-.PHONY: all deps model install uninstall test test-fast test-build test-bins asan fuzz valgrind bench demo docs-figures check-long oracle clean
+.PHONY: all deps model install uninstall test test-fast test-build test-bins asan tsan fuzz valgrind bench demo docs-figures check-long oracle clean
 .SECONDARY:
 
 # the MPI binary (build/factprobe-mpi) is built when mpicc is installed
@@ -249,6 +249,15 @@ asan: deps
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		FACTPROBE_TEST_MODEL=$(MODEL_FILE) FACTPROBE_TEST_GEMMA=$(GEMMA_FILE) BUILD=build-asan tests/run.sh
 
+# ThreadSanitizer build of factprobe, then record's writer thread under it
+# (tests/tsan_record.sh: a few hundred prompts, Ctrl-C and --resume, a
+# writer error; 0 reports wanted)
+tsan: deps
+	@$(MAKE) --no-print-directory model
+	@$(MAKE) --no-print-directory BUILD=build-tsan CFLAGS="-O1 -g -fsanitize=thread" \
+		build-tsan/factprobe build-tsan/tests/make_tiny
+	@FACTPROBE_TEST_MODEL=$(MODEL_FILE) BUILD=build-tsan tests/tsan_record.sh
+
 bench: deps
 	@$(MAKE) --no-print-directory model
 	@$(MAKE) --no-print-directory $(BENCH_BIN) $(BUILD)/factprobe $(MPI_BIN)
@@ -279,4 +288,4 @@ oracle: $(BUILD)/tests/make_tiny
 	@scripts/make-oracle.sh $(BUILD)
 
 clean:
-	rm -rf build build-asan build-fuzz build-clang build-valgrind
+	rm -rf build build-asan build-tsan build-fuzz build-clang build-valgrind

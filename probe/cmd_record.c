@@ -30,7 +30,9 @@ static const char HELP[] =
 	"Runs every prompt of PROMPTS through the model and records the chosen hook\n"
 	"points to OUT.h5, a self-describing HDF5 file any reader opens (layout:\n"
 	"README, or the top of probe/h5out.h).  Memory does not grow with the number\n"
-	"of prompts.  Progress goes to standard error.\n\n"
+	"of prompts.  A second thread writes each forward pass's rows while the next\n"
+	"pass runs, so memory holds one pass's activations more (--batch-tokens rows\n"
+	"of every recorded hook).  Progress goes to standard error.\n\n"
 	"  -p, --prompts FILE    prompt set: .tsv with a header (prompt; optional subject,\n"
 	"                        target, relation, id), .jsonl with those fields, or plain\n"
 	"                        text with one prompt per line\n"
@@ -416,6 +418,11 @@ int cmd_record(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
+	if (skip && h5rec_last_text(rec, &resume_text, &err)) {
+		rc = cli_error("record", "%s", err.msg);
+		goto fail_rec;
+	}
+	/* from here to rr_free the recorder's writer thread makes every HDF5 call */
 	if (rr_new(&rr, m, rec, hooks, n_hooks, pos_mode, batch_tokens, prompts_path, &err)) {
 		cli_error("record", "%s", err.msg);
 		goto fail_rec;
@@ -425,15 +432,18 @@ int cmd_record(int argc, char **argv)
 	fp_progress_start(&prog, stderr, quiet, "record", "prompts", "tokens", total);
 	prog.always_end = 1; /* its last line is the run's summary */
 	double t0 = fp_now();
-	if (skip && h5rec_last_text(rec, &resume_text, &err)) {
-		rc = cli_error("record", "%s", err.msg);
-		goto fail_rec;
-	}
 	loop_args la = {prompts_path, out, resume_text, skip, line_start, line_end, skip_bad, bos, pos_mode};
 	if (record_loop(&la, m, pr, rr, &prog, &n_bad, &seen))
 		goto fail_rec;
+	/* the packs run so far, written (an interruption keeps them too) */
+	if (rr_sync(rr, &err)) {
+		cli_error("record", "%s", err.msg);
+		goto fail_rec;
+	}
 	long n_done = rr_done(rr);
 	double toks = rr_tokens(rr);
+	rr_free(rr);
+	rr = NULL;
 	long done_prompts = rec ? h5rec_n_prompts(rec) : n_done;
 	double mb = rec ? h5rec_bytes(rec) / 1e6 : 0;
 	fp_progress_end(&prog, seen, toks);
@@ -458,6 +468,8 @@ int cmd_record(int argc, char **argv)
 fail_rec:
 	/* keep what the last checkpoint made whole: close without writing the
 	 * batch (prompts read since, e.g. before a bad line, are redone by --resume) */
+	rr_free(rr); /* the writer stops before the file is touched here */
+	rr = NULL;
 	if (rec) {
 		h5rec_abandon(rec);
 		rec = NULL;
@@ -465,10 +477,10 @@ fail_rec:
 	}
 	rc = 1;
 done:
+	rr_free(rr);
 	if (rec)
 		h5rec_abandon(rec);
 	free(resume_text);
-	rr_free(rr);
 	free(hooks);
 	free(layer_sel);
 	prompts_close(pr);

@@ -793,36 +793,48 @@ int h5rec_checkpoint(h5rec *r, fp_error *err)
 int h5rec_reserve(h5rec *r, long n_rows, fp_error *err)
 {
 	double bytes = 0;
-	size_t widest = 0;
-	for (int i = 0; i < r->n_hooks; i++) {
-		size_t w = (size_t)r->hooks[i].width * (r->f16 ? 2 : 4);
-		bytes += (double)n_rows * w;
-		widest = w > widest ? w : widest;
-	}
-	if ((size_t)n_rows * widest > r->scratch_cap) {
-		void *q = realloc(r->scratch, (size_t)n_rows * widest);
-		if (!q)
-			return fp_error_set(err, FP_ERR_NOMEM, "out of memory for %ld rows", n_rows);
-		r->scratch = q, r->scratch_cap = (size_t)n_rows * widest;
-	}
+	for (int i = 0; i < r->n_hooks; i++)
+		bytes += (double)n_rows * (double)h5rec_row_bytes(r, i);
 	return reserve_bytes(r, bytes, err);
 }
 
-int h5rec_write_rows(h5rec *r, int h, long n_rows, const float *src, const int32_t *rows, fp_error *err)
+size_t h5rec_row_bytes(const h5rec *r, int h)
+{
+	return (size_t)r->hooks[h].width * (r->f16 ? 2 : 4);
+}
+
+void h5rec_convert_rows(const h5rec *r, int h, long n_rows, const float *src, const int32_t *rows, void *dst)
 {
 	size_t w = (size_t)r->hooks[h].width;
 	for (long k = 0; k < n_rows; k++) {
 		const float *row = src + (size_t)(rows ? rows[k] : k) * w;
 		if (r->f16)
-			quant_f32_to_fp16_row(row, (uint16_t *)r->scratch + (size_t)k * w, w);
+			quant_f32_to_fp16_row(row, (uint16_t *)dst + (size_t)k * w, w);
 		else
-			memcpy((float *)r->scratch + (size_t)k * w, row, w * sizeof(float));
+			memcpy((float *)dst + (size_t)k * w, row, w * sizeof(float));
 	}
-	if (ds_append(r->ds_acts[h], r->f16 ? r->t_f16 : H5T_NATIVE_FLOAT, r->n_rows + r->b_rows, (size_t)n_rows, w,
-		      r->scratch))
+}
+
+int h5rec_write_converted(h5rec *r, int h, long n_rows, const void *data, fp_error *err)
+{
+	size_t w = (size_t)r->hooks[h].width;
+	if (ds_append(r->ds_acts[h], r->f16 ? r->t_f16 : H5T_NATIVE_FLOAT, r->n_rows + r->b_rows, (size_t)n_rows, w, data))
 		return h5fail(err, r->path, "cannot write activations");
-	r->bytes += (double)n_rows * w * (r->f16 ? 2 : 4);
+	r->bytes += (double)n_rows * (double)h5rec_row_bytes(r, h);
 	return 0;
+}
+
+int h5rec_write_rows(h5rec *r, int h, long n_rows, const float *src, const int32_t *rows, fp_error *err)
+{
+	size_t need = (size_t)n_rows * h5rec_row_bytes(r, h);
+	if (need > r->scratch_cap) {
+		void *q = realloc(r->scratch, need);
+		if (!q)
+			return fp_error_set(err, FP_ERR_NOMEM, "out of memory for %ld rows", n_rows);
+		r->scratch = q, r->scratch_cap = need;
+	}
+	h5rec_convert_rows(r, h, n_rows, src, rows, r->scratch);
+	return h5rec_write_converted(r, h, n_rows, r->scratch, err);
 }
 
 int h5rec_add(h5rec *r, const h5rec_prompt *p, fp_error *err)

@@ -73,6 +73,7 @@
 #ifndef H5OUT_H
 #define H5OUT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../model/fp_error.h"
@@ -122,14 +123,20 @@ int h5rec_resume(h5rec **out, const char *path, const h5rec_info *info, const h5
 /* Text of the last committed prompt (for --resume to check the prompt file). */
 int h5rec_last_text(h5rec *r, char **text, fp_error *err);
 /* Before a pack of prompts: reserves disk space for n_rows rows of every
- * hook (an error here leaves the file at its last checkpoint) and room to
- * convert them. */
+ * hook (an error here leaves the file at its last checkpoint). */
 int h5rec_reserve(h5rec *r, long n_rows, fp_error *err);
 /* Writes the pack's n_rows rows of hook h to its dataset, right after the
  * rows of the prompts added so far: row k is src + rows[k] * width (rows
  * NULL: k), converted to the file's dtype.  They count once the prompts that
  * own them are added and checkpointed. */
 int h5rec_write_rows(h5rec *r, int h, long n_rows, const float *src, const int32_t *rows, fp_error *err);
+/* h5rec_write_rows in two steps, for a writer thread: the conversion into
+ * dst (n_rows * h5rec_row_bytes bytes) touches no HDF5 state and reads only
+ * what is fixed at creation, so it may run on another thread while the
+ * writer calls HDF5; h5rec_write_converted writes such rows. */
+size_t h5rec_row_bytes(const h5rec *r, int h);
+void h5rec_convert_rows(const h5rec *r, int h, long n_rows, const float *src, const int32_t *rows, void *dst);
+int h5rec_write_converted(h5rec *r, int h, long n_rows, const void *data, fp_error *err);
 /* Buffers one prompt's tables (written at the next checkpoint); its rows
  * must already be written with h5rec_write_rows. */
 int h5rec_add(h5rec *r, const h5rec_prompt *p, fp_error *err);

@@ -3,6 +3,8 @@
 #include "progress.h"
 #include "table.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,11 +64,233 @@ static void pack_free(pack *k)
 	free(k->p), free(k->seq_len), free(k->ids), free(k->row_pos), free(k->row_tok);
 }
 
+/* ---- the writer thread ----
+ * Every HDF5 call of a recording happens on one writer thread (Debian's
+ * libhdf5 is not thread-safe), in the order a single thread would make
+ * them: per pack, the disk reservation, each hook's rows, the prompts'
+ * tables, and a checkpoint when one is due.  The forward thread converts
+ * each hook's rows to the file's dtype into that hook's buffer and queues
+ * it; it waits only when the writer has not yet written the same hook of
+ * the previous pack, so the writer runs at most one pack behind and the
+ * buffers hold one pack's activations.  A writer error is kept and handed
+ * to the forward thread at its next hook or at rr_sync; the ops after it
+ * are dropped, so the file stays at its last checkpoint. */
+enum { OP_RESERVE, OP_ROWS, OP_PROMPTS };
+
+typedef struct wop {
+	int type, hook;      /* OP_ROWS: the hook, its rows in the hook's buffer */
+	long n_rows;         /* OP_RESERVE, OP_ROWS */
+	pack *k;             /* OP_PROMPTS: the pack's prompts, owned by the op */
+	char **tok_text;     /* OP_PROMPTS: [k->n_tokens] */
+	struct wop *next;
+} wop;
+
+typedef struct writer {
+	h5rec *rec;
+	int n_hooks;
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t work, space, idle;
+	wop *head, *tail;
+	long pending;        /* ops queued or being written */
+	int quit, failed;
+	fp_error err;        /* the writer's first error */
+	void **buf;          /* [n_hooks] a pack's rows of the hook, in the file's dtype */
+	size_t *cap;         /* [n_hooks] bytes */
+	char *busy;          /* [n_hooks] 1 while the hook's buffer waits for the writer */
+	double last_ckpt;
+} writer;
+
+static void op_free(wop *op)
+{
+	if (op->type == OP_PROMPTS) {
+		for (int t = 0; op->tok_text && t < op->k->n_tokens; t++)
+			free(op->tok_text[t]);
+		free(op->tok_text);
+		pack_free(op->k);
+		free(op->k);
+	}
+	free(op);
+}
+
+static int do_op(writer *w, const wop *op, fp_error *err)
+{
+	int rc;
+	if (op->type == OP_RESERVE)
+		return h5rec_reserve(w->rec, op->n_rows, err);
+	if (op->type == OP_ROWS)
+		return h5rec_write_converted(w->rec, op->hook, op->n_rows, w->buf[op->hook], err);
+	const pack *k = op->k;
+	for (int i = 0; i < k->n; i++) {
+		const pack_prompt *q = &k->p[i];
+		h5rec_prompt hp = {q->text, q->subject, q->target, q->relation, q->id, q->line, q->n_tokens,
+				   k->ids + q->token_at, op->tok_text + q->token_at, q->s0, q->s1, q->n_rows,
+				   k->row_pos + q->row_at};
+		if ((rc = h5rec_add(w->rec, &hp, err)))
+			return rc;
+	}
+	/* checkpoints fall between packs only, so a resumed run packs the
+	 * remaining prompts exactly as an uninterrupted one would */
+	double t = fp_now();
+	if (t - w->last_ckpt > 2.0 || h5rec_batch_full(w->rec)) {
+		if ((rc = h5rec_checkpoint(w->rec, err)))
+			return rc;
+		w->last_ckpt = t;
+	}
+	return 0;
+}
+
+static void *writer_main(void *arg)
+{
+	writer *w = arg;
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		while (!w->head && !w->quit)
+			pthread_cond_wait(&w->work, &w->mu);
+		if (!w->head)
+			break;
+		wop *op = w->head;
+		if (!(w->head = op->next))
+			w->tail = NULL;
+		int skip = w->failed || w->quit, type = op->type, h = op->hook;
+		pthread_mutex_unlock(&w->mu);
+		fp_error e = {0};
+		int rc = skip ? 0 : do_op(w, op, &e);
+		op_free(op);
+		pthread_mutex_lock(&w->mu);
+		if (rc && !w->failed)
+			w->failed = 1, w->err = e;
+		if (type == OP_ROWS) {
+			w->busy[h] = 0;
+			pthread_cond_broadcast(&w->space);
+		}
+		if (--w->pending == 0)
+			pthread_cond_broadcast(&w->idle);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+static int writer_start(writer **out, h5rec *rec, int n_hooks, fp_error *err)
+{
+	writer *w = calloc(1, sizeof *w);
+	if (w) {
+		w->buf = calloc((size_t)n_hooks, sizeof *w->buf), w->cap = calloc((size_t)n_hooks, sizeof *w->cap);
+		w->busy = calloc((size_t)n_hooks, 1);
+	}
+	if (!w || !w->buf || !w->cap || !w->busy) {
+		if (w)
+			free(w->buf), free(w->cap), free(w->busy);
+		free(w);
+		return fp_error_set(err, FP_ERR_NOMEM, "out of memory");
+	}
+	w->rec = rec, w->n_hooks = n_hooks, w->last_ckpt = fp_now();
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->work, NULL), pthread_cond_init(&w->space, NULL), pthread_cond_init(&w->idle, NULL);
+	/* signals (Ctrl-C, SIGTERM) go to the forward thread, which decides
+	 * where to stop; the writer's own writes are never interrupted */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	int e = pthread_create(&w->th, NULL, writer_main, w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (e) {
+		free(w->buf), free(w->cap), free(w->busy), free(w);
+		return fp_error_set(err, FP_ERR_NOMEM, "cannot start the writer thread: %s", strerror(e));
+	}
+	*out = w;
+	return 0;
+}
+
+/* Stops the writer (dropping what it has not written) and frees it. */
+static void writer_stop(writer *w)
+{
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->quit = 1;
+	pthread_cond_signal(&w->work);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->th, NULL);
+	for (wop *op = w->head, *next; op; op = next)
+		next = op->next, op_free(op);
+	for (int h = 0; w->buf && h < w->n_hooks; h++)
+		free(w->buf[h]);
+	free(w->buf), free(w->cap), free(w->busy);
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->work), pthread_cond_destroy(&w->space), pthread_cond_destroy(&w->idle);
+	free(w);
+}
+
+/* the writer's error into err, if it has had one */
+static int writer_error(writer *w, fp_error *err)
+{
+	return w->failed ? fp_error_set(err, w->err.code, "%s", w->err.msg) : 0;
+}
+
+static int writer_push(writer *w, wop *op, fp_error *err)
+{
+	pthread_mutex_lock(&w->mu);
+	int rc = writer_error(w, err);
+	if (rc) {
+		pthread_mutex_unlock(&w->mu);
+		op_free(op);
+		return rc;
+	}
+	if (op->type == OP_ROWS)
+		w->busy[op->hook] = 1;
+	if (w->tail)
+		w->tail->next = op;
+	else
+		w->head = op;
+	w->tail = op;
+	w->pending++;
+	pthread_cond_signal(&w->work);
+	pthread_mutex_unlock(&w->mu);
+	return 0;
+}
+
+static int writer_sync(writer *w, fp_error *err)
+{
+	pthread_mutex_lock(&w->mu);
+	while (w->pending > 0)
+		pthread_cond_wait(&w->idle, &w->mu);
+	int rc = writer_error(w, err);
+	pthread_mutex_unlock(&w->mu);
+	return rc;
+}
+
+/* hook h's rows of the pack, converted on this thread into the hook's
+ * buffer once the writer is done with it, then queued */
+static int writer_rows(writer *w, int h, long n_rows, const float *src, const int32_t *rows, fp_error *err)
+{
+	pthread_mutex_lock(&w->mu);
+	while (w->busy[h] && !w->failed)
+		pthread_cond_wait(&w->space, &w->mu);
+	int rc = writer_error(w, err);
+	pthread_mutex_unlock(&w->mu);
+	if (rc)
+		return rc;
+	size_t need = (size_t)n_rows * h5rec_row_bytes(w->rec, h);
+	if (need > w->cap[h]) {
+		void *q = realloc(w->buf[h], need);
+		if (!q)
+			return fp_error_set(err, FP_ERR_NOMEM, "out of memory for %ld rows", n_rows);
+		w->buf[h] = q, w->cap[h] = need;
+	}
+	h5rec_convert_rows(w->rec, h, n_rows, src, rows, w->buf[h]);
+	wop *op = calloc(1, sizeof *op);
+	if (!op)
+		return fp_error_set(err, FP_ERR_NOMEM, "out of memory");
+	op->type = OP_ROWS, op->hook = h, op->n_rows = n_rows;
+	return writer_push(w, op, err);
+}
+
 typedef struct rec_ctx {
 	int *index;       /* [kind * (n_layers + 1) + layer + 1] -> hook, -1 */
 	int n_layers;
 	const pack *k;
-	h5rec *rec;       /* each hook's rows go straight to its dataset */
+	writer *w;        /* each hook's rows go to the writer */
 	fp_error err;     /* why a write failed */
 } rec_ctx;
 
@@ -77,19 +301,19 @@ static int capture(void *user, const fp_hook_event *ev)
 	if (h < 0)
 		return 0;
 	/* logits are kept for every position when recorded, so row_tok indexes ev->data */
-	return h5rec_write_rows(c->rec, h, c->k->n_rows, ev->data, c->k->row_tok, &c->err) != 0;
+	return writer_rows(c->w, h, c->k->n_rows, ev->data, c->k->row_tok, &c->err) != 0;
 }
 
 struct rr_recorder {
 	fp_model *m;
-	h5rec *rec;
+	writer *w;        /* NULL: a dry run */
 	int pos_mode, batch_tokens, want_logits;
 	uint32_t mask;
 	const char *prompts_path;
 	int *index;
 	pack k;
 	rec_ctx ctx;
-	double last_ckpt, toks;
+	double toks;
 	long n_done;
 };
 
@@ -103,6 +327,10 @@ int rr_new(rr_recorder **out, fp_model *m, h5rec *rec, const h5rec_hook *hooks, 
 		free(r), free(index);
 		return fp_error_set(err, FP_ERR_NOMEM, "out of memory");
 	}
+	if (rec && writer_start(&r->w, rec, n_hooks, err)) {
+		free(r), free(index);
+		return err->code;
+	}
 	for (int i = 0; i < nk * (L + 1); i++)
 		index[i] = -1;
 	for (int h = 0; h < n_hooks; h++) {
@@ -110,9 +338,9 @@ int rr_new(rr_recorder **out, fp_model *m, h5rec *rec, const h5rec_hook *hooks, 
 		r->want_logits |= hooks[h].kind == FP_HOOK_LOGITS;
 		r->mask |= FP_HOOK_BIT(hooks[h].kind);
 	}
-	r->m = m, r->rec = rec, r->pos_mode = pos_mode, r->batch_tokens = batch_tokens, r->prompts_path = prompts_path;
-	r->index = index, r->last_ckpt = fp_now();
-	r->ctx = (rec_ctx){index, L, &r->k, rec, {0, ""}};
+	r->m = m, r->pos_mode = pos_mode, r->batch_tokens = batch_tokens, r->prompts_path = prompts_path;
+	r->index = index;
+	r->ctx = (rec_ctx){index, L, &r->k, r->w, {0, ""}};
 	*out = r;
 	return 0;
 }
@@ -121,6 +349,7 @@ void rr_free(rr_recorder *r)
 {
 	if (!r)
 		return;
+	writer_stop(r->w);
 	pack_free(&r->k);
 	free(r->index);
 	free(r);
@@ -129,6 +358,11 @@ void rr_free(rr_recorder *r)
 void rr_drop(rr_recorder *r)
 {
 	pack_clear(&r->k);
+}
+
+int rr_sync(rr_recorder *r, fp_error *err)
+{
+	return r->w ? writer_sync(r->w, err) : 0;
 }
 
 long rr_done(const rr_recorder *r)
@@ -141,16 +375,24 @@ double rr_tokens(const rr_recorder *r)
 	return r->toks;
 }
 
-/* runs the pack: its rows to the recording, then the prompts' tables */
+/* runs the pack: its rows to the writer as the pass makes them, then the
+ * prompts' tables (their tokens' text decoded here) */
 static int run_pack(rr_recorder *r, fp_error *err)
 {
 	pack *k = &r->k;
 	fp_model *m = r->m;
-	fp_forward_opts fo = {.hook = r->rec ? capture : NULL, .user = &r->ctx, .hook_mask = r->mask,
+	fp_forward_opts fo = {.hook = r->w ? capture : NULL, .user = &r->ctx, .hook_mask = r->mask,
 			      .all_logits = r->want_logits, .seq_len = k->seq_len, .n_seq = k->n};
 	int rc;
-	if (r->rec && (rc = h5rec_reserve(r->rec, k->n_rows, err)))
-		return rc;
+	wop *op = r->w ? calloc(1, sizeof *op) : NULL;
+	if (r->w && !op)
+		return fp_error_set(err, FP_ERR_NOMEM, "out of memory");
+	if (op) {
+		op->type = OP_RESERVE, op->n_rows = k->n_rows;
+		if ((rc = writer_push(r->w, op, err)))
+			return rc;
+	}
+	r->ctx.err = (fp_error){0, ""};
 	if ((rc = fp_model_forward(m, k->ids, k->n_tokens, &fo, NULL, err))) {
 		if (r->ctx.err.code)
 			return fp_error_set(err, r->ctx.err.code, "%s", r->ctx.err.msg);
@@ -159,41 +401,39 @@ static int run_pack(rr_recorder *r, fp_error *err)
 		return fp_error_set(err, rc, "'%s' lines %ld-%ld: %s", r->prompts_path, k->p[0].line, k->p[k->n - 1].line,
 				    msg);
 	}
-	for (int i = 0; i < k->n && !r->rec; i++)
+	for (int i = 0; i < k->n; i++)
 		r->toks += k->p[i].n_tokens, r->n_done++;
-	for (int i = 0; i < k->n && r->rec; i++) {
-		pack_prompt *q = &k->p[i];
-		char **tt = calloc((size_t)q->n_tokens, sizeof *tt), dec[1024];
-		for (int t = 0; tt && t < q->n_tokens; t++) {
-			int dl = fp_token_decode(m->tok, k->ids[q->token_at + t], dec, sizeof dec);
-			tt[t] = tb_utf8_clean(dec, (size_t)dl < sizeof dec ? (size_t)dl : sizeof dec - 1);
-		}
-		h5rec_prompt hp = {q->text, q->subject, q->target, q->relation, q->id, q->line, q->n_tokens,
-				   k->ids + q->token_at, tt, q->s0, q->s1, q->n_rows, k->row_pos + q->row_at};
-		int arc = tt ? h5rec_add(r->rec, &hp, err) : fp_error_set(err, FP_ERR_NOMEM, "out of memory");
-		for (int t = 0; tt && t < q->n_tokens; t++)
-			free(tt[t]);
-		free(tt);
-		if (arc)
-			return arc;
-		r->toks += q->n_tokens;
-		r->n_done++;
+	if (!r->w) {
+		pack_clear(k);
+		return 0;
 	}
-	pack_clear(k);
-	/* checkpoints fall between packs only, so a resumed run packs the
-	 * remaining prompts exactly as an uninterrupted one would */
-	double t = fp_now();
-	if (r->rec && (t - r->last_ckpt > 2.0 || h5rec_batch_full(r->rec))) {
-		if ((rc = h5rec_checkpoint(r->rec, err)))
-			return rc;
-		r->last_ckpt = t;
+	/* the pack itself goes to the writer; the next one starts afresh */
+	op = calloc(1, sizeof *op);
+	pack *done = malloc(sizeof *done);
+	char **tt = calloc((size_t)k->n_tokens + 1, sizeof *tt), dec[1024];
+	if (!op || !done || !tt) {
+		free(op), free(done), free(tt);
+		return fp_error_set(err, FP_ERR_NOMEM, "out of memory");
 	}
-	return 0;
+	int bad = 0;
+	for (int t = 0; t < k->n_tokens; t++) {
+		int dl = fp_token_decode(m->tok, k->ids[t], dec, sizeof dec);
+		bad |= !(tt[t] = tb_utf8_clean(dec, (size_t)dl < sizeof dec ? (size_t)dl : sizeof dec - 1));
+	}
+	*done = *k;
+	memset(k, 0, sizeof *k);
+	op->type = OP_PROMPTS, op->k = done, op->tok_text = tt;
+	if (bad) {
+		op_free(op);
+		return fp_error_set(err, FP_ERR_NOMEM, "out of memory");
+	}
+	return writer_push(r->w, op, err);
 }
 
 int rr_flush(rr_recorder *r, fp_error *err)
 {
-	return r->k.n ? run_pack(r, err) : 0;
+	int rc = r->k.n ? run_pack(r, err) : 0;
+	return rc ? rc : rr_sync(r, err);
 }
 
 int rr_add(rr_recorder *r, const fp_prompt *p, const int32_t *ids, int n, int s0, int s1, fp_error *err)

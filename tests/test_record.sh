@@ -3,7 +3,8 @@
 # with h5py (tests/check_record.py) rather than factprobe's own reader:
 # values against an in-memory forward pass (bit for bit at f32, exact f16
 # rounding), kill -9 at random points and --resume against an uninterrupted
-# run, Ctrl-C, a full disk (ulimit -f), bad prompt files, and h5dump -H of a
+# run, Ctrl-C, a full disk (ulimit -f) before a batch and inside the writer
+# thread, bad prompt files, and h5dump -H of a
 # small recording against tests/fixtures/record_h5dump.txt.
 # Prints "test_record: N passed, M failed".  Env: BUILD.
 set -u
@@ -129,6 +130,23 @@ for try in 1 2 3; do
 done
 [ "$r20k" -le $((r5k * 12 / 10 + 4096)) ] && ok "peak RSS: $r5k KB for 5000 prompts, $r20k KB for 20000 (all positions)" \
 	|| bad "peak RSS grows with the prompt count: $r5k KB for 5000, $r20k KB for 20000"
+
+# --- the writer thread's errors ----------------------------------------------
+# every position at f16, so each pass's rows wait in the writer's buffers while
+# the next pass runs; the file size limit (a real EFBIG, as on a full disk) hits
+# the writer midway: one error naming the file, exit 1, the committed prompts
+# whole, and --resume (without the limit) equal to an uninterrupted run
+WREC=(record -q -m "$M" -p "$T/5k.tsv" --dtype f16 --hooks 'blocks.*.mlp.hook_post,blocks.*.hook_resid_post')
+"$FP" "${WREC[@]}" -o "$T/w-full.h5" || bad "uninterrupted all-positions run"
+lim=$(( $(stat -c %s "$T/w-full.h5") / 2 / 1024 ))
+( ulimit -f "$lim"; trap '' XFSZ; "$FP" "${WREC[@]}" -o "$T/w.h5" 2>"$T/w.err" )
+rc=$?
+n_err=$(grep -c '^factprobe record: ' "$T/w.err")
+[ "$rc" -eq 1 ] && [ "$n_err" -eq 1 ] && grep -q "^factprobe record: '$T/w.h5'" "$T/w.err" \
+	&& ok "file size limit on the writer thread: exit 1, one error naming the file: \"$(head -1 "$T/w.err")\"" \
+	|| bad "file size limit on the writer thread: exit $rc, $n_err error lines: $(cat "$T/w.err")"
+check "writer error: the file opens and its committed prompts are whole" $CHK consistent "$T/w.h5"
+"$FP" "${WREC[@]}" -o "$T/w.h5" --resume && check "writer error then --resume equals the uninterrupted run" $CHK same "$T/w.h5" "$T/w-full.h5"
 
 # --- bad input ------------------------------------------------------------
 printf 'prompt\tsubject\nMichael Jordan plays\tMichael Jordan\nonly one column\n' >"$T/cols.tsv"
