@@ -3,11 +3,15 @@
  * OUT.h5` runs `record --shard R/N` on rank R into OUT.shard-R-of-N.h5 (a
  * contiguous block of the prompt set balanced by token count, the same
  * split as --shard), then rank 0 joins the shards into OUT.h5 (merge's
- * virtual datasets).  Every other command runs on rank 0 alone.
+ * virtual datasets).  Every other command runs on rank 0 alone.  The
+ * global option --weights may stand before the command, as with factprobe.
+ * Only the main thread calls MPI (MPI_THREAD_FUNNELED): record's writer
+ * thread and OpenBLAS's threads never do.
  *
- * Failures: a rank whose record fails (bad input, a full disk) is reported
- * by rank 0, naming the rank and its shard, once all ranks are done; the
- * other shards are complete.  A rank killed outright makes mpirun stop the
+ * Failures: each rank's own error line names the rank ("factprobe record
+ * (rank 1 of 4): ..."; hints come from rank 0 only), and rank 0 reports
+ * every failed rank with its shard once all ranks are done; the other
+ * shards are complete.  A rank killed outright makes mpirun stop the
  * job (mpirun names the rank); the other ranks then stop after their current
  * pass (SIGTERM), say so naming their shard, and leave it resumable.  The
  * same command with --resume continues every shard where it stopped.
@@ -107,7 +111,10 @@ static int mpi_record(int argc, char **argv, int rank, int size)
 	sprintf(o, "%.*s%s", off, argv[at], mine);
 	av[at] = o;
 	av[argc] = "--shard", av[argc + 1] = shard;
+	/* errors of the rank's own run name it (cli.h) */
+	cli_set_rank(rank, size);
 	rc = fp_cli_main(argc + 2, av);
+	cli_set_rank(0, 1);
 	free(av), free(o);
 	if (rc == 130) {
 		/* stopped by a signal: mpirun is ending the job (a rank died, or it
@@ -159,6 +166,21 @@ static int mpi_record(int argc, char **argv, int rank, int size)
 
 static int g_rank, g_size;
 
+/* factprobe's global option (--weights MODE, --weights=MODE, taken out of
+ * argv wherever it stands) placed before the command moves after it, so
+ * that argv[1] is the command every rank runs */
+static void command_first(int argc, char **argv)
+{
+	int i = 1;
+	while (i < argc && (!strcmp(argv[i], "--weights") || !strncmp(argv[i], "--weights=", 10)))
+		i += argv[i][9] == '=' || i + 1 == argc ? 1 : 2;
+	if (i == 1 || i >= argc)
+		return;
+	char *cmd = argv[i];
+	memmove(argv + 2, argv + 1, (size_t)(i - 1) * sizeof *argv);
+	argv[1] = cmd;
+}
+
 /* fs_trace's stand-in under MPI (factset.h) */
 static int mpi_trace(fp_model *m, const fs_set *s, const tr_opts *o, int replace, int limit, st_rng *rng, fs_acc *c,
 		     fs_totals *t, void (*progress)(void *user, long traced), void *user, fp_error *err)
@@ -202,6 +224,7 @@ static int mpi_trace(fp_model *m, const fs_set *s, const tr_opts *o, int replace
 			failed = r;
 	}
 	MPI_Gatherv(recs, cnts[rank], MPI_DOUBLE, all, cnts, displ, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+	cli_set_rank(0, 1); /* rank 0 alone goes on, for all ranks: its messages name no rank */
 	if (rank == 0 && failed >= 0)
 		rc = fp_error_set(err, st[failed], "(rank %d of %d, facts %ld-%ld of the known) %s", failed, size,
 				  bounds[failed], bounds[failed + 1], msgs + (size_t)failed * sizeof msg);
@@ -219,11 +242,15 @@ static int mpi_trace(fp_model *m, const fs_set *s, const tr_opts *o, int replace
 
 int main(int argc, char **argv)
 {
-	MPI_Init(&argc, &argv);
+	/* only this (main) thread calls MPI; record's writer thread and the
+	 * BLAS threads never do: MPI_THREAD_FUNNELED */
+	int provided = MPI_THREAD_SINGLE;
+	MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
 	int rank = 0, size = 1, rc;
 	MPI_Comm_rank(MPI_COMM_WORLD, &rank);
 	MPI_Comm_size(MPI_COMM_WORLD, &size);
 	g_rank = rank, g_size = size;
+	command_first(argc, argv);
 	if (argc >= 2 && !strcmp(argv[1], "record"))
 		rc = mpi_record(argc, argv, rank, size);
 	else if (argc >= 2 && !strcmp(argv[1], "trace") && (has_flag(argc, argv, "-p") || has_flag(argc, argv, "--prompts"))) {
@@ -231,6 +258,7 @@ int main(int argc, char **argv)
 		fs_set_trace_hook(mpi_trace);
 		if (rank != 0 && !freopen("/dev/null", "w", stdout))
 			return 1;
+		cli_set_rank(rank, size);
 		rc = fp_cli_main(argc, argv);
 	}
 	else

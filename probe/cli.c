@@ -10,9 +10,19 @@
 #include <string.h>
 #include <unistd.h>
 
+static int g_rank, g_size = 1;
+
+void cli_set_rank(int rank, int size)
+{
+	g_rank = rank, g_size = size;
+}
+
 static void vreport(const char *cmd, const char *fmt, va_list ap)
 {
-	fprintf(stderr, "factprobe%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+	fprintf(stderr, "factprobe%s%s", cmd ? " " : "", cmd ? cmd : "");
+	if (g_size > 1)
+		fprintf(stderr, " (rank %d of %d)", g_rank, g_size);
+	fputs(": ", stderr);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 }
@@ -32,12 +42,15 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 	va_start(ap, fmt);
 	vreport(cmd, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "hint: see 'factprobe %s --help'\n", cmd ? cmd : "");
+	if (g_rank == 0)
+		fprintf(stderr, "hint: see 'factprobe %s --help'\n", cmd ? cmd : "");
 	return 2;
 }
 
 void cli_hint(const char *fmt, ...)
 {
+	if (g_rank != 0)
+		return;
 	va_list ap;
 	va_start(ap, fmt);
 	fputs("hint: ", stderr);

@@ -43,7 +43,11 @@ int cmd_superposition(int argc, char **argv);
 int cli_parse_at(const char *cmd, const char *s, unsigned allowed, int *mode, int *pos);
 int cli_at_position(const char *cmd, int mode, int pos, int n, int s1);
 
-/* "factprobe CMD: msg" on stderr; returns 1 (or 2 for cli_usage_error). */
+/* "factprobe CMD: msg" on stderr; returns 1 (or 2 for cli_usage_error).
+ * Under MPI (cli_set_rank with size > 1) the line reads "factprobe CMD
+ * (rank R of N): msg", and hints are printed by rank 0 only, so an error
+ * every rank hits gives one line per rank, each naming it. */
+void cli_set_rank(int rank, int size);
 int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void cli_hint(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -144,6 +144,23 @@ run "${MPIRUN[@]}" "$MPI" "${REC[@]}" -o "$T/f.h5"
 [ "$RC" -ne 0 ] && grep -q "rank 1 failed (exit 1): its shard 1/2 '$T/f.shard-1-of-2.h5' is unfinished; the other shards are intact" "$T/err" \
 	&& [ ! -e "$T/f.h5" ] && ok "a failing rank: exit $RC, \"$(grep 'rank 1 failed' "$T/err")\", no master written" || bad "a failing rank: exit $RC, $ERR"
 check "a failing rank: the other rank's shard is complete" $CHK consistent "$T/f.shard-0-of-2.h5"
+grep -q "^factprobe record (rank 1 of 2): '$T/f.shard-1-of-2.h5' already exists" "$T/err" \
+	&& ok "the failing rank's own error line names it: \"$(grep '(rank 1 of 2)' "$T/err")\"" || bad "the failing rank's error line: $ERR"
+# an error every rank hits: one line per rank, each naming it; hints from rank 0 only
+run "${MPIRUN[@]}" "$MPI" record -q -m "$T/none.gguf" -p "$T/p.tsv" -o "$T/nm.h5"
+n0=$(grep -c "^factprobe record (rank 0 of 2): .*none.gguf" "$T/err")
+n1=$(grep -c "^factprobe record (rank 1 of 2): .*none.gguf" "$T/err")
+nall=$(grep -c "none.gguf" "$T/err")
+nh=$(grep '^hint: ' "$T/err" | sort | uniq -d | wc -l)
+[ "$RC" -ne 0 ] && [ "$n0" -eq 1 ] && [ "$n1" -eq 1 ] && [ "$nall" -eq 2 ] && [ "$nh" -eq 0 ] \
+	&& ok "a missing model under mpirun: exit $RC, one line per rank naming it, no hint twice: \"$(grep -m1 'none.gguf' "$T/err")\"" \
+	|| bad "a missing model under mpirun: exit $RC, lines for rank 0: $n0, rank 1: $n1, in all $nall, repeated hints $nh: $ERR"
+# the global option before the command: every rank records its part
+"$FP" --weights f32 "${REC[@]}" -o "$T/wf32.h5" || bad "--weights f32 record"
+run "${MPIRUN[@]}" "$MPI" --weights f32 "${REC[@]}" -o "$T/mw.h5"
+[ "$RC" -eq 0 ] && [ -f "$T/mw.shard-0-of-2.h5" ] && [ -f "$T/mw.shard-1-of-2.h5" ] \
+	&& check "mpirun factprobe-mpi --weights f32 record (global option first): both ranks record, = one process" $CHK same "$T/wf32.h5" "$T/mw.h5" \
+	|| bad "mpirun factprobe-mpi --weights f32 record: exit $RC, $(ls "$T" | grep mw), $ERR"
 
 # a rank killed with SIGKILL mid-run: mpirun names it, the other rank stops and
 # names its shard, both shards open; --resume completes them and equals one run
