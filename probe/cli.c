@@ -17,14 +17,18 @@ void cli_set_rank(int rank, int size)
 	g_rank = rank, g_size = size;
 }
 
+/* the line is made whole first and written at once, so that lines of
+ * processes sharing a terminal (MPI ranks) do not interleave */
 static void vreport(const char *cmd, const char *fmt, va_list ap)
 {
-	fprintf(stderr, "factprobe%s%s", cmd ? " " : "", cmd ? cmd : "");
+	char line[20000];
+	int n = snprintf(line, sizeof line, "factprobe%s%s", cmd ? " " : "", cmd ? cmd : "");
 	if (g_size > 1)
-		fprintf(stderr, " (rank %d of %d)", g_rank, g_size);
-	fputs(": ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+		n += snprintf(line + n, sizeof line - (size_t)n, " (rank %d of %d)", g_rank, g_size);
+	n += snprintf(line + n, sizeof line - (size_t)n, ": ");
+	vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+	fflush(stderr);
+	fprintf(stderr, "%s\n", line);
 }
 
 int cli_error(const char *cmd, const char *fmt, ...)
