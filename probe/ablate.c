@@ -33,6 +33,14 @@ int an_ablate_groups(fp_model *m, const int32_t *ids, int n, int pos_from, int p
 		     const int *start, int n_groups, int target, int vs, int batch_tokens, double *out,
 		     fp_error *err)
 {
+	return an_ablate_groups_pg(m, ids, n, pos_from, pos_to, abl, start, n_groups, target, vs, batch_tokens, out,
+				   NULL, err);
+}
+
+int an_ablate_groups_pg(fp_model *m, const int32_t *ids, int n, int pos_from, int pos_to, const an_ablation *abl,
+			const int *start, int n_groups, int target, int vs, int batch_tokens, double *out,
+			const an_progress *pg, fp_error *err)
+{
 	int V = m->cfg.n_vocab, per = batch_tokens / n;
 	if (per < 1)
 		per = 1;
@@ -70,6 +78,8 @@ int an_ablate_groups(fp_model *m, const int32_t *ids, int n, int pos_from, int p
 			const float *lg = logits + (size_t)g * V;
 			out[g0 + g] = vs >= 0 ? (double)lg[target] - lg[vs] : an_logprob(lg, V, target, NULL);
 		}
+		if (pg && pg->progress)
+			pg->progress(pg->user, g0 + ng, n_groups);
 	}
 done:
 	free(tok), free(lens), free(logits);
@@ -77,7 +87,7 @@ done:
 }
 
 int an_ablate_each(fp_model *m, const int32_t *ids, int n, int pos, const int *cand, int n_cand, const float *refm,
-		   int target, int vs, double clean, float *out, fp_error *err)
+		   int target, int vs, double clean, float *out, const an_progress *pg, fp_error *err)
 {
 	int F = m->cfg.d_mlp, rc = 0;
 	an_ablation *ab = malloc((size_t)(n_cand ? n_cand : 1) * sizeof *ab);
@@ -91,7 +101,7 @@ int an_ablate_each(fp_model *m, const int32_t *ids, int n, int pos, const int *c
 	}
 	if (!rc) {
 		start[n_cand] = n_cand;
-		rc = an_ablate_groups(m, ids, n, pos, pos + 1, ab, start, n_cand, target, vs, 512, res, err);
+		rc = an_ablate_groups_pg(m, ids, n, pos, pos + 1, ab, start, n_cand, target, vs, 512, res, pg, err);
 	}
 	for (int c = 0; !rc && c < n_cand; c++)
 		out[cand[c]] = (float)(clean - res[c]);
@@ -100,7 +110,8 @@ int an_ablate_each(fp_model *m, const int32_t *ids, int n, int pos, const int *c
 }
 
 int an_ablate_random(fp_model *m, const int32_t *ids, int n, int pos, const int *top, int k, int R, uint64_t seed,
-		     const float *refm, int target, int vs, double *top_metric, double *rand_metric, fp_error *err)
+		     const float *refm, int target, int vs, double *top_metric, double *rand_metric, const an_progress *pg,
+		     fp_error *err)
 {
 	int F = m->cfg.d_mlp, NF = m->cfg.n_layers * F, rc = 0;
 	an_ablation *ab = malloc((size_t)k * (R + 1) * sizeof *ab);
@@ -130,7 +141,7 @@ int an_ablate_random(fp_model *m, const int32_t *ids, int n, int pos, const int 
 		}
 	}
 	start[R + 1] = k * (R + 1);
-	if (!(rc = an_ablate_groups(m, ids, n, pos, pos + 1, ab, start, R + 1, target, vs, 512, res, err))) {
+	if (!(rc = an_ablate_groups_pg(m, ids, n, pos, pos + 1, ab, start, R + 1, target, vs, 512, res, pg, err))) {
 		*top_metric = res[0];
 		for (int r = 0; r < R; r++)
 			rand_metric[r] = res[r + 1];

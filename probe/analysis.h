@@ -131,19 +131,30 @@ typedef struct an_ablation {
 int an_ablate_groups(fp_model *m, const int32_t *ids, int n, int pos_from, int pos_to, const an_ablation *abl,
 		     const int *start, int n_groups, int target, int vs, int batch_tokens, double *out,
 		     fp_error *err);
+/* A progress report for the ablations below: progress(user, groups done,
+ * groups in all) after each packed forward pass (NULL: none). */
+typedef struct an_progress {
+	void (*progress)(void *user, long done, long total);
+	void *user;
+} an_progress;
+/* an_ablate_groups, reporting its progress to pg (NULL: none) */
+int an_ablate_groups_pg(fp_model *m, const int32_t *ids, int n, int pos_from, int pos_to, const an_ablation *abl,
+			const int *start, int n_groups, int target, int vs, int batch_tokens, double *out,
+			const an_progress *pg, fp_error *err);
 
 /* Each candidate neuron cand[c] (an index l * F + f) ablated alone at
  * position pos (to refm[index], or 0 when refm is NULL): out[index] = clean -
  * the metric (log p(target), or the logit difference with vs) with it
  * ablated.  Other entries of out are left alone. */
 int an_ablate_each(fp_model *m, const int32_t *ids, int n, int pos, const int *cand, int n_cand, const float *refm,
-		   int target, int vs, double clean, float *out, fp_error *err);
+		   int target, int vs, double clean, float *out, const an_progress *pg, fp_error *err);
 /* The top k neurons top[0..k) (indices l * F + f) ablated together at pos,
  * against R random draws of k other neurons from the same layers (stats.h's
  * generator from seed): *top_metric (the metric with the top k ablated) and
  * rand_metric[R]. */
 int an_ablate_random(fp_model *m, const int32_t *ids, int n, int pos, const int *top, int k, int R, uint64_t seed,
-		     const float *refm, int target, int vs, double *top_metric, double *rand_metric, fp_error *err);
+		     const float *refm, int target, int vs, double *top_metric, double *rand_metric, const an_progress *pg,
+		     fp_error *err);
 
 /* Each neuron's mean activation (mlp.hook_post) over every token of a
  * prompt file: mean [L][F], for mean ablation. */

@@ -8,10 +8,12 @@
 #include "select.h"
 #include "stats.h"
 #include "h5util.h"
+#include "progress.h"
 #include "prompts.h"
 
 #include <cblas.h>
 #include <getopt.h>
+
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
@@ -23,7 +25,7 @@ static const char HELP[] =
 	"                         [--subject TEXT] [--rank act|dla|ablate|weights|atp|ig] [-k N]\n"
 	"                         [--ablate zero|mean [--ref PROMPTS]] [--corrupt PROMPT]\n"
 	"                         [--steps N] [--verify K] [--candidates N]\n"
-	"                         [--compare-random N] [--seed S] [--tsv|--json] [-o OUT.h5] PROMPT\n"
+	"                         [--compare-random N] [--seed S] [-q] [--tsv|--json] [-o OUT.h5] PROMPT\n"
 	"       factprobe neurons --from ACTS.h5 --group-by FIELD [--group VALUE] [--stat d|auroc]\n"
 	"                         [--holdout F] [--seed S] [-k N] [--tsv|--json]\n\n"
 	"One prompt: ranks the MLP neurons of every layer at one token position by\n"
@@ -75,6 +77,8 @@ static const char HELP[] =
 	"      --compare-random N  also ablate the top k together, and N draws of k random\n"
 	"                        neurons from the same layers, and report both\n"
 	"      --seed S          random seed (default 1)\n"
+	"  -q, --quiet           no progress report (--rank ablate, --verify and\n"
+	"                        --compare-random report theirs on stderr)\n"
 	"  -o, --output OUT.h5   also write HDF5: per-layer score arrays act, dla, ablate,\n"
 	"                        w_in_cos, w_out_cos (and atp or ig) [layers, d_mlp], and\n"
 	"                        the ranking\n"
@@ -106,7 +110,7 @@ static const char *RANK_NAME[] = {"act", "dla", "ablate", "weights", "atp", "ig"
 
 typedef struct live_opts {
 	const char *model, *target_s, *vs_s, *subject, *ref, *out, *corrupt;
-	int at, at_pos, rank, k, ablate_mean, candidates, compare_random, fmt, force, steps, verify;
+	int at, at_pos, rank, k, ablate_mean, candidates, compare_random, fmt, force, steps, verify, quiet;
 	uint64_t seed;
 } live_opts;
 
@@ -195,6 +199,26 @@ static int live_grad(const live_opts *o, live_res *r)
 	return rc ? cli_error("neurons", "%s", err.msg) : 0;
 }
 
+static void ablate_progress(void *user, long done, long total)
+{
+	if (done < total) /* the last line is fp_progress_end's */
+		fp_progress_update(user, done, 0);
+}
+
+/* an_ablate_each of the first n neurons of r->order into r->abl, with the
+ * progress report every long command gives */
+static int ablate_each(const live_opts *o, live_res *r, int n, fp_error *err)
+{
+	fp_progress pg;
+	an_progress ap = {ablate_progress, &pg};
+	fp_progress_start(&pg, stderr, o->quiet, "neurons", "neurons ablated", NULL, n);
+	int rc = an_ablate_each(r->m, r->ids, r->n, r->pos, r->order, n, r->refm, r->target, r->vs, r->clean, r->abl, &ap,
+				err);
+	if (!rc)
+		fp_progress_end(&pg, n, 0);
+	return rc;
+}
+
 /* scores, the ranking, and the ablations asked for */
 static int live_compute(const live_opts *o, live_res *r)
 {
@@ -219,9 +243,7 @@ static int live_compute(const live_opts *o, live_res *r)
 	if (o->rank == R_ABLATE) { /* candidates by |DLA| (|act| away from the last position), then measured */
 		int n_cand = o->candidates == 0 || o->candidates > NF ? NF : o->candidates;
 		st_order_desc(r->pos == n - 1 ? r->dla : r->act, NF, 1, r->order);
-		if (n_cand > 200)
-			fprintf(stderr, "neurons: ablating %d neurons one at a time...\n", n_cand);
-		if (an_ablate_each(m, r->ids, n, r->pos, r->order, n_cand, r->refm, r->target, r->vs, r->clean, r->abl, &err))
+		if (ablate_each(o, r, n_cand, &err))
 			return cli_error("neurons", "%s", err.msg);
 	}
 	if ((o->rank == R_ATP || o->rank == R_IG) && live_grad(o, r))
@@ -231,8 +253,7 @@ static int live_compute(const live_opts *o, live_res *r)
 	st_order_desc(key, NF, 0, r->order);
 	r->k = o->k < NF ? o->k : NF;
 	if (r->est && o->verify > 0 && /* the estimates' top K, measured */
-	    an_ablate_each(m, r->ids, n, r->pos, r->order, o->verify < NF ? o->verify : NF, r->refm, r->target, r->vs,
-			   r->clean, r->abl, &err))
+	    ablate_each(o, r, o->verify < NF ? o->verify : NF, &err))
 		return cli_error("neurons", "%s", err.msg);
 	r->top_eff = r->top_p = r->rand_mean = r->rand_sd = r->rand_min = r->rand_max = NAN;
 	if (o->compare_random > 0) { /* the top k ablated together, against random draws from the same layers */
@@ -240,9 +261,14 @@ static int live_compute(const live_opts *o, live_res *r)
 		double top;
 		if (!(r->rand_eff = malloc((size_t)R * sizeof *r->rand_eff)))
 			return cli_error("neurons", "out of memory");
+		fp_progress pg;
+		an_progress ap = {ablate_progress, &pg};
+		fp_progress_start(&pg, stderr, o->quiet, "neurons", "groups ablated (the top k, then random draws)", NULL,
+				  R + 1);
 		if (an_ablate_random(m, r->ids, n, r->pos, r->order, r->k, R, o->seed, r->refm, r->target, r->vs, &top,
-				     r->rand_eff, &err))
+				     r->rand_eff, &ap, &err))
 			return cli_error("neurons", "%s", err.msg);
+		fp_progress_end(&pg, R + 1, 0);
 		r->top_eff = r->clean - top, r->top_p = exp(top);
 		for (int i = 0; i < R; i++)
 			r->rand_eff[i] = r->clean - r->rand_eff[i];
@@ -625,7 +651,7 @@ int cmd_neurons(int argc, char **argv)
 		{"holdout", required_argument, 0, 'H'}, {"corrupt", required_argument, 0, 'P'},
 		{"steps", required_argument, 0, 'n'}, {"verify", required_argument, 0, 'V'}, {"tsv", no_argument, 0, 'T'}, {"json", no_argument, 0, 'J'},
 		{"output", required_argument, 0, 'o'}, {"force", no_argument, 0, 'f'}, {"help", no_argument, 0, 'h'},
-		{0, 0, 0, 0}};
+		{"quiet", no_argument, 0, 'q'}, {0, 0, 0, 0}};
 	live_opts lo = {0};
 	rec_opts ro = {0};
 	lo.at = AT_LAST, lo.rank = R_DLA, lo.k = 20, lo.candidates = 100, lo.seed = 1, lo.steps = 20;
@@ -633,7 +659,7 @@ int cmd_neurons(int argc, char **argv)
 	int k_set = 0, c, seed;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":m:t:k:o:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":m:t:k:o:hq", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm': lo.model = ro.model = optarg; break;
 		case 't': lo.target_s = optarg; break;
@@ -707,6 +733,7 @@ int cmd_neurons(int argc, char **argv)
 		case 'J': lo.fmt = ro.fmt = FMT_JSON; break;
 		case 'o': lo.out = optarg; break;
 		case 'f': lo.force = 1; break;
+		case 'q': lo.quiet = 1; break;
 		case 'h': fputs(HELP, stdout); return 0;
 		default: return cli_bad_option("neurons", c, argv);
 		}

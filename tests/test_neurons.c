@@ -19,6 +19,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* what an_progress reports: the calls, the last (done, total), rising? */
+typedef struct pg_count {
+	int calls, monotone;
+	long done, total;
+} pg_count;
+
+static void count_progress(void *user, long done, long total)
+{
+	pg_count *c = user;
+	c->monotone = c->calls ? c->monotone && done > c->done : 1;
+	c->calls++, c->done = done, c->total = total;
+}
+
 int main(void)
 {
 	fp_model *m = NULL;
@@ -35,8 +48,12 @@ int main(void)
 	int cand[NF];
 	for (int i = 0; i < NF; i++)
 		cand[i] = i, eff[i] = NAN;
-	CHECK(an_ablate_each(m, ids, 3, 2, cand, NF, NULL, 'Q', -1, clean, eff, &err) == 0, "every neuron ablated: %s",
+	pg_count pc = {0};
+	an_progress pg = {count_progress, &pc};
+	CHECK(an_ablate_each(m, ids, 3, 2, cand, NF, NULL, 'Q', -1, clean, eff, &pg, &err) == 0, "every neuron ablated: %s",
 	      err.msg);
+	CHECK(pc.calls >= 1 && pc.done == NF && pc.total == NF && pc.monotone,
+	      "the progress callback ran %d times, rising to %ld of %ld groups (%d neurons)", pc.calls, pc.done, pc.total, NF);
 	double other = 0;
 	for (int i = 0; i < NF; i++)
 		if (i != F + 5)
@@ -45,8 +62,8 @@ int main(void)
 	CHECK(eff[F + 5] > 10 * other + 1, "1.5's drop dwarfs every other neuron's");
 	int one = F + 5;
 	double t1, t2, r1[8], r2[8];
-	CHECK(an_ablate_random(m, ids, 3, 2, &one, 1, 8, 7, NULL, 'Q', -1, &t1, r1, &err) == 0 &&
-		      an_ablate_random(m, ids, 3, 2, &one, 1, 8, 7, NULL, 'Q', -1, &t2, r2, &err) == 0,
+	CHECK(an_ablate_random(m, ids, 3, 2, &one, 1, 8, 7, NULL, 'Q', -1, &t1, r1, NULL, &err) == 0 &&
+		      an_ablate_random(m, ids, 3, 2, &one, 1, 8, 7, NULL, 'Q', -1, &t2, r2, NULL, &err) == 0,
 	      "ablate the top 1 against 8 random draws, twice: %s", err.msg);
 	int beats = 1;
 	for (int r = 0; r < 8; r++)

@@ -226,6 +226,12 @@ script -qec "'$FP' trace -m '$M' abJ --subject J --samples 2 --tsv >/dev/null" /
 grep -q '^\[#*\] 6/6 layers (of every kind) restored' "$T/tty" && ok "trace (one prompt) on a terminal: a progress bar" || bad "trace on a terminal: $(cat "$T/tty")"
 script -qec "'$FP' trace -q -m '$M' abJ --subject J --samples 2 --tsv >/dev/null" /dev/null >"$T/tty"
 [ ! -s "$T/tty" ] && ok "trace -q on a terminal: no bar" || bad "trace -q: $(cat "$T/tty")"
+script -qec "'$FP' neurons -m '$M' --target Q --rank ablate --candidates 0 -k 1 --compare-random 5 abJ >/dev/null" /dev/null | tr '\r' '\n' >"$T/tty"
+grep -q '^\[#*\] 256/256 neurons ablated' "$T/tty" && grep -q '^\[#*\] 6/6 groups ablated' "$T/tty" \
+	&& ok "neurons --rank ablate --compare-random on a terminal: the progress bar of record and trace ($(grep '^\[' "$T/tty" | tail -1 | sed 's/ *$//'))" \
+	|| bad "neurons on a terminal: $(cat "$T/tty")"
+script -qec "'$FP' neurons -q -m '$M' --target Q --rank ablate --candidates 0 -k 1 --compare-random 5 abJ >/dev/null" /dev/null >"$T/tty"
+[ ! -s "$T/tty" ] && ok "neurons -q on a terminal: no bar" || bad "neurons -q: $(cat "$T/tty")"
 # --skip-bad alike in every command that reads a prompt set
 printf 'prompt\nx1yJ\nbad \xff line\nx2yW\n' >"$T/bad.tsv"
 for cmd in "dot --direction tok:Q -p $T/bad.tsv" "top-examples --neuron 1.5 -k 2 -p $T/bad.tsv" \
