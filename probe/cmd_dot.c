@@ -224,84 +224,23 @@ static int run_prompts(dot_run *d)
 	return rc;
 }
 
-/* a std for JSON: null below 2 values */
-static json_t *json_sd(const st_acc *a)
-{
-	return a->n > 1 ? json_real(st_acc_sd(a)) : json_null();
-}
+/* one prompt: a row per layer and position read */
+static const tb_col ONE[] = {
+	{"layer", "layer", TB_INT, "%5d", 0, NULL, 0},      {"position", "position", TB_INT, NULL, 0, NULL, 0},
+	{"token", "token", TB_STR, NULL, 1, NULL, 0},       {"dot", "dot", TB_REAL, " %12.4f", 0, NULL, 0},
+	{"cos", "cos", TB_REAL, " %9.4f", 0, NULL, 0},      {"norm", "norm", TB_REAL, " %10.3f", 0, "|x|", 0},
+};
+/* a prompt set or a recording: a row per layer (std null/nan below 2 values) */
+static const tb_col SET[] = {
+	{"layer", "layer", TB_INT, "%5d", 0, NULL, 0},
+	{"n", "n", TB_INT, " %7d", 0, NULL, 0},
+	{"mean_dot", "mean_dot", TB_REAL, " %12.4f", 0, "mean dot", 0},
+	{"std_dot", "std_dot", TB_REAL, " %10.4f", 0, "std", 0},
+	{"mean_cos", "mean_cos", TB_REAL, " %9.4f", 0, "mean cos", 0},
+	{"std_cos", "std_cos", TB_REAL, " %8.4f", 0, "std", 0},
+};
 
-static void print_json(const dot_run *d)
-{
-	json_t *o = json_object(), *rows = json_array();
-	json_object_set_new(o, "direction", json_string(d->dir->label));
-	json_object_set_new(o, "normalized", json_boolean(d->dir->normalized));
-	json_object_set_new(o, "direction_norm", json_real(d->vnorm));
-	json_object_set_new(o, "hook", json_string(d->hname));
-	if (d->single) {
-		char *ct = tb_utf8_clean(d->text, strlen(d->text));
-		json_object_set_new(o, "prompt", json_string(ct ? ct : ""));
-		free(ct);
-		for (int l = d->l0; l < d->l1; l++)
-			for (int i = 0; i < d->npos; i++) {
-				size_t k = (size_t)(l - d->l0) * d->npos + i;
-				char *tt = cli_token_text(d->m, d->ids[d->poslist[i]]);
-				json_t *e = json_object();
-				json_object_set_new(e, "layer", json_integer(l));
-				json_object_set_new(e, "position", json_integer(d->poslist[i]));
-				json_object_set_new(e, "token", json_string(tt ? tt : ""));
-				json_object_set_new(e, "dot", json_real(d->dots[k]));
-				json_object_set_new(e, "cos", json_real(d->coss[k]));
-				json_object_set_new(e, "norm", json_real(d->norms[k]));
-				json_array_append_new(rows, e);
-				free(tt);
-			}
-	} else {
-		json_object_set_new(o, "source", json_string(d->from ? d->from : d->prompts));
-		json_object_set_new(o, "at", json_string(d->from ? "recorded rows" : ps_at_name(d->at)));
-		for (int l = d->l0; l < d->l1; l++) {
-			const pj_layer *a = &d->A[l - d->l0];
-			json_t *e = json_object();
-			json_object_set_new(e, "layer", json_integer(l));
-			json_object_set_new(e, "n", json_integer((json_int_t)a->dot.n));
-			json_object_set_new(e, "mean_dot", json_real(st_acc_mean(&a->dot)));
-			json_object_set_new(e, "std_dot", json_sd(&a->dot));
-			json_object_set_new(e, "mean_cos", json_real(st_acc_mean(&a->cos)));
-			json_object_set_new(e, "std_cos", json_sd(&a->cos));
-			json_array_append_new(rows, e);
-		}
-	}
-	json_object_set_new(o, "rows", rows);
-	json_dumpf(o, stdout, JSON_INDENT(2));
-	fputc('\n', stdout);
-	json_decref(o);
-}
-
-static void print_tsv(const dot_run *d)
-{
-	static const tb_col one[] = {{.name = "layer"}, {.name = "position"}, {.name = "token", .type = TB_STR}, {.name = "dot", .type = TB_REAL},
-				     {.name = "cos", .type = TB_REAL}, {.name = "norm", .type = TB_REAL}};
-	static const tb_col set[] = {{.name = "layer"}, {.name = "n"}, {.name = "mean_dot", .type = TB_REAL}, {.name = "std_dot", .type = TB_REAL},
-				     {.name = "mean_cos", .type = TB_REAL}, {.name = "std_cos", .type = TB_REAL}};
-	tb_table t;
-	tb_begin(&t, stdout, FMT_TSV, d->single ? one : set, 6, 0);
-	for (int l = d->l0; l < d->l1; l++) {
-		if (!d->single) {
-			const pj_layer *a = &d->A[l - d->l0];
-			tb_int(&t, l), tb_int(&t, (long long)a->dot.n);
-			tb_real(&t, st_acc_mean(&a->dot)), tb_real(&t, st_acc_sd(&a->dot));
-			tb_real(&t, st_acc_mean(&a->cos)), tb_real(&t, st_acc_sd(&a->cos));
-			continue;
-		}
-		for (int i = 0; i < d->npos; i++) {
-			size_t k = (size_t)(l - d->l0) * d->npos + i;
-			tb_int(&t, l), tb_int(&t, d->poslist[i]);
-			cli_tb_token(&t, d->m, d->ids[d->poslist[i]]);
-			tb_real(&t, d->dots[k]), tb_real(&t, d->coss[k]), tb_real(&t, d->norms[k]);
-		}
-	}
-}
-
-/* one prompt, every position: the cosines as a layer x token grid */
+/* one prompt, every position, as text: the cosines as a layer x token grid */
 static void print_grid(const dot_run *d)
 {
 	printf("%5s", "layer");
@@ -327,45 +266,78 @@ static void print_grid(const dot_run *d)
 	}
 }
 
-static void print_text(const dot_run *d)
+/* the text sentences before the table */
+static void say_head(tb_doc *o, const dot_run *d)
 {
-	int l0 = d->l0, l1 = d->l1, nl = d->nl;
-	printf("direction: %s, %s", d->dir->label, d->dir->normalized ? "normalised to unit length" : "not normalised");
+	tb_say(o, "direction: %s, %s", d->dir->label, d->dir->normalized ? "normalised to unit length" : "not normalised");
 	if (!d->dir->per_layer)
-		printf(", |v| = %.4g", d->vnorm);
-	printf("\nhook: %s\n", d->hname);
+		tb_say(o, ", |v| = %.4g", d->vnorm);
+	tb_say(o, "\nhook: %s\n", d->hname);
 	if (d->single) {
-		printf("prompt ");
-		tb_print_quoted(stdout, d->text, strlen(d->text));
+		tb_say(o, "prompt ");
+		tb_say_quoted(o, d->text, strlen(d->text));
 	}
 	if (d->single && d->npos == 1) {
 		char tb[256];
 		int tl = fp_token_decode(d->m->tok, d->ids[d->poslist[0]], tb, sizeof tb);
-		printf(" (%d tokens), position %d ", d->n, d->poslist[0]);
-		tb_print_quoted(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
-		printf("\n%5s %12s %9s %10s\n", "layer", "dot", "cos", "|x|");
-		for (int l = l0; l < l1; l++)
-			printf("%5d %12.4f %9.4f %10.3f\n", l, d->dots[l - l0], d->coss[l - l0], d->norms[l - l0]);
-		if (nl >= 4) {
-			int q = nl / 4;
-			double a = 0, b = 0;
-			for (int i = 0; i < q; i++)
-				a += d->coss[i], b += d->coss[nl - q + i];
-			printf("mean cos, first quarter (layers %d-%d): %.4f; last quarter (layers %d-%d): %.4f\n", l0,
-			       l0 + q - 1, a / q, l1 - q, l1 - 1, b / q);
-		}
+		tb_say(o, " (%d tokens), position %d ", d->n, d->poslist[0]);
+		tb_say_quoted(o, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
+		tb_say(o, "\n");
 	} else if (d->single) {
-		printf(" (%d tokens); cosine per layer (rows) and token (columns); dot products: --tsv or --json\n", d->n);
-		print_grid(d);
+		tb_say(o, " (%d tokens); cosine per layer (rows) and token (columns); dot products: --tsv or --json\n", d->n);
 	} else {
-		printf("over %s (%s)\n", d->from ? d->from : d->prompts, d->from ? "all recorded rows" : ps_at_name(d->at));
-		printf("%5s %7s %12s %10s %9s %8s\n", "layer", "n", "mean dot", "std", "mean cos", "std");
-		for (int l = l0; l < l1; l++) {
-			const pj_layer *a = &d->A[l - l0];
-			printf("%5d %7ld %12.4f %10.4f %9.4f %8.4f\n", l, (long)a->dot.n, st_acc_mean(&a->dot),
-			       st_acc_sd(&a->dot), st_acc_mean(&a->cos), st_acc_sd(&a->cos));
+		tb_say(o, "over %s (%s)\n", d->from ? d->from : d->prompts, d->from ? "all recorded rows" : ps_at_name(d->at));
+	}
+}
+
+/* the result in d->fmt: text, TSV or JSON */
+static void emit(const dot_run *d)
+{
+	tb_doc o;
+	tb_table t;
+	tb_doc_begin(&o, stdout, d->fmt);
+	tb_doc_str(&o, "direction", d->dir->label);
+	tb_doc_bool(&o, "normalized", d->dir->normalized);
+	tb_doc_real(&o, "direction_norm", d->vnorm);
+	tb_doc_str(&o, "hook", d->hname);
+	if (d->single)
+		tb_doc_str(&o, "prompt", d->text);
+	else {
+		tb_doc_str(&o, "source", d->from ? d->from : d->prompts);
+		tb_doc_str(&o, "at", d->from ? "recorded rows" : ps_at_name(d->at));
+	}
+	say_head(&o, d);
+	if (d->fmt == FMT_TEXT && d->single && d->npos > 1) { /* text: a grid instead of rows */
+		print_grid(d);
+		tb_doc_end(&o);
+		return;
+	}
+	tb_doc_table(&o, &t, d->single ? ONE : SET, 6, 1);
+	for (int l = d->l0; l < d->l1; l++) {
+		if (!d->single) {
+			const pj_layer *a = &d->A[l - d->l0];
+			tb_int(&t, l), tb_int(&t, (long long)a->dot.n);
+			tb_real(&t, st_acc_mean(&a->dot)), tb_real(&t, st_acc_sd(&a->dot));
+			tb_real(&t, st_acc_mean(&a->cos)), tb_real(&t, st_acc_sd(&a->cos));
+			continue;
+		}
+		for (int i = 0; i < d->npos; i++) {
+			size_t k = (size_t)(l - d->l0) * d->npos + i;
+			tb_int(&t, l), tb_int(&t, d->poslist[i]);
+			cli_tb_token(&t, d->m, d->ids[d->poslist[i]]);
+			tb_real(&t, d->dots[k]), tb_real(&t, d->coss[k]), tb_real(&t, d->norms[k]);
 		}
 	}
+	tb_doc_set(&o, "rows", tb_end(&t));
+	if (d->single && d->nl >= 4) {
+		int q = d->nl / 4;
+		double a = 0, b = 0;
+		for (int i = 0; i < q; i++)
+			a += d->coss[i], b += d->coss[d->nl - q + i];
+		tb_say(&o, "mean cos, first quarter (layers %d-%d): %.4f; last quarter (layers %d-%d): %.4f\n", d->l0,
+		       d->l0 + q - 1, a / q, d->l1 - q, d->l1 - 1, b / q);
+	}
+	tb_doc_end(&o);
 }
 
 static int write_h5(const dot_run *d)
@@ -485,12 +457,7 @@ int cmd_dot(int argc, char **argv)
 	if (!rc)
 		rc = d.single ? run_single(&d, argv[optind]) : d.from ? run_recording(&d) : run_prompts(&d);
 	if (!rc) {
-		if (d.fmt == FMT_JSON)
-			print_json(&d);
-		else if (d.fmt == FMT_TSV)
-			print_tsv(&d);
-		else
-			print_text(&d);
+		emit(&d);
 		if (d.out)
 			rc = write_h5(&d);
 	}

@@ -71,54 +71,34 @@ static size_t token_bytes(const fp_model *m, int id, char *buf, size_t n)
 	return l < (int)n ? (size_t)(l < 0 ? 0 : l) : n - 1;
 }
 
-static void print_json(const lens_out *o)
-{
-	const an_lens *r = o->r;
-	int k = r->k;
-	char lab[16];
-	json_t *jo = json_object(), *arr = json_array();
-	char *ct = tb_utf8_clean(o->text, o->len), *ttext = cli_token_text(o->m, r->target);
-	json_object_set_new(jo, "prompt", json_string(ct ? ct : ""));
-	json_object_set_new(jo, "target", json_string(ttext ? ttext : ""));
-	json_object_set_new(jo, "target_id", json_integer(r->target));
-	free(ct), free(ttext);
-	for (int l = 0; l < r->R; l++)
-		for (int i = 0; i < r->npos; i++) {
-			size_t cell = (size_t)l * r->npos + i;
-			json_t *e = json_object(), *tops = json_array();
-			json_object_set_new(e, "layer", json_string(layer_label(l, lab, sizeof lab)));
-			json_object_set_new(e, "position", json_integer(o->pos[i]));
-			json_object_set_new(e, "target_rank", json_integer(r->trank[cell]));
-			json_object_set_new(e, "target_prob", json_real(r->tprob[cell]));
-			for (int j = 0; j < k; j++) {
-				json_t *t = json_object();
-				char *tt = cli_token_text(o->m, r->top_id[cell * k + j]);
-				json_object_set_new(t, "token", json_string(tt ? tt : ""));
-				json_object_set_new(t, "token_id", json_integer(r->top_id[cell * k + j]));
-				json_object_set_new(t, "prob", json_real(r->top_p[cell * k + j]));
-				json_array_append_new(tops, t);
-				free(tt);
-			}
-			json_object_set_new(e, "top", tops);
-			json_array_append_new(arr, e);
-		}
-	json_object_set_new(jo, "rows", arr);
-	json_dumpf(jo, stdout, JSON_INDENT(2));
-	fputc('\n', stdout);
-	json_decref(jo);
-}
+/* TSV: a row per layer, position and token (rank 0: the target, then the top k) */
+static const tb_col FLAT[] = {
+	{"layer", NULL, TB_STR, NULL, 0, NULL, 0},    {"position", NULL, TB_INT, NULL, 0, NULL, 0},
+	{"token", NULL, TB_STR, NULL, 0, NULL, 0},    {"rank", NULL, TB_INT, NULL, 0, NULL, 0},
+	{"token_id", NULL, TB_INT, NULL, 0, NULL, 0}, {"top_token", NULL, TB_STR, NULL, 0, NULL, 0},
+	{"prob", NULL, TB_REAL, NULL, 0, NULL, 0},
+};
+/* text and JSON: a row per layer and position, with its top k nested */
+static const tb_col ROW[] = {
+	{NULL, "layer", TB_STR, "%5s", 0, NULL, 1},
+	{NULL, "position", TB_INT, NULL, 0, NULL, 0},
+	{NULL, "target_rank", TB_INT, " %7d", 0, NULL, 0},
+	{NULL, "target_prob", TB_REAL, " %9.4f  ", 0, NULL, 0},
+	{NULL, "top", TB_NEST, NULL, 0, NULL, 0},
+};
+static const tb_col TOP[] = {
+	{NULL, "token", TB_STR, " %s", 1, NULL, 0},
+	{NULL, "token_id", TB_INT, NULL, 0, NULL, 0},
+	{NULL, "prob", TB_REAL, " %.3f", 0, NULL, 0},
+};
 
-static void print_tsv(const lens_out *o)
+static void flat_rows(tb_doc *d, const lens_out *o)
 {
 	const an_lens *r = o->r;
 	int k = r->k;
-	static const tb_col cols[] = {{.name = "layer", .type = TB_STR}, {.name = "position"},
-				      {.name = "token", .type = TB_STR},  {.name = "rank"},
-				      {.name = "token_id"},                {.name = "top_token", .type = TB_STR},
-				      {.name = "prob", .type = TB_REAL}};
 	char lab[16];
 	tb_table t;
-	tb_begin(&t, stdout, FMT_TSV, cols, 7, 0);
+	tb_doc_table(d, &t, FLAT, 7, 0);
 	for (int l = 0; l < r->R; l++)
 		for (int i = 0; i < r->npos; i++) {
 			size_t cell = (size_t)l * r->npos + i;
@@ -134,30 +114,60 @@ static void print_tsv(const lens_out *o)
 		}
 }
 
-static void print_text(const lens_out *o)
+/* layer l at position index i: one row of t, its top k nested */
+static void lens_row(tb_table *t, const lens_out *o, int l, int i)
 {
 	const an_lens *r = o->r;
-	char tb[256], lab[16];
-	printf("prompt ");
-	tb_print_quoted(stdout, o->text, o->len);
-	printf(" (%d tokens)\ntarget ", o->n);
-	tb_print_quoted(stdout, tb, token_bytes(o->m, r->target, tb, sizeof tb));
-	printf(" (id %d%s)\n", r->target, o->auto_target ? ", the model's top prediction" : "");
-	for (int i = 0; i < r->npos; i++) {
-		printf("\nposition %d ", o->pos[i]);
-		tb_print_quoted(stdout, tb, token_bytes(o->m, o->ids[o->pos[i]], tb, sizeof tb));
-		printf("\n%5s %7s %9s   top %d (probability)\n", "layer", "rank", "p(target)", r->k);
-		for (int l = 0; l < r->R; l++) {
-			size_t cell = (size_t)l * r->npos + i;
-			printf("%5s %7d %9.4f  ", layer_label(l, lab, sizeof lab), r->trank[cell], r->tprob[cell]);
-			for (int j = 0; j < r->k; j++) {
-				printf(" ");
-				tb_print_quoted(stdout, tb, token_bytes(o->m, r->top_id[cell * r->k + j], tb, sizeof tb));
-				printf(" %.3f", r->top_p[cell * r->k + j]);
-			}
-			printf("\n");
+	size_t cell = (size_t)l * r->npos + i;
+	char lab[16];
+	const char *ll = layer_label(l, lab, sizeof lab);
+	tb_str(t, ll, strlen(ll)), tb_int(t, o->pos[i]);
+	tb_int(t, r->trank[cell]), tb_real(t, r->tprob[cell]);
+	tb_table top;
+	tb_begin_inline(&top, t, TOP, 3);
+	for (int j = 0; j < r->k; j++) {
+		cli_tb_token(&top, o->m, r->top_id[cell * r->k + j]);
+		tb_int(&top, r->top_id[cell * r->k + j]), tb_real(&top, r->top_p[cell * r->k + j]);
+	}
+	tb_json(t, tb_end(&top));
+}
+
+/* the result in fmt: text (a table per position), TSV or JSON */
+static void emit(const lens_out *o, int fmt)
+{
+	const an_lens *r = o->r;
+	char tb[256];
+	tb_doc d;
+	tb_table t;
+	tb_doc_begin(&d, stdout, fmt);
+	tb_doc_strn(&d, "prompt", o->text, o->len);
+	tb_doc_strn(&d, "target", tb, token_bytes(o->m, r->target, tb, sizeof tb));
+	tb_doc_int(&d, "target_id", r->target);
+	tb_say(&d, "prompt ");
+	tb_say_quoted(&d, o->text, o->len);
+	tb_say(&d, " (%d tokens)\ntarget ", o->n);
+	tb_say_quoted(&d, tb, token_bytes(o->m, r->target, tb, sizeof tb));
+	tb_say(&d, " (id %d%s)\n", r->target, o->auto_target ? ", the model's top prediction" : "");
+	if (fmt == FMT_TSV)
+		flat_rows(&d, o);
+	else if (fmt == FMT_JSON) { /* layer by layer */
+		tb_doc_table(&d, &t, ROW, 5, 0);
+		for (int l = 0; l < r->R; l++)
+			for (int i = 0; i < r->npos; i++)
+				lens_row(&t, o, l, i);
+		tb_doc_set(&d, "rows", tb_end(&t));
+	} else { /* a table for each position */
+		for (int i = 0; i < r->npos; i++) {
+			tb_say(&d, "\nposition %d ", o->pos[i]);
+			tb_say_quoted(&d, tb, token_bytes(o->m, o->ids[o->pos[i]], tb, sizeof tb));
+			tb_say(&d, "\n%5s %7s %9s   top %d (probability)\n", "layer", "rank", "p(target)", r->k);
+			tb_doc_table(&d, &t, ROW, 5, 0);
+			for (int l = 0; l < r->R; l++)
+				lens_row(&t, o, l, i);
+			tb_end(&t);
 		}
 	}
+	tb_doc_end(&d);
 }
 
 static int write_h5(const lens_out *o, const char *out, int force)
@@ -317,12 +327,7 @@ int cmd_lens(int argc, char **argv)
 		goto done;
 	}
 	lens_out o = {m, text, len, ids, n, target < 0, poslist, &res};
-	if (fmt == FMT_JSON)
-		print_json(&o);
-	else if (fmt == FMT_TSV)
-		print_tsv(&o);
-	else
-		print_text(&o);
+	emit(&o, fmt);
 	if (out && !(rc = write_h5(&o, out, force)) && fmt == FMT_TEXT)
 		printf("wrote %s\n", out);
 done:

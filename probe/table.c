@@ -2,6 +2,7 @@
 #include "table.h"
 #include "../model/tokenizer.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -111,12 +112,28 @@ static void text_header(tb_table *t)
 	fputc('\n', t->f);
 }
 
+/* t has columns in the TSV */
+static int tsv_cols(const tb_table *t)
+{
+	for (int c = 0; c < t->ncols; c++)
+		if (t->cols[c].name)
+			return !t->inl;
+	return 0;
+}
+
+void tb_begin_inline(tb_table *t, const tb_table *parent, const tb_col *cols, int ncols)
+{
+	*t = (tb_table){.f = parent->f, .fmt = parent->fmt, .cols = cols, .ncols = ncols, .inl = 1};
+	if (t->fmt == TB_JSON)
+		t->rows = json_array();
+}
+
 void tb_begin(tb_table *t, FILE *f, int fmt, const tb_col *cols, int ncols, int text_header_line)
 {
 	*t = (tb_table){.f = f, .fmt = fmt, .cols = cols, .ncols = ncols};
 	if (fmt == TB_JSON) {
 		t->rows = json_array();
-	} else if (fmt == TB_TSV) {
+	} else if (fmt == TB_TSV && tsv_cols(t)) {
 		int first = 1;
 		for (int c = 0; c < ncols; c++)
 			if (cols[c].name) {
@@ -152,10 +169,14 @@ static void next(tb_table *t)
 	t->col = 0;
 	if (t->fmt == TB_JSON)
 		json_array_append_new(t->rows, t->row), t->row = NULL;
-	else if (t->fmt == TB_TSV)
+	else if (t->fmt == TB_TEXT ? !t->inl : tsv_cols(t))
 		fputc('\n', t->f);
-	else
-		fputc('\n', t->f);
+}
+
+/* this cell is written in t's format (an inline table writes no TSV) */
+static int on(const tb_table *t, const tb_col *c)
+{
+	return t->fmt == TB_JSON ? c->json != NULL : t->fmt == TB_TSV ? c->name && !t->inl : c->text != NULL;
 }
 
 void tb_int(tb_table *t, long long v)
@@ -163,7 +184,7 @@ void tb_int(tb_table *t, long long v)
 	const tb_col *c = cell(t);
 	if (t->fmt == TB_JSON && c->json)
 		json_object_set_new(t->row, c->json, json_integer(v));
-	else if (t->fmt == TB_TSV && c->name)
+	else if (t->fmt == TB_TSV && on(t, c))
 		fprintf(t->f, "%s%lld", tsv_first(t) ? "" : "\t", v);
 	else if (t->fmt == TB_TEXT && c->text) {
 		char fmt[32];
@@ -180,7 +201,7 @@ void tb_real(tb_table *t, double v)
 	const tb_col *c = cell(t);
 	if (t->fmt == TB_JSON && c->json)
 		json_object_set_new(t->row, c->json, v != v ? json_null() : json_real(v));
-	else if (t->fmt == TB_TSV && c->name)
+	else if (t->fmt == TB_TSV && on(t, c))
 		fprintf(t->f, "%s%.6g", tsv_first(t) ? "" : "\t", v);
 	else if (t->fmt == TB_TEXT && c->text)
 		fprintf(t->f, c->text, v);
@@ -200,9 +221,14 @@ void tb_str(tb_table *t, const char *s, size_t n)
 			json_object_set_new(t->row, key, json_string(hex ? hex : ""));
 			free(hex);
 		}
-	} else if (t->fmt == TB_TSV && c->name) {
+	} else if (t->fmt == TB_TSV && on(t, c)) {
 		if (!tsv_first(t))
 			fputc('\t', t->f);
+		tb_tsv_escape(t->f, s, n);
+	} else if (t->fmt == TB_TEXT && c->text && c->plain) {
+		int prefix, width;
+		text_spec(c->text, &prefix, &width);
+		fprintf(t->f, "%.*s%*s", prefix, c->text, width > (int)n ? width - (int)n : 0, "");
 		tb_tsv_escape(t->f, s, n);
 	} else if (t->fmt == TB_TEXT && c->text) {
 		int prefix, width;
@@ -212,6 +238,16 @@ void tb_str(tb_table *t, const char *s, size_t n)
 		if (cols < w && c + 1 < t->cols + t->ncols)
 			fprintf(t->f, "%*s", w - cols, "");
 	}
+	next(t);
+}
+
+void tb_json(tb_table *t, json_t *v)
+{
+	const tb_col *c = cell(t);
+	if (t->fmt == TB_JSON && c->json)
+		json_object_set_new(t->row, c->json, v ? v : json_null());
+	else
+		json_decref(v);
 	next(t);
 }
 
@@ -245,4 +281,105 @@ json_t *tb_end_columns(tb_table *t)
 	json_decref(t->rows);
 	t->rows = NULL;
 	return o;
+}
+
+/* ---- documents ---- */
+
+void tb_doc_begin(tb_doc *d, FILE *f, int fmt)
+{
+	*d = (tb_doc){.f = f, .fmt = fmt};
+	if (fmt == TB_JSON)
+		d->root = json_object();
+}
+
+/* the object keys go into now */
+static json_t *doc_obj(const tb_doc *d)
+{
+	return d->depth ? d->open[d->depth - 1] : d->root;
+}
+
+void tb_doc_set(tb_doc *d, const char *key, json_t *v)
+{
+	if (d->root && v)
+		json_object_set_new(doc_obj(d), key, v);
+	else
+		json_decref(v);
+}
+
+void tb_doc_int(tb_doc *d, const char *key, long long v)
+{
+	if (d->root)
+		tb_doc_set(d, key, json_integer(v));
+}
+
+void tb_doc_real(tb_doc *d, const char *key, double v)
+{
+	if (d->root)
+		tb_doc_set(d, key, v != v ? json_null() : json_real(v));
+}
+
+void tb_doc_bool(tb_doc *d, const char *key, int v)
+{
+	if (d->root)
+		tb_doc_set(d, key, json_boolean(v));
+}
+
+void tb_doc_strn(tb_doc *d, const char *key, const char *s, size_t n)
+{
+	if (!d->root)
+		return;
+	char *clean = tb_utf8_clean(s, n);
+	tb_doc_set(d, key, json_string(clean ? clean : ""));
+	free(clean);
+}
+
+void tb_doc_str(tb_doc *d, const char *key, const char *s)
+{
+	tb_doc_strn(d, key, s ? s : "", s ? strlen(s) : 0);
+}
+
+void tb_doc_open(tb_doc *d, const char *key)
+{
+	if (!d->root || d->depth == (int)(sizeof d->open / sizeof *d->open))
+		return;
+	json_t *o = json_object();
+	json_object_set_new(doc_obj(d), key, o);
+	d->open[d->depth++] = o;
+}
+
+void tb_doc_close(tb_doc *d)
+{
+	if (d->depth)
+		d->depth--;
+}
+
+void tb_say(const tb_doc *d, const char *fmt, ...)
+{
+	if (d->fmt != TB_TEXT)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vfprintf(d->f, fmt, ap);
+	va_end(ap);
+}
+
+void tb_say_quoted(const tb_doc *d, const char *s, size_t n)
+{
+	if (d->fmt == TB_TEXT)
+		tb_print_quoted(d->f, s, n);
+}
+
+void tb_doc_table(tb_doc *d, tb_table *t, const tb_col *cols, int ncols, int text_header)
+{
+	tb_begin(t, d->f, d->fmt, cols, ncols, text_header);
+}
+
+void tb_doc_end(tb_doc *d)
+{
+	if (d->root) {
+		json_dumpf(d->root, d->f, JSON_INDENT(2));
+		fputc('\n', d->f);
+		json_decref(d->root);
+	}
+	*d = (tb_doc){0};
 }

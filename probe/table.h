@@ -11,6 +11,12 @@
  *     (tb_end_columns); a string is its text with invalid bytes as U+FFFD,
  *     and a column marked with bytes also gives each cell's exact bytes as a
  *     hex string under "<json>_bytes" ("e69d" for the bytes E6 9D).
+ * A row may hold a nested table (a TB_NEST column, filled from another
+ * table's tb_end): JSON gives it under its key; a table begun with
+ * tb_begin_inline writes its text rows on the line of the row that holds it.
+ * A command's whole output is a tb_doc: its tables, and the facts around them
+ * (the prompt, the target, ...) as keys of one JSON object; text and TSV leave
+ * those keys out, and tb_say writes the text format's sentences.
  * Library code: it writes only to the FILE it is given. */
 #ifndef TABLE_H
 #define TABLE_H
@@ -18,18 +24,20 @@
 #include <jansson.h>
 #include <stdio.h>
 
-enum tb_type { TB_INT, TB_REAL, TB_STR };
+enum tb_type { TB_INT, TB_REAL, TB_STR, TB_NEST };
 
 typedef struct tb_col {
 	const char *name;  /* TSV header cell; NULL: not in the TSV */
 	const char *json;  /* JSON key; NULL: not in the JSON */
-	int type;          /* TB_INT (long long), TB_REAL (double) or TB_STR (bytes) */
+	int type;          /* TB_INT (long long), TB_REAL (double), TB_STR (bytes) or
+			    * TB_NEST (a value for JSON only: a nested table) */
 	/* text table: a printf conversion with its literal prefix, e.g. "%4d",
 	 * " %9.4f", "  %-24s" (a string, quoted, padded to 24 columns); the
 	 * header line uses the same widths.  NULL: not in the text table. */
 	const char *text;
 	int bytes;         /* TB_STR: JSON also gives the raw bytes */
 	const char *label; /* text header cell (NULL: name) */
+	int plain;         /* TB_STR in text: unquoted, right-aligned (a label such as "emb") */
 } tb_col;
 
 enum tb_format { TB_TEXT = 0, TB_TSV = 1, TB_JSON = 2 }; /* as cli.h's FMT_* */
@@ -37,6 +45,7 @@ enum tb_format { TB_TEXT = 0, TB_TSV = 1, TB_JSON = 2 }; /* as cli.h's FMT_* */
 typedef struct tb_table {
 	FILE *f;
 	int fmt, ncols, col;
+	int inl; /* tb_begin_inline: text rows without a line end, no TSV */
 	const tb_col *cols;
 	json_t *rows, *row;
 } tb_table;
@@ -44,14 +53,52 @@ typedef struct tb_table {
 /* Starts a table on f: prints the TSV header, or the text header line when
  * text_header is 1. */
 void tb_begin(tb_table *t, FILE *f, int fmt, const tb_col *cols, int ncols, int text_header);
+/* Starts a table nested in a row of parent (its file and format): text rows
+ * go on the parent row's line, one after the other; JSON gives tb_end's
+ * array for the parent's TB_NEST cell; TSV writes nothing. */
+void tb_begin_inline(tb_table *t, const tb_table *parent, const tb_col *cols, int ncols);
 /* The next cell of the row, in column order; the last one ends the row. */
 void tb_int(tb_table *t, long long v);
 void tb_real(tb_table *t, double v);
 void tb_str(tb_table *t, const char *s, size_t n);
+/* a TB_NEST cell: v (taken over; NULL: null) in JSON, nothing in text or TSV */
+void tb_json(tb_table *t, json_t *v);
 /* JSON: the rows as an array of objects (new reference; NULL for text and
  * TSV), or as one object of column arrays.  Frees the table's state. */
 json_t *tb_end(tb_table *t);
 json_t *tb_end_columns(tb_table *t);
+
+/* A command's output in one format: the JSON object (tb_doc_end prints it,
+ * indented by 2, with a newline), or text and TSV written as they come. */
+typedef struct tb_doc {
+	FILE *f;
+	int fmt;
+	json_t *root;     /* JSON only */
+	json_t *open[8];  /* the objects tb_doc_open made, innermost last */
+	int depth;
+} tb_doc;
+
+void tb_doc_begin(tb_doc *d, FILE *f, int fmt);
+/* A key of the JSON object; nothing in text or TSV.  Strings are made valid
+ * UTF-8 (tb_utf8_clean); a real that is NaN is null. */
+void tb_doc_int(tb_doc *d, const char *key, long long v);
+void tb_doc_real(tb_doc *d, const char *key, double v);
+void tb_doc_bool(tb_doc *d, const char *key, int v);
+void tb_doc_str(tb_doc *d, const char *key, const char *s);
+void tb_doc_strn(tb_doc *d, const char *key, const char *s, size_t n);
+/* v (taken over) under key: a table (tb_end) or a nested tb_doc_object */
+void tb_doc_set(tb_doc *d, const char *key, json_t *v);
+/* A nested object: the keys set on it until tb_doc_close go into it. */
+void tb_doc_open(tb_doc *d, const char *key);
+void tb_doc_close(tb_doc *d);
+/* printf in the text format only: the sentences around its tables */
+void tb_say(const tb_doc *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* s[0..n) quoted (tb_print_quoted), in the text format only */
+void tb_say_quoted(const tb_doc *d, const char *s, size_t n);
+/* Starts a table of the document: tb_begin on its file and format. */
+void tb_doc_table(tb_doc *d, tb_table *t, const tb_col *cols, int ncols, int text_header);
+/* JSON: prints the object and frees it. */
+void tb_doc_end(tb_doc *d);
 
 /* The cell writers, for text outside tables: */
 /* s[0..n) as a TSV cell (the escapes above) */

@@ -12,10 +12,10 @@
 #include <string.h>
 
 static const tb_col COLS[] = {
-	{"n", "n", TB_INT, "%3d", 0, NULL},
-	{"text", "text", TB_STR, "  %-8s", 1, "word"},
-	{"x", "x", TB_REAL, " %6.2f", 0, NULL},
-	{NULL, "only_json", TB_INT, NULL, 0, NULL},
+	{"n", "n", TB_INT, "%3d", 0, NULL, 0},
+	{"text", "text", TB_STR, "  %-8s", 1, "word", 0},
+	{"x", "x", TB_REAL, " %6.2f", 0, NULL, 0},
+	{NULL, "only_json", TB_INT, NULL, 0, NULL, 0},
 };
 /* "é" whole, then the first byte of "京" alone, a tab, a backslash */
 static const char CELL[] = "\xc3\xa9\xe4\t\\";
@@ -38,6 +38,49 @@ static char *emit(int fmt, int columns)
 		json_dumpf(j, f, JSON_COMPACT);
 		json_decref(j);
 	}
+	fclose(f);
+	return buf;
+}
+
+
+/* a document: two facts, a table whose rows nest a table of their own */
+static const tb_col ROWS[] = {
+	{NULL, "layer", TB_STR, "%4s", 0, NULL, 1},
+	{NULL, "p", TB_REAL, " %5.2f  ", 0, NULL, 0},
+	{NULL, "top", TB_NEST, NULL, 0, NULL, 0},
+};
+static const tb_col TOPS[] = {
+	{NULL, "token", TB_STR, " %s", 1, NULL, 0},
+	{NULL, "id", TB_INT, NULL, 0, NULL, 0},
+};
+
+static char *emit_doc(int fmt)
+{
+	char *buf = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&buf, &n);
+	tb_doc d;
+	tb_table t, top;
+	tb_doc_begin(&d, f, fmt);
+	tb_doc_str(&d, "prompt", "a\xe4");
+	tb_doc_real(&d, "missing", NAN);
+	tb_doc_open(&d, "inner");
+	tb_doc_int(&d, "k", 2);
+	tb_doc_close(&d);
+	tb_say(&d, "prompt ");
+	tb_say_quoted(&d, "a\xe4", 2);
+	tb_say(&d, "\n");
+	tb_doc_table(&d, &t, ROWS, 3, 0);
+	for (int r = 0; r < 2; r++) {
+		tb_str(&t, r ? "0" : "emb", r ? 1 : 3);
+		tb_real(&t, 0.25 * r);
+		tb_begin_inline(&top, &t, TOPS, 2);
+		for (int j = 0; j < 2; j++)
+			tb_str(&top, j ? "x" : "\xe6", 1), tb_int(&top, j);
+		tb_json(&t, tb_end(&top));
+	}
+	tb_doc_set(&d, "rows", tb_end(&t));
+	tb_doc_end(&d);
 	fclose(f);
 	return buf;
 }
@@ -67,5 +110,25 @@ int main(void)
 	char *hex = tb_hex("\x00\xff", 2);
 	CHECK(!strcmp(hex, "00ff"), "tb_hex of 00 ff: %s", hex);
 	free(hex), free(text), free(tsv), free(js), free(jc);
+	char *dt = emit_doc(TB_TEXT), *dv = emit_doc(TB_TSV), *dj = emit_doc(TB_JSON);
+	const char *want_dt = "prompt \"a\\xe4\"\n"
+			      " emb  0.00   \"\\xe6\" \"x\"\n"
+			      "   0  0.25   \"\\xe6\" \"x\"\n";
+	CHECK(!strcmp(dt, want_dt), "a document as text: its sentences, each row's nested table on its line:\n%s", dt);
+	CHECK(!strcmp(dv, ""), "a document of text-only sentences and JSON-only tables gives no TSV: '%s'", dv);
+	const char *want_dj = "{\n  \"prompt\": \"a\xef\xbf\xbd\",\n  \"missing\": null,\n  \"inner\": {\n    \"k\": 2\n  },\n"
+			      "  \"rows\": [\n    {\n      \"layer\": \"emb\",\n      \"p\": 0.0,\n      \"top\": [\n"
+			      "        {\n          \"token\": \"\xef\xbf\xbd\",\n          \"token_bytes\": \"e6\",\n"
+			      "          \"id\": 0\n        },\n        {\n          \"token\": \"x\",\n"
+			      "          \"token_bytes\": \"78\",\n          \"id\": 1\n        }\n      ]\n    },\n";
+	CHECK(!strncmp(dj, want_dj, strlen(want_dj)), "a document as JSON: facts, a nested object, rows with nested rows:\n%s", dj);
+	json_error_t de;
+	json_t *dback = json_loads(dj, 0, &de);
+	CHECK(dback && json_array_size(json_object_get(dback, "rows")) == 2 &&
+		      json_array_size(json_object_get(json_array_get(json_object_get(dback, "rows"), 1), "top")) == 2 &&
+		      fp_utf8_invalid_at(dj, strlen(dj)) < 0 && fp_utf8_invalid_at(dt, strlen(dt)) < 0,
+	      "jansson reads the document back (2 rows of 2); text and JSON are valid UTF-8 %s", dback ? "" : de.text);
+	json_decref(dback);
+	free(dt), free(dv), free(dj);
 	return check_done("test_table");
 }
