@@ -163,37 +163,45 @@ done:
 	return rc;
 }
 
+/* the result: one row (a JSON object); text says it in a sentence */
+static const tb_col ABLATED[] = {
+	{"metric", "metric", TB_STR, NULL, 0, NULL, 0},
+	{"before", "before", TB_REAL, NULL, 0, NULL, 0},
+	{"after", "after", TB_REAL, NULL, 0, NULL, 0},
+};
+static const tb_col PATCHED[] = {
+	{"metric", "metric", TB_STR, NULL, 0, NULL, 0},
+	{"clean", "clean", TB_REAL, NULL, 0, NULL, 0},
+	{"corrupted", "corrupted", TB_REAL, NULL, 0, NULL, 0},
+	{"patched", "patched", TB_REAL, NULL, 0, NULL, 0},
+	{"restored_fraction", "restored_fraction", TB_REAL, NULL, 0, NULL, 0},
+};
+
 static void print_result(int fmt, int ablate, int mean_mode, int vs, double m_clean, double m_cor, double m_patch)
 {
 	const char *mname = vs >= 0 ? "logit difference" : "log p(target)";
 	double frac = ablate ? NAN : (m_patch - m_cor) / (m_clean - m_cor);
-	if (fmt == FMT_JSON) {
-		json_t *o = json_object();
-		json_object_set_new(o, "metric", json_string(mname));
-		json_object_set_new(o, ablate ? "before" : "clean", json_real(m_clean));
-		if (!ablate)
-			json_object_set_new(o, "corrupted", json_real(m_cor));
-		json_object_set_new(o, ablate ? "after" : "patched", json_real(m_patch));
-		if (!ablate)
-			json_object_set_new(o, "restored_fraction", isfinite(frac) ? json_real(frac) : json_null());
-		json_dumpf(o, stdout, JSON_INDENT(2));
-		fputc('\n', stdout);
-		json_decref(o);
-	} else if (fmt == FMT_TSV) {
-		if (ablate)
-			printf("metric\tbefore\tafter\n%s\t%.6g\t%.6g\n", mname, m_clean, m_patch);
-		else
-			printf("metric\tclean\tcorrupted\tpatched\trestored_fraction\n%s\t%.6g\t%.6g\t%.6g\t%.6g\n", mname, m_clean,
-			       m_cor, m_patch, frac);
-	} else if (ablate) {
-		printf("%s: %.4f before, %.4f with the neurons %s-ablated (change %+.4f)\n", mname, m_clean, m_patch,
+	tb_doc d;
+	tb_table t;
+	tb_doc_begin(&d, stdout, fmt);
+	tb_doc_table(&d, &t, ablate ? ABLATED : PATCHED, ablate ? 3 : 5, 0);
+	tb_str(&t, mname, strlen(mname)), tb_real(&t, m_clean);
+	if (!ablate)
+		tb_real(&t, m_cor);
+	tb_real(&t, m_patch);
+	if (!ablate)
+		tb_real(&t, frac);
+	tb_doc_set(&d, NULL, tb_end_row(&t));
+	if (ablate) {
+		tb_say(&d, "%s: %.4f before, %.4f with the neurons %s-ablated (change %+.4f)\n", mname, m_clean, m_patch,
 		       mean_mode ? "mean" : "zero", m_patch - m_clean);
 		if (vs < 0)
-			printf("p(target): %.4f -> %.4f\n", exp(m_clean), exp(m_patch));
+			tb_say(&d, "p(target): %.4f -> %.4f\n", exp(m_clean), exp(m_patch));
 	} else {
-		printf("%s: clean %.4f, corrupted %.4f, patched %.4f; restored fraction %.3f\n", mname, m_clean, m_cor, m_patch,
-		       frac);
+		tb_say(&d, "%s: clean %.4f, corrupted %.4f, patched %.4f; restored fraction %.3f\n", mname, m_clean, m_cor,
+		       m_patch, frac);
 	}
+	tb_doc_end(&d);
 }
 
 int cmd_patch(int argc, char **argv)

@@ -36,94 +36,80 @@ static const char HELP[] =
 	"  -h, --help           this help\n\n"
 	"example: factprobe top-examples --neuron 29.778 -p datasets/control.txt\n";
 
-/* the examples as text, TSV or JSON: the context with the token marked [[ ]] */
-static void print_examples(int fmt, const fp_model *m, const tx_set *set, const char *corpus)
+/* an example a row: the context with the token marked [[ ]] */
+static const tb_col COLS[] = {
+	{"rank", "rank", TB_INT, "%4d", 0, NULL, 0},
+	{"act", "act", TB_REAL, " %9.4f", 0, NULL, 0},
+	{"line", "line", TB_INT, " %6d", 0, NULL, 0},
+	{"position", "position", TB_INT, " %4d", 0, "pos", 0},
+	{"token", "token", TB_STR, NULL, 1, NULL, 0},
+	{"context", "context", TB_STR, "  %s", 1, NULL, 0},
+	{NULL, "tokens", TB_NEST, NULL, 0, NULL, 0},
+	{NULL, "marked", TB_INT, NULL, 0, NULL, 0},
+};
+
+/* the bytes of tokens ids[0..n), ids[at] in [[ ]] (malloc'ed; *len set) */
+static char *context_bytes(const fp_model *m, const int32_t *ids, int n, int at, size_t *len)
 {
 	char tb[512];
-	json_t *arr = fmt == FMT_JSON ? json_array() : NULL;
-	if (fmt == FMT_TEXT)
-		printf("neuron %d.%d (blocks.%d.%s), top %d of %ld tokens in %ld prompts of %s\n%4s %9s %6s %4s  context\n",
-		       set->layer, set->neuron, set->layer, set->kind == FP_HOOK_MLP_POST ? "mlp.hook_post" : "mlp.hook_pre", set->have,
-		       set->n_tokens, set->n_prompts, corpus, "rank", "act", "line", "pos");
-	else if (fmt == FMT_TSV)
-		printf("rank\tact\tline\tposition\ttoken\tcontext\n");
+	size_t cap = 4096;
+	char *s = malloc(cap);
+	*len = 0;
+	for (int j = 0; j < n && s; j++) {
+		int tl = fp_token_decode(m->tok, ids[j], tb, sizeof tb);
+		tl = tl < 0 ? 0 : tl < (int)sizeof tb ? tl : (int)sizeof tb - 1;
+		if (*len + (size_t)tl + 8 > cap) {
+			char *ns = realloc(s, cap = 2 * (*len + (size_t)tl + 8));
+			if (!ns)
+				free(s);
+			s = ns;
+			if (!s)
+				break;
+		}
+		if (j == at)
+			memcpy(s + *len, "[[", 2), *len += 2;
+		memcpy(s + *len, tb, (size_t)tl), *len += (size_t)tl;
+		if (j == at)
+			memcpy(s + *len, "]]", 2), *len += 2;
+	}
+	return s;
+}
+
+/* JSON: each token's text (valid UTF-8) */
+static json_t *token_texts(const fp_model *m, const int32_t *ids, int n)
+{
+	json_t *a = json_array();
+	for (int j = 0; j < n; j++) {
+		char *t = cli_token_text(m, ids[j]);
+		json_array_append_new(a, json_string(t ? t : ""));
+		free(t);
+	}
+	return a;
+}
+
+/* the examples as text, TSV or JSON (an array of rows) */
+static void print_examples(int fmt, const fp_model *m, const tx_set *set, const char *corpus)
+{
+	tb_doc d;
+	tb_table t;
+	tb_doc_begin(&d, stdout, fmt);
+	tb_say(&d, "neuron %d.%d (blocks.%d.%s), top %d of %ld tokens in %ld prompts of %s\n", set->layer, set->neuron,
+	       set->layer, set->kind == FP_HOOK_MLP_POST ? "mlp.hook_post" : "mlp.hook_pre", set->have, set->n_tokens,
+	       set->n_prompts, corpus);
+	tb_doc_table(&d, &t, COLS, 8, 1);
 	for (int i = 0; i < set->have; i++) {
 		const tx_example *e = &set->ex[i];
-		if (fmt == FMT_JSON) {
-			json_t *o = json_object(), *toks = json_array();
-			size_t cap = 64, len = 0;
-			char *ctxs = malloc(cap);
-			for (int j = 0; j < e->n_ctx && ctxs; j++) {
-				char *t = cli_token_text(m, e->ctx[j]);
-				size_t need = strlen(t ? t : "") + 5;
-				if (len + need + 1 > cap) {
-					char *nc = realloc(ctxs, cap = 2 * (len + need + 1));
-					if (!nc) {
-						free(ctxs), ctxs = NULL;
-						free(t);
-						break;
-					}
-					ctxs = nc;
-				}
-				len += (size_t)sprintf(ctxs + len, "%s%s%s", j == e->at ? "[[" : "", t ? t : "", j == e->at ? "]]" : "");
-				json_array_append_new(toks, json_string(t ? t : ""));
-				free(t);
-			}
-			char *mt = cli_token_text(m, e->ctx[e->at]);
-			json_object_set_new(o, "rank", json_integer(i + 1));
-			json_object_set_new(o, "act", json_real(e->act));
-			json_object_set_new(o, "line", json_integer(e->line));
-			json_object_set_new(o, "position", json_integer(e->pos));
-			json_object_set_new(o, "token", json_string(mt ? mt : ""));
-			json_object_set_new(o, "context", json_string(ctxs ? ctxs : ""));
-			json_object_set_new(o, "tokens", toks);
-			json_object_set_new(o, "marked", json_integer(e->at));
-			json_array_append_new(arr, o);
-			free(mt), free(ctxs);
-			continue;
-		}
-		if (fmt == FMT_TSV) {
-			int tl = fp_token_decode(m->tok, e->ctx[e->at], tb, sizeof tb);
-			printf("%d\t%.6g\t%ld\t%d\t", i + 1, e->act, e->line, e->pos);
-			tb_tsv_escape(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
-			putchar('\t');
-		} else {
-			printf("%4d %9.4f %6ld %4d  ", i + 1, e->act, e->line, e->pos);
-		}
-		/* the context as one string, the marked token in [[ ]] */
-		size_t cap = 4096, len = 0;
-		char *s = malloc(cap);
-		for (int j = 0; j < e->n_ctx && s; j++) {
-			int tl = fp_token_decode(m->tok, e->ctx[j], tb, sizeof tb);
-			tl = tl < (int)sizeof tb ? tl : (int)sizeof tb - 1;
-			if (len + (size_t)tl + 8 > cap) {
-				char *ns = realloc(s, cap *= 2);
-				if (!ns) {
-					free(s), s = NULL;
-					break;
-				}
-				s = ns;
-			}
-			if (j == e->at)
-				memcpy(s + len, "[[", 2), len += 2;
-			memcpy(s + len, tb, (size_t)tl), len += (size_t)tl;
-			if (j == e->at)
-				memcpy(s + len, "]]", 2), len += 2;
-		}
-		if (s) {
-			if (fmt == FMT_TSV)
-				tb_tsv_escape(stdout, s, len);
-			else
-				tb_print_quoted(stdout, s, len);
-		}
-		putchar('\n');
+		size_t len;
+		char *s = context_bytes(m, e->ctx, e->n_ctx, e->at, &len);
+		tb_int(&t, i + 1), tb_real(&t, e->act), tb_int(&t, e->line), tb_int(&t, e->pos);
+		cli_tb_token(&t, m, e->ctx[e->at]);
+		tb_str(&t, s ? s : "", s ? len : 0);
+		tb_json(&t, fmt == FMT_JSON ? token_texts(m, e->ctx, e->n_ctx) : NULL);
+		tb_int(&t, e->at);
 		free(s);
 	}
-	if (arr) {
-		json_dumpf(arr, stdout, JSON_INDENT(2));
-		fputc('\n', stdout);
-		json_decref(arr);
-	}
+	tb_doc_set(&d, NULL, tb_end(&t));
+	tb_doc_end(&d);
 }
 
 int cmd_top_examples(int argc, char **argv)

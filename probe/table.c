@@ -2,6 +2,7 @@
 #include "table.h"
 #include "../model/tokenizer.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,12 +113,21 @@ static void text_header(tb_table *t)
 	fputc('\n', t->f);
 }
 
-/* t has columns in the TSV */
+/* t has columns in the TSV, or in the text table (a table of one format's
+ * columns only writes nothing in the others) */
 static int tsv_cols(const tb_table *t)
 {
 	for (int c = 0; c < t->ncols; c++)
 		if (t->cols[c].name)
 			return !t->inl;
+	return 0;
+}
+
+static int text_cols(const tb_table *t)
+{
+	for (int c = 0; c < t->ncols; c++)
+		if (t->cols[c].text)
+			return 1;
 	return 0;
 }
 
@@ -169,7 +179,7 @@ static void next(tb_table *t)
 	t->col = 0;
 	if (t->fmt == TB_JSON)
 		json_array_append_new(t->rows, t->row), t->row = NULL;
-	else if (t->fmt == TB_TEXT ? !t->inl : tsv_cols(t))
+	else if (t->fmt == TB_TEXT ? !t->inl && text_cols(t) : tsv_cols(t))
 		fputc('\n', t->f);
 }
 
@@ -200,7 +210,7 @@ void tb_real(tb_table *t, double v)
 {
 	const tb_col *c = cell(t);
 	if (t->fmt == TB_JSON && c->json)
-		json_object_set_new(t->row, c->json, v != v ? json_null() : json_real(v));
+		json_object_set_new(t->row, c->json, isfinite(v) ? json_real(v) : json_null());
 	else if (t->fmt == TB_TSV && on(t, c))
 		fprintf(t->f, "%s%.6g", tsv_first(t) ? "" : "\t", v);
 	else if (t->fmt == TB_TEXT && c->text)
@@ -258,6 +268,13 @@ json_t *tb_end(tb_table *t)
 	return r;
 }
 
+json_t *tb_end_row(tb_table *t)
+{
+	json_t *r = tb_end(t), *row = r ? json_incref(json_array_get(r, 0)) : NULL;
+	json_decref(r);
+	return row;
+}
+
 json_t *tb_end_columns(tb_table *t)
 {
 	if (!t->rows)
@@ -300,7 +317,9 @@ static json_t *doc_obj(const tb_doc *d)
 
 void tb_doc_set(tb_doc *d, const char *key, json_t *v)
 {
-	if (d->root && v)
+	if (d->root && v && !key) /* the whole document */
+		json_decref(d->root), d->root = v, d->depth = 0;
+	else if (d->root && v)
 		json_object_set_new(doc_obj(d), key, v);
 	else
 		json_decref(v);
@@ -315,7 +334,7 @@ void tb_doc_int(tb_doc *d, const char *key, long long v)
 void tb_doc_real(tb_doc *d, const char *key, double v)
 {
 	if (d->root)
-		tb_doc_set(d, key, v != v ? json_null() : json_real(v));
+		tb_doc_set(d, key, isfinite(v) ? json_real(v) : json_null());
 }
 
 void tb_doc_bool(tb_doc *d, const char *key, int v)

@@ -8,7 +8,8 @@
  *     \t \n \r \\ escaped and bytes that are not part of a whole UTF-8
  *     character as \xNN (Python's csv module reads it);
  *   - JSON: an array of row objects, or an object of column arrays
- *     (tb_end_columns); a string is its text with invalid bytes as U+FFFD,
+ *     (tb_end_columns); a real that is NaN or infinite is null (JSON has no
+ *     such numbers); a string is its text with invalid bytes as U+FFFD,
  *     and a column marked with bytes also gives each cell's exact bytes as a
  *     hex string under "<json>_bytes" ("e69d" for the bytes E6 9D).
  * A row may hold a nested table (a TB_NEST column, filled from another
@@ -67,6 +68,9 @@ void tb_json(tb_table *t, json_t *v);
  * TSV), or as one object of column arrays.  Frees the table's state. */
 json_t *tb_end(tb_table *t);
 json_t *tb_end_columns(tb_table *t);
+/* JSON: the table's one row as an object (new reference; NULL for text and
+ * TSV). */
+json_t *tb_end_row(tb_table *t);
 
 /* A command's output in one format: the JSON object (tb_doc_end prints it,
  * indented by 2, with a newline), or text and TSV written as they come. */
@@ -80,13 +84,14 @@ typedef struct tb_doc {
 
 void tb_doc_begin(tb_doc *d, FILE *f, int fmt);
 /* A key of the JSON object; nothing in text or TSV.  Strings are made valid
- * UTF-8 (tb_utf8_clean); a real that is NaN is null. */
+ * UTF-8 (tb_utf8_clean); a real that is NaN or infinite is null. */
 void tb_doc_int(tb_doc *d, const char *key, long long v);
 void tb_doc_real(tb_doc *d, const char *key, double v);
 void tb_doc_bool(tb_doc *d, const char *key, int v);
 void tb_doc_str(tb_doc *d, const char *key, const char *s);
 void tb_doc_strn(tb_doc *d, const char *key, const char *s, size_t n);
-/* v (taken over) under key: a table (tb_end) or a nested tb_doc_object */
+/* v (taken over) under key: a table (tb_end); key NULL: v is the whole
+ * JSON document (a bare array of rows) */
 void tb_doc_set(tb_doc *d, const char *key, json_t *v);
 /* A nested object: the keys set on it until tb_doc_close go into it. */
 void tb_doc_open(tb_doc *d, const char *key);
