@@ -226,18 +226,18 @@ static int run_prompts(dot_run *d)
 
 /* one prompt: a row per layer and position read */
 static const tb_col ONE[] = {
-	{"layer", "layer", TB_INT, "%5d", 0, NULL, 0},      {"position", "position", TB_INT, NULL, 0, NULL, 0},
-	{"token", "token", TB_STR, NULL, 1, NULL, 0},       {"dot", "dot", TB_REAL, " %12.4f", 0, NULL, 0},
-	{"cos", "cos", TB_REAL, " %9.4f", 0, NULL, 0},      {"norm", "norm", TB_REAL, " %10.3f", 0, "|x|", 0},
+	{"layer", "layer", TB_INT, "%5d", 0, NULL, 0, NULL},      {"position", "position", TB_INT, NULL, 0, NULL, 0, NULL},
+	{"token", "token", TB_STR, NULL, 1, NULL, 0, NULL},       {"dot", "dot", TB_REAL, " %12.4f", 0, NULL, 0, NULL},
+	{"cos", "cos", TB_REAL, " %9.4f", 0, NULL, 0, NULL},      {"norm", "norm", TB_REAL, " %10.3f", 0, "|x|", 0, NULL},
 };
 /* a prompt set or a recording: a row per layer (std null/nan below 2 values) */
 static const tb_col SET[] = {
-	{"layer", "layer", TB_INT, "%5d", 0, NULL, 0},
-	{"n", "n", TB_INT, " %7d", 0, NULL, 0},
-	{"mean_dot", "mean_dot", TB_REAL, " %12.4f", 0, "mean dot", 0},
-	{"std_dot", "std_dot", TB_REAL, " %10.4f", 0, "std", 0},
-	{"mean_cos", "mean_cos", TB_REAL, " %9.4f", 0, "mean cos", 0},
-	{"std_cos", "std_cos", TB_REAL, " %8.4f", 0, "std", 0},
+	{"layer", "layer", TB_INT, "%5d", 0, NULL, 0, NULL},
+	{"n", "n", TB_INT, " %7d", 0, NULL, 0, NULL},
+	{"mean_dot", "mean_dot", TB_REAL, " %12.4f", 0, "mean dot", 0, NULL},
+	{"std_dot", "std_dot", TB_REAL, " %10.4f", 0, "std", 0, NULL},
+	{"mean_cos", "mean_cos", TB_REAL, " %9.4f", 0, "mean cos", 0, NULL},
+	{"std_cos", "std_cos", TB_REAL, " %8.4f", 0, "std", 0, NULL},
 };
 
 /* one prompt, every position, as text: the cosines as a layer x token grid */

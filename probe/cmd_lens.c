@@ -73,23 +73,23 @@ static size_t token_bytes(const fp_model *m, int id, char *buf, size_t n)
 
 /* TSV: a row per layer, position and token (rank 0: the target, then the top k) */
 static const tb_col FLAT[] = {
-	{"layer", NULL, TB_STR, NULL, 0, NULL, 0},    {"position", NULL, TB_INT, NULL, 0, NULL, 0},
-	{"token", NULL, TB_STR, NULL, 0, NULL, 0},    {"rank", NULL, TB_INT, NULL, 0, NULL, 0},
-	{"token_id", NULL, TB_INT, NULL, 0, NULL, 0}, {"top_token", NULL, TB_STR, NULL, 0, NULL, 0},
-	{"prob", NULL, TB_REAL, NULL, 0, NULL, 0},
+	{"layer", NULL, TB_STR, NULL, 0, NULL, 0, NULL},    {"position", NULL, TB_INT, NULL, 0, NULL, 0, NULL},
+	{"token", NULL, TB_STR, NULL, 0, NULL, 0, NULL},    {"rank", NULL, TB_INT, NULL, 0, NULL, 0, NULL},
+	{"token_id", NULL, TB_INT, NULL, 0, NULL, 0, NULL}, {"top_token", NULL, TB_STR, NULL, 0, NULL, 0, NULL},
+	{"prob", NULL, TB_REAL, NULL, 0, NULL, 0, NULL},
 };
 /* text and JSON: a row per layer and position, with its top k nested */
 static const tb_col ROW[] = {
-	{NULL, "layer", TB_STR, "%5s", 0, NULL, 1},
-	{NULL, "position", TB_INT, NULL, 0, NULL, 0},
-	{NULL, "target_rank", TB_INT, " %7d", 0, NULL, 0},
-	{NULL, "target_prob", TB_REAL, " %9.4f  ", 0, NULL, 0},
-	{NULL, "top", TB_NEST, NULL, 0, NULL, 0},
+	{NULL, "layer", TB_STR, "%5s", 0, NULL, 1, NULL},
+	{NULL, "position", TB_INT, NULL, 0, NULL, 0, NULL},
+	{NULL, "target_rank", TB_INT, " %7d", 0, NULL, 0, NULL},
+	{NULL, "target_prob", TB_REAL, " %9.4f  ", 0, NULL, 0, NULL},
+	{NULL, "top", TB_NEST, NULL, 0, NULL, 0, NULL},
 };
 static const tb_col TOP[] = {
-	{NULL, "token", TB_STR, " %s", 1, NULL, 0},
-	{NULL, "token_id", TB_INT, NULL, 0, NULL, 0},
-	{NULL, "prob", TB_REAL, " %.3f", 0, NULL, 0},
+	{NULL, "token", TB_STR, " %s", 1, NULL, 0, NULL},
+	{NULL, "token_id", TB_INT, NULL, 0, NULL, 0, NULL},
+	{NULL, "prob", TB_REAL, " %.3f", 0, NULL, 0, NULL},
 };
 
 static void flat_rows(tb_doc *d, const lens_out *o)

@@ -165,16 +165,16 @@ done:
 
 /* the result: one row (a JSON object); text says it in a sentence */
 static const tb_col ABLATED[] = {
-	{"metric", "metric", TB_STR, NULL, 0, NULL, 0},
-	{"before", "before", TB_REAL, NULL, 0, NULL, 0},
-	{"after", "after", TB_REAL, NULL, 0, NULL, 0},
+	{"metric", "metric", TB_STR, NULL, 0, NULL, 0, NULL},
+	{"before", "before", TB_REAL, NULL, 0, NULL, 0, NULL},
+	{"after", "after", TB_REAL, NULL, 0, NULL, 0, NULL},
 };
 static const tb_col PATCHED[] = {
-	{"metric", "metric", TB_STR, NULL, 0, NULL, 0},
-	{"clean", "clean", TB_REAL, NULL, 0, NULL, 0},
-	{"corrupted", "corrupted", TB_REAL, NULL, 0, NULL, 0},
-	{"patched", "patched", TB_REAL, NULL, 0, NULL, 0},
-	{"restored_fraction", "restored_fraction", TB_REAL, NULL, 0, NULL, 0},
+	{"metric", "metric", TB_STR, NULL, 0, NULL, 0, NULL},
+	{"clean", "clean", TB_REAL, NULL, 0, NULL, 0, NULL},
+	{"corrupted", "corrupted", TB_REAL, NULL, 0, NULL, 0, NULL},
+	{"patched", "patched", TB_REAL, NULL, 0, NULL, 0, NULL},
+	{"restored_fraction", "restored_fraction", TB_REAL, NULL, 0, NULL, 0, NULL},
 };
 
 static void print_result(int fmt, int ablate, int mean_mode, int vs, double m_clean, double m_cor, double m_patch)

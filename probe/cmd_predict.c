@@ -90,12 +90,12 @@ int cmd_predict(int argc, char **argv)
 	double lse = an_logsumexp(logits, V);
 	an_top_k(logits, V, k, order);
 	static const tb_col cols[] = {
-		{"rank", "rank", TB_INT, "%4d", 0, NULL, 0},
-		{"token_id", "token_id", TB_INT, " %7d", 0, "id", 0},
-		{"token", "token", TB_STR, "  %-24s", 0, NULL, 0},
-		{"prob", "prob", TB_REAL, " %9.4f", 0, NULL, 0},
-		{NULL, "logprob", TB_REAL, NULL, 0, NULL, 0},
-		{"logit", "logit", TB_REAL, " %9.3f", 0, NULL, 0},
+		{"rank", "rank", TB_INT, "%4d", 0, NULL, 0, NULL},
+		{"token_id", "token_id", TB_INT, " %7d", 0, "id", 0, NULL},
+		{"token", "token", TB_STR, "  %-24s", 0, NULL, 0, NULL},
+		{"prob", "prob", TB_REAL, " %9.4f", 0, NULL, 0, NULL},
+		{NULL, "logprob", TB_REAL, NULL, 0, NULL, 0, NULL},
+		{"logit", "logit", TB_REAL, " %9.3f", 0, NULL, 0, NULL},
 	};
 	tb_table t;
 	if (fmt == FMT_TEXT) {

@@ -86,47 +86,61 @@ static float *sample_rows(st_rng *rng, const fp_mat *M, const fp_model *m, long 
 	return V;
 }
 
+/* a row per set of vectors (JSON: an array of rows) */
+static const tb_col COLS[] = {
+	{"set", "set", TB_STR, NULL, 0, NULL, 0, NULL},
+	{"n", "n", TB_INT, NULL, 0, NULL, 0, NULL},
+	{"dim", "dim", TB_INT, NULL, 0, NULL, 0, NULL},
+	{"worst_pair_deg", "worst_pair_deg", TB_REAL, NULL, 0, NULL, 0, "%.4f"},
+	{"welch_bound_deg", "welch_bound_deg", TB_REAL, NULL, 0, NULL, 0, "%.4f"},
+	{"mean_nearest_deg", "mean_nearest_deg", TB_REAL, NULL, 0, NULL, 0, "%.4f"},
+	{"min_nearest_deg", "min_nearest_deg", TB_REAL, NULL, 0, NULL, 0, "%.4f"},
+	{"within_1_deg", "within_1_deg", TB_REAL, NULL, 0, NULL, 0, "%.6f"},
+	{"within_5_deg", "within_5_deg", TB_REAL, NULL, 0, NULL, 0, "%.6f"},
+	{"moment4_bound_deg", "moment4_bound_deg", TB_REAL, NULL, 0, NULL, 0, "%.4f"},
+	{"mean_cos4", "mean_cos4", TB_REAL, NULL, 0, NULL, 0, NULL},
+	{"min_mean_cos4", "min_mean_cos4", TB_REAL, NULL, 0, NULL, 0, NULL},
+	{"falling_bound_deg", "falling_bound_deg", TB_REAL, NULL, 0, NULL, 0, "%.4f"},
+	{NULL, "seconds", TB_REAL, NULL, 0, NULL, 0, NULL},
+};
+
+/* set i's summary in sentences (the text format) */
+static void say_summary(tb_doc *d, const sp_summary *s, int i, int steps)
+{
+	tb_say(d, "%s: %ld unit vectors in %d dimensions%s\n", s->name, s->n, s->dim,
+	       i == 0 ? (steps ? "" : " (random, not optimised)") : " (a random sample of the model's rows)");
+	if (i == 0 && steps)
+		tb_say(d, "  optimised in %d steps, %.1f s\n", steps, s->seconds);
+	tb_say(d, "  pairwise angles: %.2f%% within 89-91 degrees, %.2f%% within 85-95\n", 100 * s->within1,
+	       100 * s->within5);
+	tb_say(d, "  nearest neighbour: mean %.2f degrees, worst %.2f\n", s->mean_nn_deg, s->min_nn_deg);
+	tb_say(d, "  worst pair %.2f degrees; Welch bound %.2f degrees (no %ld unit vectors in %d dimensions can all "
+		  "be closer to 90)\n", s->worst_deg, s->welch_deg, s->n, s->dim);
+	if (s->m4_deg < s->welch_deg)
+		tb_say(d, "  fourth-moment bound %.2f degrees: the mean cos^4 over pairs is at least %.3g (here %.3g)\n",
+		       s->m4_deg, s->m4_min, s->mean_c4);
+	if (s->falls_deg < 90)
+		tb_say(d, "  a set whose |cos| histogram falls from 0 to its worst pair cannot beat %.2f degrees\n",
+		       s->falls_deg);
+}
+
 /* the summaries as text, TSV or JSON */
 static void print_summaries(const sp_summary *S, int ns, int fmt, int steps)
 {
-	if (fmt == FMT_TSV)
-		printf("set\tn\tdim\tworst_pair_deg\twelch_bound_deg\tmean_nearest_deg\tmin_nearest_deg\twithin_1_deg\twithin_5_deg\t"
-		       "moment4_bound_deg\tmean_cos4\tmin_mean_cos4\tfalling_bound_deg\n");
-	if (fmt == FMT_JSON)
-		printf("[\n");
+	tb_doc d;
+	tb_table t;
+	tb_doc_begin(&d, stdout, fmt);
+	tb_doc_table(&d, &t, COLS, 14, 0);
 	for (int i = 0; i < ns; i++) {
 		const sp_summary *s = &S[i];
-		if (fmt == FMT_TSV)
-			printf("%s\t%ld\t%d\t%.4f\t%.4f\t%.4f\t%.4f\t%.6f\t%.6f\t%.4f\t%.6g\t%.6g\t%.4f\n", s->name, s->n, s->dim,
-			       s->worst_deg, s->welch_deg, s->mean_nn_deg, s->min_nn_deg, s->within1, s->within5, s->m4_deg,
-			       s->mean_c4, s->m4_min, s->falls_deg);
-		else if (fmt == FMT_JSON)
-			printf("  {\"set\": \"%s\", \"n\": %ld, \"dim\": %d, \"worst_pair_deg\": %.6f, \"welch_bound_deg\": %.6f, "
-			       "\"mean_nearest_deg\": %.6f, \"min_nearest_deg\": %.6f, \"within_1_deg\": %.6f, \"within_5_deg\": "
-			       "%.6f, \"moment4_bound_deg\": %.6f, \"mean_cos4\": %.6g, \"min_mean_cos4\": %.6g, "
-			       "\"falling_bound_deg\": %.6f, \"seconds\": %.3f}%s\n",
-			       s->name, s->n, s->dim, s->worst_deg, s->welch_deg, s->mean_nn_deg, s->min_nn_deg, s->within1,
-			       s->within5, s->m4_deg, s->mean_c4, s->m4_min, s->falls_deg, s->seconds, i + 1 < ns ? "," : "");
-		else {
-			printf("%s: %ld unit vectors in %d dimensions%s\n", s->name, s->n, s->dim,
-			       i == 0 ? (steps ? "" : " (random, not optimised)") : " (a random sample of the model's rows)");
-			if (i == 0 && steps)
-				printf("  optimised in %d steps, %.1f s\n", steps, s->seconds);
-			printf("  pairwise angles: %.2f%% within 89-91 degrees, %.2f%% within 85-95\n", 100 * s->within1,
-			       100 * s->within5);
-			printf("  nearest neighbour: mean %.2f degrees, worst %.2f\n", s->mean_nn_deg, s->min_nn_deg);
-			printf("  worst pair %.2f degrees; Welch bound %.2f degrees (no %ld unit vectors in %d dimensions can all "
-			       "be closer to 90)\n", s->worst_deg, s->welch_deg, s->n, s->dim);
-			if (s->m4_deg < s->welch_deg)
-				printf("  fourth-moment bound %.2f degrees: the mean cos^4 over pairs is at least %.3g (here %.3g)\n",
-				       s->m4_deg, s->m4_min, s->mean_c4);
-			if (s->falls_deg < 90)
-				printf("  a set whose |cos| histogram falls from 0 to its worst pair cannot beat %.2f degrees\n",
-				       s->falls_deg);
-		}
+		tb_str(&t, s->name, strlen(s->name)), tb_int(&t, s->n), tb_int(&t, s->dim);
+		tb_real(&t, s->worst_deg), tb_real(&t, s->welch_deg), tb_real(&t, s->mean_nn_deg);
+		tb_real(&t, s->min_nn_deg), tb_real(&t, s->within1), tb_real(&t, s->within5), tb_real(&t, s->m4_deg);
+		tb_real(&t, s->mean_c4), tb_real(&t, s->m4_min), tb_real(&t, s->falls_deg), tb_real(&t, s->seconds);
+		say_summary(&d, s, i, steps);
 	}
-	if (fmt == FMT_JSON)
-		printf("]\n");
+	tb_doc_set(&d, NULL, tb_end(&t));
+	tb_doc_end(&d);
 }
 
 /* the densities and summaries to an HDF5 result (results.h) */

@@ -60,9 +60,9 @@ int cmd_tokenize(int argc, char **argv)
 		goto done;
 	}
 	static const tb_col cols[] = {
-		{"pos", NULL, TB_INT, "%5d", 0, NULL, 0},
-		{"token_id", "ids", TB_INT, " %7d", 0, NULL, 0},
-		{"piece", NULL, TB_STR, NULL, 0, NULL, 0},
+		{"pos", NULL, TB_INT, "%5d", 0, NULL, 0, NULL},
+		{"token_id", "ids", TB_INT, " %7d", 0, NULL, 0, NULL},
+		{"piece", NULL, TB_STR, NULL, 0, NULL, 0, NULL},
 		{"text", "tokens", TB_STR, "  %s", .bytes = 1},
 	};
 	tb_table t;

@@ -38,14 +38,14 @@ static const char HELP[] =
 
 /* an example a row: the context with the token marked [[ ]] */
 static const tb_col COLS[] = {
-	{"rank", "rank", TB_INT, "%4d", 0, NULL, 0},
-	{"act", "act", TB_REAL, " %9.4f", 0, NULL, 0},
-	{"line", "line", TB_INT, " %6d", 0, NULL, 0},
-	{"position", "position", TB_INT, " %4d", 0, "pos", 0},
-	{"token", "token", TB_STR, NULL, 1, NULL, 0},
-	{"context", "context", TB_STR, "  %s", 1, NULL, 0},
-	{NULL, "tokens", TB_NEST, NULL, 0, NULL, 0},
-	{NULL, "marked", TB_INT, NULL, 0, NULL, 0},
+	{"rank", "rank", TB_INT, "%4d", 0, NULL, 0, NULL},
+	{"act", "act", TB_REAL, " %9.4f", 0, NULL, 0, NULL},
+	{"line", "line", TB_INT, " %6d", 0, NULL, 0, NULL},
+	{"position", "position", TB_INT, " %4d", 0, "pos", 0, NULL},
+	{"token", "token", TB_STR, NULL, 1, NULL, 0, NULL},
+	{"context", "context", TB_STR, "  %s", 1, NULL, 0, NULL},
+	{NULL, "tokens", TB_NEST, NULL, 0, NULL, 0, NULL},
+	{NULL, "marked", TB_INT, NULL, 0, NULL, 0, NULL},
 };
 
 /* the bytes of tokens ids[0..n), ids[at] in [[ ]] (malloc'ed; *len set) */

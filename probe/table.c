@@ -212,7 +212,7 @@ void tb_real(tb_table *t, double v)
 	if (t->fmt == TB_JSON && c->json)
 		json_object_set_new(t->row, c->json, isfinite(v) ? json_real(v) : json_null());
 	else if (t->fmt == TB_TSV && on(t, c))
-		fprintf(t->f, "%s%.6g", tsv_first(t) ? "" : "\t", v);
+		fprintf(t->f, "%s", tsv_first(t) ? "" : "\t"), fprintf(t->f, c->tsv ? c->tsv : "%.6g", v);
 	else if (t->fmt == TB_TEXT && c->text)
 		fprintf(t->f, c->text, v);
 	next(t);

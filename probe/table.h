@@ -39,6 +39,7 @@ typedef struct tb_col {
 	int bytes;         /* TB_STR: JSON also gives the raw bytes */
 	const char *label; /* text header cell (NULL: name) */
 	int plain;         /* TB_STR in text: unquoted, right-aligned (a label such as "emb") */
+	const char *tsv;   /* TB_REAL in TSV: a printf conversion (NULL: "%.6g") */
 } tb_col;
 
 enum tb_format { TB_TEXT = 0, TB_TSV = 1, TB_JSON = 2 }; /* as cli.h's FMT_* */

@@ -12,10 +12,10 @@
 #include <string.h>
 
 static const tb_col COLS[] = {
-	{"n", "n", TB_INT, "%3d", 0, NULL, 0},
-	{"text", "text", TB_STR, "  %-8s", 1, "word", 0},
-	{"x", "x", TB_REAL, " %6.2f", 0, NULL, 0},
-	{NULL, "only_json", TB_INT, NULL, 0, NULL, 0},
+	{"n", "n", TB_INT, "%3d", 0, NULL, 0, NULL},
+	{"text", "text", TB_STR, "  %-8s", 1, "word", 0, NULL},
+	{"x", "x", TB_REAL, " %6.2f", 0, NULL, 0, NULL},
+	{NULL, "only_json", TB_INT, NULL, 0, NULL, 0, NULL},
 };
 /* "é" whole, then the first byte of "京" alone, a tab, a backslash */
 static const char CELL[] = "\xc3\xa9\xe4\t\\";
@@ -45,13 +45,13 @@ static char *emit(int fmt, int columns)
 
 /* a document: two facts, a table whose rows nest a table of their own */
 static const tb_col ROWS[] = {
-	{NULL, "layer", TB_STR, "%4s", 0, NULL, 1},
-	{NULL, "p", TB_REAL, " %5.2f  ", 0, NULL, 0},
-	{NULL, "top", TB_NEST, NULL, 0, NULL, 0},
+	{NULL, "layer", TB_STR, "%4s", 0, NULL, 1, NULL},
+	{NULL, "p", TB_REAL, " %5.2f  ", 0, NULL, 0, NULL},
+	{NULL, "top", TB_NEST, NULL, 0, NULL, 0, NULL},
 };
 static const tb_col TOPS[] = {
-	{NULL, "token", TB_STR, " %s", 1, NULL, 0},
-	{NULL, "id", TB_INT, NULL, 0, NULL, 0},
+	{NULL, "token", TB_STR, " %s", 1, NULL, 0, NULL},
+	{NULL, "id", TB_INT, NULL, 0, NULL, 0, NULL},
 };
 
 static char *emit_doc(int fmt)
