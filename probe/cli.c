@@ -252,9 +252,14 @@ int cli_result_header(hid_t f, const char *format, const char *model_path, fp_er
 	return res_header(f, format, &p, err);
 }
 
+size_t cli_token_bytes(const fp_model *m, int id, char *buf, size_t n)
+{
+	int l = fp_token_decode(m->tok, id, buf, n);
+	return l < 0 ? 0 : (size_t)l < n ? (size_t)l : n - 1;
+}
+
 void cli_tb_token(tb_table *t, const fp_model *m, int id)
 {
 	char buf[512];
-	int l = fp_token_decode(m->tok, id, buf, sizeof buf);
-	tb_str(t, buf, l < 0 ? 0 : (size_t)l < sizeof buf ? (size_t)l : sizeof buf - 1);
+	tb_str(t, buf, cli_token_bytes(m, id, buf, sizeof buf));
 }

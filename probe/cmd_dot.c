@@ -279,9 +279,8 @@ static void say_head(tb_doc *o, const dot_run *d)
 	}
 	if (d->single && d->npos == 1) {
 		char tb[256];
-		int tl = fp_token_decode(d->m->tok, d->ids[d->poslist[0]], tb, sizeof tb);
 		tb_say(o, " (%d tokens), position %d ", d->n, d->poslist[0]);
-		tb_say_quoted(o, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
+		tb_say_quoted(o, tb, cli_token_bytes(d->m, d->ids[d->poslist[0]], tb, sizeof tb));
 		tb_say(o, "\n");
 	} else if (d->single) {
 		tb_say(o, " (%d tokens); cosine per layer (rows) and token (columns); dot products: --tsv or --json\n", d->n);

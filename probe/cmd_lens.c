@@ -64,13 +64,6 @@ static const char *layer_label(int r, char *buf, size_t n)
 	return buf;
 }
 
-/* a token's text (its bytes, a piece of a character possibly) */
-static size_t token_bytes(const fp_model *m, int id, char *buf, size_t n)
-{
-	int l = fp_token_decode(m->tok, id, buf, n);
-	return l < (int)n ? (size_t)(l < 0 ? 0 : l) : n - 1;
-}
-
 /* TSV: a row per layer, position and token (rank 0: the target, then the top k) */
 static const tb_col FLAT[] = {
 	{"layer", NULL, TB_STR, NULL, 0, NULL, 0, NULL},    {"position", NULL, TB_INT, NULL, 0, NULL, 0, NULL},
@@ -141,12 +134,12 @@ static void emit(const lens_out *o, int fmt)
 	tb_table t;
 	tb_doc_begin(&d, stdout, fmt);
 	tb_doc_strn(&d, "prompt", o->text, o->len);
-	tb_doc_strn(&d, "target", tb, token_bytes(o->m, r->target, tb, sizeof tb));
+	tb_doc_strn(&d, "target", tb, cli_token_bytes(o->m, r->target, tb, sizeof tb));
 	tb_doc_int(&d, "target_id", r->target);
 	tb_say(&d, "prompt ");
 	tb_say_quoted(&d, o->text, o->len);
 	tb_say(&d, " (%d tokens)\ntarget ", o->n);
-	tb_say_quoted(&d, tb, token_bytes(o->m, r->target, tb, sizeof tb));
+	tb_say_quoted(&d, tb, cli_token_bytes(o->m, r->target, tb, sizeof tb));
 	tb_say(&d, " (id %d%s)\n", r->target, o->auto_target ? ", the model's top prediction" : "");
 	if (fmt == FMT_TSV)
 		flat_rows(&d, o);
@@ -159,7 +152,7 @@ static void emit(const lens_out *o, int fmt)
 	} else { /* a table for each position */
 		for (int i = 0; i < r->npos; i++) {
 			tb_say(&d, "\nposition %d ", o->pos[i]);
-			tb_say_quoted(&d, tb, token_bytes(o->m, o->ids[o->pos[i]], tb, sizeof tb));
+			tb_say_quoted(&d, tb, cli_token_bytes(o->m, o->ids[o->pos[i]], tb, sizeof tb));
 			tb_say(&d, "\n%5s %7s %9s   top %d (probability)\n", "layer", "rank", "p(target)", r->k);
 			tb_doc_table(&d, &t, ROW, 5, 0);
 			for (int l = 0; l < r->R; l++)

@@ -280,18 +280,27 @@ static int live_compute(const live_opts *o, live_res *r)
 	return 0;
 }
 
-/* the 3 tokens neuron i promotes, quoted and space-separated */
-static void print_promotes(const live_res *r, int i)
+/* the 3 tokens neuron i promotes: quoted and space-separated into f, or
+ * (f NULL) as a JSON array of their texts */
+static json_t *promotes(const live_res *r, int i, FILE *f)
 {
 	int F = r->m->cfg.d_mlp, pro[3] = {0, 0, 0};
 	char tb[256];
+	json_t *a = f ? NULL : json_array();
 	an_promotes(r->m, i / F, i % F, r->act[i], 3, pro);
 	for (int q = 0; q < 3; q++) {
-		int tl = fp_token_decode(r->m->tok, pro[q], tb, sizeof tb);
-		if (q)
-			putchar(' ');
-		tb_print_quoted(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
+		size_t n = cli_token_bytes(r->m, pro[q], tb, sizeof tb);
+		if (f) {
+			if (q)
+				fputc(' ', f);
+			tb_print_quoted(f, tb, n);
+		} else {
+			char *t = tb_utf8_clean(tb, n);
+			json_array_append_new(a, json_string(t ? t : ""));
+			free(t);
+		}
 	}
+	return a;
 }
 
 static const char *live_metric(const live_res *r)
@@ -299,145 +308,140 @@ static const char *live_metric(const live_res *r)
 	return r->vs >= 0 ? "logit difference" : "log p(target)";
 }
 
-static void live_json(const live_opts *o, const live_res *r)
-{
-	const fp_model *m = r->m;
-	int F = m->cfg.d_mlp;
-	json_t *jo = json_object(), *arr = json_array();
-	char *ct = tb_utf8_clean(r->text, r->len), *tt = cli_token_text(m, r->target);
-	json_object_set_new(jo, "prompt", json_string(ct ? ct : ""));
-	json_object_set_new(jo, "target", json_string(tt ? tt : ""));
-	free(ct), free(tt);
-	if (r->vs >= 0) {
-		char *vt = cli_token_text(m, r->vs);
-		json_object_set_new(jo, "vs", json_string(vt ? vt : ""));
-		free(vt);
-	}
-	json_object_set_new(jo, "position", json_integer(r->pos));
-	json_object_set_new(jo, "rank_by", json_string(RANK_NAME[o->rank]));
-	json_object_set_new(jo, "metric", json_string(live_metric(r)));
-	json_object_set_new(jo, "clean", json_real(r->clean));
-	json_object_set_new(jo, "ablation", json_string(r->ref_name));
-	if (o->rank == R_IG) {
-		double sum = 0;
-		for (int i = 0; i < r->NF; i++)
-			sum += r->est[i];
-		json_object_set_new(jo, "ig_sum", json_real(sum));
-		json_object_set_new(jo, "ig_metric_clean", json_real(r->ig_in));
-		json_object_set_new(jo, "ig_metric_baseline", json_real(r->ig_base));
-	}
-	for (int j = 0; j < r->k; j++) {
-		int i = r->order[j], pro[3] = {0, 0, 0};
-		json_t *e = json_object(), *pa = json_array();
-		json_object_set_new(e, "layer", json_integer(i / F));
-		json_object_set_new(e, "neuron", json_integer(i % F));
-		json_object_set_new(e, "act", json_real(r->act[i]));
-		json_object_set_new(e, "dla", json_real(r->dla[i]));
-		json_object_set_new(e, "ablate", isnan(r->abl[i]) ? json_null() : json_real(r->abl[i]));
-		if (r->est)
-			json_object_set_new(e, r->est_name, json_real(r->est[i]));
-		json_object_set_new(e, "w_in_cos", json_real(r->win[i]));
-		json_object_set_new(e, "w_out_cos", json_real(r->wout[i]));
-		json_object_set_new(e, "weights", json_real(r->wsc[i]));
-		an_promotes(m, i / F, i % F, r->act[i], 3, pro);
-		for (int q = 0; q < 3; q++) {
-			char *pt = cli_token_text(m, pro[q]);
-			json_array_append_new(pa, json_string(pt ? pt : ""));
-			free(pt);
-		}
-		json_object_set_new(e, "promotes", pa);
-		json_array_append_new(arr, e);
-	}
-	json_object_set_new(jo, "neurons", arr);
-	if (r->rand_eff) {
-		json_t *cr = json_object(), *ra = json_array();
-		json_object_set_new(cr, "k", json_integer(r->k));
-		json_object_set_new(cr, "top_effect", json_real(r->top_eff));
-		json_object_set_new(cr, "random_mean", json_real(r->rand_mean));
-		json_object_set_new(cr, "random_std", json_real(r->rand_sd));
-		for (int i = 0; i < o->compare_random; i++)
-			json_array_append_new(ra, json_real(r->rand_eff[i]));
-		json_object_set_new(cr, "random_effects", ra);
-		json_object_set_new(jo, "compare_random", cr);
-	}
-	json_dumpf(jo, stdout, JSON_INDENT(2));
-	fputc('\n', stdout);
-	json_decref(jo);
-}
-
-static void live_tsv(const live_res *r)
-{
-	int F = r->m->cfg.d_mlp;
-	printf("rank\tlayer\tneuron\tact\tdla\tablate\tw_in_cos\tw_out_cos\tweights\t%s%spromotes\n",
-	       r->est ? r->est_name : "", r->est ? "\t" : "");
-	for (int j = 0; j < r->k; j++) {
-		int i = r->order[j];
-		printf("%d\t%d\t%d\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t", j + 1, i / F, i % F, r->act[i], r->dla[i], r->abl[i],
-		       r->win[i], r->wout[i], r->wsc[i]);
-		if (r->est)
-			printf("%.6g\t", r->est[i]);
-		print_promotes(r, i);
-		printf("\n");
-	}
-}
-
-/* a token, quoted */
-static void print_token(const fp_model *m, int id)
+/* a token, quoted (text) */
+static void say_token(tb_doc *d, const fp_model *m, int id)
 {
 	char tb[256];
-	int tl = fp_token_decode(m->tok, id, tb, sizeof tb);
-	tb_print_quoted(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
+	tb_say_quoted(d, tb, cli_token_bytes(m, id, tb, sizeof tb));
 }
 
-static void live_text(const live_opts *o, const live_res *r)
+/* the facts before the table: JSON keys, text sentences */
+static void live_head(tb_doc *d, const live_opts *o, const live_res *r)
 {
-	int F = r->m->cfg.d_mlp;
 	const char *metric = live_metric(r);
-	printf("prompt ");
-	tb_print_quoted(stdout, r->text, r->len);
-	printf(" (%d tokens)\nposition %d ", r->n, r->pos);
-	print_token(r->m, r->ids[r->pos]);
-	printf("; target ");
-	print_token(r->m, r->target);
+	char tb[256];
+	tb_doc_strn(d, "prompt", r->text, r->len);
+	tb_doc_strn(d, "target", tb, cli_token_bytes(r->m, r->target, tb, sizeof tb));
+	if (r->vs >= 0)
+		tb_doc_strn(d, "vs", tb, cli_token_bytes(r->m, r->vs, tb, sizeof tb));
+	tb_doc_int(d, "position", r->pos);
+	tb_doc_str(d, "rank_by", RANK_NAME[o->rank]);
+	tb_doc_str(d, "metric", metric);
+	tb_doc_real(d, "clean", r->clean);
+	tb_doc_str(d, "ablation", r->ref_name);
+	tb_say(d, "prompt ");
+	tb_say_quoted(d, r->text, r->len);
+	tb_say(d, " (%d tokens)\nposition %d ", r->n, r->pos);
+	say_token(d, r->m, r->ids[r->pos]);
+	tb_say(d, "; target ");
+	say_token(d, r->m, r->target);
 	if (r->vs >= 0) {
-		printf(" vs ");
-		print_token(r->m, r->vs);
-		printf("; clean logit difference %.4f\n", r->clean);
+		tb_say(d, " vs ");
+		say_token(d, r->m, r->vs);
+		tb_say(d, "; clean logit difference %.4f\n", r->clean);
 	} else {
-		printf("; clean p = %.4f (log p %.4f)\n", exp(r->clean), r->clean);
+		tb_say(d, "; clean p = %.4f (log p %.4f)\n", exp(r->clean), r->clean);
 	}
 	if (r->est)
-		printf("ranked by %s (%s reference); ablate = clean - ablated %s, measured for the top %d (--verify)\n",
+		tb_say(d, "ranked by %s (%s reference); ablate = clean - ablated %s, measured for the top %d (--verify)\n",
 		       r->est_name, r->ref_name, metric, o->verify);
 	else
-		printf("ranked by %s; ablate = clean - ablated %s (%s ablation%s)\n", RANK_NAME[o->rank], metric,
+		tb_say(d, "ranked by %s; ablate = clean - ablated %s (%s ablation%s)\n", RANK_NAME[o->rank], metric,
 		       r->refm ? "mean" : "zero", o->rank == R_ABLATE ? "" : ", only with --rank ablate");
 	if (o->rank == R_IG) {
 		double sum = 0;
 		for (int i = 0; i < r->NF; i++)
 			sum += r->est[i];
-		printf("ig: the %d attributions add up to %.4f; measured, clean - baseline (every layer's neurons at the "
-		       "position set to the reference) = %.4f - %.4f = %.4f (%d steps)\n",
+		tb_doc_real(d, "ig_sum", sum);
+		tb_doc_real(d, "ig_metric_clean", r->ig_in);
+		tb_doc_real(d, "ig_metric_baseline", r->ig_base);
+		tb_say(d, "ig: the %d attributions add up to %.4f; measured, clean - baseline (every layer's neurons at the "
+			  "position set to the reference) = %.4f - %.4f = %.4f (%d steps)\n",
 		       r->NF, sum, r->ig_in, r->ig_base, r->ig_in - r->ig_base, o->steps);
 	}
-	printf("%4s %10s %9s %9s %9s %7s %7s %8s%s%9s  promotes\n", "rank", "neuron", "act", "dla", "ablate", "w_in", "w_out",
-	       "weights", r->est ? "  " : "", r->est ? r->est_name : "");
+	tb_say(d, "%4s %10s %9s %9s %9s %7s %7s %8s%s%9s  promotes\n", "rank", "neuron", "act", "dla", "ablate", "w_in",
+	       "w_out", "weights", r->est ? "  " : "", r->est ? r->est_name : "");
+}
+
+/* the columns, with atp or ig's where ranked by them (JSON: after ablate;
+ * TSV and text: after weights) */
+static int live_cols(const live_res *r, tb_col *c)
+{
+	static const tb_col head[] = {
+		{"rank", NULL, TB_INT, "%4d", 0, NULL, 0, NULL},
+		{"layer", "layer", TB_INT, NULL, 0, NULL, 0, NULL},
+		{"neuron", "neuron", TB_INT, NULL, 0, NULL, 0, NULL},
+		{NULL, NULL, TB_STR, " %10s", 0, NULL, 1, NULL}, /* text: L.N */
+		{"act", "act", TB_REAL, " %9.4f", 0, NULL, 0, NULL},
+		{"dla", "dla", TB_REAL, " %9.4f", 0, NULL, 0, NULL},
+		{"ablate", "ablate", TB_REAL, " %9.4f", 0, NULL, 0, NULL},
+	}, tail[] = {
+		{"w_in_cos", "w_in_cos", TB_REAL, " %7.3f", 0, NULL, 0, NULL},
+		{"w_out_cos", "w_out_cos", TB_REAL, " %7.3f", 0, NULL, 0, NULL},
+		{"weights", "weights", TB_REAL, " %8.4f  ", 0, NULL, 0, NULL},
+	}, pro[] = {
+		{"promotes", NULL, TB_STR, "%s", 0, NULL, 1, NULL},
+		{NULL, "promotes", TB_NEST, NULL, 0, NULL, 0, NULL},
+	};
+	int n = 0;
+	for (size_t i = 0; i < sizeof head / sizeof *head; i++)
+		c[n++] = head[i];
+	if (r->est)
+		c[n++] = (tb_col){NULL, r->est_name, TB_REAL, NULL, 0, NULL, 0, NULL};
+	for (size_t i = 0; i < sizeof tail / sizeof *tail; i++)
+		c[n++] = tail[i];
+	if (r->est)
+		c[n++] = (tb_col){r->est_name, NULL, TB_REAL, "%9.4f  ", 0, NULL, 0, NULL};
+	c[n++] = pro[0], c[n++] = pro[1];
+	return n;
+}
+
+/* the result in o->fmt: text, TSV or JSON */
+static void live_emit(const live_opts *o, const live_res *r)
+{
+	int F = r->m->cfg.d_mlp;
+	tb_col cols[16];
+	tb_doc d;
+	tb_table t;
+	tb_doc_begin(&d, stdout, o->fmt);
+	live_head(&d, o, r);
+	tb_doc_table(&d, &t, cols, live_cols(r, cols), 0);
 	for (int j = 0; j < r->k; j++) {
 		int i = r->order[j];
-		char nm[24];
+		char nm[24], *ps = NULL;
+		size_t pn = 0;
 		snprintf(nm, sizeof nm, "%d.%d", i / F, i % F);
-		printf("%4d %10s %9.4f %9.4f %9.4f %7.3f %7.3f %8.4f  ", j + 1, nm, r->act[i], r->dla[i], r->abl[i],
-		       r->win[i], r->wout[i], r->wsc[i]);
+		tb_int(&t, j + 1), tb_int(&t, i / F), tb_int(&t, i % F), tb_str(&t, nm, strlen(nm));
+		tb_real(&t, r->act[i]), tb_real(&t, r->dla[i]), tb_real(&t, r->abl[i]);
 		if (r->est)
-			printf("%9.4f  ", r->est[i]);
-		print_promotes(r, i);
-		printf("\n");
+			tb_real(&t, r->est[i]);
+		tb_real(&t, r->win[i]), tb_real(&t, r->wout[i]), tb_real(&t, r->wsc[i]);
+		if (r->est)
+			tb_real(&t, r->est[i]);
+		if (o->fmt != FMT_JSON) { /* the quoted tokens as one cell */
+			FILE *f = open_memstream(&ps, &pn);
+			if (f)
+				promotes(r, i, f), fclose(f);
+		}
+		tb_str(&t, ps ? ps : "", ps ? pn : 0);
+		tb_json(&t, o->fmt == FMT_JSON ? promotes(r, i, NULL) : NULL);
+		free(ps);
 	}
-	if (r->rand_eff)
-		printf("ablating the top %d together (%s): %s drops by %.4f (p %.4f -> %.4f); %d random draws of %d "
-		       "neurons from the same layers: mean drop %.4f, std %.4f, min %.4f, max %.4f\n",
-		       r->k, r->refm ? "mean" : "zero", metric, r->top_eff, exp(r->clean), r->vs >= 0 ? NAN : r->top_p,
+	tb_doc_set(&d, "neurons", tb_end(&t));
+	if (r->rand_eff) {
+		tb_doc_open(&d, "compare_random");
+		tb_doc_int(&d, "k", r->k);
+		tb_doc_real(&d, "top_effect", r->top_eff);
+		tb_doc_real(&d, "random_mean", r->rand_mean);
+		tb_doc_real(&d, "random_std", r->rand_sd);
+		tb_doc_set(&d, "random_effects", tb_json_reals(r->rand_eff, (size_t)o->compare_random));
+		tb_doc_close(&d);
+		tb_say(&d, "ablating the top %d together (%s): %s drops by %.4f (p %.4f -> %.4f); %d random draws of %d "
+			   "neurons from the same layers: mean drop %.4f, std %.4f, min %.4f, max %.4f\n",
+		       r->k, r->refm ? "mean" : "zero", live_metric(r), r->top_eff, exp(r->clean), r->vs >= 0 ? NAN : r->top_p,
 		       o->compare_random, r->k, r->rand_mean, r->rand_sd, r->rand_min, r->rand_max);
+	}
+	tb_doc_end(&d);
 }
 
 static int live_h5(const live_opts *o, const live_res *r)
@@ -481,12 +485,7 @@ static int live(live_opts *o, const char *prompt_arg)
 	if (!rc)
 		rc = live_compute(o, &r);
 	if (!rc) {
-		if (o->fmt == FMT_JSON)
-			live_json(o, &r);
-		else if (o->fmt == FMT_TSV)
-			live_tsv(&r);
-		else
-			live_text(o, &r);
+		live_emit(o, &r);
 		if (o->out)
 			rc = live_h5(o, &r);
 	}
@@ -503,65 +502,68 @@ typedef struct rec_opts {
 	uint64_t seed;
 } rec_opts;
 
-/* the TSV columns of neurons --from */
-static const tb_col SEL_COLS[] = {
-	{.name = "group", .type = TB_STR},      {.name = "rank"},
-	{.name = "layer"},                      {.name = "neuron"},
-	{.name = "stat", .type = TB_REAL},      {.name = "train_d", .type = TB_REAL},
-	{.name = "train_auroc", .type = TB_REAL}, {.name = "test_auroc", .type = TB_REAL},
-	{.name = "test_auroc_se", .type = TB_REAL}, {.name = "mean_in", .type = TB_REAL},
-	{.name = "mean_out", .type = TB_REAL},
+/* TSV: a row per group and neuron */
+static const tb_col SEL_FLAT[] = {
+	{"group", NULL, TB_STR, NULL, 0, NULL, 0, NULL},      {"rank", NULL, TB_INT, NULL, 0, NULL, 0, NULL},
+	{"layer", NULL, TB_INT, NULL, 0, NULL, 0, NULL},      {"neuron", NULL, TB_INT, NULL, 0, NULL, 0, NULL},
+	{"stat", NULL, TB_REAL, NULL, 0, NULL, 0, NULL},      {"train_d", NULL, TB_REAL, NULL, 0, NULL, 0, NULL},
+	{"train_auroc", NULL, TB_REAL, NULL, 0, NULL, 0, NULL}, {"test_auroc", NULL, TB_REAL, NULL, 0, NULL, 0, NULL},
+	{"test_auroc_se", NULL, TB_REAL, NULL, 0, NULL, 0, NULL}, {"mean_in", NULL, TB_REAL, NULL, 0, NULL, 0, NULL},
+	{"mean_out", NULL, TB_REAL, NULL, 0, NULL, 0, NULL},
+};
+/* JSON: a row per group, its neurons nested; text: a table per group */
+static const tb_col SEL_GROUP[] = {
+	{NULL, "group", TB_STR, NULL, 0, NULL, 0, NULL},
+	{NULL, "train_in", TB_INT, NULL, 0, NULL, 0, NULL},
+	{NULL, "train_out", TB_INT, NULL, 0, NULL, 0, NULL},
+	{NULL, "test_in", TB_INT, NULL, 0, NULL, 0, NULL},
+	{NULL, "test_out", TB_INT, NULL, 0, NULL, 0, NULL},
+	{NULL, "stat", TB_STR, NULL, 0, NULL, 0, NULL},
+	{NULL, "neurons", TB_NEST, NULL, 0, NULL, 0, NULL},
+	{NULL, "combined_test_auroc", TB_REAL, NULL, 0, NULL, 0, NULL},
+	{NULL, "combined_test_auroc_se", TB_REAL, NULL, 0, NULL, 0, NULL},
+};
+static const tb_col SEL_NEURON[] = {
+	{NULL, NULL, TB_INT, "%4d", 0, NULL, 0, NULL},        /* rank */
+	{NULL, "layer", TB_INT, NULL, 0, NULL, 0, NULL},
+	{NULL, "neuron", TB_INT, NULL, 0, NULL, 0, NULL},
+	{NULL, NULL, TB_STR, " %10s", 0, NULL, 1, NULL},      /* L.N */
+	{NULL, NULL, TB_REAL, " %8.3f", 0, NULL, 0, NULL},    /* stat, as computed */
+	{NULL, "stat", TB_REAL, NULL, 0, NULL, 0, NULL},      /* stat, as stored (f32) */
+	{NULL, "mean_in", TB_REAL, " %8.3f", 0, NULL, 0, NULL},
+	{NULL, "mean_out", TB_REAL, " %11.3f", 0, NULL, 0, NULL},
+	{NULL, "test_auroc", TB_REAL, " %9.3f", 0, NULL, 0, NULL},
+	{NULL, "test_auroc_se", TB_REAL, " %9.3f", 0, NULL, 0, NULL},
 };
 
-/* one group's rows: text, TSV (into tsv) or a JSON object appended to jall */
-static void emit_group(const rec_opts *o, const char *name, const sel_result *r, json_t *jall, tb_table *tsv)
+/* one group: a row of groups (JSON), its neurons (text, JSON) and flat rows (TSV) */
+static void emit_group(tb_doc *d, const rec_opts *o, const char *name, const sel_result *r, tb_table *groups,
+		       tb_table *flat)
 {
-	if (o->fmt == FMT_TEXT)
-		printf("\ngroup '%s': train %d in / %d out, held out %d in / %d out; ranked by %s\n%4s %10s %8s %8s "
-		       "%11s %9s %9s\n",
-		       name, r->train_in, r->train_out, r->test_in, r->test_out,
-		       o->stat_auroc ? "training AUROC" : "training d = (mean in - mean out) / pooled std", "rank", "neuron",
-		       o->stat_auroc ? "auroc" : "d", "mean in", "mean out", "test AUROC", "+- se");
-	json_t *jn = jall ? json_array() : NULL;
+	tb_table nt;
+	const char *stat = o->stat_auroc ? "auroc" : "d";
+	tb_say(d, "\ngroup '%s': train %d in / %d out, held out %d in / %d out; ranked by %s\n%4s %10s %8s %8s %11s %9s %9s\n",
+	       name, r->train_in, r->train_out, r->test_in, r->test_out,
+	       o->stat_auroc ? "training AUROC" : "training d = (mean in - mean out) / pooled std", "rank", "neuron", stat,
+	       "mean in", "mean out", "test AUROC", "+- se");
+	tb_str(groups, name, strlen(name)), tb_int(groups, r->train_in), tb_int(groups, r->train_out);
+	tb_int(groups, r->test_in), tb_int(groups, r->test_out), tb_str(groups, stat, strlen(stat));
+	tb_doc_table(d, &nt, SEL_NEURON, 10, 0);
 	for (int j = 0; j < r->k; j++) {
 		const sel_neuron *e = &r->top[j];
-		if (o->fmt == FMT_TEXT) {
-			char nm[24];
-			snprintf(nm, sizeof nm, "%d.%d", e->layer, e->neuron);
-			printf("%4d %10s %8.3f %8.3f %11.3f %9.3f %9.3f\n", j + 1, nm, e->stat, e->mean_in, e->mean_out,
-			       e->test_auroc, e->test_se);
-		} else if (o->fmt == FMT_TSV) {
-			tb_str(tsv, name, strlen(name)), tb_int(tsv, j + 1), tb_int(tsv, e->layer), tb_int(tsv, e->neuron);
-			tb_real(tsv, (float)e->stat), tb_real(tsv, (float)e->stat), tb_real(tsv, NAN);
-			tb_real(tsv, e->test_auroc), tb_real(tsv, e->test_se), tb_real(tsv, e->mean_in), tb_real(tsv, e->mean_out);
-		} else {
-			json_t *je = json_object();
-			json_object_set_new(je, "layer", json_integer(e->layer));
-			json_object_set_new(je, "neuron", json_integer(e->neuron));
-			json_object_set_new(je, "stat", json_real((float)e->stat));
-			json_object_set_new(je, "mean_in", json_real(e->mean_in));
-			json_object_set_new(je, "mean_out", json_real(e->mean_out));
-			json_object_set_new(je, "test_auroc", isnan(e->test_auroc) ? json_null() : json_real(e->test_auroc));
-			json_object_set_new(je, "test_auroc_se", isnan(e->test_se) ? json_null() : json_real(e->test_se));
-			json_array_append_new(jn, je);
-		}
+		char nm[24];
+		snprintf(nm, sizeof nm, "%d.%d", e->layer, e->neuron);
+		tb_int(&nt, j + 1), tb_int(&nt, e->layer), tb_int(&nt, e->neuron), tb_str(&nt, nm, strlen(nm));
+		tb_real(&nt, e->stat), tb_real(&nt, (float)e->stat), tb_real(&nt, e->mean_in), tb_real(&nt, e->mean_out);
+		tb_real(&nt, e->test_auroc), tb_real(&nt, e->test_se);
+		tb_str(flat, name, strlen(name)), tb_int(flat, j + 1), tb_int(flat, e->layer), tb_int(flat, e->neuron);
+		tb_real(flat, (float)e->stat), tb_real(flat, (float)e->stat), tb_real(flat, NAN);
+		tb_real(flat, e->test_auroc), tb_real(flat, e->test_se), tb_real(flat, e->mean_in), tb_real(flat, e->mean_out);
 	}
-	if (o->fmt == FMT_TEXT)
-		printf("top %d together (mean sign-aligned z-score), held-out AUROC %.3f +- %.3f (chance 0.5; %d in, "
-		       "%d out)\n", r->k, r->combined_auroc, r->combined_se, r->test_in, r->test_out);
-	else if (jall) {
-		json_t *jg = json_object();
-		json_object_set_new(jg, "group", json_string(name));
-		json_object_set_new(jg, "train_in", json_integer(r->train_in));
-		json_object_set_new(jg, "train_out", json_integer(r->train_out));
-		json_object_set_new(jg, "test_in", json_integer(r->test_in));
-		json_object_set_new(jg, "test_out", json_integer(r->test_out));
-		json_object_set_new(jg, "stat", json_string(o->stat_auroc ? "auroc" : "d"));
-		json_object_set_new(jg, "neurons", jn);
-		json_object_set_new(jg, "combined_test_auroc", isnan(r->combined_auroc) ? json_null() : json_real(r->combined_auroc));
-		json_object_set_new(jg, "combined_test_auroc_se", isnan(r->combined_se) ? json_null() : json_real(r->combined_se));
-		json_array_append_new(jall, jg);
-	}
+	tb_json(groups, tb_end(&nt));
+	tb_real(groups, r->combined_auroc), tb_real(groups, r->combined_se);
+	tb_say(d, "top %d together (mean sign-aligned z-score), held-out AUROC %.3f +- %.3f (chance 0.5; %d in, %d out)\n",
+	       r->k, r->combined_auroc, r->combined_se, r->test_in, r->test_out);
 }
 
 static int from_rec(rec_opts *o)
@@ -597,40 +599,34 @@ static int from_rec(rec_opts *o)
 		goto done;
 	}
 	sel_split(&d, o->holdout, o->seed, is_test);
-	json_t *jall = o->fmt == FMT_JSON ? json_array() : NULL;
-	tb_table tsv = {0};
-	if (o->fmt == FMT_TSV)
-		tb_begin(&tsv, stdout, FMT_TSV, SEL_COLS, 11, 0);
-	else if (o->fmt == FMT_TEXT)
-		printf("recording %s: %ld prompts, %d layers of mlp.hook_post (each prompt's last recorded row, "
-		       "positions=%s); grouped by %s; held out %.0f%% of each group (seed %llu)\n",
-		       o->from, d.P, d.nl, mt.positions, o->group_by, o->holdout * 100, (unsigned long long)o->seed);
+	tb_doc doc;
+	tb_table groups, flat;
+	tb_doc_begin(&doc, stdout, o->fmt);
+	tb_doc_str(&doc, "recording", o->from);
+	tb_doc_str(&doc, "group_by", o->group_by);
+	tb_doc_real(&doc, "holdout", o->holdout);
+	tb_doc_int(&doc, "seed", (long long)o->seed);
+	tb_say(&doc, "recording %s: %ld prompts, %d layers of mlp.hook_post (each prompt's last recorded row, "
+		     "positions=%s); grouped by %s; held out %.0f%% of each group (seed %llu)\n",
+	       o->from, d.P, d.nl, mt.positions, o->group_by, o->holdout * 100, (unsigned long long)o->seed);
+	tb_doc_table(&doc, &groups, SEL_GROUP, 9, 0);
+	tb_doc_table(&doc, &flat, SEL_FLAT, 11, 0);
 	for (int gi = 0; gi < d.n_groups && !rc; gi++) {
 		if (want >= 0 && gi != want)
 			continue;
 		sel_result r;
-		if (sel_group(&d, is_test, gi, o->stat_auroc, o->k, &r, &err)) {
+		if (sel_group(&d, is_test, gi, o->stat_auroc, o->k, &r, &err))
 			rc = cli_error("neurons", "%s", err.msg);
-		} else if (r.skipped) {
-			if (o->fmt == FMT_TEXT)
-				printf("\ngroup '%s': too few training prompts (%d in, %d out); skipped\n", d.groups[gi],
-				       r.train_in, r.train_out);
-		} else {
-			emit_group(o, d.groups[gi], &r, jall, &tsv);
-		}
+		else if (r.skipped)
+			tb_say(&doc, "\ngroup '%s': too few training prompts (%d in, %d out); skipped\n", d.groups[gi],
+			       r.train_in, r.train_out);
+		else
+			emit_group(&doc, o, d.groups[gi], &r, &groups, &flat);
 		sel_result_free(&r);
 	}
-	if (jall) {
-		json_t *jo = json_object();
-		json_object_set_new(jo, "recording", json_string(o->from));
-		json_object_set_new(jo, "group_by", json_string(o->group_by));
-		json_object_set_new(jo, "holdout", json_real(o->holdout));
-		json_object_set_new(jo, "seed", json_integer((json_int_t)o->seed));
-		json_object_set_new(jo, "groups", jall);
-		json_dumpf(jo, stdout, JSON_INDENT(2));
-		fputc('\n', stdout);
-		json_decref(jo);
-	}
+	json_decref(tb_end(&flat));
+	tb_doc_set(&doc, "groups", tb_end(&groups));
+	tb_doc_end(&doc);
 done:
 	free(is_test);
 	sel_free(&d);

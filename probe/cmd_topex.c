@@ -56,10 +56,9 @@ static char *context_bytes(const fp_model *m, const int32_t *ids, int n, int at,
 	char *s = malloc(cap);
 	*len = 0;
 	for (int j = 0; j < n && s; j++) {
-		int tl = fp_token_decode(m->tok, ids[j], tb, sizeof tb);
-		tl = tl < 0 ? 0 : tl < (int)sizeof tb ? tl : (int)sizeof tb - 1;
-		if (*len + (size_t)tl + 8 > cap) {
-			char *ns = realloc(s, cap = 2 * (*len + (size_t)tl + 8));
+		size_t tl = cli_token_bytes(m, ids[j], tb, sizeof tb);
+		if (*len + tl + 8 > cap) {
+			char *ns = realloc(s, cap = 2 * (*len + tl + 8));
 			if (!ns)
 				free(s);
 			s = ns;
@@ -68,7 +67,7 @@ static char *context_bytes(const fp_model *m, const int32_t *ids, int n, int at,
 		}
 		if (j == at)
 			memcpy(s + *len, "[[", 2), *len += 2;
-		memcpy(s + *len, tb, (size_t)tl), *len += (size_t)tl;
+		memcpy(s + *len, tb, tl), *len += tl;
 		if (j == at)
 			memcpy(s + *len, "]]", 2), *len += 2;
 	}

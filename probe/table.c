@@ -34,6 +34,21 @@ void tb_tsv_escape(FILE *f, const char *s, size_t n)
 	}
 }
 
+/* s[0..n) as it is, but for the bytes that are not part of a whole UTF-8
+ * character (\xNN) */
+static void print_plain(FILE *f, const char *s, size_t n)
+{
+	size_t bad = next_bad(s, n, 0);
+	for (size_t i = 0; i < n; i++) {
+		if (i == bad) {
+			fprintf(f, "\\x%02x", (unsigned char)s[i]);
+			bad = next_bad(s, n, i + 1);
+		} else {
+			fputc(s[i], f);
+		}
+	}
+}
+
 int tb_print_quoted(FILE *f, const char *s, size_t n)
 {
 	int cols = 2; /* the quotes; then one column per code point printed */
@@ -239,7 +254,7 @@ void tb_str(tb_table *t, const char *s, size_t n)
 		int prefix, width;
 		text_spec(c->text, &prefix, &width);
 		fprintf(t->f, "%.*s%*s", prefix, c->text, width > (int)n ? width - (int)n : 0, "");
-		tb_tsv_escape(t->f, s, n);
+		print_plain(t->f, s, n);
 	} else if (t->fmt == TB_TEXT && c->text) {
 		int prefix, width;
 		text_spec(c->text, &prefix, &width);
@@ -401,4 +416,12 @@ void tb_doc_end(tb_doc *d)
 		json_decref(d->root);
 	}
 	*d = (tb_doc){0};
+}
+
+json_t *tb_json_reals(const double *v, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; a && i < n; i++)
+		json_array_append_new(a, isfinite(v[i]) ? json_real(v[i]) : json_null());
+	return a;
 }

@@ -38,7 +38,8 @@ typedef struct tb_col {
 	const char *text;
 	int bytes;         /* TB_STR: JSON also gives the raw bytes */
 	const char *label; /* text header cell (NULL: name) */
-	int plain;         /* TB_STR in text: unquoted, right-aligned (a label such as "emb") */
+	int plain;         /* TB_STR in text: unquoted (bytes not part of a character as \xNN),
+			    * right-aligned (a label such as "emb") */
 	const char *tsv;   /* TB_REAL in TSV: a printf conversion (NULL: "%.6g") */
 } tb_col;
 
@@ -105,6 +106,8 @@ void tb_say_quoted(const tb_doc *d, const char *s, size_t n);
 void tb_doc_table(tb_doc *d, tb_table *t, const tb_col *cols, int ncols, int text_header);
 /* JSON: prints the object and frees it. */
 void tb_doc_end(tb_doc *d);
+/* v[0..n) as a JSON array (NaN and infinities null), for tb_doc_set */
+json_t *tb_json_reals(const double *v, size_t n);
 
 /* The cell writers, for text outside tables: */
 /* s[0..n) as a TSV cell (the escapes above) */
