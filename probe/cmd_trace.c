@@ -127,128 +127,118 @@ typedef struct one_trace {
 	double secs;
 } one_trace;
 
-static void single_tsv(const one_trace *s)
+/* TSV: a row per kind, layer and token */
+static const tb_col SINGLE_FLAT[] = {
+	{"kind", NULL, TB_STR, NULL, 0, NULL, 0, NULL},   {"layer", NULL, TB_INT, NULL, 0, NULL, 0, NULL},
+	{"position", NULL, TB_INT, NULL, 0, NULL, 0, NULL}, {"token", NULL, TB_STR, NULL, 0, NULL, 0, NULL},
+	{"score", NULL, TB_REAL, NULL, 0, NULL, 0, NULL}, {"indirect_effect", NULL, TB_REAL, NULL, 0, NULL, 0, NULL},
+};
+
+/* text: kind k's grid, a row per layer and a column per token, subject tokens
+ * marked; JSON: the grid under the kind's name */
+static void single_grid(tb_doc *d, const one_trace *s, int k)
 {
-	const fp_model *m = s->m;
-	const int32_t *ids = s->ids;
-	const tr_result r = *s->r;
-	int n = s->n, L = m->cfg.n_layers;
-	static const tb_col cols[] = {{.name = "kind", .type = TB_STR}, {.name = "layer"}, {.name = "position"},
-				      {.name = "token", .type = TB_STR}, {.name = "score", .type = TB_REAL},
-				      {.name = "indirect_effect", .type = TB_REAL}};
+	const tr_result *r = s->r;
+	int n = s->n, L = s->m->cfg.n_layers;
+	char tb[256];
+	double *g = malloc((size_t)L * n * sizeof *g);
+	tb_col *cols = calloc((size_t)n + 1, sizeof *cols);
+	if (!g || !cols) {
+		free(g), free(cols);
+		return;
+	}
+	for (size_t i = 0; i < (size_t)L * n; i++)
+		g[i] = r->score[k][i];
+	tb_doc_set(d, TR_KIND_NAME[k], tb_json_grid(g, (size_t)L, (size_t)n));
+	tb_say(d, "\n%s: p(answer) with the restoration%s; * marks subject tokens\n%5s", TR_KIND_NAME[k],
+	       k == TR_RESID ? "" : " (window of layers)", "layer");
+	for (int t = 0; t < n && d->fmt == FMT_TEXT; t++) {
+		size_t tl = cli_token_bytes(s->m, s->ids[t], tb, sizeof tb);
+		tb_say(d, " %c", t >= s->s0 && t < s->s1 ? '*' : ' ');
+		for (size_t q = 0; q < 5; q++) {
+			unsigned char ch = q < tl ? (unsigned char)tb[q] : ' ';
+			tb_say(d, "%c", q >= tl ? ' ' : ch < 0x20 || ch >= 0x7f ? '?' : ch == ' ' ? '_' : ch);
+		}
+	}
+	tb_say(d, "\n");
+	cols[0] = (tb_col){NULL, NULL, TB_INT, "%5d", 0, NULL, 0, NULL};
+	for (int t = 0; t < n; t++)
+		cols[t + 1] = (tb_col){NULL, NULL, TB_REAL, " %6.3f", 0, NULL, 0, NULL};
 	tb_table tt;
-	tb_begin(&tt, stdout, FMT_TSV, cols, 6, 0);
-	for (int k = 0; k < TR_NKINDS; k++)
-		for (int l = 0; r.score[k] && l < L; l++)
-			for (int t = 0; t < n; t++) {
-				float sc = r.score[k][(size_t)l * n + t];
-				tb_str(&tt, TR_KIND_NAME[k], strlen(TR_KIND_NAME[k])), tb_int(&tt, l), tb_int(&tt, t);
-				cli_tb_token(&tt, m, ids[t]);
-				tb_real(&tt, sc), tb_real(&tt, sc - r.low);
-			}
+	tb_doc_table(d, &tt, cols, n + 1, 0);
+	for (int l = 0; l < L; l++) {
+		tb_int(&tt, l);
+		for (int t = 0; t < n; t++)
+			tb_real(&tt, g[(size_t)l * n + t]);
+	}
+	json_decref(tb_end(&tt));
+	free(g), free(cols);
 }
 
-static void single_json(const one_trace *s)
+/* JSON: the tokens' texts */
+static json_t *token_texts(const fp_model *m, const int32_t *ids, int n)
 {
-	const fp_model *m = s->m;
-	const int32_t *ids = s->ids;
-	const tr_result r = *s->r;
-	int n = s->n, L = m->cfg.n_layers;
-	const char *text = s->text, *atext = s->atext;
-	size_t len = s->len;
-	int s0 = s->s0, s1 = s->s1, covered = s->covered, answer = s->answer;
-	const tr_opts o = *s->o;
-	double secs = s->secs;
-	json_t *jo = json_object(), *toks = json_array();
-	char *ct = tb_utf8_clean(text, len);
-	json_object_set_new(jo, "prompt", json_string(ct ? ct : ""));
-	free(ct);
+	json_t *a = json_array();
 	for (int t = 0; t < n; t++) {
 		char *tt = cli_token_text(m, ids[t]);
-		json_array_append_new(toks, json_string(tt ? tt : ""));
+		json_array_append_new(a, json_string(tt ? tt : ""));
 		free(tt);
 	}
-	json_object_set_new(jo, "tokens", toks);
-	json_object_set_new(jo, "subject_start", json_integer(s0));
-	json_object_set_new(jo, "subject_end", json_integer(s1));
-	json_object_set_new(jo, "subject_span", json_string(covered ? "covering tokens" : "exact"));
-	json_object_set_new(jo, "answer", json_string(atext ? atext : ""));
-	json_object_set_new(jo, "answer_id", json_integer(answer));
-	json_object_set_new(jo, "high", json_real(r.high));
-	json_object_set_new(jo, "low", json_real(r.low));
-	json_object_set_new(jo, "noise", json_real(o.noise));
-	json_object_set_new(jo, "samples", json_integer(o.samples));
-	json_object_set_new(jo, "window", json_integer(o.window));
-	json_object_set_new(jo, "method", json_string(s->a->method == TR_ATP ? "atp" : "exact"));
-	for (int k = 0; k < TR_NKINDS; k++) {
-		if (!r.score[k])
-			continue;
-		json_t *grid = json_array();
-		for (int l = 0; l < L; l++) {
-			json_t *row = json_array();
-			for (int t = 0; t < n; t++)
-				json_array_append_new(row, json_real(r.score[k][(size_t)l * n + t]));
-			json_array_append_new(grid, row);
-		}
-		json_object_set_new(jo, TR_KIND_NAME[k], grid);
-	}
-	json_object_set_new(jo, "forward_passes", json_integer(r.passes));
-	json_object_set_new(jo, "token_layer_evals", json_real(r.evals));
-	json_object_set_new(jo, "token_layer_evals_naive", json_real(r.evals_naive));
-	json_object_set_new(jo, "seconds", json_real(secs));
-	json_dumpf(jo, stdout, JSON_INDENT(2));
-	fputc('\n', stdout);
-	json_decref(jo);
+	return a;
 }
 
-static void single_text(const one_trace *s)
+/* one prompt's trace in a->fmt: text, TSV or JSON */
+static void single_emit(const one_trace *s)
 {
 	const fp_model *m = s->m;
-	const int32_t *ids = s->ids;
-	const tr_result r = *s->r;
+	const tr_result *r = s->r;
 	int n = s->n, L = m->cfg.n_layers;
-	const char *text = s->text;
-	size_t len = s->len;
-	int s0 = s->s0, s1 = s->s1, covered = s->covered, answer = s->answer;
-	const tr_opts o = *s->o;
-	double secs = s->secs;
 	char tb[256];
-	printf("prompt ");
-	tb_print_quoted(stdout, text, len);
-	printf(" (%d tokens), subject tokens %d..%d%s\nanswer ", n, s0, s1 - 1,
-	       covered ? " (the tokens that cover the subject: --subject-span cover)" : "");
-	int tl = fp_token_decode(m->tok, answer, tb, sizeof tb);
-	tb_print_quoted(stdout, tb, tl < (int)sizeof tb ? (size_t)tl : sizeof tb - 1);
-	printf(": p = %.4f clean (high), %.4f corrupted (low; noise std %.4g, %d samples)\n", r.high, r.low, o.noise,
-	       o.samples);
+	tb_doc d;
+	tb_table flat;
+	tb_doc_begin(&d, stdout, s->a->fmt);
+	tb_doc_strn(&d, "prompt", s->text, s->len);
+	tb_doc_set(&d, "tokens", d.fmt == FMT_JSON ? token_texts(m, s->ids, n) : NULL);
+	tb_doc_int(&d, "subject_start", s->s0);
+	tb_doc_int(&d, "subject_end", s->s1);
+	tb_doc_str(&d, "subject_span", s->covered ? "covering tokens" : "exact");
+	tb_doc_str(&d, "answer", s->atext ? s->atext : "");
+	tb_doc_int(&d, "answer_id", s->answer);
+	tb_doc_real(&d, "high", r->high);
+	tb_doc_real(&d, "low", r->low);
+	tb_doc_real(&d, "noise", s->o->noise);
+	tb_doc_int(&d, "samples", s->o->samples);
+	tb_doc_int(&d, "window", s->o->window);
+	tb_doc_str(&d, "method", s->a->method == TR_ATP ? "atp" : "exact");
+	tb_say(&d, "prompt ");
+	tb_say_quoted(&d, s->text, s->len);
+	tb_say(&d, " (%d tokens), subject tokens %d..%d%s\nanswer ", n, s->s0, s->s1 - 1,
+	       s->covered ? " (the tokens that cover the subject: --subject-span cover)" : "");
+	tb_say_quoted(&d, tb, cli_token_bytes(m, s->answer, tb, sizeof tb));
+	tb_say(&d, ": p = %.4f clean (high), %.4f corrupted (low; noise std %.4g, %d samples)\n", r->high, r->low,
+	       s->o->noise, s->o->samples);
+	tb_doc_table(&d, &flat, SINGLE_FLAT, 6, 0);
 	for (int k = 0; k < TR_NKINDS; k++) {
-		if (!r.score[k])
+		if (!r->score[k])
 			continue;
-		printf("\n%s: p(answer) with the restoration%s; * marks subject tokens\n%5s", TR_KIND_NAME[k],
-		       k == TR_RESID ? "" : " (window of layers)", "layer");
-		for (int t = 0; t < n; t++) {
-			tl = fp_token_decode(m->tok, ids[t], tb, sizeof tb);
-			tl = tl < 5 ? tl : 5;
-			printf(" %c", t >= s0 && t < s1 ? '*' : ' ');
-			int cols = 0;
-			for (int q = 0; q < tl; q++) {
-				unsigned char ch = (unsigned char)tb[q];
-				putchar(ch < 0x20 || ch >= 0x7f ? '?' : ch == ' ' ? '_' : ch);
-				cols++;
+		single_grid(&d, s, k);
+		for (int l = 0; l < L; l++)
+			for (int t = 0; t < n; t++) {
+				float sc = r->score[k][(size_t)l * n + t];
+				tb_str(&flat, TR_KIND_NAME[k], strlen(TR_KIND_NAME[k])), tb_int(&flat, l), tb_int(&flat, t);
+				cli_tb_token(&flat, m, s->ids[t]);
+				tb_real(&flat, sc), tb_real(&flat, sc - r->low);
 			}
-			printf("%*s", 5 - cols, "");
-		}
-		printf("\n");
-		for (int l = 0; l < L; l++) {
-			printf("%5d", l);
-			for (int t = 0; t < n; t++)
-				printf(" %6.3f", r.score[k][(size_t)l * n + t]);
-			printf("\n");
-		}
 	}
-	printf("\n%ld forward passes, %.3g token-layer evaluations (naive: %.3g, %.1fx more), %.2f s, %.0f tokens/s "
-	       "equivalent\n",
-	       r.passes, r.evals, r.evals_naive, r.evals_naive / r.evals, secs, r.evals / L / secs);
+	json_decref(tb_end(&flat));
+	tb_doc_int(&d, "forward_passes", r->passes);
+	tb_doc_real(&d, "token_layer_evals", r->evals);
+	tb_doc_real(&d, "token_layer_evals_naive", r->evals_naive);
+	tb_doc_real(&d, "seconds", s->secs);
+	tb_say(&d, "\n%ld forward passes, %.3g token-layer evaluations (naive: %.3g, %.1fx more), %.2f s, %.0f tokens/s "
+		   "equivalent\n",
+	       r->passes, r->evals, r->evals_naive, r->evals_naive / r->evals, s->secs, r->evals / L / s->secs);
+	tb_doc_end(&d);
 }
 
 static int single_h5(const one_trace *s)
@@ -359,12 +349,7 @@ static int single(trace_cli *a, const char *prompt_arg)
 	double secs = fp_now() - t0;
 	char *atext = cli_token_text(m, answer);
 	one_trace ot = {a, m, text, atext, len, ids, n, s0, s1, covered, answer, &r, &o, secs};
-	if (a->fmt == FMT_TSV)
-		single_tsv(&ot);
-	else if (a->fmt == FMT_JSON)
-		single_json(&ot);
-	else
-		single_text(&ot);
+	single_emit(&ot);
 	if (a->out)
 		rc = single_h5(&ot);
 	free(atext);
@@ -466,81 +451,82 @@ typedef struct set_summary {
 	double *mean[TR_NKINDS], *se[TR_NKINDS];
 } set_summary;
 
+/* TSV: a row per kind, category and layer */
+static const tb_col SET_FLAT[] = {
+	{"kind", NULL, TB_STR, NULL, 0, NULL, 0, NULL},     {"category", NULL, TB_STR, NULL, 0, NULL, 0, NULL},
+	{"layer", NULL, TB_INT, NULL, 0, NULL, 0, NULL},    {"n", NULL, TB_INT, NULL, 0, NULL, 0, NULL},
+	{"mean_ie", NULL, TB_REAL, NULL, 0, NULL, 0, NULL}, {"se_ie", NULL, TB_REAL, NULL, 0, NULL, 0, NULL},
+};
+/* text: a row per layer, mean +- se for each category */
+#define MEAN_SE {NULL, NULL, TB_REAL, "  %6.3f", 0, NULL, 0, NULL}, {NULL, NULL, TB_REAL, " +-%5.3f", 0, NULL, 0, NULL}
+static const tb_col SET_TEXT[1 + 2 * FS_NCAT] = {
+	{NULL, NULL, TB_INT, "%5d", 0, NULL, 0, NULL}, MEAN_SE, MEAN_SE, MEAN_SE, MEAN_SE, MEAN_SE, MEAN_SE,
+};
+
+/* kind k: JSON's mean and se grids [category][layer], text's table, TSV's rows */
+static void dataset_kind(tb_doc *d, const set_summary *S, int k, tb_table *flat)
+{
+	int L = S->L;
+	tb_table t;
+	tb_doc_open(d, TR_KIND_NAME[k]);
+	tb_doc_set(d, "mean_ie", tb_json_grid(S->mean[k], FS_NCAT, (size_t)L));
+	tb_doc_set(d, "se_ie", tb_json_grid(S->se[k], FS_NCAT, (size_t)L));
+	tb_doc_close(d);
+	tb_say(d, "\n%s: mean indirect effect (p restored - p corrupted), +- standard error; n prompts per category: ",
+	       TR_KIND_NAME[k]);
+	for (int c = 0; c < FS_NCAT; c++)
+		tb_say(d, "%s%ld", c ? "/" : "", S->cnt[c]);
+	tb_say(d, "\n%5s %15s %15s %15s %15s %15s %15s\n", "layer", "first subj", "middle subj", "last subj", "first after",
+	       "further", "last token");
+	tb_doc_table(d, &t, SET_TEXT, 1 + 2 * FS_NCAT, 0);
+	for (int l = 0; l < L; l++) {
+		tb_int(&t, l);
+		for (int c = 0; c < FS_NCAT; c++)
+			tb_real(&t, S->mean[k][c * L + l]), tb_real(&t, S->se[k][c * L + l]);
+	}
+	json_decref(tb_end(&t));
+	for (int c = 0; c < FS_NCAT; c++)
+		for (int l = 0; l < L; l++) {
+			tb_str(flat, TR_KIND_NAME[k], strlen(TR_KIND_NAME[k]));
+			tb_str(flat, FS_CAT_NAME[c], strlen(FS_CAT_NAME[c]));
+			tb_int(flat, l), tb_int(flat, S->cnt[c]);
+			tb_real(flat, S->mean[k][c * L + l]), tb_real(flat, S->se[k][c * L + l]);
+		}
+}
+
 static void print_dataset(const trace_cli *a, const set_summary *S)
 {
-	int L = S->L, traced = S->t.traced;
-	if (a->fmt == FMT_TSV) {
-		static const tb_col cols[] = {{.name = "kind", .type = TB_STR}, {.name = "category", .type = TB_STR},
-					      {.name = "layer"}, {.name = "n"}, {.name = "mean_ie", .type = TB_REAL},
-					      {.name = "se_ie", .type = TB_REAL}};
-		tb_table t;
-		tb_begin(&t, stdout, FMT_TSV, cols, 6, 0);
-		for (int k = 0; k < TR_NKINDS; k++)
-			for (int c = 0; S->mean[k] && c < FS_NCAT; c++)
-				for (int l = 0; l < L; l++) {
-					tb_str(&t, TR_KIND_NAME[k], strlen(TR_KIND_NAME[k]));
-					tb_str(&t, FS_CAT_NAME[c], strlen(FS_CAT_NAME[c]));
-					tb_int(&t, l), tb_int(&t, S->cnt[c]);
-					tb_real(&t, S->mean[k][c * L + l]), tb_real(&t, S->se[k][c * L + l]);
-				}
-	} else if (a->fmt == FMT_JSON) {
-		json_t *jo = json_object(), *cats = json_array(), *jn = json_array();
+	int traced = S->t.traced;
+	tb_doc d;
+	tb_table flat;
+	tb_doc_begin(&d, stdout, a->fmt);
+	tb_doc_int(&d, "prompts", S->nf);
+	tb_doc_int(&d, "known", S->n_known);
+	tb_doc_int(&d, "traced", traced);
+	tb_doc_int(&d, "skipped_lines", S->n_bad);
+	tb_doc_str(&d, "subject_span", a->cover ? "cover" : "strict");
+	tb_doc_int(&d, "subjects_covered", S->n_cover);
+	tb_doc_str(&d, "corruption", S->corr);
+	tb_doc_real(&d, "mean_high", S->t.high / traced);
+	tb_doc_real(&d, "mean_low", S->t.low / traced);
+	if (d.fmt == FMT_JSON) {
+		json_t *cats = json_array(), *jn = json_array();
 		for (int c = 0; c < FS_NCAT; c++)
 			json_array_append_new(cats, json_string(FS_CAT_NAME[c])), json_array_append_new(jn, json_integer(S->cnt[c]));
-		json_object_set_new(jo, "prompts", json_integer(S->nf));
-		json_object_set_new(jo, "known", json_integer(S->n_known));
-		json_object_set_new(jo, "traced", json_integer(traced));
-		json_object_set_new(jo, "skipped_lines", json_integer(S->n_bad));
-		json_object_set_new(jo, "subject_span", json_string(a->cover ? "cover" : "strict"));
-		json_object_set_new(jo, "subjects_covered", json_integer(S->n_cover));
-		json_object_set_new(jo, "corruption", json_string(S->corr));
-		json_object_set_new(jo, "mean_high", json_real(S->t.high / traced));
-		json_object_set_new(jo, "mean_low", json_real(S->t.low / traced));
-		json_object_set_new(jo, "categories", cats);
-		json_object_set_new(jo, "n", jn);
-		for (int k = 0; k < TR_NKINDS; k++) {
-			if (!S->mean[k])
-				continue;
-			json_t *jk = json_object(), *jm = json_array(), *js = json_array();
-			for (int c = 0; c < FS_NCAT; c++) {
-				json_t *rm = json_array(), *rs = json_array();
-				for (int l = 0; l < L; l++) {
-					double mu = S->mean[k][c * L + l], e = S->se[k][c * L + l];
-					json_array_append_new(rm, isnan(mu) ? json_null() : json_real(mu));
-					json_array_append_new(rs, isnan(e) ? json_null() : json_real(e));
-				}
-				json_array_append_new(jm, rm), json_array_append_new(js, rs);
-			}
-			json_object_set_new(jk, "mean_ie", jm);
-			json_object_set_new(jk, "se_ie", js);
-			json_object_set_new(jo, TR_KIND_NAME[k], jk);
-		}
-		json_object_set_new(jo, "seconds", json_real(S->secs));
-		json_dumpf(jo, stdout, JSON_INDENT(2));
-		fputc('\n', stdout);
-		json_decref(jo);
-	} else {
-		printf("traced %d prompts (%s%s): mean p(answer) clean %.4f, corrupted %.4f; %.1f s, %ld passes, %.3g "
-		       "token-layer evaluations (naive %.3g)\n",
-		       traced, S->corr, S->t.no_repl ? "; some had no replacement subject" : "", S->t.high / traced,
-		       S->t.low / traced, S->secs, S->t.passes, S->t.evals, S->t.naive);
-		for (int k = 0; k < TR_NKINDS; k++) {
-			if (!S->mean[k])
-				continue;
-			printf("\n%s: mean indirect effect (p restored - p corrupted), +- standard error; n prompts per category: ",
-			       TR_KIND_NAME[k]);
-			for (int c = 0; c < FS_NCAT; c++)
-				printf("%s%ld", c ? "/" : "", S->cnt[c]);
-			printf("\n%5s %15s %15s %15s %15s %15s %15s\n", "layer", "first subj", "middle subj", "last subj",
-			       "first after", "further", "last token");
-			for (int l = 0; l < L; l++) {
-				printf("%5d", l);
-				for (int c = 0; c < FS_NCAT; c++)
-					printf("  %6.3f +-%5.3f", S->mean[k][c * L + l], S->se[k][c * L + l]);
-				printf("\n");
-			}
-		}
+		tb_doc_set(&d, "categories", cats);
+		tb_doc_set(&d, "n", jn);
 	}
+	tb_say(&d, "traced %d prompts (%s%s): mean p(answer) clean %.4f, corrupted %.4f; %.1f s, %ld passes, %.3g "
+		   "token-layer evaluations (naive %.3g)\n",
+	       traced, S->corr, S->t.no_repl ? "; some had no replacement subject" : "", S->t.high / traced,
+	       S->t.low / traced, S->secs, S->t.passes, S->t.evals, S->t.naive);
+	tb_doc_table(&d, &flat, SET_FLAT, 6, 0);
+	for (int k = 0; k < TR_NKINDS; k++)
+		if (S->mean[k])
+			dataset_kind(&d, S, k, &flat);
+	json_decref(tb_end(&flat));
+	tb_doc_real(&d, "seconds", S->secs);
+	tb_doc_end(&d);
 }
 
 static int write_dataset(const trace_cli *a, const set_summary *S, const char *model_path)

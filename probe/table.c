@@ -425,3 +425,11 @@ json_t *tb_json_reals(const double *v, size_t n)
 		json_array_append_new(a, isfinite(v[i]) ? json_real(v[i]) : json_null());
 	return a;
 }
+
+json_t *tb_json_grid(const double *v, size_t rows, size_t cols)
+{
+	json_t *a = json_array();
+	for (size_t r = 0; a && r < rows; r++)
+		json_array_append_new(a, tb_json_reals(v + r * cols, cols));
+	return a;
+}

@@ -108,6 +108,8 @@ void tb_doc_table(tb_doc *d, tb_table *t, const tb_col *cols, int ncols, int tex
 void tb_doc_end(tb_doc *d);
 /* v[0..n) as a JSON array (NaN and infinities null), for tb_doc_set */
 json_t *tb_json_reals(const double *v, size_t n);
+/* v[rows][cols] as a JSON array of rows */
+json_t *tb_json_grid(const double *v, size_t rows, size_t cols);
 
 /* The cell writers, for text outside tables: */
 /* s[0..n) as a TSV cell (the escapes above) */
