@@ -181,6 +181,52 @@ for c in dot lens neurons top-examples trace patch; do
 	[ "$RC" -eq 0 ] && grep -q "^usage: factprobe $c" "$T/out" && grep -q "example" "$T/out" && ok "$c --help: usage and an example" || bad "$c --help"
 done
 
+# --- every command's output in every format through the one emitter (probe/table.c): text and TSV
+# valid UTF-8 (a byte-level token that is half of '東' is \xNN), every TSV row as wide as its header
+# for Python's csv reader, every JSON parsed by python3 -m json.tool ---
+U=$'ab\xe6\x9d\xb1J'
+EMIT=(
+	"tokenize|$U" "predict|-k 3|$U" "info" "dot|--direction|neuron:1.5|$U" "dot|--direction|neuron:1.5|--at|last|$U"
+	"dot|--direction|tok:Q|-p|$T/corpus.txt|-q" "dot|--direction|neuron:1.5|--from|$T/rec.h5"
+	"lens|--at|all|-k|2|$U" "lens|--from|$T/rec.h5|--prompt|1|--at|subject-last" "neurons|--target|Q|-k|3|--compare-random|3|-q|$U"
+	"neurons|--target|Q|--rank|ig|--verify|2|-k|2|$U" "neurons|--from|$T/rec.h5|--group-by|target|-k|3"
+	"top-examples|--neuron|1.5|-p|$T/corpus.txt|-k|2|-q" "top-examples|--neuron|1.5|--from|$T/rec.h5|-k|2"
+	"trace|--subject|$(printf '\xe6\x9d\xb1')|--samples|2|--kind|mlp|-q|$U" "trace|-p|$T/facts.tsv|--noise|20|--window|1|--kind|mlp|--samples|2|-q"
+	"patch|--target|Q|--ablate|1.5|$U" "patch|--target|Q|--hook|blocks.1.mlp.hook_post|--neurons|5|--pos|last|--clean|abJ|--corrupt|abK"
+	"superposition|--n|40|--dim|8|--steps|2|-q"
+)
+n_emit=0 emit_bad=""
+for e in "${EMIT[@]}"; do
+	IFS='|' read -r -a args <<<"$e"
+	for f in text tsv json; do
+		fl=(); [ $f != text ] && fl=(--$f)
+		"$FP" "${args[0]}" -m "$M" "${fl[@]}" "${args[@]:1}" >"$T/emit.$n_emit.$f" 2>"$T/emit.err" \
+			|| emit_bad="$emit_bad; ${args[0]} --$f: exit $? $(head -c 200 "$T/emit.err")"
+		echo "${args[0]} --$f ${args[*]:1}" >"$T/emit.$n_emit.$f.cmd"
+	done
+	n_emit=$((n_emit + 1))
+done
+for ((i = 0; i < n_emit; i++)); do
+	/usr/bin/python3 -m json.tool "$T/emit.$i.json" >/dev/null 2>"$T/emit.err" || emit_bad="$emit_bad; $(cat "$T/emit.$i.json.cmd"): json.tool: $(cat "$T/emit.err")"
+done
+check "$n_emit invocations x text, TSV, JSON: every output valid UTF-8, every TSV row as wide as its header (csv), every JSON parsed by json.tool${emit_bad}" $PY -c '
+import csv, glob, sys
+n = {"text": 0, "tsv": 0, "json": 0}; bad = []
+for p in sorted(glob.glob(sys.argv[1] + "/emit.*.*")):
+    f = p.rsplit(".", 1)[1]
+    if f not in n: continue
+    raw = open(p, "rb").read(); cmd = open(p + ".cmd").read().strip()
+    try: raw.decode("utf-8")
+    except UnicodeDecodeError as e: bad.append("%s: %s" % (cmd, e)); continue
+    if not raw: bad.append("%s: empty" % cmd)
+    if f == "tsv":
+        rows = list(csv.reader(open(p, encoding="utf-8", newline=""), delimiter="\t", quoting=csv.QUOTE_NONE))
+        w = {len(r) for r in rows}
+        if len(rows) < 2 or len(w) != 1: bad.append("%s: %d rows of widths %s" % (cmd, len(rows), sorted(w)))
+    n[f] += 1
+print("%d text, %d TSV, %d JSON outputs checked; %s" % (n["text"], n["tsv"], n["json"], "; ".join(bad) or "all valid"))
+sys.exit(1 if bad or len(sys.argv) > 2 else 0)' "$T" ${emit_bad:+fail}
+
 # --- prompt sets read alike: --skip-bad, --subject-span, progress and counts (issue 11) ---
 # a fact set with a subject that ends inside a token ('th' of 't' + 'he') and a malformed line
 cp "$T/facts.tsv" "$T/facts2.tsv"
