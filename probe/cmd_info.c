@@ -5,6 +5,7 @@
 
 #include <getopt.h>
 #include <jansson.h>
+#include <stdarg.h>
 #include <string.h>
 
 static const char HELP[] =
@@ -33,143 +34,168 @@ typedef struct info_t {
 	double wmb, tot;
 } info_t;
 
-static void info_json(const info_t *I, int meta)
+/* TSV: key<TAB>value rows */
+static const tb_col KV[] = {
+	{"key", NULL, TB_STR, NULL, 0, NULL, 0, NULL},
+	{"value", NULL, TB_STR, NULL, 0, NULL, 0, NULL},
+};
+/* text: the parameters by component, and the metadata */
+static const tb_col PARAMS[] = {
+	{NULL, NULL, TB_STR, "  %-11s", 0, NULL, 1, NULL},
+	{NULL, NULL, TB_INT, " %14d", 0, NULL, 0, NULL},
+	{NULL, NULL, TB_REAL, " %6.1f%%", 0, NULL, 0, NULL},
+};
+static const tb_col META[] = {
+	{NULL, NULL, TB_STR, "  %s", 0, NULL, 1, NULL},
+	{NULL, NULL, TB_STR, " = %s", 0, NULL, 1, NULL},
+};
+
+/* a TSV row: key, and the value printf formats */
+static void __attribute__((format(printf, 3, 4))) kv(tb_table *t, const char *key, const char *fmt, ...)
 {
-	const fp_model *m = I->m;
-	const fp_config *cf = &m->cfg;
-	const fp_param_counts *p = &m->params;
-	const char *base = I->base, *wmode = I->wmode, *types = I->types;
-	size_t nd = I->nd, np = I->np;
-	double tot = I->tot;
-	json_t *o = json_object(), *pj = json_object();
-	json_object_set_new(o, "file", json_string(base));
-	json_object_set_new(o, "name", json_stringn(I->name.ptr, I->name.len));
-	json_object_set_new(o, "architecture", json_string(cf->arch_name));
-	for (size_t i = 0; i < nd; i++)
-		json_object_set_new(o, I->dims[i].key, json_integer(I->dims[i].v));
-	json_object_set_new(o, "norm_eps", json_real(cf->norm_eps));
-	if (cf->rope_dim > 0) {
-		json_object_set_new(o, "rope_base", json_real(cf->rope_base));
-		json_object_set_new(o, "rope_dim", json_integer(cf->rope_dim));
-		json_object_set_new(o, "rope_scaling", json_string(m->rope_freqs || cf->rope_l3_factor > 0 ? "llama3"
-								   : cf->rope_scale != 1.0f ? "linear" : "none"));
-	}
-	json_object_set_new(o, "tied_unembed", json_boolean(cf->tied_unembed));
-	json_object_set_new(o, "weights", json_string(wmode));
-	json_object_set_new(o, "weight_bytes", json_integer((json_int_t)fp_model_weight_bytes(m)));
-	json_object_set_new(o, "tensor_types", json_string(types));
-	if (m->tok) {
-		json_object_set_new(o, "tokenizer", json_string(fp_tokenizer_kind(m->tok) == FP_TOK_SPM ? "spm" : "bpe"));
-		json_object_set_new(o, "pre_tokenizer", json_string(fp_tokenizer_pre(m->tok)));
-		json_object_set_new(o, "add_bos", json_boolean(fp_tokenizer_adds_bos(m->tok)));
-	} else {
-		json_object_set_new(o, "tokenizer", json_null());
-		json_object_set_new(o, "tokenizer_error", json_string(m->tok_error.msg));
-	}
-	for (size_t i = 0; i < np; i++)
-		json_object_set_new(pj, I->parts[i].key, json_integer((json_int_t)I->parts[i].v));
-	json_object_set_new(pj, "total", json_integer((json_int_t)p->total));
-	json_object_set_new(o, "params", pj);
-	json_object_set_new(o, "mlp_share", json_real(p->mlp / tot));
-	if (meta) {
-		json_t *md = json_object();
-		for (uint64_t i = 0; i < m->gguf->n_kv; i++) {
-			char val[512], *k = gguf_strdup(m->gguf->kv[i].key), *v;
-			gguf_kv_format(&m->gguf->kv[i], val, sizeof val);
-			v = tb_utf8_clean(val, strlen(val));
-			if (k && v)
-				json_object_set_new(md, k, json_string(v));
-			free(k), free(v);
-		}
-		json_object_set_new(o, "metadata", md);
-	}
-	json_dumpf(o, stdout, JSON_INDENT(2));
-	fputc('\n', stdout);
-	json_decref(o);
+	char v[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(v, sizeof v, fmt, ap);
+	va_end(ap);
+	tb_str(t, key, strlen(key)), tb_str(t, v, strlen(v));
 }
 
-static void info_tsv(const info_t *I)
+/* the architecture's sentences (text) and keys (JSON) */
+static void info_arch(tb_doc *d, const fp_model *m)
 {
-	const fp_model *m = I->m;
 	const fp_config *cf = &m->cfg;
-	const fp_param_counts *p = &m->params;
-	const char *base = I->base, *wmode = I->wmode, *types = I->types;
-	size_t nd = I->nd, np = I->np;
-	double tot = I->tot;
-	printf("key\tvalue\n");
-	printf("file\t%s\narchitecture\t%s\n", base, cf->arch_name);
-	for (size_t i = 0; i < nd; i++)
-		printf("%s\t%lld\n", I->dims[i].key, I->dims[i].v);
-	printf("tokenizer\t%s\npre_tokenizer\t%s\n", !m->tok ? "none" : fp_tokenizer_kind(m->tok) == FP_TOK_SPM ? "spm" : "bpe",
-	       m->tok ? fp_tokenizer_pre(m->tok) : "none");
-	for (size_t i = 0; i < np; i++)
-		printf("params_%s\t%llu\n", I->parts[i].key, I->parts[i].v);
-	printf("params_total\t%llu\nmlp_share\t%.4f\n", (unsigned long long)p->total, p->mlp / tot);
-	printf("weights\t%s\nweight_bytes\t%zu\ntensor_types\t%s\n", wmode, fp_model_weight_bytes(m), types);
-}
-
-static void info_text(const info_t *I, int meta)
-{
-	const fp_model *m = I->m;
-	const fp_config *cf = &m->cfg;
-	const fp_param_counts *p = &m->params;
-	const char *base = I->base, *types = I->types;
-	size_t np = I->np;
-	double tot = I->tot, wmb = I->wmb;
-	printf("model         %s (%.*s)\n", base, (int)I->name.len, I->name.ptr);
 	static const char *ACT[] = {"SwiGLU", "GELU-tanh", "GELU"};
-	printf("architecture  %s (%s, %s, %s%s MLP%s%s%s)\n", cf->arch_name, cf->layer_norm ? "LayerNorm" : "RMSNorm",
-	       cf->rope_dim > 0 ? "RoPE" : "learned positions",
-	       cf->gated_mlp && cf->mlp_act != FP_ACT_SILU ? "gated " : "", ACT[cf->mlp_act],
-	       cf->qk_norm ? ", Q/K norms" : "", cf->post_norms ? ", post-attention and post-MLP norms" : "",
+	tb_say(d, "architecture  %s (%s, %s, %s%s MLP%s%s%s)\n", cf->arch_name, cf->layer_norm ? "LayerNorm" : "RMSNorm",
+	       cf->rope_dim > 0 ? "RoPE" : "learned positions", cf->gated_mlp && cf->mlp_act != FP_ACT_SILU ? "gated " : "",
+	       ACT[cf->mlp_act], cf->qk_norm ? ", Q/K norms" : "", cf->post_norms ? ", post-attention and post-MLP norms" : "",
 	       cf->parallel_resid ? ", parallel attention and MLP" : "");
-	printf("dimensions    %d layers, d_model %d, d_mlp %d, %d heads (%d kv heads) of %d, vocab %d, context %d\n",
+	tb_say(d, "dimensions    %d layers, d_model %d, d_mlp %d, %d heads (%d kv heads) of %d, vocab %d, context %d\n",
 	       cf->n_layers, cf->d_model, cf->d_mlp, cf->n_heads, cf->n_kv_heads, cf->d_head, cf->n_vocab, cf->n_ctx);
-	if (cf->rope_dim > 0)
-		printf("rope          base %g over %d of %d dims per head, %s pairs%s\n", cf->rope_base, cf->rope_dim,
+	tb_doc_real(d, "norm_eps", cf->norm_eps);
+	if (cf->rope_dim > 0) {
+		tb_doc_real(d, "rope_base", cf->rope_base);
+		tb_doc_int(d, "rope_dim", cf->rope_dim);
+		tb_doc_str(d, "rope_scaling", m->rope_freqs || cf->rope_l3_factor > 0 ? "llama3"
+					      : cf->rope_scale != 1.0f ? "linear" : "none");
+		tb_say(d, "rope          base %g over %d of %d dims per head, %s pairs%s\n", cf->rope_base, cf->rope_dim,
 		       cf->d_head, cf->rope_neox ? "half-split" : "adjacent",
 		       m->rope_freqs ? ", Llama 3 scaling (rope_freqs divisors)"
 		       : cf->rope_l3_factor > 0 ? ", Llama 3 scaling" : cf->rope_scale != 1.0f ? ", linear scaling" : "");
+	}
 	if (cf->n_swa > 0) {
 		int ns = 0;
 		for (int l = 0; l < cf->n_layers; l++)
 			ns += fp_config_layer_swa(cf, l);
-		printf("attention     sliding window of %d on %d of %d layers", cf->n_swa, ns, cf->n_layers);
+		tb_say(d, "attention     sliding window of %d on %d of %d layers", cf->n_swa, ns, cf->n_layers);
 		if (cf->rope_base_swa > 0)
-			printf(" (their RoPE base %g)", cf->rope_base_swa);
-		printf("\n");
+			tb_say(d, " (their RoPE base %g)", cf->rope_base_swa);
+		tb_say(d, "\n");
 	}
 	if (cf->attn_softcap > 0 || cf->final_softcap > 0)
-		printf("soft-capping  attention scores %g, logits %g (0: none)\n", cf->attn_softcap, cf->final_softcap);
-	printf("norm eps      %g\n", cf->norm_eps);
-	printf("unembedding   %s%s\n", cf->tied_unembed ? "tied to the token embedding" : "separate (output.weight)",
+		tb_say(d, "soft-capping  attention scores %g, logits %g (0: none)\n", cf->attn_softcap, cf->final_softcap);
+	tb_say(d, "norm eps      %g\n", cf->norm_eps);
+	tb_say(d, "unembedding   %s%s\n", cf->tied_unembed ? "tied to the token embedding" : "separate (output.weight)",
 	       m->unembed_b ? ", with a bias (output.bias)" : "");
-	if (m->weights == FP_WEIGHTS_NATIVE)
-		printf("weights       native: matrices in the file's types (%s), dequantised just before each matrix "
-		       "product; %.0f MB (%.0f MB mapped from the file, %.1f MB of f32 vectors)\n", types, wmb,
-		       m->mapped_bytes / 1e6, m->block_floats * 4.0 / 1e6);
-	else
-		printf("weights       f32: dequantised at load from %s; %.0f MB\n", types, wmb);
-	if (m->tok)
-		printf("tokenizer     %s, pre-tokenizer %s, %s BOS\n",
-		       fp_tokenizer_kind(m->tok) == FP_TOK_SPM ? "SentencePiece-style BPE" : "byte-level BPE",
-		       fp_tokenizer_pre(m->tok), fp_tokenizer_adds_bos(m->tok) ? "adds" : "no");
-	else
-		printf("tokenizer     none: %s\n", m->tok_error.msg);
-	printf("\nparameters    %14s %7s\n", "count", "share");
-	for (size_t i = 0; i < np; i++)
+	tb_doc_bool(d, "tied_unembed", cf->tied_unembed);
+}
+
+/* the parameters by component: JSON's params object, TSV's params_ rows, text's table */
+static void info_params(tb_doc *d, const info_t *I, tb_table *tsv)
+{
+	const fp_param_counts *p = &I->m->params;
+	tb_table t;
+	tb_doc_open(d, "params");
+	tb_say(d, "\nparameters    %14s %7s\n", "count", "share");
+	tb_doc_table(d, &t, PARAMS, 3, 0);
+	for (size_t i = 0; i < I->np; i++) {
+		char k[32];
+		tb_doc_int(d, I->parts[i].key, (long long)I->parts[i].v);
+		snprintf(k, sizeof k, "params_%s", I->parts[i].key);
+		kv(tsv, k, "%llu", I->parts[i].v);
 		if (I->parts[i].v || i < 4)
-			printf("  %-11s %14llu %6.1f%%\n", I->parts[i].key, I->parts[i].v, 100.0 * I->parts[i].v / tot);
-	printf("  %-11s %14llu %6.1f%%\n", "total", (unsigned long long)p->total, 100.0);
-	printf("\nMLP share of all parameters: %.1f%%\n", 100.0 * p->mlp / tot);
-	if (meta) {
-		printf("\nmetadata (%llu keys)\n", (unsigned long long)m->gguf->n_kv);
-		for (uint64_t i = 0; i < m->gguf->n_kv; i++) {
-			char val[512];
-			gguf_kv_format(&m->gguf->kv[i], val, sizeof val);
-			printf("  %.*s = %s\n", (int)m->gguf->kv[i].key.len, m->gguf->kv[i].key.ptr, val);
-		}
+			tb_str(&t, I->parts[i].key, strlen(I->parts[i].key)), tb_int(&t, (long long)I->parts[i].v),
+				tb_real(&t, 100.0 * I->parts[i].v / I->tot);
 	}
+	tb_doc_int(d, "total", (long long)p->total);
+	tb_doc_close(d);
+	kv(tsv, "params_total", "%llu", (unsigned long long)p->total);
+	tb_str(&t, "total", 5), tb_int(&t, (long long)p->total), tb_real(&t, 100.0);
+	json_decref(tb_end(&t));
+}
+
+/* every GGUF metadata key: JSON's metadata object, text's list */
+static void info_meta(tb_doc *d, const fp_model *m)
+{
+	tb_table t;
+	tb_say(d, "\nmetadata (%llu keys)\n", (unsigned long long)m->gguf->n_kv);
+	tb_doc_open(d, "metadata");
+	tb_doc_table(d, &t, META, 2, 0);
+	for (uint64_t i = 0; i < m->gguf->n_kv; i++) {
+		char val[512], *k = gguf_strdup(m->gguf->kv[i].key);
+		gguf_kv_format(&m->gguf->kv[i], val, sizeof val);
+		if (k)
+			tb_doc_str(d, k, val);
+		tb_str(&t, m->gguf->kv[i].key.ptr, m->gguf->kv[i].key.len), tb_str(&t, val, strlen(val));
+		free(k);
+	}
+	json_decref(tb_end(&t));
+	tb_doc_close(d);
+}
+
+/* what the model holds in fmt: text, TSV or JSON */
+static void info_emit(const info_t *I, int fmt, int meta)
+{
+	const fp_model *m = I->m;
+	const fp_config *cf = &m->cfg;
+	const char *tok = !m->tok ? "none" : fp_tokenizer_kind(m->tok) == FP_TOK_SPM ? "spm" : "bpe";
+	const char *pre = m->tok ? fp_tokenizer_pre(m->tok) : "none";
+	tb_doc d;
+	tb_table tsv;
+	tb_doc_begin(&d, stdout, fmt);
+	tb_doc_table(&d, &tsv, KV, 2, 0);
+	tb_doc_str(&d, "file", I->base);
+	tb_doc_strn(&d, "name", I->name.ptr, I->name.len);
+	tb_doc_str(&d, "architecture", cf->arch_name);
+	kv(&tsv, "file", "%s", I->base), kv(&tsv, "architecture", "%s", cf->arch_name);
+	tb_say(&d, "model         %s (", I->base);
+	tb_say_plain(&d, I->name.ptr, I->name.len);
+	tb_say(&d, ")\n");
+	for (size_t i = 0; i < I->nd; i++)
+		tb_doc_int(&d, I->dims[i].key, I->dims[i].v), kv(&tsv, I->dims[i].key, "%lld", I->dims[i].v);
+	info_arch(&d, m);
+	tb_doc_str(&d, "weights", I->wmode);
+	tb_doc_int(&d, "weight_bytes", (long long)fp_model_weight_bytes(m));
+	tb_doc_str(&d, "tensor_types", I->types);
+	if (m->weights == FP_WEIGHTS_NATIVE)
+		tb_say(&d, "weights       native: matrices in the file's types (%s), dequantised just before each matrix "
+			   "product; %.0f MB (%.0f MB mapped from the file, %.1f MB of f32 vectors)\n",
+		       I->types, I->wmb, m->mapped_bytes / 1e6, m->block_floats * 4.0 / 1e6);
+	else
+		tb_say(&d, "weights       f32: dequantised at load from %s; %.0f MB\n", I->types, I->wmb);
+	if (m->tok) {
+		tb_doc_str(&d, "tokenizer", tok);
+		tb_doc_str(&d, "pre_tokenizer", pre);
+		tb_doc_bool(&d, "add_bos", fp_tokenizer_adds_bos(m->tok));
+		tb_say(&d, "tokenizer     %s, pre-tokenizer %s, %s BOS\n",
+		       fp_tokenizer_kind(m->tok) == FP_TOK_SPM ? "SentencePiece-style BPE" : "byte-level BPE", pre,
+		       fp_tokenizer_adds_bos(m->tok) ? "adds" : "no");
+	} else { /* a checkpoint without a usable tokenizer */
+		tb_doc_set(&d, "tokenizer", json_null());
+		tb_doc_str(&d, "tokenizer_error", m->tok_error.msg);
+		tb_say(&d, "tokenizer     none: %s\n", m->tok_error.msg);
+	}
+	kv(&tsv, "tokenizer", "%s", tok), kv(&tsv, "pre_tokenizer", "%s", pre);
+	info_params(&d, I, &tsv);
+	tb_doc_real(&d, "mlp_share", m->params.mlp / I->tot);
+	kv(&tsv, "mlp_share", "%.4f", m->params.mlp / I->tot);
+	kv(&tsv, "weights", "%s", I->wmode), kv(&tsv, "weight_bytes", "%zu", fp_model_weight_bytes(m));
+	kv(&tsv, "tensor_types", "%s", I->types);
+	json_decref(tb_end(&tsv));
+	tb_say(&d, "\nMLP share of all parameters: %.1f%%\n", 100.0 * m->params.mlp / I->tot);
+	if (meta)
+		info_meta(&d, m);
+	tb_doc_end(&d);
 }
 
 int cmd_info(int argc, char **argv)
@@ -223,12 +249,7 @@ int cmd_info(int argc, char **argv)
 	I.wmode = fp_weights_name(m->weights);
 	I.wmb = fp_model_weight_bytes(m) / 1e6;
 	I.tot = p->total ? (double)p->total : 1;
-	if (fmt == FMT_JSON)
-		info_json(&I, meta);
-	else if (fmt == FMT_TSV)
-		info_tsv(&I);
-	else
-		info_text(&I, meta);
+	info_emit(&I, fmt, meta);
 	fp_model_free(m);
 	return 0;
 }

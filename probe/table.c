@@ -253,8 +253,10 @@ void tb_str(tb_table *t, const char *s, size_t n)
 	} else if (t->fmt == TB_TEXT && c->text && c->plain) {
 		int prefix, width;
 		text_spec(c->text, &prefix, &width);
-		fprintf(t->f, "%.*s%*s", prefix, c->text, width > (int)n ? width - (int)n : 0, "");
+		int pad = abs(width) > (int)n ? abs(width) - (int)n : 0;
+		fprintf(t->f, "%.*s%*s", prefix, c->text, width > 0 ? pad : 0, "");
 		print_plain(t->f, s, n);
+		fprintf(t->f, "%*s", width < 0 ? pad : 0, "");
 	} else if (t->fmt == TB_TEXT && c->text) {
 		int prefix, width;
 		text_spec(c->text, &prefix, &width);
@@ -401,6 +403,12 @@ void tb_say_quoted(const tb_doc *d, const char *s, size_t n)
 {
 	if (d->fmt == TB_TEXT)
 		tb_print_quoted(d->f, s, n);
+}
+
+void tb_say_plain(const tb_doc *d, const char *s, size_t n)
+{
+	if (d->fmt == TB_TEXT)
+		print_plain(d->f, s, n);
 }
 
 void tb_doc_table(tb_doc *d, tb_table *t, const tb_col *cols, int ncols, int text_header)

@@ -39,7 +39,7 @@ typedef struct tb_col {
 	int bytes;         /* TB_STR: JSON also gives the raw bytes */
 	const char *label; /* text header cell (NULL: name) */
 	int plain;         /* TB_STR in text: unquoted (bytes not part of a character as \xNN),
-			    * right-aligned (a label such as "emb") */
+			    * aligned by the width ("%5s" right, "%-11s" left; a label such as "emb") */
 	const char *tsv;   /* TB_REAL in TSV: a printf conversion (NULL: "%.6g") */
 } tb_col;
 
@@ -102,6 +102,8 @@ void tb_doc_close(tb_doc *d);
 void tb_say(const tb_doc *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* s[0..n) quoted (tb_print_quoted), in the text format only */
 void tb_say_quoted(const tb_doc *d, const char *s, size_t n);
+/* s[0..n) as it is (bytes outside a whole character as \xNN), in text only */
+void tb_say_plain(const tb_doc *d, const char *s, size_t n);
 /* Starts a table of the document: tb_begin on its file and format. */
 void tb_doc_table(tb_doc *d, tb_table *t, const tb_col *cols, int ncols, int text_header);
 /* JSON: prints the object and frees it. */
