@@ -252,6 +252,17 @@ int cli_result_header(hid_t f, const char *format, const char *model_path, fp_er
 	return res_header(f, format, &p, err);
 }
 
+json_t *cli_token_texts(const fp_model *m, const int32_t *ids, int n)
+{
+	json_t *a = json_array();
+	for (int t = 0; a && t < n; t++) {
+		char *tt = cli_token_text(m, ids[t]);
+		json_array_append_new(a, json_string(tt ? tt : ""));
+		free(tt);
+	}
+	return a;
+}
+
 size_t cli_token_bytes(const fp_model *m, int id, char *buf, size_t n)
 {
 	int l = fp_token_decode(m->tok, id, buf, n);

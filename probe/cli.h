@@ -93,6 +93,8 @@ const char *cli_command_line(void);
  * Returns 0 or an fp_error code. */
 int cli_result_header(hid_t f, const char *format, const char *model_path, fp_error *err);
 
+/* JSON: the texts of tokens ids[0..n) (cli_token_text each), an array */
+json_t *cli_token_texts(const fp_model *m, const int32_t *ids, int n);
 /* A token's bytes into buf[0..n) (cut at n - 1): their count. */
 size_t cli_token_bytes(const fp_model *m, int id, char *buf, size_t n);
 /* A token's bytes as the next string cell of a table (table.h). */

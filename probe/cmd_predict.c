@@ -97,13 +97,15 @@ int cmd_predict(int argc, char **argv)
 		{NULL, "logprob", TB_REAL, NULL, 0, NULL, 0, NULL},
 		{"logit", "logit", TB_REAL, " %9.3f", 0, NULL, 0, NULL},
 	};
+	tb_doc d;
 	tb_table t;
-	if (fmt == FMT_TEXT) {
-		printf("prompt ");
-		tb_print_quoted(stdout, text, len);
-		printf(" (%d tokens)\n", n);
-	}
-	tb_begin(&t, stdout, fmt, cols, 6, 1);
+	tb_doc_begin(&d, stdout, fmt);
+	tb_doc_strn(&d, "prompt", text, len);
+	tb_doc_int(&d, "n_tokens", n);
+	tb_say(&d, "prompt ");
+	tb_say_quoted(&d, text, len);
+	tb_say(&d, " (%d tokens)\n", n);
+	tb_doc_table(&d, &t, cols, 6, 1);
 	for (int r = 0; r < k; r++) {
 		char dec[1024];
 		int id = order[r], dl = fp_token_decode(m->tok, id, dec, sizeof dec);
@@ -115,18 +117,8 @@ int cmd_predict(int argc, char **argv)
 		tb_real(&t, lp);
 		tb_real(&t, logits[id]);
 	}
-	json_t *rows = tb_end(&t);
-	if (rows) {
-		char *p = tb_utf8_clean(text, len);
-		json_t *o = json_object();
-		json_object_set_new(o, "prompt", json_string(p ? p : ""));
-		json_object_set_new(o, "n_tokens", json_integer(n));
-		json_object_set_new(o, "predictions", rows);
-		json_dumpf(o, stdout, JSON_INDENT(2));
-		fputc('\n', stdout);
-		json_decref(o);
-		free(p);
-	}
+	tb_doc_set(&d, "predictions", tb_end(&t));
+	tb_doc_end(&d);
 done:
 	free(ids);
 	free(logits);

@@ -74,18 +74,6 @@ static char *context_bytes(const fp_model *m, const int32_t *ids, int n, int at,
 	return s;
 }
 
-/* JSON: each token's text (valid UTF-8) */
-static json_t *token_texts(const fp_model *m, const int32_t *ids, int n)
-{
-	json_t *a = json_array();
-	for (int j = 0; j < n; j++) {
-		char *t = cli_token_text(m, ids[j]);
-		json_array_append_new(a, json_string(t ? t : ""));
-		free(t);
-	}
-	return a;
-}
-
 /* the examples as text, TSV or JSON (an array of rows) */
 static void print_examples(int fmt, const fp_model *m, const tx_set *set, const char *corpus)
 {
@@ -103,7 +91,7 @@ static void print_examples(int fmt, const fp_model *m, const tx_set *set, const 
 		tb_int(&t, i + 1), tb_real(&t, e->act), tb_int(&t, e->line), tb_int(&t, e->pos);
 		cli_tb_token(&t, m, e->ctx[e->at]);
 		tb_str(&t, s ? s : "", s ? len : 0);
-		tb_json(&t, fmt == FMT_JSON ? token_texts(m, e->ctx, e->n_ctx) : NULL);
+		tb_json(&t, fmt == FMT_JSON ? cli_token_texts(m, e->ctx, e->n_ctx) : NULL);
 		tb_int(&t, e->at);
 		free(s);
 	}

@@ -175,18 +175,6 @@ static void single_grid(tb_doc *d, const one_trace *s, int k)
 	free(g), free(cols);
 }
 
-/* JSON: the tokens' texts */
-static json_t *token_texts(const fp_model *m, const int32_t *ids, int n)
-{
-	json_t *a = json_array();
-	for (int t = 0; t < n; t++) {
-		char *tt = cli_token_text(m, ids[t]);
-		json_array_append_new(a, json_string(tt ? tt : ""));
-		free(tt);
-	}
-	return a;
-}
-
 /* one prompt's trace in a->fmt: text, TSV or JSON */
 static void single_emit(const one_trace *s)
 {
@@ -198,7 +186,7 @@ static void single_emit(const one_trace *s)
 	tb_table flat;
 	tb_doc_begin(&d, stdout, s->a->fmt);
 	tb_doc_strn(&d, "prompt", s->text, s->len);
-	tb_doc_set(&d, "tokens", d.fmt == FMT_JSON ? token_texts(m, s->ids, n) : NULL);
+	tb_doc_set(&d, "tokens", d.fmt == FMT_JSON ? cli_token_texts(m, s->ids, n) : NULL);
 	tb_doc_int(&d, "subject_start", s->s0);
 	tb_doc_int(&d, "subject_end", s->s1);
 	tb_doc_str(&d, "subject_span", s->covered ? "covering tokens" : "exact");
