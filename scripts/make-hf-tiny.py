@@ -121,7 +121,7 @@ def specs():
         tie_word_embeddings=True, rope_theta=100.0,
         rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
                       "original_max_position_embeddings": 32}, **LL, **COMMON), False
-    yield "mistral", T.MistralForCausalLM, T.MistralConfig(tie_word_embeddings=False, sliding_window=None, **LL,
+    yield "mistral", T.MistralForCausalLM, T.MistralConfig(tie_word_embeddings=False, sliding_window=4, **LL,
                                                            **COMMON), False
     yield "qwen2", T.Qwen2ForCausalLM, T.Qwen2Config(tie_word_embeddings=True, **LL, **COMMON), False
     yield "qwen3", T.Qwen3ForCausalLM, T.Qwen3Config(tie_word_embeddings=True, head_dim=16, **LL, **COMMON), False

@@ -43,6 +43,8 @@ trap 'rm -rf "$TINY"' EXIT
 "$HF/bin/python" scripts/oracle_hf_tokenizers.py
 # the newer architectures and Gemma-3-270M, every layer (after oracle_arch.py: the same token ids)
 TQDM_DISABLE=1 TRANSFORMERS_VERBOSITY=error "$HF/bin/python" scripts/oracle_tf_arch.py "$GEMMA" "$TINY" "$FIX"
+# tiny random Hugging Face checkpoints of every family with transformers' outputs (test_hf_arch)
+TQDM_DISABLE=1 TRANSFORMERS_VERBOSITY=error "$HF/bin/python" scripts/make-hf-tiny.py "$FIX/hf"
 # Hugging Face checkpoints: transformers converts the default model's GGUF
 # into checkpoints (F32, BF16, F16; cached by the GGUF's sha256), then its
 # config, tensor hashes, logits and MLP activations on them (test_hf)
