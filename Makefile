@@ -41,6 +41,8 @@ GEMMA_FILE := $(MODEL_DIR)/gemma-3-270m-q4_k_m.gguf
 TEST_BINS += $(BUILD)/tests/test_grad $(BUILD)/tests/test_attrib
 # Hugging Face checkpoints, and the torch-free GGUF -> checkpoint writer (tests/hf_writer.c)
 TEST_BINS += $(BUILD)/tests/test_hf $(BUILD)/tests/hf_from_gguf
+# every Hugging Face family against transformers (tests/fixtures/hf, scripts/make-hf-tiny.py)
+TEST_BINS += $(BUILD)/tests/test_hf_arch
 
 .PHONY: all deps model install uninstall test test-fast test-build test-bins asan tsan fuzz valgrind bench demo docs-figures check-long oracle clean
 .SECONDARY:

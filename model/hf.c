@@ -568,29 +568,13 @@ done:
 
 static const char *const ACT_SILU[] = {"silu", NULL};
 
-/* rope_scaling: absent, null, or "default" (rope_type or type) */
-static int no_rope_scaling(hf_ckpt *h, fp_error *err)
-{
-	json_t *rs = hf_cfg_json(h, "rope_scaling");
-	if (!rs)
-		return 0;
-	json_t *t = json_object_get(rs, "rope_type");
-	if (!t)
-		t = json_object_get(rs, "type");
-	if (json_is_string(t) && !strcmp(json_string_value(t), "default"))
-		return 0;
-	return fp_error_set(err, FP_ERR_UNSUPPORTED,
-			    "'%s': rope_scaling of type '%.30s' is not supported by factprobe for %s (supported: none, "
-			    "default)", h->cfg_path, json_is_string(t) ? json_string_value(t) : "?", h->arch);
-}
-
 static int cfg_llama_common(hf_ckpt *h, fp_config *c, int arch, fp_error *err)
 {
 	int rc, tie;
 	c->arch = arch;
 	snprintf(c->arch_name, sizeof c->arch_name, "%s", FP_ARCH_NAMES[arch]);
 	if ((rc = hf_cfg_llama_like(h, c, err)) || (rc = hf_cfg_str_in(h, "hidden_act", ACT_SILU, err)) ||
-	    (rc = no_rope_scaling(h, err)) ||
+	    (rc = hf_cfg_rope_scaling(h, c, HF_ROPE_LINEAR | HF_ROPE_LLAMA3, err)) ||
 	    (rc = hf_cfg_refuse_true(h, "mlp_bias", "biases on the MLP projections", err)) ||
 	    (rc = hf_cfg_bool(h, "tie_word_embeddings", 0, &tie, err)))
 		return rc;

@@ -61,6 +61,13 @@ int hf_cfg_refuse_true(const hf_ckpt *h, const char *key, const char *why, fp_er
  * Checks ranges and divisibility. */
 int hf_cfg_llama_like(hf_ckpt *h, fp_config *c, fp_error *err);
 
+/* rope_scaling: absent, null or type "default" always; with HF_ROPE_LINEAR
+ * "linear" (positions times 1/factor), with HF_ROPE_LLAMA3 "llama3" (into
+ * c->rope_l3_*, every field required as transformers requires it); any
+ * other type FP_ERR_UNSUPPORTED naming it (model/hf_families.c) */
+enum { HF_ROPE_LINEAR = 1, HF_ROPE_LLAMA3 = 2 };
+int hf_cfg_rope_scaling(hf_ckpt *h, fp_config *c, int allow, fp_error *err);
+
 /* ---- tensors ---- */
 enum { HF_OPTIONAL = 1 };
 /* the tensor by its Hugging Face name (whichever shard holds it), or NULL */

@@ -184,6 +184,25 @@ def main():
             json.dump(meta, f, indent=1)
         size = sum(os.path.getsize(os.path.join(d, x)) for x in os.listdir(d))
         print("%-12s %-22s %3d tokens, %6.1f KB" % (name, cls.__name__, len(ids), size / 1024))
+        if name == "gpt2":
+            gpt2_unprefixed(d, model)
+
+
+def gpt2_unprefixed(src, model):
+    """the same GPT-2 saved as the original GPT-2 checkpoints are: tensor
+    names without "transformer.", and each layer's causal-mask buffers
+    (attn.bias, attn.masked_bias); the same oracle"""
+    from safetensors.torch import save_file
+    d = src + "-unprefixed"
+    shutil.rmtree(d, ignore_errors=True)
+    shutil.copytree(src, d)
+    sd = {k[len("transformer."):]: v.contiguous() for k, v in model.state_dict().items() if k.startswith("transformer.")}
+    n = model.config.n_positions
+    for l in range(model.config.n_layer):
+        sd["h.%d.attn.bias" % l] = torch.tril(torch.ones(n, n)).view(1, 1, n, n)
+        sd["h.%d.attn.masked_bias" % l] = torch.tensor(-1e4)
+    save_file(sd, os.path.join(d, "model.safetensors"), metadata={"format": "pt"})
+    print("%-12s %-22s the gpt2 checkpoint under the original GPT-2 tensor names" % ("gpt2-unprefixed", ""))
 
 
 if __name__ == "__main__":

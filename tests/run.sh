@@ -21,7 +21,7 @@ fi
 # the backward pass and gradient attributions (synthetic models only)
 C_TESTS="$C_TESTS test_grad test_attrib"
 # Hugging Face checkpoints (tiny ones always; the default model's when given)
-C_TESTS="$C_TESTS test_hf"
+C_TESTS="$C_TESTS test_hf test_hf_arch"
 for t in $C_TESTS; do
 	echo "== $t"
 	arg=$MODEL

@@ -5,7 +5,8 @@
 # ablation, trace, patch and top-examples each run, exit 0 and print what
 # they should.  The numbers themselves are checked elsewhere (test_arch,
 # test_analysis, test_forward); this is the smoke test that nothing assumes
-# llama or gpt2.  Prints "test_arch_cli: N passed, M failed".  Env: BUILD.
+# llama or gpt2; then the commands on the tiny Hugging Face checkpoints.
+# Prints "test_arch_cli: N passed, M failed".  Env: BUILD.
 set -u
 . "$(dirname "$0")/lib.sh"
 lib_init test_arch_cli
@@ -45,4 +46,20 @@ run "$FP" record -q -m "$T/arch/tiny-gemma3.gguf" -p "$T/set.tsv" -o "$T/pn.h5" 
 run "$FP" record -q -m "$T/arch/tiny-qwen2.gguf" -p "$T/set.tsv" -o "$T/pn2.h5" --hooks 'blocks.*.hook_attn_out_pre_norm'
 [ "$RC" -ne 0 ] && grep -q "matches no hook" "$T/err" && ok "qwen2 (no post norms): hook_attn_out_pre_norm is refused: $(head -1 "$T/err")" \
 	|| bad "qwen2 pre_norm hook: exit $RC, $(cat "$T/err")"
+# the tiny Hugging Face checkpoint of every family (tests/fixtures/hf, checked
+# against transformers by test_hf_arch): the commands on a directory, its
+# tokenizer.json included
+printf 'prompt\tsubject\ttarget\nMichael Jordan plays the sport of\tMichael Jordan\t of\n' >"$T/hf.tsv"
+for d in tests/fixtures/hf/*/; do
+	a=$(basename "$d")
+	smoke "hf $a: info" "$FP" info -m "$d"
+	smoke "hf $a: predict" "$FP" predict -m "$d" -k 3 --tsv "Michael Jordan plays the sport of"
+	run "$FP" record -q -m "$d" -p "$T/hf.tsv" -o "$T/hf-$a.h5" --dtype f32 --hooks '*'
+	n=$(h5ls -r "$T/hf-$a.h5" 2>/dev/null | grep -c 'Dataset')
+	[ "$RC" -eq 0 ] && [ "$n" -gt 10 ] && ok "hf $a: record of every hook ($n datasets)" || bad "hf $a: record: exit $RC, $(cat "$T/err")"
+	smoke "hf $a: neurons --rank dla" "$FP" neurons -m "$d" --target " of" --rank dla -k 3 --tsv "Michael Jordan plays the sport"
+	smoke "hf $a: lens" "$FP" lens -m "$d" "Michael Jordan plays the sport" --target " of" --tsv
+	smoke "hf $a: trace" "$FP" trace -m "$d" "Michael Jordan plays the sport" --subject Jordan --target " of" \
+		--samples 2 --window 1 --tsv
+done
 lib_finish
