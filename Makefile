@@ -22,7 +22,7 @@ LIB_SRC   := $(MODEL_SRC) $(filter-out $(CMD_SRC),$(PROBE_SRC))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB_HDR   := $(filter-out probe/cli.h,$(wildcard model/*.h probe/*.h))
 VERSION    = $(shell sed -n 's/^\#define FACTPROBE_VERSION "\(.*\)"/\1/p' probe/cli.h)
-TEST_BINS := $(BUILD)/tests/test_quant $(BUILD)/tests/test_gguf $(BUILD)/tests/test_tokenizer $(BUILD)/tests/test_tokenizer_hf \
+TEST_BINS := $(BUILD)/tests/test_quant $(BUILD)/tests/test_qmm $(BUILD)/tests/test_gguf $(BUILD)/tests/test_tokenizer $(BUILD)/tests/test_tokenizer_hf \
              $(BUILD)/tests/test_forward $(BUILD)/tests/test_oracle $(BUILD)/tests/make_tiny $(BUILD)/tests/dump_acts \
              $(BUILD)/tests/test_analysis $(BUILD)/tests/test_prompts $(BUILD)/tests/test_stats \
              $(BUILD)/tests/test_parse $(BUILD)/tests/test_table $(BUILD)/tests/test_progress \
@@ -44,7 +44,7 @@ TEST_BINS += $(BUILD)/tests/test_hf $(BUILD)/tests/hf_from_gguf
 # every Hugging Face family against transformers (tests/fixtures/hf, scripts/make-hf-tiny.py)
 TEST_BINS += $(BUILD)/tests/test_hf_arch
 
-.PHONY: all deps model install uninstall test test-fast test-build test-bins asan tsan fuzz valgrind bench demo docs-figures check-long oracle clean
+.PHONY: all deps model install uninstall test test-fast test-build test-bins asan tsan fuzz valgrind bench bench-default bench-8b demo docs-figures check-long oracle clean
 .SECONDARY:
 
 # the MPI binary (build/factprobe-mpi) is built when mpicc is installed

@@ -4,6 +4,7 @@
 #include "model.h"
 #include "kernels.h"
 #include "hf_internal.h"
+#include "qmm.h"
 #include "quant.h"
 
 #include <cblas.h>
@@ -790,26 +791,47 @@ static int rope_reserve(fp_model *m, int T)
  * on the shape it is given; splitting the rows changes the last bits).  That
  * covers every block matrix of models up to about 1.5B parameters.  Up to
  * whole_big values (128 MB) a matrix is also dequantised whole for products
- * of FEW_ROWS rows or more; for fewer rows (the unembedding of the last
- * position: one row against 28M values on the default model) it goes in
- * tiles, which changes the logits by about 1e-7 relative and saves writing
- * and reading the whole f32 copy.  Larger matrices (8B-class MLPs and
- * unembeddings) always go in tiles.  A tile holds about T * tile_unit
- * values, at most tile_max: every sgemm call costs a fixed overhead (on a
- * loaded 2-core machine, waking OpenBLAS's threads), so the work per call
- * grows with the rows T; measured on the 8B-shaped model at 16 rows, tiles
- * of 1M values took 35 s a pass, 16M 17 s, whole matrices 22 s, while one
- * row against the default model's unembedding is cheapest in 1M tiles.
- * test_oracle measures each path against the f32 mode. */
+ * of FEW_ROWS rows or more.  Larger matrices (8B-class MLPs and
+ * unembeddings) go in tiles.  A tile holds about T * tile_unit values, at
+ * most tile_max: every sgemm call costs a fixed overhead (on a loaded
+ * 2-core machine, waking OpenBLAS's threads), so the work per call grows
+ * with the rows T; measured on the 8B-shaped model at 16 rows, tiles of 1M
+ * values took 35 s a pass, 16M 17 s, whole matrices 22 s.  A tile is
+ * dequantised by all the threads OpenBLAS uses (the same floats).
+ *
+ * Products of few rows (T <= qmm_t) with a matrix of qmm_min values or more
+ * and rows of qmm_cols values or more (d_model >= 2048: models of about 1B
+ * parameters and up) skip the f32 copy: qmm (qmm.c) dequantises a few rows
+ * at a time into the L1 cache and multiplies them there.  At 16 rows it
+ * took a third of the CPU time of dequantise-then-sgemm on the 8B-shaped
+ * model's 4096 x 4096 Q4_K matrix and two thirds on its MLP matrices; from
+ * 32 rows on sgemm is as fast or faster.  Its sums run in another order
+ * than OpenBLAS's: about 5e-7 relative per product, 1.2e-6 on the default
+ * model's logits where it was tried on its unembedding, above the 1e-6
+ * the f32 mode is held to, so smaller models (the default one: d_model
+ * 576) keep the products of the f32 mode.  test_oracle measures each path
+ * against the f32 mode. */
 #define FEW_ROWS 8
 static size_t whole_max = (size_t)16 << 20, whole_big = (size_t)32 << 20;
 static size_t tile_unit = (size_t)1 << 20, tile_max = (size_t)16 << 20;
+static int qmm_t = 16, qmm_cols = 2048;
+static size_t qmm_min = (size_t)4 << 20;
 
 void fp_set_tiles(size_t whole, size_t big, size_t unit, size_t max)
 {
 	whole_max = whole, whole_big = big;
 	tile_unit = unit ? unit : tile_unit;
 	tile_max = max ? max : tile_max;
+}
+
+void fp_set_qmm(int max_rows, size_t min_values, int min_cols)
+{
+	qmm_t = max_rows, qmm_min = min_values, qmm_cols = min_cols;
+}
+
+static int use_qmm(const fp_mat *W, int T)
+{
+	return T <= qmm_t && (size_t)W->rows * W->cols >= qmm_min && W->cols >= qmm_cols && W->cols % 16 == 0;
 }
 
 static int tile_rows(const fp_mat *W, int T)
@@ -822,13 +844,47 @@ static int tile_rows(const fp_mat *W, int T)
 	return r < 1 ? 1 : r > (size_t)W->rows ? W->rows : (int)r;
 }
 
+/* the scratch mat_mul needs for W and T rows (floats) */
+static size_t scratch_floats(const fp_mat *W, int T)
+{
+	return W->type == GGML_F32 || use_qmm(W, T) ? 0 : (size_t)tile_rows(W, T) * W->cols;
+}
+
 static void deq_rows(const fp_mat *W, int r0, int n, float *dst)
 {
 	quant_dequantize(W->type, (const uint8_t *)W->data + (size_t)r0 * W->row_bytes, dst, (uint64_t)n * W->cols);
 }
 
-/* y[T, rows] = x[T, cols] W^T: one sgemm for f32 weights, else one per
- * tile of rows dequantised into scr (tile_rows(W, T) * cols floats). */
+typedef struct deq_job {
+	const fp_mat *W;
+	int r0, n, step;
+	float *dst;
+} deq_job;
+
+static void deq_piece(void *ctx, int i)
+{
+	const deq_job *j = ctx;
+	int a = i * j->step, n = j->n - a < j->step ? j->n - a : j->step;
+	deq_rows(j->W, j->r0 + a, n, j->dst + (size_t)a * j->W->cols);
+}
+
+/* deq_rows on every thread OpenBLAS uses, in pieces of about 1M values */
+static void deq_rows_par(const fp_mat *W, int r0, int n, float *dst)
+{
+	int nt = openblas_get_num_threads();
+	deq_job j = {W, r0, n, (int)(((size_t)1 << 20) / (size_t)W->cols), dst};
+	if (j.step < 1)
+		j.step = 1;
+	if (nt < 2 || n <= j.step) {
+		deq_rows(W, r0, n, dst);
+		return;
+	}
+	qmm_parallel((n + j.step - 1) / j.step, nt, deq_piece, &j);
+}
+
+/* y[T, rows] = x[T, cols] W^T: one sgemm for f32 weights, qmm for few rows
+ * and a large matrix, else one sgemm per tile of rows dequantised into scr
+ * (scratch_floats(W, T)). */
 static void mat_mul(float *y, const float *x, const fp_mat *W, int T, float *scr)
 {
 	int in = W->cols, out = W->rows;
@@ -836,10 +892,14 @@ static void mat_mul(float *y, const float *x, const fp_mat *W, int T, float *scr
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, out, in, 1.0f, x, in, W->data, in, 0.0f, y, out);
 		return;
 	}
+	if (use_qmm(W, T)) {
+		qmm(y, (size_t)out, x, T, W->type, W->data, W->row_bytes, out, in, openblas_get_num_threads());
+		return;
+	}
 	int R = tile_rows(W, T);
 	for (int r0 = 0; r0 < out; r0 += R) {
 		int nr = out - r0 < R ? out - r0 : R;
-		deq_rows(W, r0, nr, scr);
+		deq_rows_par(W, r0, nr, scr);
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, nr, in, 1.0f, x, in, scr, in, 0.0f, y + r0, out);
 	}
 }
@@ -879,7 +939,8 @@ const float *fp_mat_f32(const fp_mat *W, float **owned)
 int fp_mat_mul(float *y, const float *x, const fp_mat *W, int T)
 {
 	float *scr = NULL;
-	if (W->type != GGML_F32 && !(scr = malloc((size_t)tile_rows(W, T) * W->cols * sizeof(float))))
+	size_t need = scratch_floats(W, T);
+	if (need && !(scr = malloc(need * sizeof(float))))
 		return FP_ERR_NOMEM;
 	mat_mul(y, x, W, T, scr);
 	free(scr);
@@ -891,21 +952,18 @@ static size_t deq_need(const fp_model *m, int T)
 {
 	size_t need = 0;
 	const fp_mat *ms[2] = {&m->tok_embd, &m->unembed};
-	for (int i = 0; i < 2; i++)
-		if (ms[i]->type != GGML_F32) {
-			size_t n = (size_t)tile_rows(ms[i], T) * ms[i]->cols;
-			need = n > need ? n : need;
-		}
+	for (int i = 0; i < 2; i++) {
+		size_t n = scratch_floats(ms[i], T);
+		need = n > need ? n : need;
+	}
 	for (int l = 0; l < m->cfg.n_layers; l++) {
 		const fp_layer *y = &m->layers[l];
 		const fp_mat *ls[7] = {&y->wq, &y->wk, &y->wv, &y->wo, &y->w_gate, &y->w_up, &y->w_down};
-		for (int i = 0; i < 7; i++) {
-			const fp_mat *W = ls[i];
-			if (W->data && W->type != GGML_F32) {
-				size_t n = (size_t)tile_rows(W, T) * W->cols;
+		for (int i = 0; i < 7; i++)
+			if (ls[i]->data) {
+				size_t n = scratch_floats(ls[i], T);
 				need = n > need ? n : need;
 			}
-		}
 	}
 	return need;
 }
@@ -1330,7 +1388,7 @@ void fp_mat_mul_t(float *dx, const float *dy, const fp_mat *W, int T, float beta
 	int R = tile_rows(W, T);
 	for (int r0 = 0; r0 < out; r0 += R) {
 		int nr = out - r0 < R ? out - r0 : R;
-		deq_rows(W, r0, nr, scr);
+		deq_rows_par(W, r0, nr, scr);
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, in, nr, 1.0f, dy + r0, out, scr, in,
 			    r0 ? 1.0f : beta, dx, in);
 	}

@@ -230,6 +230,11 @@ int fp_mat_mul(float *y, const float *x, const fp_mat *W, int T);
  * for products of 8 rows or more, else in tiles of T * `unit` values (1M)
  * for T rows, at most `max` (16M); 0 keeps unit or max.  Not thread-safe. */
 void fp_set_tiles(size_t whole, size_t big, size_t unit, size_t max);
+/* For tests and benchmarks: products of up to max_rows rows (default 16)
+ * with a matrix of min_values values or more (default 4M) and min_cols
+ * columns or more (default 2048) go through qmm (qmm.h: no f32 copy of
+ * the matrix); max_rows 0 turns it off.  Not thread-safe. */
+void fp_set_qmm(int max_rows, size_t min_values, int min_cols);
 
 /* ---- hooks ---- */
 

@@ -11,10 +11,10 @@ set -u
 lib_init run
 MODEL=${FACTPROBE_TEST_MODEL:-}
 GEMMA=${FACTPROBE_TEST_GEMMA:-}
-C_TESTS="test_stats test_parse test_table test_select test_superpos test_factset test_project test_lens test_neurons test_recorder test_results test_quant test_gguf test_tokenizer test_tokenizer_hf test_forward test_oracle test_analysis test_prompts test_progress test_arch"
+C_TESTS="test_stats test_parse test_table test_select test_superpos test_factset test_project test_lens test_neurons test_recorder test_results test_quant test_qmm test_gguf test_tokenizer test_tokenizer_hf test_forward test_oracle test_analysis test_prompts test_progress test_arch"
 if [ "${1:-}" = --fast ]; then
 	MODEL=
-	C_TESTS="test_stats test_parse test_table test_select test_superpos test_factset test_project test_lens test_neurons test_recorder test_results test_quant test_gguf test_tokenizer test_tokenizer_hf test_forward test_analysis test_prompts test_progress"
+	C_TESTS="test_stats test_parse test_table test_select test_superpos test_factset test_project test_lens test_neurons test_recorder test_results test_quant test_qmm test_gguf test_tokenizer test_tokenizer_hf test_forward test_analysis test_prompts test_progress"
 fi
 
 # --- the C test programs --------------------------------------------------

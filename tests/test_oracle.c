@@ -383,6 +383,16 @@ static void test_modes(const char *model)
 				    "= f32 weights' logits, relative; %zu of %zu bit-identical", sizes[i], d.same, d.n);
 		}
 		fp_set_tiles(16 << 20, 32 << 20, 1 << 20, 16 << 20);
+		/* every product of up to 16 rows straight from the quantised
+		 * blocks (qmm: the path of 8B-class matrices for short prompts) */
+		fp_set_qmm(16, 0, 0);
+		for (int i = 0; i < 3; i++) {
+			diffs d = {0};
+			forward_both(q, f, sizes[i], &d);
+			CHECK_CLOSE(d.rel, 1e-5, "default model, %d tokens, every product of <= 16 rows by qmm (no f32 copy): "
+				    "logits = f32 weights' logits, relative; %zu of %zu bit-identical", sizes[i], d.same, d.n);
+		}
+		fp_set_qmm(16, 4 << 20, 2048);
 		diffs d = {0};
 		accessors_both(q, f, &d);
 		CHECK_CLOSE(d.rel, 0, "default model: rows, columns and matrices read through the accessors are the same "
