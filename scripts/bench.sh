@@ -1,26 +1,33 @@
 #!/bin/sh
 # make bench: factprobe's forward pass against llama.cpp (llama-cpp-python,
 # scripts/make-oracle.sh builds it) on the same file in the same run.
+#   0. OpenBLAS's sgemm rate with the kernels it uses here and with the
+#      others this CPU could take (OPENBLAS_CORETYPE), alternating.
 #   1. The default model: factprobe with native weights, with f32 weights,
 #      and llama.cpp, one after the other, ROUNDS times (the machine may be
 #      shared: each round is side by side, the summary shows the best of each
-#      and the median of the rounds' ratios).
+#      and the median and range of the rounds' ratios).
 #   2. A synthetic model with Llama-3-8B's shapes and a Q4_K_M mix
 #      (tests/make_llama8b.c; written into the cache on first use, 4.9 GB):
 #      load time, peak RSS, prompt tokens/s at 16/128/512 tokens, native
-#      weights only (f32 would need 32 GB), beside llama.cpp; then `record`
-#      of every MLP hook, with its peak RSS.  BENCH_8B=0 skips it.
+#      weights only (f32 would need 32 GB), beside llama.cpp, ROUNDS_8B
+#      rounds alternating which runs first; then `record` of every MLP
+#      hook, with its peak RSS.  BENCH_8B=0 skips it.
 #   3. Recording to HDF5 and causal tracing on the default model.
+# BENCH_ONLY=default runs parts 0 and 1 (make bench-default), BENCH_ONLY=8b
+# parts 0 and 2 (make bench-8b).
 # When llama.cpp is missing or crashes (its AMX kernels segfault on some
 # virtual machines: /work/shared/reference/oracles.md), this says so and
 # prints no ratios.  Env: BUILD, FACTPROBE_MODEL, REPS (7), ROUNDS (3),
-# BENCH_LLAMA_PYTHON (the Python with llama_cpp; default the oracle venv),
-# BENCH_8B (1).
+# ROUNDS_8B (3), BENCH_LLAMA_PYTHON (the Python with llama_cpp; default the
+# oracle venv), BENCH_8B (1), BENCH_ONLY (all).
 set -eu
 BUILD=${BUILD:-build}
 MODEL=${FACTPROBE_MODEL}
 REPS=${REPS:-7}
 ROUNDS=${ROUNDS:-3}
+ROUNDS_8B=${ROUNDS_8B:-3}
+ONLY=${BENCH_ONLY:-all}
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/factprobe"
 LC=${BENCH_LLAMA_PYTHON:-$CACHE/oracle-venv/bin/python}
 T=$(mktemp -d)
@@ -58,6 +65,18 @@ run_lc() {
 
 show() { grep -v '^RESULT' "$1" | sed 's/^/   /'; }
 
+echo "== 0. OpenBLAS's sgemm by kernel choice (this environment: OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}; factprobe runs with it), 2 alternating rounds"
+for r in 1 2; do
+	for ct in unset Haswell SkylakeX; do
+		if [ "$ct" = unset ]; then
+			env -u OPENBLAS_CORETYPE "$BUILD/tests/bench_forward" --sgemm 3
+		else
+			OPENBLAS_CORETYPE=$ct "$BUILD/tests/bench_forward" --sgemm 3
+		fi | grep -v '^RESULT' | sed "s/^/   OPENBLAS_CORETYPE=$ct: /"
+	done
+done
+
+if [ "$ONLY" != 8b ]; then
 echo "== 1. default model $(basename "$MODEL"): $ROUNDS rounds of factprobe native, factprobe f32, llama.cpp ($REPS repeats each, median)"
 for r in $(seq "$ROUNDS"); do
 	echo "-- round $r"
@@ -72,6 +91,8 @@ for r in $(seq "$ROUNDS"); do
 	show "$T/l.$r"
 done
 /usr/bin/python3 scripts/bench_summary.py default "$T" "$ROUNDS"
+fi
+[ "$ONLY" = default ] && exit 0
 
 if [ "${BENCH_8B:-1}" != 0 ]; then
 	BIG="$CACHE/llama3-8b-shape.Q4_K_M.gguf"
@@ -82,20 +103,30 @@ if [ "${BENCH_8B:-1}" != 0 ]; then
 		echo "   written in $(($(date +%s) - a)) s"
 	fi
 	SIZE=$(stat -c %s "$BIG")
-	echo "== 2. Llama-3-8B shapes, $(basename "$BIG") ($(echo "$SIZE" | awk '{printf "%.2f GB", $1 / 1e9}')): one pass per size after one warm-up, side by side"
-	echo "   factprobe, native weights"
-	"$BUILD/tests/bench_forward" "$BIG" 1 native 16,128,512 >"$T/bn"
-	show "$T/bn"
-	run_lc "$BIG" 1 16,128,512 "$T/bl"
-	echo "   llama.cpp: $(cat "$T/bl.status")"
-	show "$T/bl"
+	echo "== 2. Llama-3-8B shapes, $(basename "$BIG") ($(echo "$SIZE" | awk '{printf "%.2f GB", $1 / 1e9}')): $ROUNDS_8B rounds of factprobe and llama.cpp, side by side (one pass per size after one warm-up; odd rounds factprobe first, even rounds llama.cpp first)"
+	for r in $(seq "$ROUNDS_8B"); do
+		echo "-- round $r"
+		for who in fp lc; do
+			if [ $((r % 2)) = 0 ]; then who=$([ "$who" = fp ] && echo lc || echo fp); fi
+			if [ "$who" = fp ]; then
+				echo "   factprobe, native weights"
+				"$BUILD/tests/bench_forward" "$BIG" 1 native 16,128,512 >"$T/bn.$r"
+				show "$T/bn.$r"
+			else
+				run_lc "$BIG" 1 16,128,512 "$T/bl.$r"
+				echo "   llama.cpp: $(cat "$T/bl.$r.status")"
+				show "$T/bl.$r"
+			fi
+		done
+	done
 	HOOKS='blocks.*.mlp.hook_pre,blocks.*.mlp.hook_pre_linear,blocks.*.mlp.hook_post,blocks.*.hook_mlp_out'
 	head -9 datasets/athletes_sport.tsv >"$T/p.tsv"
 	echo "   factprobe record of every MLP hook (4 per layer, 128 hooks) for 8 prompts, f16"
 	/usr/bin/time -f "%e %M" -o "$T/rt" "$BUILD/factprobe" record -q -m "$BIG" -p "$T/p.tsv" -o "$T/big.h5" \
 		--hooks "$HOOKS" >"$T/rec.out" 2>&1 || { echo "   record FAILED:"; tail -5 "$T/rec.out"; }
-	/usr/bin/python3 scripts/bench_summary.py big "$T" "$SIZE"
+	/usr/bin/python3 scripts/bench_summary.py big "$T" "$SIZE" "$ROUNDS_8B"
 fi
+[ "$ONLY" = 8b ] && exit 0
 
 echo "== 3. recording to HDF5 (factprobe record), default model"
 BUILD="$BUILD" FACTPROBE_MODEL="$MODEL" scripts/bench_record.sh

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Summaries for scripts/bench.sh from the RESULT lines its runs wrote.
 usage: bench_summary.py default DIR ROUNDS   (files DIR/{n,f,l}.ROUND, l.ROUND.status)
-       bench_summary.py big DIR FILE_BYTES   (files DIR/bn, DIR/bl, bl.status, rt, big.h5)"""
+       bench_summary.py big DIR FILE_BYTES ROUNDS   (files DIR/bn.R, DIR/bl.R, bl.R.status, rt, big.h5)"""
 import os, statistics as st, sys
 
 
@@ -18,27 +18,35 @@ def res(path):
     return out
 
 
+def spread(v):
+    """'median (min-max)' of ratios, or 'n/a'"""
+    if not v:
+        return "n/a"
+    return "%.2fx (%.2f-%.2f)" % (st.median(v), min(v), max(v)) if len(v) > 1 else "%.2fx" % v[0]
+
+
 def default(d, rounds):
     R = {w: [res("%s/%s.%d" % (d, w, r)) for r in range(1, rounds + 1)] for w in "nfl"}
     status = [open("%s/l.%d.status" % (d, r)).read().strip() for r in range(1, rounds + 1)]
     lc_ok = [s == "ok" for s in status]
-    print("== summary, default model: prompt tokens/s (best of %d rounds) and ratios (median of the rounds' own ratios)" % rounds)
+    print("== summary, default model: prompt tokens/s (best of %d rounds) and ratios (median of the rounds' own ratios, "
+          "their range in brackets)" % rounds)
     if not any(lc_ok):
         print("llama.cpp %s in every round: no ratios against it" % status[0])
     elif not all(lc_ok):
         print("llama.cpp failed in %d of %d rounds (%s): ratios from the other rounds" %
               (lc_ok.count(False), rounds, "; ".join(s for s in status if s != "ok")))
-    print("%-7s %10s %10s %10s   %14s %14s %12s" % ("tokens", "native", "f32", "llama.cpp", "native/llama", "f32/llama", "native/f32"))
+    print("%-7s %10s %10s %10s   %20s %20s %20s" % ("tokens", "native", "f32", "llama.cpp", "native/llama", "f32/llama", "native/f32"))
     def ratio(a, b):
         v = [x[k] / y[k] for x, y in zip(a, b) if k in x and k in y and y[k] > 0]
-        return "%13.2fx" % st.median(v) if v else "%14s" % "n/a"
+        return "%20s" % spread(v)
     for n in (16, 128, 512):
         k = "pp%d" % n
         best = lambda w: max([x[k] for x in R[w] if k in x] or [0])
         lb = best("l")
         lr = [x if ok else {} for x, ok in zip(R["l"], lc_ok)]
         print("%-7d %10.1f %10.1f %10s   %s %s %s" % (n, best("n"), best("f"), "%.1f" % lb if lb else "-",
-              ratio(R["n"], lr), ratio(R["f"], lr), ratio(R["n"], R["f"]).strip().rjust(12)))
+              ratio(R["n"], lr), ratio(R["f"], lr), ratio(R["n"], R["f"])))
     R["l"] = [x if ok else {} for x, ok in zip(R["l"], lc_ok)]
     for w, name in (("n", "native"), ("f", "f32"), ("l", "llama.cpp")):
         loads = [x["load"] for x in R[w] if "load" in x and "rss" in x]
@@ -47,20 +55,37 @@ def default(d, rounds):
             print("%-10s load %.3f s (best), peak RSS %.0f MB (largest)" % (name, min(loads), max(rss)))
 
 
-def big(d, size):
-    fp, lc = res(d + "/bn"), res(d + "/bl")
-    ok = open(d + "/bl.status").read().strip()
-    print("== summary, Llama-3-8B shapes (file %.2f GB; RSS target: file + 2 GB = %.2f GB)" % (size / 1e9, size / 1e9 + 2))
-    print("%-24s %12s %12s %8s" % ("", "factprobe", "llama.cpp", "ratio"))
-    for k, name in (("pp16", "16 tokens, tokens/s"), ("pp128", "128 tokens, tokens/s"), ("pp512", "512 tokens, tokens/s"),
-                    ("load", "load, s"), ("rss", "peak RSS, MB")):
-        a, b = fp.get(k), lc.get(k) if ok == "ok" else None
-        print("%-24s %12s %12s %8s" % (name, "%.2f" % a if a is not None else "-", "%.2f" % b if b is not None else "-",
-              "%.2fx" % (a / b) if a and b else "n/a"))
-    if ok != "ok":
-        print("llama.cpp %s: no ratios against it" % ok)
-    if "rss" in fp:
-        print("factprobe peak RSS %.2f GB: %s the target of file + 2 GB" % (fp["rss"] / 1e3, "within" if fp["rss"] * 1e6 <= size + 2e9 else "ABOVE"))
+def big(d, size, rounds):
+    fp = [res("%s/bn.%d" % (d, r)) for r in range(1, rounds + 1)]
+    lc = [res("%s/bl.%d" % (d, r)) for r in range(1, rounds + 1)]
+    status = []
+    for r in range(1, rounds + 1):
+        try:
+            status.append(open("%s/bl.%d.status" % (d, r)).read().strip())
+        except OSError:
+            status.append("not run")
+    lc = [x if s == "ok" else {} for x, s in zip(lc, status)]
+    print("== summary, Llama-3-8B shapes (file %.2f GB; RSS target: file + 2 GB = %.2f GB), %d rounds: the best "
+          "rate and load time, the largest RSS, the median of the rounds' own ratios (their range)" %
+          (size / 1e9, size / 1e9 + 2, rounds))
+    if all(s != "ok" for s in status):
+        print("llama.cpp %s in every round: no ratios against it" % status[0])
+    elif any(s != "ok" for s in status):
+        print("llama.cpp failed in %d of %d rounds (%s): ratios from the other rounds" %
+              (sum(s != "ok" for s in status), rounds, "; ".join(s for s in status if s != "ok")))
+    print("%-22s %16s %16s %26s" % ("", "factprobe", "llama.cpp", "ratio: median (range)"))
+    for k, name, hi in (("pp16", "16 tokens, tokens/s", 1), ("pp128", "128 tokens, tokens/s", 1),
+                        ("pp512", "512 tokens, tokens/s", 1), ("load", "load, s", 0), ("rss", "peak RSS, MB", 0)):
+        pick = min if k == "load" else max  # the fastest run, the largest RSS
+        a = [x[k] for x in fp if k in x]
+        b = [x[k] for x in lc if k in x]
+        v = [x[k] / y[k] for x, y in zip(fp, lc) if k in x and k in y and y[k] > 0]
+        print("%-22s %16s %16s %26s" % (name, "%.2f" % pick(a) if a else "-", "%.2f" % pick(b) if b else "-",
+              spread(v) if hi else ""))
+    rss = [x["rss"] for x in fp if "rss" in x]
+    if rss:
+        print("factprobe peak RSS %.2f GB (largest of the rounds): %s the target of file + 2 GB" %
+              (max(rss) / 1e3, "within" if max(rss) * 1e6 <= size + 2e9 else "ABOVE"))
     try:
         secs, kb = open(d + "/rt").read().split()[-2:]
         h5 = d + "/big.h5"
@@ -74,4 +99,4 @@ def big(d, size):
 if sys.argv[1] == "default":
     default(sys.argv[2], int(sys.argv[3]))
 else:
-    big(sys.argv[2], int(sys.argv[3]))
+    big(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]) if len(sys.argv) > 4 else 1)

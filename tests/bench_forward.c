@@ -5,6 +5,8 @@
  *   - load time, peak RSS against the f32 weight size;
  *   - forward passes at 16, 128 and 512 tokens: tokens/s and GFLOP/s.
  * usage: bench_forward MODEL.gguf [REPEATS [native|f32 [SIZES]]]   (SIZES: 16,128,512)
+ *        bench_forward --sgemm [REPEATS]   (only the sgemm rates: 512x14336x4096
+ *                                           and 1024^3, with OpenBLAS's core name)
  * With one repeat the warm-up pass runs only before the first size (an 8B
  * model's 512-token pass takes a minute). */
 #include "../model/model.h"
@@ -57,8 +59,18 @@ static double sgemm_rate(int M, int N, int K, int reps)
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "usage: bench_forward MODEL.gguf [REPEATS [native|f32 [SIZES]]]\n");
+		fprintf(stderr, "usage: bench_forward MODEL.gguf [REPEATS [native|f32 [SIZES]]]\n"
+				"       bench_forward --sgemm [REPEATS]\n");
 		return 2;
+	}
+	if (!strcmp(argv[1], "--sgemm")) { /* what OpenBLAS's kernel choice (OPENBLAS_CORETYPE) costs */
+		int n = argc > 2 ? atoi(argv[2]) : 5;
+		n = n < 1 || n > 31 ? 5 : n;
+		double a = sgemm_rate(512, 14336, 4096, n), b = sgemm_rate(1024, 1024, 1024, n);
+		printf("OpenBLAS core %s, %d threads: sgemm %.1f GFLOP/s at 512x14336x4096, %.1f at 1024^3\n",
+		       openblas_get_corename(), openblas_get_num_threads(), a, b);
+		printf("RESULT sgemm_mlp %.2f\nRESULT sgemm_cube %.2f\n", a, b);
+		return 0;
 	}
 	int reps = argc > 2 ? atoi(argv[2]) : 5;
 	if (reps < 1 || reps > 31)
