@@ -844,6 +844,24 @@ static int tile_rows(const fp_mat *W, int T)
 	return r < 1 ? 1 : r > (size_t)W->rows ? W->rows : (int)r;
 }
 
+const char *fp_blas_core(int *threads)
+{
+	*threads = openblas_get_num_threads();
+	return openblas_get_corename();
+}
+
+int fp_model_qmm_matrices(const fp_model *m)
+{
+	int n = m->unembed.data && m->unembed.type != GGML_F32 && use_qmm(&m->unembed, 1);
+	for (int l = 0; l < m->cfg.n_layers; l++) {
+		const fp_layer *y = &m->layers[l];
+		const fp_mat *ls[7] = {&y->wq, &y->wk, &y->wv, &y->wo, &y->w_gate, &y->w_up, &y->w_down};
+		for (int i = 0; i < 7; i++)
+			n += ls[i]->data && ls[i]->type != GGML_F32 && use_qmm(ls[i], 1);
+	}
+	return n;
+}
+
 /* the scratch mat_mul needs for W and T rows (floats) */
 static size_t scratch_floats(const fp_mat *W, int T)
 {

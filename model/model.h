@@ -235,6 +235,12 @@ void fp_set_tiles(size_t whole, size_t big, size_t unit, size_t max);
  * columns or more (default 2048) go through qmm (qmm.h: no f32 copy of
  * the matrix); max_rows 0 turns it off.  Not thread-safe. */
 void fp_set_qmm(int max_rows, size_t min_values, int min_cols);
+/* How many of the model's matrices (the blocks' and the unembedding) go
+ * through qmm for products of few rows (0: none, e.g. the default model). */
+int fp_model_qmm_matrices(const fp_model *m);
+/* OpenBLAS's kernel family in use ("Haswell", "SkylakeX", ...) and its
+ * thread count. */
+const char *fp_blas_core(int *threads);
 
 /* ---- hooks ---- */
 

@@ -1,11 +1,13 @@
 /* cmd_info.c - `factprobe info`: what a model file holds. */
 #include "cli.h"
 
+#include "../model/qmm.h"
 #include "../model/quant.h"
 
 #include <getopt.h>
 #include <jansson.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char HELP[] =
@@ -173,6 +175,15 @@ static void info_emit(const info_t *I, int fmt, int meta)
 		       I->types, I->wmb, m->mapped_bytes / 1e6, m->block_floats * 4.0 / 1e6);
 	else
 		tb_say(&d, "weights       f32: dequantised at load from %s; %.0f MB\n", I->types, I->wmb);
+	int nq = m->weights == FP_WEIGHTS_NATIVE ? fp_model_qmm_matrices(m) : 0;
+	if (nq)
+		tb_say(&d, "short prompts %d matrices multiplied straight from their blocks for up to 16 positions "
+		       "(no f32 copy; %s)\n", nq, qmm_isa());
+	const char *ct = getenv("OPENBLAS_CORETYPE");
+	int nt;
+	const char *core = fp_blas_core(&nt);
+	tb_say(&d, "blas          OpenBLAS, %s kernels, %d threads%s%s%s\n", core, nt,
+	       ct ? " (chosen by OPENBLAS_CORETYPE=" : "", ct ? ct : "", ct ? " in the environment)" : "");
 	if (m->tok) {
 		tb_doc_str(&d, "tokenizer", tok);
 		tb_doc_str(&d, "pre_tokenizer", pre);

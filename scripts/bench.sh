@@ -11,8 +11,10 @@
 #      (tests/make_llama8b.c; written into the cache on first use, 4.9 GB):
 #      load time, peak RSS, prompt tokens/s at 16/128/512 tokens, native
 #      weights only (f32 would need 32 GB), beside llama.cpp, ROUNDS_8B
-#      rounds alternating which runs first; then `record` of every MLP
-#      hook, with its peak RSS.  BENCH_8B=0 skips it.
+#      rounds alternating which runs first; when OPENBLAS_CORETYPE is set,
+#      factprobe also runs without it (informative: the tables' figures are
+#      with the environment as given); then `record` of every MLP hook, with
+#      its peak RSS.  BENCH_8B=0 skips it.
 #   3. Recording to HDF5 and causal tracing on the default model.
 # BENCH_ONLY=default runs parts 0 and 1 (make bench-default), BENCH_ONLY=8b
 # parts 0 and 2 (make bench-8b).
@@ -112,6 +114,11 @@ if [ "${BENCH_8B:-1}" != 0 ]; then
 				echo "   factprobe, native weights"
 				"$BUILD/tests/bench_forward" "$BIG" 1 native 16,128,512 >"$T/bn.$r"
 				show "$T/bn.$r"
+				if [ -n "${OPENBLAS_CORETYPE:-}" ]; then
+					echo "   factprobe, native weights, without this environment's OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE (OpenBLAS's own kernel choice)"
+					env -u OPENBLAS_CORETYPE "$BUILD/tests/bench_forward" "$BIG" 1 native 16,128,512 >"$T/bu.$r"
+					show "$T/bu.$r"
+				fi
 			else
 				run_lc "$BIG" 1 16,128,512 "$T/bl.$r"
 				echo "   llama.cpp: $(cat "$T/bl.$r.status")"

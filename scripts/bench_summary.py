@@ -82,6 +82,15 @@ def big(d, size, rounds):
         v = [x[k] / y[k] for x, y in zip(fp, lc) if k in x and k in y and y[k] > 0]
         print("%-22s %16s %16s %26s" % (name, "%.2f" % pick(a) if a else "-", "%.2f" % pick(b) if b else "-",
               spread(v) if hi else ""))
+    fu = [res("%s/bu.%d" % (d, r)) for r in range(1, rounds + 1)]
+    if any(fu):
+        print("factprobe without OPENBLAS_CORETYPE (OpenBLAS's own kernel choice), same rounds:")
+        for k in ("pp16", "pp128", "pp512"):
+            a = [x[k] for x in fu if k in x]
+            v = [x[k] / y[k] for x, y in zip(fu, lc) if k in x and k in y and y[k] > 0]
+            w = [x[k] / y[k] for x, y in zip(fu, fp) if k in x and k in y and y[k] > 0]
+            print("%-22s %16s %16s %26s   against the environment's kernels: %s" %
+                  ("%s tokens, tokens/s" % k[2:], "%.2f" % max(a) if a else "-", "", spread(v), spread(w)))
     rss = [x["rss"] for x in fp if "rss" in x]
     if rss:
         print("factprobe peak RSS %.2f GB (largest of the rounds): %s the target of file + 2 GB" %
