@@ -4,7 +4,10 @@
 CC      ?= cc
 PKGS    := openblas hdf5 libpcre2-8 jansson libcrypto icu-uc
 CFLAGS  ?= -O2 -march=native -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-unknown-pragmas
+# added to any CFLAGS, also one given on the command line (make asan, fuzz
+# and valgrind give their own optimisation and sanitizer flags): the
+# language level and warnings, and the per-file flags below, always apply
+override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-unknown-pragmas
 DEPFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lmvec -lm -lpthread
 
