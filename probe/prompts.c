@@ -56,6 +56,17 @@ static ssize_t read_line(prompt_reader *r)
 	return n;
 }
 
+/* an error naming the line when the n bytes just read hold a NUL (a C
+ * string would end there and drop the rest of the line without a word) */
+static int check_nul(const prompt_reader *r, ssize_t n, fp_error *err)
+{
+	const char *z = memchr(r->buf, 0, (size_t)n);
+	if (!z)
+		return 0;
+	return fp_error_set(err, FP_ERR_FORMAT, "'%s' line %ld: a NUL byte at byte %ld (a prompt set is text)", r->path,
+			    r->line, (long)(z - r->buf));
+}
+
 /* unescapes a TSV cell in place; returns its new length */
 static size_t unescape(char *s)
 {
@@ -139,9 +150,15 @@ static int start(prompt_reader **out, prompt_reader *r, fp_error *err)
 	for (int i = 0; i < N_COLS; i++)
 		r->col[i] = -1;
 	if (r->fmt == FMT_TSV) {
-		if (read_line(r) < 0) {
+		ssize_t n = read_line(r);
+		if (n < 0) {
 			int rc = fp_error_set(err, FP_ERR_FORMAT, "'%s': empty file (a TSV prompt set needs a header row)",
 					      path);
+			prompts_close(r);
+			return rc;
+		}
+		int rc = check_nul(r, n, err);
+		if (rc) {
 			prompts_close(r);
 			return rc;
 		}
@@ -160,7 +177,7 @@ static int start(prompt_reader **out, prompt_reader *r, fp_error *err)
 		}
 		r->n_cols = c + 1;
 		if (r->col[COL_PROMPT] < 0) {
-			int rc = fp_error_set(err, FP_ERR_FORMAT,
+			rc = fp_error_set(err, FP_ERR_FORMAT,
 					      "'%s' line 1: the header has no 'prompt' column (columns: prompt, and "
 					      "optionally subject, target, relation, id)", path);
 			prompts_close(r);
@@ -284,7 +301,9 @@ static int next_line(prompt_reader *r, fp_prompt *p, fp_error *err)
 	ssize_t n = read_line(r);
 	if (n < 0)
 		return 0;
-	int rc;
+	int rc = check_nul(r, n, err);
+	if (rc)
+		return rc;
 	if (r->fmt == FMT_TSV)
 		rc = parse_tsv(r, err);
 	else if (r->fmt == FMT_JSONL)

@@ -139,6 +139,38 @@ int main(void)
 	rc = prompts_open(&r, put("empty.tsv", ""), &err);
 	CHECK(rc < 0 && strstr(err.msg, "empty.tsv': empty file"), "empty TSV: '%s'", err.msg);
 
+	/* a NUL byte is an error naming the line and byte, in every format (it
+	 * used to end the prompt there without a word) */
+	static const char *nul_name[3] = {"nul.txt", "nul.tsv", "nul.jsonl"};
+	static const char nul_text[3][64] = {"first\nab\0cd\n", "prompt\nfirst\nab\0cd\n",
+					     "{\"prompt\": \"first\"}\n{\"prompt\": \"ab\"}\0cd\n"};
+	static const size_t nul_len[3] = {12, 19, 40};
+	static const long nul_byte[3] = {2, 2, 16};
+	for (int k = 0; k < 3; k++) {
+		char *m = malloc(nul_len[k]);
+		memcpy(m, nul_text[k], nul_len[k]);
+		FILE *fn = fmemopen(m, nul_len[k], "r");
+		err = (fp_error){0};
+		rc = prompts_open_stream(&r, fn, nul_name[k], &err);
+		if (!rc) {
+			int r1 = prompts_next(r, &p, &err);
+			rc = prompts_next(r, &p, &err);
+			char want[128];
+			snprintf(want, sizeof want, "'%s' line %d: a NUL byte at byte %ld", nul_name[k], k == 1 ? 3 : 2,
+				 nul_byte[k]);
+			CHECK(r1 == 1 && rc < 0 && strstr(err.msg, want), "%s: a NUL byte in line %d: '%s'", nul_name[k],
+			      k == 1 ? 3 : 2, err.msg);
+			prompts_close(r);
+		}
+		free(m);
+	}
+	/* in a TSV header too */
+	static char nul_hdr[] = "prompt\0x\tsubject\n";
+	err = (fp_error){0};
+	rc = prompts_open_stream(&r, fmemopen(nul_hdr, sizeof nul_hdr - 1, "r"), "nulhdr.tsv", &err);
+	CHECK(rc < 0 && strstr(err.msg, "'nulhdr.tsv' line 1: a NUL byte at byte 6"), "a NUL byte in a TSV header: '%s'",
+	      err.msg);
+
 	/* a stream: the format from the name */
 	static char buf[] = "{\"prompt\": \"The capital of France is\", \"subject\": \"France\"}\n";
 	FILE *f = fmemopen(buf, strlen(buf), "r");
