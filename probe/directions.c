@@ -33,8 +33,10 @@ static int tokens_of(const fp_model *m, const char *text, int32_t **ids, int *n,
 	return 0;
 }
 
-static int read_dir_file(const char *path, const char *dset, an_dir *d, int L, fp_error *err)
+static int read_dir_file(const fp_model *m, const char *path, const char *dset, an_dir *d, fp_error *err)
 {
+	const fp_config *c = &m->cfg;
+	int L = c->n_layers;
 	h5u_quiet();
 	int rc = 0;
 	hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT), ds = -1, sp = -1;
@@ -58,6 +60,24 @@ static int read_dir_file(const char *path, const char *dset, an_dir *d, int L, f
 	hsize_t rows = rank == 2 ? dims[0] : 1, W = rank == 2 ? dims[1] : dims[0];
 	if (W == 0 || W > (1u << 24) || rows == 0 || rows > 4096) {
 		rc = fp_error_set(err, FP_ERR_FORMAT, "'%s:%s' has an implausible shape", path, dset);
+		goto done;
+	}
+	hid_t ty = H5Dget_type(ds);
+	H5T_class_t cls = ty >= 0 ? H5Tget_class(ty) : H5T_NO_CLASS;
+	if (ty >= 0)
+		H5Tclose(ty);
+	if (cls != H5T_FLOAT && cls != H5T_INTEGER) {
+		rc = fp_error_set(err, FP_ERR_FORMAT, "cannot read '%s:%s' as numbers", path, dset);
+		goto done;
+	}
+	/* the width of some hook of this model (dot and patch then check it
+	 * against the hook they are given) */
+	int hz = fp_hook_width(m, FP_HOOK_ATTN_Z);
+	if (W != (hsize_t)c->d_model && W != (hsize_t)c->d_mlp && W != (hsize_t)hz && W != (hsize_t)c->n_vocab) {
+		rc = fp_error_set(err, FP_ERR_INVALID,
+				  "'%s:%s' is %llu wide, but this model's hooks are %d (d_model), %d (d_mlp), %d "
+				  "(attn.hook_z) or %d (logits) wide", path, dset, (unsigned long long)W, c->d_model,
+				  c->d_mlp, hz, c->n_vocab);
 		goto done;
 	}
 	if (rank == 2 && rows != (hsize_t)L && rows != (hsize_t)L + 1) {
@@ -220,8 +240,7 @@ static int dir_mean_diff(fp_model *m, char *arg, an_dir *d, fp_error *err)
 
 int an_dir_parse(fp_model *m, const char *spec, int multi, int normalize, an_dir **out, fp_error *err)
 {
-	const fp_config *c = &m->cfg;
-	int L = c->n_layers, rc = 0;
+	int rc = 0;
 	an_dir *d = calloc(1, sizeof *d);
 	char *arg = NULL;
 	*out = NULL;
@@ -250,7 +269,7 @@ int an_dir_parse(fp_model *m, const char *spec, int multi, int normalize, an_dir
 			goto done;
 		}
 		*sep = 0;
-		if ((rc = read_dir_file(arg, sep + 1, d, L, err)))
+		if ((rc = read_dir_file(m, arg, sep + 1, d, err)))
 			goto done;
 		snprintf(d->label, sizeof d->label, "file:%s:%s (%s)", arg, sep + 1,
 			 d->per_layer ? "one vector per layer" : "one vector");

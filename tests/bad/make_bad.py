@@ -195,10 +195,12 @@ text("p-json.jsonl", b'{"prompt": "a"\n')
 text("p-dup.jsonl", b'{"prompt": "a", "prompt": "b"}\n')
 text("p-utf8.txt", b"fine\n\xc3\x28 broken\n")
 text("p-blank.txt", b"one\n\nthree\n")
+text("p-nul.txt", b"one\ntw\x00o\n")
 
 # ---- direction files ---------------------------------------------------
 with h5py.File(P("d.h5"), "w") as f:
     f["v3"] = np.ones(3, "f4")
+    f["mlp"] = np.ones(128, "f4")
     f["zero"] = np.zeros(64, "f4")
     f["cube"] = np.ones((2, 2, 2), "f4")
     f["rows5"] = np.ones((5, 64), "f4")
