@@ -182,6 +182,7 @@ $(BUILD)/tests/test_stats: $(BUILD)/tests/test_stats.o $(BUILD)/probe/stats.o
 # clang).
 FUZZ_NAMES   := gguf tokenizer prompts dirspec hooks safetensors
 FUZZ_SECONDS ?= 60
+VALGRIND_LIMIT ?= 2
 FUZZ_LIB_OBJ := $(filter-out $(BUILD)/probe/main.o,$(PROBE_OBJ)) \
                 $(BUILD)/tests/fuzz/fuzz_util.o $(BUILD)/tests/gguf_writer.o $(BUILD)/tests/tiny.o $(BUILD)/libfpmodel.a
 REPLAY_BINS  := $(FUZZ_NAMES:%=$(BUILD)/fuzz/replay-%)
@@ -211,12 +212,15 @@ fuzz:
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh build-fuzz $(FUZZ_NAMES)
 
 # valgrind memcheck over the C unit tests (0 errors, 0 bytes definitely lost):
-# a build without AVX-512 (valgrind lacks it), OpenBLAS's AVX2 kernels
+# a build without AVX-512 (valgrind lacks it), OpenBLAS's AVX2 kernels; the
+# real-model loops of test_oracle and test_arch on their first
+# VALGRIND_LIMIT cases (default 2; VALGRIND_LIMIT= runs all, hours)
 valgrind: deps
 	@scripts/setup-deps.sh --valgrind
 	@$(MAKE) --no-print-directory model
 	@$(MAKE) --no-print-directory BUILD=build-valgrind CFLAGS="-O1 -g -march=x86-64-v3" test-bins
-	@BUILD=build-valgrind FACTPROBE_TEST_MODEL=$(MODEL_FILE) scripts/valgrind.sh
+	@BUILD=build-valgrind FACTPROBE_TEST_MODEL=$(MODEL_FILE) FACTPROBE_TEST_GEMMA=$(GEMMA_FILE) \
+		FACTPROBE_TEST_LIMIT=$(VALGRIND_LIMIT) scripts/valgrind.sh
 
 test-bins: $(TEST_BINS)
 

@@ -3,10 +3,15 @@
 # tests/test_*.c) in $BUILD/tests (the same arguments as tests/run.sh gives them).  Each must
 # pass its own checks and show 0 memcheck errors and 0 bytes definitely
 # lost; prints one line per test and a closing "N clean, M not".
-# Usage: scripts/valgrind.sh [TEST...].  Env: BUILD, FACTPROBE_TEST_MODEL.
+# Usage: scripts/valgrind.sh [TEST...].  Env: BUILD, FACTPROBE_TEST_MODEL,
+# FACTPROBE_TEST_GEMMA (test_arch's model, as tests/run.sh gives it).
+# FACTPROBE_TEST_LIMIT=N: test_oracle and test_arch run only the first N of
+# each list of real-model prompts (and token counts): under memcheck one
+# forward pass of a real model takes about a minute, the whole lists hours.
 set -u
 BUILD=${BUILD:-build-valgrind}
 MODEL=${FACTPROBE_TEST_MODEL:-}
+GEMMA=${FACTPROBE_TEST_GEMMA:-}
 export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-Haswell} OPENBLAS_NUM_THREADS=1
 clean=0
 dirty=0
@@ -15,10 +20,12 @@ trap 'rm -f "$log"' EXIT
 # the tests named as arguments, else every C test program
 tests=${*:-$(for src in tests/test_*.c; do basename "$src" .c; done)}
 for t in $tests; do
+	arg=$MODEL
+	[ "$t" = test_arch ] && arg=$GEMMA
 	t0=$(date +%s)
 	out=$(FACTPROBE_TEST_MODEL="$MODEL" valgrind --tool=memcheck --leak-check=full --show-leak-kinds=definite \
 		--errors-for-leak-kinds=definite --error-exitcode=99 --log-file="$log" \
-		"$BUILD/tests/$t" tests/fixtures "$MODEL" 2>&1)
+		"$BUILD/tests/$t" tests/fixtures "$arg" 2>&1)
 	rc=$?
 	t1=$(date +%s)
 	errs=$(grep -o 'ERROR SUMMARY: [0-9]*' "$log" | awk '{print $3}')

@@ -17,6 +17,17 @@
 
 static const char *fixture_dir;
 
+/* How many of n real-model cases (prompts, token counts) a loop runs: all
+ * of them, or the first FACTPROBE_TEST_LIMIT (scripts/valgrind.sh, where one
+ * forward pass of a real model takes a minute); the checks after such a
+ * loop count the cases that ran. */
+static size_t test_limit(size_t n)
+{
+	const char *s = getenv("FACTPROBE_TEST_LIMIT");
+	long k = s && *s ? strtol(s, NULL, 10) : -1;
+	return k >= 0 && (size_t)k < n ? (size_t)k : n;
+}
+
 static float *load_f32(const char *name, size_t *n)
 {
 	char path[4096];

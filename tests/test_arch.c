@@ -115,6 +115,7 @@ static void test_gemma_predict(fp_model *m, json_t *g)
 	double d_q = 0, d_f = 0;
 	float *lp = malloc((size_t)V * sizeof *lp);
 	CHECK(n >= 20 && json_array_size(pf) == n, "gemma3-270m: %zu prompts from both llama.cpp runs", n);
+	n = test_limit(n);
 	for (size_t i = 0; i < n; i++) {
 		json_t *e = json_array_get(pq, i);
 		const char *text = json_string_value(json_object_get(e, "prompt"));
@@ -153,7 +154,7 @@ static void test_gemma_facts(fp_model *m)
 	};
 	int V = m->cfg.n_vocab;
 	float *lp = malloc((size_t)V * sizeof *lp);
-	for (size_t i = 0; i < sizeof FACTS / sizeof FACTS[0]; i++) {
+	for (size_t i = 0; i < test_limit(sizeof FACTS / sizeof FACTS[0]); i++) {
 		int32_t *ids;
 		int n;
 		fp_error err = {0};

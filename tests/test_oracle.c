@@ -132,6 +132,7 @@ static void test_predict_real(fp_model *m, json_t *lc, json_t *hf)
 	double d_hf = 0, d_f32 = 0, d_q = 0;
 	float *lg = malloc((size_t)V * sizeof *lg), *lp = malloc((size_t)V * sizeof *lp);
 	CHECK(n >= 20 && json_array_size(pf) == n && json_array_size(ph) == n, "%zu prompts in all three oracles", n);
+	n = test_limit(n);
 	for (size_t i = 0; i < n; i++) {
 		json_t *e = json_array_get(pl, i);
 		int nt;
@@ -195,6 +196,8 @@ static void test_hidden_real(fp_model *m, json_t *hf)
 	if (!ref)
 		return;
 	json_array_foreach(json_object_get(hf, "hidden"), i, e) {
+		if (i >= test_limit(i + 1))
+			break;
 		int nt, L = m->cfg.n_layers, D = m->cfg.d_model;
 		int32_t *ids = json_ids(json_object_get(e, "ids"), &nt);
 		size_t off = (size_t)json_integer_value(json_object_get(e, "offset"));
@@ -367,8 +370,8 @@ static void test_modes(const char *model)
 		CHECK(q->weights == FP_WEIGHTS_NATIVE && f->weights == FP_WEIGHTS_F32 &&
 		      fp_model_weight_bytes(q) * 4 < fp_model_weight_bytes(f),
 		      "native weights take %.0f MB, f32 %.0f MB", fp_model_weight_bytes(q) / 1e6, fp_model_weight_bytes(f) / 1e6);
-		int sizes[] = {1, 5, 16, 77, 130};
-		for (int i = 0; i < 5; i++) {
+		int sizes[] = {1, 5, 16, 77, 130}, ns = (int)test_limit(5);
+		for (int i = 0; i < ns; i++) {
 			diffs d = {0};
 			forward_both(q, f, sizes[i], &d);
 			CHECK_CLOSE(d.rel, 1e-6, "default model, %d tokens: native weights' logits = f32 weights' logits at "
@@ -376,7 +379,7 @@ static void test_modes(const char *model)
 		}
 		/* every matrix in tiles: the path of matrices above 16M values */
 		fp_set_tiles(0, 0, 16 << 10, 256 << 10);
-		for (int i = 2; i < 5; i += 2) {
+		for (int i = 2; i < 5 && i / 2 <= (int)test_limit(2); i += 2) {
 			diffs d = {0};
 			forward_both(q, f, sizes[i], &d);
 			CHECK_CLOSE(d.rel, 1e-5, "default model, %d tokens, every matrix dequantised in tiles of rows: logits "
