@@ -25,6 +25,12 @@ const char *fuzz_tmpdir(void);
  * FUZZ_MEM_SLACK.  Works under ASan (its allocator hooks); without a
  * sanitizer it checks nothing. */
 #define FUZZ_MEM_SLACK (4u << 20)
+/* Time bound: fuzz_mem_end also aborts when the input took more than
+ * FUZZ_CPU_LIMIT seconds of its thread's CPU time since fuzz_mem_begin
+ * ($FUZZ_CPU_LIMIT overrides; 0 turns it off).  CPU time, not libFuzzer's
+ * wall-clock -timeout, so that a fuzzer starved by a loaded machine reports
+ * no false timeouts; scripts/fuzz.sh keeps a generous -timeout for hangs. */
+#define FUZZ_CPU_LIMIT 1.0
 void fuzz_mem_begin(void);
 void fuzz_mem_end(size_t input, size_t declared);
 

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <dirent.h>
+#include <time.h>
 
 char *fuzz_cstr(const uint8_t *data, size_t size)
 {
@@ -55,6 +56,14 @@ size_t __sanitizer_get_allocated_size(const volatile void *p) __attribute__((wea
 
 static size_t live, peak, start;
 static int hooked;
+static double cpu0;
+
+static double cpu_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
 
 static void on_malloc(const volatile void *p, size_t n)
 {
@@ -78,10 +87,21 @@ void fuzz_mem_begin(void)
 		hooked = 1;
 	}
 	start = peak = live;
+	cpu0 = cpu_now();
 }
 
 void fuzz_mem_end(size_t input, size_t declared)
 {
+	static double cpu_limit = -1;
+	if (cpu_limit < 0) {
+		const char *e = getenv("FUZZ_CPU_LIMIT");
+		cpu_limit = e && *e ? atof(e) : FUZZ_CPU_LIMIT;
+	}
+	double cpu = cpu_now() - cpu0;
+	if (cpu_limit > 0 && cpu > cpu_limit) {
+		fprintf(stderr, "fuzz: %.2f s of CPU time for a %zu-byte input (limit %.2f s)\n", cpu, input, cpu_limit);
+		abort();
+	}
 	if (!hooked)
 		return;
 	size_t used = peak - start, limit = 4 * input + declared + FUZZ_MEM_SLACK;
