@@ -180,7 +180,8 @@ $(BUILD)/tests/test_stats: $(BUILD)/tests/test_stats.o $(BUILD)/probe/stats.o
 # tests/fuzz/replay.c, a plain main() that runs it over its committed corpus
 # tests/fuzz/NAME/ (make test, any compiler), and with libFuzzer (make fuzz,
 # clang).
-FUZZ_NAMES   := gguf tokenizer prompts dirspec hooks safetensors
+# every tests/fuzz/fuzz_NAME.c but fuzz_util.c (the shared helpers)
+FUZZ_NAMES   := $(filter-out util,$(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c)))
 FUZZ_SECONDS ?= 60
 VALGRIND_LIMIT ?= 2
 FUZZ_LIB_OBJ := $(filter-out $(BUILD)/probe/main.o,$(PROBE_OBJ)) \

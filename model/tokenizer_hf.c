@@ -1283,6 +1283,11 @@ static int load_vocab(const ctx *c, fp_tokenizer *t, const json_t *vocab, const 
 	}
 	if (max_id < 0)
 		return ferr(c, FP_ERR_FORMAT, "model.vocab is empty");
+	/* every id up to the largest gets a slot: unused ids may not outnumber
+	 * the given ones (+1024), so that a few bytes cannot declare 16M slots */
+	if ((size_t)max_id >= 2 * (nv + na) + 1024)
+		return ferr(c, FP_ERR_FORMAT, "model.vocab: the largest id is %lld, but the file gives only %zu tokens "
+			    "(ids must be nearly dense)", (long long)max_id, nv + na);
 	t->n_vocab = (int)max_id + 1;
 	size_t nt = (size_t)t->n_vocab;
 	t->arena = malloc(total + nt + 1);

@@ -47,7 +47,10 @@ done
 # --- the fuzz harnesses over their committed corpora (seeds and every
 # input that once broke a parser); `make fuzz` runs them under libFuzzer --
 echo "== fuzz corpora"
-for n in gguf tokenizer prompts dirspec hooks safetensors; do
+for src in tests/fuzz/fuzz_*.c; do
+	n=$(basename "$src" .c)
+	n=${n#fuzz_}
+	[ "$n" = util ] && continue
 	out=$(FACTPROBE_TEST_MODEL="$MODEL" "$BUILD/fuzz/replay-$n" "tests/fuzz/$n" 2>&1)
 	rc=$?
 	line=$(echo "$out" | tail -1)
