@@ -185,7 +185,8 @@ FUZZ_NAMES   := $(filter-out util,$(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard te
 FUZZ_SECONDS ?= 60
 VALGRIND_LIMIT ?= 2
 FUZZ_LIB_OBJ := $(filter-out $(BUILD)/probe/main.o,$(PROBE_OBJ)) \
-                $(BUILD)/tests/fuzz/fuzz_util.o $(BUILD)/tests/gguf_writer.o $(BUILD)/tests/tiny.o $(BUILD)/libfpmodel.a
+                $(BUILD)/tests/fuzz/fuzz_util.o $(BUILD)/tests/gguf_writer.o $(BUILD)/tests/tiny.o \
+                $(BUILD)/tests/hf_writer.o $(BUILD)/libfpmodel.a
 REPLAY_BINS  := $(FUZZ_NAMES:%=$(BUILD)/fuzz/replay-%)
 FUZZ_CFLAGS  := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
