@@ -16,6 +16,8 @@ tf_arch.json + tf_arch.f32:
         is transformers' last hidden state (after the final norm:
         ln_final.hook_normalized); and the MLP activation [L, T, F], the
         input of each mlp.down_proj (TransformerLens's mlp.hook_post);
+  * the same for the older architectures' tiny-llama and tiny-gpt2-hf
+    (TINY_DIR/, ids from llamacpp.json), on the first STATE_TEXTS texts only;
   * Gemma-3-270M (Q4_K_M, dequantised to f32 by gguf-py inside
     transformers) on three prompts, with the model's BOS (ids from
     llamacpp_gemma3.json): the top-10 logits at every position, the norm of
@@ -92,14 +94,15 @@ def load(path):
 
 def run(m, ids):
     """logits [T, V], states [L + 2, T, D] (see above), mlp post [L, T, F]"""
-    layers = m.model.layers
+    layers = m.model.layers if hasattr(m, "model") else m.transformer.h  # gpt2: transformer.h, mlp.c_proj
     post, outs, hooks = [None] * len(layers), [None] * len(layers), []
     for i, layer in enumerate(layers):
         def pre(mod, args, i=i):
             post[i] = args[0][0].detach().clone()
         def out(mod, args, res, i=i):
             outs[i] = (res[0] if isinstance(res, tuple) else res)[0].detach().clone()
-        hooks.append(layer.mlp.down_proj.register_forward_pre_hook(pre))
+        down = layer.mlp.down_proj if hasattr(layer.mlp, "down_proj") else layer.mlp.c_proj
+        hooks.append(down.register_forward_pre_hook(pre))
         hooks.append(layer.register_forward_hook(out))
     with torch.no_grad():
         r = m(torch.tensor([ids]), output_hidden_states=True)
@@ -137,9 +140,12 @@ adir = os.path.join(tiny_dir, "arch")
 for name in sorted(os.listdir(adir)):
     if not name.endswith(".gguf"):
         continue
-    arch = metadata(os.path.join(adir, name))[0]["general.architecture"]
-    if arch in NOT_LOADED:
-        out["not_loaded"][name] = NOT_LOADED[arch]
+    kv, tensors = metadata(os.path.join(adir, name))
+    if kv["general.architecture"] in NOT_LOADED:
+        out["not_loaded"][name] = NOT_LOADED[kv["general.architecture"]]
+        continue
+    if "rope_freqs.weight" in tensors:  # llama 3.1 RoPE scaling: transformers' GGUF loader ignores it
+        print("transformers: %s skipped (rope_freqs; test_arch checks it against llama.cpp only)" % name)
         continue
     m, fixes = load(os.path.join(adir, name))
     out["config_fixes"][name] = fixes
@@ -168,6 +174,22 @@ for text in GEMMA_PROMPTS:
                        "states_last2": put(st[:, -2:]), "mlp_post_last": put(mp[:, -1])})
 print("transformers: %s (%d prompts)" % (gm["model"], len(gm["runs"])))
 out["gemma3_270m"] = gm
+del m
+
+# llama (q and k un-permuted by transformers) and gpt2 (tiny-gpt2-hf: the
+# context and MLP width transformers' gpt2 loader assumes): the first
+# STATE_TEXTS texts, with the ids llama.cpp saw (llamacpp.json)
+lc = json.load(open(os.path.join(out_dir, "llamacpp.json")))
+for name in ("tiny-llama.gguf", "tiny-gpt2-hf.gguf"):
+    m, fixes = load(os.path.join(tiny_dir, name))
+    out["config_fixes"][name] = fixes
+    runs = [e for e in lc["tiny"] if e["model"] == name][:STATE_TEXTS]
+    for e in runs:
+        lg, st, mp = run(m, e["ids"])
+        out["tiny"].append({"model": name, "text": e["text"], "ids": e["ids"], "logits": put(lg), "states": put(st),
+                            "mlp_post": put(mp)})
+    print("transformers: %s (%d runs)" % (name, len(runs)))
+    del m
 json.dump(out, open(os.path.join(out_dir, "tf_arch.json"), "w"), indent=1, ensure_ascii=False)
 np.concatenate(blob).astype("<f4").tofile(os.path.join(out_dir, "tf_arch.f32"))
 print("transformers architecture fixtures: %d tiny runs, %d floats" % (len(out["tiny"]), offset))
