@@ -29,7 +29,7 @@ static const char HELP[] =
 	"      --corrupt P      the prompt they are copied into\n"
 	"      --hook H         blocks.*.hook_resid_post (every layer at once), blocks.5.mlp.hook_post,\n"
 	"                       hook_attn_out, ... (TransformerLens names)\n"
-	"      --layers A-B     only these layers of a blocks.* hook (default all)\n"
+	"      --layers RANGE   only these blocks of a blocks.* hook: 0-29, 5,7,9, 0-3,10 (default all)\n"
 	"      --pos P          all (default; the prompts must have the same token count),\n"
 	"                       last, or token indices (negative: from the end)\n"
 	"      --neurons N,...  only these columns of the hook (e.g. neurons of mlp.hook_post)\n"
@@ -268,7 +268,7 @@ int cmd_patch(int argc, char **argv)
 	int32_t *ca = NULL, *cb = NULL;
 	int na = 0, nb = 0;
 	int *dst = malloc(MAXLIST * sizeof *dst), *src = malloc(MAXLIST * sizeof *src), *cols = NULL, n_pos = 0, n_cols = 0;
-	char why[256];
+	char why[256], *layer_sel = NULL;
 	double m_clean = NAN, m_cor = NAN, m_patch = NAN;
 	if (an_target_token(m, target_s, 0, &target, &err) || (vs_s && an_target_token(m, vs_s, 0, &vs, &err))) {
 		rc = cli_error("patch", "%s: %s", vs_s && err.msg[0] && strstr(err.msg, vs_s) ? "--vs" : "--target", err.msg);
@@ -293,13 +293,13 @@ int cmd_patch(int argc, char **argv)
 			goto done;
 		}
 		int W = fp_hook_width(m, kind), l0 = hl < 0 ? 0 : hl, l1 = hl < 0 ? L - 1 : hl;
-		if (layers_s) {
-			int a2, b2;
-			if (sscanf(layers_s, "%d-%d", &a2, &b2) != 2 || a2 < 0 || b2 >= L || a2 > b2 || hl >= 0) {
-				rc = cli_usage_error("patch", "--layers takes A-B within 0..%d, with a blocks.* hook", L - 1);
-				goto done;
-			}
-			l0 = a2, l1 = b2;
+		if (layers_s && hl >= 0) {
+			rc = cli_usage_error("patch", "--layers needs a blocks.* hook (%s names one block)", hook);
+			goto done;
+		}
+		if (layers_s && (!(layer_sel = malloc((size_t)L)) || ps_layers(layers_s, L, layer_sel, &err))) {
+			rc = cli_usage_error("patch", "--layers %s", layer_sel ? err.msg : "out of memory");
+			goto done;
 		}
 		if (pos_s && !strcmp(pos_s, "last")) {
 			dst[0] = nb - 1, src[0] = na - 1, n_pos = 1;
@@ -321,7 +321,7 @@ int cmd_patch(int argc, char **argv)
 				goto done;
 			}
 		}
-		pt_spec ps = {kind, l0, l1, n_pos, dst, src, cols, n_cols};
+		pt_spec ps = {kind, l0, l1, n_pos, dst, src, cols, n_cols, layer_sel};
 		if (pt_patch(m, ca, na, cb, nb, &ps, target, vs, &m_clean, &m_cor, &m_patch, &err)) {
 			rc = cli_error("patch", "%s", err.msg);
 			goto done;
@@ -330,7 +330,7 @@ int cmd_patch(int argc, char **argv)
 	print_result(fmt, ablate, mean_mode, vs, m_clean, m_cor, m_patch);
 done:
 	cli_skip_bad_report("patch");
-	free(ca), free(cb), free(dst), free(src), free(cols);
+	free(ca), free(cb), free(dst), free(src), free(cols), free(layer_sel);
 	fp_model_free(m);
 	return rc;
 }

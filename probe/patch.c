@@ -16,7 +16,7 @@ static int patch_hook(void *user, const fp_hook_event *ev)
 {
 	patch_ctx *c = user;
 	const pt_spec *s = c->s;
-	if (ev->kind != s->kind || ev->layer < s->l0 || ev->layer > s->l1)
+	if (ev->kind != s->kind || ev->layer < s->l0 || ev->layer > s->l1 || (s->layer_sel && !s->layer_sel[ev->layer]))
 		return 0;
 	for (int i = 0; i < s->n_pos; i++) {
 		float *d = ev->data + (size_t)s->dst_pos[i] * c->width;

@@ -15,6 +15,7 @@ typedef struct pt_spec {
 	const int *dst_pos, *src_pos; /* [n_pos] positions in the corrupted and the clean prompt */
 	const int *cols;             /* NULL: every column */
 	int n_cols;
+	const char *layer_sel;       /* NULL: every block in [l0, l1]; else [n_layers], 1: patched */
 } pt_spec;
 
 /* the metric on a run's last-position logits */

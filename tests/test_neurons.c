@@ -74,7 +74,7 @@ int main(void)
 	int32_t bad[3] = {'a', 'b', 'x'};
 	int pos[1] = {2}, col5[1] = {5}, col4[1] = {4};
 	double mc, mx, mp, mp4;
-	pt_spec ps = {FP_HOOK_MLP_POST, 1, 1, 1, pos, pos, col5, 1};
+	pt_spec ps = {FP_HOOK_MLP_POST, 1, 1, 1, pos, pos, col5, 1, NULL};
 	CHECK(pt_patch(m, ids, 3, bad, 3, &ps, 'Q', -1, &mc, &mx, &mp, &err) == 0, "patch 1.5: %s", err.msg);
 	ps.cols = col4;
 	pt_patch(m, ids, 3, bad, 3, &ps, 'Q', -1, &mc, &mx, &mp4, &err);

@@ -139,6 +139,18 @@ sys.exit(0 if abs(d["patched"] - d["clean"]) < 1e-4 else 1)' "$T/out"
 run "$FP" patch -m "$M" --target Q --hook blocks.1.mlp.hook_post --neurons 5 --pos last --clean abJ --corrupt abK --json
 check "patch --neurons: the planted neuron alone carries the fact from 'abJ' into 'abK'" $PY -c '
 import json,sys; d=json.load(open(sys.argv[1])); print("restored fraction %.3f" % d["restored_fraction"]); sys.exit(0 if d["restored_fraction"] > 0.9 else 1)' "$T/out"
+for sel in 1 0,1 0-1; do
+	run "$FP" patch -m "$M" --target Q --hook 'blocks.*.mlp.hook_post' --layers $sel --neurons 5 --pos last --clean abJ --corrupt abK --json
+	check "patch --layers $sel (the layer-range syntax record takes): layer 1's planted neuron restores the fact" $PY -c '
+import json,sys; d=json.load(open(sys.argv[1])); print("restored fraction %.3f" % d["restored_fraction"]); sys.exit(0 if d["restored_fraction"] > 0.9 else 1)' "$T/out"
+done
+run "$FP" patch -m "$M" --target Q --hook blocks.0.mlp.hook_post --neurons 5 --pos last --clean abJ --corrupt abK --json
+cp "$T/out" "$T/patch0.json"
+run "$FP" patch -m "$M" --target Q --hook 'blocks.*.mlp.hook_post' --layers 0 --neurons 5 --pos last --clean abJ --corrupt abK --json
+check "patch --layers 0 patches block 0 only: the same result as --hook blocks.0.mlp.hook_post" $PY -c '
+import json,sys; a=json.load(open(sys.argv[1])); b=json.load(open(sys.argv[2]))
+print("restored fraction %.4f (--layers 0) vs %.4f (blocks.0), difference %.1e, tolerance 1e-6" % (a["restored_fraction"], b["restored_fraction"], abs(a["patched"] - b["patched"])))
+sys.exit(0 if abs(a["patched"] - b["patched"]) < 1e-6 and a["restored_fraction"] < 0.9 else 1)' "$T/out" "$T/patch0.json"
 run "$FP" patch -m "$M" --target Q --ablate 1.5 --pos last abJ --json
 check "patch --ablate 1.5: log p(Q) falls to the cut model's" $PY -c '
 import json,sys; d=json.load(open(sys.argv[1])); print("before %.3f after %.3f" % (d["before"], d["after"])); sys.exit(0 if d["after"] < d["before"] - 10 else 1)' "$T/out"
@@ -149,6 +161,8 @@ expect_error "trace: bad --noise" "--noise takes 3sd" "$FP" trace -m "$M" abJ --
 expect_error "trace: --corrupt replace without a fact set" "needs a fact set" "$FP" trace -m "$M" abJ --subject J --corrupt replace
 expect_error "trace -p without a subject column" "has no 'subject' column" "$FP" trace -m "$M" -p "$T/corpus.txt"
 expect_error "patch: prompts of different lengths with --pos all" "same length" "$FP" patch -m "$M" --target Q --hook hook_resid_post --clean abJ --corrupt abcJ
+expect_error "patch: --layers out of range" "--layers '0-7' is not a range of blocks 0-1" "$FP" patch -m "$M" --target Q --hook 'blocks.*.hook_resid_post' --layers 0-7 --clean abJ --corrupt abK
+expect_error "patch: --layers with a one-block hook" "--layers needs a blocks.* hook" "$FP" patch -m "$M" --target Q --hook blocks.1.hook_resid_post --layers 1 --clean abJ --corrupt abK
 expect_error "patch: neuron out of range" "neuron 999 is out of range" "$FP" patch -m "$M" --target Q --ablate 1.999 abJ
 
 # --- bad input -------------------------------------------------------------
