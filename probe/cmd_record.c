@@ -304,6 +304,12 @@ static int parse_opts(int argc, char **argv, rec_opts *o)
 	}
 	if (optind < argc)
 		return cli_usage_error("record", "unexpected argument '%s'", argv[optind]);
+	if (!o->prompts_path || (!o->out && !o->dry_run))
+		return cli_usage_error("record", "needs -p PROMPTS and -o OUT.h5");
+	if (o->dry_run)
+		o->out = "(dry run)", o->resume = o->force = 0;
+	if (o->resume && o->force)
+		return cli_usage_error("record", "--resume and --force contradict each other");
 	return -1;
 }
 
@@ -328,6 +334,20 @@ static int plan_shard(const rec_opts *o, const fp_model *m, h5rec_info *info, ch
 	return 0;
 }
 
+/* the output file: none for --dry-run, resumed (*skip: the prompts it
+ * holds) or created; 0, or 1 after the message */
+static int open_output(const rec_opts *o, int exists, const h5rec_info *info, const h5rec_hook *hooks, int n_hooks,
+		       h5rec **rec, long *skip)
+{
+	fp_error err = {0};
+	if (o->dry_run)
+		return 0;
+	if (o->resume && exists ? h5rec_resume(rec, o->out, info, hooks, n_hooks, skip, &err)
+				: h5rec_create(rec, o->out, info, hooks, n_hooks, &err))
+		return cli_error("record", "%s", err.msg);
+	return 0;
+}
+
 int cmd_record(int argc, char **argv)
 {
 	rec_opts o;
@@ -338,12 +358,6 @@ int cmd_record(int argc, char **argv)
 		   *layer_spec = o.layer_spec;
 	int pos_mode = o.pos_mode, f16 = o.f16, compress = o.compress, resume = o.resume, force = o.force,
 	    skip_bad = o.skip_bad, bos = o.bos, quiet = o.quiet, batch_tokens = o.batch_tokens, dry_run = o.dry_run;
-	if (!prompts_path || (!out && !dry_run))
-		return cli_usage_error("record", "needs -p PROMPTS and -o OUT.h5");
-	if (dry_run)
-		out = "(dry run)", resume = force = 0;
-	if (resume && force)
-		return cli_usage_error("record", "--resume and --force contradict each other");
 	struct stat st;
 	int exists = !dry_run && stat(out, &st) == 0;
 	if (exists && !resume && !force) {
@@ -400,17 +414,8 @@ int cmd_record(int argc, char **argv)
 	if (o.n_shards && (rc = plan_shard(&o, m, &info, prompts_sha, &line_start, &line_end)))
 		goto done;
 	long skip = 0;
-	if (dry_run) {
-		/* no file */
-	} else if (resume && exists) {
-		if (h5rec_resume(&rec, out, &info, hooks, n_hooks, &skip, &err)) {
-			rc = cli_error("record", "%s", err.msg);
-			goto done;
-		}
-	} else if (h5rec_create(&rec, out, &info, hooks, n_hooks, &err)) {
-		rc = cli_error("record", "%s", err.msg);
+	if ((rc = open_output(&o, exists, &info, hooks, n_hooks, &rec, &skip)))
 		goto done;
-	}
 
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
@@ -449,7 +454,7 @@ int cmd_record(int argc, char **argv)
 	fp_progress_end(&prog, seen, toks);
 	if (rec && h5rec_close(rec, !stop_requested, &err)) {
 		rec = NULL;
-		cli_error("record", "%s", err.msg);
+		rc = cli_error("record", "%s", err.msg);
 		goto done;
 	}
 	rec = NULL;
