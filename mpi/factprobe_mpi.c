@@ -148,7 +148,7 @@ static int mpi_record(int argc, char **argv, int rank, int size)
 			for (int r = 0; r < size; r++)
 				paths[r] = shard_path(out, r, size);
 			fp_error err = {0};
-			if (h5rec_merge(out, paths, size, &err))
+			if (h5rec_merge(out, paths, size, NULL, &err))
 				rc = cli_error("record", "%s", err.msg);
 			else if (!has_flag(argc, argv, "-q") && !has_flag(argc, argv, "--quiet"))
 				fprintf(stderr, "record: %d ranks: '%s' joins the shards %s ... %s\n", size, out, paths[0],

@@ -49,7 +49,7 @@ int cmd_merge(int argc, char **argv)
 		if (!strcmp(argv[i], out))
 			return cli_usage_error("merge", "'%s' is both the output and a shard", out);
 	fp_error err = {0};
-	if (h5rec_merge(out, argv + optind + 1, argc - optind - 1, &err))
+	if (h5rec_merge(out, argv + optind + 1, argc - optind - 1, cli_command_line(), &err))
 		return cli_error("merge", "%s", err.msg);
 	return 0;
 }

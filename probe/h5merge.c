@@ -261,13 +261,17 @@ static int check_set(shard_in *s, int n, fp_error *err)
 	return 0;
 }
 
-static int write_master(hid_t f, shard_in *s, int n)
+static int write_master(hid_t f, shard_in *s, int n, const char *command_line)
 {
 	char *buf = malloc(ATTR_MAX);
 	int rc = !buf;
 	long long v, np = 0;
 	for (size_t k = 0; k < sizeof COPY_STR / sizeof COPY_STR[0] && !rc; k++)
-		rc = h5u_attr_read_str(s[0].f, COPY_STR[k], buf, ATTR_MAX) || h5u_attr_str(f, NULL, COPY_STR[k], buf);
+		rc = h5u_attr_read_str(s[0].f, COPY_STR[k], buf, ATTR_MAX) ||
+		     h5u_attr_str(f, NULL, COPY_STR[k], command_line && !strcmp(COPY_STR[k], "command_line") ? command_line : buf);
+	/* the shards' command line stays readable beside the one that wrote the master */
+	rc = rc || h5u_attr_read_str(s[0].f, "command_line", buf, ATTR_MAX) ||
+	     h5u_attr_str(f, NULL, "record_command_line", buf);
 	for (size_t k = 0; k < sizeof SAME / sizeof SAME[0] && !rc; k++)
 		rc = h5u_attr_read_str(s[0].f, SAME[k], buf, ATTR_MAX) || h5u_attr_str(f, NULL, SAME[k], buf);
 	for (size_t k = 0; k < sizeof COPY_INT / sizeof COPY_INT[0] && !rc; k++)
@@ -299,7 +303,7 @@ static int write_master(hid_t f, shard_in *s, int n)
 	return rc;
 }
 
-int h5rec_merge(const char *out, char *const *shards, int n, fp_error *err)
+int h5rec_merge(const char *out, char *const *shards, int n, const char *command_line, fp_error *err)
 {
 	if (n < 1)
 		return fp_error_set(err, FP_ERR_INVALID, "no shards to merge");
@@ -322,7 +326,7 @@ int h5rec_merge(const char *out, char *const *shards, int n, fp_error *err)
 		if (f < 0)
 			rc = fp_error_set(err, FP_ERR_IO, "cannot create '%s'", tmp);
 		else {
-			int bad = write_master(f, s, n);
+			int bad = write_master(f, s, n, command_line);
 			bad |= H5Fclose(f) < 0;
 			if (bad)
 				rc = fp_error_set(err, FP_ERR_IO, "cannot write the master file '%s'", tmp);

@@ -39,7 +39,8 @@
  * virtual datasets over the shards (rows/prompt, prompts/row_start and
  * prompts/token_start, which shift, are plain copies), with the attributes
  * of the shards less the shard ones, plus shard_files (the shards' paths as
- * stored, comma separated) and prompts_sha256.
+ * stored, comma separated), prompts_sha256 and record_command_line (the
+ * shards' command_line; the master's command_line is the merge command's).
  *
  * Why one dataset per hook and layer: readers nearly always slice one hook at
  * one layer over many rows ("layer 5's neurons for these prompts"); a dataset
@@ -157,8 +158,11 @@ double h5rec_bytes(const h5rec *r);
  * complete shard, shards of different runs (model_sha256, hooks, dtype,
  * positions, batch_tokens, prompts_sha256, shard count), and prompt ranges
  * that overlap or leave a gap.  Sources in out's directory are named
- * relative to it (the set can move as a whole), others absolutely. */
-int h5rec_merge(const char *out, char *const *shards, int n, fp_error *err);
+ * relative to it (the set can move as a whole), others absolutely.
+ * command_line is the master's command_line (`factprobe merge`'s), NULL to
+ * keep the shards' (an MPI run's record command, which wrote the master);
+ * the shards' is kept as record_command_line either way. */
+int h5rec_merge(const char *out, char *const *shards, int n, const char *command_line, fp_error *err);
 
 /* ---- reading a recording (any complete or interrupted one: readers go by
  * n_prompts) ---- */

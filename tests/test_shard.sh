@@ -32,6 +32,12 @@ REC=(record -q -m "$M" -p "$T/p.tsv" --batch-tokens 100 --hooks "$H")
 for i in 0 1 2; do "$FP" "${REC[@]}" --shard $i/3 -o "$T/s$i.h5" || bad "record --shard $i/3"; done
 run "$FP" merge "$T/m.h5" "$T/s2.h5" "$T/s0.h5" "$T/s1.h5"
 [ "$RC" -eq 0 ] && ok "merge of 3 shards (given out of order): exit 0" || bad "merge: exit $RC, $ERR"
+check "merge: the master's command_line is the merge command, record_command_line the shards' record command" $PY -c '
+import h5py,shlex,sys; d=sys.argv[1]; m=h5py.File(d + "/m.h5").attrs; s=h5py.File(d + "/s0.h5").attrs
+c, r = shlex.split(m["command_line"]), shlex.split(m["record_command_line"])
+print("command_line %r; record_command_line %r" % (m["command_line"], m["record_command_line"][:60] + "..."))
+sys.exit(0 if c[1:] == ["merge", d + "/m.h5", d + "/s2.h5", d + "/s0.h5", d + "/s1.h5"] and r[1] == "record"
+         and m["record_command_line"] == s["command_line"] else 1)' "$T"
 check "record --shard x3 + merge = one run (packed into ~100-token passes), every dataset through the master" \
 	$CHK same "$T/one.h5" "$T/m.h5"
 out=$($PY - "$T" <<'PYEOF'
@@ -132,8 +138,9 @@ m = h5py.File(sys.argv[1] + ".h5")
 na, nb = a["rows/prompt"].shape[0], b["rows/prompt"].shape[0]
 rp = m["rows/prompt"][()]
 ok = ra[0] == 0 and ra[1] == rb[0] and rb[1] == 300 and 0 < na and 0 < nb and na + nb == len(rp) \
-     and rp[:na].max() < ra[1] <= rp[na:].min() and a.attrs["shard"] == "0/2" and b.attrs["shard"] == "1/2"
-print("rank 0 holds prompts %s (%d rows), rank 1 %s (%d rows): disjoint, in order, complete: %s" % (ra, na, rb, nb, ok))
+     and rp[:na].max() < ra[1] <= rp[na:].min() and a.attrs["shard"] == "0/2" and b.attrs["shard"] == "1/2" \
+     and m.attrs["command_line"] == m.attrs["record_command_line"] == a.attrs["command_line"]
+print("rank 0 holds prompts %s (%d rows), rank 1 %s (%d rows): disjoint, in order, complete; the master's command_line and record_command_line are the record command: %s" % (ra, na, rb, nb, ok))
 sys.exit(0 if ok else 1)
 PYEOF
 ) && ok "$out" || bad "$out"
