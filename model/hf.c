@@ -204,6 +204,11 @@ const char *hf_cfg_path(const hf_ckpt *h)
 	return h->cfg_path;
 }
 
+json_t *hf_cfg_object(const hf_ckpt *h)
+{
+	return h->config;
+}
+
 json_t *hf_cfg_json(const hf_ckpt *h, const char *key)
 {
 	json_t *v = json_object_get(h->config, key);

@@ -481,10 +481,16 @@ static int cfg_gemma(hf_ckpt *h, fp_config *c, int arch, fp_error *err)
 	c->embed_scale = sqrtf((float)c->d_model);
 	c->post_norms = 1;
 	c->tied_unembed = tie;
-	/* soft-caps: a number, or null / absent for none (gemma2 checkpoints state theirs) */
+	/* soft-caps: a number, or null for none; an absent key takes the config
+	 * class's default as transformers does (Gemma2Config: 50 on the attention
+	 * scores, 30 on the logits; Gemma3TextConfig: none) */
 	float acap = 0, fcap = 0;
-	if ((rc = hf_cfg_float(h, "attn_logit_softcapping", 0, 0, &acap, err)) ||
-	    (rc = hf_cfg_float(h, "final_logit_softcapping", 0, 0, &fcap, err)))
+	int absent_a = !json_object_get(hf_cfg_object(h), "attn_logit_softcapping");
+	int absent_f = !json_object_get(hf_cfg_object(h), "final_logit_softcapping");
+	double dacap = arch == FP_ARCH_GEMMA2 && absent_a ? 50.0 : 0.0;
+	double dfcap = arch == FP_ARCH_GEMMA2 && absent_f ? 30.0 : 0.0;
+	if ((rc = hf_cfg_float(h, "attn_logit_softcapping", 0, dacap, &acap, err)) ||
+	    (rc = hf_cfg_float(h, "final_logit_softcapping", 0, dfcap, &fcap, err)))
 		return rc;
 	if (!(acap >= 0 && fcap >= 0 && acap < 1e6f && fcap < 1e6f))
 		return fp_error_set(err, FP_ERR_FORMAT, "'%s': soft-capping values %g, %g are absurd", hf_cfg_path(h), acap,

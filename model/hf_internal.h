@@ -38,6 +38,7 @@ extern const hf_family hf_families_more[];
 /* ---- config.json ---- */
 const char *hf_cfg_path(const hf_ckpt *h);      /* "DIR/config.json", for messages */
 json_t *hf_cfg_json(const hf_ckpt *h, const char *key); /* borrowed; NULL if absent or null */
+json_t *hf_cfg_object(const hf_ckpt *h);             /* the whole config.json object (borrowed) */
 /* An integer in 1..(1 << 20) (required: absent is an error naming the key;
  * else dflt when absent).  0 or an error. */
 int hf_cfg_int(const hf_ckpt *h, const char *key, int required, int dflt, int *out, fp_error *err);

@@ -259,6 +259,47 @@ static void check_matters(const char *name, const char *key, const char *val)
 	json_decref(meta), free(blob);
 }
 
+/* logits at every position of the fixture's ids on a copy of NAME with KEY = VAL (NULL: removed); NULL on failure */
+static float *copy_logits(const char *name, const char *key, const char *val, size_t *n)
+{
+	char tmp[] = "/tmp/fp-hf-XXXXXX", path[4096];
+	fp_model *m = NULL;
+	fp_error err = {0};
+	float *lg = NULL;
+	snprintf(path, sizeof path, "%s/oracle.json", name);
+	json_t *meta = load_json(path), *jids = json_object_get(meta, "ids");
+	if (modified_copy(tmp, name, key, val) == 0 && fp_model_load(&m, tmp, &err) == 0 && jids) {
+		int T = (int)json_array_size(jids), V = m->cfg.n_vocab;
+		int32_t *ids = malloc((size_t)T * sizeof *ids);
+		lg = malloc((size_t)T * V * sizeof *lg);
+		for (int t = 0; t < T; t++)
+			ids[t] = (int32_t)json_integer_value(json_array_get(jids, (size_t)t));
+		fp_forward_opts o = {.all_logits = 1};
+		if (fp_model_forward(m, ids, T, &o, lg, &err) != 0)
+			free(lg), lg = NULL;
+		*n = (size_t)T * V;
+		free(ids);
+	}
+	fp_model_free(m);
+	remove_copy(tmp);
+	json_decref(meta);
+	return lg;
+}
+
+/* An absent KEY must compute what transformers' config class does by
+ * default: the same logits as the copy that states DEFAULT. */
+static void check_default(const char *name, const char *key, const char *dflt)
+{
+	size_t na = 0, nd = 0;
+	float *a = copy_logits(name, key, NULL, &na), *d = copy_logits(name, key, dflt, &nd);
+	double diff = a && d && na == nd ? rel_diff(a, d, na) : 1;
+	CHECK(a && d && na == nd && diff == 0, "%s without %s = with %s: %s (transformers' default): logits differ by "
+	      "%.3g relative (tolerance 0)", name, key, key, dflt, diff);
+	printf("     %s without %s against %s = %s: logits differ by %.3g relative (tolerance 0)\n", name, key, key, dflt,
+	       diff);
+	free(a), free(d);
+}
+
 int main(int argc, char **argv)
 {
 	static char hf_dir[4096];
@@ -271,6 +312,8 @@ int main(int argc, char **argv)
 	check_matters("gemma3", "rope_local_base_freq", "1000000.0");
 	check_matters("gemma2", "attn_logit_softcapping", NULL);
 	check_matters("gemma2", "query_pre_attn_scalar", "16");
+	check_default("gemma2", "attn_logit_softcapping", "50.0");
+	check_default("gemma2", "final_logit_softcapping", "30.0");
 	check_matters("gptj", "rotary_dim", "8");
 	check_refused("phi3", "rope_scaling", "{\"type\": \"longrope\", \"long_factor\": [1], \"short_factor\": [1]}",
 		      "rope_scaling");
