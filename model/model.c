@@ -597,8 +597,24 @@ const char *fp_weights_name(int mode)
 	return mode == FP_WEIGHTS_F32 ? "f32" : "native";
 }
 
+/* The weight matrices' size in f32 (embedding, unembedding unless tied,
+ * and every block's attention and MLP matrices), from the config. */
+static double f32_matrix_bytes(const fp_config *c)
+{
+	double D = c->d_model, F = c->d_mlp, q = (double)c->n_heads * c->d_head, kv = (double)c->n_kv_heads * c->d_head;
+	double block = D * q * 2 + D * kv * 2 + D * F * (c->gated_mlp ? 3 : 2);
+	return 4.0 * ((double)c->n_vocab * D * (c->tied_unembed ? 1 : 2) + (double)c->n_layers * block);
+}
+
+int fp_weights_auto(const fp_config *c)
+{
+	return f32_matrix_bytes(c) <= FP_WEIGHTS_AUTO_F32_MAX ? FP_WEIGHTS_F32 : FP_WEIGHTS_NATIVE;
+}
+
 int fp_weights_parse(const char *s)
 {
+	if (!strcmp(s, "auto"))
+		return FP_WEIGHTS_DEFAULT;
 	if (!strcmp(s, "native") || !strcmp(s, "quant"))
 		return FP_WEIGHTS_NATIVE;
 	if (!strcmp(s, "f32"))
@@ -625,7 +641,7 @@ int fp_model_load_mode(fp_model **out, const char *path, int weights, fp_error *
 	fp_model *m = calloc(1, sizeof *m);
 	if (!m)
 		return fp_error_set(err, FP_ERR_NOMEM, "out of memory");
-	m->weights = weights == FP_WEIGHTS_DEFAULT ? FP_WEIGHTS_NATIVE : weights;
+	m->weights = weights;
 	char dir[4096];
 	int hf = fp_hf_resolve(path, dir, sizeof dir, err);
 	if (hf < 0) {
@@ -649,6 +665,8 @@ int fp_model_load_mode(fp_model **out, const char *path, int weights, fp_error *
 		   (rc = read_config(m, m->gguf, err))) {
 		goto fail;
 	}
+	if (m->weights == FP_WEIGHTS_DEFAULT)
+		m->weights = fp_weights_auto(&m->cfg);
 	m->layers = calloc((size_t)m->cfg.n_layers, sizeof *m->layers);
 	m->work = calloc(1, sizeof *m->work);
 	if (!m->layers || !m->work) {

@@ -147,10 +147,18 @@ typedef struct fp_mat {
 	const void *data;
 } fp_mat;
 
+/* FP_WEIGHTS_DEFAULT ("auto") resolves at load, by fp_weights_auto: f32
+ * when the dequantised matrices take at most FP_WEIGHTS_AUTO_F32_MAX bytes
+ * (small models: their products then skip a dequantisation per pass, and
+ * the numbers are the same), native above (an 8B model in 5 GB, not 32). */
 enum fp_weights { FP_WEIGHTS_DEFAULT = 0, FP_WEIGHTS_NATIVE = 1, FP_WEIGHTS_F32 = 2 };
+#define FP_WEIGHTS_AUTO_F32_MAX (2.0 * 1024 * 1024 * 1024)
 const char *fp_weights_name(int mode); /* "native" / "f32" */
-/* Parses "native" or "f32" ("quant" is a synonym of native); -1 if neither. */
+/* Parses "auto" (FP_WEIGHTS_DEFAULT), "native" or "f32" ("quant" is a
+ * synonym of native); -1 if none. */
 int fp_weights_parse(const char *s);
+/* The mode "auto" picks for a model with this config. */
+int fp_weights_auto(const fp_config *c);
 
 typedef struct fp_layer {
 	const float *ln1_w, *ln1_b;        /* [D], [D] or NULL */
@@ -183,7 +191,7 @@ typedef struct fp_model {
 	fp_tokenizer *tok;           /* NULL only for a checkpoint whose tokenizer failed to load: */
 	fp_error tok_error;          /* then this says why (commands that need text refuse the model) */
 	struct hf_ckpt *hf;          /* the checkpoint's files (NULL for GGUF) */
-	int weights;                 /* FP_WEIGHTS_NATIVE or FP_WEIGHTS_F32 */
+	int weights;                 /* FP_WEIGHTS_NATIVE or FP_WEIGHTS_F32 (auto resolved at load) */
 	float *block;                /* the f32 weights: vectors, and every matrix in f32 mode */
 	size_t block_floats;
 	size_t mapped_bytes;         /* native mode: the matrices' bytes in the mapped file */
@@ -204,7 +212,7 @@ typedef struct fp_model {
 
 /* Loads a GGUF model, or a Hugging Face checkpoint directory (a cache
  * entry, or a model id ORG/NAME in the offline cache: hf.h): config,
- * tokenizer, and the weights in the default mode (FP_WEIGHTS_NATIVE). */
+ * tokenizer, and the weights in the default mode (FP_WEIGHTS_DEFAULT: auto). */
 int fp_model_load(fp_model **out, const char *path, fp_error *err);
 /* The same with the weights mode given (FP_WEIGHTS_DEFAULT: as above). */
 int fp_model_load_mode(fp_model **out, const char *path, int weights, fp_error *err);

@@ -40,12 +40,14 @@ static void usage(FILE *f)
 		   "cache entry .../models--ORG--NAME[/snapshots/REV], or a model id ORG/NAME\n"
 		   "found offline in $HF_HUB_CACHE, else $HF_HOME/hub, else\n"
 		   "~/.cache/huggingface/hub (nothing is downloaded).\n\n"
-		   "Every command that loads a model also takes --weights native|f32\n"
-		   "(or $FACTPROBE_WEIGHTS): native (the default) keeps the weight matrices\n"
-		   "memory-mapped in the file's own types (Q4_K, Q8_0, F16, ...) and\n"
-		   "dequantises each just before its matrix product; f32 dequantises every\n"
-		   "weight once at load (about 4 bytes per parameter).  Both give the same\n"
-		   "numbers; 'factprobe info' shows the mode and the memory it takes.\n");
+		   "Every command that loads a model also takes --weights auto|native|f32\n"
+		   "(or $FACTPROBE_WEIGHTS): native keeps the weight matrices memory-mapped\n"
+		   "in the file's own types (Q4_K, Q8_0, F16, ...) and dequantises each just\n"
+		   "before its matrix product; f32 dequantises every weight once at load\n"
+		   "(about 4 bytes per parameter); auto (the default) is f32 when that takes\n"
+		   "at most 2 GiB (models up to about 500M parameters: faster), else native.\n"
+		   "Both give the same numbers; 'factprobe info' shows the mode and the\n"
+		   "memory it takes.\n");
 }
 
 /* Takes --weights MODE / --weights=MODE out of argv (before any "--"), so
@@ -66,7 +68,7 @@ static int take_weights_option(int *argc, char **argv)
 			} else if (i + 1 < *argc) {
 				val = argv[++i];
 			} else {
-				fprintf(stderr, "factprobe: option '--weights' needs a value (native or f32)\n");
+				fprintf(stderr, "factprobe: option '--weights' needs a value (auto, native or f32)\n");
 				return 2;
 			}
 			from = "--weights";
@@ -79,7 +81,7 @@ static int take_weights_option(int *argc, char **argv)
 	if (val) {
 		int mode = fp_weights_parse(val);
 		if (mode < 0) {
-			fprintf(stderr, "factprobe: %s '%s' is neither native nor f32\n", from, val);
+			fprintf(stderr, "factprobe: %s '%s' is not auto, native or f32\n", from, val);
 			return 2;
 		}
 		cli_weights = mode;
