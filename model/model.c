@@ -357,9 +357,10 @@ static int get_f32_opt(const gguf_file *f, const char *arch, const char *suffix,
 	return gguf_get_f32(f, key, out, err);
 }
 
-static int read_config(fp_model *m, const gguf_file *f, fp_error *err)
+/* general.architecture: c->arch (one of FP_ARCH_NAMES) and c->arch_name, the
+ * prefix of every other key */
+static int read_arch(fp_config *c, const gguf_file *f, fp_error *err)
 {
-	fp_config *c = &m->cfg;
 	gguf_str a;
 	int rc = gguf_get_str(f, "general.architecture", &a, err);
 	if (rc == -1)
@@ -379,8 +380,15 @@ static int read_config(fp_model *m, const gguf_file *f, fp_error *err)
 				    "'%s': architecture '%.*s' is not supported (general.architecture; supported: %s)",
 				    f->path, (int)(a.len > 40 ? 40 : a.len), a.ptr, list);
 	}
-	int arch = c->arch, gemma = arch == FP_ARCH_GEMMA2 || arch == FP_ARCH_GEMMA3;
+	return 0;
+}
+
+/* the sizes: layers, widths, heads (grouped-query: n_heads a multiple of
+ * n_kv_heads; gpt2 has no grouping and its heads span d_model) */
+static int read_dims(fp_config *c, const gguf_file *f, fp_error *err)
+{
 	const char *n = c->arch_name;
+	int rc;
 	if ((rc = get_dim(f, n, "block_count", &c->n_layers, -1, err)) ||
 	    (rc = get_dim(f, n, "embedding_length", &c->d_model, -1, err)) ||
 	    (rc = get_dim(f, n, "feed_forward_length", &c->d_mlp, -1, err)) ||
@@ -398,13 +406,26 @@ static int read_config(fp_model *m, const gguf_file *f, fp_error *err)
 	if (c->n_heads % c->n_kv_heads)
 		return fp_error_set(err, FP_ERR_FORMAT, "'%s': head_count %d is not a multiple of head_count_kv %d",
 				    f->path, c->n_heads, c->n_kv_heads);
-	if (arch == FP_ARCH_GPT2 && c->n_kv_heads != c->n_heads)
+	if (c->arch == FP_ARCH_GPT2 && c->n_kv_heads != c->n_heads)
 		return fp_error_set(err, FP_ERR_FORMAT, "'%s': gpt2 models cannot have grouped-query attention", f->path);
-	if (arch == FP_ARCH_GPT2 && c->d_head * c->n_heads != c->d_model)
+	if (c->arch == FP_ARCH_GPT2 && c->d_head * c->n_heads != c->d_model)
 		return fp_error_set(err, FP_ERR_FORMAT, "'%s': gpt2 heads must span embedding_length", f->path);
 	if ((long)c->n_heads * c->d_head > FP_MAX_DIM)
 		return fp_error_set(err, FP_ERR_FORMAT, "'%s': %d heads of %d is absurd", f->path, c->n_heads, c->d_head);
+	return 0;
+}
 
+static int is_gemma(int arch)
+{
+	return arch == FP_ARCH_GEMMA2 || arch == FP_ARCH_GEMMA3;
+}
+
+/* What the family fixes, no key read.  llama: RMSNorm, SiLU-gated MLP,
+ * sequential residual, no extra norms, unscaled embeddings; the rest differ
+ * as written. */
+static void set_family(fp_config *c)
+{
+	int arch = c->arch, gemma = is_gemma(arch);
 	c->layer_norm = arch == FP_ARCH_GPT2 || arch == FP_ARCH_GPTNEOX || arch == FP_ARCH_GPTJ;
 	c->gated_mlp = !c->layer_norm;
 	c->mlp_act = gemma || arch == FP_ARCH_GPT2 || arch == FP_ARCH_GPTJ ? FP_ACT_GELU_TANH
@@ -417,17 +438,31 @@ static int read_config(fp_model *m, const gguf_file *f, fp_error *err)
 	c->embed_scale = gemma ? sqrtf((float)c->d_model) : 1.0f;
 	c->attn_scale = 1.0f / sqrtf((float)c->d_head);
 	c->rope_scale = 1.0f;
+}
 
+/* the norm's epsilon: layer_norm_epsilon for the LayerNorm families,
+ * layer_norm_rms_epsilon for the RMSNorm ones; 1e-5 when absent */
+static int read_norm_eps(fp_config *c, const gguf_file *f, fp_error *err)
+{
 	char key[96];
 	float eps = 1e-5f;
-	snprintf(key, sizeof key, "%s.attention.%s", n, c->layer_norm ? "layer_norm_epsilon" : "layer_norm_rms_epsilon");
+	int rc;
+	snprintf(key, sizeof key, "%s.attention.%s", c->arch_name,
+		 c->layer_norm ? "layer_norm_epsilon" : "layer_norm_rms_epsilon");
 	if ((rc = gguf_get_f32(f, key, &eps, err)) < -1)
 		return rc;
 	if (!(eps > 0 && eps < 1))
 		return fp_error_set(err, FP_ERR_FORMAT, "'%s': %s = %g is not in (0, 1)", f->path, key, eps);
 	c->norm_eps = eps;
+	return 0;
+}
 
-	if (gemma) {
+/* the query scale: 1/sqrt(d_head) (set_family) unless the family or the file
+ * says otherwise; llama and gpt2 files are not asked */
+static int read_attn_scale(fp_config *c, const gguf_file *f, fp_error *err)
+{
+	int arch = c->arch, rc;
+	if (is_gemma(arch)) {
 		/* the query scale: llama.cpp (after gemma_pytorch's config) uses
 		 * 1/sqrt(d_head), except for the 27B models (46 layers in gemma2,
 		 * 62 in gemma3): 1/sqrt(d_model / heads); <arch>.attention.scale,
@@ -438,14 +473,47 @@ static int read_config(fp_model *m, const gguf_file *f, fp_error *err)
 	}
 	if (arch != FP_ARCH_GPT2 && arch != FP_ARCH_LLAMA) {
 		float sc = 0;
-		if ((rc = get_f32_opt(f, n, "attention.scale", &sc, err)) < -1)
+		if ((rc = get_f32_opt(f, c->arch_name, "attention.scale", &sc, err)) < -1)
 			return rc;
 		if (rc == 0) {
 			if (!(sc > 0 && sc < 1e3f))
-				return fp_error_set(err, FP_ERR_FORMAT, "'%s': %s.attention.scale = %g is absurd", f->path, n, sc);
+				return fp_error_set(err, FP_ERR_FORMAT, "'%s': %s.attention.scale = %g is absurd", f->path,
+						    c->arch_name, sc);
 			c->attn_scale = sc;
 		}
 	}
+	return 0;
+}
+
+/* <arch>.attention.sliding_window (gemma: the family's window by default;
+ * phi3: a window over every layer only where the file has one) and its
+ * _pattern, which overrides the family's swa_period */
+static int read_sliding_window(fp_config *c, const gguf_file *f, fp_error *err)
+{
+	int gemma = is_gemma(c->arch), rc;
+	char key[96];
+	if ((rc = get_dim(f, c->arch_name, "attention.sliding_window", &c->n_swa, gemma ? c->n_swa : 0, err)))
+		return rc;
+	if (c->arch == FP_ARCH_PHI3)
+		c->swa_period = 1;
+	uint32_t per;
+	snprintf(key, sizeof key, "%s.attention.sliding_window_pattern", c->arch_name);
+	if ((rc = gguf_get_u32(f, key, &per, err)) == 0) {
+		if (per < 1 || per > FP_MAX_LAYERS)
+			return fp_error_set(err, FP_ERR_FORMAT, "'%s': %s = %u is absurd", f->path, key, per);
+		c->swa_period = (int)per;
+	} else if (rc != -1)
+		return rc;
+	return 0;
+}
+
+/* Soft-capping and sliding windows, which llama has neither of: gemma2
+ * (both, every other layer slides), gemma3 (layers 0-4 of every 6 slide,
+ * with a RoPE base of their own), phi3 (a window where the file has one). */
+static int read_softcap_swa(fp_config *c, const gguf_file *f, fp_error *err)
+{
+	int arch = c->arch, rc;
+	const char *n = c->arch_name;
 	if (arch == FP_ARCH_GEMMA2) {
 		/* llama.cpp's defaults when the keys are absent: 50 and 30 */
 		c->attn_softcap = 50.0f, c->final_softcap = 30.0f;
@@ -460,21 +528,8 @@ static int read_config(fp_model *m, const gguf_file *f, fp_error *err)
 		if ((rc = get_f32_opt(f, n, "rope.freq_base_swa", &c->rope_base_swa, err)) < -1)
 			return rc;
 	}
-	if (gemma || arch == FP_ARCH_PHI3) {
-		/* phi3: a sliding window over every layer only where the file has one */
-		if ((rc = get_dim(f, n, "attention.sliding_window", &c->n_swa, gemma ? c->n_swa : 0, err)))
-			return rc;
-		if (arch == FP_ARCH_PHI3)
-			c->swa_period = 1;
-		uint32_t per;
-		snprintf(key, sizeof key, "%s.attention.sliding_window_pattern", n);
-		if ((rc = gguf_get_u32(f, key, &per, err)) == 0) {
-			if (per < 1 || per > FP_MAX_LAYERS)
-				return fp_error_set(err, FP_ERR_FORMAT, "'%s': %s = %u is absurd", f->path, key, per);
-			c->swa_period = (int)per;
-		} else if (rc != -1)
-			return rc;
-	}
+	if ((is_gemma(arch) || arch == FP_ARCH_PHI3) && (rc = read_sliding_window(c, f, err)))
+		return rc;
 	if (arch == FP_ARCH_GEMMA3 && c->n_swa == 0) {
 		/* without sliding layers llama.cpp builds gemma3 as one global stack
 		 * and soft-caps the logits where the file gives a cap */
@@ -484,55 +539,85 @@ static int read_config(fp_model *m, const gguf_file *f, fp_error *err)
 	if (!(c->attn_softcap >= 0 && c->final_softcap >= 0 && c->attn_softcap < 1e6f && c->final_softcap < 1e6f))
 		return fp_error_set(err, FP_ERR_FORMAT, "'%s': soft-capping values %g, %g are absurd", f->path,
 				    c->attn_softcap, c->final_softcap);
-	if (arch == FP_ARCH_GPTNEOX) {
-		c->parallel_resid = 1;
-		snprintf(key, sizeof key, "%s.use_parallel_residual", n);
-		if ((rc = gguf_get_bool(f, key, &c->parallel_resid, err)) > 0 || rc < -1)
+	return 0;
+}
+
+/* gptneox: use_parallel_residual, true when absent (gptj is always parallel,
+ * the other families never) */
+static int read_parallel_resid(fp_config *c, const gguf_file *f, fp_error *err)
+{
+	char key[96];
+	int rc;
+	if (c->arch != FP_ARCH_GPTNEOX)
+		return 0;
+	c->parallel_resid = 1;
+	snprintf(key, sizeof key, "%s.use_parallel_residual", c->arch_name);
+	if ((rc = gguf_get_bool(f, key, &c->parallel_resid, err)) > 0 || rc < -1)
+		return rc;
+	return 0;
+}
+
+/* <arch>.rope.scaling.type: none, or linear (gemma3 4B+: the global layers
+ * only) with its factor; the per-dimension factor tensors of long-context
+ * phi3 are refused, and rope_freqs.weight (llama 3.1+) outside llama */
+static int read_rope_scaling(fp_config *c, const gguf_file *f, fp_error *err)
+{
+	const char *n = c->arch_name;
+	char key[96];
+	gguf_str st;
+	int rc;
+	snprintf(key, sizeof key, "%s.rope.scaling.type", n);
+	if ((rc = gguf_get_str(f, key, &st, err)) == 0 && !(st.len == 4 && !memcmp(st.ptr, "none", 4))) {
+		if (!(st.len == 6 && !memcmp(st.ptr, "linear", 6)))
+			return fp_error_set(err, FP_ERR_UNSUPPORTED, "'%s': %s '%.*s' is not supported (linear is)",
+					    f->path, key, (int)(st.len > 20 ? 20 : st.len), st.ptr);
+		float fac = 1.0f;
+		if ((rc = get_f32_opt(f, n, "rope.scaling.factor", &fac, err)) < -1)
 			return rc;
-	}
-	if (arch != FP_ARCH_GPT2) {
-		/* llama: adjacent pairs (the converter permuted Q and K); gptj:
-		 * adjacent pairs of its own (rotate_every_two); every other family
-		 * here rotates the half-split pairs of unpermuted weights */
-		c->rope_neox = arch != FP_ARCH_LLAMA && arch != FP_ARCH_GPTJ;
-		c->rope_base = 10000.0f;
-		snprintf(key, sizeof key, "%s.rope.freq_base", n);
-		if ((rc = gguf_get_f32(f, key, &c->rope_base, err)) < -1)
-			return rc;
-		if (!(c->rope_base > 1) || !(c->rope_base_swa == 0 || c->rope_base_swa > 1))
-			return fp_error_set(err, FP_ERR_FORMAT, "'%s': %s = %g must be > 1", f->path, key, c->rope_base);
-		if ((rc = get_dim(f, n, "rope.dimension_count", &c->rope_dim, c->d_head, err)))
-			return rc;
-		if (c->rope_dim > c->d_head || c->rope_dim % 2)
-			return fp_error_set(err, FP_ERR_FORMAT, "'%s': rope.dimension_count %d does not fit head size %d",
-					    f->path, c->rope_dim, c->d_head);
-		{
-			/* linear RoPE scaling (gemma3 4B+: the global layers only) */
-			gguf_str st;
-			snprintf(key, sizeof key, "%s.rope.scaling.type", n);
-			if ((rc = gguf_get_str(f, key, &st, err)) == 0 && !(st.len == 4 && !memcmp(st.ptr, "none", 4))) {
-				if (!(st.len == 6 && !memcmp(st.ptr, "linear", 6)))
-					return fp_error_set(err, FP_ERR_UNSUPPORTED, "'%s': %s '%.*s' is not supported (linear is)",
-							    f->path, key, (int)(st.len > 20 ? 20 : st.len), st.ptr);
-				float fac = 1.0f;
-				if ((rc = get_f32_opt(f, n, "rope.scaling.factor", &fac, err)) < -1)
-					return rc;
-				if (!(fac >= 1 && fac < 1e4f))
-					return fp_error_set(err, FP_ERR_FORMAT, "'%s': rope.scaling.factor = %g is absurd", f->path, fac);
-				c->rope_scale = 1.0f / fac;
-			} else if (rc != 0 && rc != -1)
-				return rc;
-			if (gguf_find_tensor(f, "rope_factors_long.weight") || gguf_find_tensor(f, "rope_factors_short.weight"))
-				return fp_error_set(err, FP_ERR_UNSUPPORTED,
-						    "'%s': per-dimension RoPE factors (rope_factors_long/short, long-context "
-						    "phi3) are not supported", f->path);
-			/* llama 3.1+: Llama 3 scaling as per-pair divisors (take_all reads them) */
-			if (arch != FP_ARCH_LLAMA && gguf_find_tensor(f, "rope_freqs.weight"))
-				return fp_error_set(err, FP_ERR_UNSUPPORTED, "'%s': tensor 'rope_freqs.weight' (per-pair RoPE "
-						    "frequency divisors) is supported on llama only, not on %s", f->path, n);
-		}
-	}
-	/* vocabulary size: the embedding matrix decides (llama.vocab_size is optional) */
+		if (!(fac >= 1 && fac < 1e4f))
+			return fp_error_set(err, FP_ERR_FORMAT, "'%s': rope.scaling.factor = %g is absurd", f->path, fac);
+		c->rope_scale = 1.0f / fac;
+	} else if (rc != 0 && rc != -1)
+		return rc;
+	if (gguf_find_tensor(f, "rope_factors_long.weight") || gguf_find_tensor(f, "rope_factors_short.weight"))
+		return fp_error_set(err, FP_ERR_UNSUPPORTED,
+				    "'%s': per-dimension RoPE factors (rope_factors_long/short, long-context "
+				    "phi3) are not supported", f->path);
+	/* llama 3.1+: Llama 3 scaling as per-pair divisors (take_all reads them) */
+	if (c->arch != FP_ARCH_LLAMA && gguf_find_tensor(f, "rope_freqs.weight"))
+		return fp_error_set(err, FP_ERR_UNSUPPORTED, "'%s': tensor 'rope_freqs.weight' (per-pair RoPE "
+				    "frequency divisors) is supported on llama only, not on %s", f->path, n);
+	return 0;
+}
+
+/* Rotary embeddings (gpt2 has learned positions instead).  llama: adjacent
+ * pairs (the converter permuted Q and K); gptj: adjacent pairs of its own
+ * (rotate_every_two); every other family here rotates the half-split pairs
+ * of unpermuted weights. */
+static int read_rope(fp_config *c, const gguf_file *f, fp_error *err)
+{
+	char key[96];
+	int rc;
+	c->rope_neox = c->arch != FP_ARCH_LLAMA && c->arch != FP_ARCH_GPTJ;
+	c->rope_base = 10000.0f;
+	snprintf(key, sizeof key, "%s.rope.freq_base", c->arch_name);
+	if ((rc = gguf_get_f32(f, key, &c->rope_base, err)) < -1)
+		return rc;
+	if (!(c->rope_base > 1) || !(c->rope_base_swa == 0 || c->rope_base_swa > 1))
+		return fp_error_set(err, FP_ERR_FORMAT, "'%s': %s = %g must be > 1", f->path, key, c->rope_base);
+	if ((rc = get_dim(f, c->arch_name, "rope.dimension_count", &c->rope_dim, c->d_head, err)))
+		return rc;
+	if (c->rope_dim > c->d_head || c->rope_dim % 2)
+		return fp_error_set(err, FP_ERR_FORMAT, "'%s': rope.dimension_count %d does not fit head size %d",
+				    f->path, c->rope_dim, c->d_head);
+	return read_rope_scaling(c, f, err);
+}
+
+/* vocabulary size: the embedding matrix decides (llama.vocab_size is
+ * optional), and the tokenizer must agree */
+static int read_n_vocab(fp_model *m, const gguf_file *f, fp_error *err)
+{
+	fp_config *c = &m->cfg;
 	const gguf_tensor *te = gguf_find_tensor(f, "token_embd.weight");
 	if (!te)
 		return fp_error_set(err, FP_ERR_FORMAT, "'%s': missing tensor 'token_embd.weight'", f->path);
@@ -543,6 +628,22 @@ static int read_config(fp_model *m, const gguf_file *f, fp_error *err)
 		return fp_error_set(err, FP_ERR_FORMAT, "'%s': the tokenizer has %d tokens but token_embd.weight has %d rows",
 				    f->path, fp_tokenizer_n_vocab(m->tok), c->n_vocab);
 	return 0;
+}
+
+/* m->cfg from the file's metadata, in this order: family, sizes, the
+ * family's fixed choices, then the keys that refine them */
+static int read_config(fp_model *m, const gguf_file *f, fp_error *err)
+{
+	fp_config *c = &m->cfg;
+	int rc;
+	if ((rc = read_arch(c, f, err)) || (rc = read_dims(c, f, err)))
+		return rc;
+	set_family(c);
+	if ((rc = read_norm_eps(c, f, err)) || (rc = read_attn_scale(c, f, err)) ||
+	    (rc = read_softcap_swa(c, f, err)) || (rc = read_parallel_resid(c, f, err)) ||
+	    (c->arch != FP_ARCH_GPT2 && (rc = read_rope(c, f, err))))
+		return rc;
+	return read_n_vocab(m, f, err);
 }
 
 static void count_params(fp_model *m)
