@@ -1259,7 +1259,7 @@ typedef struct hook_ctx {
 	fp_error *err;
 } hook_ctx;
 
-static int fire(hook_ctx *hc, int kind, int layer, float *data, int n_pos, int first_pos, int width)
+static int fire(const hook_ctx *hc, int kind, int layer, float *data, int n_pos, int first_pos, int width)
 {
 	const fp_forward_opts *o = hc->o;
 	char name[64];
@@ -1306,40 +1306,57 @@ double fp_model_flops(const fp_model *m, int n, int all_logits)
 	return c->n_layers * (per_tok * n + attn) + 2.0 * D * c->n_vocab * (all_logits ? n : 1);
 }
 
-int fp_model_forward(fp_model *m, const int32_t *tokens, int n, const fp_forward_opts *o, float *logits,
-		     fp_error *err)
+/* One forward pass's batch, read from the options once.  Dimension letters
+ * as in fp_work: T = n rows, D, F, H*E = QE, K*E = KE, V. */
+typedef struct fwd {
+	fp_model *m;
+	const fp_forward_opts *o; /* may be NULL */
+	hook_ctx hc;
+	int n;            /* rows: the packed sequences' tokens */
+	int n_seq, one;   /* sequences; one: the length of the lone one */
+	const int *seq;   /* [n_seq] their lengths */
+	const int *plen;  /* [n_seq] positions each continues, or NULL */
+	int all, rows;    /* logits for all n rows, or the n_seq last ones */
+	int longest;      /* the longest sequence, prefix included */
+	int scr;          /* the longest continued one: kscr / vscr rows */
+} fwd;
+
+/* the positions sequence s continues (0: a fresh one) */
+static int fwd_prefix(const fwd *p, int s)
 {
-	const fp_config *c = &m->cfg;
-	int D = c->d_model, F = c->d_mlp, QE = c->n_heads * c->d_head, KE = c->n_kv_heads * c->d_head, rc;
-	int n_seq = o && o->n_seq > 0 ? o->n_seq : 1, one = n;
-	const int *seq = o && o->n_seq > 0 ? o->seq_len : &one;
-	int all = o && o->all_logits, rows = all ? n : n_seq, rms = !c->layer_norm, longest = 0;
-	int start = o && o->resid_in ? o->start_layer : 0, scr = 0;
-	const int *plen = o && o->prefix_kv ? o->prefix_len : NULL;
-	hook_ctx hc = {o, err};
+	return p->plen && p->o->prefix_kv[s] ? p->plen[s] : 0;
+}
+
+/* checks the batch against the options and the model (every error before
+ * any work), and sizes p->longest and p->scr */
+static int fwd_check(fwd *p, const int32_t *tokens, fp_error *err)
+{
+	const fp_config *c = &p->m->cfg;
+	const fp_forward_opts *o = p->o;
+	int n = p->n, KE = c->n_kv_heads * c->d_head;
 	if (n <= 0)
 		return fp_error_set(err, FP_ERR_INVALID, "nothing to run: the prompt has no tokens");
 	if (o && (o->start_layer < 0 || o->start_layer > c->n_layers || (o->start_layer > 0 && !o->resid_in)))
 		return fp_error_set(err, FP_ERR_INVALID, "start layer %d: must be 0..%d, with resid_in when above 0",
 				    o->start_layer, c->n_layers);
-	if (o && o->kv_save && (n_seq != 1 || plen || o->kv_save->n_pos < n || o->kv_save->width != KE ||
+	if (o && o->kv_save && (p->n_seq != 1 || p->plen || o->kv_save->n_pos < n || o->kv_save->width != KE ||
 				o->kv_save->n_layers != c->n_layers))
 		return fp_error_set(err, FP_ERR_INVALID, "kv_save takes one fresh sequence and a cache of its size");
 	long total = 0;
-	for (int s = 0; s < n_seq; s++) {
-		int pre = plen && o->prefix_kv[s] ? plen[s] : 0;
-		if (seq[s] <= 0)
+	for (int s = 0; s < p->n_seq; s++) {
+		int len = p->seq[s], pre = fwd_prefix(p, s);
+		if (len <= 0)
 			return fp_error_set(err, FP_ERR_INVALID, "sequence %d of the batch is empty", s);
 		if (pre < 0 || (pre > 0 && (o->prefix_kv[s]->n_pos < pre || o->prefix_kv[s]->width != KE)))
 			return fp_error_set(err, FP_ERR_INVALID, "sequence %d continues %d positions its cache does not hold", s,
 					    pre);
-		if (seq[s] + pre > c->n_ctx)
+		if (len + pre > c->n_ctx)
 			return fp_error_set(err, FP_ERR_INVALID, "the prompt has %d tokens, longer than the model's context of %d",
-					    seq[s] + pre, c->n_ctx);
-		longest = seq[s] + pre > longest ? seq[s] + pre : longest;
+					    len + pre, c->n_ctx);
+		p->longest = len + pre > p->longest ? len + pre : p->longest;
 		if (pre)
-			scr = seq[s] + pre > scr ? seq[s] + pre : scr;
-		total += seq[s];
+			p->scr = len + pre > p->scr ? len + pre : p->scr;
+		total += len;
 	}
 	if (total != n)
 		return fp_error_set(err, FP_ERR_INVALID, "the sequence lengths add up to %ld, not to the %d tokens given",
@@ -1350,7 +1367,18 @@ int fp_model_forward(fp_model *m, const int32_t *tokens, int n, const fp_forward
 				return fp_error_set(err, FP_ERR_INVALID,
 						    "token id %d at position %d is outside the vocabulary (0..%d)", tokens[t], t,
 						    c->n_vocab - 1);
-	if (work_reserve(m, n, rows) || (c->rope_dim > 0 && rope_reserve(m, longest)))
+	return 0;
+}
+
+/* grows the workspace to this pass: the per-row buffers, the RoPE tables,
+ * the attention scores, the dequantisation tile and the continued
+ * sequences' keys and values */
+static int fwd_reserve(const fwd *p, fp_error *err)
+{
+	fp_model *m = p->m;
+	const fp_config *c = &m->cfg;
+	int n = p->n, longest = p->longest, KE = c->n_kv_heads * c->d_head;
+	if (work_reserve(m, n, p->rows) || (c->rope_dim > 0 && rope_reserve(m, longest)))
 		return fp_error_set(err, FP_ERR_NOMEM, "out of memory for a forward pass of %d tokens", n);
 	struct fp_work *w = m->work;
 	/* the scores of ATT_BLOCK query rows against every key they can see:
@@ -1365,7 +1393,7 @@ int fp_model_forward(fp_model *m, const int32_t *tokens, int n, const fp_forward
 			return fp_error_set(err, FP_ERR_NOMEM, "out of memory for a forward pass of %d tokens", n);
 		}
 	}
-	size_t need = deq_need(m, n), need_logits = deq_need(m, rows);
+	size_t need = deq_need(m, n), need_logits = deq_need(m, p->rows);
 	need = need_logits > need ? need_logits : need;
 	if (need > w->deq_floats) {
 		free(w->deq);
@@ -1374,131 +1402,213 @@ int fp_model_forward(fp_model *m, const int32_t *tokens, int n, const fp_forward
 		if (!w->deq)
 			return fp_error_set(err, FP_ERR_NOMEM, "out of memory for a forward pass of %d tokens", n);
 	}
-	if (scr > w->scr_cap) {
+	if (p->scr > w->scr_cap) {
 		free(w->kscr), free(w->vscr);
-		w->kscr = malloc((size_t)scr * KE * sizeof(float));
-		w->vscr = malloc((size_t)scr * KE * sizeof(float));
-		w->scr_cap = w->kscr && w->vscr ? scr : 0;
+		w->kscr = malloc((size_t)p->scr * KE * sizeof(float));
+		w->vscr = malloc((size_t)p->scr * KE * sizeof(float));
+		w->scr_cap = w->kscr && w->vscr ? p->scr : 0;
 		if (!w->scr_cap)
 			return fp_error_set(err, FP_ERR_NOMEM, "out of memory for a forward pass of %d tokens", n);
 	}
-	for (int s = 0, t = 0; s < n_seq; s++)
-		for (int p = 0; p < seq[s]; p++)
-			w->pos[t++] = p + (plen && o->prefix_kv[s] ? plen[s] : 0);
-	if (o && o->resid_in) {
-		memcpy(w->x, o->resid_in, (size_t)n * D * sizeof(float));
-	} else {
+	return 0;
+}
+
+/* w->pos and the residual stream entering the first block run: resid_in,
+ * or the token embeddings (gemma: times embed_scale) plus gpt2's learned
+ * positions */
+static int fwd_embed(const fwd *p, const int32_t *tokens)
+{
+	fp_model *m = p->m;
+	const fp_config *c = &m->cfg;
+	struct fp_work *w = m->work;
+	int n = p->n, D = c->d_model, rc;
+	for (int s = 0, t = 0; s < p->n_seq; s++)
+		for (int q = 0; q < p->seq[s]; q++)
+			w->pos[t++] = q + fwd_prefix(p, s);
+	if (p->o && p->o->resid_in) {
+		memcpy(w->x, p->o->resid_in, (size_t)n * D * sizeof(float));
+		return 0;
+	}
+	for (int t = 0; t < n; t++)
+		fp_mat_row(&m->tok_embd, tokens[t], w->x + (size_t)t * D);
+	if (c->embed_scale != 1.0f)
+		for (size_t i = 0; i < (size_t)n * D; i++)
+			w->x[i] *= c->embed_scale;
+	if ((rc = fire(&p->hc, FP_HOOK_EMBED, -1, w->x, n, 0, D)))
+		return rc;
+	if (m->pos_embd) {
 		for (int t = 0; t < n; t++)
-			fp_mat_row(&m->tok_embd, tokens[t], w->x + (size_t)t * D);
-		if (c->embed_scale != 1.0f)
-			for (size_t i = 0; i < (size_t)n * D; i++)
-				w->x[i] *= c->embed_scale;
-		if ((rc = fire(&hc, FP_HOOK_EMBED, -1, w->x, n, 0, D)))
-			return rc;
-		if (m->pos_embd) {
-			for (int t = 0; t < n; t++)
-				memcpy(w->tmp + (size_t)t * D, m->pos_embd + (size_t)w->pos[t] * D, (size_t)D * sizeof(float));
-			if ((rc = fire(&hc, FP_HOOK_POS_EMBED, -1, w->tmp, n, 0, D)))
-				return rc;
-			add_into(w->x, w->tmp, (size_t)n * D);
-		}
-	}
-	for (int l = start; l < c->n_layers; l++) {
-		const fp_layer *y = &m->layers[l];
-		if ((rc = fire(&hc, FP_HOOK_RESID_PRE, l, w->x, n, 0, D)))
-			return rc;
-		norm_rows(w->xn, w->x, y->ln1_w, y->ln1_b, n, D, c->norm_eps, rms);
-		linear(m, w->q, w->xn, &y->wq, y->bq, n);
-		linear(m, w->k, w->xn, &y->wk, y->bk, n);
-		linear(m, w->v, w->xn, &y->wv, y->bv, n);
-		if (c->qk_norm) { /* qwen3, gemma3: RMSNorm of each head's query and key, before RoPE */
-			norm_rows(w->q, w->q, y->q_norm, NULL, n * c->n_heads, c->d_head, c->norm_eps, 1);
-			norm_rows(w->k, w->k, y->k_norm, NULL, n * c->n_kv_heads, c->d_head, c->norm_eps, 1);
-		}
-		if (c->rope_dim > 0) {
-			rope(m, l, w->q, n, c->n_heads, w->pos);
-			rope(m, l, w->k, n, c->n_kv_heads, w->pos);
-		}
-		if (o && o->kv_save) {
-			size_t off = (size_t)l * o->kv_save->n_pos * KE;
-			memcpy(o->kv_save->k + off, w->k, (size_t)n * KE * sizeof(float));
-			memcpy(o->kv_save->v + off, w->v, (size_t)n * KE * sizeof(float));
-		}
-		for (int s = 0, a = 0; s < n_seq; a += seq[s++])
-			attention(m, a, a + seq[s], l, plen ? o->prefix_kv[s] : NULL, plen ? plen[s] : 0);
-		if ((rc = fire(&hc, FP_HOOK_ATTN_Z, l, w->z, n, 0, QE)))
-			return rc;
-		linear(m, w->tmp, w->z, &y->wo, y->bo, n);
-		if (c->post_norms) { /* gemma: the residual stream receives the normalised output */
-			if ((rc = fire(&hc, FP_HOOK_ATTN_OUT_PRE_NORM, l, w->tmp, n, 0, D)))
-				return rc;
-			norm_rows(w->tmp, w->tmp, y->post_attn_norm, NULL, n, D, c->norm_eps, 1);
-		}
-		if ((rc = fire(&hc, FP_HOOK_ATTN_OUT, l, w->tmp, n, 0, D)))
-			return rc;
-		/* gptneox's parallel residual: the MLP reads resid_pre's norm */
-		if (c->parallel_resid)
-			norm_rows(w->xn, w->x, y->ln2_w, y->ln2_b, n, D, c->norm_eps, rms);
-		add_into(w->x, w->tmp, (size_t)n * D);
-		if ((rc = fire(&hc, FP_HOOK_RESID_MID, l, w->x, n, 0, D)))
-			return rc;
-
-		if (!c->parallel_resid)
-			norm_rows(w->xn, w->x, y->ln2_w, y->ln2_b, n, D, c->norm_eps, rms);
-		size_t nf = (size_t)n * F;
-		if (c->gated_mlp) {
-			linear(m, w->a, w->xn, &y->w_gate, NULL, n);
-			linear(m, w->b, w->xn, &y->w_up, y->b_up, n);
-			if ((rc = fire(&hc, FP_HOOK_MLP_PRE, l, w->a, n, 0, F)) ||
-			    (rc = fire(&hc, FP_HOOK_MLP_PRE_LINEAR, l, w->b, n, 0, F)))
-				return rc;
-			if (c->mlp_act == FP_ACT_SILU)
-				kern_swiglu(w->a, w->b, nf);
-			else
-				kern_geglu(w->a, w->b, nf);
-		} else {
-			linear(m, w->a, w->xn, &y->w_up, y->b_up, n);
-			if ((rc = fire(&hc, FP_HOOK_MLP_PRE, l, w->a, n, 0, F)))
-				return rc;
-			if (c->mlp_act == FP_ACT_GELU_ERF)
-				kern_gelu_erf(w->a, nf);
-			else
-				kern_gelu_tanh(w->a, nf);
-		}
-		if ((rc = fire(&hc, FP_HOOK_MLP_POST, l, w->a, n, 0, F)))
-			return rc;
-		linear(m, w->tmp, w->a, &y->w_down, y->b_down, n);
-		if (c->post_norms) {
-			if ((rc = fire(&hc, FP_HOOK_MLP_OUT_PRE_NORM, l, w->tmp, n, 0, D)))
-				return rc;
-			norm_rows(w->tmp, w->tmp, y->post_mlp_norm, NULL, n, D, c->norm_eps, 1);
-		}
-		if ((rc = fire(&hc, FP_HOOK_MLP_OUT, l, w->tmp, n, 0, D)))
+			memcpy(w->tmp + (size_t)t * D, m->pos_embd + (size_t)w->pos[t] * D, (size_t)D * sizeof(float));
+		if ((rc = fire(&p->hc, FP_HOOK_POS_EMBED, -1, w->tmp, n, 0, D)))
 			return rc;
 		add_into(w->x, w->tmp, (size_t)n * D);
-		if ((rc = fire(&hc, FP_HOOK_RESID_POST, l, w->x, n, 0, D)))
-			return rc;
 	}
+	return 0;
+}
 
-	norm_rows(w->xn, w->x, m->out_norm_w, m->out_norm_b, n, D, c->norm_eps, rms);
-	if ((rc = fire(&hc, FP_HOOK_LN_FINAL, -1, w->xn, n, 0, D)))
+/* w->q, w->k, w->v of layer l from w->xn: projected, normalised per head
+ * (qwen3, gemma3), rotated, and the keys and values saved to kv_save */
+static void fwd_qkv(const fwd *p, int l)
+{
+	fp_model *m = p->m;
+	const fp_config *c = &m->cfg;
+	const fp_layer *y = &m->layers[l];
+	struct fp_work *w = m->work;
+	int n = p->n, KE = c->n_kv_heads * c->d_head;
+	linear(m, w->q, w->xn, &y->wq, y->bq, n);
+	linear(m, w->k, w->xn, &y->wk, y->bk, n);
+	linear(m, w->v, w->xn, &y->wv, y->bv, n);
+	if (c->qk_norm) { /* qwen3, gemma3: RMSNorm of each head's query and key, before RoPE */
+		norm_rows(w->q, w->q, y->q_norm, NULL, n * c->n_heads, c->d_head, c->norm_eps, 1);
+		norm_rows(w->k, w->k, y->k_norm, NULL, n * c->n_kv_heads, c->d_head, c->norm_eps, 1);
+	}
+	if (c->rope_dim > 0) {
+		rope(m, l, w->q, n, c->n_heads, w->pos);
+		rope(m, l, w->k, n, c->n_kv_heads, w->pos);
+	}
+	if (p->o && p->o->kv_save) {
+		size_t off = (size_t)l * p->o->kv_save->n_pos * KE;
+		memcpy(p->o->kv_save->k + off, w->k, (size_t)n * KE * sizeof(float));
+		memcpy(p->o->kv_save->v + off, w->v, (size_t)n * KE * sizeof(float));
+	}
+}
+
+/* block l's attention: resid_pre -> resid_mid in w->x; leaves in w->xn the
+ * MLP's input when the residual is parallel (gptneox, gptj: the MLP reads
+ * resid_pre's norm) */
+static int fwd_attn_block(const fwd *p, int l)
+{
+	fp_model *m = p->m;
+	const fp_config *c = &m->cfg;
+	const fp_layer *y = &m->layers[l];
+	struct fp_work *w = m->work;
+	int n = p->n, D = c->d_model, QE = c->n_heads * c->d_head, rms = !c->layer_norm, rc;
+	if ((rc = fire(&p->hc, FP_HOOK_RESID_PRE, l, w->x, n, 0, D)))
+		return rc;
+	norm_rows(w->xn, w->x, y->ln1_w, y->ln1_b, n, D, c->norm_eps, rms);
+	fwd_qkv(p, l);
+	for (int s = 0, a = 0; s < p->n_seq; a += p->seq[s++])
+		attention(m, a, a + p->seq[s], l, p->plen ? p->o->prefix_kv[s] : NULL, p->plen ? p->plen[s] : 0);
+	if ((rc = fire(&p->hc, FP_HOOK_ATTN_Z, l, w->z, n, 0, QE)))
+		return rc;
+	linear(m, w->tmp, w->z, &y->wo, y->bo, n);
+	if (c->post_norms) { /* gemma: the residual stream receives the normalised output */
+		if ((rc = fire(&p->hc, FP_HOOK_ATTN_OUT_PRE_NORM, l, w->tmp, n, 0, D)))
+			return rc;
+		norm_rows(w->tmp, w->tmp, y->post_attn_norm, NULL, n, D, c->norm_eps, 1);
+	}
+	if ((rc = fire(&p->hc, FP_HOOK_ATTN_OUT, l, w->tmp, n, 0, D)))
+		return rc;
+	/* gptneox's parallel residual: the MLP reads resid_pre's norm */
+	if (c->parallel_resid)
+		norm_rows(w->xn, w->x, y->ln2_w, y->ln2_b, n, D, c->norm_eps, rms);
+	add_into(w->x, w->tmp, (size_t)n * D);
+	return fire(&p->hc, FP_HOOK_RESID_MID, l, w->x, n, 0, D);
+}
+
+/* the MLP's hidden activations w->a [T, F] from w->xn: llama's
+ * SiLU(x W_gate^T) * (x W_up^T) (gemma: GELU-tanh gated), or the ungated
+ * GELU(x W_up^T + b) of gpt2, gptj (tanh) and gptneox (erf) */
+static int fwd_mlp_hidden(const fwd *p, int l)
+{
+	fp_model *m = p->m;
+	const fp_config *c = &m->cfg;
+	const fp_layer *y = &m->layers[l];
+	struct fp_work *w = m->work;
+	int n = p->n, F = c->d_mlp, rc;
+	size_t nf = (size_t)n * F;
+	if (c->gated_mlp) {
+		linear(m, w->a, w->xn, &y->w_gate, NULL, n);
+		linear(m, w->b, w->xn, &y->w_up, y->b_up, n);
+		if ((rc = fire(&p->hc, FP_HOOK_MLP_PRE, l, w->a, n, 0, F)) ||
+		    (rc = fire(&p->hc, FP_HOOK_MLP_PRE_LINEAR, l, w->b, n, 0, F)))
+			return rc;
+		if (c->mlp_act == FP_ACT_SILU)
+			kern_swiglu(w->a, w->b, nf);
+		else
+			kern_geglu(w->a, w->b, nf);
+	} else {
+		linear(m, w->a, w->xn, &y->w_up, y->b_up, n);
+		if ((rc = fire(&p->hc, FP_HOOK_MLP_PRE, l, w->a, n, 0, F)))
+			return rc;
+		if (c->mlp_act == FP_ACT_GELU_ERF)
+			kern_gelu_erf(w->a, nf);
+		else
+			kern_gelu_tanh(w->a, nf);
+	}
+	return fire(&p->hc, FP_HOOK_MLP_POST, l, w->a, n, 0, F);
+}
+
+/* block l's MLP: resid_mid -> resid_post in w->x */
+static int fwd_mlp_block(const fwd *p, int l)
+{
+	fp_model *m = p->m;
+	const fp_config *c = &m->cfg;
+	const fp_layer *y = &m->layers[l];
+	struct fp_work *w = m->work;
+	int n = p->n, D = c->d_model, rc;
+	if (!c->parallel_resid)
+		norm_rows(w->xn, w->x, y->ln2_w, y->ln2_b, n, D, c->norm_eps, !c->layer_norm);
+	if ((rc = fwd_mlp_hidden(p, l)))
+		return rc;
+	linear(m, w->tmp, w->a, &y->w_down, y->b_down, n);
+	if (c->post_norms) {
+		if ((rc = fire(&p->hc, FP_HOOK_MLP_OUT_PRE_NORM, l, w->tmp, n, 0, D)))
+			return rc;
+		norm_rows(w->tmp, w->tmp, y->post_mlp_norm, NULL, n, D, c->norm_eps, 1);
+	}
+	if ((rc = fire(&p->hc, FP_HOOK_MLP_OUT, l, w->tmp, n, 0, D)))
+		return rc;
+	add_into(w->x, w->tmp, (size_t)n * D);
+	return fire(&p->hc, FP_HOOK_RESID_POST, l, w->x, n, 0, D);
+}
+
+/* the final norm and the logits [rows, V] (gemma2: soft-capped) into
+ * w->logits and, when not NULL, logits */
+static int fwd_unembed(const fwd *p, float *logits)
+{
+	fp_model *m = p->m;
+	const fp_config *c = &m->cfg;
+	struct fp_work *w = m->work;
+	int n = p->n, D = c->d_model, rc;
+	norm_rows(w->xn, w->x, m->out_norm_w, m->out_norm_b, n, D, c->norm_eps, !c->layer_norm);
+	if ((rc = fire(&p->hc, FP_HOOK_LN_FINAL, -1, w->xn, n, 0, D)))
 		return rc;
 	/* unembed every row, or the last row of each sequence */
 	const float *src = w->xn;
-	if (!all) {
-		for (int s = 0, end = 0; s < n_seq; s++) {
-			end += seq[s];
+	if (!p->all) {
+		for (int s = 0, end = 0; s < p->n_seq; s++) {
+			end += p->seq[s];
 			memcpy(w->tmp + (size_t)s * D, w->xn + (size_t)(end - 1) * D, (size_t)D * sizeof(float));
 		}
 		src = w->tmp;
 	}
-	linear(m, w->logits, src, &m->unembed, m->unembed_b, rows);
-	fp_model_softcap_logits(m, w->logits, (size_t)rows * c->n_vocab);
-	if ((rc = fire(&hc, FP_HOOK_LOGITS, -1, w->logits, rows, all ? 0 : n_seq == 1 ? n - 1 : -1, c->n_vocab)))
+	linear(m, w->logits, src, &m->unembed, m->unembed_b, p->rows);
+	fp_model_softcap_logits(m, w->logits, (size_t)p->rows * c->n_vocab);
+	if ((rc = fire(&p->hc, FP_HOOK_LOGITS, -1, w->logits, p->rows, p->all ? 0 : p->n_seq == 1 ? n - 1 : -1,
+		       c->n_vocab)))
 		return rc;
 	if (logits)
-		memcpy(logits, w->logits, (size_t)rows * c->n_vocab * sizeof(float));
+		memcpy(logits, w->logits, (size_t)p->rows * c->n_vocab * sizeof(float));
 	return 0;
+}
+
+int fp_model_forward(fp_model *m, const int32_t *tokens, int n, const fp_forward_opts *o, float *logits,
+		     fp_error *err)
+{
+	fwd p = {.m = m, .o = o, .hc = {o, err}, .n = n, .one = n};
+	int rc;
+	p.n_seq = o && o->n_seq > 0 ? o->n_seq : 1;
+	p.seq = o && o->n_seq > 0 ? o->seq_len : &p.one;
+	p.plen = o && o->prefix_kv ? o->prefix_len : NULL;
+	p.all = o && o->all_logits;
+	p.rows = p.all ? n : p.n_seq;
+	if ((rc = fwd_check(&p, tokens, err)) || (rc = fwd_reserve(&p, err)) || (rc = fwd_embed(&p, tokens)))
+		return rc;
+	for (int l = o && o->resid_in ? o->start_layer : 0; l < m->cfg.n_layers; l++)
+		if ((rc = fwd_attn_block(&p, l)) || (rc = fwd_mlp_block(&p, l)))
+			return rc;
+	return fwd_unembed(&p, logits);
 }
 
 /* ---- for the backward pass (model/backward.c, through model_internal.h) ---- */
