@@ -643,43 +643,37 @@ static int load_merges(fp_tokenizer *t, const gguf_file *f, fp_error *err)
 	return 0;
 }
 
-int fp_tokenizer_load(fp_tokenizer **out, const gguf_file *f, fp_error *err)
+/* tokenizer.ggml.model: gpt2 (byte-level BPE) or llama (SentencePiece) */
+static int read_kind(fp_tokenizer *t, const gguf_file *f, fp_error *err)
 {
-	gguf_str model = {0}, pre = {0};
+	gguf_str model = {0};
 	int rc;
-	*out = NULL;
-	fp_tokenizer *t = calloc(1, sizeof *t);
-	if (!t)
-		return fp_error_set(err, FP_ERR_NOMEM, "out of memory");
-	t->bos = t->eos = t->unk = -1;
-	for (int i = 0; i < 256; i++)
-		t->byte_tok[i] = -1;
-	tok_init_byte_map(t);
-
 	if ((rc = gguf_get_str(f, "tokenizer.ggml.model", &model, err)) != 0) {
 		if (rc == -1)
 			rc = fp_error_set(err, FP_ERR_FORMAT, "'%s': no tokenizer (tokenizer.ggml.model is missing)",
 					  f->path);
-		goto fail;
+		return rc;
 	}
-	if (model.len == 4 && !memcmp(model.ptr, "gpt2", 4)) {
+	if (model.len == 4 && !memcmp(model.ptr, "gpt2", 4))
 		t->kind = FP_TOK_BPE;
-	} else if (model.len == 5 && !memcmp(model.ptr, "llama", 5)) {
+	else if (model.len == 5 && !memcmp(model.ptr, "llama", 5))
 		t->kind = FP_TOK_SPM;
-	} else {
-		rc = fp_error_set(err, FP_ERR_UNSUPPORTED,
-				  "'%s': tokenizer model '%.*s' is not supported (gpt2 and llama are)", f->path,
-				  (int)(model.len > 40 ? 40 : model.len), model.ptr);
-		goto fail;
-	}
+	else
+		return fp_error_set(err, FP_ERR_UNSUPPORTED,
+				    "'%s': tokenizer model '%.*s' is not supported (gpt2 and llama are)", f->path,
+				    (int)(model.len > 40 ? 40 : model.len), model.ptr);
+	return 0;
+}
 
+/* tokenizer.ggml.tokens: the pieces into the arena, every token normal until
+ * token_type says otherwise, and the piece -> id map */
+static int read_tokens(fp_tokenizer *t, const gguf_file *f, fp_error *err)
+{
 	const gguf_kv *toks = gguf_find_key(f, "tokenizer.ggml.tokens");
 	if (!toks || toks->type != GGUF_VT_ARRAY || toks->arr_type != GGUF_VT_STRING || toks->arr_n == 0 ||
-	    toks->arr_n > (1u << 24)) {
-		rc = fp_error_set(err, FP_ERR_FORMAT, "'%s': tokenizer.ggml.tokens is missing or not a non-empty array of strings",
-				  f->path);
-		goto fail;
-	}
+	    toks->arr_n > (1u << 24))
+		return fp_error_set(err, FP_ERR_FORMAT,
+				    "'%s': tokenizer.ggml.tokens is missing or not a non-empty array of strings", f->path);
 	t->n_vocab = (int)toks->arr_n;
 	size_t total = 0;
 	for (int i = 0; i < t->n_vocab; i++)
@@ -691,18 +685,14 @@ int fp_tokenizer_load(fp_tokenizer **out, const gguf_file *f, fp_error *err)
 	t->type = malloc((size_t)t->n_vocab * sizeof *t->type);
 	t->map.cap = tok_pow2_above((uint64_t)t->n_vocab);
 	t->map.slot = malloc(t->map.cap * sizeof *t->map.slot);
-	if (!t->arena || !t->off || !t->len || !t->score || !t->type || !t->map.slot) {
-		rc = fp_error_set(err, FP_ERR_NOMEM, "out of memory loading the vocabulary");
-		goto fail;
-	}
+	if (!t->arena || !t->off || !t->len || !t->score || !t->type || !t->map.slot)
+		return fp_error_set(err, FP_ERR_NOMEM, "out of memory loading the vocabulary");
 	memset(t->map.slot, 0xff, t->map.cap * sizeof *t->map.slot);
 	size_t o = 0;
 	for (int i = 0; i < t->n_vocab; i++) {
-		if (toks->strs[i].len > 65535) {
-			rc = fp_error_set(err, FP_ERR_FORMAT, "'%s': token %d is %llu bytes long", f->path, i,
-					  (unsigned long long)toks->strs[i].len);
-			goto fail;
-		}
+		if (toks->strs[i].len > 65535)
+			return fp_error_set(err, FP_ERR_FORMAT, "'%s': token %d is %llu bytes long", f->path, i,
+					    (unsigned long long)toks->strs[i].len);
 		memcpy(t->arena + o, toks->strs[i].ptr, toks->strs[i].len);
 		t->arena[o + toks->strs[i].len] = 0;
 		t->off[i] = (uint32_t)o;
@@ -712,111 +702,155 @@ int fp_tokenizer_load(fp_tokenizer **out, const gguf_file *f, fp_error *err)
 	}
 	for (int i = 0; i < t->n_vocab; i++)
 		tok_strmap_put(t, i);
+	return 0;
+}
 
-	const gguf_kv *kv = gguf_find_key(f, "tokenizer.ggml.token_type");
-	if (kv) {
-		if (kv->type != GGUF_VT_ARRAY || kv->arr_n != (uint64_t)t->n_vocab || kv->arr_type == GGUF_VT_STRING) {
-			rc = fp_error_set(err, FP_ERR_FORMAT, "'%s': tokenizer.ggml.token_type must be %d numbers",
-					  f->path, t->n_vocab);
-			goto fail;
-		}
-		for (int i = 0; i < t->n_vocab; i++) {
-			/* llama.cpp's token types are 0 (undefined) to 6 (byte); anything
-			 * else (and a float that is no integer) is a broken file, and a
-			 * huge value would not even convert to int */
-			double v = gguf_kv_num(kv, (uint64_t)i);
-			if (!(v >= 0 && v <= TT_BYTE) || v != (int)v) {
-				rc = fp_error_set(err, FP_ERR_FORMAT,
-						  "'%s': tokenizer.ggml.token_type[%d] is %g, not a token type (0 to %d)",
-						  f->path, i, v, TT_BYTE);
-				goto fail;
-			}
-			t->type[i] = (int32_t)v;
-		}
+/* the numeric array `key` of one value per token, or NULL when absent */
+static int find_per_token(const fp_tokenizer *t, const gguf_file *f, const char *key, const gguf_kv **kvp,
+			  fp_error *err)
+{
+	const gguf_kv *kv = gguf_find_key(f, key);
+	*kvp = kv;
+	if (kv && (kv->type != GGUF_VT_ARRAY || kv->arr_n != (uint64_t)t->n_vocab || kv->arr_type == GGUF_VT_STRING))
+		return fp_error_set(err, FP_ERR_FORMAT, "'%s': %s must be %d numbers", f->path, key, t->n_vocab);
+	return 0;
+}
+
+/* tokenizer.ggml.token_type (optional), then the user-defined tokens that
+ * tokenizing matches before anything else, longest first */
+static int read_token_types(fp_tokenizer *t, const gguf_file *f, fp_error *err)
+{
+	const gguf_kv *kv;
+	int rc = find_per_token(t, f, "tokenizer.ggml.token_type", &kv, err);
+	if (rc)
+		return rc;
+	for (int i = 0; kv && i < t->n_vocab; i++) {
+		/* llama.cpp's token types are 0 (undefined) to 6 (byte); anything
+		 * else (and a float that is no integer) is a broken file, and a
+		 * huge value would not even convert to int */
+		double v = gguf_kv_num(kv, (uint64_t)i);
+		if (!(v >= 0 && v <= TT_BYTE) || v != (int)v)
+			return fp_error_set(err, FP_ERR_FORMAT,
+					    "'%s': tokenizer.ggml.token_type[%d] is %g, not a token type (0 to %d)", f->path,
+					    i, v, TT_BYTE);
+		t->type[i] = (int32_t)v;
 	}
 	for (int i = 0; i < t->n_vocab; i++)
 		t->n_user += t->type[i] == TT_USER && t->len[i] > 0;
-	if (t->n_user) {
-		t->user = malloc((size_t)t->n_user * sizeof *t->user);
-		if (!t->user) {
-			rc = fp_error_set(err, FP_ERR_NOMEM, "out of memory loading the vocabulary");
-			goto fail;
+	if (!t->n_user)
+		return 0;
+	t->user = malloc((size_t)t->n_user * sizeof *t->user);
+	if (!t->user)
+		return fp_error_set(err, FP_ERR_NOMEM, "out of memory loading the vocabulary");
+	int k = 0;
+	for (int i = 0; i < t->n_vocab; i++)
+		if (t->type[i] == TT_USER && t->len[i] > 0)
+			t->user[k++] = i;
+	/* longest first (insertion sort: a few hundred at most; equal lengths keep id order) */
+	for (int i = 1; i < k; i++)
+		for (int j = i; j > 0 && t->len[t->user[j]] > t->len[t->user[j - 1]]; j--) {
+			int x = t->user[j];
+			t->user[j] = t->user[j - 1], t->user[j - 1] = x;
 		}
-		int k = 0;
-		for (int i = 0; i < t->n_vocab; i++)
-			if (t->type[i] == TT_USER && t->len[i] > 0)
-				t->user[k++] = i;
-		/* longest first (insertion sort: a few hundred at most; equal lengths keep id order) */
-		for (int i = 1; i < k; i++)
-			for (int j = i; j > 0 && t->len[t->user[j]] > t->len[t->user[j - 1]]; j--) {
-				int x = t->user[j];
-				t->user[j] = t->user[j - 1], t->user[j - 1] = x;
-			}
-	}
-	kv = gguf_find_key(f, "tokenizer.ggml.scores");
-	if (kv) {
-		if (kv->type != GGUF_VT_ARRAY || kv->arr_n != (uint64_t)t->n_vocab || kv->arr_type == GGUF_VT_STRING) {
-			rc = fp_error_set(err, FP_ERR_FORMAT, "'%s': tokenizer.ggml.scores must be %d numbers", f->path,
-					  t->n_vocab);
-			goto fail;
-		}
-		for (int i = 0; i < t->n_vocab; i++)
-			t->score[i] = (float)gguf_kv_num(kv, (uint64_t)i);
-	} else if (t->kind == FP_TOK_SPM) {
-		rc = fp_error_set(err, FP_ERR_FORMAT, "'%s': SentencePiece tokenizer without tokenizer.ggml.scores",
-				  f->path);
-		goto fail;
-	}
+	return 0;
+}
 
+/* tokenizer.ggml.scores: SentencePiece needs them, BPE ranks merges instead */
+static int read_scores(fp_tokenizer *t, const gguf_file *f, fp_error *err)
+{
+	const gguf_kv *kv;
+	int rc = find_per_token(t, f, "tokenizer.ggml.scores", &kv, err);
+	if (rc)
+		return rc;
+	if (!kv && t->kind == FP_TOK_SPM)
+		return fp_error_set(err, FP_ERR_FORMAT, "'%s': SentencePiece tokenizer without tokenizer.ggml.scores",
+				    f->path);
+	for (int i = 0; kv && i < t->n_vocab; i++)
+		t->score[i] = (float)gguf_kv_num(kv, (uint64_t)i);
+	return 0;
+}
+
+/* BOS, EOS and UNK ids, and whether to add BOS and a leading space
+ * (SentencePiece's defaults: both) */
+static int read_specials(fp_tokenizer *t, const gguf_file *f, fp_error *err)
+{
+	int rc;
 	if ((rc = opt_token_id(f, "tokenizer.ggml.bos_token_id", t->n_vocab, &t->bos, err)) ||
 	    (rc = opt_token_id(f, "tokenizer.ggml.eos_token_id", t->n_vocab, &t->eos, err)) ||
 	    (rc = opt_token_id(f, "tokenizer.ggml.unknown_token_id", t->n_vocab, &t->unk, err)))
-		goto fail;
+		return rc;
 	t->add_bos = t->kind == FP_TOK_SPM;
 	t->add_space_prefix = t->kind == FP_TOK_SPM;
 	if ((rc = gguf_get_bool(f, "tokenizer.ggml.add_bos_token", &t->add_bos, err)) > 0 || rc < -1)
-		goto fail;
+		return rc;
 	if ((rc = gguf_get_bool(f, "tokenizer.ggml.add_space_prefix", &t->add_space_prefix, err)) > 0 || rc < -1)
-		goto fail;
+		return rc;
+	return 0;
+}
 
-	if (t->kind == FP_TOK_SPM) {
-		snprintf(t->pre, sizeof t->pre, "spm");
-		for (int b = 0; b < 256; b++) {
-			char name[8];
-			snprintf(name, sizeof name, "<0x%02X>", b);
-			t->byte_tok[b] = fp_token_lookup(t, name, 6);
-		}
-	} else {
-		rc = gguf_get_str(f, "tokenizer.ggml.pre", &pre, err);
-		if (rc < -1)
-			goto fail;
-		if (rc == -1)
-			pre = (gguf_str){"gpt-2", 5};
-		snprintf(t->pre, sizeof t->pre, "%.*s", (int)(pre.len < 31 ? pre.len : 31), pre.ptr);
-		if (!strcmp(t->pre, "gpt-2") || !strcmp(t->pre, "gpt2")) {
+/* BPE: tokenizer.ggml.pre names the pre-tokenizer (gpt-2 when absent),
+ * whose regular expressions split the text before merging; then the merges */
+static int read_bpe(fp_tokenizer *t, const gguf_file *f, fp_error *err)
+{
+	gguf_str pre = {0};
+	int rc = gguf_get_str(f, "tokenizer.ggml.pre", &pre, err);
+	if (rc < -1)
+		return rc;
+	if (rc == -1)
+		pre = (gguf_str){"gpt-2", 5};
+	snprintf(t->pre, sizeof t->pre, "%.*s", (int)(pre.len < 31 ? pre.len : 31), pre.ptr);
+	if (!strcmp(t->pre, "gpt-2") || !strcmp(t->pre, "gpt2")) {
+		rc = compile_re(t, RE_GPT2, err);
+	} else if (!strcmp(t->pre, "smollm")) {
+		rc = compile_re(t, "\\p{N}", err);
+		if (!rc)
 			rc = compile_re(t, RE_GPT2, err);
-		} else if (!strcmp(t->pre, "smollm")) {
-			rc = compile_re(t, "\\p{N}", err);
-			if (!rc)
-				rc = compile_re(t, RE_GPT2, err);
-		} else if (!strcmp(t->pre, "llama-bpe") || !strcmp(t->pre, "llama3") || !strcmp(t->pre, "llama-v3")) {
-			rc = compile_re(t, RE_LLAMA3, err);
-			t->ignore_merges = 1;
-		} else {
-			rc = fp_error_set(err, FP_ERR_UNSUPPORTED,
-					  "'%s': pre-tokenizer '%s' is not supported (gpt-2, smollm and llama-bpe are)",
-					  f->path, t->pre);
-		}
-		if (rc)
-			goto fail;
-		t->md = pcre2_match_data_create(4, NULL);
-		if (!t->md) {
-			rc = fp_error_set(err, FP_ERR_NOMEM, "out of memory");
-			goto fail;
-		}
-		if ((rc = load_merges(t, f, err)))
-			goto fail;
+	} else if (!strcmp(t->pre, "llama-bpe") || !strcmp(t->pre, "llama3") || !strcmp(t->pre, "llama-v3")) {
+		rc = compile_re(t, RE_LLAMA3, err);
+		t->ignore_merges = 1;
+	} else {
+		rc = fp_error_set(err, FP_ERR_UNSUPPORTED,
+				  "'%s': pre-tokenizer '%s' is not supported (gpt-2, smollm and llama-bpe are)", f->path,
+				  t->pre);
 	}
+	if (rc)
+		return rc;
+	t->md = pcre2_match_data_create(4, NULL);
+	if (!t->md)
+		return fp_error_set(err, FP_ERR_NOMEM, "out of memory");
+	return load_merges(t, f, err);
+}
+
+/* SentencePiece: no pre-tokenizer; bytes without a piece fall back to the
+ * <0xXX> tokens */
+static void set_spm_bytes(fp_tokenizer *t)
+{
+	snprintf(t->pre, sizeof t->pre, "spm");
+	for (int b = 0; b < 256; b++) {
+		char name[8];
+		snprintf(name, sizeof name, "<0x%02X>", b);
+		t->byte_tok[b] = fp_token_lookup(t, name, 6);
+	}
+}
+
+int fp_tokenizer_load(fp_tokenizer **out, const gguf_file *f, fp_error *err)
+{
+	int rc;
+	*out = NULL;
+	fp_tokenizer *t = calloc(1, sizeof *t);
+	if (!t)
+		return fp_error_set(err, FP_ERR_NOMEM, "out of memory");
+	t->bos = t->eos = t->unk = -1;
+	for (int i = 0; i < 256; i++)
+		t->byte_tok[i] = -1;
+	tok_init_byte_map(t);
+	if ((rc = read_kind(t, f, err)) || (rc = read_tokens(t, f, err)) || (rc = read_token_types(t, f, err)) ||
+	    (rc = read_scores(t, f, err)) || (rc = read_specials(t, f, err)))
+		goto fail;
+	if (t->kind == FP_TOK_SPM)
+		set_spm_bytes(t);
+	else if ((rc = read_bpe(t, f, err)))
+		goto fail;
 	*out = t;
 	return 0;
 fail:
