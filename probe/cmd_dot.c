@@ -57,7 +57,9 @@ static const char HELP[] =
 	"                        (the model is still read for tok:, emb: and neuron:)\n"
 	"      --multi M         a multi-token tok: word: mean of its rows, or first\n"
 	"      --normalize       scale the direction to unit length\n"
-	"      --tsv, --json     machine-readable output (default: a table)\n"
+	"      --tsv, --json     machine-readable output (default: a table; for one prompt\n"
+	"                        at every position, a grid of cosines, layers by tokens,\n"
+	"                        each column headed by its token cut to 7 columns)\n"
 	"  -o, --output OUT.h5   also write the numbers to HDF5 (datasets dot, cos,\n"
 	"                        norm [layers, positions] or mean_dot, std_dot,\n"
 	"                        mean_cos, std_cos, n [layers]; attributes say what)\n"
@@ -240,30 +242,53 @@ static const tb_col SET[] = {
 	{"std_cos", "std_cos", TB_REAL, " %8.4f", 0, "std", 0, NULL},
 };
 
-/* one prompt, every position, as text: the cosines as a layer x token grid */
-static void print_grid(const dot_run *d)
+/* one prompt, every position, as text: the cosines as a layer x token grid,
+ * a column per position headed by its token (cut to 7 columns, a space as _) */
+static void grid_table(tb_doc *o, const dot_run *d)
 {
-	printf("%5s", "layer");
+	tb_col *cols = calloc((size_t)d->npos + 1, sizeof *cols);
+	char(*lab)[32] = calloc((size_t)d->npos, sizeof *lab), tb[256];
+	if (!cols || !lab) {
+		free(cols), free(lab);
+		return;
+	}
+	cols[0] = (tb_col){NULL, NULL, TB_INT, "%5d", 0, "layer", 0, NULL};
 	for (int i = 0; i < d->npos; i++) {
-		char tb[64];
-		int tl = fp_token_decode(d->m->tok, d->ids[d->poslist[i]], tb, sizeof tb), cols = 0;
-		tl = tl < 7 ? tl : 7;
-		printf(" ");
-		for (int k = 0; k < tl; k++, cols++) {
-			unsigned char ch = (unsigned char)tb[k];
-			if (ch < 0x20 || ch == 0x7f || ch >= 0x80)
-				ch = '?';
-			putchar(ch == ' ' ? '_' : ch);
-		}
-		printf("%*s", 7 - cols, "");
+		tb_label(lab[i], sizeof lab[i], tb, cli_token_bytes(d->m, d->ids[d->poslist[i]], tb, sizeof tb), 7);
+		cols[i + 1] = (tb_col){NULL, NULL, TB_REAL, " %7.4f", 0, lab[i], 0, NULL};
 	}
-	printf("\n");
+	tb_table t;
+	tb_doc_table(o, &t, cols, d->npos + 1, 1);
 	for (int l = d->l0; l < d->l1; l++) {
-		printf("%5d", l);
+		tb_int(&t, l);
 		for (int i = 0; i < d->npos; i++)
-			printf(" %7.4f", d->coss[(size_t)(l - d->l0) * d->npos + i]);
-		printf("\n");
+			tb_real(&t, d->coss[(size_t)(l - d->l0) * d->npos + i]);
 	}
+	tb_end(&t);
+	free(cols), free(lab);
+}
+
+/* a row per layer: of each position read (one prompt), or over the prompts */
+static void rows_table(tb_doc *o, const dot_run *d)
+{
+	tb_table t;
+	tb_doc_table(o, &t, d->single ? ONE : SET, 6, 1);
+	for (int l = d->l0; l < d->l1; l++) {
+		if (!d->single) {
+			const pj_layer *a = &d->A[l - d->l0];
+			tb_int(&t, l), tb_int(&t, (long long)a->dot.n);
+			tb_real(&t, st_acc_mean(&a->dot)), tb_real(&t, st_acc_sd(&a->dot));
+			tb_real(&t, st_acc_mean(&a->cos)), tb_real(&t, st_acc_sd(&a->cos));
+			continue;
+		}
+		for (int i = 0; i < d->npos; i++) {
+			size_t k = (size_t)(l - d->l0) * d->npos + i;
+			tb_int(&t, l), tb_int(&t, d->poslist[i]);
+			cli_tb_token(&t, d->m, d->ids[d->poslist[i]]);
+			tb_real(&t, d->dots[k]), tb_real(&t, d->coss[k]), tb_real(&t, d->norms[k]);
+		}
+	}
+	tb_doc_set(o, "rows", tb_end(&t));
 }
 
 /* the text sentences before the table */
@@ -293,7 +318,6 @@ static void say_head(tb_doc *o, const dot_run *d)
 static void emit(const dot_run *d)
 {
 	tb_doc o;
-	tb_table t;
 	tb_doc_begin(&o, stdout, d->fmt);
 	tb_doc_str(&o, "direction", d->dir->label);
 	tb_doc_bool(&o, "normalized", d->dir->normalized);
@@ -306,29 +330,11 @@ static void emit(const dot_run *d)
 		tb_doc_str(&o, "at", d->from ? "recorded rows" : ps_at_name(d->at));
 	}
 	say_head(&o, d);
-	if (d->fmt == FMT_TEXT && d->single && d->npos > 1) { /* text: a grid instead of rows */
-		print_grid(d);
-		tb_doc_end(&o);
-		return;
-	}
-	tb_doc_table(&o, &t, d->single ? ONE : SET, 6, 1);
-	for (int l = d->l0; l < d->l1; l++) {
-		if (!d->single) {
-			const pj_layer *a = &d->A[l - d->l0];
-			tb_int(&t, l), tb_int(&t, (long long)a->dot.n);
-			tb_real(&t, st_acc_mean(&a->dot)), tb_real(&t, st_acc_sd(&a->dot));
-			tb_real(&t, st_acc_mean(&a->cos)), tb_real(&t, st_acc_sd(&a->cos));
-			continue;
-		}
-		for (int i = 0; i < d->npos; i++) {
-			size_t k = (size_t)(l - d->l0) * d->npos + i;
-			tb_int(&t, l), tb_int(&t, d->poslist[i]);
-			cli_tb_token(&t, d->m, d->ids[d->poslist[i]]);
-			tb_real(&t, d->dots[k]), tb_real(&t, d->coss[k]), tb_real(&t, d->norms[k]);
-		}
-	}
-	tb_doc_set(&o, "rows", tb_end(&t));
-	if (d->single && d->nl >= 4) {
+	if (d->fmt == FMT_TEXT && d->single && d->npos > 1)
+		grid_table(&o, d); /* text: a grid instead of rows */
+	else
+		rows_table(&o, d);
+	if (d->single && d->npos == 1 && d->nl >= 4) { /* coss[] is then one cosine a layer */
 		int q = d->nl / 4;
 		double a = 0, b = 0;
 		for (int i = 0; i < q; i++)

@@ -15,69 +15,105 @@ static size_t next_bad(const char *s, size_t n, size_t i)
 	return b < 0 ? n : i + (size_t)b;
 }
 
-void tb_tsv_escape(FILE *f, const char *s, size_t n)
+/* ---- the one escaping of text and TSV cells ----
+ * \t \n \r as such, every other control byte (C0, DEL) and every byte that is
+ * not part of a whole UTF-8 character as \xNN; with ESC_BACKSLASH a backslash
+ * as \\, with ESC_QUOTE a double quote as \". */
+enum { ESC_BACKSLASH = 1, ESC_QUOTE = 2 };
+
+/* the unit of s[0..n) at i (one whole character, or one byte that is not
+ * part of one when i == bad) escaped into o (NUL-terminated); returns the
+ * bytes of s it stands for, *cols the columns (code points) it prints */
+static size_t esc_unit(const char *s, size_t n, size_t i, size_t bad, int flags, char o[8], int *cols)
 {
-	size_t bad = next_bad(s, n, 0);
-	for (size_t i = 0; i < n; i++) {
-		if (i == bad) {
-			fprintf(f, "\\x%02x", (unsigned char)s[i]);
-			bad = next_bad(s, n, i + 1);
-			continue;
-		}
-		switch (s[i]) {
-		case '\t': fputs("\\t", f); break;
-		case '\n': fputs("\\n", f); break;
-		case '\r': fputs("\\r", f); break;
-		case '\\': fputs("\\\\", f); break;
-		default: fputc(s[i], f);
-		}
+	unsigned char c = (unsigned char)s[i];
+	const char *e = NULL;
+	*cols = 2;
+	if (i == bad || ((c < 0x20 || c == 0x7f) && c != '\t' && c != '\n' && c != '\r')) {
+		snprintf(o, 8, "\\x%02x", c);
+		*cols = 4;
+		return 1;
 	}
+	if (c == '\t') e = "\\t";
+	else if (c == '\n') e = "\\n";
+	else if (c == '\r') e = "\\r";
+	else if (c == '\\' && (flags & ESC_BACKSLASH)) e = "\\\\";
+	else if (c == '"' && (flags & ESC_QUOTE)) e = "\\\"";
+	if (e) {
+		strcpy(o, e);
+		return 1;
+	}
+	/* a whole character: it ends before bad */
+	size_t l = c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+	l = l < n - i ? l : n - i;
+	memcpy(o, s + i, l);
+	o[l] = 0;
+	*cols = 1;
+	return l;
 }
 
-/* s[0..n) as it is, but for the bytes that are not part of a whole UTF-8
- * character (\xNN) */
-static void print_plain(FILE *f, const char *s, size_t n)
+/* s[0..n) escaped (flags) onto f, or only measured when f is NULL; returns
+ * the columns (code points) */
+static int put_escaped(FILE *f, const char *s, size_t n, int flags)
 {
-	size_t bad = next_bad(s, n, 0);
-	for (size_t i = 0; i < n; i++) {
-		if (i == bad) {
-			fprintf(f, "\\x%02x", (unsigned char)s[i]);
-			bad = next_bad(s, n, i + 1);
-		} else {
-			fputc(s[i], f);
-		}
+	int cols = 0, w;
+	char o[8];
+	for (size_t i = 0, bad = next_bad(s, n, 0); i < n;) {
+		i += esc_unit(s, n, i, bad, flags, o, &w);
+		if (i > bad)
+			bad = next_bad(s, n, i);
+		cols += w;
+		if (f)
+			fputs(o, f);
 	}
+	return cols;
+}
+
+void tb_tsv_escape(FILE *f, const char *s, size_t n)
+{
+	put_escaped(f, s, n, ESC_BACKSLASH);
+}
+
+/* s[0..n) as it is but for control bytes and bytes outside a whole UTF-8
+ * character (escaped; a backslash stays one: a plain cell may hold text
+ * already quoted) */
+static int print_plain(FILE *f, const char *s, size_t n)
+{
+	return put_escaped(f, s, n, 0);
 }
 
 int tb_print_quoted(FILE *f, const char *s, size_t n)
 {
-	int cols = 2; /* the quotes; then one column per code point printed */
-	size_t bad = next_bad(s, n, 0);
 	fputc('"', f);
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (i == bad) { /* a piece of a character: show the byte */
-			cols += fprintf(f, "\\x%02x", c);
-			bad = next_bad(s, n, i + 1);
-			continue;
-		}
-		if (c == '\n') cols += fputs("\\n", f) >= 0 ? 2 : 0;
-		else if (c == '\t') cols += fputs("\\t", f) >= 0 ? 2 : 0;
-		else if (c == '\r') cols += fputs("\\r", f) >= 0 ? 2 : 0;
-		else if (c == '"') cols += fputs("\\\"", f) >= 0 ? 2 : 0;
-		else if (c == '\\') cols += fputs("\\\\", f) >= 0 ? 2 : 0;
-		else if (c < 0x20 || c == 0x7f)
-			cols += fprintf(f, "\\x%02x", c);
-		else {
-			fputc(c, f);
-			cols += (c & 0xc0) != 0x80;
-		}
-	}
+	int cols = put_escaped(f, s, n, ESC_BACKSLASH | ESC_QUOTE);
 	fputc('"', f);
-	return cols;
+	return cols + 2;
 }
 
-char *tb_utf8_clean(const char *s, size_t n)
+size_t tb_label(char *buf, size_t cap, const char *s, size_t n, int width)
+{
+	size_t used = 0;
+	int cols = 0, w;
+	char o[8];
+	for (size_t i = 0, bad = next_bad(s, n, 0); i < n && cap;) {
+		size_t l = esc_unit(s, n, i, bad, 0, o, &w);
+		size_t ol = strlen(o);
+		if (cols + w > width || used + ol + 1 > cap)
+			break;
+		if (!strcmp(o, " "))
+			o[0] = '_';
+		memcpy(buf + used, o, ol);
+		used += ol, cols += w, i += l;
+		if (i > bad)
+			bad = next_bad(s, n, i);
+	}
+	if (cap)
+		buf[used] = 0;
+	return used;
+}
+
+/* tb_utf8_clean, with the length of the result (it may hold a NUL byte) */
+static char *utf8_clean(const char *s, size_t n, size_t *len)
 {
 	char *o = malloc(3 * n + 1), *p = o;
 	if (!o)
@@ -92,7 +128,25 @@ char *tb_utf8_clean(const char *s, size_t n)
 		}
 	}
 	*p = 0;
+	*len = (size_t)(p - o);
 	return o;
+}
+
+char *tb_utf8_clean(const char *s, size_t n)
+{
+	size_t len;
+	return utf8_clean(s, n, &len);
+}
+
+/* s[0..n) as a JSON string: invalid bytes as U+FFFD, a NUL byte kept
+ * (\u0000) */
+static json_t *json_text(const char *s, size_t n)
+{
+	size_t len = 0;
+	char *clean = utf8_clean(s, n, &len);
+	json_t *j = json_stringn(clean ? clean : "", clean ? len : 0);
+	free(clean);
+	return j;
 }
 
 char *tb_hex(const char *s, size_t n)
@@ -123,7 +177,12 @@ static void text_header(tb_table *t)
 		int prefix, width;
 		text_spec(fmt, &prefix, &width);
 		const tb_col *col = &t->cols[c];
-		fprintf(t->f, "%.*s%*s", prefix, fmt, width, col->label ? col->label : col->name ? col->name : col->json);
+		const char *lab = col->label ? col->label : col->name ? col->name : col->json;
+		/* padded by the columns it prints (a label may be a token's text) */
+		int cols = print_plain(NULL, lab, strlen(lab)), pad = abs(width) > cols ? abs(width) - cols : 0;
+		fprintf(t->f, "%.*s%*s", prefix, fmt, width > 0 ? pad : 0, "");
+		print_plain(t->f, lab, strlen(lab));
+		fprintf(t->f, "%*s", width < 0 ? pad : 0, "");
 	}
 	fputc('\n', t->f);
 }
@@ -237,9 +296,7 @@ void tb_str(tb_table *t, const char *s, size_t n)
 {
 	const tb_col *c = cell(t);
 	if (t->fmt == TB_JSON && c->json) {
-		char *clean = tb_utf8_clean(s, n);
-		json_object_set_new(t->row, c->json, json_string(clean ? clean : ""));
-		free(clean);
+		json_object_set_new(t->row, c->json, json_text(s, n));
 		if (c->bytes) {
 			char key[128], *hex = tb_hex(s, n);
 			snprintf(key, sizeof key, "%s_bytes", c->json);
@@ -253,7 +310,7 @@ void tb_str(tb_table *t, const char *s, size_t n)
 	} else if (t->fmt == TB_TEXT && c->text && c->plain) {
 		int prefix, width;
 		text_spec(c->text, &prefix, &width);
-		int pad = abs(width) > (int)n ? abs(width) - (int)n : 0;
+		int cols = print_plain(NULL, s, n), pad = abs(width) > cols ? abs(width) - cols : 0;
 		fprintf(t->f, "%.*s%*s", prefix, c->text, width > 0 ? pad : 0, "");
 		print_plain(t->f, s, n);
 		fprintf(t->f, "%*s", width < 0 ? pad : 0, "");
@@ -362,11 +419,8 @@ void tb_doc_bool(tb_doc *d, const char *key, int v)
 
 void tb_doc_strn(tb_doc *d, const char *key, const char *s, size_t n)
 {
-	if (!d->root)
-		return;
-	char *clean = tb_utf8_clean(s, n);
-	tb_doc_set(d, key, json_string(clean ? clean : ""));
-	free(clean);
+	if (d->root)
+		tb_doc_set(d, key, json_text(s, n));
 }
 
 void tb_doc_str(tb_doc *d, const char *key, const char *s)

@@ -1,15 +1,18 @@
 /* table.h - the one table emitter: a command describes its columns once and
  * adds cells row by row; the emitter writes the text table, the TSV or the
  * JSON rows.  Every table it writes is valid UTF-8, whatever the cells hold
- * (token text may be a piece of a character):
- *   - text: strings quoted, control characters C-escaped, bytes that are not
- *     part of a whole UTF-8 character as \xNN;
- *   - TSV: a header line of column names, then one line a row; strings with
- *     \t \n \r \\ escaped and bytes that are not part of a whole UTF-8
- *     character as \xNN (Python's csv module reads it);
+ * (token text may be a piece of a character or a control byte).  Text and
+ * TSV cells share one escaping, so a cell stays one cell on one line:
+ *     \t \n \r for tab, newline and carriage return; \xNN for every other
+ *     control byte (00-1F, 7F) and for each byte that is not part of a whole
+ *     UTF-8 character; \\ for a backslash (not in plain text cells)
+ *   - text: strings quoted (a double quote as \"), or plain (tb_col.plain);
+ *   - TSV: a header line of column names, then one line a row (Python's csv
+ *     module reads it with delimiter "\t" and quoting=csv.QUOTE_NONE);
  *   - JSON: an array of row objects, or an object of column arrays
  *     (tb_end_columns); a real that is NaN or infinite is null (JSON has no
- *     such numbers); a string is its text with invalid bytes as U+FFFD,
+ *     such numbers); a string is its text with invalid bytes as U+FFFD
+ *     (JSON's own escapes for control bytes, \u0000 for a NUL byte),
  *     and a column marked with bytes also gives each cell's exact bytes as a
  *     hex string under "<json>_bytes" ("e69d" for the bytes E6 9D).
  * A row may hold a nested table (a TB_NEST column, filled from another
@@ -37,8 +40,8 @@ typedef struct tb_col {
 	 * header line uses the same widths.  NULL: not in the text table. */
 	const char *text;
 	int bytes;         /* TB_STR: JSON also gives the raw bytes */
-	const char *label; /* text header cell (NULL: name) */
-	int plain;         /* TB_STR in text: unquoted (bytes not part of a character as \xNN),
+	const char *label; /* text header cell (NULL: name), escaped as a plain cell */
+	int plain;         /* TB_STR in text: unquoted (escaped as above, a backslash kept),
 			    * aligned by the width ("%5s" right, "%-11s" left; a label such as "emb") */
 	const char *tsv;   /* TB_REAL in TSV: a printf conversion (NULL: "%.6g") */
 } tb_col;
@@ -116,8 +119,14 @@ json_t *tb_json_grid(const double *v, size_t rows, size_t cols);
 /* The cell writers, for text outside tables: */
 /* s[0..n) as a TSV cell (the escapes above) */
 void tb_tsv_escape(FILE *f, const char *s, size_t n);
-/* s[0..n) quoted for a human; returns the columns printed (code points) */
+/* s[0..n) quoted for a human (the escapes above); returns the columns
+ * printed (code points) */
 int tb_print_quoted(FILE *f, const char *s, size_t n);
+/* s[0..n) as a short label of at most width columns, for a text header:
+ * escaped as a plain cell, a space as '_', cut after the last whole
+ * character or escape that fits.  Writes at most cap bytes with the NUL;
+ * returns the length. */
+size_t tb_label(char *buf, size_t cap, const char *s, size_t n, int width);
 /* s[0..n) as valid UTF-8, invalid bytes as U+FFFD (malloc'ed) */
 char *tb_utf8_clean(const char *s, size_t n);
 /* s[0..n) as lowercase hex (malloc'ed) */

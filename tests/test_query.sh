@@ -321,6 +321,42 @@ print("first quarter %.4f, last quarter %.4f; curve %s" % (a, b, " ".join("%.3f"
 import json,sys; r=json.load(open(sys.argv[1]))["rows"]
 print("rank by layer %s; p at the last layer %.3f" % (" ".join(str(x["target_rank"]) for x in r), r[-1]["target_prob"]))
 sys.exit(0 if r[-1]["target_rank"] == 1 else 1)' "$T/out"
+	# control bytes in a prompt (byte-level tokens such as 0x00, whose piece is 'Ā'): one escaping in
+	# every TSV cell (\t \n \r \\, other C0 and DEL as \xNN), so the table stays one row a line
+	printf 'a\0b\tc\x01d\x1fe\x7ff\\g\rh\ni' | "$FP" lens -m "$MODEL" - --at all -k 2 --tsv >"$T/ctl.tsv" 2>"$T/err"
+	check "default model: lens --tsv of a prompt with the bytes 00 09 01 1F 7F 0D 0A and a backslash: no raw control byte, Python's csv reads 7 columns on every row, the token cells unescape to the prompt" \
+		$PY - "$T/ctl.tsv" <<'PY'
+import csv, re, sys
+want = b"a\0b\tc\x01d\x1fe\x7ff\\g\rh\ni"
+raw = open(sys.argv[1], "rb").read()
+ctl = sorted({b for b in raw if (b < 0x20 and b not in (9, 10)) or b == 0x7f})
+rows = list(csv.reader(open(sys.argv[1], encoding="utf-8", newline=""), delimiter="\t", quoting=csv.QUOTE_NONE))
+unesc = lambda s: re.sub(rb"\\(x[0-9a-f]{2}|.)", lambda m: bytes([int(m.group(1)[1:], 16)]) if len(m.group(1)) == 3 else
+                         {b"t": b"\t", b"n": b"\n", b"r": b"\r", b"\\": b"\\"}[m.group(1)], s.encode())
+tok = {int(r[1]): r[2] for r in rows[1:]}
+got = b"".join(unesc(tok[p]) for p in sorted(tok))
+print("%d rows of widths %s; raw control bytes %s; token cells %s" % (len(rows), sorted({len(r) for r in rows}), ctl, " ".join(tok[p] for p in sorted(tok))))
+sys.exit(0 if not ctl and {len(r) for r in rows} == {7} and rows[0][2] == "token" and got == want and "\\x00" in tok.values() else 1)
+PY
+	# dot's text grid (one prompt, every position) through the emitter: a column per token,
+	# headed by its text cut to 7 columns (a newline as \n, a character whole, a space as _)
+	"$FP" dot -m "$MODEL" $'Jordan é\nplays über' --direction 'tok:" basketball"' --json >"$T/grid.json" 2>&1
+	run "$FP" dot -m "$MODEL" $'Jordan é\nplays über' --direction 'tok:" basketball"'
+	check "default model: dot's text grid: a header of 'layer' and a label per token, a row per layer of as many cosines, the numbers dot --json gives" \
+		$PY - "$T/out" "$T/grid.json" <<'PY'
+import json, sys
+lines = open(sys.argv[1], encoding="utf-8").read().split("\n")
+i = next(k for k, l in enumerate(lines) if l.startswith("layer"))
+head, grid = lines[i].split(), [l.split() for l in lines[i + 1:] if l.strip()]
+print("header %s; %d rows of %s fields" % (head, len(grid), sorted({len(r) for r in grid})))
+ok = head[0] == "layer" and "\\n" in head and "_\u00e9" in head and "\\xbc" in head
+ok = ok and len(grid) == 30 and {len(r) for r in grid} == {len(head)} and [int(r[0]) for r in grid] == list(range(30))
+js = json.load(open(sys.argv[2]))["rows"]
+diff = max(abs(float(grid[r["layer"]][1 + r["position"]]) - r["cos"]) for r in js) if ok else 1
+print("max |grid - json cos| %.2g (tolerance 6e-5: the grid rounds to 4 decimals)" % diff)
+ok = ok and len(js) == 30 * (len(head) - 1) and diff <= 6e-5
+sys.exit(0 if ok else 1)
+PY
 	run "$FP" trace -m "$MODEL" "$QA" --subject "Michael Jordan" --kind resid --samples 2 --json
 	check "default model: trace (resid, 2 samples): the clean probability is predict's, noise lowers it, the last state restores it" $PY -c '
 import json,sys; d=json.load(open(sys.argv[1])); g=d["resid"]

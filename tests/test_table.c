@@ -2,7 +2,7 @@
  * TSV and JSON; every output valid UTF-8 (checked with the model library's
  * own fp_utf8_invalid_at and, for JSON, by jansson reading it back); the
  * bytes of a partial character survive as \xNN (text, TSV) and as hex
- * (JSON). */
+ * (JSON); control bytes are escaped the one way in text and TSV. */
 #include "check.h"
 #include "../model/tokenizer.h"
 #include "../probe/table.h"
@@ -85,8 +85,106 @@ static char *emit_doc(int fmt)
 	return buf;
 }
 
+/* a cell writer's output into a string */
+static char *cell_out(int which, const char *s, size_t n, int *ret)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	*ret = 0;
+	if (which == 0)
+		tb_tsv_escape(f, s, n);
+	else
+		*ret = tb_print_quoted(f, s, n);
+	fclose(f);
+	return buf;
+}
+
+/* control bytes: the one escaping of text and TSV cells (\t \n \r, other C0
+ * and DEL as \xNN), a plain text cell and a header label padded by the
+ * columns they print, short labels for a grid, a NUL byte kept in JSON */
+static void test_control_bytes(void)
+{
+	char all[128], want[1024], *p = want;
+	for (int c = 0; c < 128; c++) {
+		all[c] = (char)c;
+		if (c == '\t' || c == '\n' || c == '\r' || c == '\\')
+			p += sprintf(p, "\\%c", c == '\t' ? 't' : c == '\n' ? 'n' : c == '\r' ? 'r' : '\\');
+		else if (c < 0x20 || c == 0x7f)
+			p += sprintf(p, "\\x%02x", c);
+		else
+			*p++ = (char)c;
+	}
+	*p = 0;
+	int cols;
+	char *tsv = cell_out(0, all, sizeof all, &cols), *q;
+	int raw = 0;
+	for (q = tsv; *q; q++)
+		raw += (unsigned char)*q < 0x20 || *q == 0x7f;
+	CHECK(!strcmp(tsv, want) && raw == 0 && strlen(tsv) == strlen(want),
+	      "TSV cell of the bytes 00..7F: \\t \\n \\r \\\\, other control bytes \\xNN, no raw control byte (%d):\n%s\nwanted:\n%s",
+	      raw, tsv, want);
+	char *quo = cell_out(1, "\0\x1f\x7f\"\xc3\xa9\xe4", 7, &cols);
+	CHECK(!strcmp(quo, "\"\\x00\\x1f\\x7f\\\"\xc3\xa9\\xe4\"") && cols == 2 + 4 + 4 + 4 + 2 + 1 + 4,
+	      "quoted text of 00 1F 7F \" é E4: %s, %d columns", quo, cols);
+	free(tsv), free(quo);
+
+	/* a plain text cell and a header label: padded by the columns printed */
+	static const tb_col PL[] = {
+		{NULL, NULL, TB_INT, "%5d", 0, "\xc3\xa9", 0, NULL},
+		{NULL, NULL, TB_STR, " %-7s", 0, "w", 1, NULL},
+		{NULL, NULL, TB_INT, "%2d", 0, "k", 0, NULL},
+	};
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	tb_table t;
+	tb_begin(&t, f, TB_TEXT, PL, 3, 1);
+	tb_int(&t, 1), tb_str(&t, "\xc3\xa9\x01", 3), tb_int(&t, 2);
+	tb_end(&t);
+	fclose(f);
+	const char *want_pl = "    \xc3\xa9 w       k\n"
+			      "    1 \xc3\xa9\\x01   2\n";
+	CHECK(!strcmp(buf, want_pl), "a plain cell with a control byte and a header label 'é', padded by columns:\n%s\nwanted:\n%s",
+	      buf, want_pl);
+	free(buf);
+
+	char lab[32];
+	struct {
+		const char *s;
+		size_t n;
+		int w;
+		const char *want;
+	} L[] = {
+		{" basketball", 11, 7, "_basket"}, {"\n\xe4\xba", 3, 7, "\\n\\xe4"}, {"\xe6\x9d\xb1\xe4\xba\xac" "ab", 8, 3, "\xe6\x9d\xb1\xe4\xba\xac" "a"},
+		{"\0", 1, 7, "\\x00"}, {"a\\b", 3, 7, "a\\b"}, {"\t", 1, 1, ""},
+	};
+	int lbad = 0;
+	for (size_t i = 0; i < sizeof L / sizeof *L; i++) {
+		size_t r = tb_label(lab, sizeof lab, L[i].s, L[i].n, L[i].w);
+		if (strcmp(lab, L[i].want) || r != strlen(L[i].want))
+			lbad++, printf("tb_label %zu: '%s', want '%s'\n", i, lab, L[i].want);
+	}
+	size_t r = tb_label(lab, 5, "abcdefgh", 8, 7);
+	CHECK(lbad == 0 && r == 4 && !strcmp(lab, "abcd"),
+	      "tb_label: a space as _, escapes whole, cut after what fits in the columns and in the buffer (%d wrong)", lbad);
+
+	static const tb_col J[] = {{"s", "s", TB_STR, "%s", 1, NULL, 0, NULL}};
+	buf = NULL, len = 0;
+	f = open_memstream(&buf, &len);
+	tb_begin(&t, f, TB_JSON, J, 1, 0);
+	tb_str(&t, "a\0b", 3);
+	json_t *js = tb_end(&t);
+	json_dumpf(js, f, JSON_COMPACT);
+	json_decref(js);
+	fclose(f);
+	CHECK(!strcmp(buf, "[{\"s\":\"a\\u0000b\",\"s_bytes\":\"610062\"}]"), "JSON of a cell holding a NUL byte keeps it: %s", buf);
+	free(buf);
+}
+
 int main(void)
 {
+	test_control_bytes();
 	char *text = emit(TB_TEXT, 0), *tsv = emit(TB_TSV, 0), *js = emit(TB_JSON, 0), *jc = emit(TB_JSON, 1);
 	const char *want_text = "  n  word          x\n"
 				"  0  \"é\\xe4\\t\\\\\"   1.50\n"
