@@ -239,204 +239,267 @@ static uint16_t bf16_round(float f)
 	return (uint16_t)(u >> 16);
 }
 
+/* a tiny model of one architecture: its GGUF and its checkpoints (F32, F16,
+ * BF16 and, made from the F32 one, sharded), under tmpdir */
+typedef struct tiny_ck {
+	const char *arch;
+	int tied;
+	tiny_opts o;
+	char gg[512], d32[512], d16[512], dbf[512], dsh[512];
+} tiny_ck;
+
+/* the tokens every tiny check runs ("Hello world!\nA") */
+static const int32_t TINY_IDS[] = {72, 101, 108, 108, 111, 32, 119, 111, 114, 108, 100, 33, 10, 65};
+#define TINY_N ((int)(sizeof TINY_IDS / sizeof TINY_IDS[0]))
+
+static int tiny_ck_write(tiny_ck *c, const char *arch, int tied)
+{
+	*c = (tiny_ck){.arch = arch, .tied = tied};
+	tiny_defaults(&c->o, arch);
+	c->o.tied = tied;
+	c->o.wtype = GGML_F32;
+	snprintf(c->gg, sizeof c->gg, "%s/%s%d.gguf", tmpdir, arch, tied);
+	snprintf(c->d32, sizeof c->d32, "%s/%s%d-f32", tmpdir, arch, tied);
+	snprintf(c->d16, sizeof c->d16, "%s/%s%d-f16", tmpdir, arch, tied);
+	snprintf(c->dbf, sizeof c->dbf, "%s/%s%d-bf16", tmpdir, arch, tied);
+	snprintf(c->dsh, sizeof c->dsh, "%s/%s%d-sharded", tmpdir, arch, tied);
+	mkdir(c->d32, 0755), mkdir(c->d16, 0755), mkdir(c->dbf, 0755), mkdir(c->dsh, 0755);
+	fp_error err = {0};
+	int ok = tiny_write(&c->o, c->gg) == 0 && !hfw_from_gguf(c->gg, c->d32, "F32", NULL, NULL, &err) &&
+		 !hfw_from_gguf(c->gg, c->d16, "F16", NULL, NULL, &err) &&
+		 !hfw_from_gguf(c->gg, c->dbf, "BF16", NULL, NULL, &err);
+	CHECK(ok, "%s (tied %d): GGUF and checkpoints written: %s", arch, tied, err.msg);
+	return ok ? 0 : -1;
+}
+
+/* the logits of every checkpoint against the GGUF's (and BF16 read as f32
+ * against BF16 kept native); returns the F32 checkpoint's logits */
+static float *tiny_check_logits(const tiny_ck *c, fp_model *g, fp_model *h, fp_model *h16, fp_model *hbf,
+				fp_model *hf32)
+{
+	const char *arch = c->arch;
+	int n = TINY_N;
+	size_t nl = (size_t)n * (size_t)g->cfg.n_vocab;
+	float *lg = logits_of(g, TINY_IDS, n), *lh = logits_of(h, TINY_IDS, n), *l16 = logits_of(h16, TINY_IDS, n),
+	      *lbf = logits_of(hbf, TINY_IDS, n), *lbf32 = logits_of(hf32, TINY_IDS, n);
+	CHECK(h->cfg.tied_unembed == c->tied && h->cfg.rope_neox == 1, "%s: tied %d, half-split RoPE", arch, c->tied);
+	if (lg && lh)
+		CHECK_CLOSE(rel_diff(lh, lg, nl), 1e-5, "%s (tied %d) checkpoint F32 against its GGUF, logits at %d positions, relative",
+			    arch, c->tied, n);
+	if (lbf && lbf32)
+		CHECK_CLOSE(rel_diff(lbf32, lbf, nl), 1e-6, "%s BF16 checkpoint, f32 weights against native, relative", arch);
+	if (lbf && lg)
+		CHECK_CLOSE(rel_diff(lbf, lg, nl), 5e-2, "%s BF16 checkpoint against the F32 GGUF (bf16 rounding), relative", arch);
+	if (l16 && lg)
+		CHECK_CLOSE(rel_diff(l16, lg, nl), 5e-3, "%s F16 checkpoint against the F32 GGUF (f16 rounding), relative", arch);
+	free(lg), free(l16), free(lbf), free(lbf32);
+	return lh;
+}
+
+/* the stored F16 / BF16 embeddings are exactly the rounded f32 ones */
+static void tiny_check_rounding(const char *arch, const fp_model *h, const fp_model *h16, const fp_model *hbf)
+{
+	int bad16 = 0, badbf = 0, D = h->cfg.d_model;
+	float *r = malloc((size_t)D * 4), *r16 = malloc((size_t)D * 4), *rbf = malloc((size_t)D * 4);
+	for (int row = 0; r && r16 && rbf && row < h->cfg.n_vocab; row++) {
+		fp_mat_row(&h->tok_embd, row, r), fp_mat_row(&h16->tok_embd, row, r16), fp_mat_row(&hbf->tok_embd, row, rbf);
+		for (int i = 0; i < D; i++) {
+			bad16 += r16[i] != fp16_to_f32(f32_to_fp16(r[i]));
+			badbf += rbf[i] != bf16_to_f32(bf16_round(r[i]));
+		}
+	}
+	CHECK(bad16 == 0 && badbf == 0 && h16->tok_embd.type == GGML_F16 && hbf->tok_embd.type == GGML_BF16,
+	      "%s: F16 / BF16 embeddings kept in their type, equal to the rounded f32 values (%d, %d differ)", arch,
+	      bad16, badbf);
+	free(r), free(r16), free(rbf);
+}
+
+/* sharded: the F32 checkpoint's tensors split over two files and an index
+ * give its logits lh; for llama tied, a missing shard is one error */
+static void tiny_check_sharded(const tiny_ck *c, const float *lh, size_t nl)
+{
+	char p[600], cmd[4096];
+	fp_error err = {0};
+	snprintf(p, sizeof p, "%s/model.safetensors", c->d32);
+	st_file *s = NULL;
+	if (st_open(&s, p, &err))
+		return;
+	int nt = (int)s->n_tensors, k0 = 0, k1 = 0;
+	wt *w0 = calloc((size_t)nt, sizeof *w0), *w1 = calloc((size_t)nt, sizeof *w1);
+	json_t *wm = json_object();
+	for (int i = 0; i < nt; i++) {
+		const st_tensor *t = &s->tensors[i];
+		wt *w = i % 2 ? &w1[k1++] : &w0[k0++];
+		*w = (wt){t->name, t->dtype, t->n_dims, {t->shape[0], t->shape[1]}, t->data, t->nbytes, 0, 0};
+		json_object_set_new(wm, t->name, json_string(i % 2 ? "model-00002-of-00002.safetensors"
+								 : "model-00001-of-00002.safetensors"));
+	}
+	char s0[600], s1[600], ip[600];
+	snprintf(s0, sizeof s0, "%s/model-00001-of-00002.safetensors", c->dsh);
+	snprintf(s1, sizeof s1, "%s/model-00002-of-00002.safetensors", c->dsh);
+	snprintf(ip, sizeof ip, "%s/model.safetensors.index.json", c->dsh);
+	json_t *idx = json_pack("{s:{}, s:o}", "metadata", "weight_map", wm);
+	snprintf(cmd, sizeof cmd, "cp '%s/config.json' '%s/'", c->d32, c->dsh);
+	int ok = !st_write(s0, w0, k0) && !st_write(s1, w1, k1) && !json_dump_file(idx, ip, 0) && !sh(cmd);
+	json_decref(idx);
+	free(w0), free(w1);
+	st_close(s);
+	fp_model *hs = NULL;
+	ok = ok && !fp_model_load(&hs, c->dsh, &err);
+	CHECK(ok, "%s: sharded checkpoint loads: %s", c->arch, err.msg);
+	float *ls = ok ? logits_of(hs, TINY_IDS, TINY_N) : NULL;
+	if (ls && lh)
+		CHECK_CLOSE(rel_diff(ls, lh, nl), 0, "%s: sharded against one file, logits", c->arch);
+	free(ls);
+	fp_model_free(hs);
+	if (!strcmp(c->arch, "llama") && c->tied) {
+		snprintf(cmd, sizeof cmd, "mv '%s' '%s.away'", s1, s1);
+		sh(cmd);
+		expect_error(c->dsh, "missing shard", "model.safetensors.index.json", "shard 'model-00002-of-00002.safetensors' is missing");
+		snprintf(cmd, sizeof cmd, "mv '%s.away' '%s'", s1, s1);
+		sh(cmd);
+	}
+}
+
+/* a fresh copy of the F32 checkpoint at bad */
+static void tiny_fresh(const tiny_ck *c, const char *bad)
+{
+	char cmd[2048];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -r '%s' '%s'", bad, c->d32, bad);
+	sh(cmd);
+}
+
+/* bad config.json fields, each from a fresh copy of the F32 checkpoint */
+static void tiny_check_bad_config(const tiny_ck *c, const char *bad)
+{
+	tiny_fresh(c, bad);
+	edit_config(bad, "hidden_size", NULL);
+	expect_error(bad, "config without hidden_size", "config.json", "missing field 'hidden_size'");
+	tiny_fresh(c, bad);
+	edit_config(bad, "architectures", json_pack("[s]", "FooForCausalLM"));
+	expect_error(bad, "unknown architecture", "architectures 'FooForCausalLM' is not supported", "LlamaForCausalLM");
+	tiny_fresh(c, bad);
+	edit_config(bad, "rope_scaling", json_pack("{s:s, s:f}", "rope_type", "yarn", "factor", 4.0));
+	expect_error(bad, "rope_scaling yarn", "config.json", "rope_scaling of type 'yarn'");
+	tiny_fresh(c, bad);
+	edit_config(bad, "attention_bias", json_true());
+	expect_error(bad, "attention_bias", "config.json", "attention_bias = true is not supported");
+	tiny_fresh(c, bad);
+	edit_config(bad, "intermediate_size", json_integer(c->o.d_mlp + 8));
+	expect_error(bad, "wrong shape", "tensor 'model.layers.0.mlp.gate_proj.weight' has shape [128, 64]", "expected [136, 64]");
+	tiny_fresh(c, bad);
+	edit_config(bad, "vocab_size", json_string("many"));
+	expect_error(bad, "vocab_size not an integer", "config.json", "field 'vocab_size' is not an integer");
+}
+
+/* bad weights: an I8 norm weight; an extra tensor nobody takes; a truncated
+ * file; no weights at all */
+static void tiny_check_bad_weights(const tiny_ck *c, const char *bad)
+{
+	char p[700], cmd[2048];
+	fp_error err = {0};
+	snprintf(p, sizeof p, "%s/model.safetensors", c->d32);
+	st_file *s = NULL;
+	if (!st_open(&s, p, &err)) {
+		int nt = (int)s->n_tensors;
+		wt *w = calloc((size_t)nt + 1, sizeof *w);
+		for (int i = 0; i < nt; i++) {
+			const st_tensor *t = &s->tensors[i];
+			w[i] = (wt){t->name, t->dtype, t->n_dims, {t->shape[0], t->shape[1]}, t->data, t->nbytes, 0, 0};
+			if (!strcmp(t->name, "model.norm.weight"))
+				w[i].dtype = "I8", w[i].shape[0] *= 4;
+		}
+		tiny_fresh(c, bad);
+		snprintf(p, sizeof p, "%s/model.safetensors", bad);
+		st_write(p, w, nt);
+		expect_error(bad, "I8 tensor", "model.safetensors': tensor 'model.norm.weight' has", "dtype I8");
+		for (int i = 0; i < nt; i++)
+			if (!strcmp(w[i].name, "model.norm.weight"))
+				w[i].dtype = "F32", w[i].shape[0] /= 4;
+		st_write(p, w, nt);
+		fp_model *okm = NULL;
+		CHECK(!fp_model_load(&okm, bad, &err), "the same file with F32 again loads: %s", err.msg);
+		fp_model_free(okm);
+		float extra[4] = {0};
+		w[nt] = (wt){"model.layers.0.self_attn.q_proj.bias", "F32", 1, {4}, extra, 16, 0, 0};
+		st_write(p, w, nt + 1);
+		expect_error(bad, "unused tensor", "tensor 'model.layers.0.self_attn.q_proj.bias' is not used", "model.safetensors");
+		st_write(p, w, nt);
+		snprintf(cmd, sizeof cmd, "truncate -s -100 '%s'", p);
+		sh(cmd);
+		expect_error(bad, "truncated file", "model.safetensors", "run past the end");
+		free(w);
+		st_close(s);
+	}
+	tiny_fresh(c, bad);
+	snprintf(cmd, sizeof cmd, "rm '%s/model.safetensors'", bad);
+	sh(cmd);
+	expect_error(bad, "no weights", "no model.safetensors or model.safetensors.index.json", "");
+}
+
+/* the HF cache layout and model ids, offline */
+static void tiny_check_hub(const tiny_ck *c)
+{
+	char hub[600], snap[900], ref[900], got[4096], cmd[4096];
+	const char *build = getenv("BUILD") ? getenv("BUILD") : "build";
+	fp_error err = {0};
+	snprintf(hub, sizeof hub, "%s/hub", tmpdir);
+	snprintf(snap, sizeof snap, "%s/models--tiny-org--tiny-llama/snapshots/abc123", hub);
+	snprintf(cmd, sizeof cmd, "mkdir -p '%s/models--tiny-org--tiny-llama/refs' '%s' && cp '%s'/* '%s/' && "
+		 "printf abc123 > '%s/models--tiny-org--tiny-llama/refs/main'", hub, snap, c->d32, snap, hub);
+	sh(cmd);
+	snprintf(ref, sizeof ref, "%s/models--tiny-org--tiny-llama", hub);
+	setenv("HF_HUB_CACHE", hub, 1);
+	int r1 = fp_hf_resolve("tiny-org/tiny-llama", got, sizeof got, &err);
+	CHECK(r1 == 1 && !strcmp(got, snap), "ORG/NAME resolves through refs/main to the snapshot: %s", got);
+	r1 = fp_hf_resolve(ref, got, sizeof got, &err);
+	CHECK(r1 == 1 && !strcmp(got, snap), "a models--ORG--NAME directory resolves to its snapshot: %s", got);
+	fp_model *mm = NULL;
+	CHECK(!fp_model_load(&mm, "tiny-org/tiny-llama", &err) && mm->cfg.n_layers == c->o.n_layers,
+	      "fp_model_load takes ORG/NAME from the cache: %s", err.msg);
+	fp_model_free(mm);
+	r1 = fp_hf_resolve("tiny-org/absent", got, sizeof got, &err);
+	CHECK(r1 == FP_ERR_IO && strstr(err.msg, "models--tiny-org--absent") && strstr(err.msg, hub),
+	      "a model not in the cache: an error saying where it looked: %s", err.msg);
+	unsetenv("HF_HUB_CACHE");
+	snprintf(cmd, sizeof cmd, "HF_HOME='%s/nohome' HF_HUB_CACHE= %s/factprobe info -m tiny-org/tiny-llama 2>&1 | head -1 | grep -q 'nohome/hub/models--tiny-org--tiny-llama'",
+		 tmpdir, build);
+	CHECK(sh(cmd) == 0, "HF_HOME/hub is where -m ORG/NAME looks without HF_HUB_CACHE");
+	snprintf(cmd, sizeof cmd, "HF_HUB_CACHE='%s' %s/factprobe info -m tiny-org/tiny-llama | grep -q 'layers'", hub, build);
+	CHECK(sh(cmd) == 0, "factprobe info -m ORG/NAME");
+	snprintf(cmd, sizeof cmd, "%s/factprobe predict -m '%s' hello 2>&1 | head -1 | grep -q 'tokenizer.json'", build, c->d32);
+	CHECK(sh(cmd) == 0, "a command that needs text names the tokenizer problem");
+}
+
+/* one architecture: its checkpoints against its GGUF; for llama tied, also
+ * the bad checkpoints and the HF cache */
 static void test_tiny_arch(const char *arch, int tied)
 {
-	tiny_opts o;
-	tiny_defaults(&o, arch);
-	o.tied = tied;
-	o.wtype = GGML_F32;
-	char gg[512], d32[512], d16[512], dbf[512], dsh[512], cmd[4096];
-	snprintf(gg, sizeof gg, "%s/%s%d.gguf", tmpdir, arch, tied);
-	snprintf(d32, sizeof d32, "%s/%s%d-f32", tmpdir, arch, tied);
-	snprintf(d16, sizeof d16, "%s/%s%d-f16", tmpdir, arch, tied);
-	snprintf(dbf, sizeof dbf, "%s/%s%d-bf16", tmpdir, arch, tied);
-	snprintf(dsh, sizeof dsh, "%s/%s%d-sharded", tmpdir, arch, tied);
-	mkdir(d32, 0755), mkdir(d16, 0755), mkdir(dbf, 0755), mkdir(dsh, 0755);
-	fp_error err = {0};
-	int ok = tiny_write(&o, gg) == 0 && !hfw_from_gguf(gg, d32, "F32", NULL, NULL, &err) &&
-		 !hfw_from_gguf(gg, d16, "F16", NULL, NULL, &err) && !hfw_from_gguf(gg, dbf, "BF16", NULL, NULL, &err);
-	CHECK(ok, "%s (tied %d): GGUF and checkpoints written: %s", arch, tied, err.msg);
-	if (!ok)
+	tiny_ck c;
+	if (tiny_ck_write(&c, arch, tied))
 		return;
+	fp_error err = {0};
 	fp_model *g = NULL, *h = NULL, *h16 = NULL, *hbf = NULL, *hf32 = NULL;
 	/* F16 and BF16 in their type (native: auto would pick f32 for a model this small) */
-	ok = !fp_model_load(&g, gg, &err) && !fp_model_load(&h, d32, &err) &&
-	     !fp_model_load_mode(&h16, d16, FP_WEIGHTS_NATIVE, &err) &&
-	     !fp_model_load_mode(&hbf, dbf, FP_WEIGHTS_NATIVE, &err) && !fp_model_load_mode(&hf32, dbf, FP_WEIGHTS_F32, &err);
+	int ok = !fp_model_load(&g, c.gg, &err) && !fp_model_load(&h, c.d32, &err) &&
+		 !fp_model_load_mode(&h16, c.d16, FP_WEIGHTS_NATIVE, &err) &&
+		 !fp_model_load_mode(&hbf, c.dbf, FP_WEIGHTS_NATIVE, &err) &&
+		 !fp_model_load_mode(&hf32, c.dbf, FP_WEIGHTS_F32, &err);
 	CHECK(ok, "%s: all load: %s", arch, err.msg);
 	if (ok) {
-		int32_t ids[] = {72, 101, 108, 108, 111, 32, 119, 111, 114, 108, 100, 33, 10, 65};
-		int n = (int)(sizeof ids / sizeof ids[0]);
-		size_t nl = (size_t)n * (size_t)g->cfg.n_vocab;
-		float *lg = logits_of(g, ids, n), *lh = logits_of(h, ids, n), *l16 = logits_of(h16, ids, n),
-		      *lbf = logits_of(hbf, ids, n), *lbf32 = logits_of(hf32, ids, n);
-		CHECK(h->cfg.tied_unembed == tied && h->cfg.rope_neox == 1, "%s: tied %d, half-split RoPE", arch, tied);
-		if (lg && lh)
-			CHECK_CLOSE(rel_diff(lh, lg, nl), 1e-5, "%s (tied %d) checkpoint F32 against its GGUF, logits at %d positions, relative",
-				    arch, tied, n);
-		if (lbf && lbf32)
-			CHECK_CLOSE(rel_diff(lbf32, lbf, nl), 1e-6, "%s BF16 checkpoint, f32 weights against native, relative", arch);
-		if (lbf && lg)
-			CHECK_CLOSE(rel_diff(lbf, lg, nl), 5e-2, "%s BF16 checkpoint against the F32 GGUF (bf16 rounding), relative", arch);
-		if (l16 && lg)
-			CHECK_CLOSE(rel_diff(l16, lg, nl), 5e-3, "%s F16 checkpoint against the F32 GGUF (f16 rounding), relative", arch);
-		/* the stored values are exactly the rounded f32 ones */
-		int bad16 = 0, badbf = 0, D = g->cfg.d_model;
-		float *r = malloc((size_t)D * 4), *r16 = malloc((size_t)D * 4), *rbf = malloc((size_t)D * 4);
-		for (int row = 0; row < g->cfg.n_vocab; row++) {
-			fp_mat_row(&h->tok_embd, row, r), fp_mat_row(&h16->tok_embd, row, r16), fp_mat_row(&hbf->tok_embd, row, rbf);
-			for (int i = 0; i < D; i++) {
-				bad16 += r16[i] != fp16_to_f32(f32_to_fp16(r[i]));
-				badbf += rbf[i] != bf16_to_f32(bf16_round(r[i]));
-			}
-		}
-		CHECK(bad16 == 0 && badbf == 0 && h16->tok_embd.type == GGML_F16 && hbf->tok_embd.type == GGML_BF16,
-		      "%s: F16 / BF16 embeddings kept in their type, equal to the rounded f32 values (%d, %d differ)", arch,
-		      bad16, badbf);
-		free(r), free(r16), free(rbf);
-		/* sharded: the same tensors split over two files and an index */
-		char p[600];
-		snprintf(p, sizeof p, "%s/model.safetensors", d32);
-		st_file *s = NULL;
-		if (!st_open(&s, p, &err)) {
-			int nt = (int)s->n_tensors, k0 = 0, k1 = 0;
-			wt *w0 = calloc((size_t)nt, sizeof *w0), *w1 = calloc((size_t)nt, sizeof *w1);
-			json_t *wm = json_object();
-			for (int i = 0; i < nt; i++) {
-				const st_tensor *t = &s->tensors[i];
-				wt *w = i % 2 ? &w1[k1++] : &w0[k0++];
-				*w = (wt){t->name, t->dtype, t->n_dims, {t->shape[0], t->shape[1]}, t->data, t->nbytes, 0, 0};
-				json_object_set_new(wm, t->name, json_string(i % 2 ? "model-00002-of-00002.safetensors"
-											 : "model-00001-of-00002.safetensors"));
-			}
-			char s0[600], s1[600], ip[600];
-			snprintf(s0, sizeof s0, "%s/model-00001-of-00002.safetensors", dsh);
-			snprintf(s1, sizeof s1, "%s/model-00002-of-00002.safetensors", dsh);
-			snprintf(ip, sizeof ip, "%s/model.safetensors.index.json", dsh);
-			json_t *idx = json_pack("{s:{}, s:o}", "metadata", "weight_map", wm);
-			snprintf(cmd, sizeof cmd, "cp '%s/config.json' '%s/'", d32, dsh);
-			ok = !st_write(s0, w0, k0) && !st_write(s1, w1, k1) && !json_dump_file(idx, ip, 0) && !sh(cmd);
-			json_decref(idx);
-			free(w0), free(w1);
-			st_close(s);
-			fp_model *hs = NULL;
-			ok = ok && !fp_model_load(&hs, dsh, &err);
-			CHECK(ok, "%s: sharded checkpoint loads: %s", arch, err.msg);
-			float *ls = ok ? logits_of(hs, ids, n) : NULL;
-			if (ls && lh)
-				CHECK_CLOSE(rel_diff(ls, lh, nl), 0, "%s: sharded against one file, logits", arch);
-			free(ls);
-			fp_model_free(hs);
-			if (!strcmp(arch, "llama") && tied) {
-				snprintf(cmd, sizeof cmd, "mv '%s' '%s.away'", s1, s1);
-				sh(cmd);
-				expect_error(dsh, "missing shard", "model.safetensors.index.json", "shard 'model-00002-of-00002.safetensors' is missing");
-				snprintf(cmd, sizeof cmd, "mv '%s.away' '%s'", s1, s1);
-				sh(cmd);
-			}
-		}
-		free(lg), free(lh), free(l16), free(lbf), free(lbf32);
+		float *lh = tiny_check_logits(&c, g, h, h16, hbf, hf32);
+		tiny_check_rounding(arch, h, h16, hbf);
+		tiny_check_sharded(&c, lh, (size_t)TINY_N * (size_t)g->cfg.n_vocab);
+		free(lh);
 	}
 	fp_model_free(g), fp_model_free(h), fp_model_free(h16), fp_model_free(hbf), fp_model_free(hf32);
 	if (strcmp(arch, "llama") || !tied)
 		return;
-
-	/* bad checkpoints, each from a fresh copy of the F32 one */
 	char bad[600];
 	snprintf(bad, sizeof bad, "%s/bad", tmpdir);
-#define FRESH() (snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -r '%s' '%s'", bad, d32, bad), sh(cmd))
-	FRESH();
-	edit_config(bad, "hidden_size", NULL);
-	expect_error(bad, "config without hidden_size", "config.json", "missing field 'hidden_size'");
-	FRESH();
-	edit_config(bad, "architectures", json_pack("[s]", "FooForCausalLM"));
-	expect_error(bad, "unknown architecture", "architectures 'FooForCausalLM' is not supported", "LlamaForCausalLM");
-	FRESH();
-	edit_config(bad, "rope_scaling", json_pack("{s:s, s:f}", "rope_type", "yarn", "factor", 4.0));
-	expect_error(bad, "rope_scaling yarn", "config.json", "rope_scaling of type 'yarn'");
-	FRESH();
-	edit_config(bad, "attention_bias", json_true());
-	expect_error(bad, "attention_bias", "config.json", "attention_bias = true is not supported");
-	FRESH();
-	edit_config(bad, "intermediate_size", json_integer(o.d_mlp + 8));
-	expect_error(bad, "wrong shape", "tensor 'model.layers.0.mlp.gate_proj.weight' has shape [128, 64]", "expected [136, 64]");
-	FRESH();
-	edit_config(bad, "vocab_size", json_string("many"));
-	expect_error(bad, "vocab_size not an integer", "config.json", "field 'vocab_size' is not an integer");
-	/* an I8 norm weight; an extra tensor nobody takes; a truncated file */
-	{
-		char p[700];
-		snprintf(p, sizeof p, "%s/model.safetensors", d32);
-		st_file *s = NULL;
-		if (!st_open(&s, p, &err)) {
-			int nt = (int)s->n_tensors;
-			wt *w = calloc((size_t)nt + 1, sizeof *w);
-			for (int i = 0; i < nt; i++) {
-				const st_tensor *t = &s->tensors[i];
-				w[i] = (wt){t->name, t->dtype, t->n_dims, {t->shape[0], t->shape[1]}, t->data, t->nbytes, 0, 0};
-				if (!strcmp(t->name, "model.norm.weight"))
-					w[i].dtype = "I8", w[i].shape[0] *= 4;
-			}
-			FRESH();
-			snprintf(p, sizeof p, "%s/model.safetensors", bad);
-			st_write(p, w, nt);
-			expect_error(bad, "I8 tensor", "model.safetensors': tensor 'model.norm.weight' has", "dtype I8");
-			for (int i = 0; i < nt; i++)
-				if (!strcmp(w[i].name, "model.norm.weight"))
-					w[i].dtype = "F32", w[i].shape[0] /= 4;
-			st_write(p, w, nt);
-			fp_model *okm = NULL;
-			CHECK(!fp_model_load(&okm, bad, &err), "the same file with F32 again loads: %s", err.msg);
-			fp_model_free(okm);
-			float extra[4] = {0};
-			w[nt] = (wt){"model.layers.0.self_attn.q_proj.bias", "F32", 1, {4}, extra, 16, 0, 0};
-			st_write(p, w, nt + 1);
-			expect_error(bad, "unused tensor", "tensor 'model.layers.0.self_attn.q_proj.bias' is not used", "model.safetensors");
-			st_write(p, w, nt);
-			snprintf(cmd, sizeof cmd, "truncate -s -100 '%s'", p);
-			sh(cmd);
-			expect_error(bad, "truncated file", "model.safetensors", "run past the end");
-			free(w);
-			st_close(s);
-		}
-	}
-	FRESH();
-	snprintf(cmd, sizeof cmd, "rm '%s/model.safetensors'", bad);
-	sh(cmd);
-	expect_error(bad, "no weights", "no model.safetensors or model.safetensors.index.json", "");
-	/* the HF cache layout and model ids, offline */
-	{
-		char hub[600], snap[900], ref[900], got[4096];
-		snprintf(hub, sizeof hub, "%s/hub", tmpdir);
-		snprintf(snap, sizeof snap, "%s/models--tiny-org--tiny-llama/snapshots/abc123", hub);
-		snprintf(cmd, sizeof cmd, "mkdir -p '%s/models--tiny-org--tiny-llama/refs' '%s' && cp '%s'/* '%s/' && "
-			 "printf abc123 > '%s/models--tiny-org--tiny-llama/refs/main'", hub, snap, d32, snap, hub);
-		sh(cmd);
-		snprintf(ref, sizeof ref, "%s/models--tiny-org--tiny-llama", hub);
-		setenv("HF_HUB_CACHE", hub, 1);
-		int r1 = fp_hf_resolve("tiny-org/tiny-llama", got, sizeof got, &err);
-		CHECK(r1 == 1 && !strcmp(got, snap), "ORG/NAME resolves through refs/main to the snapshot: %s", got);
-		r1 = fp_hf_resolve(ref, got, sizeof got, &err);
-		CHECK(r1 == 1 && !strcmp(got, snap), "a models--ORG--NAME directory resolves to its snapshot: %s", got);
-		fp_model *mm = NULL;
-		CHECK(!fp_model_load(&mm, "tiny-org/tiny-llama", &err) && mm->cfg.n_layers == o.n_layers,
-		      "fp_model_load takes ORG/NAME from the cache: %s", err.msg);
-		fp_model_free(mm);
-		r1 = fp_hf_resolve("tiny-org/absent", got, sizeof got, &err);
-		CHECK(r1 == FP_ERR_IO && strstr(err.msg, "models--tiny-org--absent") && strstr(err.msg, hub),
-		      "a model not in the cache: an error saying where it looked: %s", err.msg);
-		unsetenv("HF_HUB_CACHE");
-		snprintf(cmd, sizeof cmd, "HF_HOME='%s/nohome' HF_HUB_CACHE= %s/factprobe info -m tiny-org/tiny-llama 2>&1 | head -1 | grep -q 'nohome/hub/models--tiny-org--tiny-llama'",
-			 tmpdir, getenv("BUILD") ? getenv("BUILD") : "build");
-		CHECK(sh(cmd) == 0, "HF_HOME/hub is where -m ORG/NAME looks without HF_HUB_CACHE");
-		snprintf(cmd, sizeof cmd, "HF_HUB_CACHE='%s' %s/factprobe info -m tiny-org/tiny-llama | grep -q 'layers'", hub,
-			 getenv("BUILD") ? getenv("BUILD") : "build");
-		CHECK(sh(cmd) == 0, "factprobe info -m ORG/NAME");
-		snprintf(cmd, sizeof cmd, "%s/factprobe predict -m '%s' hello 2>&1 | head -1 | grep -q 'tokenizer.json'",
-			 getenv("BUILD") ? getenv("BUILD") : "build", d32);
-		CHECK(sh(cmd) == 0, "a command that needs text names the tokenizer problem");
-	}
-#undef FRESH
+	tiny_check_bad_config(&c, bad);
+	tiny_check_bad_weights(&c, bad);
+	tiny_check_hub(&c);
 }
 
 /* MistralForCausalLM's sliding_window, known by construction on one layer
