@@ -163,6 +163,65 @@ done:
 	return rc;
 }
 
+/* the patching options */
+typedef struct patch_args {
+	const char *hook, *layers, *pos, *neurons;
+} patch_args;
+
+/* --clean/--corrupt: the hook's activations of the clean run patched into
+ * the corrupted one at the chosen layers, positions and columns */
+static int run_patch(fp_model *m, const int32_t *ca, int na, const int32_t *cb, int nb, const patch_args *a, int target,
+		     int vs, double *m_clean, double *m_cor, double *m_patch)
+{
+	int L = m->cfg.n_layers, kind, hl, rc = 0, n_pos = 0, n_cols = 0;
+	fp_error err = {0};
+	char why[256], *layer_sel = NULL;
+	int *dst = malloc(MAXLIST * sizeof *dst), *src = malloc(MAXLIST * sizeof *src), *cols = NULL;
+	if (!dst || !src) {
+		rc = cli_error("patch", "out of memory");
+		goto done;
+	}
+	if (cli_parse_hook_pattern("patch", m, a->hook, &kind, &hl)) {
+		rc = 2;
+		goto done;
+	}
+	int W = fp_hook_width(m, kind), l0 = hl < 0 ? 0 : hl, l1 = hl < 0 ? L - 1 : hl;
+	if (a->layers && hl >= 0) {
+		rc = cli_usage_error("patch", "--layers needs a blocks.* hook (%s names one block)", a->hook);
+		goto done;
+	}
+	if (a->layers && (!(layer_sel = malloc((size_t)L)) || ps_layers(a->layers, L, layer_sel, &err))) {
+		rc = cli_usage_error("patch", "--layers %s", layer_sel ? err.msg : "out of memory");
+		goto done;
+	}
+	if (a->pos && !strcmp(a->pos, "last")) {
+		dst[0] = nb - 1, src[0] = na - 1, n_pos = 1;
+	} else {
+		if (resolve_pos(a->pos, nb, na, dst, &n_pos, why, sizeof why)) {
+			rc = cli_error("patch", "%s", why);
+			goto done;
+		}
+		memcpy(src, dst, (size_t)n_pos * sizeof *src);
+	}
+	if (a->neurons) {
+		cols = malloc(MAXLIST * sizeof *cols);
+		n_cols = cols ? parse_list(a->neurons, cols, MAXLIST) : -1;
+		for (int i = 0; i < n_cols; i++)
+			if (cols[i] < 0 || cols[i] >= W)
+				n_cols = -1;
+		if (n_cols <= 0) {
+			rc = cli_error("patch", "--neurons takes column indices 0..%d of %s, such as 12,345", W - 1, a->hook);
+			goto done;
+		}
+	}
+	pt_spec ps = {kind, l0, l1, n_pos, dst, src, cols, n_cols, layer_sel};
+	if (pt_patch(m, ca, na, cb, nb, &ps, target, vs, m_clean, m_cor, m_patch, &err))
+		rc = cli_error("patch", "%s", err.msg);
+done:
+	free(dst), free(src), free(cols), free(layer_sel);
+	return rc;
+}
+
 /* the result: one row (a JSON object); text says it in a sentence */
 static const tb_col ABLATED[] = {
 	{"metric", "metric", TB_STR, NULL, 0, NULL, 0, NULL},
@@ -262,13 +321,10 @@ int cmd_patch(int argc, char **argv)
 	fp_model *m = cli_load_model("patch", model);
 	if (!m)
 		return 1;
-	const fp_config *cf = &m->cfg;
-	int L = cf->n_layers, rc = 0, target, vs = -1;
+	int rc = 0, target, vs = -1;
 	fp_error err = {0};
 	int32_t *ca = NULL, *cb = NULL;
 	int na = 0, nb = 0;
-	int *dst = malloc(MAXLIST * sizeof *dst), *src = malloc(MAXLIST * sizeof *src), *cols = NULL, n_pos = 0, n_cols = 0;
-	char why[256], *layer_sel = NULL;
 	double m_clean = NAN, m_cor = NAN, m_patch = NAN;
 	if (an_target_token(m, target_s, 0, &target, &err) || (vs_s && an_target_token(m, vs_s, 0, &vs, &err))) {
 		rc = cli_error("patch", "%s: %s", vs_s && err.msg[0] && strstr(err.msg, vs_s) ? "--vs" : "--target", err.msg);
@@ -286,51 +342,14 @@ int cmd_patch(int argc, char **argv)
 	if (ablate) {
 		if ((rc = run_ablate(m, ca, na, ablate_s, pos_s, mean_mode, ref, target, vs, &m_clean, &m_patch)))
 			goto done;
-	} else {
-		int kind, hl;
-		if (cli_parse_hook_pattern("patch", m, hook, &kind, &hl)) {
-			rc = 2;
-			goto done;
-		}
-		int W = fp_hook_width(m, kind), l0 = hl < 0 ? 0 : hl, l1 = hl < 0 ? L - 1 : hl;
-		if (layers_s && hl >= 0) {
-			rc = cli_usage_error("patch", "--layers needs a blocks.* hook (%s names one block)", hook);
-			goto done;
-		}
-		if (layers_s && (!(layer_sel = malloc((size_t)L)) || ps_layers(layers_s, L, layer_sel, &err))) {
-			rc = cli_usage_error("patch", "--layers %s", layer_sel ? err.msg : "out of memory");
-			goto done;
-		}
-		if (pos_s && !strcmp(pos_s, "last")) {
-			dst[0] = nb - 1, src[0] = na - 1, n_pos = 1;
-		} else {
-			if (resolve_pos(pos_s, nb, na, dst, &n_pos, why, sizeof why)) {
-				rc = cli_error("patch", "%s", why);
-				goto done;
-			}
-			memcpy(src, dst, (size_t)n_pos * sizeof *src);
-		}
-		if (neurons_s) {
-			cols = malloc(MAXLIST * sizeof *cols);
-			n_cols = cols ? parse_list(neurons_s, cols, MAXLIST) : -1;
-			for (int i = 0; i < n_cols; i++)
-				if (cols[i] < 0 || cols[i] >= W)
-					n_cols = -1;
-			if (n_cols <= 0) {
-				rc = cli_error("patch", "--neurons takes column indices 0..%d of %s, such as 12,345", W - 1, hook);
-				goto done;
-			}
-		}
-		pt_spec ps = {kind, l0, l1, n_pos, dst, src, cols, n_cols, layer_sel};
-		if (pt_patch(m, ca, na, cb, nb, &ps, target, vs, &m_clean, &m_cor, &m_patch, &err)) {
-			rc = cli_error("patch", "%s", err.msg);
-			goto done;
-		}
+	} else if ((rc = run_patch(m, ca, na, cb, nb, &(patch_args){hook, layers_s, pos_s, neurons_s}, target, vs, &m_clean,
+				   &m_cor, &m_patch))) {
+		goto done;
 	}
 	print_result(fmt, ablate, mean_mode, vs, m_clean, m_cor, m_patch);
 done:
 	cli_skip_bad_report("patch");
-	free(ca), free(cb), free(dst), free(src), free(cols), free(layer_sel);
+	free(ca), free(cb);
 	fp_model_free(m);
 	return rc;
 }
