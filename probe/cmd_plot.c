@@ -4,6 +4,7 @@
  * plots/style.gp), so a figure can be restyled by editing its script. */
 #include "analysis.h"
 #include "cli.h"
+#include "stats.h"
 #include "h5util.h"
 
 #include <errno.h>
@@ -416,6 +417,44 @@ done:
 	return rc;
 }
 
+/* the heatmap's columns sel[0..*nsel) (layer * F + neuron): --neurons, or the
+ * --top neurons by their largest |activation| over the prompt's rows acts
+ * [L][nr][F] (the first token, often huge, an attention sink, aside) */
+static int heatmap_neurons(const plot_args *a, const float *acts, int L, int F, long nr, int *sel, int *nsel)
+{
+	*nsel = 0;
+	if (a->neurons) {
+		const char *p = a->neurons;
+		while (*p && *nsel < L * F) {
+			int l, n;
+			if (ps_neuron(p, strcspn(p, ","), L, F, &l, &n, NULL))
+				return cli_error("plot", "--neurons: '%s' is not a neuron of this recording (layer.index)", p);
+			sel[(*nsel)++] = l * F + n;
+			p += strcspn(p, ",");
+			p += *p == ',';
+		}
+		return 0;
+	}
+	float *score = calloc((size_t)L * F, sizeof *score);
+	if (!score)
+		return cli_error("plot", "out of memory");
+	for (int i = 0; i < L * F; i++) {
+		int l = i / F, n = i % F;
+		for (long r = nr > 1 ? 1 : 0; r < nr; r++) {
+			float x = acts[((size_t)l * nr + r) * F + n];
+			if (!isnan(x) && fabsf(x) > score[i])
+				score[i] = fabsf(x);
+		}
+	}
+	st_order_desc(score, L * F, 0, sel); /* ties by index */
+	while (*nsel < a->top && *nsel < L * F && score[sel[*nsel]] > 0)
+		(*nsel)++;
+	free(score);
+	if (!*nsel)
+		return cli_error("plot", "'%s' holds no mlp.hook_post activations for that prompt", a->input);
+	return 0;
+}
+
 static int k_heatmap(plot_args *a, FILE *t, vars *v, fp_error *err)
 {
 	h5rec_in *rec = NULL;
@@ -426,7 +465,6 @@ static int k_heatmap(plot_args *a, FILE *t, vars *v, fp_error *err)
 	long rs, nr, ts, ntk;
 	long *tmp = malloc((size_t)(mt.n_prompts ? mt.n_prompts : 1) * sizeof *tmp);
 	float *acts = NULL;
-	double *score = NULL;
 	int *sel = NULL, nsel = 0;
 	char **texts = NULL;
 	if (a->prompt < 0 || a->prompt >= mt.n_prompts) {
@@ -451,9 +489,8 @@ static int k_heatmap(plot_args *a, FILE *t, vars *v, fp_error *err)
 		goto done;
 	}
 	acts = malloc((size_t)L * nr * F * sizeof *acts);
-	score = calloc((size_t)L * F, sizeof *score);
 	sel = malloc((size_t)L * F * sizeof *sel);
-	if (!acts || !score || !sel) {
+	if (!acts || !sel) {
 		rc = cli_error("plot", "out of memory");
 		goto done;
 	}
@@ -471,46 +508,8 @@ static int k_heatmap(plot_args *a, FILE *t, vars *v, fp_error *err)
 			goto done;
 		}
 	}
-	if (a->neurons) {
-		const char *p = a->neurons;
-		while (*p && nsel < L * F) {
-			int l, n;
-			if (ps_neuron(p, strcspn(p, ","), L, F, &l, &n, NULL)) {
-				rc = cli_error("plot", "--neurons: '%s' is not a neuron of this recording (layer.index)", p);
-				goto done;
-			}
-			sel[nsel++] = l * F + n;
-			p += strcspn(p, ",");
-			p += *p == ',';
-		}
-	} else {
-		for (int i = 0; i < L * F; i++) {
-			int l = i / F, n = i % F;
-			for (long r = nr > 1 ? 1 : 0; r < nr; r++) { /* the first token (often huge: an attention sink) aside */
-				float x = acts[((size_t)l * nr + r) * F + n];
-				if (!isnan(x) && fabs(x) > score[i])
-					score[i] = fabs(x);
-			}
-		}
-		int k = a->top;
-		for (int j = 0; j < k && j < L * F; j++) { /* selection of the k largest */
-			int best = -1;
-			for (int i = 0; i < L * F; i++) {
-				int used = 0;
-				for (int q = 0; q < nsel && !used; q++)
-					used = sel[q] == i;
-				if (!used && score[i] > 0 && (best < 0 || score[i] > score[best]))
-					best = i;
-			}
-			if (best < 0)
-				break;
-			sel[nsel++] = best;
-		}
-		if (!nsel) {
-			rc = cli_error("plot", "'%s' holds no mlp.hook_post activations for that prompt", a->input);
-			goto done;
-		}
-	}
+	if ((rc = heatmap_neurons(a, acts, L, F, nr, sel, &nsel)))
+		goto done;
 	/* token texts of the prompt */
 	h5rec_in_close(rec);
 	rec = NULL;
@@ -547,7 +546,7 @@ static int k_heatmap(plot_args *a, FILE *t, vars *v, fp_error *err)
 	h5u_free_strs(texts, nt);
 done:
 	h5rec_in_close(rec);
-	free(tmp), free(acts), free(score), free(sel);
+	free(tmp), free(acts), free(sel);
 	return rc;
 }
 
