@@ -123,23 +123,16 @@ static void var_d(vars *v, const char *name, double val)
 	v->n += (size_t)snprintf(v->buf + v->n, sizeof v->buf - v->n, "%s=%.10g; ", name, val);
 }
 
-/* a TSV cell: tabs and newlines escaped so a cell stays one cell */
+/* a label cell of a figure's data: a plain table cell (probe/table.h: tab,
+ * newline and other control bytes escaped, so a cell stays one cell; a
+ * backslash kept, so the figure shows the token as it is) */
 static void cell(FILE *f, const char *s)
 {
-	for (; *s; s++) {
-		if (*s == '\t')
-			fputs("\\t", f);
-		else if (*s == '\n')
-			fputs("\\n", f);
-		else if (*s == '\r')
-			fputs("\\r", f);
-		else
-			fputc(*s, f);
-	}
+	tb_print_plain(f, s, strlen(s));
 }
 
 /* a token as a label: surrounding spaces dropped, a newline shown as ↵,
- * an empty or blank token as ␣ */
+ * other control bytes as \xNN, an empty or blank token as ␣ */
 static void token_label(FILE *f, const char *s)
 {
 	while (*s == ' ')
@@ -156,6 +149,8 @@ static void token_label(FILE *f, const char *s)
 			fputs("\u21b5", f);
 		else if (s[i] == '\t' || s[i] == '\r')
 			fputc(' ', f);
+		else if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) /* as a table cell writes it */
+			fprintf(f, "\\x%02x", (unsigned char)s[i]);
 		else
 			fputc(s[i], f);
 	}

@@ -74,10 +74,9 @@ void tb_tsv_escape(FILE *f, const char *s, size_t n)
 	put_escaped(f, s, n, ESC_BACKSLASH);
 }
 
-/* s[0..n) as it is but for control bytes and bytes outside a whole UTF-8
- * character (escaped; a backslash stays one: a plain cell may hold text
- * already quoted) */
-static int print_plain(FILE *f, const char *s, size_t n)
+/* a backslash stays one: a plain cell may hold text already quoted; f NULL
+ * only measures */
+int tb_print_plain(FILE *f, const char *s, size_t n)
 {
 	return put_escaped(f, s, n, 0);
 }
@@ -179,9 +178,9 @@ static void text_header(tb_table *t)
 		const tb_col *col = &t->cols[c];
 		const char *lab = col->label ? col->label : col->name ? col->name : col->json;
 		/* padded by the columns it prints (a label may be a token's text) */
-		int cols = print_plain(NULL, lab, strlen(lab)), pad = abs(width) > cols ? abs(width) - cols : 0;
+		int cols = tb_print_plain(NULL, lab, strlen(lab)), pad = abs(width) > cols ? abs(width) - cols : 0;
 		fprintf(t->f, "%.*s%*s", prefix, fmt, width > 0 ? pad : 0, "");
-		print_plain(t->f, lab, strlen(lab));
+		tb_print_plain(t->f, lab, strlen(lab));
 		fprintf(t->f, "%*s", width < 0 ? pad : 0, "");
 	}
 	fputc('\n', t->f);
@@ -310,9 +309,9 @@ void tb_str(tb_table *t, const char *s, size_t n)
 	} else if (t->fmt == TB_TEXT && c->text && c->plain) {
 		int prefix, width;
 		text_spec(c->text, &prefix, &width);
-		int cols = print_plain(NULL, s, n), pad = abs(width) > cols ? abs(width) - cols : 0;
+		int cols = tb_print_plain(NULL, s, n), pad = abs(width) > cols ? abs(width) - cols : 0;
 		fprintf(t->f, "%.*s%*s", prefix, c->text, width > 0 ? pad : 0, "");
-		print_plain(t->f, s, n);
+		tb_print_plain(t->f, s, n);
 		fprintf(t->f, "%*s", width < 0 ? pad : 0, "");
 	} else if (t->fmt == TB_TEXT && c->text) {
 		int prefix, width;
@@ -462,7 +461,7 @@ void tb_say_quoted(const tb_doc *d, const char *s, size_t n)
 void tb_say_plain(const tb_doc *d, const char *s, size_t n)
 {
 	if (d->fmt == TB_TEXT)
-		print_plain(d->f, s, n);
+		tb_print_plain(d->f, s, n);
 }
 
 void tb_doc_table(tb_doc *d, tb_table *t, const tb_col *cols, int ncols, int text_header)

@@ -122,6 +122,9 @@ void tb_tsv_escape(FILE *f, const char *s, size_t n);
 /* s[0..n) quoted for a human (the escapes above); returns the columns
  * printed (code points) */
 int tb_print_quoted(FILE *f, const char *s, size_t n);
+/* s[0..n) as a plain text cell (the escapes above, a backslash kept);
+ * returns the columns printed (code points) */
+int tb_print_plain(FILE *f, const char *s, size_t n);
 /* s[0..n) as a short label of at most width columns, for a text header:
  * escaped as a plain cell, a space as '_', cut after the last whole
  * character or escape that fits.  Writes at most cap bytes with the NUL;

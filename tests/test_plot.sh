@@ -69,6 +69,16 @@ tsv_ok dot "$T/dotset.svg" "$T/dotset.h5"
 render lens "$T/lens.h5" "$T/lens.png" --size page
 render lens "$T/lens.h5" "$T/lens.pdf"
 tsv_ok lens "$T/lens.pdf" "$T/lens.h5"
+# control bytes in the tokens: the TSV beside the figure escapes them as a table cell does (\xNN)
+"$FP" lens -m "$M" $'a\x01b\x1f' --at all -k 2 -o "$T/lensctl.h5" >/dev/null
+render lens "$T/lensctl.h5" "$T/lensctl.svg"
+check "plot lens of a prompt with the bytes 01 and 1F: its TSV has no raw control byte, the token rows read \\x01 and \\x1f" $PY - "$T/lensctl.tsv" <<'PY'
+import sys
+raw = open(sys.argv[1], "rb").read()
+ctl = sorted({b for b in raw if (b < 0x20 and b not in (9, 10)) or b == 0x7f})
+print("raw control bytes %s; %d cells \\x1f" % (ctl, raw.count(b"\\x1f")))
+sys.exit(0 if not ctl and b"\n1\t\\x01\n" in raw and b"\n3\t\\x1f\n" in raw else 1)
+PY
 render trace "$T/trace.h5" "$T/trace.pdf" --size page
 render trace "$T/trace.h5" "$T/trace.png" --size 7,3
 render trace "$T/traceset.h5" "$T/traceset.svg" --size page
