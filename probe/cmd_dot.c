@@ -80,6 +80,7 @@ typedef struct dot_run {
 	double vnorm;
 	/* one prompt: dot, cos, norm [nl][npos] */
 	char *text;
+	size_t len; /* text's bytes (a prompt from stdin may hold a NUL) */
 	int32_t *ids;
 	int n, npos, *poslist;
 	double *dots, *coss, *norms;
@@ -127,11 +128,10 @@ static int setup(dot_run *d)
 static int run_single(dot_run *d, const char *prompt_arg)
 {
 	fp_error err = {0};
-	size_t len;
 	int s0 = -1, s1 = -1, n;
-	if (!(d->text = cli_text_arg("dot", prompt_arg, &len)))
+	if (!(d->text = cli_text_arg("dot", prompt_arg, &d->len)))
 		return 1;
-	if (fp_tokenize(d->m->tok, d->text, len, -1, &d->ids, &d->n, &err))
+	if (fp_tokenize(d->m->tok, d->text, d->len, -1, &d->ids, &d->n, &err))
 		return cli_error("dot", "%s", err.msg);
 	if ((n = d->n) == 0)
 		return cli_error("dot", "the prompt is empty (no tokens)");
@@ -300,7 +300,7 @@ static void say_head(tb_doc *o, const dot_run *d)
 	tb_say(o, "\nhook: %s\n", d->hname);
 	if (d->single) {
 		tb_say(o, "prompt ");
-		tb_say_quoted(o, d->text, strlen(d->text));
+		tb_say_quoted(o, d->text, d->len);
 	}
 	if (d->single && d->npos == 1) {
 		char tb[256];
@@ -324,7 +324,7 @@ static void emit(const dot_run *d)
 	tb_doc_real(&o, "direction_norm", d->vnorm);
 	tb_doc_str(&o, "hook", d->hname);
 	if (d->single)
-		tb_doc_str(&o, "prompt", d->text);
+		tb_doc_strn(&o, "prompt", d->text, d->len);
 	else {
 		tb_doc_str(&o, "source", d->from ? d->from : d->prompts);
 		tb_doc_str(&o, "at", d->from ? "recorded rows" : ps_at_name(d->at));

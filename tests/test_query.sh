@@ -307,6 +307,13 @@ for cmd in "dot --direction tok:Q -p $T/bad.tsv" "top-examples --neuron 1.5 -k 2
 		&& ok "$name --skip-bad: the line is skipped with a warning and counted, as record does" || bad "$name --skip-bad: exit $RC, $(cat "$T/err")"
 done
 
+# a prompt from stdin holding a NUL byte: kept whole in dot's JSON and text (not cut at the NUL)
+printf 'a\0bJ' | "$FP" dot -m "$M" - --direction neuron:1.5 --json >"$T/nul.json" 2>&1
+printf 'a\0bJ' | "$FP" dot -m "$M" - --direction neuron:1.5 >"$T/nul.txt" 2>&1
+check "dot of a prompt holding a NUL byte (stdin): JSON's prompt is all 4 bytes, text quotes it with \\x00" $PY -c '
+import json, sys; p = json.load(open(sys.argv[1]))["prompt"]; t = open(sys.argv[2], encoding="utf-8").read()
+print("prompt %r; text %s" % (p, t.split("\n")[2][:40])); sys.exit(0 if p == "a\0bJ" and "prompt \"a\\x00bJ\"" in t else 1)' "$T/nul.json" "$T/nul.txt"
+
 # --- what issue 4 asks to be shown on the default model -------------------
 if [ -n "$MODEL" ] && [ -f "$MODEL" ]; then
 	QA='Q: What sport does Michael Jordan play?
