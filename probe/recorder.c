@@ -69,17 +69,27 @@ static void pack_free(pack *k)
  * libhdf5 is not thread-safe), in the order a single thread would make
  * them: per pack, the disk reservation, each hook's rows, the prompts'
  * tables, and a checkpoint when one is due.  The forward thread converts
- * each hook's rows to the file's dtype into that hook's buffer and queues
- * it; it waits only when the writer has not yet written the same hook of
- * the previous pack, so the writer runs at most one pack behind and the
- * buffers hold one pack's activations.  A writer error is kept and handed
- * to the forward thread at its next hook or at rr_sync; the ops after it
- * are dropped, so the file stays at its last checkpoint. */
+ * each hook's rows to the file's dtype into a buffer from a pool and
+ * queues it; the writer hands the buffer back once written.  The pool
+ * grows only while every buffer waits for the writer, to at most one
+ * buffer per hook, so the writer runs at most one pack behind; it keeps
+ * up, so a few buffers go round, stay in the cache and are not faulted in
+ * afresh (a buffer per hook put a whole pack through new memory: 141 MB
+ * of page faults for every MLP hook of SmolLM2).  A writer error is kept
+ * and handed to the forward thread at its next hook or at rr_sync; the
+ * ops after it are dropped, so the file stays at its last checkpoint. */
 enum { OP_RESERVE, OP_ROWS, OP_PROMPTS };
 
+typedef struct wbuf {
+	void *p;
+	size_t cap;          /* bytes */
+	struct wbuf *next;   /* in the free list */
+} wbuf;
+
 typedef struct wop {
-	int type, hook;      /* OP_ROWS: the hook, its rows in the hook's buffer */
+	int type, hook;      /* OP_ROWS: the hook, its rows in buf */
 	long n_rows;         /* OP_RESERVE, OP_ROWS */
+	wbuf *buf;           /* OP_ROWS, returned to the pool when written */
 	pack *k;             /* OP_PROMPTS: the pack's prompts, owned by the op */
 	char **tok_text;     /* OP_PROMPTS: [k->n_tokens] */
 	struct wop *next;
@@ -95,14 +105,19 @@ typedef struct writer {
 	long pending;        /* ops queued or being written */
 	int quit, failed;
 	fp_error err;        /* the writer's first error */
-	void **buf;          /* [n_hooks] a pack's rows of the hook, in the file's dtype */
-	size_t *cap;         /* [n_hooks] bytes */
-	char *busy;          /* [n_hooks] 1 while the hook's buffer waits for the writer */
+	wbuf *bufs;          /* [n_hooks] the pool: n_bufs made so far */
+	int n_bufs;
+	wbuf *free;          /* buffers not waiting for the writer, the last returned first */
 	double last_ckpt;
 } writer;
 
-static void op_free(wop *op)
+/* frees op, its buffer back to the pool (w->mu held when others run) */
+static void op_free(writer *w, wop *op)
 {
+	if (op->buf) {
+		op->buf->next = w->free;
+		w->free = op->buf;
+	}
 	if (op->type == OP_PROMPTS) {
 		for (int t = 0; op->tok_text && t < op->k->n_tokens; t++)
 			free(op->tok_text[t]);
@@ -119,7 +134,7 @@ static int do_op(writer *w, const wop *op, fp_error *err)
 	if (op->type == OP_RESERVE)
 		return h5rec_reserve(w->rec, op->n_rows, err);
 	if (op->type == OP_ROWS)
-		return h5rec_write_converted(w->rec, op->hook, op->n_rows, w->buf[op->hook], err);
+		return h5rec_write_converted(w->rec, op->hook, op->n_rows, op->buf->p, err);
 	const pack *k = op->k;
 	for (int i = 0; i < k->n; i++) {
 		const pack_prompt *q = &k->p[i];
@@ -152,17 +167,19 @@ static void *writer_main(void *arg)
 		wop *op = w->head;
 		if (!(w->head = op->next))
 			w->tail = NULL;
-		int skip = w->failed || w->quit, type = op->type, h = op->hook;
+		int skip = w->failed || w->quit;
 		pthread_mutex_unlock(&w->mu);
 		fp_error e = {0};
 		int rc = skip ? 0 : do_op(w, op, &e);
-		op_free(op);
+		wbuf *b = op->buf;
+		op->buf = NULL;
+		op_free(w, op);
 		pthread_mutex_lock(&w->mu);
 		if (rc && !w->failed)
 			w->failed = 1, w->err = e;
-		if (type == OP_ROWS) {
-			w->busy[h] = 0;
-			pthread_cond_broadcast(&w->space);
+		if (b) {
+			b->next = w->free, w->free = b;
+			pthread_cond_signal(&w->space);
 		}
 		if (--w->pending == 0)
 			pthread_cond_broadcast(&w->idle);
@@ -174,13 +191,9 @@ static void *writer_main(void *arg)
 static int writer_start(writer **out, h5rec *rec, int n_hooks, fp_error *err)
 {
 	writer *w = calloc(1, sizeof *w);
-	if (w) {
-		w->buf = calloc((size_t)n_hooks, sizeof *w->buf), w->cap = calloc((size_t)n_hooks, sizeof *w->cap);
-		w->busy = calloc((size_t)n_hooks, 1);
-	}
-	if (!w || !w->buf || !w->cap || !w->busy) {
-		if (w)
-			free(w->buf), free(w->cap), free(w->busy);
+	if (w)
+		w->bufs = calloc((size_t)n_hooks, sizeof *w->bufs);
+	if (!w || !w->bufs) {
 		free(w);
 		return fp_error_set(err, FP_ERR_NOMEM, "out of memory");
 	}
@@ -195,7 +208,7 @@ static int writer_start(writer **out, h5rec *rec, int n_hooks, fp_error *err)
 	int e = pthread_create(&w->th, NULL, writer_main, w);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (e) {
-		free(w->buf), free(w->cap), free(w->busy), free(w);
+		free(w->bufs), free(w);
 		return fp_error_set(err, FP_ERR_NOMEM, "cannot start the writer thread: %s", strerror(e));
 	}
 	*out = w;
@@ -213,10 +226,10 @@ static void writer_stop(writer *w)
 	pthread_mutex_unlock(&w->mu);
 	pthread_join(w->th, NULL);
 	for (wop *op = w->head, *next; op; op = next)
-		next = op->next, op_free(op);
-	for (int h = 0; w->buf && h < w->n_hooks; h++)
-		free(w->buf[h]);
-	free(w->buf), free(w->cap), free(w->busy);
+		next = op->next, op_free(w, op);
+	for (int i = 0; i < w->n_bufs; i++)
+		free(w->bufs[i].p);
+	free(w->bufs);
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->work), pthread_cond_destroy(&w->space), pthread_cond_destroy(&w->idle);
 	free(w);
@@ -233,12 +246,10 @@ static int writer_push(writer *w, wop *op, fp_error *err)
 	pthread_mutex_lock(&w->mu);
 	int rc = writer_error(w, err);
 	if (rc) {
+		op_free(w, op);
 		pthread_mutex_unlock(&w->mu);
-		op_free(op);
 		return rc;
 	}
-	if (op->type == OP_ROWS)
-		w->busy[op->hook] = 1;
 	if (w->tail)
 		w->tail->next = op;
 	else
@@ -260,29 +271,37 @@ static int writer_sync(writer *w, fp_error *err)
 	return rc;
 }
 
-/* hook h's rows of the pack, converted on this thread into the hook's
- * buffer once the writer is done with it, then queued */
+/* hook h's rows of the pack, converted on this thread into a buffer of
+ * the pool (a new one while every one waits for the writer and there are
+ * fewer than hooks, else the next one the writer returns), then queued */
 static int writer_rows(writer *w, int h, long n_rows, const float *src, const int32_t *rows, fp_error *err)
 {
 	pthread_mutex_lock(&w->mu);
-	while (w->busy[h] && !w->failed)
+	while (!w->free && w->n_bufs == w->n_hooks && !w->failed)
 		pthread_cond_wait(&w->space, &w->mu);
 	int rc = writer_error(w, err);
+	wbuf *b = NULL;
+	if (!rc && w->free)
+		b = w->free, w->free = b->next;
+	else if (!rc)
+		b = &w->bufs[w->n_bufs++];
 	pthread_mutex_unlock(&w->mu);
 	if (rc)
 		return rc;
-	size_t need = (size_t)n_rows * h5rec_row_bytes(w->rec, h);
-	if (need > w->cap[h]) {
-		void *q = realloc(w->buf[h], need);
-		if (!q)
-			return fp_error_set(err, FP_ERR_NOMEM, "out of memory for %ld rows", n_rows);
-		w->buf[h] = q, w->cap[h] = need;
-	}
-	h5rec_convert_rows(w->rec, h, n_rows, src, rows, w->buf[h]);
 	wop *op = calloc(1, sizeof *op);
-	if (!op)
-		return fp_error_set(err, FP_ERR_NOMEM, "out of memory");
-	op->type = OP_ROWS, op->hook = h, op->n_rows = n_rows;
+	size_t need = (size_t)n_rows * h5rec_row_bytes(w->rec, h);
+	void *q = need > b->cap ? realloc(b->p, need) : b->p;
+	if (q)
+		b->p = q, b->cap = need > b->cap ? need : b->cap;
+	if (!op || !q) {
+		free(op);
+		pthread_mutex_lock(&w->mu);
+		b->next = w->free, w->free = b;
+		pthread_mutex_unlock(&w->mu);
+		return fp_error_set(err, FP_ERR_NOMEM, "out of memory for %ld rows", n_rows);
+	}
+	h5rec_convert_rows(w->rec, h, n_rows, src, rows, b->p);
+	op->type = OP_ROWS, op->hook = h, op->n_rows = n_rows, op->buf = b;
 	return writer_push(w, op, err);
 }
 
@@ -424,7 +443,7 @@ static int run_pack(rr_recorder *r, fp_error *err)
 	memset(k, 0, sizeof *k);
 	op->type = OP_PROMPTS, op->k = done, op->tok_text = tt;
 	if (bad) {
-		op_free(op);
+		op_free(r->w, op);
 		return fp_error_set(err, FP_ERR_NOMEM, "out of memory");
 	}
 	return writer_push(r->w, op, err);

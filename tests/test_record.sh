@@ -67,6 +67,30 @@ sys.exit(0 if ok else 1)
 PYEOF
 ) && ok "$out" || bad "$out"
 
+# --- --force: an existing plain file is unlinked (and freed on a background
+# thread), not truncated in place; a symlink or a file with a second hard link
+# is still overwritten in place.  Each ends equal to a fresh recording; a file
+# open in another HDF5 process is refused.
+FREC=(record -q -m "$M" -p "$T/small.tsv" --hooks 'blocks.*.mlp.hook_post')
+"$FP" "${FREC[@]}" -o "$T/fresh.h5" || bad "record fresh"
+cp "$T/f32.h5" "$T/old.h5" && cp "$T/f32.h5" "$T/target.h5" && cp "$T/f32.h5" "$T/hard.h5"
+ln -s target.h5 "$T/link.h5" && ln "$T/hard.h5" "$T/hard2.h5"
+exec 7<"$T/old.h5"  # the old file, held open: it stays readable as it was
+"$FP" "${FREC[@]}" -o "$T/old.h5" --force && check "--force over a recording equals a fresh one" $CHK same "$T/old.h5" "$T/fresh.h5"
+cmp -s /proc/$$/fd/7 "$T/f32.h5" && ok "--force: a reader of the old file still reads it whole" || bad "--force changed the old file under its reader"
+exec 7<&-
+"$FP" "${FREC[@]}" -o "$T/link.h5" --force && [ -L "$T/link.h5" ] && check "--force through a symlink: still a link, its target rewritten" $CHK same "$T/target.h5" "$T/fresh.h5" || bad "--force through a symlink"
+"$FP" "${FREC[@]}" -o "$T/hard.h5" --force && check "--force on a file with two links: both names see the new recording" $CHK same "$T/hard2.h5" "$T/fresh.h5"
+# a file h5py has open (HDF5 locks it): refused, and the reader's file untouched
+# (H5Fcreate alone truncated it under the reader and then failed on the lock)
+cp "$T/f32.h5" "$T/open.h5"
+$PY -c 'import h5py, sys, time; f = h5py.File(sys.argv[1], "r"); open(sys.argv[2], "w").close(); time.sleep(60)' "$T/open.h5" "$T/opened" &
+rpid=$!
+for i in $(seq 300); do [ -e "$T/opened" ] && break; sleep 0.1; done
+expect_error "--force on a file open in h5py" "open.h5' is open in another process" "$FP" "${FREC[@]}" -o "$T/open.h5" --force
+kill "$rpid" && wait "$rpid" 2>/dev/null
+check "--force refused: the open file is untouched" $CHK same "$T/open.h5" "$T/f32.h5"
+
 # --- crash safety: kill -9 at random points, then --resume --------------------
 REC=(record -q -m "$M" -p "$T/big.tsv" --dtype f32 --positions last --hooks 'blocks.*.mlp.hook_post,blocks.*.hook_resid_post')
 "$FP" "${REC[@]}" -o "$T/full.h5" || bad "uninterrupted run"

@@ -3,9 +3,10 @@
 # ThreadSanitizer (a build with -fsanitize=thread in build-tsan).  Records a
 # few hundred prompts on the tiny model in small packs (many handovers
 # between the forward thread and the writer, checkpoints every few packs):
-# plain f16 and f32, gzip, --resume after Ctrl-C, and a writer error (a file
-# size limit), and the default model over the athletes set when it is
-# cached.  Every run must finish as expected with no ThreadSanitizer report.
+# plain f16 and f32, gzip, --force over a recording, --resume after Ctrl-C,
+# and a writer error (a file size limit), and the default model over the
+# athletes set when it is cached.  Every run must finish as expected with no
+# ThreadSanitizer report.
 # Prints "tsan_record: N passed, M failed".  Env: BUILD (build-tsan),
 # FACTPROBE_TEST_MODEL (the default model; skipped when absent).
 set -u
@@ -43,6 +44,8 @@ tsan_run() {
 tsan_run "400 prompts, f16, packs of 64 tokens" 0 "${REC[@]}" -o "$T/a.h5"
 check "the f16 recording" $CHK consistent "$T/a.h5"
 tsan_run "f32, gzip 4" 0 "${REC[@]}" -o "$T/b.h5" --dtype f32 --compress 4
+# --force over the first: the old file is freed on a background thread
+tsan_run "--force over the f16 recording" 0 "${REC[@]}" -o "$T/a.h5" --force
 # Ctrl-C halfway, then --resume
 "$FP" "${REC[@]}" -o "$T/c.h5" 2>"$T/tsan.err" &
 pid=$!
