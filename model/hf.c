@@ -646,8 +646,28 @@ static int cfg_qwen3(hf_ckpt *h, fp_config *c, fp_error *err)
 
 static int w_llama(hf_ckpt *h, const fp_config *c, fp_error *err)
 {
-	uint64_t D = (uint64_t)c->d_model, F = (uint64_t)c->d_mlp, V = (uint64_t)c->n_vocab, E = (uint64_t)c->d_head;
-	uint64_t QE = (uint64_t)c->n_heads * E, KE = (uint64_t)c->n_kv_heads * E;
+	static const hf_layer_tensor LAYER[] = {
+		{"attn_norm.weight", "input_layernorm.weight", HF_DIM_D, HF_DIM_NONE, HF_AS_IS},
+		{"attn_q.weight", "self_attn.q_proj.weight", HF_DIM_QE, HF_DIM_D, HF_AS_IS},
+		{"attn_k.weight", "self_attn.k_proj.weight", HF_DIM_KE, HF_DIM_D, HF_AS_IS},
+		{"attn_v.weight", "self_attn.v_proj.weight", HF_DIM_KE, HF_DIM_D, HF_AS_IS},
+		{"attn_output.weight", "self_attn.o_proj.weight", HF_DIM_D, HF_DIM_QE, HF_AS_IS},
+		{"ffn_norm.weight", "post_attention_layernorm.weight", HF_DIM_D, HF_DIM_NONE, HF_AS_IS},
+		{"ffn_gate.weight", "mlp.gate_proj.weight", HF_DIM_F, HF_DIM_D, HF_AS_IS},
+		{"ffn_up.weight", "mlp.up_proj.weight", HF_DIM_F, HF_DIM_D, HF_AS_IS},
+		{"ffn_down.weight", "mlp.down_proj.weight", HF_DIM_D, HF_DIM_F, HF_AS_IS},
+	};
+	static const hf_layer_tensor QKV_BIAS[] = { /* qwen2 */
+		{"attn_q.bias", "self_attn.q_proj.bias", HF_DIM_QE, HF_DIM_NONE, HF_AS_IS},
+		{"attn_k.bias", "self_attn.k_proj.bias", HF_DIM_KE, HF_DIM_NONE, HF_AS_IS},
+		{"attn_v.bias", "self_attn.v_proj.bias", HF_DIM_KE, HF_DIM_NONE, HF_AS_IS},
+	};
+	static const hf_layer_tensor QK_NORM[] = { /* qwen3 */
+		{"attn_q_norm.weight", "self_attn.q_norm.weight", HF_DIM_E, HF_DIM_NONE, HF_AS_IS},
+		{"attn_k_norm.weight", "self_attn.k_norm.weight", HF_DIM_E, HF_DIM_NONE, HF_AS_IS},
+	};
+	const char *P = "model.layers.";
+	uint64_t D = (uint64_t)c->d_model, V = (uint64_t)c->n_vocab;
 	int rc;
 	if ((rc = hf_map(h, "token_embd.weight", "model.embed_tokens.weight", V, D, 0, err)) ||
 	    (rc = hf_map(h, "output_norm.weight", "model.norm.weight", D, 0, 0, err)))
@@ -659,30 +679,11 @@ static int w_llama(hf_ckpt *h, const fp_config *c, fp_error *err)
 		/* tied: transformers uses the embedding and ignores a stored copy */
 		hf_ignore(h, "lm_head.weight");
 	}
-	for (int l = 0; l < c->n_layers; l++) {
-		char g[96], n[128];
-#define MAP(gg, hh, r, cc, fl)                                                                  \
-	(snprintf(g, sizeof g, "blk.%d.%s", l, gg), snprintf(n, sizeof n, "model.layers.%d.%s", l, hh), \
-	 hf_map(h, g, n, r, cc, fl, err))
-		if ((rc = MAP("attn_norm.weight", "input_layernorm.weight", D, 0, 0)) ||
-		    (rc = MAP("attn_q.weight", "self_attn.q_proj.weight", QE, D, 0)) ||
-		    (rc = MAP("attn_k.weight", "self_attn.k_proj.weight", KE, D, 0)) ||
-		    (rc = MAP("attn_v.weight", "self_attn.v_proj.weight", KE, D, 0)) ||
-		    (rc = MAP("attn_output.weight", "self_attn.o_proj.weight", D, QE, 0)) ||
-		    (rc = MAP("ffn_norm.weight", "post_attention_layernorm.weight", D, 0, 0)) ||
-		    (rc = MAP("ffn_gate.weight", "mlp.gate_proj.weight", F, D, 0)) ||
-		    (rc = MAP("ffn_up.weight", "mlp.up_proj.weight", F, D, 0)) ||
-		    (rc = MAP("ffn_down.weight", "mlp.down_proj.weight", D, F, 0)))
+	for (int l = 0; l < c->n_layers; l++)
+		if ((rc = hf_map_layer(h, c, P, l, LAYER, HF_COUNT(LAYER), err)) ||
+		    (c->arch == FP_ARCH_QWEN2 && (rc = hf_map_layer(h, c, P, l, QKV_BIAS, HF_COUNT(QKV_BIAS), err))) ||
+		    (c->qk_norm && (rc = hf_map_layer(h, c, P, l, QK_NORM, HF_COUNT(QK_NORM), err))))
 			return rc;
-		if (c->arch == FP_ARCH_QWEN2 && ((rc = MAP("attn_q.bias", "self_attn.q_proj.bias", QE, 0, 0)) ||
-						 (rc = MAP("attn_k.bias", "self_attn.k_proj.bias", KE, 0, 0)) ||
-						 (rc = MAP("attn_v.bias", "self_attn.v_proj.bias", KE, 0, 0))))
-			return rc;
-		if (c->qk_norm && ((rc = MAP("attn_q_norm.weight", "self_attn.q_norm.weight", E, 0, 0)) ||
-				   (rc = MAP("attn_k_norm.weight", "self_attn.k_norm.weight", E, 0, 0))))
-			return rc;
-#undef MAP
-	}
 	return 0;
 }
 

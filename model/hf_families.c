@@ -200,11 +200,44 @@ static int map_conv1d(hf_ckpt *h, const char *g, const char *n, uint64_t in, uin
 	return hf_put(h, g, t, out, in, err);
 }
 
-#define NAMES(gg, hh) (snprintf(g, sizeof g, "blk.%d.%s", l, gg), snprintf(n, sizeof n, hh, l))
-/* layer l's tensor: gguf "blk.l.GG" <- the printf pattern HH of l */
-#define MAP(gg, hh, r, cc) (NAMES(gg, hh), hf_map(h, g, n, r, cc, 0, err))
-#define MAP_1(gg, hh, r) (NAMES(gg, hh), map_plus1(h, g, n, r, err))
-#define MAP_0(gg, hh, r, cc) (NAMES(gg, hh), map_or_zero(h, g, n, r, cc, err))
+static uint64_t dim_of(const fp_config *c, int d)
+{
+	uint64_t D = (uint64_t)c->d_model, F = (uint64_t)c->d_mlp, E = (uint64_t)c->d_head;
+	uint64_t QE = (uint64_t)c->n_heads * E, KE = (uint64_t)c->n_kv_heads * E;
+	switch (d) {
+	case HF_DIM_D: return D;
+	case HF_DIM_F: return F;
+	case HF_DIM_E: return E;
+	case HF_DIM_QE: return QE;
+	case HF_DIM_KE: return KE;
+	case HF_DIM_QKV: return QE + 2 * KE;
+	case HF_DIM_2F: return 2 * F;
+	case HF_DIM_3D: return 3 * D;
+	default: return 0;
+	}
+}
+
+int hf_map_layer(hf_ckpt *h, const fp_config *c, const char *prefix, int l, const hf_layer_tensor *t, size_t n,
+		 fp_error *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		char g[96], hn[128];
+		uint64_t rows = dim_of(c, t[i].rows), cols = dim_of(c, t[i].cols);
+		int rc = 0;
+		snprintf(g, sizeof g, "blk.%d.%s", l, t[i].gguf);
+		snprintf(hn, sizeof hn, "%s%d.%s", prefix, l, t[i].hf);
+		switch (t[i].how) {
+		case HF_AS_IS: rc = hf_map(h, g, hn, rows, cols, 0, err); break;
+		case HF_PLUS1: rc = map_plus1(h, g, hn, rows, err); break;
+		case HF_OR_ZERO: rc = map_or_zero(h, g, hn, rows, cols, err); break;
+		case HF_CONV1D: rc = map_conv1d(h, g, hn, rows, cols, err); break;
+		case HF_IGNORE: hf_ignore(h, hn); break;
+		}
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
 
 /* the unembedding: lm_head unless tied (then transformers uses the
  * embedding and ignores a stored copy) */
@@ -235,36 +268,46 @@ static int cfg_gpt2(hf_ckpt *h, fp_config *c, fp_error *err)
 	return 0;
 }
 
-/* the checkpoint's name for GPT-2 tensor `what` of layer l (-1: none):
- * GPT2LMHeadModel saves "transformer.h.0.ln_1.weight", and the original
- * GPT-2 checkpoints (saved from GPT2Model) "h.0.ln_1.weight" */
-static const char *gpt2_name(hf_ckpt *h, char *buf, size_t n, int l, const char *what)
+/* the checkpoint's prefix of every GPT-2 tensor name: GPT2LMHeadModel saves
+ * "transformer.h.0.ln_1.weight", and the original GPT-2 checkpoints (saved
+ * from GPT2Model) "h.0.ln_1.weight" */
+static const char *gpt2_prefix(hf_ckpt *h)
 {
-	const char *pre = hf_tensor(h, "wte.weight") && !hf_tensor(h, "transformer.wte.weight") ? "" : "transformer.";
-	if (l < 0)
-		snprintf(buf, n, "%s%s", pre, what);
-	else
-		snprintf(buf, n, "%sh.%d.%s", pre, l, what);
+	return hf_tensor(h, "wte.weight") && !hf_tensor(h, "transformer.wte.weight") ? "" : "transformer.";
+}
+
+/* the checkpoint's name for the GPT-2 tensor `what` outside the layers */
+static const char *gpt2_name(hf_ckpt *h, char *buf, size_t n, const char *what)
+{
+	snprintf(buf, n, "%s%s", gpt2_prefix(h), what);
 	return buf;
 }
 
-/* layer l's GPT-2 tensor `what` to GGUF name gg: as it is, or (conv) a
- * Conv1D weight stored [rows = in, cols = out], transposed */
-static int gpt2_map(hf_ckpt *h, int l, const char *gg, const char *what, uint64_t rows, uint64_t cols, int conv,
-		    fp_error *err)
-{
-	char g[96], n[128];
-	snprintf(g, sizeof g, "blk.%d.%s", l, gg);
-	gpt2_name(h, n, sizeof n, l, what);
-	return conv ? map_conv1d(h, g, n, rows, cols, err) : hf_map(h, g, n, rows, cols, 0, err);
-}
 
 static int w_gpt2(hf_ckpt *h, const fp_config *c, fp_error *err)
 {
-	uint64_t D = (uint64_t)c->d_model, F = (uint64_t)c->d_mlp, V = (uint64_t)c->n_vocab;
-	char n[128];
+	/* c_attn's output columns are Q, K, V; every weight is a Conv1D */
+	static const hf_layer_tensor LAYER[] = {
+		/* the causal-mask buffers older checkpoints store */
+		{"", "attn.bias", 0, 0, HF_IGNORE},
+		{"", "attn.masked_bias", 0, 0, HF_IGNORE},
+		{"attn_norm.weight", "ln_1.weight", HF_DIM_D, HF_DIM_NONE, HF_AS_IS},
+		{"attn_norm.bias", "ln_1.bias", HF_DIM_D, HF_DIM_NONE, HF_AS_IS},
+		{"attn_qkv.weight", "attn.c_attn.weight", HF_DIM_D, HF_DIM_3D, HF_CONV1D},
+		{"attn_qkv.bias", "attn.c_attn.bias", HF_DIM_3D, HF_DIM_NONE, HF_AS_IS},
+		{"attn_output.weight", "attn.c_proj.weight", HF_DIM_D, HF_DIM_D, HF_CONV1D},
+		{"attn_output.bias", "attn.c_proj.bias", HF_DIM_D, HF_DIM_NONE, HF_AS_IS},
+		{"ffn_norm.weight", "ln_2.weight", HF_DIM_D, HF_DIM_NONE, HF_AS_IS},
+		{"ffn_norm.bias", "ln_2.bias", HF_DIM_D, HF_DIM_NONE, HF_AS_IS},
+		{"ffn_up.weight", "mlp.c_fc.weight", HF_DIM_D, HF_DIM_F, HF_CONV1D},
+		{"ffn_up.bias", "mlp.c_fc.bias", HF_DIM_F, HF_DIM_NONE, HF_AS_IS},
+		{"ffn_down.weight", "mlp.c_proj.weight", HF_DIM_F, HF_DIM_D, HF_CONV1D},
+		{"ffn_down.bias", "mlp.c_proj.bias", HF_DIM_D, HF_DIM_NONE, HF_AS_IS},
+	};
+	uint64_t D = (uint64_t)c->d_model, V = (uint64_t)c->n_vocab;
+	char n[128], layers[32];
 	int rc;
-#define G(what) gpt2_name(h, n, sizeof n, -1, what)
+#define G(what) gpt2_name(h, n, sizeof n, what)
 	if ((rc = hf_map(h, "token_embd.weight", G("wte.weight"), V, D, 0, err)) ||
 	    (rc = hf_map(h, "position_embd.weight", G("wpe.weight"), (uint64_t)c->n_ctx, D, 0, err)) ||
 	    (rc = hf_map(h, "output_norm.weight", G("ln_f.weight"), D, 0, 0, err)) ||
@@ -272,25 +315,10 @@ static int w_gpt2(hf_ckpt *h, const fp_config *c, fp_error *err)
 	    (rc = map_unembed(h, c, "lm_head.weight", err)))
 		return rc;
 #undef G
-	for (int l = 0; l < c->n_layers; l++) {
-		/* the causal-mask buffers older checkpoints store */
-		hf_ignore(h, gpt2_name(h, n, sizeof n, l, "attn.bias"));
-		hf_ignore(h, gpt2_name(h, n, sizeof n, l, "attn.masked_bias"));
-		if ((rc = gpt2_map(h, l, "attn_norm.weight", "ln_1.weight", D, 0, 0, err)) ||
-		    (rc = gpt2_map(h, l, "attn_norm.bias", "ln_1.bias", D, 0, 0, err)) ||
-		    /* c_attn: [D, 3D], output columns Q, K, V */
-		    (rc = gpt2_map(h, l, "attn_qkv.weight", "attn.c_attn.weight", D, 3 * D, 1, err)) ||
-		    (rc = gpt2_map(h, l, "attn_qkv.bias", "attn.c_attn.bias", 3 * D, 0, 0, err)) ||
-		    (rc = gpt2_map(h, l, "attn_output.weight", "attn.c_proj.weight", D, D, 1, err)) ||
-		    (rc = gpt2_map(h, l, "attn_output.bias", "attn.c_proj.bias", D, 0, 0, err)) ||
-		    (rc = gpt2_map(h, l, "ffn_norm.weight", "ln_2.weight", D, 0, 0, err)) ||
-		    (rc = gpt2_map(h, l, "ffn_norm.bias", "ln_2.bias", D, 0, 0, err)) ||
-		    (rc = gpt2_map(h, l, "ffn_up.weight", "mlp.c_fc.weight", D, F, 1, err)) ||
-		    (rc = gpt2_map(h, l, "ffn_up.bias", "mlp.c_fc.bias", F, 0, 0, err)) ||
-		    (rc = gpt2_map(h, l, "ffn_down.weight", "mlp.c_proj.weight", F, D, 1, err)) ||
-		    (rc = gpt2_map(h, l, "ffn_down.bias", "mlp.c_proj.bias", D, 0, 0, err)))
+	snprintf(layers, sizeof layers, "%sh.", gpt2_prefix(h));
+	for (int l = 0; l < c->n_layers; l++)
+		if ((rc = hf_map_layer(h, c, layers, l, LAYER, HF_COUNT(LAYER), err)))
 			return rc;
-	}
 	return 0;
 }
 
@@ -320,8 +348,23 @@ static int cfg_gptj(hf_ckpt *h, fp_config *c, fp_error *err)
 
 static int w_gptj(hf_ckpt *h, const fp_config *c, fp_error *err)
 {
-	uint64_t D = (uint64_t)c->d_model, F = (uint64_t)c->d_mlp, V = (uint64_t)c->n_vocab;
-	char g[96], n[128];
+	/* no biases on attention, one norm (ln_1) for attention and the MLP */
+	static const hf_layer_tensor LAYER[] = {
+		/* the causal-mask buffers older checkpoints store */
+		{"", "attn.bias", 0, 0, HF_IGNORE},
+		{"", "attn.masked_bias", 0, 0, HF_IGNORE},
+		{"attn_norm.weight", "ln_1.weight", HF_DIM_D, HF_DIM_NONE, HF_AS_IS},
+		{"attn_norm.bias", "ln_1.bias", HF_DIM_D, HF_DIM_NONE, HF_AS_IS},
+		{"attn_q.weight", "attn.q_proj.weight", HF_DIM_D, HF_DIM_D, HF_AS_IS},
+		{"attn_k.weight", "attn.k_proj.weight", HF_DIM_D, HF_DIM_D, HF_AS_IS},
+		{"attn_v.weight", "attn.v_proj.weight", HF_DIM_D, HF_DIM_D, HF_AS_IS},
+		{"attn_output.weight", "attn.out_proj.weight", HF_DIM_D, HF_DIM_D, HF_AS_IS},
+		{"ffn_up.weight", "mlp.fc_in.weight", HF_DIM_F, HF_DIM_D, HF_AS_IS},
+		{"ffn_up.bias", "mlp.fc_in.bias", HF_DIM_F, HF_DIM_NONE, HF_AS_IS},
+		{"ffn_down.weight", "mlp.fc_out.weight", HF_DIM_D, HF_DIM_F, HF_AS_IS},
+		{"ffn_down.bias", "mlp.fc_out.bias", HF_DIM_D, HF_DIM_NONE, HF_AS_IS},
+	};
+	uint64_t D = (uint64_t)c->d_model, V = (uint64_t)c->n_vocab;
 	int rc;
 	if ((rc = hf_map(h, "token_embd.weight", "transformer.wte.weight", V, D, 0, err)) ||
 	    (rc = hf_map(h, "output_norm.weight", "transformer.ln_f.weight", D, 0, 0, err)) ||
@@ -329,22 +372,9 @@ static int w_gptj(hf_ckpt *h, const fp_config *c, fp_error *err)
 	    (rc = map_unembed(h, c, "lm_head.weight", err)) ||
 	    (rc = hf_map(h, "output.bias", "lm_head.bias", V, 0, 0, err)))
 		return rc;
-	for (int l = 0; l < c->n_layers; l++) {
-		/* the causal-mask buffers older checkpoints store */
-		NAMES("", "transformer.h.%d.attn.bias"), hf_ignore(h, n);
-		NAMES("", "transformer.h.%d.attn.masked_bias"), hf_ignore(h, n);
-		if ((rc = MAP("attn_norm.weight", "transformer.h.%d.ln_1.weight", D, 0)) ||
-		    (rc = MAP("attn_norm.bias", "transformer.h.%d.ln_1.bias", D, 0)) ||
-		    (rc = MAP("attn_q.weight", "transformer.h.%d.attn.q_proj.weight", D, D)) ||
-		    (rc = MAP("attn_k.weight", "transformer.h.%d.attn.k_proj.weight", D, D)) ||
-		    (rc = MAP("attn_v.weight", "transformer.h.%d.attn.v_proj.weight", D, D)) ||
-		    (rc = MAP("attn_output.weight", "transformer.h.%d.attn.out_proj.weight", D, D)) ||
-		    (rc = MAP("ffn_up.weight", "transformer.h.%d.mlp.fc_in.weight", F, D)) ||
-		    (rc = MAP("ffn_up.bias", "transformer.h.%d.mlp.fc_in.bias", F, 0)) ||
-		    (rc = MAP("ffn_down.weight", "transformer.h.%d.mlp.fc_out.weight", D, F)) ||
-		    (rc = MAP("ffn_down.bias", "transformer.h.%d.mlp.fc_out.bias", D, 0)))
+	for (int l = 0; l < c->n_layers; l++)
+		if ((rc = hf_map_layer(h, c, "transformer.h.", l, LAYER, HF_COUNT(LAYER), err)))
 			return rc;
-	}
 	return 0;
 }
 
@@ -428,31 +458,36 @@ static int map_neox_qkv(hf_ckpt *h, const fp_config *c, int l, fp_error *err)
 
 static int w_gptneox(hf_ckpt *h, const fp_config *c, fp_error *err)
 {
-	uint64_t D = (uint64_t)c->d_model, F = (uint64_t)c->d_mlp, V = (uint64_t)c->n_vocab;
-	char g[96], n[128];
+	static const hf_layer_tensor NORM[] = {
+		/* the mask buffers Pythia's checkpoints store */
+		{"", "attention.bias", 0, 0, HF_IGNORE},
+		{"", "attention.masked_bias", 0, 0, HF_IGNORE},
+		{"attn_norm.weight", "input_layernorm.weight", HF_DIM_D, HF_DIM_NONE, HF_AS_IS},
+		{"attn_norm.bias", "input_layernorm.bias", HF_DIM_D, HF_DIM_NONE, HF_AS_IS},
+	};
+	/* after query_key_value (map_neox_qkv); dense.bias absent: attention_bias false */
+	static const hf_layer_tensor REST[] = {
+		{"attn_output.weight", "attention.dense.weight", HF_DIM_D, HF_DIM_D, HF_AS_IS},
+		{"attn_output.bias", "attention.dense.bias", HF_DIM_D, HF_DIM_NONE, HF_OR_ZERO},
+		{"ffn_norm.weight", "post_attention_layernorm.weight", HF_DIM_D, HF_DIM_NONE, HF_AS_IS},
+		{"ffn_norm.bias", "post_attention_layernorm.bias", HF_DIM_D, HF_DIM_NONE, HF_AS_IS},
+		{"ffn_up.weight", "mlp.dense_h_to_4h.weight", HF_DIM_F, HF_DIM_D, HF_AS_IS},
+		{"ffn_up.bias", "mlp.dense_h_to_4h.bias", HF_DIM_F, HF_DIM_NONE, HF_AS_IS},
+		{"ffn_down.weight", "mlp.dense_4h_to_h.weight", HF_DIM_D, HF_DIM_F, HF_AS_IS},
+		{"ffn_down.bias", "mlp.dense_4h_to_h.bias", HF_DIM_D, HF_DIM_NONE, HF_AS_IS},
+	};
+	const char *P = "gpt_neox.layers.";
+	uint64_t D = (uint64_t)c->d_model, V = (uint64_t)c->n_vocab;
 	int rc;
 	if ((rc = hf_map(h, "token_embd.weight", "gpt_neox.embed_in.weight", V, D, 0, err)) ||
 	    (rc = hf_map(h, "output_norm.weight", "gpt_neox.final_layer_norm.weight", D, 0, 0, err)) ||
 	    (rc = hf_map(h, "output_norm.bias", "gpt_neox.final_layer_norm.bias", D, 0, 0, err)) ||
 	    (rc = map_unembed(h, c, "embed_out.weight", err)))
 		return rc;
-	for (int l = 0; l < c->n_layers; l++) {
-		/* the mask buffers Pythia's checkpoints store */
-		NAMES("", "gpt_neox.layers.%d.attention.bias"), hf_ignore(h, n);
-		NAMES("", "gpt_neox.layers.%d.attention.masked_bias"), hf_ignore(h, n);
-		if ((rc = MAP("attn_norm.weight", "gpt_neox.layers.%d.input_layernorm.weight", D, 0)) ||
-		    (rc = MAP("attn_norm.bias", "gpt_neox.layers.%d.input_layernorm.bias", D, 0)) ||
-		    (rc = map_neox_qkv(h, c, l, err)) ||
-		    (rc = MAP("attn_output.weight", "gpt_neox.layers.%d.attention.dense.weight", D, D)) ||
-		    (rc = MAP_0("attn_output.bias", "gpt_neox.layers.%d.attention.dense.bias", D, 0)) ||
-		    (rc = MAP("ffn_norm.weight", "gpt_neox.layers.%d.post_attention_layernorm.weight", D, 0)) ||
-		    (rc = MAP("ffn_norm.bias", "gpt_neox.layers.%d.post_attention_layernorm.bias", D, 0)) ||
-		    (rc = MAP("ffn_up.weight", "gpt_neox.layers.%d.mlp.dense_h_to_4h.weight", F, D)) ||
-		    (rc = MAP("ffn_up.bias", "gpt_neox.layers.%d.mlp.dense_h_to_4h.bias", F, 0)) ||
-		    (rc = MAP("ffn_down.weight", "gpt_neox.layers.%d.mlp.dense_4h_to_h.weight", D, F)) ||
-		    (rc = MAP("ffn_down.bias", "gpt_neox.layers.%d.mlp.dense_4h_to_h.bias", D, 0)))
+	for (int l = 0; l < c->n_layers; l++)
+		if ((rc = hf_map_layer(h, c, P, l, NORM, HF_COUNT(NORM), err)) || (rc = map_neox_qkv(h, c, l, err)) ||
+		    (rc = hf_map_layer(h, c, P, l, REST, HF_COUNT(REST), err)))
 			return rc;
-	}
 	return 0;
 }
 
@@ -525,32 +560,36 @@ static int cfg_gemma3(hf_ckpt *h, fp_config *c, fp_error *err)
 
 static int w_gemma(hf_ckpt *h, const fp_config *c, fp_error *err)
 {
-	uint64_t D = (uint64_t)c->d_model, F = (uint64_t)c->d_mlp, V = (uint64_t)c->n_vocab, E = (uint64_t)c->d_head;
-	uint64_t QE = (uint64_t)c->n_heads * E, KE = (uint64_t)c->n_kv_heads * E;
-	char g[96], n[128];
+	/* llama's layer plus norms after attention and the MLP; every Gemma norm
+	 * is RMSNorm times (1 + w) */
+	static const hf_layer_tensor LAYER[] = {
+		{"attn_norm.weight", "input_layernorm.weight", HF_DIM_D, HF_DIM_NONE, HF_PLUS1},
+		{"attn_q.weight", "self_attn.q_proj.weight", HF_DIM_QE, HF_DIM_D, HF_AS_IS},
+		{"attn_k.weight", "self_attn.k_proj.weight", HF_DIM_KE, HF_DIM_D, HF_AS_IS},
+		{"attn_v.weight", "self_attn.v_proj.weight", HF_DIM_KE, HF_DIM_D, HF_AS_IS},
+		{"attn_output.weight", "self_attn.o_proj.weight", HF_DIM_D, HF_DIM_QE, HF_AS_IS},
+		{"post_attention_norm.weight", "post_attention_layernorm.weight", HF_DIM_D, HF_DIM_NONE, HF_PLUS1},
+		{"ffn_norm.weight", "pre_feedforward_layernorm.weight", HF_DIM_D, HF_DIM_NONE, HF_PLUS1},
+		{"post_ffw_norm.weight", "post_feedforward_layernorm.weight", HF_DIM_D, HF_DIM_NONE, HF_PLUS1},
+		{"ffn_gate.weight", "mlp.gate_proj.weight", HF_DIM_F, HF_DIM_D, HF_AS_IS},
+		{"ffn_up.weight", "mlp.up_proj.weight", HF_DIM_F, HF_DIM_D, HF_AS_IS},
+		{"ffn_down.weight", "mlp.down_proj.weight", HF_DIM_D, HF_DIM_F, HF_AS_IS},
+	};
+	static const hf_layer_tensor QK_NORM[] = { /* gemma3 */
+		{"attn_q_norm.weight", "self_attn.q_norm.weight", HF_DIM_E, HF_DIM_NONE, HF_PLUS1},
+		{"attn_k_norm.weight", "self_attn.k_norm.weight", HF_DIM_E, HF_DIM_NONE, HF_PLUS1},
+	};
+	const char *P = "model.layers.";
+	uint64_t D = (uint64_t)c->d_model, V = (uint64_t)c->n_vocab;
 	int rc;
 	if ((rc = hf_map(h, "token_embd.weight", "model.embed_tokens.weight", V, D, 0, err)) ||
 	    (rc = map_plus1(h, "output_norm.weight", "model.norm.weight", D, err)) ||
 	    (rc = map_unembed(h, c, "lm_head.weight", err)))
 		return rc;
-	/* every Gemma norm is RMSNorm times (1 + w) */
-	for (int l = 0; l < c->n_layers; l++) {
-		if ((rc = MAP_1("attn_norm.weight", "model.layers.%d.input_layernorm.weight", D)) ||
-		    (rc = MAP("attn_q.weight", "model.layers.%d.self_attn.q_proj.weight", QE, D)) ||
-		    (rc = MAP("attn_k.weight", "model.layers.%d.self_attn.k_proj.weight", KE, D)) ||
-		    (rc = MAP("attn_v.weight", "model.layers.%d.self_attn.v_proj.weight", KE, D)) ||
-		    (rc = MAP("attn_output.weight", "model.layers.%d.self_attn.o_proj.weight", D, QE)) ||
-		    (rc = MAP_1("post_attention_norm.weight", "model.layers.%d.post_attention_layernorm.weight", D)) ||
-		    (rc = MAP_1("ffn_norm.weight", "model.layers.%d.pre_feedforward_layernorm.weight", D)) ||
-		    (rc = MAP_1("post_ffw_norm.weight", "model.layers.%d.post_feedforward_layernorm.weight", D)) ||
-		    (rc = MAP("ffn_gate.weight", "model.layers.%d.mlp.gate_proj.weight", F, D)) ||
-		    (rc = MAP("ffn_up.weight", "model.layers.%d.mlp.up_proj.weight", F, D)) ||
-		    (rc = MAP("ffn_down.weight", "model.layers.%d.mlp.down_proj.weight", D, F)))
+	for (int l = 0; l < c->n_layers; l++)
+		if ((rc = hf_map_layer(h, c, P, l, LAYER, HF_COUNT(LAYER), err)) ||
+		    (c->qk_norm && (rc = hf_map_layer(h, c, P, l, QK_NORM, HF_COUNT(QK_NORM), err))))
 			return rc;
-		if (c->qk_norm && ((rc = MAP_1("attn_q_norm.weight", "model.layers.%d.self_attn.q_norm.weight", E)) ||
-				   (rc = MAP_1("attn_k_norm.weight", "model.layers.%d.self_attn.k_norm.weight", E))))
-			return rc;
-	}
 	return 0;
 }
 
@@ -586,30 +625,26 @@ static int cfg_phi3(hf_ckpt *h, fp_config *c, fp_error *err)
 
 static int w_phi3(hf_ckpt *h, const fp_config *c, fp_error *err)
 {
-	uint64_t D = (uint64_t)c->d_model, F = (uint64_t)c->d_mlp, V = (uint64_t)c->n_vocab, E = (uint64_t)c->d_head;
-	uint64_t QE = (uint64_t)c->n_heads * E, KE = (uint64_t)c->n_kv_heads * E;
-	char g[96], n[128];
+	/* qkv_proj: rows Q, K, V; gate_up_proj: the gate's rows first */
+	static const hf_layer_tensor LAYER[] = {
+		{"attn_norm.weight", "input_layernorm.weight", HF_DIM_D, HF_DIM_NONE, HF_AS_IS},
+		{"attn_qkv.weight", "self_attn.qkv_proj.weight", HF_DIM_QKV, HF_DIM_D, HF_AS_IS},
+		{"attn_output.weight", "self_attn.o_proj.weight", HF_DIM_D, HF_DIM_QE, HF_AS_IS},
+		{"ffn_norm.weight", "post_attention_layernorm.weight", HF_DIM_D, HF_DIM_NONE, HF_AS_IS},
+		{"ffn_up.weight", "mlp.gate_up_proj.weight", HF_DIM_2F, HF_DIM_D, HF_AS_IS},
+		{"ffn_down.weight", "mlp.down_proj.weight", HF_DIM_D, HF_DIM_F, HF_AS_IS},
+	};
+	uint64_t D = (uint64_t)c->d_model, V = (uint64_t)c->n_vocab;
 	int rc;
 	if ((rc = hf_map(h, "token_embd.weight", "model.embed_tokens.weight", V, D, 0, err)) ||
 	    (rc = hf_map(h, "output_norm.weight", "model.norm.weight", D, 0, 0, err)) ||
 	    (rc = map_unembed(h, c, "lm_head.weight", err)))
 		return rc;
 	for (int l = 0; l < c->n_layers; l++)
-		/* qkv_proj: rows Q, K, V; gate_up_proj: the gate's rows first */
-		if ((rc = MAP("attn_norm.weight", "model.layers.%d.input_layernorm.weight", D, 0)) ||
-		    (rc = MAP("attn_qkv.weight", "model.layers.%d.self_attn.qkv_proj.weight", QE + 2 * KE, D)) ||
-		    (rc = MAP("attn_output.weight", "model.layers.%d.self_attn.o_proj.weight", D, QE)) ||
-		    (rc = MAP("ffn_norm.weight", "model.layers.%d.post_attention_layernorm.weight", D, 0)) ||
-		    (rc = MAP("ffn_up.weight", "model.layers.%d.mlp.gate_up_proj.weight", 2 * F, D)) ||
-		    (rc = MAP("ffn_down.weight", "model.layers.%d.mlp.down_proj.weight", D, F)))
+		if ((rc = hf_map_layer(h, c, "model.layers.", l, LAYER, HF_COUNT(LAYER), err)))
 			return rc;
 	return 0;
 }
-
-#undef MAP
-#undef MAP_1
-#undef MAP_0
-#undef NAMES
 
 const hf_family hf_families_more[] = {
 	{"GPT2LMHeadModel", cfg_gpt2, w_gpt2},

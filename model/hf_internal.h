@@ -93,6 +93,32 @@ float *hf_alloc_f32(hf_ckpt *h, size_t n, fp_error *err);
 /* Adds an f32 buffer owned by h as gguf_name [rows, cols]. */
 int hf_put(hf_ckpt *h, const char *gguf_name, const float *data, uint64_t rows, uint64_t cols, fp_error *err);
 
+/* One tensor of every layer l: GGUF "blk.l.<gguf>" <- "<prefix>l.<hf>" of
+ * shape [rows, cols] (dimensions by name, HF_DIM_NONE cols for a vector),
+ * taken as it is or changed as `how` says.  A family lists its layer's
+ * tensors in a table and maps them with hf_map_layer (model/hf_families.c). */
+enum hf_dim {
+	HF_DIM_NONE, HF_DIM_D, HF_DIM_F, HF_DIM_E, HF_DIM_QE, HF_DIM_KE,
+	HF_DIM_QKV, /* QE + 2 KE: Q, K and V fused */
+	HF_DIM_2F,  /* gate and up fused */
+	HF_DIM_3D,  /* GPT-2's Q, K and V fused */
+};
+enum hf_how {
+	HF_AS_IS,   /* hf_map: no copy */
+	HF_PLUS1,   /* Gemma's norms compute x (1 + w): 1 + w */
+	HF_OR_ZERO, /* a bias a config may switch off: zeros when absent */
+	HF_CONV1D,  /* GPT-2's Conv1D weight, stored [rows = in, cols = out]: transposed */
+	HF_IGNORE,  /* a stored buffer the computation does not use (hf_ignore) */
+};
+typedef struct hf_layer_tensor {
+	const char *gguf, *hf;
+	unsigned char rows, cols; /* enum hf_dim */
+	unsigned char how;        /* enum hf_how */
+} hf_layer_tensor;
+int hf_map_layer(hf_ckpt *h, const fp_config *c, const char *prefix, int l, const hf_layer_tensor *t, size_t n,
+		 fp_error *err);
+#define HF_COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
 /* ---- for model.c ---- */
 /* Opens the checkpoint directory dir: config.json -> *cfg (family config),
  * the weights -> *g (a virtual gguf_file whose tensors carry GGUF names; its
