@@ -198,40 +198,47 @@ static int first_dup(const gguf_file *f, int tensors, const gguf_str **dup)
 	return 0;
 }
 
-static int parse(gguf_file *f, fp_error *err)
+/* magic, version and the two counts, checked against the bytes left; then
+ * the kv and tensor arrays */
+static int parse_header(gguf_file *f, cursor *c, fp_error *err)
 {
-	cursor c = {f->map, f->map + f->size, f->map, f->path, err};
 	uint32_t magic;
 	if (f->size < 4 || (memcpy(&magic, f->map, 4), magic != GGUF_MAGIC))
 		return fp_error_set(err, FP_ERR_FORMAT, "'%s': not a GGUF file (bad magic)", f->path);
-	c.p += 4;
-	if (rd_u32(&c, &f->version, "the version"))
+	c->p += 4;
+	if (rd_u32(c, &f->version, "the version"))
 		return FP_ERR_FORMAT;
 	if (f->version != 2 && f->version != 3)
 		return fp_error_set(err, FP_ERR_UNSUPPORTED,
 			"'%s': GGUF version %u is not supported (only 2 and 3)", f->path, f->version);
-	if (rd_u64(&c, &f->n_tensors, "the tensor count") || rd_u64(&c, &f->n_kv, "the metadata count"))
+	if (rd_u64(c, &f->n_tensors, "the tensor count") || rd_u64(c, &f->n_kv, "the metadata count"))
 		return FP_ERR_FORMAT;
 	/* each kv takes >= 12 bytes (key length + type), each tensor info >= 24 */
-	if (f->n_kv > remaining(&c) / 12)
+	if (f->n_kv > remaining(c) / 12)
 		return fp_error_set(err, FP_ERR_FORMAT,
 			"'%s': header claims %" PRIu64 " metadata entries but the file has only %zu bytes left",
-			f->path, f->n_kv, remaining(&c));
-	if (f->n_tensors > remaining(&c) / 24 || f->n_kv * 12 + f->n_tensors * 24 > remaining(&c))
+			f->path, f->n_kv, remaining(c));
+	if (f->n_tensors > remaining(c) / 24 || f->n_kv * 12 + f->n_tensors * 24 > remaining(c))
 		return fp_error_set(err, FP_ERR_FORMAT,
 			"'%s': header claims %" PRIu64 " tensors but the file has only %zu bytes left",
-			f->path, f->n_tensors, remaining(&c));
+			f->path, f->n_tensors, remaining(c));
 	f->kv = calloc(f->n_kv ? f->n_kv : 1, sizeof *f->kv);
 	f->tensors = calloc(f->n_tensors ? f->n_tensors : 1, sizeof *f->tensors);
 	if (!f->kv || !f->tensors)
 		return fp_error_set(err, FP_ERR_NOMEM, "'%s': out of memory", f->path);
+	return 0;
+}
 
+/* the metadata: every kv, general.alignment checked as it is read, and no
+ * key twice */
+static int parse_kvs(gguf_file *f, cursor *c, fp_error *err)
+{
 	f->alignment = GGUF_DEFAULT_ALIGNMENT;
 	for (uint64_t i = 0; i < f->n_kv; i++) {
 		gguf_kv *kv = &f->kv[i];
 		char what[64];
 		snprintf(what, sizeof what, "metadata entry %" PRIu64, i);
-		if (rd_str(&c, &kv->key, what) || rd_u32(&c, &kv->type, what) || rd_value(&c, kv))
+		if (rd_str(c, &kv->key, what) || rd_u32(c, &kv->type, what) || rd_value(c, kv))
 			return FP_ERR_FORMAT;
 		if (str_eq(kv->key, "general.alignment")) {
 			uint32_t a;
@@ -252,58 +259,62 @@ static int parse(gguf_file *f, fp_error *err)
 	if (dup_key) /* llama.cpp refuses these too: which value would count? */
 		return fp_error_set(err, FP_ERR_FORMAT, "'%s': duplicate metadata key '%.*s'", f->path,
 			(int)(dup_key->len < 200 ? dup_key->len : 200), dup_key->ptr);
+	return 0;
+}
 
-	for (uint64_t i = 0; i < f->n_tensors; i++) {
-		gguf_tensor *t = &f->tensors[i];
-		char what[64];
-		snprintf(what, sizeof what, "tensor info %" PRIu64, i);
-		if (rd_str(&c, &t->name, what) || rd_u32(&c, &t->n_dims, what))
+/* tensor info i: name, shape (its element count without overflow), type and
+ * offset; nbytes from the type's blocks */
+static int parse_tensor_info(gguf_file *f, cursor *c, uint64_t i, fp_error *err)
+{
+	gguf_tensor *t = &f->tensors[i];
+	char what[64];
+	snprintf(what, sizeof what, "tensor info %" PRIu64, i);
+	if (rd_str(c, &t->name, what) || rd_u32(c, &t->n_dims, what))
+		return FP_ERR_FORMAT;
+	if (t->name.len > GGUF_MAX_NAME)
+		return fp_error_set(err, FP_ERR_FORMAT, "'%s': tensor %" PRIu64 " has a name of %"
+			PRIu64 " bytes", f->path, i, t->name.len);
+	int nl = (int)t->name.len;
+	if (t->n_dims < 1 || t->n_dims > 4)
+		return fp_error_set(err, FP_ERR_FORMAT, "'%s': tensor '%.*s' has %u dimensions (1..4 allowed)",
+			f->path, nl, t->name.ptr, t->n_dims);
+	t->n_elem = 1;
+	for (int d = 0; d < 4; d++)
+		t->ne[d] = 1;
+	for (uint32_t d = 0; d < t->n_dims; d++) {
+		if (rd_u64(c, &t->ne[d], what))
 			return FP_ERR_FORMAT;
-		if (t->name.len > GGUF_MAX_NAME)
-			return fp_error_set(err, FP_ERR_FORMAT, "'%s': tensor %" PRIu64 " has a name of %"
-				PRIu64 " bytes", f->path, i, t->name.len);
-		int nl = (int)t->name.len;
-		if (t->n_dims < 1 || t->n_dims > 4)
-			return fp_error_set(err, FP_ERR_FORMAT, "'%s': tensor '%.*s' has %u dimensions (1..4 allowed)",
-				f->path, nl, t->name.ptr, t->n_dims);
-		t->n_elem = 1;
-		for (int d = 0; d < 4; d++)
-			t->ne[d] = 1;
-		for (uint32_t d = 0; d < t->n_dims; d++) {
-			if (rd_u64(&c, &t->ne[d], what))
-				return FP_ERR_FORMAT;
-			/* INT64_MAX bound as ggml does; the product check below catches overflow */
-			if (t->ne[d] == 0 || t->ne[d] > (uint64_t)INT64_MAX ||
-			    t->n_elem > (uint64_t)INT64_MAX / t->ne[d])
-				return fp_error_set(err, FP_ERR_FORMAT,
-					"'%s': tensor '%.*s' has an absurd shape (dimension %u = %" PRIu64 ")",
-					f->path, nl, t->name.ptr, d, t->ne[d]);
-			t->n_elem *= t->ne[d];
-		}
-		if (rd_u32(&c, &t->type, what) || rd_u64(&c, &t->offset, what))
-			return FP_ERR_FORMAT;
-		uint32_t be = ggml_type_block_elems(t->type), bb = ggml_type_block_bytes(t->type);
-		if (!be)
-			return fp_error_set(err, FP_ERR_UNSUPPORTED, "'%s': tensor '%.*s' has unknown ggml type %u",
-				f->path, nl, t->name.ptr, t->type);
-		if (t->ne[0] % be)
+		/* INT64_MAX bound as ggml does; the product check below catches overflow */
+		if (t->ne[d] == 0 || t->ne[d] > (uint64_t)INT64_MAX ||
+		    t->n_elem > (uint64_t)INT64_MAX / t->ne[d])
 			return fp_error_set(err, FP_ERR_FORMAT,
-				"'%s': tensor '%.*s' of type %s has a row of %" PRIu64
-				" values, not a multiple of the block size %u",
-				f->path, nl, t->name.ptr, ggml_type_name(t->type), t->ne[0], be);
-		t->nbytes = t->n_elem / be * bb; /* < 2^63 * 292 / 256: may overflow, checked next */
-		if (t->n_elem / be > UINT64_MAX / bb)
-			return fp_error_set(err, FP_ERR_FORMAT, "'%s': tensor '%.*s' is too large",
-				f->path, nl, t->name.ptr);
+				"'%s': tensor '%.*s' has an absurd shape (dimension %u = %" PRIu64 ")",
+				f->path, nl, t->name.ptr, d, t->ne[d]);
+		t->n_elem *= t->ne[d];
 	}
-	const gguf_str *dup;
-	if (first_dup(f, 1, &dup))
-		return fp_error_set(err, FP_ERR_NOMEM, "'%s': out of memory", f->path);
-	if (dup)
-		return fp_error_set(err, FP_ERR_FORMAT, "'%s': duplicate tensor name '%.*s'", f->path, (int)dup->len,
-			dup->ptr);
+	if (rd_u32(c, &t->type, what) || rd_u64(c, &t->offset, what))
+		return FP_ERR_FORMAT;
+	uint32_t be = ggml_type_block_elems(t->type), bb = ggml_type_block_bytes(t->type);
+	if (!be)
+		return fp_error_set(err, FP_ERR_UNSUPPORTED, "'%s': tensor '%.*s' has unknown ggml type %u",
+			f->path, nl, t->name.ptr, t->type);
+	if (t->ne[0] % be)
+		return fp_error_set(err, FP_ERR_FORMAT,
+			"'%s': tensor '%.*s' of type %s has a row of %" PRIu64
+			" values, not a multiple of the block size %u",
+			f->path, nl, t->name.ptr, ggml_type_name(t->type), t->ne[0], be);
+	t->nbytes = t->n_elem / be * bb; /* < 2^63 * 292 / 256: may overflow, checked next */
+	if (t->n_elem / be > UINT64_MAX / bb)
+		return fp_error_set(err, FP_ERR_FORMAT, "'%s': tensor '%.*s' is too large",
+			f->path, nl, t->name.ptr);
+	return 0;
+}
 
-	size_t here = (size_t)(c.p - c.base);
+/* the data section after the header, padded to the alignment; every
+ * tensor aligned within it and inside the file */
+static int place_tensors(gguf_file *f, const cursor *c, fp_error *err)
+{
+	size_t here = (size_t)(c->p - c->base);
 	size_t data = (here + f->alignment - 1) / f->alignment * f->alignment;
 	if (f->n_tensors && data > f->size)
 		return fp_error_set(err, FP_ERR_FORMAT,
@@ -325,6 +336,24 @@ static int parse(gguf_file *f, fp_error *err)
 		t->data = f->map + data + t->offset;
 	}
 	return 0;
+}
+
+static int parse(gguf_file *f, fp_error *err)
+{
+	cursor c = {f->map, f->map + f->size, f->map, f->path, err};
+	int rc;
+	if ((rc = parse_header(f, &c, err)) || (rc = parse_kvs(f, &c, err)))
+		return rc;
+	for (uint64_t i = 0; i < f->n_tensors; i++)
+		if ((rc = parse_tensor_info(f, &c, i, err)))
+			return rc;
+	const gguf_str *dup;
+	if (first_dup(f, 1, &dup))
+		return fp_error_set(err, FP_ERR_NOMEM, "'%s': out of memory", f->path);
+	if (dup)
+		return fp_error_set(err, FP_ERR_FORMAT, "'%s': duplicate tensor name '%.*s'", f->path, (int)dup->len,
+			dup->ptr);
+	return place_tensors(f, &c, err);
 }
 
 static int parse_into(gguf_file **out, gguf_file *f, fp_error *err)
