@@ -1556,12 +1556,124 @@ static int load_model(const ctx *c, fp_tokenizer *t, const json_t *root)
 	return 0;
 }
 
+/* tokenizer.json's model and pipeline (normalizer, pre-tokenizer, decoder,
+ * post-processor); *tpl_bos: the BOS the post-processor's template adds, or
+ * -1.  A prompt is never cut or padded, so truncation and padding are refused. */
+static int load_pipeline(const ctx *c, fp_tokenizer *t, json_t *root, int *tpl_bos)
+{
+	struct fp_hf *h = t->hf;
+	int rc;
+	json_t *trunc = json_object_get(root, "truncation"), *pad = json_object_get(root, "padding");
+	if ((trunc && !json_is_null(trunc)) || (pad && !json_is_null(pad)))
+		return ferr(c, FP_ERR_UNSUPPORTED, "%s is set: not supported (a prompt is never cut or padded)",
+			    trunc && !json_is_null(trunc) ? "truncation" : "padding");
+	post_arg pa = {t, -1};
+	if ((rc = load_model(c, t, root)) ||
+	    (rc = walk(c, json_object_get(root, "normalizer"), "normalizer", "normalizers", 0, norm_leaf, h)) ||
+	    (rc = walk(c, json_object_get(root, "pre_tokenizer"), "pre_tokenizer", "pretokenizers", 0, pre_leaf, h)) ||
+	    (rc = walk(c, json_object_get(root, "decoder"), "decoder", "decoders", 0, dec_leaf, h)) ||
+	    (rc = walk(c, json_object_get(root, "post_processor"), "post_processor", "processors", 0, post_leaf, &pa)))
+		return rc;
+	*tpl_bos = pa.bos;
+	t->kind = h->byte_level ? FP_TOK_BPE : FP_TOK_SPM;
+	snprintf(t->pre, sizeof t->pre, "%s", h->byte_level ? "hf-byte-level" : "hf-sentencepiece");
+	return 0;
+}
+
+/* special_tokens_map.json: bos_token and eos_token (-2 where absent) */
+static int read_special_map(const ctx *c0, const fp_tokenizer *t, const char *buf, size_t len, int *bos, int *eos)
+{
+	ctx c = *c0;
+	int rc;
+	c.file = "special_tokens_map.json";
+	json_t *stm = load_json(&c, buf, len, 1, &rc);
+	if (stm && !(rc = named_token(&c, t, stm, "bos_token", bos)))
+		rc = named_token(&c, t, stm, "eos_token", eos);
+	json_decref(stm);
+	return rc;
+}
+
+/* the tokenizer classes whose update_post_processor rewrites the template
+ * from add_bos_token / add_eos_token (transformers 4.57), with or without
+ * "Fast"; the others keep the file's own template */
+static int class_updates_template(const char *cls)
+{
+	static const char *const UPDATES[] = {"LlamaTokenizer", "GemmaTokenizer", "GPTNeoXTokenizer",
+					      "CohereTokenizer", "CodeLlamaTokenizer"};
+	int updates = 0;
+	for (size_t i = 0; cls && i < sizeof UPDATES / sizeof *UPDATES; i++) {
+		size_t ul = strlen(UPDATES[i]);
+		updates |= !strncmp(cls, UPDATES[i], ul) && (!cls[ul] || !strcmp(cls + ul, "Fast"));
+	}
+	return updates;
+}
+
+/* tokenizer_config.json: bos_token and eos_token override *bos and *eos
+ * where given; add_bos_token into *add_bos (-1: the template decides) for
+ * the classes that follow it; add_prefix_space for a top-level ByteLevel */
+static int read_tokenizer_config(const ctx *c0, fp_tokenizer *t, const json_t *root, const char *buf, size_t len,
+				 int *bos, int *eos, int *add_bos)
+{
+	ctx c = *c0;
+	int b2, e2, add_eos = 0, rc;
+	const char *cls;
+	size_t cl;
+	c.file = "tokenizer_config.json";
+	json_t *cfg = load_json(&c, buf, len, 1, &rc);
+	if (!cfg || (rc = named_token(&c, t, cfg, "bos_token", &b2)) || (rc = named_token(&c, t, cfg, "eos_token", &e2)) ||
+	    (rc = get_str(&c, cfg, "tokenizer_config", "tokenizer_class", 1, &cls, &cl)))
+		goto done;
+	*bos = b2 != -2 ? b2 : *bos;
+	*eos = e2 != -2 ? e2 : *eos;
+	if (class_updates_template(cls) && ((rc = get_bool(&c, cfg, "tokenizer_config", "add_bos_token", add_bos)) ||
+					    (rc = get_bool(&c, cfg, "tokenizer_config", "add_eos_token", &add_eos))))
+		goto done;
+	if (add_eos) {
+		rc = ferr(&c, FP_ERR_UNSUPPORTED, "add_eos_token is true (an EOS after every prompt): not supported");
+		goto done;
+	}
+	/* transformers sets a top-level ByteLevel's add_prefix_space to the
+	 * config's (false when absent; null leaves it) */
+	json_t *aps = json_object_get(cfg, "add_prefix_space");
+	const char *ptype = json_string_value(json_object_get(json_object_get(root, "pre_tokenizer"), "type"));
+	if (ptype && !strcmp(ptype, "ByteLevel") && !json_is_null(aps)) {
+		if (aps && !json_is_boolean(aps)) {
+			rc = ferr(&c, FP_ERR_FORMAT, "tokenizer_config.add_prefix_space must be a boolean, not %s", jtype(aps));
+			goto done;
+		}
+		t->hf->pre[0].prefix_space = json_is_true(aps);
+	}
+done:
+	json_decref(cfg);
+	return rc;
+}
+
+/* t->bos, t->eos and t->add_bos from what the files named (-2: nothing):
+ * add_bos_token, where a class follows it, rewrites the template as
+ * transformers does; else the template's BOS decides */
+static int set_bos_eos(const ctx *c0, fp_tokenizer *t, int bos, int eos, int add_bos, int tpl_bos)
+{
+	ctx c = *c0;
+	c.file = "tokenizer_config.json"; /* add_bos >= 0 comes from there */
+	t->eos = eos >= 0 ? eos : -1;
+	if (add_bos >= 0) {
+		t->add_bos = add_bos;
+		t->bos = bos >= 0 ? bos : tpl_bos;
+		if (add_bos && t->bos < 0)
+			return ferr(&c, FP_ERR_FORMAT, "add_bos_token is true but no bos_token is named");
+	} else {
+		t->add_bos = tpl_bos >= 0;
+		t->bos = tpl_bos >= 0 ? tpl_bos : bos >= 0 ? bos : -1;
+	}
+	return 0;
+}
+
 int fp_tokenizer_load_hf_json(fp_tokenizer **out, const char *json, size_t len, const char *config, size_t config_len,
 			      const char *special_map, size_t special_len, const char *dir, fp_error *err)
 {
 	ctx c = {dir, "tokenizer.json", err};
-	json_t *root = NULL, *cfg = NULL, *stm = NULL;
-	int rc;
+	json_t *root = NULL;
+	int rc, tpl_bos = -1, bos = -2, eos = -2, add_bos = -1;
 	*out = NULL;
 	fp_tokenizer *t = calloc(1, sizeof *t);
 	if (!t || !(t->hf = calloc(1, sizeof *t->hf))) {
@@ -1576,95 +1688,22 @@ int fp_tokenizer_load_hf_json(fp_tokenizer **out, const char *json, size_t len, 
 	h->md = pcre2_match_data_create(4, NULL);
 	if (!h->md) {
 		rc = fp_error_set(err, FP_ERR_NOMEM, "out of memory");
-		goto fail;
+		goto done;
 	}
-	if ((rc = compile(&c, h, "\\w", PCRE2_ZERO_TERMINATED, 0, "word", &h->re_word)))
-		goto fail;
-	if (!(root = load_json(&c, json, len, 0, &rc)))
-		goto fail;
-	json_t *trunc = json_object_get(root, "truncation"), *pad = json_object_get(root, "padding");
-	if ((trunc && !json_is_null(trunc)) || (pad && !json_is_null(pad))) {
-		rc = ferr(&c, FP_ERR_UNSUPPORTED, "%s is set: not supported (a prompt is never cut or padded)",
-			  trunc && !json_is_null(trunc) ? "truncation" : "padding");
-		goto fail;
-	}
-	post_arg pa = {t, -1};
-	if ((rc = load_model(&c, t, root)) ||
-	    (rc = walk(&c, json_object_get(root, "normalizer"), "normalizer", "normalizers", 0, norm_leaf, h)) ||
-	    (rc = walk(&c, json_object_get(root, "pre_tokenizer"), "pre_tokenizer", "pretokenizers", 0, pre_leaf, h)) ||
-	    (rc = walk(&c, json_object_get(root, "decoder"), "decoder", "decoders", 0, dec_leaf, h)) ||
-	    (rc = walk(&c, json_object_get(root, "post_processor"), "post_processor", "processors", 0, post_leaf, &pa)))
-		goto fail;
-	int tpl_bos = pa.bos;
-	t->kind = h->byte_level ? FP_TOK_BPE : FP_TOK_SPM;
-	snprintf(t->pre, sizeof t->pre, "%s", h->byte_level ? "hf-byte-level" : "hf-sentencepiece");
-
+	if ((rc = compile(&c, h, "\\w", PCRE2_ZERO_TERMINATED, 0, "word", &h->re_word)) ||
+	    !(root = load_json(&c, json, len, 0, &rc)) || (rc = load_pipeline(&c, t, root, &tpl_bos)))
+		goto done;
 	/* BOS and EOS: tokenizer_config.json, then special_tokens_map.json, then the template */
-	int bos = -2, eos = -2, add_bos = -1;
-	if (special_map) {
-		c.file = "special_tokens_map.json";
-		if (!(stm = load_json(&c, special_map, special_len, 1, &rc)) || (rc = named_token(&c, t, stm, "bos_token", &bos)) ||
-		    (rc = named_token(&c, t, stm, "eos_token", &eos)))
-			goto fail;
-	}
-	if (config) {
-		int b2, e2, add_eos = 0;
-		const char *cls;
-		size_t cl;
-		c.file = "tokenizer_config.json";
-		if (!(cfg = load_json(&c, config, config_len, 1, &rc)) || (rc = named_token(&c, t, cfg, "bos_token", &b2)) ||
-		    (rc = named_token(&c, t, cfg, "eos_token", &e2)) ||
-		    (rc = get_str(&c, cfg, "tokenizer_config", "tokenizer_class", 1, &cls, &cl)))
-			goto fail;
-		bos = b2 != -2 ? b2 : bos;
-		eos = e2 != -2 ? e2 : eos;
-		/* the classes whose update_post_processor rewrites the template from
-		 * add_bos_token / add_eos_token (transformers 4.57); the others keep
-		 * the file's own template */
-		static const char *const UPDATES[] = {"LlamaTokenizer", "GemmaTokenizer", "GPTNeoXTokenizer",
-						      "CohereTokenizer", "CodeLlamaTokenizer"};
-		int updates = 0;
-		for (size_t i = 0; cls && i < sizeof UPDATES / sizeof *UPDATES; i++) {
-			size_t ul = strlen(UPDATES[i]);
-			updates |= !strncmp(cls, UPDATES[i], ul) && (!cls[ul] || !strcmp(cls + ul, "Fast"));
-		}
-		if (updates && ((rc = get_bool(&c, cfg, "tokenizer_config", "add_bos_token", &add_bos)) ||
-				(rc = get_bool(&c, cfg, "tokenizer_config", "add_eos_token", &add_eos))))
-			goto fail;
-		if (add_eos) {
-			rc = ferr(&c, FP_ERR_UNSUPPORTED, "add_eos_token is true (an EOS after every prompt): not supported");
-			goto fail;
-		}
-		/* transformers sets a top-level ByteLevel's add_prefix_space to the
-		 * config's (false when absent; null leaves it) */
-		json_t *aps = json_object_get(cfg, "add_prefix_space");
-		const char *ptype = json_string_value(json_object_get(json_object_get(root, "pre_tokenizer"), "type"));
-		if (ptype && !strcmp(ptype, "ByteLevel") && !json_is_null(aps)) {
-			if (aps && !json_is_boolean(aps)) {
-				rc = ferr(&c, FP_ERR_FORMAT, "tokenizer_config.add_prefix_space must be a boolean, not %s", jtype(aps));
-				goto fail;
-			}
-			h->pre[0].prefix_space = json_is_true(aps);
-		}
-	}
-	t->eos = eos >= 0 ? eos : -1;
-	if (add_bos >= 0) { /* transformers rewrites the template to follow add_bos_token */
-		t->add_bos = add_bos;
-		t->bos = bos >= 0 ? bos : tpl_bos;
-		if (add_bos && t->bos < 0) {
-			rc = ferr(&c, FP_ERR_FORMAT, "add_bos_token is true but no bos_token is named");
-			goto fail;
-		}
-	} else {
-		t->add_bos = tpl_bos >= 0;
-		t->bos = tpl_bos >= 0 ? tpl_bos : bos >= 0 ? bos : -1;
-	}
-	json_decref(root), json_decref(cfg), json_decref(stm);
-	*out = t;
-	return 0;
-fail:
-	json_decref(root), json_decref(cfg), json_decref(stm);
-	fp_tokenizer_free(t);
+	if ((special_map && (rc = read_special_map(&c, t, special_map, special_len, &bos, &eos))) ||
+	    (config && (rc = read_tokenizer_config(&c, t, root, config, config_len, &bos, &eos, &add_bos))))
+		goto done;
+	rc = set_bos_eos(&c, t, bos, eos, add_bos, tpl_bos);
+done:
+	json_decref(root);
+	if (rc)
+		fp_tokenizer_free(t);
+	else
+		*out = t;
 	return rc;
 }
 
