@@ -1243,15 +1243,15 @@ static json_t *load_json(const ctx *c, const char *buf, size_t len, int ints_as_
 	return j;
 }
 
-/* model.vocab: {"piece": id, ...} (BPE), or with h->unigram [["piece", score], ...] */
-static int load_vocab(const ctx *c, fp_tokenizer *t, const json_t *vocab, const json_t *added)
+/* The first pass over model.vocab (nv entries: ["piece", score] when list,
+ * else "piece": id) and added_tokens: every entry checked, the pieces'
+ * bytes into *total and the largest id into *max_id. */
+static int vocab_measure(const ctx *c, const json_t *vocab, const json_t *added, int list, size_t *total,
+			 int64_t *max_id)
 {
-	struct fp_hf *h = t->hf;
 	const char *key;
 	json_t *v;
-	int list = h->unigram;
-	size_t nv = list ? json_array_size(vocab) : json_object_size(vocab), na = json_array_size(added), total = 0;
-	int64_t max_id = -1;
+	size_t nv = list ? json_array_size(vocab) : json_object_size(vocab), na = json_array_size(added);
 	if (nv > MAX_VOCAB || na > MAX_VOCAB)
 		return ferr(c, FP_ERR_FORMAT, "%zu vocabulary entries and %zu added tokens: too many", nv, na);
 	for (size_t i = 0; list && i < nv; i++) {
@@ -1259,16 +1259,16 @@ static int load_vocab(const ctx *c, fp_tokenizer *t, const json_t *vocab, const 
 		if (!json_is_array(e) || json_array_size(e) != 2 || !json_is_string(json_array_get(e, 0)) ||
 		    !json_is_number(json_array_get(e, 1)))
 			return ferr(c, FP_ERR_FORMAT, "model.vocab[%zu] must be [\"piece\", score]", i);
-		total += json_string_length(json_array_get(e, 0)) + 1;
-		max_id = (int64_t)i;
+		*total += json_string_length(json_array_get(e, 0)) + 1;
+		*max_id = (int64_t)i;
 	}
 	if (!list)
 	json_object_foreach((json_t *)vocab, key, v) {
 		if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) >= MAX_VOCAB)
 			return ferr(c, FP_ERR_FORMAT, "model.vocab['%.40s'] must be an id from 0 to %d", key, MAX_VOCAB - 1);
-		if (json_integer_value(v) > max_id)
-			max_id = json_integer_value(v);
-		total += strlen(key) + 1;
+		if (json_integer_value(v) > *max_id)
+			*max_id = json_integer_value(v);
+		*total += strlen(key) + 1;
 	}
 	for (size_t i = 0; i < na; i++) {
 		json_t *a = json_array_get(added, i), *id = json_object_get(a, "id"), *ct = json_object_get(a, "content");
@@ -1277,18 +1277,18 @@ static int load_vocab(const ctx *c, fp_tokenizer *t, const json_t *vocab, const 
 			return ferr(c, FP_ERR_FORMAT, "added_tokens[%zu].id must be an id from 0 to %d", i, MAX_VOCAB - 1);
 		if (!json_is_string(ct) || !json_string_length(ct))
 			return ferr(c, FP_ERR_FORMAT, "added_tokens[%zu].content must be a non-empty string", i);
-		if (json_integer_value(id) > max_id)
-			max_id = json_integer_value(id);
-		total += json_string_length(ct) + 1;
+		if (json_integer_value(id) > *max_id)
+			*max_id = json_integer_value(id);
+		*total += json_string_length(ct) + 1;
 	}
-	if (max_id < 0)
-		return ferr(c, FP_ERR_FORMAT, "model.vocab is empty");
-	/* every id up to the largest gets a slot: unused ids may not outnumber
-	 * the given ones (+1024), so that a few bytes cannot declare 16M slots */
-	if ((size_t)max_id >= 2 * (nv + na) + 1024)
-		return ferr(c, FP_ERR_FORMAT, "model.vocab: the largest id is %lld, but the file gives only %zu tokens "
-			    "(ids must be nearly dense)", (long long)max_id, nv + na);
-	t->n_vocab = (int)max_id + 1;
+	return 0;
+}
+
+/* t->n_vocab ids' tables, every id unused until a piece takes it; the arena
+ * of total bytes after offset 0, the empty piece of an id no token has */
+static int vocab_alloc(const ctx *c, fp_tokenizer *t, size_t total, size_t na)
+{
+	struct fp_hf *h = t->hf;
 	size_t nt = (size_t)t->n_vocab;
 	t->arena = malloc(total + nt + 1);
 	t->off = calloc(nt, sizeof *t->off);
@@ -1304,44 +1304,65 @@ static int load_vocab(const ctx *c, fp_tokenizer *t, const json_t *vocab, const 
 	memset(t->map.slot, 0xff, t->map.cap * sizeof *t->map.slot);
 	for (size_t i = 0; i < nt; i++)
 		t->len[i] = UINT32_MAX, t->type[i] = TT_UNUSED;
-	size_t o = 1;
-	t->arena[0] = 0; /* offset 0: the empty piece of an id no token has */
-	if (list) {
-		if (!(h->uscore = malloc(nt * sizeof *h->uscore)))
-			return ferr(c, FP_ERR_NOMEM, "out of memory loading the vocabulary of %zu tokens", nt);
-		for (size_t i = 0; i < nv; i++) {
-			json_t *e = json_array_get(vocab, i), *pc = json_array_get(e, 0);
-			size_t l = json_string_length(pc);
-			memcpy(t->arena + o, json_string_value(pc), l);
-			t->arena[o + l] = 0;
-			t->off[i] = (uint32_t)o, t->len[i] = (uint32_t)l, t->type[i] = TT_NORMAL;
-			h->uscore[i] = json_number_value(json_array_get(e, 1));
-			t->score[i] = (float)h->uscore[i];
-			h->in_model[i] = 1;
-			o += l + 1;
-			if (l > h->max_piece)
-				h->max_piece = l;
-		}
-		/* a piece listed twice: the last id counts, as in tokenizers' map */
-		for (size_t i = nv; i-- > 0;)
-			if (t->len[i])
-				tok_strmap_put(t, (int)i);
+	t->arena[0] = 0;
+	if (h->unigram && !(h->uscore = malloc(nt * sizeof *h->uscore)))
+		return ferr(c, FP_ERR_NOMEM, "out of memory loading the vocabulary of %zu tokens", nt);
+	return 0;
+}
+
+/* Unigram's [["piece", score], ...]: id i is entry i; a piece listed twice
+ * maps to its last id, as in tokenizers' map */
+static void vocab_put_list(fp_tokenizer *t, const json_t *vocab, size_t *o)
+{
+	struct fp_hf *h = t->hf;
+	size_t nv = json_array_size(vocab);
+	for (size_t i = 0; i < nv; i++) {
+		json_t *e = json_array_get(vocab, i), *pc = json_array_get(e, 0);
+		size_t l = json_string_length(pc);
+		memcpy(t->arena + *o, json_string_value(pc), l);
+		t->arena[*o + l] = 0;
+		t->off[i] = (uint32_t)*o, t->len[i] = (uint32_t)l, t->type[i] = TT_NORMAL;
+		h->uscore[i] = json_number_value(json_array_get(e, 1));
+		t->score[i] = (float)h->uscore[i];
+		h->in_model[i] = 1;
+		*o += l + 1;
+		if (l > h->max_piece)
+			h->max_piece = l;
 	}
-	if (!list)
+	for (size_t i = nv; i-- > 0;)
+		if (t->len[i])
+			tok_strmap_put(t, (int)i);
+}
+
+/* BPE's {"piece": id, ...}: no id and no piece twice */
+static int vocab_put_map(const ctx *c, fp_tokenizer *t, const json_t *vocab, size_t *o)
+{
+	const char *key;
+	json_t *v;
 	json_object_foreach((json_t *)vocab, key, v) {
 		int id = (int)json_integer_value(v);
 		size_t l = strlen(key);
 		if (t->len[id] != UINT32_MAX)
 			return ferr(c, FP_ERR_FORMAT, "model.vocab: id %d is given to both '%.40s' and '%.40s'", id,
 				    t->arena + t->off[id], key);
-		memcpy(t->arena + o, key, l + 1);
-		t->off[id] = (uint32_t)o, t->len[id] = (uint32_t)l, t->type[id] = TT_NORMAL;
-		h->in_model[id] = 1;
-		o += l + 1;
+		memcpy(t->arena + *o, key, l + 1);
+		t->off[id] = (uint32_t)*o, t->len[id] = (uint32_t)l, t->type[id] = TT_NORMAL;
+		t->hf->in_model[id] = 1;
+		*o += l + 1;
 		if (fp_token_lookup(t, key, l) >= 0)
 			return ferr(c, FP_ERR_FORMAT, "model.vocab: '%.40s' appears twice", key);
 		tok_strmap_put(t, id);
 	}
+	return 0;
+}
+
+/* added_tokens: a new piece, or the vocabulary's own token under the same
+ * id; special ones are control tokens, the others user tokens matched
+ * before the model runs (h->add) */
+static int vocab_put_added(const ctx *c, fp_tokenizer *t, const json_t *added, size_t *o)
+{
+	struct fp_hf *h = t->hf;
+	size_t na = json_array_size(added);
 	for (size_t i = 0; i < na; i++) {
 		json_t *a = json_array_get(added, i), *ct = json_object_get(a, "content");
 		int id = (int)json_integer_value(json_object_get(a, "id")), special = 0;
@@ -1364,17 +1385,46 @@ static int load_vocab(const ctx *c, fp_tokenizer *t, const json_t *vocab, const 
 				return ferr(c, FP_ERR_FORMAT, "%s: '%.40s' with id %d, but %s", path, s, id,
 					    other >= 0 ? "that text is another token's" : "that id is another token's");
 		} else {
-			memcpy(t->arena + o, s, l);
-			t->arena[o + l] = 0;
-			t->off[id] = (uint32_t)o, t->len[id] = (uint32_t)l;
-			o += l + 1;
+			memcpy(t->arena + *o, s, l);
+			t->arena[*o + l] = 0;
+			t->off[id] = (uint32_t)*o, t->len[id] = (uint32_t)l;
+			*o += l + 1;
 			tok_strmap_put(t, id);
 		}
 		t->type[id] = special ? TT_CONTROL : TT_USER;
 		if (!special)
 			h->add[h->n_add++] = ad;
 	}
-	for (size_t i = 0; i < nt; i++)
+	return 0;
+}
+
+/* model.vocab: {"piece": id, ...} (BPE), or with h->unigram [["piece", score], ...] */
+static int load_vocab(const ctx *c, fp_tokenizer *t, const json_t *vocab, const json_t *added)
+{
+	struct fp_hf *h = t->hf;
+	size_t total = 0, o = 1, na = json_array_size(added);
+	int64_t max_id = -1;
+	int rc;
+	if ((rc = vocab_measure(c, vocab, added, h->unigram, &total, &max_id)))
+		return rc;
+	if (max_id < 0)
+		return ferr(c, FP_ERR_FORMAT, "model.vocab is empty");
+	/* every id up to the largest gets a slot: unused ids may not outnumber
+	 * the given ones (+1024), so that a few bytes cannot declare 16M slots */
+	size_t nv = h->unigram ? json_array_size(vocab) : json_object_size(vocab);
+	if ((size_t)max_id >= 2 * (nv + na) + 1024)
+		return ferr(c, FP_ERR_FORMAT, "model.vocab: the largest id is %lld, but the file gives only %zu tokens "
+			    "(ids must be nearly dense)", (long long)max_id, nv + na);
+	t->n_vocab = (int)max_id + 1;
+	if ((rc = vocab_alloc(c, t, total, na)))
+		return rc;
+	if (h->unigram)
+		vocab_put_list(t, vocab, &o);
+	else if ((rc = vocab_put_map(c, t, vocab, &o)))
+		return rc;
+	if ((rc = vocab_put_added(c, t, added, &o)))
+		return rc;
+	for (size_t i = 0; i < (size_t)t->n_vocab; i++)
 		if (t->len[i] == UINT32_MAX)
 			t->off[i] = 0, t->len[i] = 0;
 	/* longest first (equal lengths keep the file's order) */
