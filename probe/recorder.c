@@ -70,20 +70,24 @@ static void pack_free(pack *k)
  * them: per pack, the disk reservation, each hook's rows, the prompts'
  * tables, and a checkpoint when one is due.  The forward thread converts
  * each hook's rows to the file's dtype into a buffer from a pool and
- * queues it; the writer hands the buffer back once written.  The pool
- * grows only while every buffer waits for the writer, to at most one
- * buffer per hook, so the writer runs at most one pack behind; it keeps
- * up, so a few buffers go round, stay in the cache and are not faulted in
- * afresh (a buffer per hook put a whole pack through new memory: 141 MB
- * of page faults for every MLP hook of SmolLM2).  A writer error is kept
- * and handed to the forward thread at its next hook or at rr_sync; the
- * ops after it are dropped, so the file stays at its last checkpoint. */
+ * queues it; the writer hands the buffer back once written.  Hooks of one
+ * row width share a pool, which grows only while every one of its
+ * buffers waits for the writer, to at most one buffer per hook of that
+ * width: the writer runs at most one pack behind, and the buffers hold at
+ * most one pack's activations, as a buffer per hook did.  The writer
+ * keeps up, so a few buffers go round, stay in the cache and are not
+ * faulted in afresh (a buffer per hook put a whole pack through new
+ * memory: 141 MB of page faults for every MLP hook of SmolLM2).  A writer
+ * error is kept and handed to the forward thread at its next hook or at
+ * rr_sync; the ops after it are dropped, so the file stays at its last
+ * checkpoint. */
 enum { OP_RESERVE, OP_ROWS, OP_PROMPTS };
 
 typedef struct wbuf {
 	void *p;
 	size_t cap;          /* bytes */
-	struct wbuf *next;   /* in the free list */
+	int pool;            /* the pool (row width) it belongs to */
+	struct wbuf *next;   /* in its pool's free list */
 } wbuf;
 
 typedef struct wop {
@@ -105,9 +109,11 @@ typedef struct writer {
 	long pending;        /* ops queued or being written */
 	int quit, failed;
 	fp_error err;        /* the writer's first error */
-	wbuf *bufs;          /* [n_hooks] the pool: n_bufs made so far */
+	wbuf *bufs;          /* [n_hooks] every buffer: n_bufs made so far */
 	int n_bufs;
-	wbuf *free;          /* buffers not waiting for the writer, the last returned first */
+	int *pool;           /* [n_hooks] hook -> its pool: hooks of one row width share one */
+	int *made, *max;     /* [pool] buffers made, hooks of that width */
+	wbuf **free;         /* [pool] buffers not waiting for the writer, the last returned first */
 	double last_ckpt;
 } writer;
 
@@ -115,8 +121,8 @@ typedef struct writer {
 static void op_free(writer *w, wop *op)
 {
 	if (op->buf) {
-		op->buf->next = w->free;
-		w->free = op->buf;
+		op->buf->next = w->free[op->buf->pool];
+		w->free[op->buf->pool] = op->buf;
 	}
 	if (op->type == OP_PROMPTS) {
 		for (int t = 0; op->tok_text && t < op->k->n_tokens; t++)
@@ -178,7 +184,7 @@ static void *writer_main(void *arg)
 		if (rc && !w->failed)
 			w->failed = 1, w->err = e;
 		if (b) {
-			b->next = w->free, w->free = b;
+			b->next = w->free[b->pool], w->free[b->pool] = b;
 			pthread_cond_signal(&w->space);
 		}
 		if (--w->pending == 0)
@@ -188,16 +194,38 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
+/* frees what writer_start allocated */
+static void writer_free(writer *w)
+{
+	for (int i = 0; i < w->n_bufs; i++)
+		free(w->bufs[i].p);
+	free(w->bufs), free(w->pool), free(w->made), free(w->max), free(w->free);
+	free(w);
+}
+
 static int writer_start(writer **out, h5rec *rec, int n_hooks, fp_error *err)
 {
 	writer *w = calloc(1, sizeof *w);
-	if (w)
-		w->bufs = calloc((size_t)n_hooks, sizeof *w->bufs);
-	if (!w || !w->bufs) {
-		free(w);
+	size_t n = (size_t)n_hooks;
+	if (w) {
+		w->bufs = calloc(n, sizeof *w->bufs), w->pool = calloc(n, sizeof *w->pool);
+		w->made = calloc(n, sizeof *w->made), w->max = calloc(n, sizeof *w->max);
+		w->free = calloc(n, sizeof *w->free);
+	}
+	if (!w || !w->bufs || !w->pool || !w->made || !w->max || !w->free) {
+		if (w)
+			writer_free(w);
 		return fp_error_set(err, FP_ERR_NOMEM, "out of memory");
 	}
 	w->rec = rec, w->n_hooks = n_hooks, w->last_ckpt = fp_now();
+	/* a pool per row width, as many buffers at most as hooks of that width */
+	for (int h = 0, n_pools = 0; h < n_hooks; h++) {
+		int h2 = 0;
+		while (h2 < h && h5rec_row_bytes(rec, h2) != h5rec_row_bytes(rec, h))
+			h2++;
+		w->pool[h] = h2 < h ? w->pool[h2] : n_pools++;
+		w->max[w->pool[h]]++;
+	}
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->work, NULL), pthread_cond_init(&w->space, NULL), pthread_cond_init(&w->idle, NULL);
 	/* signals (Ctrl-C, SIGTERM) go to the forward thread, which decides
@@ -208,7 +236,7 @@ static int writer_start(writer **out, h5rec *rec, int n_hooks, fp_error *err)
 	int e = pthread_create(&w->th, NULL, writer_main, w);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (e) {
-		free(w->bufs), free(w);
+		writer_free(w);
 		return fp_error_set(err, FP_ERR_NOMEM, "cannot start the writer thread: %s", strerror(e));
 	}
 	*out = w;
@@ -227,12 +255,9 @@ static void writer_stop(writer *w)
 	pthread_join(w->th, NULL);
 	for (wop *op = w->head, *next; op; op = next)
 		next = op->next, op_free(w, op);
-	for (int i = 0; i < w->n_bufs; i++)
-		free(w->bufs[i].p);
-	free(w->bufs);
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->work), pthread_cond_destroy(&w->space), pthread_cond_destroy(&w->idle);
-	free(w);
+	writer_free(w);
 }
 
 /* the writer's error into err, if it has had one */
@@ -272,31 +297,35 @@ static int writer_sync(writer *w, fp_error *err)
 }
 
 /* hook h's rows of the pack, converted on this thread into a buffer of
- * the pool (a new one while every one waits for the writer and there are
- * fewer than hooks, else the next one the writer returns), then queued */
+ * its pool (a new one while every one waits for the writer and there are
+ * fewer than hooks of that width, else the next one the writer returns),
+ * then queued */
 static int writer_rows(writer *w, int h, long n_rows, const float *src, const int32_t *rows, fp_error *err)
 {
+	int p = w->pool[h];
 	pthread_mutex_lock(&w->mu);
-	while (!w->free && w->n_bufs == w->n_hooks && !w->failed)
+	while (!w->free[p] && w->made[p] == w->max[p] && !w->failed)
 		pthread_cond_wait(&w->space, &w->mu);
 	int rc = writer_error(w, err);
 	wbuf *b = NULL;
-	if (!rc && w->free)
-		b = w->free, w->free = b->next;
-	else if (!rc)
-		b = &w->bufs[w->n_bufs++];
+	if (!rc && w->free[p]) {
+		b = w->free[p], w->free[p] = b->next;
+	} else if (!rc) {
+		b = &w->bufs[w->n_bufs++], w->made[p]++;
+		b->pool = p;
+	}
 	pthread_mutex_unlock(&w->mu);
 	if (rc)
 		return rc;
 	wop *op = calloc(1, sizeof *op);
 	size_t need = (size_t)n_rows * h5rec_row_bytes(w->rec, h);
 	void *q = need > b->cap ? realloc(b->p, need) : b->p;
-	if (q)
-		b->p = q, b->cap = need > b->cap ? need : b->cap;
-	if (!op || !q) {
+	if (need > b->cap && q)
+		b->p = q, b->cap = need;
+	if (!op || (need > b->cap && !q)) {
 		free(op);
 		pthread_mutex_lock(&w->mu);
-		b->next = w->free, w->free = b;
+		b->next = w->free[p], w->free[p] = b;
 		pthread_mutex_unlock(&w->mu);
 		return fp_error_set(err, FP_ERR_NOMEM, "out of memory for %ld rows", n_rows);
 	}

@@ -9,8 +9,8 @@
  * The writing overlaps the next pass: a writer thread makes every HDF5 call
  * on the recording, in the order one thread would, while the caller's
  * thread runs the passes and converts each hook's rows into a buffer from
- * a pool (a few buffers while the writer keeps up, at most one per hook:
- * one more pack's activations).  Between rr_new and
+ * a pool (a few buffers while the writer keeps up, at most one per hook of
+ * each width: one more pack's activations).  Between rr_new and
  * rr_free (or after rr_sync returns) the caller makes no h5rec call of its
  * own; a writer error comes back from the next rr_add, rr_flush or rr_sync.
  * Library code: returns an fp_error, never prints. */
