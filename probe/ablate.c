@@ -149,3 +149,29 @@ int an_ablate_random(fp_model *m, const int32_t *ids, int n, int pos, const int 
 	free(ab), free(start), free(res), free(used);
 	return rc;
 }
+
+int an_compare_random(fp_model *m, const int32_t *ids, int n, int pos, const int *top, int k, int R, uint64_t seed,
+		      const float *refm, int target, int vs, double clean, an_random_cmp *out, const an_progress *pg,
+		      fp_error *err)
+{
+	*out = (an_random_cmp){0};
+	if (!(out->effects = malloc((size_t)(R > 0 ? R : 1) * sizeof *out->effects)))
+		return fp_error_set(err, FP_ERR_NOMEM, "out of memory");
+	int rc = an_ablate_random(m, ids, n, pos, top, k, R, seed, refm, target, vs, &out->top_metric, out->effects, pg,
+				  err);
+	if (rc) {
+		an_random_cmp_free(out);
+		return rc;
+	}
+	out->top_effect = clean - out->top_metric;
+	for (int r = 0; r < R; r++)
+		out->effects[r] = clean - out->effects[r];
+	out->draws = st_summarize(out->effects, R);
+	return 0;
+}
+
+void an_random_cmp_free(an_random_cmp *c)
+{
+	free(c->effects);
+	c->effects = NULL;
+}

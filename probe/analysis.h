@@ -24,6 +24,7 @@
 #include "../model/model.h"
 #include "directions.h"
 #include "h5out.h"
+#include "stats.h"
 
 /* ---- prompt runs ---- */
 
@@ -155,6 +156,20 @@ int an_ablate_each(fp_model *m, const int32_t *ids, int n, int pos, const int *c
 int an_ablate_random(fp_model *m, const int32_t *ids, int n, int pos, const int *top, int k, int R, uint64_t seed,
 		     const float *refm, int target, int vs, double *top_metric, double *rand_metric, const an_progress *pg,
 		     fp_error *err);
+
+/* an_ablate_random as effects, the drop from clean (the metric without any
+ * ablation): top_effect = clean - *top_metric, effects[r] = clean -
+ * rand_metric[r], and the draws' mean, standard deviation, minimum and
+ * maximum (st_summarize). */
+typedef struct an_random_cmp {
+	double top_metric, top_effect;
+	double *effects;   /* [R], malloc'ed; an_random_cmp_free */
+	st_summary draws;  /* of effects */
+} an_random_cmp;
+int an_compare_random(fp_model *m, const int32_t *ids, int n, int pos, const int *top, int k, int R, uint64_t seed,
+		      const float *refm, int target, int vs, double clean, an_random_cmp *out, const an_progress *pg,
+		      fp_error *err);
+void an_random_cmp_free(an_random_cmp *c);
 
 /* Each neuron's mean activation (mlp.hook_post) over every token of a
  * prompt file: mean [L][F], for mean ablation. */

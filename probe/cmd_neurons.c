@@ -123,8 +123,8 @@ typedef struct live_res {
 	int n, pos, target, vs, k, NF;
 	float *act, *dla, *abl, *win, *wout, *wsc, *refm; /* [L][F] */
 	int *order;                                       /* [NF] by the ranking */
-	double clean, top_eff, top_p, rand_mean, rand_sd, rand_min, rand_max;
-	double *rand_eff;                                 /* [compare_random] or NULL */
+	double clean;
+	an_random_cmp cmp;       /* --compare-random (cmp.effects NULL without) */
 	float *est;              /* [L][F] atp or ig, or NULL */
 	const char *est_name;    /* "atp", "ig" or NULL */
 	const char *ref_name;    /* the ablation: "zero", "mean" or "corrupt" */
@@ -134,7 +134,8 @@ typedef struct live_res {
 static void live_free(live_res *r)
 {
 	free(r->text), free(r->ids), free(r->act), free(r->dla), free(r->abl), free(r->win), free(r->wout), free(r->wsc);
-	free(r->refm), free(r->order), free(r->rand_eff), free(r->est);
+	free(r->refm), free(r->order), free(r->est);
+	an_random_cmp_free(&r->cmp);
 	fp_model_free(r->m);
 }
 
@@ -255,27 +256,16 @@ static int live_compute(const live_opts *o, live_res *r)
 	if (r->est && o->verify > 0 && /* the estimates' top K, measured */
 	    ablate_each(o, r, o->verify < NF ? o->verify : NF, &err))
 		return cli_error("neurons", "%s", err.msg);
-	r->top_eff = r->top_p = r->rand_mean = r->rand_sd = r->rand_min = r->rand_max = NAN;
 	if (o->compare_random > 0) { /* the top k ablated together, against random draws from the same layers */
 		int R = o->compare_random;
-		double top;
-		if (!(r->rand_eff = malloc((size_t)R * sizeof *r->rand_eff)))
-			return cli_error("neurons", "out of memory");
 		fp_progress pg;
 		an_progress ap = {ablate_progress, &pg};
 		fp_progress_start(&pg, stderr, o->quiet, "neurons", "groups ablated (the top k, then random draws)", NULL,
 				  R + 1);
-		if (an_ablate_random(m, r->ids, n, r->pos, r->order, r->k, R, o->seed, r->refm, r->target, r->vs, &top,
-				     r->rand_eff, &ap, &err))
+		if (an_compare_random(m, r->ids, n, r->pos, r->order, r->k, R, o->seed, r->refm, r->target, r->vs, r->clean,
+				      &r->cmp, &ap, &err))
 			return cli_error("neurons", "%s", err.msg);
 		fp_progress_end(&pg, R + 1, 0);
-		r->top_eff = r->clean - top, r->top_p = exp(top);
-		for (int i = 0; i < R; i++)
-			r->rand_eff[i] = r->clean - r->rand_eff[i];
-		st_mean_sd(r->rand_eff, R, &r->rand_mean, &r->rand_sd);
-		r->rand_min = r->rand_max = r->rand_eff[0];
-		for (int i = 1; i < R; i++)
-			r->rand_min = fmin(r->rand_min, r->rand_eff[i]), r->rand_max = fmax(r->rand_max, r->rand_eff[i]);
 	}
 	return 0;
 }
@@ -428,18 +418,20 @@ static void live_emit(const live_opts *o, const live_res *r)
 		free(ps);
 	}
 	tb_doc_set(&d, "neurons", tb_end(&t));
-	if (r->rand_eff) {
+	if (r->cmp.effects) {
+		const an_random_cmp *c = &r->cmp;
 		tb_doc_open(&d, "compare_random");
 		tb_doc_int(&d, "k", r->k);
-		tb_doc_real(&d, "top_effect", r->top_eff);
-		tb_doc_real(&d, "random_mean", r->rand_mean);
-		tb_doc_real(&d, "random_std", r->rand_sd);
-		tb_doc_set(&d, "random_effects", tb_json_reals(r->rand_eff, (size_t)o->compare_random));
+		tb_doc_real(&d, "top_effect", c->top_effect);
+		tb_doc_real(&d, "random_mean", c->draws.mean);
+		tb_doc_real(&d, "random_std", c->draws.sd);
+		tb_doc_set(&d, "random_effects", tb_json_reals(c->effects, (size_t)o->compare_random));
 		tb_doc_close(&d);
 		tb_say(&d, "ablating the top %d together (%s): %s drops by %.4f (p %.4f -> %.4f); %d random draws of %d "
 			   "neurons from the same layers: mean drop %.4f, std %.4f, min %.4f, max %.4f\n",
-		       r->k, r->refm ? "mean" : "zero", live_metric(r), r->top_eff, exp(r->clean), r->vs >= 0 ? NAN : r->top_p,
-		       o->compare_random, r->k, r->rand_mean, r->rand_sd, r->rand_min, r->rand_max);
+		       r->k, r->refm ? "mean" : "zero", live_metric(r), c->top_effect, exp(r->clean),
+		       r->vs >= 0 ? NAN : exp(c->top_metric), o->compare_random, r->k, c->draws.mean, c->draws.sd, c->draws.min,
+		       c->draws.max);
 	}
 	tb_doc_end(&d);
 }
@@ -463,9 +455,10 @@ static int live_h5(const live_opts *o, const live_res *r)
 		     h5u_i32(f, "top_neuron", 1, dk, rn);
 	if (r->est)
 		w |= h5u_f32(f, r->est_name, 2, d2, r->est);
-	if (r->rand_eff) {
+	if (r->cmp.effects) {
 		size_t dr[1] = {(size_t)o->compare_random};
-		w |= h5u_f64(f, "random_effects", 1, dr, r->rand_eff) | h5u_attr_f64(f, NULL, "top_effect", r->top_eff);
+		w |= h5u_f64(f, "random_effects", 1, dr, r->cmp.effects) |
+		     h5u_attr_f64(f, NULL, "top_effect", r->cmp.top_effect);
 	}
 	char *tt = cli_token_text(r->m, r->target);
 	w |= cli_result_header(f, RES_NEURONS, r->m->gguf->path, &err) | h5u_attr_str(f, NULL, "prompt", r->text) |
@@ -633,6 +626,47 @@ done:
 	return rc;
 }
 
+/* the options that go together, once all are read (nargs: the PROMPT
+ * arguments given); 0 or the exit status */
+static int rec_check(const rec_opts *ro, const live_opts *lo, int nargs)
+{
+	if (nargs > 0)
+		return cli_usage_error("neurons", "--from reads a recording; give no PROMPT");
+	if (!ro->group_by)
+		return cli_usage_error("neurons", "--from needs --group-by FIELD (target, relation, subject or id)");
+	if (lo->target_s || lo->out)
+		return cli_usage_error("neurons", "--target and -o apply to a live PROMPT, not to --from");
+	return 0;
+}
+
+static int live_check(const live_opts *lo, const rec_opts *ro, int nargs)
+{
+	if (ro->group_by || ro->group)
+		return cli_usage_error("neurons", "--group-by and --group need --from ACTS.h5");
+	if (nargs != 1)
+		return cli_usage_error("neurons", "expects exactly one PROMPT argument (or --from ACTS.h5)");
+	if (!lo->target_s)
+		return cli_usage_error("neurons", "--target TOKEN is required, e.g. --target ' basketball'");
+	if (lo->ablate_mean && !lo->ref)
+		return cli_usage_error("neurons", "--ablate mean needs --ref PROMPTS (the reference set for the means)");
+	if ((lo->corrupt || lo->verify) && lo->rank != R_ATP && lo->rank != R_IG)
+		return cli_usage_error("neurons", "--corrupt and --verify go with --rank atp or ig");
+	if (lo->corrupt && lo->ablate_mean)
+		return cli_usage_error("neurons", "give one reference: --corrupt PROMPT or --ablate mean, not both");
+	if (lo->out && !lo->force && access(lo->out, F_OK) == 0)
+		return cli_error("neurons", "'%s' exists; pass --force to replace it", lo->out);
+	return 0;
+}
+
+/* --rank's value: 0, or the exit status */
+static int parse_rank(const char *s, int *rank)
+{
+	for (int i = 0; i < R_COUNT; i++)
+		if (!strcmp(s, RANK_NAME[i]))
+			return *rank = i, 0;
+	return cli_usage_error("neurons", "--rank takes act, dla, ablate, weights, atp or ig, not '%s'", s);
+}
+
 int cmd_neurons(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -652,7 +686,7 @@ int cmd_neurons(int argc, char **argv)
 	rec_opts ro = {0};
 	lo.at = AT_LAST, lo.rank = R_DLA, lo.k = 20, lo.candidates = 100, lo.seed = 1, lo.steps = 20;
 	ro.k = 10, ro.holdout = 0.3, ro.seed = 1;
-	int k_set = 0, c, seed;
+	int c, st, seed;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":m:t:k:o:hq", opts, NULL)) != -1) {
@@ -666,21 +700,14 @@ int cmd_neurons(int argc, char **argv)
 				return 2;
 			break;
 		case 's': lo.subject = optarg; break;
-		case 'r': {
-			int found = -1;
-			for (int i = 0; i < R_COUNT; i++)
-				if (!strcmp(optarg, RANK_NAME[i]))
-					found = i;
-			if (found < 0)
-				return cli_usage_error("neurons", "--rank takes act, dla, ablate, weights, atp or ig, not '%s'",
-						       optarg);
-			lo.rank = found;
+		case 'r':
+			if ((st = parse_rank(optarg, &lo.rank)))
+				return st;
 			break;
-		}
 		case 'k':
 			if (cli_parse_int("neurons", "-k", optarg, 1, 100000, &lo.k))
 				return 2;
-			ro.k = lo.k, k_set = 1;
+			ro.k = lo.k;
 			break;
 		case 'A':
 			if (!strcmp(optarg, "zero")) lo.ablate_mean = 0;
@@ -734,29 +761,7 @@ int cmd_neurons(int argc, char **argv)
 		default: return cli_bad_option("neurons", c, argv);
 		}
 	}
-	if (ro.from) {
-		if (argc > optind)
-			return cli_usage_error("neurons", "--from reads a recording; give no PROMPT");
-		if (!ro.group_by)
-			return cli_usage_error("neurons", "--from needs --group-by FIELD (target, relation, subject or id)");
-		if (lo.target_s || lo.out)
-			return cli_usage_error("neurons", "--target and -o apply to a live PROMPT, not to --from");
-		(void)k_set;
-		return from_rec(&ro);
-	}
-	if (ro.group_by || ro.group)
-		return cli_usage_error("neurons", "--group-by and --group need --from ACTS.h5");
-	if (argc - optind != 1)
-		return cli_usage_error("neurons", "expects exactly one PROMPT argument (or --from ACTS.h5)");
-	if (!lo.target_s)
-		return cli_usage_error("neurons", "--target TOKEN is required, e.g. --target ' basketball'");
-	if (lo.ablate_mean && !lo.ref)
-		return cli_usage_error("neurons", "--ablate mean needs --ref PROMPTS (the reference set for the means)");
-	if ((lo.corrupt || lo.verify) && lo.rank != R_ATP && lo.rank != R_IG)
-		return cli_usage_error("neurons", "--corrupt and --verify go with --rank atp or ig");
-	if (lo.corrupt && lo.ablate_mean)
-		return cli_usage_error("neurons", "give one reference: --corrupt PROMPT or --ablate mean, not both");
-	if (lo.out && !lo.force && access(lo.out, F_OK) == 0)
-		return cli_error("neurons", "'%s' exists; pass --force to replace it", lo.out);
-	return live(&lo, argv[optind]);
+	if (ro.from)
+		return (st = rec_check(&ro, &lo, argc - optind)) ? st : from_rec(&ro);
+	return (st = live_check(&lo, &ro, argc - optind)) ? st : live(&lo, argv[optind]);
 }

@@ -64,6 +64,15 @@ void st_mean_sd(const double *x, long n, double *mean, double *sd)
 	*sd = n > 1 ? sqrt(ss / (n - 1)) : NAN;
 }
 
+st_summary st_summarize(const double *x, long n)
+{
+	st_summary s = {NAN, NAN, NAN, NAN};
+	st_mean_sd(x, n, &s.mean, &s.sd);
+	for (long i = 0; i < n; i++) /* fmin and fmax pass over a NaN */
+		s.min = fmin(s.min, x[i]), s.max = fmax(s.max, x[i]);
+	return s;
+}
+
 double st_cohens_d(const st_acc *a, const st_acc *b)
 {
 	if (a->n < 2 || b->n < 2)

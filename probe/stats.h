@@ -1,6 +1,6 @@
 /* stats.h - the statistics the query commands share: one seeded random
- * generator passed explicitly, running means and standard deviations,
- * AUROC with its standard error, and Cohen's d.  Library code: no output,
+ * generator passed explicitly, running means and standard deviations, a
+ * sample's summary, AUROC with its standard error, and Cohen's d.  Library code: no output,
  * no global state.
  *
  * The generator is splitmix64 (Steele, Lea and Flood 2014; the constants of
@@ -55,6 +55,14 @@ double st_acc_se(const st_acc *a);
 /* Two-pass mean and sample standard deviation of x[0..n) (NaN where
  * undefined: n = 0 for the mean, n < 2 for sd). */
 void st_mean_sd(const double *x, long n, double *mean, double *sd);
+
+/* A sample's mean, sample standard deviation (n - 1 in the denominator;
+ * NaN below 2 values), minimum and maximum (NaN values skipped by these
+ * two; all four NaN when n = 0). */
+typedef struct st_summary {
+	double mean, sd, min, max;
+} st_summary;
+st_summary st_summarize(const double *x, long n);
 
 /* Cohen's d of group a against group b: (mean a - mean b) / pooled sd, the
  * pooled variance ((na-1) va + (nb-1) vb) / (na + nb - 2).  0 when the

@@ -69,6 +69,23 @@ int main(void)
 	for (int r = 0; r < 8; r++)
 		beats &= t1 < r1[r] - 1;
 	CHECK(beats && !memcmp(r1, r2, sizeof r1) && t1 == t2, "1.5 beats every random draw; one seed, one set of draws");
+	/* as effects: clean minus each metric, with the draws' summary (by hand from r1) */
+	an_random_cmp cmp;
+	CHECK(an_compare_random(m, ids, 3, 2, &one, 1, 8, 7, NULL, 'Q', -1, clean, &cmp, NULL, &err) == 0,
+	      "an_compare_random: %s", err.msg);
+	double mean = 0, ss = 0, lo = INFINITY, hi = -INFINITY, dev = fabs(cmp.top_effect - (clean - t1));
+	for (int r = 0; r < 8; r++) {
+		double e = clean - r1[r];
+		dev = fmax(dev, fabs(cmp.effects[r] - e));
+		mean += e / 8, lo = fmin(lo, e), hi = fmax(hi, e);
+	}
+	for (int r = 0; r < 8; r++)
+		ss += (clean - r1[r] - mean) * (clean - r1[r] - mean);
+	CHECK_CLOSE(dev, 0, "an_compare_random: clean - metric, for the top 1 and each of the 8 draws");
+	CHECK_CLOSE(fabs(cmp.draws.mean - mean) + fabs(cmp.draws.sd - sqrt(ss / 7)), 1e-9,
+		    "the draws' mean and sd (n - 1) against the sums here");
+	CHECK(cmp.draws.min == lo && cmp.draws.max == hi && cmp.top_metric == t1, "the draws' min %g and max %g", lo, hi);
+	an_random_cmp_free(&cmp);
 	/* relative: the drop is ~68 nats in float32 logits, from passes packed differently */
 	CHECK_CLOSE(fabs((clean - t1) - eff[F + 5]) / eff[F + 5], 1e-6, "the top-1 group's drop equals 1.5 ablated alone");
 	int32_t bad[3] = {'a', 'b', 'x'};

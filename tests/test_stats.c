@@ -130,9 +130,28 @@ static void test_order(void)
 	CHECK(ok_abs, "st_order_desc by |key|");
 }
 
+/* st_summarize by hand: {2, 4, 4, 4, 5, 5, 7, 9} has mean 5 and squared
+ * deviations summing to 32, so sd = sqrt(32 / 7) (numpy: np.std(x, ddof=1)
+ * = 2.138089935299395) */
+static void test_summary(void)
+{
+	double x[9] = {2, 4, 4, 4, 5, 5, 7, 9, NAN};
+	st_summary s = st_summarize(x, 8);
+	CHECK_CLOSE(fabs(s.mean - 5) + fabs(s.sd - 2.138089935299395), 1e-15, "st_summarize mean 5, sd sqrt(32/7)");
+	CHECK(s.min == 2 && s.max == 9, "st_summarize min 2, max 9 (got %g, %g)", s.min, s.max);
+	s = st_summarize(x, 9);
+	CHECK(isnan(s.mean) && isnan(s.sd) && s.min == 2 && s.max == 9,
+	      "with a NaN: mean and sd NaN, min and max pass over it (got %g %g %g %g)", s.mean, s.sd, s.min, s.max);
+	s = st_summarize(x + 7, 1);
+	CHECK(s.mean == 9 && isnan(s.sd) && s.min == 9 && s.max == 9, "one value: sd NaN, the rest the value");
+	s = st_summarize(x, 0);
+	CHECK(isnan(s.mean) && isnan(s.sd) && isnan(s.min) && isnan(s.max), "no value: all NaN");
+}
+
 int main(void)
 {
 	test_order();
+	test_summary();
 	test_rng();
 	test_reference();
 	return check_done("test_stats");
