@@ -558,18 +558,17 @@ static int k_distribution(plot_args *a, FILE *t, vars *v, fp_error *err)
 	long P = mt.n_prompts, *rs = malloc((size_t)(P ? P : 1) * sizeof *rs), *nr = malloc((size_t)(P ? P : 1) * sizeof *nr);
 	float *row = malloc((size_t)mt.d_mlp * sizeof *row);
 	double *x = malloc((size_t)(P ? P : 1) * sizeof *x);
-	char **lab = NULL, hn[96], want[256];
+	char **lab = NULL, hn[96], want[256], *is_in = malloc((size_t)(P ? P : 1));
 	if (l < 0 || l >= mt.n_layers || n < 0 || n >= mt.d_mlp) {
 		rc = cli_error("plot", "--neuron '%s' is not a neuron of this recording", a->neuron);
 		goto done;
 	}
-	if (!rs || !nr || !row || !x || h5rec_longs(rec, "prompts/row_start", rs, P, err) ||
+	if (!rs || !nr || !row || !x || !is_in || h5rec_longs(rec, "prompts/row_start", rs, P, err) ||
 	    h5rec_longs(rec, "prompts/n_rows", nr, P, err) || h5rec_strings(rec, a->group_by, &lab, err)) {
 		rc = err->msg[0] ? -1 : cli_error("plot", "out of memory");
 		goto done;
 	}
 	snprintf(hn, sizeof hn, "blocks.%d.mlp.hook_post", l);
-	double lo = INFINITY, hi = -INFINITY;
 	for (long p = 0; p < P; p++) {
 		int w;
 		if (nr[p] < 1 || h5rec_read(rec, hn, rs[p] + nr[p] - 1, 1, row, &w, err)) {
@@ -577,33 +576,30 @@ static int k_distribution(plot_args *a, FILE *t, vars *v, fp_error *err)
 			goto done;
 		}
 		x[p] = row[n];
-		lo = x[p] < lo ? x[p] : lo, hi = x[p] > hi ? x[p] : hi;
 	}
 	/* groups compare without surrounding spaces */
 	snprintf(want, sizeof want, "%s", a->group);
 	char *w0 = want;
 	while (*w0 == ' ')
 		w0++;
-	int bins = 30;
-	double in[30] = {0}, out[30] = {0}, nin = 0, nout = 0, width = hi > lo ? (hi - lo) / bins : 1;
 	for (long p = 0; p < P; p++) {
 		const char *s = lab[p];
 		while (*s == ' ')
 			s++;
-		int b = (int)((x[p] - lo) / width);
-		b = b < 0 ? 0 : b >= bins ? bins - 1 : b;
-		if (!strcmp(s, w0))
-			in[b]++, nin++;
-		else
-			out[b]++, nout++;
+		is_in[p] = !strcmp(s, w0);
 	}
+	enum { BINS = 30 };
+	st_hist h = st_hist_span(x, P, BINS);
+	double in[BINS], out[BINS], nin = st_hist_count(&h, x, P, is_in, 1, in),
+				    nout = st_hist_count(&h, x, P, is_in, 0, out);
 	if (nin == 0) {
 		rc = cli_error("plot", "no prompt has %s '%s'", a->group_by, w0);
 		goto done;
 	}
-	fprintf(t, "activation\t%s (%g)\tothers (%g)\n", w0, nin, nout);
-	for (int b = 0; b < bins; b++)
-		fprintf(t, "%.6g\t%.6g\t%.6g\n", lo + (b + 0.5) * width, in[b] / nin / width, nout ? out[b] / nout / width : 0);
+	fputs("activation\t", t), cell(t, w0), fprintf(t, " (%g)\tothers (%g)\n", nin, nout);
+	for (int b = 0; b < BINS; b++)
+		fprintf(t, "%.6g\t%.6g\t%.6g\n", st_hist_centre(&h, b), in[b] / nin / h.width,
+			nout ? out[b] / nout / h.width : 0);
 	char title[300];
 	snprintf(title, sizeof title, "neuron %d.%d (%s) by %s", l, n, hn, a->group_by);
 	var_s(v, "fp_title", title);
@@ -611,7 +607,7 @@ done:
 	if (lab)
 		for (long p = 0; p < P; p++)
 			free(lab[p]);
-	free(lab), free(rs), free(nr), free(row), free(x);
+	free(lab), free(rs), free(nr), free(row), free(x), free(is_in);
 	h5rec_in_close(rec);
 	return rc;
 }

@@ -81,6 +81,46 @@ double st_cohens_d(const st_acc *a, const st_acc *b)
 	return sp > 0 ? (st_acc_mean(a) - st_acc_mean(b)) / sp : 0;
 }
 
+st_hist st_hist_range(double lo, double hi, int bins)
+{
+	return (st_hist){lo, hi > lo ? (hi - lo) / bins : 1, bins};
+}
+
+st_hist st_hist_span(const double *x, long n, int bins)
+{
+	double lo = INFINITY, hi = -INFINITY;
+	for (long i = 0; i < n; i++)
+		if (isfinite(x[i]))
+			lo = x[i] < lo ? x[i] : lo, hi = x[i] > hi ? x[i] : hi;
+	return st_hist_range(lo <= hi ? lo : 0, lo <= hi ? hi : 0, bins);
+}
+
+int st_hist_bin(const st_hist *h, double x)
+{
+	double q = (x - h->lo) / h->width; /* compared before the cast: an infinite or huge q has no int */
+	if (isnan(q))
+		return -1;
+	return q < 1 ? 0 : q >= h->bins - 1 ? h->bins - 1 : (int)q;
+}
+
+double st_hist_centre(const st_hist *h, int b)
+{
+	return h->lo + (b + 0.5) * h->width;
+}
+
+double st_hist_count(const st_hist *h, const double *x, long n, const char *sel, int want, double *count)
+{
+	double total = 0;
+	for (int b = 0; b < h->bins; b++)
+		count[b] = 0;
+	for (long i = 0; i < n; i++) {
+		int b = sel && sel[i] != want ? -1 : st_hist_bin(h, x[i]);
+		if (b >= 0)
+			count[b]++, total++;
+	}
+	return total;
+}
+
 typedef struct order_ctx {
 	const float *key;
 	int by_abs;

@@ -1,6 +1,7 @@
 /* stats.h - the statistics the query commands share: one seeded random
  * generator passed explicitly, running means and standard deviations, a
- * sample's summary, AUROC with its standard error, and Cohen's d.  Library code: no output,
+ * sample's summary, equal-width histograms, AUROC with its standard error,
+ * and Cohen's d.  Library code: no output,
  * no global state.
  *
  * The generator is splitmix64 (Steele, Lea and Flood 2014; the constants of
@@ -68,6 +69,29 @@ st_summary st_summarize(const double *x, long n);
  * pooled variance ((na-1) va + (nb-1) vb) / (na + nb - 2).  0 when the
  * pooled sd is 0; NaN when a group has fewer than 2 values. */
 double st_cohens_d(const st_acc *a, const st_acc *b);
+
+/* ---- histograms ---- */
+
+/* bins equal-width bins from lo: bin b holds [lo + b width, lo + (b + 1)
+ * width); a value below lo counts in the first bin, one at or above the
+ * last edge (lo + bins width) in the last. */
+typedef struct st_hist {
+	double lo, width;
+	int bins;
+} st_hist;
+
+/* bins bins spanning [lo, hi]: width (hi - lo) / bins, or 1 when hi <= lo */
+st_hist st_hist_range(double lo, double hi, int bins);
+/* bins bins spanning the finite values of x[0..n) (lo 0 when there is none) */
+st_hist st_hist_span(const double *x, long n, int bins);
+/* the bin of x (clamped to 0..bins-1 as above), or -1 for NaN */
+int st_hist_bin(const st_hist *h, double x);
+/* the centre of bin b, lo + (b + 1/2) width */
+double st_hist_centre(const st_hist *h, int b);
+/* count[0..bins) (set, not added to): how many x[i] fall in each bin, of
+ * those with sel[i] == want (every one when sel is NULL); returns how many
+ * were counted (a NaN value is not). */
+double st_hist_count(const st_hist *h, const double *x, long n, const char *sel, int want, double *count);
 
 /* ---- ranking ---- */
 

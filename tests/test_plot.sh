@@ -95,6 +95,17 @@ tsv_ok heatmap "$T/heat.svg" "$T/all.h5" neurons=1.5,0.3,1.7
 render distribution "$T/last.h5" "$T/dist.pdf" --neuron 1.5 --group-by target --group Q
 render distribution "$T/last.h5" "$T/dist.png" --neuron 1.5 --group-by target --group Q
 tsv_ok distribution "$T/dist.png" "$T/last.h5"
+# a group with a tab and the byte 01 in its name: the TSV header names it as a plain cell (\t, \x01), one cell
+printf '{"prompt":"x1yJ","subject":"J","target":"Q\\t\\u0001z"}\n{"prompt":"x2yW","subject":"W","target":"other"}\n' >"$T/ctl.jsonl"
+"$FP" record -m "$M" -p "$T/ctl.jsonl" -o "$T/ctl.h5" --hooks 'blocks.*.mlp.hook_post' --positions subject-last 2>/dev/null
+"$FP" plot distribution "$T/ctl.h5" -o "$T/distctl.svg" --neuron 1.5 --group-by target --group $'Q\t\x01z' >/dev/null 2>&1
+check "plot distribution of a group named Q<tab><01>z: its TSV header has 3 cells and no raw control byte" $PY - "$T/distctl.tsv" <<'PY'
+import sys
+head = [l for l in open(sys.argv[1], "rb") if not l.startswith(b"#")][0]
+ctl = sorted({c for c in head if c < 32 and c not in (9, 10)})
+print("header %r, raw control bytes %s" % (head, ctl))
+sys.exit(0 if not ctl and head == b"activation\tQ\\t\\x01z (1)\tothers (1)\n" else 1)
+PY
 render angles "$T/sup.h5" "$T/angles.pdf"
 render angles "$T/sup.h5" "$T/angles.svg"
 tsv_ok angles "$T/angles.svg" "$T/sup.h5"

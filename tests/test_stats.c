@@ -148,10 +148,47 @@ static void test_summary(void)
 	CHECK(isnan(s.mean) && isnan(s.sd) && isnan(s.min) && isnan(s.max), "no value: all NaN");
 }
 
+/* equal-width bins by hand: 4 bins over [0, 8] have edges 0 2 4 6 8; a value
+ * on an inner edge opens the next bin, 8 (the last edge) is in the last;
+ * numpy's np.histogram([0, 1.5, 2, 3.999, 4, 6, 8], bins=4, range=(0, 8))
+ * = [2, 2, 1, 2] for the values in range; -1 and 10 are clamped into the
+ * first and last bins, NaN is not counted */
+static void test_hist(void)
+{
+	double x[10] = {0, 1.5, 2, 3.999, 4, 6, 8, -1, 10, NAN}, c[4];
+	int want_bin[10] = {0, 0, 1, 1, 2, 3, 3, 0, 3, -1}, ok = 1;
+	st_hist h = st_hist_range(0, 8, 4);
+	for (int i = 0; i < 10; i++)
+		ok &= st_hist_bin(&h, x[i]) == want_bin[i];
+	CHECK(ok && h.width == 2, "st_hist_bin on edges, inside, out of range and NaN");
+	CHECK(st_hist_centre(&h, 0) == 1 && st_hist_centre(&h, 3) == 7, "bin centres 1 .. 7");
+	double n = st_hist_count(&h, x, 7, NULL, 0, c);
+	CHECK(n == 7 && c[0] == 2 && c[1] == 2 && c[2] == 1 && c[3] == 2, "in range: numpy's [2, 2, 1, 2] (got %g %g %g %g)",
+	      c[0], c[1], c[2], c[3]);
+	n = st_hist_count(&h, x, 10, NULL, 0, c);
+	CHECK(n == 9 && c[0] == 3 && c[1] == 2 && c[2] == 1 && c[3] == 3, "all: [3, 2, 1, 3], 9 counted, NaN not");
+	char sel[10] = {1, 0, 1, 0, 1, 0, 1, 0, 1, 0};
+	double c0[4], n1 = st_hist_count(&h, x, 10, sel, 1, c), n0 = st_hist_count(&h, x, 10, sel, 0, c0);
+	CHECK(n1 == 5 && n0 == 4 && c[0] == 1 && c[1] == 1 && c[2] == 1 && c[3] == 2 && c0[0] == 2 && c0[1] == 1 &&
+		      c0[2] == 0 && c0[3] == 1,
+	      "selected (0, 2, 4, 8, 10) and the rest (1.5, 3.999, 6, -1; NaN)");
+	/* the span: the finite values' range (numpy: np.histogram([3, -1, 5], bins=3) = [1, 0, 2], edges -1 1 3 5) */
+	double y[5] = {3, NAN, -1, INFINITY, 5};
+	h = st_hist_span(y, 5, 3);
+	n = st_hist_count(&h, y, 5, NULL, 0, c);
+	CHECK(h.lo == -1 && h.width == 2 && n == 4 && c[0] == 1 && c[1] == 0 && c[2] == 3,
+	      "st_hist_span over the finite values; +inf in the last bin (lo %g, width %g)", h.lo, h.width);
+	h = st_hist_span(y, 2, 3);
+	CHECK(h.lo == 3 && h.width == 1 && st_hist_bin(&h, 3) == 0, "one finite value: width 1, it in the first bin");
+	h = st_hist_span(y + 1, 1, 3);
+	CHECK(h.lo == 0 && h.width == 1, "no finite value: lo 0, width 1");
+}
+
 int main(void)
 {
 	test_order();
 	test_summary();
+	test_hist();
 	test_rng();
 	test_reference();
 	return check_done("test_stats");
