@@ -202,10 +202,8 @@ static int run_prompts(dot_run *d)
 			break;
 		}
 		if (d->at != AT_ALL) {
-			pa = d->at == AT_SUBJECT_LAST ? s1 - 1 : d->at == AT_LAST ? n - 1 : d->at_pos < 0 ? n + d->at_pos : d->at_pos;
-			if (pa < 0 || pa >= n) {
-				rc = cli_error("dot", "'%s' line %ld: --at %d is outside its %d tokens", d->prompts, p.line,
-					       d->at_pos, n);
+			if (ps_at_position(d->at, d->at_pos, n, s1, &pa, &err)) {
+				rc = cli_error("dot", "'%s' line %ld: %s", d->prompts, p.line, err.msg);
 				break;
 			}
 			pb = pa + 1;

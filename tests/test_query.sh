@@ -190,6 +190,8 @@ expect_error "--ablate mean without --ref" "needs --ref PROMPTS" "$FP" neurons -
 expect_error "--at subject-last without a subject" "needs a subject" "$FP" lens -m "$M" abJ --at subject-last
 expect_error "subject not in the prompt" "does not occur in the prompt" "$FP" neurons -m "$M" --target Q --subject zz abJ
 expect_error "--at outside the prompt" "outside the prompt's 3 tokens" "$FP" dot -m "$M" abJ --direction tok:Q --at 7
+expect_error "--at outside a prompt of a set: its file and line, and the range" "set.tsv' line 2: --at 40 is outside the prompt's [0-9]* tokens (0\.\." \
+	"$FP" dot -m "$M" -p "$T/set.tsv" --direction tok:Q --at 40 -q
 for c in dot lens neurons top-examples trace patch; do
 	run "$FP" $c --help
 	[ "$RC" -eq 0 ] && grep -q "^usage: factprobe $c" "$T/out" && grep -q "example" "$T/out" && ok "$c --help: usage and an example" || bad "$c --help"
