@@ -60,22 +60,17 @@ static const char HELP[] =
 	"  -h, --help          this help\n\n"
 	"example: factprobe superposition -o sup.h5 && factprobe plot angles sup.h5 -o angles.pdf\n";
 
-/* n rows sampled (without replacement) from M [rows, d], normalised */
-/* n of the rows of M, or (M NULL) n of the columns of every layer's W_out */
+/* n rows drawn without replacement (st_sample) and normalised: rows of M
+ * [rows, d], or (M NULL) columns of every layer's W_out */
 static float *sample_rows(st_rng *rng, const fp_mat *M, const fp_model *m, long rows, int d, long n)
 {
 	float *V = malloc((size_t)n * d * sizeof *V);
-	long *idx = malloc((size_t)rows * sizeof *idx);
+	long *idx = V ? st_sample(rng, rows, n) : NULL;
 	if (!V || !idx) {
 		free(V), free(idx);
 		return NULL;
 	}
-	for (long i = 0; i < rows; i++)
-		idx[i] = i;
-	for (long i = 0; i < n; i++) { /* partial Fisher-Yates */
-		long j = i + (long)st_rng_below(rng, (uint64_t)(rows - i));
-		long t = idx[i];
-		idx[i] = idx[j], idx[j] = t;
+	for (long i = 0; i < n; i++) {
 		if (M)
 			fp_mat_row(M, (int)idx[i], V + i * d);
 		else /* W_out is [D][F] per layer: neuron f of layer l writes column f */

@@ -32,6 +32,20 @@ void st_shuffle(st_rng *r, int *a, int n)
 	}
 }
 
+long *st_sample(st_rng *r, long rows, long n)
+{
+	long *idx = malloc((size_t)(rows > 0 ? rows : 1) * sizeof *idx);
+	if (!idx)
+		return NULL;
+	for (long i = 0; i < rows; i++)
+		idx[i] = i;
+	for (long i = 0; i < n; i++) {
+		long j = i + (long)st_rng_below(r, (uint64_t)(rows - i)), t = idx[i];
+		idx[i] = idx[j], idx[j] = t;
+	}
+	return idx;
+}
+
 double st_acc_mean(const st_acc *a)
 {
 	return a->n > 0 ? a->s / a->n : NAN;

@@ -31,6 +31,12 @@ uint64_t st_rng_below(st_rng *r, uint64_t n);
 double st_rng_gauss(st_rng *r);
 /* uniform random permutation of a[0..n) (Fisher-Yates from the end) */
 void st_shuffle(st_rng *r, int *a, int n);
+/* n of the indices 0..rows-1 drawn uniformly without replacement, in the
+ * order drawn: the first n entries of the returned idx[rows] (malloc'ed;
+ * the rest are the indices not drawn).  A partial Fisher-Yates from the
+ * front: draw i swaps entry i with entry i + st_rng_below(rows - i).
+ * 0 <= n <= rows; NULL when out of memory. */
+long *st_sample(st_rng *r, long rows, long n);
 
 /* ---- means and spreads ---- */
 

@@ -184,8 +184,38 @@ static void test_hist(void)
 	CHECK(h.lo == 0 && h.width == 1, "no finite value: lo 0, width 1");
 }
 
+/* st_sample: distinct indices in range; all of them a permutation; and
+ * uniform: over 50000 draws of 2 from 5, each of the 20 ordered pairs ~ 1/20
+ * (chi-square with 19 degrees of freedom, 43.8 its 0.999 quantile) */
+static void test_sample(void)
+{
+	st_rng r = st_rng_seed(11);
+	long *idx = st_sample(&r, 10, 10);
+	int seen[10] = {0}, perm = idx != NULL;
+	for (int i = 0; perm && i < 10; i++)
+		perm &= idx[i] >= 0 && idx[i] < 10 && !seen[idx[i]]++;
+	CHECK(perm, "st_sample of 10 from 10: a permutation");
+	free(idx);
+	double cnt[5][5] = {{0}}, chi = 0;
+	int T = 50000, ok = 1;
+	for (int t = 0; t < T && ok; t++) {
+		idx = st_sample(&r, 5, 2);
+		ok = idx && idx[0] >= 0 && idx[0] < 5 && idx[1] >= 0 && idx[1] < 5 && idx[0] != idx[1];
+		if (ok)
+			cnt[idx[0]][idx[1]]++;
+		free(idx);
+	}
+	for (int a = 0; a < 5; a++)
+		for (int b = 0; b < 5; b++)
+			if (a != b)
+				chi += (cnt[a][b] - T / 20.0) * (cnt[a][b] - T / 20.0) / (T / 20.0);
+	CHECK(ok, "st_sample of 2 from 5: two distinct indices in range, %d times", T);
+	CHECK_CLOSE(chi, 43.8, "st_sample of 2 from 5: chi-square of the 20 ordered pairs over %d draws", T);
+}
+
 int main(void)
 {
+	test_sample();
 	test_order();
 	test_summary();
 	test_hist();
