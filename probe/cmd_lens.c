@@ -210,6 +210,26 @@ static int write_h5(const lens_out *o, const char *out, int force)
 	return 0;
 }
 
+/* the positions read, poslist[0..*npos): every one (--from: those with a
+ * recorded row) or --at's (--from: it must have a row); 0 or the exit status */
+static int lens_positions(int at, int at_pos, int n, int s1, const char *from, const h5rec_recorded *rp, int prompt_i,
+			  int *poslist, int *npos)
+{
+	*npos = 0;
+	if (at == AT_ALL) {
+		for (int t = 0; t < n; t++)
+			if (!from || rp->row_of[t] >= 0)
+				poslist[(*npos)++] = t;
+	} else if ((poslist[(*npos)++] = cli_at_position("lens", at, at_pos, n, s1)) < 0) {
+		return 1;
+	} else if (from && rp->row_of[poslist[0]] < 0) {
+		return cli_error("lens", "'%s' has no row for position %d of prompt %d (its recorded positions: %s); record "
+					 "with --positions all, or choose one with --at", from, poslist[0], prompt_i,
+				 "see /rows/position");
+	}
+	return 0;
+}
+
 int cmd_lens(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -302,18 +322,8 @@ int cmd_lens(int argc, char **argv)
 		rc = cli_error("lens", "out of memory");
 		goto done;
 	}
-	if (at == AT_ALL) {
-		for (int t = 0; t < n; t++)
-			if (!from || rp.row_of[t] >= 0)
-				poslist[npos++] = t;
-	} else if ((poslist[npos++] = cli_at_position("lens", at, at_pos, n, s1)) < 0) {
-		rc = 1;
+	if ((rc = lens_positions(at, at_pos, n, s1, from, &rp, prompt_i, poslist, &npos)))
 		goto done;
-	} else if (from && rp.row_of[poslist[0]] < 0) {
-		rc = cli_error("lens", "'%s' has no row for position %d of prompt %d (its recorded positions: %s); record "
-				       "with --positions all, or choose one with --at", from, poslist[0], prompt_i, "see /rows/position");
-		goto done;
-	}
 	if ((!from && an_run_prompt(m, ids, n, AN_RESID, &run, &err)) ||
 	    an_lens_run(m, &run, poslist, npos, k, target, &res, &err)) {
 		rc = cli_error("lens", "%s", err.msg);

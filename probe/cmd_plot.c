@@ -725,6 +725,41 @@ static int run_gnuplot(const char *script, const char *assign, int verbose)
 	return 0;
 }
 
+/* the figure's numbers into tsv (its kind's k_ function), and the script's
+ * variables into v; 0, or the exit status (tsv removed) */
+static int write_data(plot_args *a, int kind, const char *tsv, vars *v)
+{
+	FILE *t = fopen(tsv, "w");
+	if (!t)
+		return cli_error("plot", "cannot write '%s': %s", tsv, strerror(errno));
+	fprintf(t, "# factprobe plot %s %s -> %s\n", a->kind, a->input, a->out);
+	fp_error err = {0};
+	int rc;
+	if (kind == 4 || kind == 5) {
+		rc = kind == 4 ? k_heatmap(a, t, v, &err) : k_distribution(a, t, v, &err);
+	} else {
+		hid_t f = h5u_open(a->input, &err);
+		if (f < 0) {
+			fclose(t);
+			unlink(tsv);
+			return cli_error("plot", "%s", err.msg);
+		}
+		rc = kind == 0 ? k_dot(a, f, t, v, &err) : kind == 1 ? k_lens(a, f, t, v, &err)
+		   : kind == 2 ? k_trace(a, f, t, v, &err) : kind == 3 ? k_top_neurons(a, f, t, v, &err)
+								 : k_angles(a, f, t, v, &err);
+		H5Fclose(f);
+	}
+	if (fclose(t) && !rc)
+		rc = cli_error("plot", "cannot write '%s'", tsv);
+	if (rc < 0)
+		rc = cli_error("plot", "%s", err.msg);
+	if (rc) {
+		unlink(tsv);
+		return 1;
+	}
+	return 0;
+}
+
 int cmd_plot(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -801,35 +836,10 @@ int cmd_plot(int argc, char **argv)
 		return cli_error("plot", "cannot read '%s' (set FACTPROBE_PLOTS to the plots/ directory of factprobe)",
 				 access(script, R_OK) ? script : style);
 	snprintf(tsv, sizeof tsv, "%.*s.tsv", (int)(ext - a.out), a.out);
-	FILE *t = fopen(tsv, "w");
-	if (!t)
-		return cli_error("plot", "cannot write '%s': %s", tsv, strerror(errno));
-	fprintf(t, "# factprobe plot %s %s -> %s\n", a.kind, a.input, a.out);
 	vars v = {{0}, 0};
-	fp_error err = {0};
 	int rc;
-	if (kind == 4 || kind == 5) {
-		rc = kind == 4 ? k_heatmap(&a, t, &v, &err) : k_distribution(&a, t, &v, &err);
-	} else {
-		hid_t f = h5u_open(a.input, &err);
-		if (f < 0) {
-			fclose(t);
-			unlink(tsv);
-			return cli_error("plot", "%s", err.msg);
-		}
-		rc = kind == 0 ? k_dot(&a, f, t, &v, &err) : kind == 1 ? k_lens(&a, f, t, &v, &err)
-		   : kind == 2 ? k_trace(&a, f, t, &v, &err) : kind == 3 ? k_top_neurons(&a, f, t, &v, &err)
-								 : k_angles(&a, f, t, &v, &err);
-		H5Fclose(f);
-	}
-	if (fclose(t) && !rc)
-		rc = cli_error("plot", "cannot write '%s'", tsv);
-	if (rc < 0)
-		rc = cli_error("plot", "%s", err.msg);
-	if (rc) {
-		unlink(tsv);
-		return 1;
-	}
+	if ((rc = write_data(&a, kind, tsv, &v)))
+		return rc;
 	var_s(&v, "fp_style", style);
 	var_s(&v, "fp_out", a.out);
 	var_s(&v, "fp_term", term);

@@ -620,6 +620,38 @@ done:
 	return rc;
 }
 
+/* --kind: all, or a comma list of resid, mlp, attn; 0 or the exit status */
+static int parse_kinds(const char *s, unsigned *kinds)
+{
+	char buf[64];
+	*kinds = 0;
+	snprintf(buf, sizeof buf, "%s", s);
+	for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+		if (!strcmp(tok, "all")) *kinds |= 7;
+		else if (!strcmp(tok, "resid")) *kinds |= 1u << TR_RESID;
+		else if (!strcmp(tok, "mlp")) *kinds |= 1u << TR_MLP;
+		else if (!strcmp(tok, "attn")) *kinds |= 1u << TR_ATTN;
+		else return cli_usage_error("trace", "--kind takes resid, mlp, attn, a comma list of them, or all; not '%s'",
+					    s);
+	}
+	return *kinds ? 0 : cli_usage_error("trace", "--kind is empty");
+}
+
+/* --noise: a multiple of the embedding std (3sd) or an absolute std (0.1) */
+static int parse_noise(const char *s, trace_cli *a)
+{
+	char *e;
+	double x = strtod(s, &e);
+	if (e != s && !strcmp(e, "sd") && x >= 0 && x < 1e6)
+		a->noise_sd = x, a->noise_abs = 0;
+	else if (e != s && !*e && x >= 0 && x < 1e6)
+		a->noise_sd = 0, a->noise_abs = x;
+	else
+		return cli_usage_error("trace", "--noise takes 3sd, another multiple such as 2.5sd, or an absolute std such "
+						"as 0.1, not '%s'", s);
+	return 0;
+}
+
 int cmd_trace(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -635,7 +667,7 @@ int cmd_trace(int argc, char **argv)
 		{0, 0, 0, 0}};
 	trace_cli a = {0};
 	a.kinds = 7, a.window = 10, a.samples = 10, a.noise_sd = 3, a.seed = 1;
-	int c, v;
+	int c, v, st;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":m:s:t:p:o:hq", opts, NULL)) != -1) {
@@ -657,38 +689,18 @@ int cmd_trace(int argc, char **argv)
 		case 'm': a.model = optarg; break;
 		case 's': a.subject = optarg; break;
 		case 't': a.target = optarg; break;
-		case 'K': { /* all, or a comma list of resid, mlp, attn */
-			a.kinds = 0;
-			char buf[64];
-			snprintf(buf, sizeof buf, "%s", optarg);
-			for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-				if (!strcmp(tok, "all")) a.kinds |= 7;
-				else if (!strcmp(tok, "resid")) a.kinds |= 1u << TR_RESID;
-				else if (!strcmp(tok, "mlp")) a.kinds |= 1u << TR_MLP;
-				else if (!strcmp(tok, "attn")) a.kinds |= 1u << TR_ATTN;
-				else return cli_usage_error("trace", "--kind takes resid, mlp, attn, a comma list of them, or all; "
-								     "not '%s'", optarg);
-			}
-			if (!a.kinds)
-				return cli_usage_error("trace", "--kind is empty");
+		case 'K':
+			if ((st = parse_kinds(optarg, &a.kinds)))
+				return st;
 			break;
-		}
 		case 'w':
 			if (cli_parse_int("trace", "--window", optarg, 1, 1000, &a.window))
 				return 2;
 			break;
-		case 'n': {
-			char *e;
-			double x = strtod(optarg, &e);
-			if (e != optarg && !strcmp(e, "sd") && x >= 0 && x < 1e6)
-				a.noise_sd = x, a.noise_abs = 0;
-			else if (e != optarg && !*e && x >= 0 && x < 1e6)
-				a.noise_sd = 0, a.noise_abs = x;
-			else
-				return cli_usage_error("trace", "--noise takes 3sd, another multiple such as 2.5sd, or an absolute "
-								"std such as 0.1, not '%s'", optarg);
+		case 'n':
+			if ((st = parse_noise(optarg, &a)))
+				return st;
 			break;
-		}
 		case 'M':
 			if (!strcmp(optarg, "exact")) a.method = TR_EXACT;
 			else if (!strcmp(optarg, "atp")) a.method = TR_ATP;
