@@ -240,21 +240,18 @@ static fp_mat mat_rows(const fp_mat *W, int r0, int n)
 	return s;
 }
 
-/* One pass over all tensors the architecture uses (count, then load). */
-static int take_all(loader *L)
+/* the tensors outside the blocks: the embedding (gpt2: and its learned
+ * positions), llama 3.1+'s RoPE divisors, the final norm, the unembedding
+ * (absent: tied to the embedding; gptj: with a bias) */
+static int take_globals(loader *L)
 {
 	fp_model *m = L->m;
 	const fp_config *c = &m->cfg;
-	uint64_t D = (uint64_t)c->d_model, F = (uint64_t)c->d_mlp, V = (uint64_t)c->n_vocab, E = (uint64_t)c->d_head;
-	uint64_t QE = (uint64_t)c->n_heads * E, KE = (uint64_t)c->n_kv_heads * E;
-	int gpt2 = c->arch == FP_ARCH_GPT2, neox = c->arch == FP_ARCH_GPTNEOX, gptj = c->arch == FP_ARCH_GPTJ;
+	uint64_t D = (uint64_t)c->d_model, V = (uint64_t)c->n_vocab;
 	int ln = c->layer_norm, rc;
-	/* the families whose attention and MLP projections carry biases (gptj:
-	 * the MLP's only) */
-	int biases = gpt2 || neox, mlp_biases = biases || gptj, qkv_fused = gpt2 || neox || c->arch == FP_ARCH_PHI3;
 	if ((rc = take_mat(L, &m->tok_embd, "token_embd.weight", D, V, 0)))
 		return rc;
-	if (gpt2 && (rc = take(L, &m->pos_embd, "position_embd.weight", D, (uint64_t)c->n_ctx, 0)))
+	if (c->arch == FP_ARCH_GPT2 && (rc = take(L, &m->pos_embd, "position_embd.weight", D, (uint64_t)c->n_ctx, 0)))
 		return rc;
 	/* llama 3.1+ GGUF: the Llama 3 RoPE scaling as divisors of each pair's frequency */
 	if (c->arch == FP_ARCH_LLAMA && (rc = take(L, &m->rope_freqs, "rope_freqs.weight", (uint64_t)c->rope_dim / 2, 0, 1)))
@@ -262,69 +259,112 @@ static int take_all(loader *L)
 	if ((rc = take(L, &m->out_norm_w, "output_norm.weight", D, 0, 0)) ||
 	    (rc = take(L, &m->out_norm_b, "output_norm.bias", D, 0, !ln)) ||
 	    (rc = take_mat(L, &m->unembed, "output.weight", D, V, 1)) ||
-	    (gptj && (rc = take(L, &m->unembed_b, "output.bias", V, 0, 0))))
+	    (c->arch == FP_ARCH_GPTJ && (rc = take(L, &m->unembed_b, "output.bias", V, 0, 0))))
 		return rc;
-	for (int l = 0; l < c->n_layers; l++) {
-		fp_layer *y = &m->layers[l];
-		if ((rc = take_layer(L, &y->ln1_w, l, "attn_norm.weight", D, 0, 0)) ||
-		    (rc = take_layer(L, &y->ln1_b, l, "attn_norm.bias", D, 0, !ln)) ||
-		    (rc = take_layer_mat(L, &y->wo, l, "attn_output.weight", QE, D, 0)) ||
-		    (rc = take_layer(L, &y->bo, l, "attn_output.bias", D, 0, !biases)) ||
-		    (!gptj && (rc = take_layer(L, &y->ln2_w, l, "ffn_norm.weight", D, 0, 0))) ||
-		    (!gptj && (rc = take_layer(L, &y->ln2_b, l, "ffn_norm.bias", D, 0, !ln))) ||
-		    (rc = take_layer_mat(L, &y->w_down, l, "ffn_down.weight", F, D, 0)) ||
-		    (rc = take_layer(L, &y->b_down, l, "ffn_down.bias", D, 0, !mlp_biases)))
-			return rc;
-		if (gptj) /* one norm feeds both attention and the MLP */
-			y->ln2_w = y->ln1_w, y->ln2_b = y->ln1_b;
-		if (c->qk_norm && ((rc = take_layer(L, &y->q_norm, l, "attn_q_norm.weight", E, 0, 0)) ||
-				   (rc = take_layer(L, &y->k_norm, l, "attn_k_norm.weight", E, 0, 0))))
-			return rc;
-		if (c->post_norms && ((rc = take_layer(L, &y->post_attn_norm, l, "post_attention_norm.weight", D, 0, 0)) ||
-				      (rc = take_layer(L, &y->post_mlp_norm, l, "post_ffw_norm.weight", D, 0, 0))))
-			return rc;
-		if (c->arch == FP_ARCH_PHI3) {
-			/* phi3: one [2F, D] matrix, the gate's rows first (Hugging Face's
-			 * gate_up_proj, chunked gate then up; llama.cpp's swiglu of the
-			 * fused product takes the first half as the gate) */
-			fp_mat w;
-			if ((rc = take_layer_mat(L, &w, l, "ffn_up.weight", D, 2 * F, 0)))
-				return rc;
-			y->w_gate = mat_rows(&w, 0, (int)F), y->w_up = mat_rows(&w, (int)F, (int)F);
-		} else if ((rc = take_layer_mat(L, &y->w_up, l, "ffn_up.weight", D, F, 0)) ||
-			   (rc = take_layer(L, &y->b_up, l, "ffn_up.bias", F, 0, !mlp_biases)) ||
-			   (c->gated_mlp && (rc = take_layer_mat(L, &y->w_gate, l, "ffn_gate.weight", D, F, 0)))) {
-			return rc;
-		}
-		if (qkv_fused) {
-			/* fused [QE + 2 KE, D]: rows Q, then K, then V (gptneox: the
-			 * converter reordered Hugging Face's per-head [q k v] into this;
-			 * phi3 files may have separate Q, K, V instead) */
-			char name[96];
-			const float *b;
-			fp_mat w;
-			snprintf(name, sizeof name, "blk.%d.attn_qkv.weight", l);
-			if (c->arch != FP_ARCH_PHI3 || gguf_find_tensor(L->f, name)) {
-				if ((rc = take_layer_mat(L, &w, l, "attn_qkv.weight", D, QE + 2 * KE, 0)) ||
-				    (rc = take_layer(L, &b, l, "attn_qkv.bias", QE + 2 * KE, 0, !biases)))
-					return rc;
-				y->wq = mat_rows(&w, 0, (int)QE), y->wk = mat_rows(&w, (int)QE, (int)KE);
-				y->wv = mat_rows(&w, (int)(QE + KE), (int)KE);
-				if (b)
-					y->bq = b, y->bk = b + QE, y->bv = b + QE + KE;
-				continue;
-			}
-		}
-		/* qwen2: bias on Q, K and V (not on O) */
-		if ((rc = take_layer_mat(L, &y->wq, l, "attn_q.weight", D, QE, 0)) ||
-		    (rc = take_layer_mat(L, &y->wk, l, "attn_k.weight", D, KE, 0)) ||
-		    (rc = take_layer_mat(L, &y->wv, l, "attn_v.weight", D, KE, 0)) ||
-		    (rc = take_layer(L, &y->bq, l, "attn_q.bias", QE, 0, c->arch != FP_ARCH_QWEN2)) ||
-		    (rc = take_layer(L, &y->bk, l, "attn_k.bias", KE, 0, c->arch != FP_ARCH_QWEN2)) ||
-		    (rc = take_layer(L, &y->bv, l, "attn_v.bias", KE, 0, c->arch != FP_ARCH_QWEN2)))
-			return rc;
-	}
 	return 0;
+}
+
+/* layer l's MLP up (and gate) projection: llama's separate ffn_gate and
+ * ffn_up; phi3's one [2F, D] matrix, the gate's rows first (Hugging Face's
+ * gate_up_proj, chunked gate then up; llama.cpp's swiglu of the fused
+ * product takes the first half as the gate) */
+static int take_ffn_up(loader *L, fp_layer *y, int l, int mlp_biases)
+{
+	const fp_config *c = &L->m->cfg;
+	uint64_t D = (uint64_t)c->d_model, F = (uint64_t)c->d_mlp;
+	int rc;
+	if (c->arch == FP_ARCH_PHI3) {
+		fp_mat w;
+		if ((rc = take_layer_mat(L, &w, l, "ffn_up.weight", D, 2 * F, 0)))
+			return rc;
+		y->w_gate = mat_rows(&w, 0, (int)F), y->w_up = mat_rows(&w, (int)F, (int)F);
+		return 0;
+	}
+	if ((rc = take_layer_mat(L, &y->w_up, l, "ffn_up.weight", D, F, 0)) ||
+	    (rc = take_layer(L, &y->b_up, l, "ffn_up.bias", F, 0, !mlp_biases)) ||
+	    (c->gated_mlp && (rc = take_layer_mat(L, &y->w_gate, l, "ffn_gate.weight", D, F, 0))))
+		return rc;
+	return 0;
+}
+
+/* layer l's Q, K and V projections: separate (llama; qwen2 with biases), or
+ * one fused [QE + 2 KE, D] matrix, rows Q, then K, then V (gpt2, gptneox:
+ * the converter reordered Hugging Face's per-head [q k v] into this; phi3
+ * files may have separate Q, K, V instead) */
+static int take_qkv(loader *L, fp_layer *y, int l, int biases)
+{
+	const fp_config *c = &L->m->cfg;
+	uint64_t D = (uint64_t)c->d_model, E = (uint64_t)c->d_head;
+	uint64_t QE = (uint64_t)c->n_heads * E, KE = (uint64_t)c->n_kv_heads * E;
+	int fused = c->arch == FP_ARCH_GPT2 || c->arch == FP_ARCH_GPTNEOX || c->arch == FP_ARCH_PHI3, rc;
+	char name[96];
+	snprintf(name, sizeof name, "blk.%d.attn_qkv.weight", l);
+	if (fused && (c->arch != FP_ARCH_PHI3 || gguf_find_tensor(L->f, name))) {
+		const float *b;
+		fp_mat w;
+		if ((rc = take_layer_mat(L, &w, l, "attn_qkv.weight", D, QE + 2 * KE, 0)) ||
+		    (rc = take_layer(L, &b, l, "attn_qkv.bias", QE + 2 * KE, 0, !biases)))
+			return rc;
+		y->wq = mat_rows(&w, 0, (int)QE), y->wk = mat_rows(&w, (int)QE, (int)KE);
+		y->wv = mat_rows(&w, (int)(QE + KE), (int)KE);
+		if (b)
+			y->bq = b, y->bk = b + QE, y->bv = b + QE + KE;
+		return 0;
+	}
+	/* qwen2: bias on Q, K and V (not on O) */
+	if ((rc = take_layer_mat(L, &y->wq, l, "attn_q.weight", D, QE, 0)) ||
+	    (rc = take_layer_mat(L, &y->wk, l, "attn_k.weight", D, KE, 0)) ||
+	    (rc = take_layer_mat(L, &y->wv, l, "attn_v.weight", D, KE, 0)) ||
+	    (rc = take_layer(L, &y->bq, l, "attn_q.bias", QE, 0, c->arch != FP_ARCH_QWEN2)) ||
+	    (rc = take_layer(L, &y->bk, l, "attn_k.bias", KE, 0, c->arch != FP_ARCH_QWEN2)) ||
+	    (rc = take_layer(L, &y->bv, l, "attn_v.bias", KE, 0, c->arch != FP_ARCH_QWEN2)))
+		return rc;
+	return 0;
+}
+
+/* block l's tensors: norms (LayerNorm families: with biases; gptj: one
+ * norm for both halves; qwen3, gemma3: per-head Q and K norms; gemma: norms
+ * after attention and the MLP), projections and their biases */
+static int take_block(loader *L, int l)
+{
+	const fp_config *c = &L->m->cfg;
+	fp_layer *y = &L->m->layers[l];
+	uint64_t D = (uint64_t)c->d_model, F = (uint64_t)c->d_mlp, E = (uint64_t)c->d_head;
+	uint64_t QE = (uint64_t)c->n_heads * E;
+	int gpt2 = c->arch == FP_ARCH_GPT2, neox = c->arch == FP_ARCH_GPTNEOX, gptj = c->arch == FP_ARCH_GPTJ;
+	int ln = c->layer_norm, rc;
+	/* the families whose attention and MLP projections carry biases (gptj:
+	 * the MLP's only) */
+	int biases = gpt2 || neox, mlp_biases = biases || gptj;
+	if ((rc = take_layer(L, &y->ln1_w, l, "attn_norm.weight", D, 0, 0)) ||
+	    (rc = take_layer(L, &y->ln1_b, l, "attn_norm.bias", D, 0, !ln)) ||
+	    (rc = take_layer_mat(L, &y->wo, l, "attn_output.weight", QE, D, 0)) ||
+	    (rc = take_layer(L, &y->bo, l, "attn_output.bias", D, 0, !biases)) ||
+	    (!gptj && (rc = take_layer(L, &y->ln2_w, l, "ffn_norm.weight", D, 0, 0))) ||
+	    (!gptj && (rc = take_layer(L, &y->ln2_b, l, "ffn_norm.bias", D, 0, !ln))) ||
+	    (rc = take_layer_mat(L, &y->w_down, l, "ffn_down.weight", F, D, 0)) ||
+	    (rc = take_layer(L, &y->b_down, l, "ffn_down.bias", D, 0, !mlp_biases)))
+		return rc;
+	if (gptj) /* one norm feeds both attention and the MLP */
+		y->ln2_w = y->ln1_w, y->ln2_b = y->ln1_b;
+	if (c->qk_norm && ((rc = take_layer(L, &y->q_norm, l, "attn_q_norm.weight", E, 0, 0)) ||
+			   (rc = take_layer(L, &y->k_norm, l, "attn_k_norm.weight", E, 0, 0))))
+		return rc;
+	if (c->post_norms && ((rc = take_layer(L, &y->post_attn_norm, l, "post_attention_norm.weight", D, 0, 0)) ||
+			      (rc = take_layer(L, &y->post_mlp_norm, l, "post_ffw_norm.weight", D, 0, 0))))
+		return rc;
+	if ((rc = take_ffn_up(L, y, l, mlp_biases)))
+		return rc;
+	return take_qkv(L, y, l, biases);
+}
+
+/* One pass over all tensors the architecture uses (count, then load). */
+static int take_all(loader *L)
+{
+	int rc = take_globals(L);
+	for (int l = 0; !rc && l < L->m->cfg.n_layers; l++)
+		rc = take_block(L, l);
+	return rc;
 }
 
 static int get_dim(const gguf_file *f, const char *arch, const char *suffix, int *out, int dflt, fp_error *err)
