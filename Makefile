@@ -275,7 +275,8 @@ bench: deps
 	@BUILD=$(BUILD) FACTPROBE_MODEL=$(MODEL_FILE) scripts/bench.sh
 
 # parts of `make bench` alone: the default model's table (parts 0-1), the
-# 8B-shaped model's table (parts 0 and 2; about 10 minutes on an idle 2-core machine)
+# 8B-shaped model's table (parts 0 and 2; about 4 minutes on an idle 2-core machine
+# with ROUNDS_8B=2, longer at the default 3 rounds)
 bench-default bench-8b: deps
 	@$(MAKE) --no-print-directory model
 	@$(MAKE) --no-print-directory $(BENCH_BIN) $(BUILD)/factprobe

@@ -8,13 +8,16 @@
 # written and file size per 1000 tokens, with and without gzip.
 # BEFORE=PATH/factprobe adds another build's plain f16 recording to each round
 # (e.g. main's, to compare a change side by side).  GZIP=0 leaves out the
-# gzip runs.  Env: BUILD, FACTPROBE_MODEL, ROUNDS (5), BEFORE, GZIP (1).
+# gzip runs.  NEWFILE=1 records into a new file each round instead of
+# overwriting the last round's with --force.  Env: BUILD, FACTPROBE_MODEL,
+# ROUNDS (5), BEFORE, GZIP (1), NEWFILE (0).
 set -eu
 BUILD=${BUILD:-build}
 FP="$BUILD/factprobe"
 ROUNDS=${ROUNDS:-5}
 BEFORE=${BEFORE:-}
 GZIP=${GZIP:-1}
+NEWFILE=${NEWFILE:-0}
 SET=datasets/athletes_sport.tsv
 HOOKS='blocks.*.mlp.hook_pre,blocks.*.mlp.hook_pre_linear,blocks.*.mlp.hook_post'
 T=$(mktemp -d)
@@ -23,7 +26,13 @@ secs() { local a b; a=$(date +%s.%N); "$@"; b=$(date +%s.%N); echo "$a $b" | awk
 dry="" plain="" gz="" before=""
 for r in $(seq "$ROUNDS"); do
 	dry="$dry $(secs "$FP" record -q --dry-run -p "$SET" --hooks "$HOOKS")"
-	plain="$plain $(secs "$FP" record -q --force -p "$SET" -o "$T/plain.h5" --hooks "$HOOKS" --dtype f16)"
+	if [ "$NEWFILE" = 1 ]; then
+		rm -f "$T/plain.h5"
+		plain="$plain $(secs "$FP" record -q -p "$SET" -o "$T/plain-$r.h5" --hooks "$HOOKS" --dtype f16)"
+		ln "$T/plain-$r.h5" "$T/plain.h5"
+	else
+		plain="$plain $(secs "$FP" record -q --force -p "$SET" -o "$T/plain.h5" --hooks "$HOOKS" --dtype f16)"
+	fi
 	[ -z "$BEFORE" ] || before="$before $(secs "$BEFORE" record -q --force -p "$SET" -o "$T/before.h5" --hooks "$HOOKS" --dtype f16)"
 	[ "$GZIP" = 0 ] || gz="$gz $(secs "$FP" record -q --force -p "$SET" -o "$T/gz.h5" --hooks "$HOOKS" --dtype f16 --compress 4)"
 done
