@@ -216,11 +216,12 @@ fuzz:
 # valgrind memcheck over the C unit tests (0 errors, 0 bytes definitely lost):
 # a build without AVX-512 (valgrind lacks it), OpenBLAS's AVX2 kernels; the
 # real-model loops of test_oracle and test_arch on their first
-# VALGRIND_LIMIT cases (default 2; VALGRIND_LIMIT= runs all, hours)
+# VALGRIND_LIMIT cases (default 2; VALGRIND_LIMIT= runs all, hours); test_hf
+# runs build-valgrind/factprobe for its error cases (not under memcheck)
 valgrind: deps
 	@scripts/setup-deps.sh --valgrind
 	@$(MAKE) --no-print-directory model
-	@$(MAKE) --no-print-directory BUILD=build-valgrind CFLAGS="-O1 -g -march=x86-64-v3" test-bins
+	@$(MAKE) --no-print-directory BUILD=build-valgrind CFLAGS="-O1 -g -march=x86-64-v3" test-bins build-valgrind/factprobe
 	@BUILD=build-valgrind FACTPROBE_TEST_MODEL=$(MODEL_FILE) FACTPROBE_TEST_GEMMA=$(GEMMA_FILE) \
 		FACTPROBE_TEST_LIMIT=$(VALGRIND_LIMIT) scripts/valgrind.sh
 
