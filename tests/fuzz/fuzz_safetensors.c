@@ -58,6 +58,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				if (t->nbytes)
 					sum += t->data[0] + t->data[t->nbytes - 1];
 			}
+			(void)sum; /* the reads above are what is checked (ASan) */
 			st_close(f);
 		}
 		fuzz_mem_end(size, 0);
