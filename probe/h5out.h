@@ -19,7 +19,8 @@
  *   /prompts/n_rows         [P] int32
  *   /tokens/id              [N] int32       all prompts' token ids, concatenated
  *   /tokens/text            [N] UTF-8 str   each token's text (bytes that are not whole
- *                                           UTF-8 characters become U+FFFD)
+ *                                           UTF-8 characters, and NUL, become U+FFFD;
+ *                                           /tokens/id is exact)
  *
  * Root attributes: format, format_version, factprobe_version, created (UTC,
  * ISO 8601), command_line, model_file, model_sha256 (a Hugging Face

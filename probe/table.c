@@ -111,14 +111,19 @@ size_t tb_label(char *buf, size_t cap, const char *s, size_t n, int width)
 	return used;
 }
 
-/* tb_utf8_clean, with the length of the result (it may hold a NUL byte) */
-static char *utf8_clean(const char *s, size_t n, size_t *len)
+/* s[0..n) as valid UTF-8 (malloc'ed, NUL-terminated, *len its length),
+ * invalid bytes as U+FFFD; with nul_ok a NUL byte is kept (the result is
+ * then read with its length), else it becomes U+FFFD too */
+static char *utf8_clean(const char *s, size_t n, int nul_ok, size_t *len)
 {
 	char *o = malloc(3 * n + 1), *p = o;
 	if (!o)
 		return NULL;
 	while (n) {
 		size_t good = next_bad(s, n, 0);
+		const char *z = nul_ok ? NULL : memchr(s, 0, good);
+		if (z)
+			good = (size_t)(z - s);
 		memcpy(p, s, good);
 		p += good, s += good, n -= good;
 		if (n) {
@@ -134,7 +139,7 @@ static char *utf8_clean(const char *s, size_t n, size_t *len)
 char *tb_utf8_clean(const char *s, size_t n)
 {
 	size_t len;
-	return utf8_clean(s, n, &len);
+	return utf8_clean(s, n, 0, &len);
 }
 
 /* s[0..n) as a JSON string: invalid bytes as U+FFFD, a NUL byte kept
@@ -142,7 +147,7 @@ char *tb_utf8_clean(const char *s, size_t n)
 static json_t *json_text(const char *s, size_t n)
 {
 	size_t len = 0;
-	char *clean = utf8_clean(s, n, &len);
+	char *clean = utf8_clean(s, n, 1, &len);
 	json_t *j = json_stringn(clean ? clean : "", clean ? len : 0);
 	free(clean);
 	return j;

@@ -130,7 +130,9 @@ int tb_print_plain(FILE *f, const char *s, size_t n);
  * character or escape that fits.  Writes at most cap bytes with the NUL;
  * returns the length. */
 size_t tb_label(char *buf, size_t cap, const char *s, size_t n, int width);
-/* s[0..n) as valid UTF-8, invalid bytes as U+FFFD (malloc'ed) */
+/* s[0..n) as a valid UTF-8 C string (malloc'ed): bytes that are not part
+ * of a whole character, and NUL (which a C string, an HDF5 string and
+ * json_string cannot hold), as U+FFFD */
 char *tb_utf8_clean(const char *s, size_t n);
 /* s[0..n) as lowercase hex (malloc'ed) */
 char *tb_hex(const char *s, size_t n);

@@ -180,6 +180,13 @@ static void test_control_bytes(void)
 	fclose(f);
 	CHECK(!strcmp(buf, "[{\"s\":\"a\\u0000b\",\"s_bytes\":\"610062\"}]"), "JSON of a cell holding a NUL byte keeps it: %s", buf);
 	free(buf);
+
+	/* a C string (token texts in HDF5 and JSON arrays) cannot hold a NUL:
+	 * U+FFFD, as for a byte that is not part of a character, never a cut */
+	char *c = tb_utf8_clean("a\0b\xe4" "c\0", 6);
+	CHECK(c && !strcmp(c, "a\xef\xbf\xbd" "b\xef\xbf\xbd" "c\xef\xbf\xbd"),
+	      "tb_utf8_clean: NUL and a stray byte as U+FFFD, nothing cut: '%s'", c ? c : "(null)");
+	free(c);
 }
 
 int main(void)
