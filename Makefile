@@ -46,6 +46,8 @@ TEST_BINS += $(BUILD)/tests/test_grad $(BUILD)/tests/test_attrib
 TEST_BINS += $(BUILD)/tests/test_hf $(BUILD)/tests/hf_from_gguf
 # every Hugging Face family against transformers (tests/fixtures/hf, scripts/make-hf-tiny.py)
 TEST_BINS += $(BUILD)/tests/test_hf_arch
+# products with 8-bit activations (--matmul q8, model/q8mm.c) against exact references and the gguf package
+TEST_BINS += $(BUILD)/tests/test_q8mm
 
 .PHONY: all deps model install uninstall test test-fast test-build test-bins asan tsan fuzz valgrind bench bench-default bench-8b demo docs-figures check-long oracle clean
 .SECONDARY:

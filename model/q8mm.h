@@ -7,10 +7,20 @@
  * arithmetic, and approximate: the results are not the f32 path's (about
  * 1e-3 relative per product), which is why factprobe's default products
  * stay exact (`--matmul exact`) and this mode is opted into.  q8mm
- * quantises the activations as llama.cpp's reference quantisers do, so its
- * products are llama.cpp's up to the order of the float sums.
+ * quantises the activations as llama.cpp's x86 CPU backend does, so its
+ * products are llama.cpp's up to the order of the float sums (q8mm.c says
+ * which of llama.cpp's quantisers it mirrors, and why).
  *
- * Status: interface only until model/q8mm.c lands. */
+ * The quantised activations (q8mm_quantize's output) are ggml's blocks, row
+ * t of T at act + t * q8mm_act_bytes(type, 1, cols), cols / 256 or cols / 32
+ * blocks a row, little-endian:
+ *   Q8_K (weights Q4_K, Q5_K, Q6_K): {float d; int8 qs[256]; int16 bsums[16]}
+ *     (292 bytes), value k = d * qs[k], bsums[j] = sum of qs[16j..16j+15];
+ *   Q8_0 (weights Q4_0, Q5_0, Q8_0): {fp16 d; int8 qs[32]} (34 bytes),
+ *     value k = d * qs[k];
+ *   Q8_1 (weights Q4_1, Q5_1): {fp16 d; fp16 s; int8 qs[32]} (36 bytes),
+ *     value k = d * qs[k], s = fp16(d * sum qs) with d before its rounding
+ *     to fp16 (llama.cpp multiplies the weight block's min by s). */
 #ifndef Q8MM_H
 #define Q8MM_H
 
@@ -27,8 +37,9 @@ int q8mm_supported(uint32_t type, int cols);
 size_t q8mm_act_bytes(uint32_t type, int T, int cols);
 
 /* Quantises T rows of x (cols floats each, row t at x + t * cols) into act
- * (q8mm_act_bytes(type, T, cols) bytes), as llama.cpp's reference quantiser
- * of type's activation type does, bit for bit. */
+ * (q8mm_act_bytes(type, T, cols) bytes, the layout above), as llama.cpp's
+ * x86 CPU backend quantises them for type's vec_dot_type, bit for bit.
+ * Does nothing when !q8mm_supported(type, cols). */
 void q8mm_quantize(uint32_t type, const float *x, int T, int cols, void *act);
 
 /* y[t * ldy + r] = dot(row r of W, row t of act) for t < T, r < rows: W is

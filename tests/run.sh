@@ -22,6 +22,8 @@ fi
 C_TESTS="$C_TESTS test_grad test_attrib"
 # Hugging Face checkpoints (tiny ones always; the default model's when given)
 C_TESTS="$C_TESTS test_hf test_hf_arch"
+# products with 8-bit activations (model/q8mm.c; synthetic weights, a gguf fixture)
+C_TESTS="$C_TESTS test_q8mm"
 for t in $C_TESTS; do
 	echo "== $t"
 	arg=$MODEL
@@ -30,7 +32,7 @@ for t in $C_TESTS; do
 	rc=$?
 	echo "$out" | grep -v '^ok ' | grep -v '^     ' | grep -v ': [0-9]* passed, [0-9]* failed$'
 	echo "$out" | grep -c '^ok ' | xargs -I{} echo "   ({} checks printed ok)"
-	line=$(echo "$out" | grep -E '^test_[a-z_]+: [0-9]+ passed, [0-9]+ failed$' | tail -1)
+	line=$(echo "$out" | grep -E '^test_[a-z0-9_]+: [0-9]+ passed, [0-9]+ failed$' | tail -1)
 	if [ -z "$line" ]; then
 		bad "$t did not finish (exit $rc)"
 		echo "$out" | tail -20

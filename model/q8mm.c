@@ -1,0 +1,420 @@
+/* q8mm.c - see q8mm.h: products of quantised weights with activations
+ * quantised to 8 bits, as llama.cpp's CPU backend computes them.
+ *
+ * The activation quantisers (which llama.cpp variant, and why):
+ *
+ * llama-cpp-python 0.3.36 (the project's oracle) builds ggml for the host
+ * (GGML_NATIVE: AVX2, AVX-512, VNNI here), and its weights go through the
+ * CPU_REPACK buffer where ggml-cpu/repack.cpp's
+ * ggml_repack_get_optimal_repack_type has an x86 layout (Q4_0 -> q4_0_8x8,
+ * Q4_K -> q4_K_8x8, IQ4_NL, MXFP4, Q2_K with AVX-512); every other type is
+ * multiplied by ggml_vec_dot_<type>_<vec_dot_type> after the activations went
+ * through the type traits' from_float.  Seen in its load log on Gemma-3-270M:
+ * "repack tensor blk.0.attn_output.weight with q4_K_8x8".  So:
+ *
+ * - Q8_K (Q4_K, Q5_K, Q6_K): from_float is quantize_row_q8_K
+ *   (ggml-cpu/arch/x86/quants.c), which on x86 is quantize_row_q8_K_ref
+ *   (ggml-quants.c): max = the first element of largest |x| (signed),
+ *   iscale = -127/max, q = min(127, nearest_int(iscale * x)) (nearest_int:
+ *   round half to even), d = 1/iscale (float), bsums = sums of 16 q.  The
+ *   repacked Q4_K path quantises 4 rows at a time with
+ *   ggml_quantize_mat_q8_K_4x8 (arch/x86/repack.cpp, AVX2): the same amax,
+ *   the same iscale up to its sign (it takes -127/amax when some element
+ *   equal to amax is positive, 127/amax otherwise), _mm256_round_ps
+ *   (half to even), the same bsums: identical values, except that when both
+ *   +amax and -amax occur in a block it may flip the sign of d and of every
+ *   q, which leaves every product d * q unchanged.  We follow the ref.
+ * - Q8_0 (Q4_0, Q5_0, Q8_0): quantize_row_q8_0 in arch/x86/quants.c under
+ *   __AVX2__ (and ggml_quantize_mat_q8_0_4x8 for the repacked Q4_0, the same
+ *   arithmetic): amax, d = amax / 127 stored as fp16 (round to nearest
+ *   even: F16C), id = amax ? 127 / amax : 0, q = round half to even (x * id).
+ *   This differs from quantize_row_q8_0_ref (and from the gguf Python
+ *   package, which mirrors the ref: id = 1 / d, roundf = half away from
+ *   zero) on a few values per million: exact ties, and values within an
+ *   ulp of a tie where 127 / amax and 1 / (amax / 127) differ in the last
+ *   bit.  tests/test_q8mm.c checks exactly that against the gguf package.
+ * - Q8_1 (Q4_1, Q5_1): quantize_row_q8_1 in arch/x86/quants.c: the Q8_0
+ *   values, and s = fp16(d * sum(q)) with the f32 d (not the fp16 one).
+ *
+ * The dot products are llama.cpp's: integer sums per block (per sub-block
+ * times its integer scale for the K-quants), then per block
+ * d_w * d_a * isum (- dmin_w * d_a * sum_j m_j * bsum_j for Q4_K/Q5_K,
+ * + m_w * s_a for Q4_1/Q5_1) in f32.  Only the order of the f32 sums over
+ * blocks differs from llama.cpp's.
+ *
+ * What this file deliberately is not: a repacking of the weights.  They are
+ * read where the model file maps them. */
+#include "q8mm.h"
+#include "qmm.h"
+#include "quant.h"
+
+#include <cpuid.h>
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+/* ---- the activation blocks: ggml's block_q8_K, block_q8_0, block_q8_1 ---- */
+
+enum {
+	QK_K = 256,
+	Q8K_BYTES = 4 + QK_K + 2 * (QK_K / 16), /* float d; int8 qs[256]; int16 bsums[16] */
+	Q80_BYTES = 2 + 32,			 /* fp16 d; int8 qs[32] */
+	Q81_BYTES = 4 + 32,			 /* fp16 d; fp16 s; int8 qs[32] */
+};
+
+/* the activation type of each weight type (its ggml vec_dot_type), 0 when
+ * q8mm does not multiply that type */
+static uint32_t act_type(uint32_t type)
+{
+	switch (type) {
+	case GGML_Q4_K: case GGML_Q5_K: case GGML_Q6_K: return GGML_Q8_K;
+	case GGML_Q4_0: case GGML_Q5_0: case GGML_Q8_0: return GGML_Q8_0;
+	case GGML_Q4_1: case GGML_Q5_1: return GGML_Q8_1;
+	default: return 0;
+	}
+}
+
+static uint32_t act_block_bytes(uint32_t at)
+{
+	return at == GGML_Q8_K ? Q8K_BYTES : at == GGML_Q8_0 ? Q80_BYTES : Q81_BYTES;
+}
+
+int q8mm_supported(uint32_t type, int cols)
+{
+	uint32_t at = act_type(type);
+	return at && cols > 0 && cols % (int)ggml_type_block_elems(type) == 0;
+}
+
+size_t q8mm_act_bytes(uint32_t type, int T, int cols)
+{
+	if (!q8mm_supported(type, cols) || T < 0)
+		return 0;
+	uint32_t at = act_type(type);
+	return (size_t)T * (size_t)(cols / (int)ggml_type_block_elems(at)) * act_block_bytes(at);
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8);
+}
+
+static uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | (p[1] << 8));
+}
+
+/* llama.cpp's nearest_int (ggml-quants.c): round half to even, through the
+ * magic number 1.5 * 2^23 (valid for |f| < 2^22, which |iscale * x| <= 127
+ * is) */
+static int nearest_int(float f)
+{
+	float v = f + 12582912.0f;
+	int32_t i;
+	memcpy(&i, &v, 4);
+	return (i & 0x007fffff) - 0x00400000;
+}
+
+/* one Q8_K block from 256 floats (quantize_row_q8_K_ref) */
+static void quant_q8_k(const float *x, uint8_t *b)
+{
+	float amax = 0, max = 0;
+	for (int j = 0; j < QK_K; j++) {
+		float ax = fabsf(x[j]);
+		if (ax > amax)
+			amax = ax, max = x[j];
+	}
+	int8_t *qs = (int8_t *)(b + 4);
+	int16_t bs[QK_K / 16];
+	float d = 0;
+	if (amax == 0) { /* ggml leaves bsums as they were; zeros here */
+		memset(qs, 0, QK_K);
+		memset(bs, 0, sizeof bs);
+	} else {
+		float iscale = -127.0f / max;
+		for (int j = 0; j < QK_K; j++) {
+			int v = nearest_int(iscale * x[j]);
+			qs[j] = (int8_t)(v < 127 ? v : 127);
+		}
+		for (int j = 0; j < QK_K / 16; j++) {
+			int s = 0;
+			for (int i = 0; i < 16; i++)
+				s += qs[16 * j + i];
+			bs[j] = (int16_t)s;
+		}
+		d = 1 / iscale;
+	}
+	memcpy(b, &d, 4);
+	memcpy(b + 4 + QK_K, bs, sizeof bs);
+}
+
+/* one Q8_0 block (with_sum 0) or Q8_1 block (with_sum 1) from 32 floats
+ * (quantize_row_q8_0 / _q8_1 of arch/x86/quants.c, AVX2 branch) */
+static void quant_q8_01(const float *x, uint8_t *b, int with_sum)
+{
+	float amax = 0;
+	for (int j = 0; j < 32; j++) {
+		float ax = fabsf(x[j]);
+		amax = ax > amax ? ax : amax; /* _mm256_max_ps(amax, ax) */
+	}
+	float d = amax / 127.0f, id = amax != 0 ? 127.0f / amax : 0.0f;
+	int8_t *qs = (int8_t *)(b + (with_sum ? 4 : 2));
+	int sum = 0;
+	for (int j = 0; j < 32; j++) {
+		/* _mm256_round_ps(_MM_ROUND_NEAREST): half to even; |x * id| <= 127 */
+		int v = (int)nearbyintf(x[j] * id);
+		v = v > 127 ? 127 : v < -128 ? -128 : v; /* the saturating packs */
+		qs[j] = (int8_t)v;
+		sum += v;
+	}
+	put16(b, f32_to_fp16(d));
+	if (with_sum)
+		put16(b + 2, f32_to_fp16(d * (float)sum));
+}
+
+void q8mm_quantize(uint32_t type, const float *x, int T, int cols, void *act)
+{
+	uint32_t at = act_type(type);
+	if (!q8mm_supported(type, cols))
+		return;
+	uint32_t be = ggml_type_block_elems(at), bb = act_block_bytes(at);
+	size_t nb = (size_t)T * (size_t)(cols / (int)be);
+	uint8_t *b = act;
+	for (size_t i = 0; i < nb; i++, x += be, b += bb) {
+		if (at == GGML_Q8_K)
+			quant_q8_k(x, b);
+		else
+			quant_q8_01(x, b, at == GGML_Q8_1);
+	}
+}
+
+/* ---- the dot products in plain C: one weight row with one activation row
+ * of nb blocks.  Block-32 types keep 8 partial f32 sums (blocks i mod 8),
+ * added pairwise; K-quants sum their blocks in order. ---- */
+
+typedef float (*dot_fn)(const uint8_t *w, const uint8_t *a, int nb);
+
+static float sum8(const float s[8])
+{
+	return ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
+}
+
+static float fp16(const uint8_t *p)
+{
+	return fp16_to_f32(get16(p));
+}
+
+/* the 6-bit scale and min of sub-block j of a Q4_K/Q5_K block
+ * (ggml's get_scale_min_k4) */
+static void k_scale_min(int j, const uint8_t *s, int *sc, int *mn)
+{
+	if (j < 4) {
+		*sc = s[j] & 63;
+		*mn = s[j + 4] & 63;
+	} else {
+		*sc = (s[j + 4] & 15) | ((s[j - 4] >> 6) << 4);
+		*mn = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+	}
+}
+
+static float a_d(const uint8_t *a)
+{
+	float d;
+	memcpy(&d, a, 4);
+	return d;
+}
+
+static int16_t a_bsum(const uint8_t *a, int j)
+{
+	int16_t s;
+	memcpy(&s, a + 4 + QK_K + 2 * j, 2);
+	return s;
+}
+
+/* Q4_K {fp16 d, dmin; scales[12]; qs[128]} and Q5_K {..; qh[32]; qs[128]}
+ * with Q8_K: value 64c + l of chunk c is the low nibble of qs[32c + l], value
+ * 64c + 32 + l its high nibble (plus bit 2c / 2c+1 of qh[l] as 16 for Q5_K) */
+static float dot_q45_k_c(const uint8_t *w, const uint8_t *a, int nb, int five)
+{
+	float acc = 0;
+	for (int i = 0; i < nb; i++, w += five ? 176 : 144, a += Q8K_BYTES) {
+		const uint8_t *qs = w + (five ? 48 : 16), *qh = w + 16;
+		const int8_t *q8 = (const int8_t *)(a + 4);
+		int32_t isum = 0, imin = 0;
+		for (int j = 0; j < 8; j++) {
+			int sc, mn, c = j / 2, hi = j & 1;
+			k_scale_min(j, w + 4, &sc, &mn);
+			int32_t s = 0;
+			for (int l = 0; l < 32; l++) {
+				int q = hi ? qs[32 * c + l] >> 4 : qs[32 * c + l] & 15;
+				if (five)
+					q += (qh[l] >> j & 1) << 4;
+				s += q * q8[32 * j + l];
+			}
+			isum += sc * s;
+			imin += mn * (a_bsum(a, 2 * j) + a_bsum(a, 2 * j + 1));
+		}
+		float ad = a_d(a);
+		acc += (ad * fp16(w)) * (float)isum - (ad * fp16(w + 2)) * (float)imin;
+	}
+	return acc;
+}
+
+static float dot_q4_k_c(const uint8_t *w, const uint8_t *a, int nb)
+{
+	return dot_q45_k_c(w, a, nb, 0);
+}
+
+static float dot_q5_k_c(const uint8_t *w, const uint8_t *a, int nb)
+{
+	return dot_q45_k_c(w, a, nb, 1);
+}
+
+/* Q6_K {ql[128]; qh[64]; int8 scales[16]; fp16 d}: half n (128 values) has
+ * ql + 64n, qh + 32n; value 32p + l of the half (p = 0..3, l < 32) has low
+ * bits ql[l + 32 (p & 1)] (p >= 2: the high nibble) and high bits
+ * (qh[l] >> 2p) & 3, minus 32; the scale is per 16 values */
+static float dot_q6_k_c(const uint8_t *w, const uint8_t *a, int nb)
+{
+	float acc = 0;
+	for (int i = 0; i < nb; i++, w += 210, a += Q8K_BYTES) {
+		const int8_t *q8 = (const int8_t *)(a + 4), *sc = (const int8_t *)(w + 192);
+		int32_t isum = 0;
+		for (int n = 0; n < 2; n++) {
+			const uint8_t *ql = w + 64 * n, *qh = w + 128 + 32 * n;
+			for (int p = 0; p < 4; p++)
+				for (int h = 0; h < 2; h++) {
+					int32_t s = 0;
+					for (int l = 16 * h; l < 16 * h + 16; l++) {
+						int lo = ql[l + 32 * (p & 1)], q;
+						q = ((p >= 2 ? lo >> 4 : lo & 15) | (((qh[l] >> (2 * p)) & 3) << 4)) - 32;
+						s += q * q8[128 * n + 32 * p + l];
+					}
+					isum += sc[8 * n + 2 * p + h] * s;
+				}
+		}
+		acc += (a_d(a) * fp16(w + 208)) * (float)isum;
+	}
+	return acc;
+}
+
+/* block-32 types with Q8_0 (Q4_0, Q5_0, Q8_0) or Q8_1 (Q4_1, Q5_1): the
+ * integer value j of a weight block, without its offset or min */
+static int q32_value(uint32_t type, const uint8_t *w, int j)
+{
+	switch (type) {
+	case GGML_Q4_0: return (j < 16 ? w[2 + j] & 15 : w[2 + j - 16] >> 4) - 8;
+	case GGML_Q4_1: return j < 16 ? w[4 + j] & 15 : w[4 + j - 16] >> 4;
+	case GGML_Q8_0: return (int8_t)w[2 + j];
+	default: break;
+	}
+	/* Q5_0 {d; qh[4]; qs[16]}, Q5_1 {d; m; qh[4]; qs[16]} */
+	const uint8_t *qh = w + (type == GGML_Q5_1 ? 4 : 2), *qs = qh + 4;
+	uint32_t h = qh[0] | (qh[1] << 8) | (qh[2] << 16) | ((uint32_t)qh[3] << 24);
+	int q = (j < 16 ? qs[j] & 15 : qs[j - 16] >> 4) | (int)((h >> j & 1) << 4);
+	return type == GGML_Q5_0 ? q - 16 : q;
+}
+
+static float dot_q32_c(uint32_t type, const uint8_t *w, const uint8_t *a, int nb)
+{
+	uint32_t wb = ggml_type_block_bytes(type);
+	int q81 = type == GGML_Q4_1 || type == GGML_Q5_1;
+	float s[8] = {0};
+	for (int i = 0; i < nb; i++, w += wb, a += q81 ? Q81_BYTES : Q80_BYTES) {
+		const int8_t *q8 = (const int8_t *)(a + (q81 ? 4 : 2));
+		int32_t isum = 0;
+		for (int j = 0; j < 32; j++)
+			isum += q32_value(type, w, j) * q8[j];
+		float t = (fp16(w) * fp16(a)) * (float)isum;
+		if (q81)
+			t += fp16(w + 2) * fp16(a + 2);
+		s[i & 7] += t;
+	}
+	return sum8(s);
+}
+
+static float dot_q4_0_c(const uint8_t *w, const uint8_t *a, int nb) { return dot_q32_c(GGML_Q4_0, w, a, nb); }
+static float dot_q4_1_c(const uint8_t *w, const uint8_t *a, int nb) { return dot_q32_c(GGML_Q4_1, w, a, nb); }
+static float dot_q5_0_c(const uint8_t *w, const uint8_t *a, int nb) { return dot_q32_c(GGML_Q5_0, w, a, nb); }
+static float dot_q5_1_c(const uint8_t *w, const uint8_t *a, int nb) { return dot_q32_c(GGML_Q5_1, w, a, nb); }
+static float dot_q8_0_c(const uint8_t *w, const uint8_t *a, int nb) { return dot_q32_c(GGML_Q8_0, w, a, nb); }
+
+static dot_fn dot_c(uint32_t type)
+{
+	switch (type) {
+	case GGML_Q4_0: return dot_q4_0_c;
+	case GGML_Q4_1: return dot_q4_1_c;
+	case GGML_Q5_0: return dot_q5_0_c;
+	case GGML_Q5_1: return dot_q5_1_c;
+	case GGML_Q8_0: return dot_q8_0_c;
+	case GGML_Q4_K: return dot_q4_k_c;
+	case GGML_Q5_K: return dot_q5_k_c;
+	case GGML_Q6_K: return dot_q6_k_c;
+	default: return NULL;
+	}
+}
+
+/* ---- run-time choice of the instruction set (cpuid and xgetbv, as qmm.c) ---- */
+
+static int isa_best(void)
+{
+	return 1; /* the SIMD kernels are not written yet */
+}
+
+static int isa_now = 0; /* 0: not yet detected */
+
+static int isa(void)
+{
+	if (!isa_now)
+		isa_now = isa_best();
+	return isa_now;
+}
+
+static const char *isa_name(int i)
+{
+	return i == 3 ? "avx512vnni" : i == 2 ? "avx2" : "c";
+}
+
+const char *q8mm_isa(void)
+{
+	return isa_name(isa());
+}
+
+const char *q8mm_force_isa(int which)
+{
+	int best = isa_best();
+	isa_now = which <= 0 || which > best ? best : which;
+	return isa_name(isa_now);
+}
+
+/* ---- the product ---- */
+
+enum { RB = 16 }; /* weight rows per work item */
+
+typedef struct job {
+	float *y;
+	size_t ldy;
+	const uint8_t *act, *W;
+	size_t act_row, row_bytes;
+	int T, rows, nb;
+	dot_fn dot;
+} job;
+
+static void q8mm_rows(void *ctx, int item)
+{
+	const job *j = ctx;
+	int r0 = item * RB, r1 = r0 + RB < j->rows ? r0 + RB : j->rows;
+	for (int t = 0; t < j->T; t++)
+		for (int r = r0; r < r1; r++)
+			j->y[(size_t)t * j->ldy + r] = j->dot(j->W + (size_t)r * j->row_bytes, j->act + (size_t)t * j->act_row, j->nb);
+}
+
+void q8mm(float *y, size_t ldy, const void *act, int T, uint32_t type, const void *W, size_t row_bytes, int rows,
+	  int cols, int nthreads)
+{
+	if (!q8mm_supported(type, cols) || T <= 0 || rows <= 0)
+		return;
+	(void)isa();
+	job j = {.y = y, .ldy = ldy, .act = act, .W = W, .act_row = q8mm_act_bytes(type, 1, cols), .row_bytes = row_bytes,
+		 .T = T, .rows = rows, .nb = cols / (int)ggml_type_block_elems(type), .dot = dot_c(type)};
+	qmm_parallel((rows + RB - 1) / RB, nthreads < 1 ? 1 : nthreads, q8mm_rows, &j);
+}
