@@ -49,7 +49,7 @@ TEST_BINS += $(BUILD)/tests/test_hf_arch
 # products with 8-bit activations (--matmul q8, model/q8mm.c) against exact references and the gguf package
 TEST_BINS += $(BUILD)/tests/test_q8mm
 
-.PHONY: all deps model install uninstall test test-fast test-build test-bins asan tsan fuzz valgrind bench bench-default bench-8b demo docs-figures check-long oracle clean
+.PHONY: all deps model install uninstall test test-fast test-build test-bins asan tsan fuzz valgrind bench bench-default bench-8b bench-q8mm demo docs-figures check-long oracle clean
 .SECONDARY:
 
 # the MPI binary (build/factprobe-mpi) is built when mpicc is installed
@@ -284,6 +284,12 @@ bench-default bench-8b: deps
 	@$(MAKE) --no-print-directory model
 	@$(MAKE) --no-print-directory $(BENCH_BIN) $(BUILD)/factprobe
 	@BUILD=$(BUILD) FACTPROBE_MODEL=$(MODEL_FILE) BENCH_ONLY=$(patsubst bench-%,%,$@) scripts/bench.sh
+
+# q8mm's kernels alone (tests/bench_q8mm.c): GOP/s on the 8B shapes at T =
+# 16, 128, 512 on 1 and 2 threads, beside dequantise + sgemm in the same
+# run (about 2 minutes; BENCH_Q8MM_T="16 512" for other T)
+bench-q8mm: $(BUILD)/tests/bench_q8mm
+	@$(BUILD)/tests/bench_q8mm $(BENCH_Q8MM_T)
 
 demo: deps
 	@$(MAKE) --no-print-directory model

@@ -193,6 +193,17 @@ void q8mm_quantize(uint32_t type, const float *x, int T, int cols, void *act)
 
 typedef float (*dot_fn)(const uint8_t *w, const uint8_t *a, int nb);
 
+/* GCC 12.2 with -march=native on a CPU with AVX-VNNI vectorises a sum of
+ * int8 x int8 products (already at -O2) into vpdpbusd, which multiplies
+ * unsigned by signed bytes: wrong sums (test_q8mm's Q8_0 checks found it;
+ * a 10-line loop reproduces it).  The plain C path, the reference of the
+ * SIMD kernels, is kept scalar under GCC. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define SCALAR __attribute__((optimize("no-tree-vectorize")))
+#else
+#define SCALAR
+#endif
+
 static float sum8(const float s[8])
 {
 	return ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
@@ -233,7 +244,7 @@ static int16_t a_bsum(const uint8_t *a, int j)
 /* Q4_K {fp16 d, dmin; scales[12]; qs[128]} and Q5_K {..; qh[32]; qs[128]}
  * with Q8_K: value 64c + l of chunk c is the low nibble of qs[32c + l], value
  * 64c + 32 + l its high nibble (plus bit 2c / 2c+1 of qh[l] as 16 for Q5_K) */
-static float dot_q45_k_c(const uint8_t *w, const uint8_t *a, int nb, int five)
+SCALAR static float dot_q45_k_c(const uint8_t *w, const uint8_t *a, int nb, int five)
 {
 	float acc = 0;
 	for (int i = 0; i < nb; i++, w += five ? 176 : 144, a += Q8K_BYTES) {
@@ -259,12 +270,12 @@ static float dot_q45_k_c(const uint8_t *w, const uint8_t *a, int nb, int five)
 	return acc;
 }
 
-static float dot_q4_k_c(const uint8_t *w, const uint8_t *a, int nb)
+SCALAR static float dot_q4_k_c(const uint8_t *w, const uint8_t *a, int nb)
 {
 	return dot_q45_k_c(w, a, nb, 0);
 }
 
-static float dot_q5_k_c(const uint8_t *w, const uint8_t *a, int nb)
+SCALAR static float dot_q5_k_c(const uint8_t *w, const uint8_t *a, int nb)
 {
 	return dot_q45_k_c(w, a, nb, 1);
 }
@@ -273,7 +284,7 @@ static float dot_q5_k_c(const uint8_t *w, const uint8_t *a, int nb)
  * ql + 64n, qh + 32n; value 32p + l of the half (p = 0..3, l < 32) has low
  * bits ql[l + 32 (p & 1)] (p >= 2: the high nibble) and high bits
  * (qh[l] >> 2p) & 3, minus 32; the scale is per 16 values */
-static float dot_q6_k_c(const uint8_t *w, const uint8_t *a, int nb)
+SCALAR static float dot_q6_k_c(const uint8_t *w, const uint8_t *a, int nb)
 {
 	float acc = 0;
 	for (int i = 0; i < nb; i++, w += 210, a += Q8K_BYTES) {
@@ -314,7 +325,7 @@ static int q32_value(uint32_t type, const uint8_t *w, int j)
 	return type == GGML_Q5_0 ? q - 16 : q;
 }
 
-static float dot_q32_c(uint32_t type, const uint8_t *w, const uint8_t *a, int nb)
+SCALAR static float dot_q32_c(uint32_t type, const uint8_t *w, const uint8_t *a, int nb)
 {
 	uint32_t wb = ggml_type_block_bytes(type);
 	int q81 = type == GGML_Q4_1 || type == GGML_Q5_1;
@@ -332,11 +343,11 @@ static float dot_q32_c(uint32_t type, const uint8_t *w, const uint8_t *a, int nb
 	return sum8(s);
 }
 
-static float dot_q4_0_c(const uint8_t *w, const uint8_t *a, int nb) { return dot_q32_c(GGML_Q4_0, w, a, nb); }
-static float dot_q4_1_c(const uint8_t *w, const uint8_t *a, int nb) { return dot_q32_c(GGML_Q4_1, w, a, nb); }
-static float dot_q5_0_c(const uint8_t *w, const uint8_t *a, int nb) { return dot_q32_c(GGML_Q5_0, w, a, nb); }
-static float dot_q5_1_c(const uint8_t *w, const uint8_t *a, int nb) { return dot_q32_c(GGML_Q5_1, w, a, nb); }
-static float dot_q8_0_c(const uint8_t *w, const uint8_t *a, int nb) { return dot_q32_c(GGML_Q8_0, w, a, nb); }
+SCALAR static float dot_q4_0_c(const uint8_t *w, const uint8_t *a, int nb) { return dot_q32_c(GGML_Q4_0, w, a, nb); }
+SCALAR static float dot_q4_1_c(const uint8_t *w, const uint8_t *a, int nb) { return dot_q32_c(GGML_Q4_1, w, a, nb); }
+SCALAR static float dot_q5_0_c(const uint8_t *w, const uint8_t *a, int nb) { return dot_q32_c(GGML_Q5_0, w, a, nb); }
+SCALAR static float dot_q5_1_c(const uint8_t *w, const uint8_t *a, int nb) { return dot_q32_c(GGML_Q5_1, w, a, nb); }
+SCALAR static float dot_q8_0_c(const uint8_t *w, const uint8_t *a, int nb) { return dot_q32_c(GGML_Q8_0, w, a, nb); }
 
 static dot_fn dot_c(uint32_t type)
 {
@@ -353,11 +364,23 @@ static dot_fn dot_c(uint32_t type)
 	}
 }
 
-/* ---- run-time choice of the instruction set (cpuid and xgetbv, as qmm.c) ---- */
+/* ---- run-time choice of the instruction set (cpuid and xgetbv, as qmm.c:
+ * clang 14 lacks some __builtin_cpu_supports names) ---- */
 
 static int isa_best(void)
 {
-	return 1; /* the SIMD kernels are not written yet */
+	unsigned a, b, c, d;
+	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_OSXSAVE) || !(c & bit_AVX) || !(c & bit_FMA))
+		return 1;
+	unsigned lo, hi;
+	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+	if ((lo & 6) != 6 || !__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(b & bit_AVX2))
+		return 1;
+	/* AVX-512 F, BW, VL, DQ and VNNI, and the OS saving the opmask and ZMM
+	 * state (XCR0 bits 5-7) */
+	int avx512 = (b & bit_AVX512F) && (b & bit_AVX512BW) && (b & bit_AVX512VL) && (b & bit_AVX512DQ) &&
+		     (c & bit_AVX512VNNI) && (lo & 0xe0) == 0xe0;
+	return avx512 ? 3 : 1; /* no AVX2 kernels yet: plain C there */
 }
 
 static int isa_now = 0; /* 0: not yet detected */
@@ -382,13 +405,307 @@ const char *q8mm_isa(void)
 const char *q8mm_force_isa(int which)
 {
 	int best = isa_best();
-	isa_now = which <= 0 || which > best ? best : which;
+	isa_now = which <= 0 || which > best ? best : which == 2 ? 1 : which; /* no AVX2 kernels yet */
 	return isa_name(isa_now);
 }
 
+/* ---- AVX-512 VNNI kernels for Q4_K and Q6_K ----
+ *
+ * A tile is TR = 32 weight rows (two vectors of 16 lanes, a lane per row)
+ * of one block (256 values), unpacked into an L1 buffer once and then
+ * multiplied with every activation row: for each group of 4 consecutive
+ * values k, the tile holds a 64-byte vector of 16 rows x 4 bytes (the
+ * weights as unsigned 0..15 or 0..63), and vpdpbusd multiplies it with the
+ * activation row's 4 bytes at k broadcast to every lane, adding 4 products
+ * to each row's int32.  A sub-block's int32 sums are then multiplied by the
+ * rows' integer scales (vpmulld) and added up per block; the mins (Q4_K)
+ * and the -32 offset (Q6_K) are integer products of the per-row scales with
+ * the activation's bsums (vpdpwssd on int16 pairs); each block ends in f32
+ * as llama.cpp's: (d_w isum - dmin_w imin) d_a.  Unpacking transposes
+ * 16 rows x 8 dwords with unpack/permute instructions, so the weights stay
+ * in the file's layout (no repacking at load). */
+
+#define AVX512 "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,fma"
+#define AI __attribute__((target(AVX512), always_inline)) static inline
+
+enum { TR = 32, TG = 4, KB = 2 };
+
+/* the kernels' loops over rows, positions and groups are unrolled whole, so
+ * that their accumulators live in registers */
+#if defined(__clang__)
+#define UNROLL _Pragma("unroll")
+#else
+#define UNROLL _Pragma("GCC unroll 16")
+#endif
+
+typedef struct tile_q4k {
+	_Alignas(64) uint8_t q[64][2][64]; /* k-group (4 values), row half, 16 rows x 4 values */
+	int32_t sc[8][2][16];		   /* sub-block scale */
+	int32_t mn[8][2][16];		   /* sub-block min, as the int16 pair (m, m) */
+	float d[2][16], dmin[2][16];
+} tile_q4k;
+
+typedef struct tile_q6k {
+	_Alignas(64) uint8_t q[64][2][64]; /* 0..63 (the value + 32) */
+	int32_t sc[16][2][16];		   /* scale of 16 values */
+	int32_t scp[8][2][16];		   /* scales 2i and 2i+1 as an int16 pair */
+	float d[2][16];
+} tile_q6k;
+
+/* dwords off / 4 .. off / 4 + 7 of 16 rows (p[r] + off) transposed: z[g]
+ * holds dword g of rows 0..15 */
+AI void tr16x8(const uint8_t *const p[16], size_t off, __m512i z[8])
+{
+	__m512i a[8], t[8], u[8];
+	for (int i = 0; i < 8; i++)
+		a[i] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(const void *)(p[i] + off))),
+					  _mm256_loadu_si256((const __m256i *)(const void *)(p[i + 8] + off)), 1);
+	for (int i = 0; i < 4; i++) {
+		t[2 * i] = _mm512_unpacklo_epi32(a[2 * i], a[2 * i + 1]);
+		t[2 * i + 1] = _mm512_unpackhi_epi32(a[2 * i], a[2 * i + 1]);
+	}
+	for (int h = 0; h < 2; h++) { /* rows 0-3 (+8) and 4-7 (+8) */
+		u[4 * h + 0] = _mm512_unpacklo_epi64(t[4 * h], t[4 * h + 2]);
+		u[4 * h + 1] = _mm512_unpackhi_epi64(t[4 * h], t[4 * h + 2]);
+		u[4 * h + 2] = _mm512_unpacklo_epi64(t[4 * h + 1], t[4 * h + 3]);
+		u[4 * h + 3] = _mm512_unpackhi_epi64(t[4 * h + 1], t[4 * h + 3]);
+	}
+	/* u[i] (i < 4): 128-bit lanes = rows 0-3 dword i, rows 0-3 dword i+4,
+	 * rows 8-11 dword i, rows 8-11 dword i+4; u[i + 4] the same for rows 4-7, 12-15 */
+	const __m512i lo = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13), hi = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
+	for (int i = 0; i < 4; i++) {
+		z[i] = _mm512_permutex2var_epi64(u[i], lo, u[i + 4]);
+		z[i + 4] = _mm512_permutex2var_epi64(u[i], hi, u[i + 4]);
+	}
+}
+
+/* the rows of a tile: rows past the matrix repeat its last row (their sums
+ * are computed and not stored) */
+static void tile_rows(const uint8_t *W, size_t row_bytes, int r0, int rows, size_t off, const uint8_t *p[TR])
+{
+	for (int r = 0; r < TR; r++)
+		p[r] = W + (size_t)(r0 + r < rows ? r0 + r : rows - 1) * row_bytes + off;
+}
+
+__attribute__((target(AVX512))) static void unpack_q4k(const uint8_t *const p[TR], tile_q4k *tl)
+{
+	const __m512i m4 = _mm512_set1_epi8(15);
+	for (int h = 0; h < 2; h++) {
+		for (int c = 0; c < 4; c++) {
+			__m512i z[8];
+			tr16x8(p + 16 * h, 16 + 32 * (size_t)c, z);
+			for (int g = 0; g < 8; g++) {
+				_mm512_store_si512(tl->q[16 * c + g][h], _mm512_and_si512(z[g], m4));
+				_mm512_store_si512(tl->q[16 * c + 8 + g][h], _mm512_and_si512(_mm512_srli_epi32(z[g], 4), m4));
+			}
+		}
+		for (int r = 0; r < 16; r++) {
+			const uint8_t *w = p[16 * h + r];
+			for (int j = 0; j < 8; j++) {
+				int sc, mn;
+				k_scale_min(j, w + 4, &sc, &mn);
+				tl->sc[j][h][r] = sc;
+				tl->mn[j][h][r] = mn | mn << 16;
+			}
+			tl->d[h][r] = fp16(w);
+			tl->dmin[h][r] = fp16(w + 2);
+		}
+	}
+}
+
+__attribute__((target(AVX512))) static void unpack_q6k(const uint8_t *const p[TR], tile_q6k *tl)
+{
+	const __m512i m4 = _mm512_set1_epi8(15), m2 = _mm512_set1_epi8(3);
+	for (int h = 0; h < 2; h++) {
+		for (int n = 0; n < 2; n++) {
+			__m512i l0[8], l1[8], qh[8];
+			tr16x8(p + 16 * h, 64 * (size_t)n, l0);
+			tr16x8(p + 16 * h, 64 * (size_t)n + 32, l1);
+			tr16x8(p + 16 * h, 128 + 32 * (size_t)n, qh);
+			for (int pp = 0; pp < 4; pp++)
+				for (int g = 0; g < 8; g++) {
+					__m512i lo = pp & 1 ? l1[g] : l0[g];
+					lo = _mm512_and_si512(pp >= 2 ? _mm512_srli_epi32(lo, 4) : lo, m4);
+					__m512i hb = _mm512_and_si512(_mm512_srli_epi32(qh[g], 2 * pp), m2);
+					_mm512_store_si512(tl->q[32 * n + 8 * pp + g][h], _mm512_or_si512(lo, _mm512_slli_epi32(hb, 4)));
+				}
+		}
+		for (int r = 0; r < 16; r++) {
+			const uint8_t *w = p[16 * h + r];
+			const int8_t *sc = (const int8_t *)(w + 192);
+			for (int j = 0; j < 16; j++)
+				tl->sc[j][h][r] = sc[j];
+			for (int j = 0; j < 8; j++)
+				tl->scp[j][h][r] = (int32_t)(uint16_t)sc[2 * j] | (int32_t)((uint32_t)(uint16_t)sc[2 * j + 1] << 16);
+			tl->d[h][r] = fp16(w + 208);
+		}
+	}
+}
+
+AI __m512i bcast32(const uint8_t *p)
+{
+	int32_t v;
+	memcpy(&v, p, 4);
+	return _mm512_set1_epi32(v);
+}
+
+AI float ld_f32(const uint8_t *p)
+{
+	float v;
+	memcpy(&v, p, 4);
+	return v;
+}
+
+/* y[t][0..TR) (+)= the tile's rows times activation rows t < N, over nblk
+ * blocks (a: row 0's first block, arow: bytes between rows) */
+AI void store_tile(float *y, size_t ldy, __m512 acc[2][TG], int N, int first, const __mmask16 mk[2])
+{
+	UNROLL
+	for (int t = 0; t < N; t++)
+		UNROLL
+		for (int h = 0; h < 2; h++) {
+			float *o = y + (size_t)t * ldy + 16 * h;
+			__m512 v = first ? acc[h][t] : _mm512_add_ps(_mm512_maskz_loadu_ps(mk[h], o), acc[h][t]);
+			_mm512_mask_storeu_ps(o, mk[h], v);
+		}
+}
+
+AI void kern_q4k(float *y, size_t ldy, const uint8_t *a, size_t arow, const tile_q4k *tl, int nblk, int first,
+		 const __mmask16 mk[2], const int N)
+{
+	__m512 acc[2][TG];
+	UNROLL
+	for (int h = 0; h < 2; h++)
+		UNROLL
+		for (int t = 0; t < N; t++)
+			acc[h][t] = _mm512_setzero_ps();
+	for (int b = 0; b < nblk; b++, tl++, a += Q8K_BYTES) {
+		__m512i isum[2][TG];
+		UNROLL
+		for (int h = 0; h < 2; h++)
+			UNROLL
+			for (int t = 0; t < N; t++)
+				isum[h][t] = _mm512_setzero_si512();
+		for (int j = 0; j < 8; j++) {
+			__m512i s[2][TG];
+			UNROLL
+			for (int h = 0; h < 2; h++)
+				UNROLL
+				for (int t = 0; t < N; t++)
+					s[h][t] = _mm512_setzero_si512();
+			UNROLL
+			for (int g = 0; g < 8; g++) {
+				__m512i w0 = _mm512_load_si512(tl->q[8 * j + g][0]), w1 = _mm512_load_si512(tl->q[8 * j + g][1]);
+				UNROLL
+				for (int t = 0; t < N; t++) {
+					__m512i av = bcast32(a + (size_t)t * arow + 4 + 32 * j + 4 * g);
+					s[0][t] = _mm512_dpbusd_epi32(s[0][t], w0, av);
+					s[1][t] = _mm512_dpbusd_epi32(s[1][t], w1, av);
+				}
+			}
+			UNROLL
+			for (int h = 0; h < 2; h++) {
+				__m512i sc = _mm512_load_si512(tl->sc[j][h]);
+				UNROLL
+				for (int t = 0; t < N; t++)
+					isum[h][t] = _mm512_add_epi32(isum[h][t], _mm512_mullo_epi32(s[h][t], sc));
+			}
+		}
+		UNROLL
+		for (int h = 0; h < 2; h++) {
+			__m512 d = _mm512_load_ps(tl->d[h]), dmin = _mm512_load_ps(tl->dmin[h]);
+			UNROLL
+			for (int t = 0; t < N; t++) {
+				const uint8_t *at = a + (size_t)t * arow;
+				__m512i m = _mm512_setzero_si512();
+				UNROLL
+				for (int j = 0; j < 8; j++) /* m_j (bsums[2j] + bsums[2j+1]) */
+					m = _mm512_dpwssd_epi32(m, _mm512_load_si512(tl->mn[j][h]), bcast32(at + 4 + QK_K + 4 * j));
+				__m512 f = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(m), dmin, _mm512_mul_ps(_mm512_cvtepi32_ps(isum[h][t]), d));
+				acc[h][t] = _mm512_fmadd_ps(f, _mm512_set1_ps(ld_f32(at)), acc[h][t]);
+			}
+		}
+	}
+	store_tile(y, ldy, acc, N, first, mk);
+}
+
+AI void kern_q6k(float *y, size_t ldy, const uint8_t *a, size_t arow, const tile_q6k *tl, int nblk, int first,
+		 const __mmask16 mk[2], const int N)
+{
+	__m512 acc[2][TG];
+	UNROLL
+	for (int h = 0; h < 2; h++)
+		UNROLL
+		for (int t = 0; t < N; t++)
+			acc[h][t] = _mm512_setzero_ps();
+	for (int b = 0; b < nblk; b++, tl++, a += Q8K_BYTES) {
+		__m512i isum[2][TG];
+		UNROLL
+		for (int h = 0; h < 2; h++)
+			UNROLL
+			for (int t = 0; t < N; t++)
+				isum[h][t] = _mm512_setzero_si512();
+		for (int j = 0; j < 16; j++) {
+			__m512i s[2][TG];
+			UNROLL
+			for (int h = 0; h < 2; h++)
+				UNROLL
+				for (int t = 0; t < N; t++)
+					s[h][t] = _mm512_setzero_si512();
+			UNROLL
+			for (int g = 0; g < 4; g++) {
+				__m512i w0 = _mm512_load_si512(tl->q[4 * j + g][0]), w1 = _mm512_load_si512(tl->q[4 * j + g][1]);
+				UNROLL
+				for (int t = 0; t < N; t++) {
+					__m512i av = bcast32(a + (size_t)t * arow + 4 + 16 * j + 4 * g);
+					s[0][t] = _mm512_dpbusd_epi32(s[0][t], w0, av);
+					s[1][t] = _mm512_dpbusd_epi32(s[1][t], w1, av);
+				}
+			}
+			UNROLL
+			for (int h = 0; h < 2; h++) {
+				__m512i sc = _mm512_load_si512(tl->sc[j][h]);
+				UNROLL
+				for (int t = 0; t < N; t++)
+					isum[h][t] = _mm512_add_epi32(isum[h][t], _mm512_mullo_epi32(s[h][t], sc));
+			}
+		}
+		UNROLL
+		for (int h = 0; h < 2; h++) {
+			__m512 d = _mm512_load_ps(tl->d[h]);
+			UNROLL
+			for (int t = 0; t < N; t++) {
+				const uint8_t *at = a + (size_t)t * arow;
+				__m512i m = _mm512_setzero_si512();
+				UNROLL
+				for (int j = 0; j < 8; j++) /* sc_2j bsums[2j] + sc_2j+1 bsums[2j+1] */
+					m = _mm512_dpwssd_epi32(m, _mm512_load_si512(tl->scp[j][h]), bcast32(at + 4 + QK_K + 4 * j));
+				__m512i is = _mm512_sub_epi32(isum[h][t], _mm512_slli_epi32(m, 5));
+				acc[h][t] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(is), d), _mm512_set1_ps(ld_f32(at)), acc[h][t]);
+			}
+		}
+	}
+	store_tile(y, ldy, acc, N, first, mk);
+}
+
+#define KERN_N(NAME, TILE)                                                                                          \
+	__attribute__((target(AVX512))) static void NAME##_n(float *y, size_t ldy, const uint8_t *a, size_t arow,    \
+							      const TILE *tl, int nblk, int first, const __mmask16 mk[2], \
+							      int n)                                                      \
+	{                                                                                                           \
+		switch (n) {                                                                                        \
+		case 1: NAME(y, ldy, a, arow, tl, nblk, first, mk, 1); break;                                        \
+		case 2: NAME(y, ldy, a, arow, tl, nblk, first, mk, 2); break;                                        \
+		case 3: NAME(y, ldy, a, arow, tl, nblk, first, mk, 3); break;                                        \
+		default: NAME(y, ldy, a, arow, tl, nblk, first, mk, 4); break;                                       \
+		}                                                                                                   \
+	}
+KERN_N(kern_q4k, tile_q4k)
+KERN_N(kern_q6k, tile_q6k)
+
 /* ---- the product ---- */
 
-enum { RB = 16 }; /* weight rows per work item */
+enum { RB = 16 }; /* weight rows per work item of the plain C path */
 
 typedef struct job {
 	float *y;
@@ -396,6 +713,7 @@ typedef struct job {
 	const uint8_t *act, *W;
 	size_t act_row, row_bytes;
 	int T, rows, nb;
+	uint32_t type;
 	dot_fn dot;
 } job;
 
@@ -408,13 +726,50 @@ static void q8mm_rows(void *ctx, int item)
 			j->y[(size_t)t * j->ldy + r] = j->dot(j->W + (size_t)r * j->row_bytes, j->act + (size_t)t * j->act_row, j->nb);
 }
 
+/* one item of the AVX-512 path: TR rows, every activation row, the blocks
+ * KB at a time */
+__attribute__((target(AVX512))) static void q8mm_tiles_avx512(void *ctx, int item)
+{
+	const job *j = ctx;
+	int r0 = item * TR, nr = j->rows - r0 < TR ? j->rows - r0 : TR;
+	__mmask16 mk[2] = {(__mmask16)(nr >= 16 ? 0xffff : (1u << nr) - 1),
+			   (__mmask16)(nr >= 32 ? 0xffff : nr <= 16 ? 0 : (1u << (nr - 16)) - 1)};
+	union {
+		tile_q4k q4[KB];
+		tile_q6k q6[KB];
+	} tl;
+	const uint8_t *p[TR];
+	for (int kb = 0; kb < j->nb; kb += KB) {
+		int nblk = j->nb - kb < KB ? j->nb - kb : KB;
+		for (int b = 0; b < nblk; b++) {
+			tile_rows(j->W, j->row_bytes, r0, j->rows, (size_t)(kb + b) * ggml_type_block_bytes(j->type), p);
+			if (j->type == GGML_Q4_K)
+				unpack_q4k(p, &tl.q4[b]);
+			else
+				unpack_q6k(p, &tl.q6[b]);
+		}
+		for (int t0 = 0; t0 < j->T; t0 += TG) {
+			int n = j->T - t0 < TG ? j->T - t0 : TG;
+			float *y = j->y + (size_t)t0 * j->ldy + r0;
+			const uint8_t *a = j->act + (size_t)t0 * j->act_row + (size_t)kb * Q8K_BYTES;
+			if (j->type == GGML_Q4_K)
+				kern_q4k_n(y, j->ldy, a, j->act_row, tl.q4, nblk, kb == 0, mk, n);
+			else
+				kern_q6k_n(y, j->ldy, a, j->act_row, tl.q6, nblk, kb == 0, mk, n);
+		}
+	}
+}
+
 void q8mm(float *y, size_t ldy, const void *act, int T, uint32_t type, const void *W, size_t row_bytes, int rows,
 	  int cols, int nthreads)
 {
 	if (!q8mm_supported(type, cols) || T <= 0 || rows <= 0)
 		return;
-	(void)isa();
 	job j = {.y = y, .ldy = ldy, .act = act, .W = W, .act_row = q8mm_act_bytes(type, 1, cols), .row_bytes = row_bytes,
-		 .T = T, .rows = rows, .nb = cols / (int)ggml_type_block_elems(type), .dot = dot_c(type)};
-	qmm_parallel((rows + RB - 1) / RB, nthreads < 1 ? 1 : nthreads, q8mm_rows, &j);
+		 .T = T, .rows = rows, .nb = cols / (int)ggml_type_block_elems(type), .type = type, .dot = dot_c(type)};
+	nthreads = nthreads < 1 ? 1 : nthreads;
+	if (isa() == 3 && (type == GGML_Q4_K || type == GGML_Q6_K))
+		qmm_parallel((rows + TR - 1) / TR, nthreads, q8mm_tiles_avx512, &j);
+	else
+		qmm_parallel((rows + RB - 1) / RB, nthreads, q8mm_rows, &j);
 }
