@@ -428,7 +428,7 @@ const char *q8mm_force_isa(int which)
 #define AVX512 "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,fma"
 #define AI __attribute__((target(AVX512), always_inline)) static inline
 
-enum { TR = 32, TG = 4, KB = 2 };
+enum { TR = 32, TG = 4, KB = 2, PF = 2 };
 
 /* the kernels' loops over rows, positions and groups are unrolled whole, so
  * that their accumulators live in registers */
@@ -438,19 +438,15 @@ enum { TR = 32, TG = 4, KB = 2 };
 #define UNROLL _Pragma("GCC unroll 16")
 #endif
 
-typedef struct tile_q4k {
-	_Alignas(64) uint8_t q[64][2][64]; /* k-group (4 values), row half, 16 rows x 4 values */
-	int32_t sc[8][2][16];		   /* sub-block scale */
-	int32_t mn[8][2][16];		   /* sub-block min, as the int16 pair (m, m) */
-	float d[2][16], dmin[2][16];
-} tile_q4k;
-
-typedef struct tile_q6k {
-	_Alignas(64) uint8_t q[64][2][64]; /* 0..63 (the value + 32) */
-	int32_t sc[16][2][16];		   /* scale of 16 values */
-	int32_t scp[8][2][16];		   /* scales 2i and 2i+1 as an int16 pair */
-	float d[2][16];
-} tile_q6k;
+/* one block (256 values) of TR rows, ready for the kernel */
+typedef struct tile {
+	_Alignas(64) uint8_t q[64][2][64]; /* k-group (4 values), row half, 16 rows x 4 values: 0..15 (Q4_K),
+					      0..31 (Q5_K), 0..63 (Q6_K: the value + 32) */
+	int32_t sc[16][2][16];		   /* sub-block scales: 8 of 32 values (Q4_K, Q5_K), 16 of 16 (Q6_K) */
+	int32_t mn[8][2][16];		   /* int16 pairs multiplying the activation's bsums (2j, 2j+1):
+					      (m_j, m_j) (Q4_K, Q5_K), (sc_2j, sc_2j+1) (Q6_K) */
+	float d[2][16], dmin[2][16];	   /* the block's d and dmin; Q6_K: d and 32 d (its offset) */
+} tile;
 
 /* dwords off / 4 .. off / 4 + 7 of 16 rows (p[r] + off) transposed: z[g]
  * holds dword g of rows 0..15 */
@@ -487,33 +483,65 @@ static void tile_rows(const uint8_t *W, size_t row_bytes, int r0, int rows, size
 		p[r] = W + (size_t)(r0 + r < rows ? r0 + r : rows - 1) * row_bytes + off;
 }
 
-__attribute__((target(AVX512))) static void unpack_q4k(const uint8_t *const p[TR], tile_q4k *tl)
+/* dword at p[r] + off for the 16 rows of half h (idx: p[16h + r] - p[0]) */
+AI __m512i gather16(const uint8_t *const p[TR], __m512i idx, int off)
 {
-	const __m512i m4 = _mm512_set1_epi8(15);
-	for (int h = 0; h < 2; h++) {
-		for (int c = 0; c < 4; c++) {
-			__m512i z[8];
-			tr16x8(p + 16 * h, 16 + 32 * (size_t)c, z);
-			for (int g = 0; g < 8; g++) {
-				_mm512_store_si512(tl->q[16 * c + g][h], _mm512_and_si512(z[g], m4));
-				_mm512_store_si512(tl->q[16 * c + 8 + g][h], _mm512_and_si512(_mm512_srli_epi32(z[g], 4), m4));
-			}
+	return _mm512_i32gather_epi32(idx, (const void *)(p[0] + off), 1);
+}
+
+AI __m512i byte_at(__m512i z, int i, int bits)
+{
+	return _mm512_and_si512(_mm512_srli_epi32(z, i), _mm512_set1_epi32((1 << bits) - 1));
+}
+
+/* Q4_K/Q5_K {fp16 d, dmin; scales[12]} of 16 rows: ggml's get_scale_min_k4
+ * on 16 lanes at once */
+AI void scales_q45k(const uint8_t *const p[TR], __m512i idx, tile *tl, int h)
+{
+	__m512i z0 = gather16(p, idx, 0), z1 = gather16(p, idx, 4), z2 = gather16(p, idx, 8), z3 = gather16(p, idx, 12);
+	_mm512_store_ps(tl->d[h], _mm512_cvtph_ps(_mm512_cvtepi32_epi16(z0)));
+	_mm512_store_ps(tl->dmin[h], _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(z0, 16))));
+	for (int j = 0; j < 8; j++) {
+		__m512i sc, mn;
+		if (j < 4) {
+			sc = byte_at(z1, 8 * j, 6);
+			mn = byte_at(z2, 8 * j, 6);
+		} else {
+			int i = 8 * (j - 4);
+			sc = _mm512_or_si512(byte_at(z3, i, 4), _mm512_slli_epi32(byte_at(z1, i + 6, 2), 4));
+			mn = _mm512_or_si512(byte_at(z3, i + 4, 4), _mm512_slli_epi32(byte_at(z2, i + 6, 2), 4));
 		}
-		for (int r = 0; r < 16; r++) {
-			const uint8_t *w = p[16 * h + r];
-			for (int j = 0; j < 8; j++) {
-				int sc, mn;
-				k_scale_min(j, w + 4, &sc, &mn);
-				tl->sc[j][h][r] = sc;
-				tl->mn[j][h][r] = mn | mn << 16;
-			}
-			tl->d[h][r] = fp16(w);
-			tl->dmin[h][r] = fp16(w + 2);
-		}
+		_mm512_store_si512(tl->sc[j][h], sc);
+		_mm512_store_si512(tl->mn[j][h], _mm512_or_si512(mn, _mm512_slli_epi32(mn, 16)));
 	}
 }
 
-__attribute__((target(AVX512))) static void unpack_q6k(const uint8_t *const p[TR], tile_q6k *tl)
+__attribute__((target(AVX512))) static void unpack_q45k(const uint8_t *const p[TR], __m512i idx[2], tile *tl, int five)
+{
+	const __m512i m4 = _mm512_set1_epi8(15), one = _mm512_set1_epi8(1);
+	for (int h = 0; h < 2; h++) {
+		__m512i qh[8];
+		if (five)
+			tr16x8(p + 16 * h, 16, qh);
+		for (int c = 0; c < 4; c++) {
+			__m512i z[8];
+			tr16x8(p + 16 * h, (five ? 48 : 16) + 32 * (size_t)c, z);
+			for (int g = 0; g < 8; g++) {
+				__m512i lo = _mm512_and_si512(z[g], m4), hi = _mm512_and_si512(_mm512_srli_epi32(z[g], 4), m4);
+				if (five) { /* bits 2c and 2c+1 of qh[l] are the fifth bits */
+					lo = _mm512_or_si512(lo, _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(qh[g], 2 * c), one), 4));
+					hi = _mm512_or_si512(hi, _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(qh[g], 2 * c + 1), one), 4));
+				}
+				_mm512_store_si512(tl->q[16 * c + g][h], lo);
+				_mm512_store_si512(tl->q[16 * c + 8 + g][h], hi);
+			}
+		}
+		scales_q45k(p + 16 * h, idx[h], tl, h);
+	}
+}
+
+/* Q6_K {ql[128]; qh[64]; int8 scales[16]; fp16 d} */
+__attribute__((target(AVX512))) static void unpack_q6k(const uint8_t *const p[TR], __m512i idx[2], tile *tl)
 {
 	const __m512i m4 = _mm512_set1_epi8(15), m2 = _mm512_set1_epi8(3);
 	for (int h = 0; h < 2; h++) {
@@ -530,14 +558,22 @@ __attribute__((target(AVX512))) static void unpack_q6k(const uint8_t *const p[TR
 					_mm512_store_si512(tl->q[32 * n + 8 * pp + g][h], _mm512_or_si512(lo, _mm512_slli_epi32(hb, 4)));
 				}
 		}
-		for (int r = 0; r < 16; r++) {
-			const uint8_t *w = p[16 * h + r];
-			const int8_t *sc = (const int8_t *)(w + 192);
-			for (int j = 0; j < 16; j++)
-				tl->sc[j][h][r] = sc[j];
-			for (int j = 0; j < 8; j++)
-				tl->scp[j][h][r] = (int32_t)(uint16_t)sc[2 * j] | (int32_t)((uint32_t)(uint16_t)sc[2 * j + 1] << 16);
-			tl->d[h][r] = fp16(w + 208);
+		/* the scales, 4 to a dword; d in the high half of the dword at 206
+		 * (the block's last 4 bytes: nothing past it is read) */
+		const uint8_t *const *ph = p + 16 * h;
+		__m512i z[4], dd = _mm512_srli_epi32(gather16(ph, idx[h], 206), 16);
+		for (int i = 0; i < 4; i++)
+			z[i] = gather16(ph, idx[h], 192 + 4 * i);
+		__m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dd));
+		_mm512_store_ps(tl->d[h], d);
+		_mm512_store_ps(tl->dmin[h], _mm512_mul_ps(d, _mm512_set1_ps(32.0f)));
+		for (int j = 0; j < 16; j++) /* byte j % 4 of z[j / 4], sign-extended */
+			_mm512_store_si512(tl->sc[j][h], _mm512_srai_epi32(_mm512_slli_epi32(z[j / 4], 24 - 8 * (j % 4)), 24));
+		const __mmask32 odd = 0xaaaaaaaau;
+		for (int i = 0; i < 4; i++) { /* int16 pairs (sc_4i, sc_4i+1), (sc_4i+2, sc_4i+3) */
+			__m512i a = _mm512_srai_epi16(_mm512_slli_epi16(z[i], 8), 8), b = _mm512_srai_epi16(z[i], 8);
+			_mm512_store_si512(tl->mn[2 * i][h], _mm512_mask_blend_epi16(odd, a, _mm512_slli_epi32(b, 16)));
+			_mm512_store_si512(tl->mn[2 * i + 1][h], _mm512_mask_blend_epi16(odd, _mm512_srli_epi32(a, 16), b));
 		}
 	}
 }
@@ -570,9 +606,14 @@ AI void store_tile(float *y, size_t ldy, __m512 acc[2][TG], int N, int first, co
 		}
 }
 
-AI void kern_q4k(float *y, size_t ldy, const uint8_t *a, size_t arow, const tile_q4k *tl, int nblk, int first,
-		 const __mmask16 mk[2], const int N)
+/* y[t][0..TR) (+)= the tile rows' dot products with activation rows t < N
+ * over nblk blocks: NSUB sub-blocks of 256 / NSUB values, each sum times its
+ * scale; then per block (d isum - dmin imin) d_a, imin = sum of the mn
+ * pairs times the bsums pairs */
+AI void kern(float *y, size_t ldy, const uint8_t *a, size_t arow, const tile *tl, int nblk, int first,
+	     const __mmask16 mk[2], const int N, const int NSUB)
 {
+	const int GPS = 64 / NSUB; /* 4-value groups per sub-block */
 	__m512 acc[2][TG];
 	UNROLL
 	for (int h = 0; h < 2; h++)
@@ -586,7 +627,7 @@ AI void kern_q4k(float *y, size_t ldy, const uint8_t *a, size_t arow, const tile
 			UNROLL
 			for (int t = 0; t < N; t++)
 				isum[h][t] = _mm512_setzero_si512();
-		for (int j = 0; j < 8; j++) {
+		for (int j = 0; j < NSUB; j++) {
 			__m512i s[2][TG];
 			UNROLL
 			for (int h = 0; h < 2; h++)
@@ -594,11 +635,11 @@ AI void kern_q4k(float *y, size_t ldy, const uint8_t *a, size_t arow, const tile
 				for (int t = 0; t < N; t++)
 					s[h][t] = _mm512_setzero_si512();
 			UNROLL
-			for (int g = 0; g < 8; g++) {
-				__m512i w0 = _mm512_load_si512(tl->q[8 * j + g][0]), w1 = _mm512_load_si512(tl->q[8 * j + g][1]);
+			for (int g = 0; g < GPS; g++) {
+				__m512i w0 = _mm512_load_si512(tl->q[GPS * j + g][0]), w1 = _mm512_load_si512(tl->q[GPS * j + g][1]);
 				UNROLL
 				for (int t = 0; t < N; t++) {
-					__m512i av = bcast32(a + (size_t)t * arow + 4 + 32 * j + 4 * g);
+					__m512i av = bcast32(a + (size_t)t * arow + 4 + 4 * (GPS * j + g));
 					s[0][t] = _mm512_dpbusd_epi32(s[0][t], w0, av);
 					s[1][t] = _mm512_dpbusd_epi32(s[1][t], w1, av);
 				}
@@ -619,7 +660,7 @@ AI void kern_q4k(float *y, size_t ldy, const uint8_t *a, size_t arow, const tile
 				const uint8_t *at = a + (size_t)t * arow;
 				__m512i m = _mm512_setzero_si512();
 				UNROLL
-				for (int j = 0; j < 8; j++) /* m_j (bsums[2j] + bsums[2j+1]) */
+				for (int j = 0; j < 8; j++)
 					m = _mm512_dpwssd_epi32(m, _mm512_load_si512(tl->mn[j][h]), bcast32(at + 4 + QK_K + 4 * j));
 				__m512 f = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(m), dmin, _mm512_mul_ps(_mm512_cvtepi32_ps(isum[h][t]), d));
 				acc[h][t] = _mm512_fmadd_ps(f, _mm512_set1_ps(ld_f32(at)), acc[h][t]);
@@ -629,79 +670,20 @@ AI void kern_q4k(float *y, size_t ldy, const uint8_t *a, size_t arow, const tile
 	store_tile(y, ldy, acc, N, first, mk);
 }
 
-AI void kern_q6k(float *y, size_t ldy, const uint8_t *a, size_t arow, const tile_q6k *tl, int nblk, int first,
-		 const __mmask16 mk[2], const int N)
+__attribute__((target(AVX512))) static void kern_n(float *y, size_t ldy, const uint8_t *a, size_t arow, const tile *tl,
+						   int nblk, int first, const __mmask16 mk[2], int n, int nsub)
 {
-	__m512 acc[2][TG];
-	UNROLL
-	for (int h = 0; h < 2; h++)
-		UNROLL
-		for (int t = 0; t < N; t++)
-			acc[h][t] = _mm512_setzero_ps();
-	for (int b = 0; b < nblk; b++, tl++, a += Q8K_BYTES) {
-		__m512i isum[2][TG];
-		UNROLL
-		for (int h = 0; h < 2; h++)
-			UNROLL
-			for (int t = 0; t < N; t++)
-				isum[h][t] = _mm512_setzero_si512();
-		for (int j = 0; j < 16; j++) {
-			__m512i s[2][TG];
-			UNROLL
-			for (int h = 0; h < 2; h++)
-				UNROLL
-				for (int t = 0; t < N; t++)
-					s[h][t] = _mm512_setzero_si512();
-			UNROLL
-			for (int g = 0; g < 4; g++) {
-				__m512i w0 = _mm512_load_si512(tl->q[4 * j + g][0]), w1 = _mm512_load_si512(tl->q[4 * j + g][1]);
-				UNROLL
-				for (int t = 0; t < N; t++) {
-					__m512i av = bcast32(a + (size_t)t * arow + 4 + 16 * j + 4 * g);
-					s[0][t] = _mm512_dpbusd_epi32(s[0][t], w0, av);
-					s[1][t] = _mm512_dpbusd_epi32(s[1][t], w1, av);
-				}
-			}
-			UNROLL
-			for (int h = 0; h < 2; h++) {
-				__m512i sc = _mm512_load_si512(tl->sc[j][h]);
-				UNROLL
-				for (int t = 0; t < N; t++)
-					isum[h][t] = _mm512_add_epi32(isum[h][t], _mm512_mullo_epi32(s[h][t], sc));
-			}
-		}
-		UNROLL
-		for (int h = 0; h < 2; h++) {
-			__m512 d = _mm512_load_ps(tl->d[h]);
-			UNROLL
-			for (int t = 0; t < N; t++) {
-				const uint8_t *at = a + (size_t)t * arow;
-				__m512i m = _mm512_setzero_si512();
-				UNROLL
-				for (int j = 0; j < 8; j++) /* sc_2j bsums[2j] + sc_2j+1 bsums[2j+1] */
-					m = _mm512_dpwssd_epi32(m, _mm512_load_si512(tl->scp[j][h]), bcast32(at + 4 + QK_K + 4 * j));
-				__m512i is = _mm512_sub_epi32(isum[h][t], _mm512_slli_epi32(m, 5));
-				acc[h][t] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(is), d), _mm512_set1_ps(ld_f32(at)), acc[h][t]);
-			}
-		}
+	switch (n + 8 * (nsub == 16)) {
+	case 1: kern(y, ldy, a, arow, tl, nblk, first, mk, 1, 8); break;
+	case 2: kern(y, ldy, a, arow, tl, nblk, first, mk, 2, 8); break;
+	case 3: kern(y, ldy, a, arow, tl, nblk, first, mk, 3, 8); break;
+	case 4: kern(y, ldy, a, arow, tl, nblk, first, mk, 4, 8); break;
+	case 9: kern(y, ldy, a, arow, tl, nblk, first, mk, 1, 16); break;
+	case 10: kern(y, ldy, a, arow, tl, nblk, first, mk, 2, 16); break;
+	case 11: kern(y, ldy, a, arow, tl, nblk, first, mk, 3, 16); break;
+	default: kern(y, ldy, a, arow, tl, nblk, first, mk, 4, 16); break;
 	}
-	store_tile(y, ldy, acc, N, first, mk);
 }
-
-#define KERN_N(NAME, TILE)                                                                                          \
-	__attribute__((target(AVX512))) static void NAME##_n(float *y, size_t ldy, const uint8_t *a, size_t arow,    \
-							      const TILE *tl, int nblk, int first, const __mmask16 mk[2], \
-							      int n)                                                      \
-	{                                                                                                           \
-		switch (n) {                                                                                        \
-		case 1: NAME(y, ldy, a, arow, tl, nblk, first, mk, 1); break;                                        \
-		case 2: NAME(y, ldy, a, arow, tl, nblk, first, mk, 2); break;                                        \
-		case 3: NAME(y, ldy, a, arow, tl, nblk, first, mk, 3); break;                                        \
-		default: NAME(y, ldy, a, arow, tl, nblk, first, mk, 4); break;                                       \
-		}                                                                                                   \
-	}
-KERN_N(kern_q4k, tile_q4k)
-KERN_N(kern_q6k, tile_q6k)
 
 /* ---- the product ---- */
 
@@ -734,28 +716,34 @@ __attribute__((target(AVX512))) static void q8mm_tiles_avx512(void *ctx, int ite
 	int r0 = item * TR, nr = j->rows - r0 < TR ? j->rows - r0 : TR;
 	__mmask16 mk[2] = {(__mmask16)(nr >= 16 ? 0xffff : (1u << nr) - 1),
 			   (__mmask16)(nr >= 32 ? 0xffff : nr <= 16 ? 0 : (1u << (nr - 16)) - 1)};
-	union {
-		tile_q4k q4[KB];
-		tile_q6k q6[KB];
-	} tl;
-	const uint8_t *p[TR];
+	tile tl[KB];
+	const uint8_t *p[TR], *row[TR];
+	tile_rows(j->W, j->row_bytes, r0, j->rows, 0, row);
+	int32_t off[TR];
+	for (int r = 0; r < TR; r++)
+		off[r] = (int32_t)(row[r] - row[16 * (r / 16)]);
+	__m512i idx[2] = {_mm512_loadu_si512(off), _mm512_loadu_si512(off + 16)};
+	uint32_t bb = ggml_type_block_bytes(j->type);
+	int nsub = j->type == GGML_Q6_K ? 16 : 8;
 	for (int kb = 0; kb < j->nb; kb += KB) {
 		int nblk = j->nb - kb < KB ? j->nb - kb : KB;
+		if (kb + PF * KB < j->nb) { /* the 32 rows' blocks PF chunks ahead (32 streams: too many for the hardware prefetchers) */
+			size_t o = (size_t)(kb + PF * KB) * bb;
+			for (int r = 0; r < nr; r++)
+				for (size_t l = 0; l < KB * bb; l += 64)
+					_mm_prefetch((const char *)(row[r] + o + l), _MM_HINT_T0);
+		}
 		for (int b = 0; b < nblk; b++) {
-			tile_rows(j->W, j->row_bytes, r0, j->rows, (size_t)(kb + b) * ggml_type_block_bytes(j->type), p);
-			if (j->type == GGML_Q4_K)
-				unpack_q4k(p, &tl.q4[b]);
+			tile_rows(j->W, j->row_bytes, r0, j->rows, (size_t)(kb + b) * bb, p);
+			if (j->type == GGML_Q6_K)
+				unpack_q6k(p, idx, &tl[b]);
 			else
-				unpack_q6k(p, &tl.q6[b]);
+				unpack_q45k(p, idx, &tl[b], j->type == GGML_Q5_K);
 		}
 		for (int t0 = 0; t0 < j->T; t0 += TG) {
 			int n = j->T - t0 < TG ? j->T - t0 : TG;
-			float *y = j->y + (size_t)t0 * j->ldy + r0;
-			const uint8_t *a = j->act + (size_t)t0 * j->act_row + (size_t)kb * Q8K_BYTES;
-			if (j->type == GGML_Q4_K)
-				kern_q4k_n(y, j->ldy, a, j->act_row, tl.q4, nblk, kb == 0, mk, n);
-			else
-				kern_q6k_n(y, j->ldy, a, j->act_row, tl.q6, nblk, kb == 0, mk, n);
+			kern_n(j->y + (size_t)t0 * j->ldy + r0, j->ldy, j->act + (size_t)t0 * j->act_row + (size_t)kb * Q8K_BYTES,
+			       j->act_row, tl, nblk, kb == 0, mk, n, nsub);
 		}
 	}
 }
@@ -768,7 +756,7 @@ void q8mm(float *y, size_t ldy, const void *act, int T, uint32_t type, const voi
 	job j = {.y = y, .ldy = ldy, .act = act, .W = W, .act_row = q8mm_act_bytes(type, 1, cols), .row_bytes = row_bytes,
 		 .T = T, .rows = rows, .nb = cols / (int)ggml_type_block_elems(type), .type = type, .dot = dot_c(type)};
 	nthreads = nthreads < 1 ? 1 : nthreads;
-	if (isa() == 3 && (type == GGML_Q4_K || type == GGML_Q6_K))
+	if (isa() == 3 && (type == GGML_Q4_K || type == GGML_Q5_K || type == GGML_Q6_K))
 		qmm_parallel((rows + TR - 1) / TR, nthreads, q8mm_tiles_avx512, &j);
 	else
 		qmm_parallel((rows + RB - 1) / RB, nthreads, q8mm_rows, &j);
