@@ -4,6 +4,7 @@
 #include "model.h"
 #include "kernels.h"
 #include "hf_internal.h"
+#include "q8mm.h"
 #include "qmm.h"
 #include "quant.h"
 
@@ -204,6 +205,7 @@ static int take_mat(loader *L, fp_mat *dst, const char *name, uint64_t ne0, uint
 		dst->type = t->type;
 		dst->row_bytes = t->nbytes / ne1;
 		dst->data = t->data;
+		dst->q8 = L->m->matmul == FP_MATMUL_Q8 && q8mm_supported(t->type, (int)ne0);
 		if (!L->next)
 			L->mapped += t->nbytes;
 		return 0;
@@ -763,6 +765,20 @@ int fp_weights_parse(const char *s)
 	return -1;
 }
 
+const char *fp_matmul_name(int mode)
+{
+	return mode == FP_MATMUL_Q8 ? "q8" : "exact";
+}
+
+int fp_matmul_parse(const char *s)
+{
+	if (!strcmp(s, "exact"))
+		return FP_MATMUL_EXACT;
+	if (!strcmp(s, "q8"))
+		return FP_MATMUL_Q8;
+	return -1;
+}
+
 size_t fp_model_weight_bytes(const fp_model *m)
 {
 	return m->block_floats * sizeof(float) + m->mapped_bytes;
@@ -775,14 +791,40 @@ int fp_model_load(fp_model **out, const char *path, fp_error *err)
 
 int fp_model_load_mode(fp_model **out, const char *path, int weights, fp_error *err)
 {
-	int rc;
+	fp_load_opts o = {weights, FP_MATMUL_EXACT};
+	return fp_model_load_opts(out, path, &o, err);
+}
+
+/* the matrices whose products go through q8mm */
+static int count_q8(const fp_model *m)
+{
+	int n = m->unembed.q8;
+	for (int l = 0; l < m->cfg.n_layers; l++) {
+		const fp_layer *y = &m->layers[l];
+		const fp_mat *ls[7] = {&y->wq, &y->wk, &y->wv, &y->wo, &y->w_gate, &y->w_up, &y->w_down};
+		for (int i = 0; i < 7; i++)
+			n += ls[i]->data && ls[i]->q8;
+	}
+	return n;
+}
+
+int fp_model_load_opts(fp_model **out, const char *path, const fp_load_opts *o, fp_error *err)
+{
+	int rc, weights = o ? o->weights : FP_WEIGHTS_DEFAULT, matmul = o ? o->matmul : FP_MATMUL_EXACT;
 	*out = NULL;
 	if (weights != FP_WEIGHTS_DEFAULT && weights != FP_WEIGHTS_NATIVE && weights != FP_WEIGHTS_F32)
 		return fp_error_set(err, FP_ERR_INVALID, "weights mode %d is neither native nor f32", weights);
+	if (matmul != FP_MATMUL_EXACT && matmul != FP_MATMUL_Q8)
+		return fp_error_set(err, FP_ERR_INVALID, "matmul mode %d is neither exact nor q8", matmul);
+	if (matmul == FP_MATMUL_Q8 && weights == FP_WEIGHTS_F32)
+		return fp_error_set(err, FP_ERR_INVALID, "--matmul q8 multiplies the weights in the file's own types "
+				    "(8-bit activations times Q4_K, Q8_0, ... blocks), so it cannot use --weights f32 "
+				    "(weights dequantised at load); use --weights native or auto");
 	fp_model *m = calloc(1, sizeof *m);
 	if (!m)
 		return fp_error_set(err, FP_ERR_NOMEM, "out of memory");
 	m->weights = weights;
+	m->matmul = matmul;
 	char dir[4096];
 	int hf = fp_hf_resolve(path, dir, sizeof dir, err);
 	if (hf < 0) {
@@ -806,8 +848,8 @@ int fp_model_load_mode(fp_model **out, const char *path, int weights, fp_error *
 		   (rc = read_config(m, m->gguf, err))) {
 		goto fail;
 	}
-	if (m->weights == FP_WEIGHTS_DEFAULT)
-		m->weights = fp_weights_auto(&m->cfg);
+	if (m->weights == FP_WEIGHTS_DEFAULT) /* q8: the weights in their own types */
+		m->weights = m->matmul == FP_MATMUL_Q8 ? FP_WEIGHTS_NATIVE : fp_weights_auto(&m->cfg);
 	m->layers = calloc((size_t)m->cfg.n_layers, sizeof *m->layers);
 	m->work = calloc(1, sizeof *m->work);
 	if (!m->layers || !m->work) {
@@ -838,6 +880,7 @@ int fp_model_load_mode(fp_model **out, const char *path, int weights, fp_error *
 	if (!m->unembed.data)
 		m->unembed = m->tok_embd;
 	count_params(m);
+	m->q8_matrices = count_q8(m);
 	*out = m;
 	return 0;
 fail:
@@ -1011,19 +1054,28 @@ const char *fp_blas_core(int *threads)
 
 int fp_model_qmm_matrices(const fp_model *m)
 {
-	int n = m->unembed.data && m->unembed.type != GGML_F32 && use_qmm(&m->unembed, 1);
+	int n = m->unembed.data && m->unembed.type != GGML_F32 && !m->unembed.q8 && use_qmm(&m->unembed, 1);
 	for (int l = 0; l < m->cfg.n_layers; l++) {
 		const fp_layer *y = &m->layers[l];
 		const fp_mat *ls[7] = {&y->wq, &y->wk, &y->wv, &y->wo, &y->w_gate, &y->w_up, &y->w_down};
 		for (int i = 0; i < 7; i++)
-			n += ls[i]->data && ls[i]->type != GGML_F32 && use_qmm(ls[i], 1);
+			n += ls[i]->data && ls[i]->type != GGML_F32 && !ls[i]->q8 && use_qmm(ls[i], 1);
 	}
 	return n;
 }
 
-/* the scratch mat_mul needs for W and T rows (floats) */
+/* the floats that hold T rows of W's 8-bit activations (q8 mode) */
+static size_t q8_floats(const fp_mat *W, int T)
+{
+	return (q8mm_act_bytes(W->type, T, W->cols) + sizeof(float) - 1) / sizeof(float);
+}
+
+/* the scratch mat_mul needs for W and T rows (floats): the quantised
+ * activations (q8 mode), or a tile of dequantised rows */
 static size_t scratch_floats(const fp_mat *W, int T)
 {
+	if (W->q8)
+		return q8_floats(W, T);
 	return W->type == GGML_F32 || use_qmm(W, T) ? 0 : (size_t)tile_rows(W, T) * W->cols;
 }
 
@@ -1059,14 +1111,20 @@ static void deq_rows_par(const fp_mat *W, int r0, int n, float *dst)
 	qmm_parallel((n + j.step - 1) / j.step, nt, deq_piece, &j);
 }
 
-/* y[T, rows] = x[T, cols] W^T: one sgemm for f32 weights, qmm for few rows
- * and a large matrix, else one sgemm per tile of rows dequantised into scr
- * (scratch_floats(W, T)). */
+/* y[T, rows] = x[T, cols] W^T: one sgemm for f32 weights, x quantised to
+ * 8 bits into scr and q8mm in q8 mode, qmm for few rows and a large matrix,
+ * else one sgemm per tile of rows dequantised into scr (scratch_floats(W,
+ * T)). */
 static void mat_mul(float *y, const float *x, const fp_mat *W, int T, float *scr)
 {
 	int in = W->cols, out = W->rows;
 	if (W->type == GGML_F32) {
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, out, in, 1.0f, x, in, W->data, in, 0.0f, y, out);
+		return;
+	}
+	if (W->q8) {
+		q8mm_quantize(W->type, x, T, in, scr);
+		q8mm(y, (size_t)out, scr, T, W->type, W->data, W->row_bytes, out, in, openblas_get_num_threads());
 		return;
 	}
 	if (use_qmm(W, T)) {
@@ -1655,7 +1713,10 @@ int fp_model_forward(fp_model *m, const int32_t *tokens, int n, const fp_forward
 
 size_t fp_mat_tile_floats(const fp_mat *W, int T)
 {
-	return W->type == GGML_F32 ? 0 : (size_t)tile_rows(W, T) * W->cols;
+	/* q8 mode: the forward products' activations, and the transposed
+	 * products' tiles (those stay exact) */
+	size_t tile = W->type == GGML_F32 ? 0 : (size_t)tile_rows(W, T) * W->cols, q = W->q8 ? q8_floats(W, T) : 0;
+	return tile > q ? tile : q;
 }
 
 void fp_mat_mul_scr(float *y, const float *x, const fp_mat *W, int T, float *scr)

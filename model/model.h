@@ -145,6 +145,7 @@ typedef struct fp_mat {
 	int rows, cols;
 	size_t row_bytes;
 	const void *data;
+	int q8;       /* 1: products quantise the activations to 8 bits (--matmul q8, q8mm.h) */
 } fp_mat;
 
 /* FP_WEIGHTS_DEFAULT ("auto") resolves at load, by fp_weights_auto: f32
@@ -159,6 +160,22 @@ const char *fp_weights_name(int mode); /* "native" / "f32" */
 int fp_weights_parse(const char *s);
 /* The mode "auto" picks for a model with this config. */
 int fp_weights_auto(const fp_config *c);
+
+/* How products with quantised weight matrices are computed (--matmul).
+ * FP_MATMUL_EXACT (the default): in f32 (the weights dequantised, OpenBLAS
+ * or qmm), the same numbers in both weights modes.  FP_MATMUL_Q8: as
+ * llama.cpp does, the activations quantised to 8 bits (Q8_K for the
+ * K-quants, Q8_0/Q8_1 for the others) and multiplied with the weights'
+ * integers (q8mm.h): faster, approximate (about 1e-3 relative per
+ * product).  Only matrices of a type q8mm supports go that way; F32, F16
+ * and BF16 matrices, attention's own products, norms and the backward
+ * pass's transposed products stay exact.  Q8 needs the weights in their
+ * own type: FP_WEIGHTS_DEFAULT resolves to native, FP_WEIGHTS_F32 is
+ * refused. */
+enum fp_matmul { FP_MATMUL_EXACT = 0, FP_MATMUL_Q8 = 1 };
+const char *fp_matmul_name(int mode); /* "exact" / "q8" */
+/* Parses "exact" or "q8"; -1 if neither. */
+int fp_matmul_parse(const char *s);
 
 typedef struct fp_layer {
 	const float *ln1_w, *ln1_b;        /* [D], [D] or NULL */
@@ -192,6 +209,8 @@ typedef struct fp_model {
 	fp_error tok_error;          /* then this says why (commands that need text refuse the model) */
 	struct hf_ckpt *hf;          /* the checkpoint's files (NULL for GGUF) */
 	int weights;                 /* FP_WEIGHTS_NATIVE or FP_WEIGHTS_F32 (auto resolved at load) */
+	int matmul;                  /* FP_MATMUL_EXACT or FP_MATMUL_Q8 */
+	int q8_matrices;             /* q8 mode: how many matrices go through q8mm */
 	float *block;                /* the f32 weights: vectors, and every matrix in f32 mode */
 	size_t block_floats;
 	size_t mapped_bytes;         /* native mode: the matrices' bytes in the mapped file */
@@ -216,6 +235,13 @@ typedef struct fp_model {
 int fp_model_load(fp_model **out, const char *path, fp_error *err);
 /* The same with the weights mode given (FP_WEIGHTS_DEFAULT: as above). */
 int fp_model_load_mode(fp_model **out, const char *path, int weights, fp_error *err);
+/* The same with the weights and matmul modes given; FP_ERR_INVALID for
+ * FP_WEIGHTS_F32 with FP_MATMUL_Q8 (q8 multiplies the file's own types). */
+typedef struct fp_load_opts {
+	int weights; /* enum fp_weights */
+	int matmul;  /* enum fp_matmul */
+} fp_load_opts;
+int fp_model_load_opts(fp_model **out, const char *path, const fp_load_opts *o, fp_error *err);
 void fp_model_free(fp_model *m); /* accepts NULL */
 /* Bytes the weights take in memory: the f32 block plus, in native mode, the
  * mapped matrices (file pages, shared and evictable). */

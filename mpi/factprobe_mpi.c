@@ -4,7 +4,8 @@
  * contiguous block of the prompt set balanced by token count, the same
  * split as --shard), then rank 0 joins the shards into OUT.h5 (merge's
  * virtual datasets).  Every other command runs on rank 0 alone.  The
- * global option --weights may stand before the command, as with factprobe.
+ * global options --weights and --matmul may stand before the command, as
+ * with factprobe.
  * Only the main thread calls MPI (MPI_THREAD_FUNNELED): record's writer
  * thread and OpenBLAS's threads never do.
  *
@@ -166,14 +167,22 @@ static int mpi_record(int argc, char **argv, int rank, int size)
 
 static int g_rank, g_size;
 
-/* factprobe's global option (--weights MODE, --weights=MODE, taken out of
- * argv wherever it stands) placed before the command moves after it, so
- * that argv[1] is the command every rank runs */
+/* 1 if a is the global option `name` (--NAME or --NAME=VALUE) */
+static int is_global(const char *a, const char *name, int *joined)
+{
+	size_t n = strlen(name);
+	*joined = !strncmp(a, name, n) && a[n] == '=';
+	return !strncmp(a, name, n) && (a[n] == 0 || a[n] == '=');
+}
+
+/* factprobe's global options (--weights MODE, --matmul MODE, or
+ * --NAME=MODE, taken out of argv wherever they stand) placed before the
+ * command move after it, so that argv[1] is the command every rank runs */
 static void command_first(int argc, char **argv)
 {
-	int i = 1;
-	while (i < argc && (!strcmp(argv[i], "--weights") || !strncmp(argv[i], "--weights=", 10)))
-		i += argv[i][9] == '=' || i + 1 == argc ? 1 : 2;
+	int i = 1, j;
+	while (i < argc && (is_global(argv[i], "--weights", &j) || is_global(argv[i], "--matmul", &j)))
+		i += j || i + 1 == argc ? 1 : 2;
 	if (i == 1 || i >= argc)
 		return;
 	char *cmd = argv[i];

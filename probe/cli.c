@@ -93,6 +93,7 @@ const char *cli_model_path(const char *opt, char *buf, size_t n)
 }
 
 int cli_weights = FP_WEIGHTS_DEFAULT;
+int cli_matmul = FP_MATMUL_EXACT;
 
 fp_model *cli_load_model(const char *cmd, const char *opt_path)
 {
@@ -104,7 +105,8 @@ fp_model *cli_load_model(const char *cmd, const char *opt_path)
 	 * cache, where 'make model' puts it */
 	const char *given = opt_path && *opt_path ? opt_path : getenv("FACTPROBE_MODEL");
 	int is_default = !given || !*given || strcmp(given, path) != 0;
-	if (fp_model_load_mode(&m, path, cli_weights, &err)) {
+	fp_load_opts lo = {cli_weights, cli_matmul};
+	if (fp_model_load_opts(&m, path, &lo, &err)) {
 		cli_error(cmd, "%s", err.msg);
 		if (is_default && err.code == FP_ERR_IO)
 			cli_hint("the default model and gemma3-270m are fetched by 'make model'; or pass -m PATH / set FACTPROBE_MODEL");
@@ -235,6 +237,10 @@ static char command_line[4096] = "factprobe";
 void cli_set_command_line(int argc, char **argv)
 {
 	res_command_line(argc, argv, command_line, sizeof command_line);
+	/* the global option that changes the numbers (taken out of argv before) */
+	size_t n = strlen(command_line);
+	if (cli_matmul == FP_MATMUL_Q8 && n + 12 < sizeof command_line)
+		memcpy(command_line + n, " --matmul q8", 13);
 }
 
 const char *cli_command_line(void)

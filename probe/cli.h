@@ -66,6 +66,8 @@ const char *cli_model_path(const char *opt, char *buf, size_t n);
 fp_model *cli_load_model(const char *cmd, const char *opt_path);
 /* How cli_load_model holds the weights (--weights, $FACTPROBE_WEIGHTS). */
 extern int cli_weights;
+/* How cli_load_model multiplies (--matmul, $FACTPROBE_MATMUL). */
+extern int cli_matmul;
 
 /* Reports an option getopt_long rejected (c is '?' or ':'); returns 2.
  * Commands call getopt_long with a leading ':' in the short options and

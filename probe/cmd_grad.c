@@ -160,7 +160,8 @@ static int run(const char *model_opt, const char *target_s, const char *vs_s, in
 	const char *base = strrchr(m->gguf->path, '/');
 	h5rec_info info = {FACTPROBE_VERSION, cli_command_line(), base ? base + 1 : m->gguf->path, sha, cf->arch_name,
 			   fp_tokenizer_kind(m->tok) == FP_TOK_SPM ? "spm" : fp_tokenizer_pre(m->tok), "all", "",
-			   cf->n_layers, cf->d_model, cf->d_mlp, cf->n_heads, cf->n_kv_heads, cf->n_vocab, 0, 0, n, 0, 0, 0, 0, 0, NULL};
+			   cf->n_layers, cf->d_model, cf->d_mlp, cf->n_heads, cf->n_kv_heads, cf->n_vocab, 0, 0, n, 0, 0, 0, 0, 0, NULL,
+			   fp_matmul_name(m->matmul)};
 	if (h5rec_create(&rec, out, &info, hooks, nh, &err) || h5rec_reserve(rec, n, &err)) {
 		cli_error("grad", "%s", err.msg);
 		goto done;

@@ -1,6 +1,7 @@
 /* cmd_info.c - `factprobe info`: what a model file holds. */
 #include "cli.h"
 
+#include "../model/q8mm.h"
 #include "../model/qmm.h"
 #include "../model/quant.h"
 
@@ -15,8 +16,9 @@ static const char HELP[] =
 	"Prints the architecture, dimensions, tokenizer and parameter counts by\n"
 	"component (embeddings, attention, MLP, norms, unembedding) with each\n"
 	"component's share of the total, and how the weights are held in memory\n"
-	"(native: in the file's own types, or f32; see 'factprobe --help') and\n"
-	"how much memory they take.\n\n"
+	"(native: in the file's own types, or f32; see 'factprobe --help'),\n"
+	"how much memory they take, and how products are computed (--matmul\n"
+	"exact, or q8: how many matrices are multiplied with 8-bit activations).\n\n"
 	"  -m, --model PATH  model: GGUF file or Hugging Face checkpoint (dir or ORG/NAME)\n"
 	"                    (default: $FACTPROBE_MODEL or the default model)\n"
 	"      --tsv         key<TAB>value rows with a header\n"
@@ -146,6 +148,19 @@ static void info_meta(tb_doc *d, const fp_model *m)
 }
 
 /* what the model holds in fmt: text, TSV or JSON */
+/* the weight matrices of the products (the blocks' and the unembedding) */
+static int n_mats(const fp_model *m)
+{
+	int n = 1;
+	for (int l = 0; l < m->cfg.n_layers; l++) {
+		const fp_layer *y = &m->layers[l];
+		const fp_mat *ls[7] = {&y->wq, &y->wk, &y->wv, &y->wo, &y->w_gate, &y->w_up, &y->w_down};
+		for (int i = 0; i < 7; i++)
+			n += ls[i]->data != NULL;
+	}
+	return n;
+}
+
 static void info_emit(const info_t *I, int fmt, int meta)
 {
 	const fp_model *m = I->m;
@@ -175,6 +190,14 @@ static void info_emit(const info_t *I, int fmt, int meta)
 		       I->types, I->wmb, m->mapped_bytes / 1e6, m->block_floats * 4.0 / 1e6);
 	else
 		tb_say(&d, "weights       f32: dequantised at load from %s; %.0f MB\n", I->types, I->wmb);
+	tb_doc_str(&d, "matmul", fp_matmul_name(m->matmul));
+	if (m->matmul == FP_MATMUL_Q8) {
+		tb_doc_int(&d, "q8_matrices", m->q8_matrices);
+		tb_say(&d, "matmul        q8: %d of %d matrices multiplied with 8-bit activations as llama.cpp does "
+		       "(%s; approximate), the rest exact\n", m->q8_matrices, n_mats(m), q8mm_isa());
+	} else {
+		tb_say(&d, "matmul        exact: every product in f32\n");
+	}
 	int nq = m->weights == FP_WEIGHTS_NATIVE ? fp_model_qmm_matrices(m) : 0;
 	if (nq)
 		tb_say(&d, "short prompts %d matrices multiplied straight from their blocks for up to 16 positions "
@@ -202,6 +225,9 @@ static void info_emit(const info_t *I, int fmt, int meta)
 	kv(&tsv, "mlp_share", "%.4f", m->params.mlp / I->tot);
 	kv(&tsv, "weights", "%s", I->wmode), kv(&tsv, "weight_bytes", "%zu", fp_model_weight_bytes(m));
 	kv(&tsv, "tensor_types", "%s", I->types);
+	kv(&tsv, "matmul", "%s", fp_matmul_name(m->matmul));
+	if (m->matmul == FP_MATMUL_Q8)
+		kv(&tsv, "q8_matrices", "%d", m->q8_matrices);
 	json_decref(tb_end(&tsv));
 	tb_say(&d, "\nMLP share of all parameters: %.1f%%\n", 100.0 * m->params.mlp / I->tot);
 	if (meta)

@@ -409,7 +409,7 @@ int cmd_record(int argc, char **argv)
 	h5rec_info info = {FACTPROBE_VERSION, cmdline, base ? base + 1 : m->gguf->path, sha, cf->arch_name,
 			   fp_tokenizer_kind(m->tok) == FP_TOK_SPM ? "spm" : fp_tokenizer_pre(m->tok), RR_POS_NAME[pos_mode],
 			   prompts_path, cf->n_layers, cf->d_model, cf->d_mlp, cf->n_heads, cf->n_kv_heads, cf->n_vocab,
-			   f16, compress, batch_tokens, 0, 0, 0, 0, 0, NULL};
+			   f16, compress, batch_tokens, 0, 0, 0, 0, 0, NULL, fp_matmul_name(m->matmul)};
 	/* a shard: its block of the set, and the set's hash to check it by */
 	char prompts_sha[65] = "";
 	long line_start = 0, line_end = LONG_MAX;

@@ -227,12 +227,14 @@ static int check_set(shard_in *s, int n, fp_error *err)
 					  s[0].total);
 			break;
 		}
-		for (size_t k = 0; k < sizeof SAME / sizeof SAME[0] && !rc; k++) {
-			h5u_attr_read_str(s[0].f, SAME[k], a, ATTR_MAX);
-			h5u_attr_read_str(s[i].f, SAME[k], b, ATTR_MAX);
+		/* and matmul ("q8"; absent: exact) */
+		for (size_t k = 0; k <= sizeof SAME / sizeof SAME[0] && !rc; k++) {
+			const char *name = k < sizeof SAME / sizeof SAME[0] ? SAME[k] : "matmul";
+			h5u_attr_read_str(s[0].f, name, a, ATTR_MAX);
+			h5u_attr_read_str(s[i].f, name, b, ATTR_MAX);
 			if (strcmp(a, b))
 				rc = fp_error_set(err, FP_ERR_INVALID, "'%s' and '%s' are not shards of one run: %s '%.200s' and "
-						  "'%.200s'", s[0].path, s[i].path, SAME[k], a, b);
+						  "'%.200s'", s[0].path, s[i].path, name, a, b);
 		}
 	}
 	free(a), free(b);
@@ -274,6 +276,8 @@ static int write_master(hid_t f, shard_in *s, int n, const char *command_line)
 	     h5u_attr_str(f, NULL, "record_command_line", buf);
 	for (size_t k = 0; k < sizeof SAME / sizeof SAME[0] && !rc; k++)
 		rc = h5u_attr_read_str(s[0].f, SAME[k], buf, ATTR_MAX) || h5u_attr_str(f, NULL, SAME[k], buf);
+	if (!rc && !h5u_attr_read_str(s[0].f, "matmul", buf, ATTR_MAX)) /* --matmul q8 */
+		rc = h5u_attr_str(f, NULL, "matmul", buf);
 	for (size_t k = 0; k < sizeof COPY_INT / sizeof COPY_INT[0] && !rc; k++)
 		rc = h5u_attr_read_i64(s[0].f, COPY_INT[k], &v) || h5u_attr_i64(f, NULL, COPY_INT[k], v);
 	size_t used = 0;

@@ -478,6 +478,8 @@ int h5rec_create(h5rec **out, const char *path, const h5rec_info *in, const h5re
 	};
 	for (size_t i = 0; i < sizeof s / sizeof s[0] && !bad; i++)
 		bad |= attr_str(f, s[i].k, s[i].v, r->t_str);
+	if (in->matmul && strcmp(in->matmul, "exact") && !bad)
+		bad |= attr_str(f, "matmul", in->matmul, r->t_str);
 	for (size_t i = 0; i < sizeof n / sizeof n[0] && !bad; i++)
 		bad |= attr_i64(f, n[i].k, n[i].v);
 	if (in->n_shards > 0 && !bad) {
@@ -578,6 +580,19 @@ static int check_attr(h5rec *r, const char *name, const char *want, fp_error *er
 	return same ? 0 : FP_ERR_INVALID;
 }
 
+/* the products' mode: no attribute means exact (recordings before --matmul) */
+static int check_matmul(h5rec *r, const char *want, fp_error *err)
+{
+	char *have = read_attr_str(r->file, "matmul", r->t_str);
+	const char *h = have ? have : "exact", *w = want ? want : "exact";
+	int same = !strcmp(h, w);
+	if (!same)
+		fp_error_set(err, FP_ERR_INVALID, "'%s': cannot resume: it was recorded with --matmul %s, this run has "
+			     "--matmul %s (use --force to start over)", r->path, h, w);
+	free(have);
+	return same ? 0 : FP_ERR_INVALID;
+}
+
 /* copies rows [0, count) of src into dst (a fresh dataset), in slabs */
 static int copy_rows(hid_t src, hid_t dst, hid_t memtype, hsize_t width, long long count, int vlen)
 {
@@ -649,7 +664,7 @@ int h5rec_resume(h5rec **out, const char *path, const h5rec_info *in, const h5re
 	if ((rc = check_attr(old, "model_sha256", in->model_sha256, err)) ||
 	    (rc = check_attr(old, "dtype", in->f16 ? "f16" : "f32", err)) ||
 	    (rc = check_attr(old, "positions", in->positions, err)) || (rc = check_attr(old, "hooks", hooklist, err)) ||
-	    (rc = check_attr(old, "batch_tokens", batch, err)))
+	    (rc = check_attr(old, "batch_tokens", batch, err)) || (rc = check_matmul(old, in->matmul, err)))
 		goto fail;
 	if (in->n_shards > 0) {
 		char sh[32];

@@ -29,7 +29,8 @@
  * "f32"), positions, hooks (the recorded hook names, comma separated),
  * prompts_file, batch_tokens (how prompts were packed into forward passes),
  * n_prompts (prompts fully written), complete (1 when the run finished, 0
- * while running or after an interruption).
+ * while running or after an interruption); matmul ("q8") only when the
+ * activations came from --matmul q8's approximate products.
  *
  * A shard (`record --shard I/N`, or one rank of an MPI run) is a recording of
  * the prompts [prompt_start, prompt_end) of the set, with its own row and
@@ -100,6 +101,8 @@ typedef struct h5rec_info {
 	int shard, n_shards;
 	long prompt_start, prompt_end, prompts_total; /* its prompts [start, end) of the set's total */
 	const char *prompts_sha256;                   /* the prompt file's sha256 */
+	const char *matmul; /* "q8": written as the attribute matmul (--resume must use the same); NULL or
+	                     * "exact": no attribute, as before --matmul existed */
 } h5rec_info;
 
 typedef struct h5rec_prompt {

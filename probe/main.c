@@ -47,14 +47,36 @@ static void usage(FILE *f)
 		   "(about 4 bytes per parameter); auto (the default) is f32 when that takes\n"
 		   "at most 2 GiB (models up to about 500M parameters: faster), else native.\n"
 		   "Both give the same numbers; 'factprobe info' shows the mode and the\n"
-		   "memory it takes.\n");
+		   "memory it takes.\n\n"
+		   "Every command that loads a model also takes --matmul exact|q8 (or\n"
+		   "$FACTPROBE_MATMUL): exact (the default) multiplies in f32; q8 multiplies\n"
+		   "as llama.cpp does, the activations quantised to 8 bits (Q8_K for the\n"
+		   "K-quants, Q8_0/Q8_1 for Q4_0..Q8_0) times the weights' own integers:\n"
+		   "faster, approximate (logits about as close to llama.cpp's as llama.cpp's\n"
+		   "own rounding; see the README).  q8 keeps the weights in their own types\n"
+		   "(auto means native; --weights f32 is refused); F32/F16/BF16 matrices,\n"
+		   "attention scores and norms stay exact, and gradients (grad, neurons\n"
+		   "--rank atp|ig, trace --method atp) are taken through the q8 forward\n"
+		   "pass with exact backward products (straight-through).\n");
 }
 
-/* Takes --weights MODE / --weights=MODE out of argv (before any "--"), so
- * that every command accepts it.  Returns 0, or 2 after a usage error. */
-static int take_weights_option(int *argc, char **argv)
+/* factprobe's global options: taken out of argv wherever they stand
+ * (before any "--"), so that every command accepts them */
+typedef struct global_opt {
+	const char *name, *env, *values; /* "--weights", "FACTPROBE_WEIGHTS", "auto, native or f32" */
+	int (*parse)(const char *s);     /* -1: not a valid value */
+	int *dest;
+} global_opt;
+
+/* Takes --NAME MODE / --NAME=MODE of each global option out of argv.
+ * Returns 0, or 2 after a usage error. */
+static int take_global_options(int *argc, char **argv, const global_opt *g, int ng)
 {
-	const char *env = getenv("FACTPROBE_WEIGHTS"), *val = env && *env ? env : NULL, *from = "$FACTPROBE_WEIGHTS";
+	const char *val[4] = {0}, *from[4] = {0};
+	for (int k = 0; k < ng; k++) {
+		const char *env = getenv(g[k].env);
+		val[k] = env && *env ? env : NULL, from[k] = NULL;
+	}
 	int out = 1;
 	for (int i = 1; i < *argc; i++) {
 		if (!strcmp(argv[i], "--")) {
@@ -62,36 +84,52 @@ static int take_weights_option(int *argc, char **argv)
 				argv[out++] = argv[i++];
 			break;
 		}
-		if (!strcmp(argv[i], "--weights") || !strncmp(argv[i], "--weights=", 10)) {
-			if (argv[i][9] == '=') {
-				val = argv[i] + 10;
-			} else if (i + 1 < *argc) {
-				val = argv[++i];
-			} else {
-				fprintf(stderr, "factprobe: option '--weights' needs a value (auto, native or f32)\n");
-				return 2;
-			}
-			from = "--weights";
+		int k = 0;
+		size_t n = 0;
+		for (; k < ng; k++) {
+			n = strlen(g[k].name);
+			if (!strncmp(argv[i], g[k].name, n) && (argv[i][n] == 0 || argv[i][n] == '='))
+				break;
+		}
+		if (k == ng) {
+			argv[out++] = argv[i];
 			continue;
 		}
-		argv[out++] = argv[i];
+		if (argv[i][n] == '=') {
+			val[k] = argv[i] + n + 1;
+		} else if (i + 1 < *argc) {
+			val[k] = argv[++i];
+		} else {
+			fprintf(stderr, "factprobe: option '%s' needs a value (%s)\n", g[k].name, g[k].values);
+			return 2;
+		}
+		from[k] = g[k].name;
 	}
 	argv[out] = NULL;
 	*argc = out;
-	if (val) {
-		int mode = fp_weights_parse(val);
+	for (int k = 0; k < ng; k++) {
+		if (!val[k])
+			continue;
+		int mode = g[k].parse(val[k]);
 		if (mode < 0) {
-			fprintf(stderr, "factprobe: %s '%s' is not auto, native or f32\n", from, val);
+			if (from[k])
+				fprintf(stderr, "factprobe: %s '%s' is not %s\n", from[k], val[k], g[k].values);
+			else
+				fprintf(stderr, "factprobe: $%s '%s' is not %s\n", g[k].env, val[k], g[k].values);
 			return 2;
 		}
-		cli_weights = mode;
+		*g[k].dest = mode;
 	}
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	if (take_weights_option(&argc, argv))
+	const global_opt g[2] = {
+		{"--weights", "FACTPROBE_WEIGHTS", "auto, native or f32", fp_weights_parse, &cli_weights},
+		{"--matmul", "FACTPROBE_MATMUL", "exact or q8", fp_matmul_parse, &cli_matmul},
+	};
+	if (take_global_options(&argc, argv, g, 2))
 		return 2;
 	if (argc < 2) {
 		usage(stderr);
