@@ -36,6 +36,8 @@ trap 'rm -rf "$TINY"' EXIT
 "$BUILD/tests/make_tiny" "$TINY" >/dev/null
 "$LC/bin/python" scripts/oracle_llamacpp.py "$MODEL" "$TINY" "$FIX"
 "$LC/bin/python" scripts/oracle_arch.py "$GEMMA" "$TINY" "$FIX"
+# both real models' largest logits, for --matmul q8 (test_oracle's q8 table)
+"$LC/bin/python" scripts/oracle_q8.py "$MODEL" "$GEMMA" "$FIX"
 "$HF/bin/python" scripts/oracle_hf.py "$MODEL" "$TINY" "$FIX" 2>&1 | grep -v -E "de-quantizing|^Some weights|TRAIN this model"
 # tokenizer.json fixtures: expected ids from tokenizers 0.22.1 (the script
 # checks the version), SmolLM2's tokenizer.json converted by transformers;

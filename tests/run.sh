@@ -72,7 +72,7 @@ if [ "${1:-}" = --fast ]; then
 fi
 
 # --- recording to HDF5, and the query commands ---------------------------------
-for t in test_record test_shard test_query test_plot test_install test_arch_cli test_weights test_grad_cli test_bad test_hf; do
+for t in test_record test_shard test_query test_plot test_install test_arch_cli test_weights test_matmul test_grad_cli test_bad test_hf; do
 	echo "== $t"
 	out=$(BUILD="$BUILD" FACTPROBE_TEST_MODEL="$MODEL" tests/$t.sh 2>&1)
 	echo "$out" | grep -v '^ok ' | grep -v ': [0-9]* passed, [0-9]* failed$'

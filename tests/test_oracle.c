@@ -404,6 +404,200 @@ static void test_modes(const char *model)
 	fp_model_free(q), fp_model_free(f);
 }
 
+/* ---- --matmul q8 against llama.cpp ----
+ *
+ * llama.cpp multiplies each quantised matrix with activations quantised to
+ * 8 bits (q8mm.h); factprobe's q8 mode does the same, so it should land
+ * closer to llama.cpp's logits than the exact mode, up to llama.cpp's own
+ * sums (its order, its f16 GELU/SiLU tables on some paths).  Each row shows
+ * both modes side by side: the largest |logit difference| relative to the
+ * largest |logit|, how often the top-1 token agrees, and for the real
+ * models how often the top-10 set is llama.cpp's and the largest |log p
+ * difference| over llama.cpp's top-10. */
+
+/* the tolerances (measured values in the comments: see docs/correctness.md) */
+#define Q8_TOL_TINY 2e-2  /* tiny-llama-q8 (Q8_0) in q8 mode, relative */
+#define Q8_TOL_SMOL 1e-2  /* SmolLM2 (Q4_1 + Q8_0) in q8 mode, top-256 logits relative */
+#define Q8_TOL_GEMMA 1e-2 /* Gemma-3-270M (Q5_0/Q8_0/Q4_K/Q6_K), the same */
+#define Q8_TOL_LOGP 0.25  /* both real models in q8 mode: |log p diff| over llama.cpp's top 10 */
+
+static int argmax(const float *v, int n)
+{
+	int b = 0;
+	for (int i = 1; i < n; i++)
+		b = v[i] > v[b] ? i : b;
+	return b;
+}
+
+static void print_q8_head(void)
+{
+	printf("     %-26s %-9s %6s  %-21s  %-17s  %-13s  %s\n", "model", "weights", "q8mats", "rel. logit diff exact/q8",
+	       "top-1 exact/q8", "top-10 ex/q8", "|dlogp| exact/q8");
+}
+
+/* the tiny models: logits at every position, both modes */
+static void test_q8_tiny(json_t *lc)
+{
+	size_t nref;
+	float *ref = load_f32("tiny_logits.f32", &nref);
+	json_t *runs = json_object_get(lc, "tiny");
+	if (!ref)
+		return;
+	printf("     --matmul exact and q8 vs llama.cpp (its own activation quantisation, f32 KV cache):\n");
+	print_q8_head();
+	for (int mi = 0; mi < tiny_n_named(); mi++) {
+		tiny_opts o;
+		const char *file = tiny_named(mi, &o);
+		fp_model *m[2] = {NULL, NULL};
+		fp_error err = {0};
+		o.matmul = FP_MATMUL_EXACT;
+		int ok = tiny_load(&o, &m[0], &err) == 0;
+		o.matmul = FP_MATMUL_Q8;
+		ok = ok && tiny_load(&o, &m[1], &err) == 0;
+		CHECK(ok, "%s loads in both matmul modes: %s", file, err.msg);
+		if (!ok) {
+			fp_model_free(m[0]), fp_model_free(m[1]);
+			continue;
+		}
+		double worst[2] = {0, 0}, scale[2] = {0, 0};
+		int top1[2] = {0, 0}, npos = 0, same = 1, V = m[0]->cfg.n_vocab;
+		size_t i;
+		json_t *e;
+		json_array_foreach(runs, i, e) {
+			if (strcmp(json_string_value(json_object_get(e, "model")), file))
+				continue;
+			int nw;
+			int32_t *ids = json_ids(json_object_get(e, "ids"), &nw);
+			size_t off = (size_t)json_integer_value(json_object_get(e, "offset"));
+			float *lg[2] = {malloc((size_t)nw * V * sizeof(float)), malloc((size_t)nw * V * sizeof(float))};
+			fp_forward_opts fo = {0};
+			fo.all_logits = 1;
+			for (int k = 0; k < 2; k++) {
+				CHECK(fp_model_forward(m[k], ids, nw, &fo, lg[k], &err) == 0, "forward: %s", err.msg);
+				diff_max_into(lg[k], ref, off, (size_t)nw * V, nref, &worst[k], &scale[k]);
+				for (int t = 0; t < nw && off + (size_t)(t + 1) * V <= nref; t++)
+					top1[k] += argmax(lg[k] + (size_t)t * V, V) == argmax(ref + off + (size_t)t * V, V);
+			}
+			same &= !memcmp(lg[0], lg[1], (size_t)nw * V * sizeof(float));
+			npos += nw;
+			free(lg[0]), free(lg[1]), free(ids);
+		}
+		double r0 = worst[0] / (scale[0] > 0 ? scale[0] : 1), r1 = worst[1] / (scale[1] > 0 ? scale[1] : 1);
+		const char *wt = o.wtype == GGML_F32 ? "F32" : ggml_type_name(o.wtype);
+		printf("     %-26s %-9s %6d  %9.3g / %-9.3g  %6d / %-6d of %-3d\n", file, wt, m[1]->q8_matrices, r0, r1,
+		       top1[0], top1[1], npos);
+		if (m[1]->q8_matrices == 0) {
+			CHECK(same, "%s (%s): no matrix q8 multiplies, so --matmul q8 gives the exact mode's logits bit for bit",
+			      file, wt);
+		} else {
+			CHECK_CLOSE(r1, Q8_TOL_TINY, "%s (%s, %d matrices in q8): q8 logits at every position vs llama.cpp, "
+				    "relative (exact mode: %.3g)", file, wt, m[1]->q8_matrices, r0);
+			CHECK(r1 < r0, "%s: q8 is closer to llama.cpp than the exact mode (%.3g < %.3g)", file, r1, r0);
+			CHECK(top1[1] >= top1[0], "%s: q8's top-1 agrees with llama.cpp's at least as often as exact's (%d, %d of %d)",
+			      file, top1[1], top1[0], npos);
+		}
+		fp_model_free(m[0]), fp_model_free(m[1]);
+	}
+	free(ref);
+}
+
+/* a real model: the last position of every prediction prompt, both modes,
+ * against llama.cpp's 256 largest logits (q8) and top-10 log-probs (top10) */
+static void test_q8_real(const char *path, const char *label, json_t *q8, json_t *top10, double tol)
+{
+	fp_model *m[2] = {NULL, NULL};
+	fp_error err = {0};
+	fp_load_opts lo[2] = {{FP_WEIGHTS_DEFAULT, FP_MATMUL_EXACT}, {FP_WEIGHTS_DEFAULT, FP_MATMUL_Q8}};
+	int ok = path && fp_model_load_opts(&m[0], path, &lo[0], &err) == 0 && fp_model_load_opts(&m[1], path, &lo[1], &err) == 0;
+	CHECK(ok, "%s loads in both matmul modes (%s): %s", label, path ? path : "not given", err.msg);
+	json_t *runs = json_object_get(q8, "predict");
+	size_t n = json_array_size(runs);
+	CHECK(ok && n >= 20 && json_array_size(top10) == n, "%s: %zu prompts in both llama.cpp fixtures", label, n);
+	if (!ok || n < 20 || json_array_size(top10) != n) {
+		fp_model_free(m[0]), fp_model_free(m[1]);
+		return;
+	}
+	n = test_limit(n);
+	int V = m[0]->cfg.n_vocab, top1[2] = {0, 0}, t10[2] = {0, 0}, dummy = 0;
+	double rel[2] = {0, 0}, dlp[2] = {0, 0};
+	float *lg = malloc((size_t)V * sizeof *lg), *lp = malloc((size_t)V * sizeof *lp);
+	for (size_t i = 0; i < n; i++) {
+		json_t *e = json_array_get(runs, i), *top = json_object_get(e, "top");
+		int nt;
+		int32_t *ids = json_ids(json_object_get(e, "ids"), &nt);
+		double mx_ref = json_real_value(json_object_get(e, "max_abs"));
+		for (int k = 0; k < 2; k++) {
+			CHECK(fp_model_forward(m[k], ids, nt, NULL, lg, &err) == 0, "forward: %s", err.msg);
+			int ours[10], same10 = 1, b = argmax(lg, V);
+			/* logits, not log-probs: the same comparison */
+			double d = compare_top(lg, top, &top1[k], b) / (mx_ref > 0 ? mx_ref : 1);
+			rel[k] = d > rel[k] ? d : rel[k];
+			/* our top 10 against llama.cpp's */
+			for (int r = 0; r < 10; r++) {
+				int best = -1;
+				for (int v = 0; v < V; v++) {
+					int taken = 0;
+					for (int q = 0; q < r; q++)
+						taken |= ours[q] == v;
+					if (!taken && (best < 0 || lg[v] > lg[best]))
+						best = v;
+				}
+				ours[r] = best;
+			}
+			for (int r = 0; r < 10; r++) {
+				int found = 0;
+				for (int q = 0; q < 10; q++)
+					found |= ours[q] == (int)json_integer_value(json_array_get(json_array_get(top, (size_t)r), 0));
+				same10 &= found;
+			}
+			t10[k] += same10;
+			double mx = lg[b], sum = 0;
+			for (int v = 0; v < V; v++)
+				sum += exp(lg[v] - mx);
+			for (int v = 0; v < V; v++)
+				lp[v] = (float)(lg[v] - mx - log(sum));
+			double x = compare_top(lp, json_object_get(json_array_get(top10, i), "top"), &dummy, b);
+			dlp[k] = x > dlp[k] ? x : dlp[k];
+		}
+		free(ids);
+	}
+	char types[64] = "";
+	for (int t = 0, seen[GGML_TYPE_MAX] = {0}; t < (int)m[1]->gguf->n_tensors; t++) {
+		uint32_t ty = m[1]->gguf->tensors[t].type;
+		if (ty < GGML_TYPE_MAX && !seen[ty] && ty != GGML_F32 && strlen(types) + 8 < sizeof types)
+			seen[ty] = 1, snprintf(types + strlen(types), sizeof types - strlen(types), "%s%s", *types ? "/" : "",
+					       ggml_type_name(ty));
+	}
+	printf("     %-26s %-9s %6d  %9.3g / %-9.3g  %6d / %-6d of %-3zu  %3d / %-3d of %-3zu  %.3g / %.3g\n", label, types,
+	       m[1]->q8_matrices, rel[0], rel[1], top1[0], top1[1], n, t10[0], t10[1], n, dlp[0], dlp[1]);
+	CHECK(m[1]->q8_matrices > 0, "%s: %d matrices multiplied with 8-bit activations in q8 mode", label, m[1]->q8_matrices);
+	CHECK_CLOSE(rel[1], tol, "%s: q8 logits (llama.cpp's top 256 at the last position of %zu prompts) vs llama.cpp, "
+		    "relative to max |logit| (exact mode: %.3g)", label, n, rel[0]);
+	CHECK(rel[1] < rel[0], "%s: q8 is closer to llama.cpp than the exact mode (%.3g < %.3g)", label, rel[1], rel[0]);
+	CHECK_CLOSE(dlp[1], Q8_TOL_LOGP, "%s: q8 top-10 log-probs vs llama.cpp's (exact mode: %.3g)", label, dlp[0]);
+	CHECK(top1[1] >= top1[0] && top1[1] >= (int)n - 1, "%s: q8's top-1 equals llama.cpp's on %d of %zu prompts "
+	      "(exact mode: %d)", label, top1[1], n, top1[0]);
+	free(lg), free(lp);
+	fp_model_free(m[0]), fp_model_free(m[1]);
+}
+
+static void test_q8(json_t *lc, const char *model)
+{
+	json_t *q8 = load_json("llamacpp_q8.json"), *g = load_json("llamacpp_gemma3.json");
+	CHECK(q8 && g, "the q8 fixtures load");
+	test_q8_tiny(lc);
+	if (!q8 || !g) {
+		json_decref(q8), json_decref(g);
+		return;
+	}
+	json_t *ms = json_object_get(q8, "models");
+	const char *gemma = getenv("FACTPROBE_TEST_GEMMA");
+	test_q8_real(model, "SmolLM2-135M", json_array_get(ms, 0), json_object_get(lc, "predict"), Q8_TOL_SMOL);
+	test_q8_real(gemma && *gemma ? gemma : NULL, "Gemma-3-270M", json_array_get(ms, 1), json_object_get(g, "predict"),
+		     Q8_TOL_GEMMA);
+	json_decref(q8), json_decref(g);
+}
+
 int main(int argc, char **argv)
 {
 	fixture_dir = argc > 1 ? argv[1] : "tests/fixtures";
@@ -421,6 +615,7 @@ int main(int argc, char **argv)
 	test_tiny(lc);
 	test_tiny_hf(hf);
 	test_modes(model);
+	test_q8(lc, model);
 	fp_model *m = NULL;
 	fp_error err = {0};
 	CHECK(model && fp_model_load(&m, model, &err) == 0, "the default model loads (%s): %s",

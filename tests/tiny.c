@@ -451,8 +451,10 @@ int tiny_load(const tiny_opts *o, fp_model **m, fp_error *err)
 	close(fd);
 	if (tiny_write(o, path))
 		rc = fp_error_set(err, FP_ERR_IO, "cannot write '%s'", path);
-	else
-		rc = fp_model_load_mode(m, path, o->weights, err);
+	else {
+		fp_load_opts lo = {o->weights, o->matmul};
+		rc = fp_model_load_opts(m, path, &lo, err);
+	}
 	unlink(path);
 	return rc;
 }

@@ -26,7 +26,8 @@ typedef struct tiny_opts {
 	float l3_factor;     /* llama: Llama 3 RoPE scaling with this factor (low 1, high 4, original
 	                      * context 32), written as rope_freqs.weight as llama.cpp's converter does */
 	const char *pre;     /* byte-level BPE pre-tokenizer (default "gpt-2") */
-	int weights;         /* fp_model_load_mode's mode (0: the default) */
+	int weights;         /* fp_model_load_opts's weights mode (0: the default) */
+	int matmul;          /* and its matmul mode (0: exact) */
 	/* a planted fact: neuron plant_neuron of layer plant_layer reads
 	 * direction e0 and writes e1; token plant_in's embedding gets +6 e0 and
 	 * token plant_out's (tied unembedding) +6 e1, so the neuron fires on
