@@ -4,13 +4,16 @@
 #   0. OpenBLAS's sgemm rate with the kernels it uses here and with the
 #      others this CPU could take (OPENBLAS_CORETYPE), alternating.
 #   1. The default model: factprobe with native weights, with f32 weights,
-#      and llama.cpp, one after the other, ROUNDS times (the machine may be
+#      with --matmul q8 (8-bit activations, as llama.cpp multiplies), and
+#      llama.cpp, one after the other, ROUNDS times (the machine may be
 #      shared: each round is side by side, the summary shows the best of each
-#      and the median and range of the rounds' ratios).
+#      and the median and range of the rounds' ratios); and how close the
+#      last position's logits at 16 tokens are to llama.cpp's, exact and q8.
 #   2. A synthetic model with Llama-3-8B's shapes and a Q4_K_M mix
 #      (tests/make_llama8b.c; written into the cache on first use, 4.9 GB):
 #      load time, peak RSS, prompt tokens/s at 16/128/512 tokens, native
-#      weights only (f32 would need 32 GB), beside llama.cpp, ROUNDS_8B
+#      weights only (f32 would need 32 GB), exact and --matmul q8, beside
+#      llama.cpp (and the logits' agreement at 16 tokens), ROUNDS_8B
 #      rounds alternating which runs first; when OPENBLAS_CORETYPE is set,
 #      factprobe also runs without it (informative: the tables' figures are
 #      with the environment as given); then `record` of every MLP hook, with
@@ -41,8 +44,9 @@ if [ -x "$LC" ] && "$LC" -c "import llama_cpp" 2>/dev/null; then
 	have_lc=1
 fi
 
-# run_lc MODEL REPS SIZES OUT: llama.cpp's bench into OUT; OUT.status gets
-# "ok", "missing" or "crashed (...)"
+# run_lc MODEL REPS SIZES OUT [LOGITS]: llama.cpp's bench into OUT (and
+# the last position's logits at the first size into LOGITS); OUT.status
+# gets "ok", "missing" or "crashed (...)"
 run_lc() {
 	if [ "$have_lc" = 0 ]; then
 		echo "missing: no llama-cpp-python in $LC (scripts/make-oracle.sh builds it)" >"$4.status"
@@ -50,7 +54,7 @@ run_lc() {
 		return 0
 	fi
 	rc=0
-	"$LC" scripts/bench_llamacpp.py "$1" "$NPROC" "$2" "$3" >"$4" 2>"$4.err" || rc=$?
+	BENCH_LOGITS=${5:-} "$LC" scripts/bench_llamacpp.py "$1" "$NPROC" "$2" "$3" >"$4" 2>"$4.err" || rc=$?
 	if [ "$rc" -ne 0 ]; then
 		if [ "$rc" -gt 128 ]; then
 			why="killed by signal $((rc - 128))$([ "$rc" = 139 ] && echo ', a segfault')"
@@ -79,16 +83,21 @@ for r in 1 2; do
 done
 
 if [ "$ONLY" != 8b ]; then
-echo "== 1. default model $(basename "$MODEL"): $ROUNDS rounds of factprobe native, factprobe f32, llama.cpp ($REPS repeats each, median)"
+echo "== 1. default model $(basename "$MODEL"): $ROUNDS rounds of factprobe native, factprobe f32, factprobe --matmul q8, llama.cpp ($REPS repeats each, median; load $(cut -d' ' -f1-3 /proc/loadavg))"
 for r in $(seq "$ROUNDS"); do
-	echo "-- round $r"
+	echo "-- round $r (load $(cut -d' ' -f1-3 /proc/loadavg))"
+	# round 1 also keeps the last position's logits at 16 tokens of each
+	lg() { [ "$r" = 1 ] && echo "$T/$1.lg" || echo ""; }
 	echo "   factprobe, native weights (the file's types, dequantised before each sgemm)"
-	"$BUILD/tests/bench_forward" "$MODEL" "$REPS" native >"$T/n.$r"
+	BENCH_LOGITS=$(lg n) "$BUILD/tests/bench_forward" "$MODEL" "$REPS" native >"$T/n.$r"
 	show "$T/n.$r"
 	echo "   factprobe, f32 weights (dequantised at load)"
 	"$BUILD/tests/bench_forward" "$MODEL" "$REPS" f32 >"$T/f.$r"
 	show "$T/f.$r"
-	run_lc "$MODEL" "$REPS" 16,128,512 "$T/l.$r"
+	echo "   factprobe, --matmul q8 (native weights, 8-bit activations)"
+	BENCH_LOGITS=$(lg q) "$BUILD/tests/bench_forward" "$MODEL" "$REPS" q8 >"$T/q.$r"
+	show "$T/q.$r"
+	run_lc "$MODEL" "$REPS" 16,128,512 "$T/l.$r" "$(lg l)"
 	echo "   llama.cpp: $(cat "$T/l.$r.status")"
 	show "$T/l.$r"
 done
@@ -105,23 +114,27 @@ if [ "${BENCH_8B:-1}" != 0 ]; then
 		echo "   written in $(($(date +%s) - a)) s"
 	fi
 	SIZE=$(stat -c %s "$BIG")
-	echo "== 2. Llama-3-8B shapes, $(basename "$BIG") ($(echo "$SIZE" | awk '{printf "%.2f GB", $1 / 1e9}')): $ROUNDS_8B rounds of factprobe and llama.cpp, side by side (one pass per size after one warm-up; odd rounds factprobe first, even rounds llama.cpp first)"
+	echo "== 2. Llama-3-8B shapes, $(basename "$BIG") ($(echo "$SIZE" | awk '{printf "%.2f GB", $1 / 1e9}')): $ROUNDS_8B rounds of factprobe (exact and --matmul q8) and llama.cpp, side by side (one pass per size after one warm-up; odd rounds factprobe first, even rounds llama.cpp first)"
 	for r in $(seq "$ROUNDS_8B"); do
-		echo "-- round $r"
+		echo "-- round $r (load $(cut -d' ' -f1-3 /proc/loadavg))"
+		lg() { [ "$r" = 1 ] && echo "$T/$1.lg" || echo ""; }
 		for who in fp lc; do
 			if [ $((r % 2)) = 0 ]; then who=$([ "$who" = fp ] && echo lc || echo fp); fi
 			if [ "$who" = fp ]; then
-				echo "   factprobe, native weights"
-				"$BUILD/tests/bench_forward" "$BIG" 1 native 16,128,512 >"$T/bn.$r"
+				echo "   factprobe, native weights (load $(cut -d' ' -f1-3 /proc/loadavg))"
+				BENCH_LOGITS=$(lg bn) "$BUILD/tests/bench_forward" "$BIG" 1 native 16,128,512 >"$T/bn.$r"
 				show "$T/bn.$r"
+				echo "   factprobe, native weights, --matmul q8 (load $(cut -d' ' -f1-3 /proc/loadavg))"
+				BENCH_LOGITS=$(lg bq) "$BUILD/tests/bench_forward" "$BIG" 1 q8 16,128,512 >"$T/bq.$r"
+				show "$T/bq.$r"
 				if [ -n "${OPENBLAS_CORETYPE:-}" ]; then
 					echo "   factprobe, native weights, without this environment's OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE (OpenBLAS's own kernel choice)"
 					env -u OPENBLAS_CORETYPE "$BUILD/tests/bench_forward" "$BIG" 1 native 16,128,512 >"$T/bu.$r"
 					show "$T/bu.$r"
 				fi
 			else
-				run_lc "$BIG" 1 16,128,512 "$T/bl.$r"
-				echo "   llama.cpp: $(cat "$T/bl.$r.status")"
+				run_lc "$BIG" 1 16,128,512 "$T/bl.$r" "$(lg bl)"
+				echo "   llama.cpp: $(cat "$T/bl.$r.status") (load $(cut -d' ' -f1-3 /proc/loadavg))"
 				show "$T/bl.$r"
 			fi
 		done

@@ -4,8 +4,10 @@ and machine, for 'make bench': same token ids, same batch sizes, median of
 REPEATS runs, logits for the last position only (as factprobe's forward).
 Also the load time and the process's peak RSS (as factprobe's bench prints).
 usage: bench_llamacpp.py MODEL.gguf THREADS [REPEATS [SIZES]]   (SIZES: 16,128,512)
-Prints 'RESULT ppN tokens/s', 'RESULT load s' and 'RESULT rss MB' lines for bench.sh."""
-import resource, sys, time, statistics
+Prints 'RESULT ppN tokens/s', 'RESULT load s' and 'RESULT rss MB' lines for bench.sh.
+$BENCH_LOGITS=FILE: the last position's logits at the first size, raw f32."""
+import os, resource, sys, time, statistics
+import numpy as np
 import llama_cpp
 from llama_cpp import Llama
 
@@ -31,6 +33,10 @@ for k, n in enumerate(sizes):
         a = time.perf_counter()
         llm.eval(ids[:n])
         t.append(time.perf_counter() - a)
+    if k == 0 and os.environ.get("BENCH_LOGITS"):
+        # the last position's logits of this size (bench_summary.py compares them with factprobe's)
+        # (logits_all=False: llama.cpp keeps the last position's row only; its default f16 KV cache)
+        np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(n_vocab,)).astype("<f4").tofile(os.environ["BENCH_LOGITS"])
     med = statistics.median(t)
     print("%-8d %10.1f %10.1f" % (n, med * 1e3, n / med))
     print("RESULT pp%d %.2f" % (n, n / med))

@@ -4,11 +4,15 @@
  *     at 512 tokens, and 1024^3);
  *   - load time, peak RSS against the f32 weight size;
  *   - forward passes at 16, 128 and 512 tokens: tokens/s and GFLOP/s.
- * usage: bench_forward MODEL.gguf [REPEATS [native|f32 [SIZES]]]   (SIZES: 16,128,512)
+ * usage: bench_forward MODEL.gguf [REPEATS [native|f32|q8 [SIZES]]]   (SIZES: 16,128,512;
+ *                                   q8: native weights and --matmul q8)
  *        bench_forward --sgemm [REPEATS]   (only the sgemm rates: 512x14336x4096
  *                                           and 1024^3, with OpenBLAS's core name)
  * With one repeat the warm-up pass runs only before the first size (an 8B
- * model's 512-token pass takes a minute). */
+ * model's 512-token pass takes a minute).
+ * $BENCH_LOGITS=FILE: the logits of the last position of the first size's
+ * pass are written there (raw f32), for bench_summary.py to compare with
+ * llama.cpp's. */
 #include "../model/model.h"
 
 #include <cblas.h>
@@ -59,7 +63,7 @@ static double sgemm_rate(int M, int N, int K, int reps)
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "usage: bench_forward MODEL.gguf [REPEATS [native|f32 [SIZES]]]\n"
+		fprintf(stderr, "usage: bench_forward MODEL.gguf [REPEATS [native|f32|q8 [SIZES]]]\n"
 				"       bench_forward --sgemm [REPEATS]\n");
 		return 2;
 	}
@@ -81,12 +85,14 @@ int main(int argc, char **argv)
 	unsigned long tw, tb, ts, tl; /* $BENCH_TILES=whole,big,unit,max: fp_set_tiles, for tuning */
 	if (getenv("BENCH_TILES") && sscanf(getenv("BENCH_TILES"), "%lu,%lu,%lu,%lu", &tw, &tb, &ts, &tl) == 4)
 		fp_set_tiles(tw, tb, ts, tl);
-	int mode = argc > 3 ? fp_weights_parse(argv[3]) : FP_WEIGHTS_DEFAULT;
+	int q8 = argc > 3 && !strcmp(argv[3], "q8");
+	int mode = q8 ? FP_WEIGHTS_NATIVE : argc > 3 ? fp_weights_parse(argv[3]) : FP_WEIGHTS_DEFAULT;
 	if (mode < 0) {
-		fprintf(stderr, "bench_forward: weights mode '%s' is neither native nor f32\n", argv[3]);
+		fprintf(stderr, "bench_forward: mode '%s' is not native, f32 or q8\n", argv[3]);
 		return 2;
 	}
-	if (fp_model_load_mode(&m, argv[1], mode, &err)) {
+	fp_load_opts lo = {mode, q8 ? FP_MATMUL_Q8 : FP_MATMUL_EXACT};
+	if (fp_model_load_opts(&m, argv[1], &lo, &err)) {
 		fprintf(stderr, "bench_forward: %s\n", err.msg);
 		return 1;
 	}
@@ -101,7 +107,8 @@ int main(int argc, char **argv)
 	printf("sgemm        %7.1f GFLOP/s at 512x%dx%d (the model's MLP shape), %7.1f GFLOP/s at 1024^3\n", r_model,
 	       c->d_mlp, c->d_model, r_big);
 	double ref = r_model > r_big ? r_model : r_big;
-	printf("load         %7.3f s (%s weights: %.0f MB)\n", load, fp_weights_name(m->weights), wmb);
+	printf("load         %7.3f s (%s weights: %.0f MB; --matmul %s)\n", load, fp_weights_name(m->weights), wmb,
+	       fp_matmul_name(m->matmul));
 	int sizes[8] = {16, 128, 512}, ns = 3, most = 0;
 	if (argc > 4) {
 		ns = 0;
@@ -134,6 +141,18 @@ int main(int argc, char **argv)
 			t[r] = now() - a;
 		}
 		qsort(t, (size_t)reps, sizeof t[0], cmp);
+		const char *lf = getenv("BENCH_LOGITS");
+		if (s == 0 && lf && *lf) {
+			float *lg = malloc((size_t)c->n_vocab * sizeof *lg);
+			FILE *f = lg ? fopen(lf, "wb") : NULL;
+			int ok = f && !fp_model_forward(m, ids, n, NULL, lg, &err) &&
+				 fwrite(lg, sizeof *lg, (size_t)c->n_vocab, f) == (size_t)c->n_vocab;
+			if (f)
+				ok &= fclose(f) == 0;
+			if (!ok)
+				fprintf(stderr, "bench_forward: cannot write the logits to '%s'\n", lf);
+			free(lg);
+		}
 		double med = t[reps / 2], gf = fp_model_flops(m, n, 0) / med / 1e9;
 		printf("%-8d %10.1f %10.0f %10.1f %11.0f%%\n", n, med * 1e3, n / med, gf, 100 * gf / ref);
 		printf("RESULT pp%d %.2f\n", n, n / med);
