@@ -95,6 +95,17 @@ const char *cli_model_path(const char *opt, char *buf, size_t n)
 int cli_weights = FP_WEIGHTS_DEFAULT;
 int cli_matmul = FP_MATMUL_EXACT;
 
+void cli_help(const char *help)
+{
+	fputs(help, stdout);
+	fputs("\nglobal options (any command that loads a model; 'factprobe --help' says more):\n"
+	      "  --weights auto|native|f32  weights in the file's types or f32 ($FACTPROBE_WEIGHTS)\n"
+	      "  --matmul exact|q8          products in f32 (exact, the default) or, as llama.cpp,\n"
+	      "                             with 8-bit activations: faster, approximate\n"
+	      "                             ($FACTPROBE_MATMUL)\n",
+	      stdout);
+}
+
 fp_model *cli_load_model(const char *cmd, const char *opt_path)
 {
 	char path[PATH_MAX];

@@ -68,6 +68,9 @@ fp_model *cli_load_model(const char *cmd, const char *opt_path);
 extern int cli_weights;
 /* How cli_load_model multiplies (--matmul, $FACTPROBE_MATMUL). */
 extern int cli_matmul;
+/* Prints a command's --help text, then the global options every command
+ * that loads a model takes (--weights, --matmul: one shared text). */
+void cli_help(const char *help);
 
 /* Reports an option getopt_long rejected (c is '?' or ':'); returns 2.
  * Commands call getopt_long with a leading ':' in the short options and

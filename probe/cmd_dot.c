@@ -436,7 +436,7 @@ int cmd_dot(int argc, char **argv)
 		case 'f': d.force = 1; break;
 		case 'B': cli_skip_bad("dot"); break;
 		case 'q': d.quiet = 1; break;
-		case 'h': fputs(HELP, stdout); return 0;
+		case 'h': cli_help(HELP); return 0;
 		default: return cli_bad_option("dot", c, argv);
 		}
 	}

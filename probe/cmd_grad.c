@@ -249,7 +249,7 @@ int cmd_grad(int argc, char **argv)
 		case 'H': hooks = optarg; break;
 		case 'o': out = optarg; break;
 		case 'f': force = 1; break;
-		case 'h': fputs(HELP, stdout); return 0;
+		case 'h': cli_help(HELP); return 0;
 		default: return cli_bad_option("grad", c, argv);
 		}
 	}

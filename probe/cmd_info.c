@@ -250,7 +250,7 @@ int cmd_info(int argc, char **argv)
 		case 'T': fmt = FMT_TSV; break;
 		case 'J': fmt = FMT_JSON; break;
 		case 'M': meta = 1; break;
-		case 'h': fputs(HELP, stdout); return 0;
+		case 'h': cli_help(HELP); return 0;
 		default: return cli_bad_option("info", c, argv);
 		}
 	}

@@ -264,7 +264,7 @@ int cmd_lens(int argc, char **argv)
 			if (cli_parse_int("lens", "--prompt", optarg, 0, 1 << 30, &prompt_i))
 				return 2;
 			break;
-		case 'h': fputs(HELP, stdout); return 0;
+		case 'h': cli_help(HELP); return 0;
 		default: return cli_bad_option("lens", c, argv);
 		}
 	}

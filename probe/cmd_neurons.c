@@ -757,7 +757,7 @@ int cmd_neurons(int argc, char **argv)
 		case 'o': lo.out = optarg; break;
 		case 'f': lo.force = 1; break;
 		case 'q': lo.quiet = 1; break;
-		case 'h': fputs(HELP, stdout); return 0;
+		case 'h': cli_help(HELP); return 0;
 		default: return cli_bad_option("neurons", c, argv);
 		}
 	}

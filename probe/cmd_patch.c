@@ -301,7 +301,7 @@ int cmd_patch(int argc, char **argv)
 		case 'T': fmt = FMT_TSV; break;
 		case 'J': fmt = FMT_JSON; break;
 		case 'B': cli_skip_bad("patch"); break;
-		case 'h': fputs(HELP, stdout); return 0;
+		case 'h': cli_help(HELP); return 0;
 		default: return cli_bad_option("patch", c, argv);
 		}
 	}

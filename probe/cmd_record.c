@@ -300,7 +300,7 @@ static int parse_opts(int argc, char **argv, rec_opts *o)
 			openblas_set_num_threads(nt);
 			break;
 		}
-		case 'h': fputs(HELP, stdout); return 0;
+		case 'h': cli_help(HELP); return 0;
 		default: return cli_bad_option("record", c, argv);
 		}
 	}

@@ -215,7 +215,7 @@ int cmd_superposition(int argc, char **argv)
 		case 'f': force = 1; break;
 		case 'T': fmt = FMT_TSV; break;
 		case 'J': fmt = FMT_JSON; break;
-		case 'h': fputs(HELP, stdout); return 0;
+		case 'h': cli_help(HELP); return 0;
 		default: return cli_bad_option("superposition", c, argv);
 		}
 	}

@@ -37,7 +37,7 @@ int cmd_tokenize(int argc, char **argv)
 		case 'J': fmt = FMT_JSON; break;
 		case 'B': bos = 1; break;
 		case 'N': bos = 0; break;
-		case 'h': fputs(HELP, stdout); return 0;
+		case 'h': cli_help(HELP); return 0;
 		default: return cli_bad_option("tokenize", c, argv);
 		}
 	}

@@ -135,7 +135,7 @@ int cmd_top_examples(int argc, char **argv)
 		case 'F': from = optarg; break;
 		case 'B': cli_skip_bad("top-examples"); break;
 		case 'q': quiet = 1; break;
-		case 'h': fputs(HELP, stdout); return 0;
+		case 'h': cli_help(HELP); return 0;
 		default: return cli_bad_option("top-examples", c, argv);
 		}
 	}

@@ -729,7 +729,7 @@ int cmd_trace(int argc, char **argv)
 		case 'J': a.fmt = FMT_JSON; break;
 		case 'o': a.out = optarg; break;
 		case 'f': a.force = 1; break;
-		case 'h': fputs(HELP, stdout); return 0;
+		case 'h': cli_help(HELP); return 0;
 		default: return cli_bad_option("trace", c, argv);
 		}
 	}
