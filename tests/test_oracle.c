@@ -407,19 +407,33 @@ static void test_modes(const char *model)
 /* ---- --matmul q8 against llama.cpp ----
  *
  * llama.cpp multiplies each quantised matrix with activations quantised to
- * 8 bits (q8mm.h); factprobe's q8 mode does the same, so it should land
- * closer to llama.cpp's logits than the exact mode, up to llama.cpp's own
- * sums (its order, its f16 GELU/SiLU tables on some paths).  Each row shows
- * both modes side by side: the largest |logit difference| relative to the
+ * 8 bits (q8mm.h); factprobe's q8 mode does the same.  Each row shows both
+ * modes side by side: the largest |logit difference| relative to the
  * largest |logit|, how often the top-1 token agrees, and for the real
  * models how often the top-10 set is llama.cpp's and the largest |log p
- * difference| over llama.cpp's top-10. */
+ * difference| over llama.cpp's top-10.
+ *
+ * What to expect (measured, docs/correctness.md): where the inputs of a
+ * product are llama.cpp's to the bit, q8's output is llama.cpp's to float
+ * rounding (the tiny Q8_0 model: 1e-7 at every position, against 1.2e-2
+ * for the exact mode).  But the float sums run in another order, so
+ * activations differ from llama.cpp's in the last bits, and now and then
+ * such a difference moves a value across a rounding boundary of the next
+ * 8-bit quantisation (or its block's fp16 scale): one step of one value,
+ * which later quantisations amplify.  On a one-layer slice of SmolLM2 q8
+ * equals llama.cpp to 1e-6 at 30 of 69 positions (exact mode: 0) and
+ * differs by up to 1.6e-2 at the others; over 30 (SmolLM2) or 18 (Gemma)
+ * layers these steps accumulate, and q8 ends only a little closer to
+ * llama.cpp than the exact mode.  So the real models' tolerances bound the
+ * distance, with a margin over the measured value, and the comparison with
+ * the exact mode is printed, not asserted. */
 
-/* the tolerances (measured values in the comments: see docs/correctness.md) */
-#define Q8_TOL_TINY 2e-2  /* tiny-llama-q8 (Q8_0) in q8 mode, relative */
-#define Q8_TOL_SMOL 1e-2  /* SmolLM2 (Q4_1 + Q8_0) in q8 mode, top-256 logits relative */
-#define Q8_TOL_GEMMA 1e-2 /* Gemma-3-270M (Q5_0/Q8_0/Q4_K/Q6_K), the same */
-#define Q8_TOL_LOGP 0.25  /* both real models in q8 mode: |log p diff| over llama.cpp's top 10 */
+/* the tolerances; measured values (plain C q8mm, 2026-11-29) in the comments */
+#define Q8_TOL_TINY 1e-5       /* tiny-llama-q8 (Q8_0), relative, every position: 1.05e-7 */
+#define Q8_TOL_SMOL 0.05       /* SmolLM2 (Q4_1 + Q8_0), top-256 logits relative: 0.032 (exact 0.043) */
+#define Q8_TOL_GEMMA 0.08      /* Gemma-3-270M (Q5_0/Q8_0/Q4_K/Q6_K): 0.053 (exact 0.055) */
+#define Q8_TOL_LOGP_SMOL 0.75  /* |log p diff| over llama.cpp's top 10: 0.42 (exact 0.48) */
+#define Q8_TOL_LOGP_GEMMA 1.5  /* 1.04 (exact 0.70) */
 
 static int argmax(const float *v, int n)
 {
@@ -503,7 +517,7 @@ static void test_q8_tiny(json_t *lc)
 
 /* a real model: the last position of every prediction prompt, both modes,
  * against llama.cpp's 256 largest logits (q8) and top-10 log-probs (top10) */
-static void test_q8_real(const char *path, const char *label, json_t *q8, json_t *top10, double tol)
+static void test_q8_real(const char *path, const char *label, json_t *q8, json_t *top10, double tol, double tol_logp)
 {
 	fp_model *m[2] = {NULL, NULL};
 	fp_error err = {0};
@@ -573,8 +587,9 @@ static void test_q8_real(const char *path, const char *label, json_t *q8, json_t
 	CHECK(m[1]->q8_matrices > 0, "%s: %d matrices multiplied with 8-bit activations in q8 mode", label, m[1]->q8_matrices);
 	CHECK_CLOSE(rel[1], tol, "%s: q8 logits (llama.cpp's top 256 at the last position of %zu prompts) vs llama.cpp, "
 		    "relative to max |logit| (exact mode: %.3g)", label, n, rel[0]);
-	CHECK(rel[1] < rel[0], "%s: q8 is closer to llama.cpp than the exact mode (%.3g < %.3g)", label, rel[1], rel[0]);
-	CHECK_CLOSE(dlp[1], Q8_TOL_LOGP, "%s: q8 top-10 log-probs vs llama.cpp's (exact mode: %.3g)", label, dlp[0]);
+	printf("     %s: q8 is %s llama.cpp than the exact mode (logits %.3g vs %.3g, log-probs %.3g vs %.3g)\n", label,
+	       rel[1] < rel[0] ? "closer to" : "NOT closer to", rel[1], rel[0], dlp[1], dlp[0]);
+	CHECK_CLOSE(dlp[1], tol_logp, "%s: q8 top-10 log-probs vs llama.cpp's (exact mode: %.3g)", label, dlp[0]);
 	CHECK(top1[1] >= top1[0] && top1[1] >= (int)n - 1, "%s: q8's top-1 equals llama.cpp's on %d of %zu prompts "
 	      "(exact mode: %d)", label, top1[1], n, top1[0]);
 	free(lg), free(lp);
@@ -592,9 +607,10 @@ static void test_q8(json_t *lc, const char *model)
 	}
 	json_t *ms = json_object_get(q8, "models");
 	const char *gemma = getenv("FACTPROBE_TEST_GEMMA");
-	test_q8_real(model, "SmolLM2-135M", json_array_get(ms, 0), json_object_get(lc, "predict"), Q8_TOL_SMOL);
+	test_q8_real(model, "SmolLM2-135M", json_array_get(ms, 0), json_object_get(lc, "predict"), Q8_TOL_SMOL,
+		     Q8_TOL_LOGP_SMOL);
 	test_q8_real(gemma && *gemma ? gemma : NULL, "Gemma-3-270M", json_array_get(ms, 1), json_object_get(g, "predict"),
-		     Q8_TOL_GEMMA);
+		     Q8_TOL_GEMMA, Q8_TOL_LOGP_GEMMA);
 	json_decref(q8), json_decref(g);
 }
 
