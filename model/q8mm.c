@@ -51,6 +51,7 @@
 #include <cpuid.h>
 #include <immintrin.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- the activation blocks: ggml's block_q8_K, block_q8_0, block_q8_1 ---- */
@@ -606,6 +607,31 @@ AI void store_tile(float *y, size_t ldy, __m512 acc[2][TG], int N, int first, co
 		}
 }
 
+AI void zero_i(__m512i v[2][TG], const int N)
+{
+	UNROLL
+	for (int h = 0; h < 2; h++)
+		UNROLL
+		for (int t = 0; t < N; t++)
+			v[h][t] = _mm512_setzero_si512();
+}
+
+/* s[h][t] += G groups of 4 weights (q[g][h]) times activation row t's
+ * bytes a + t arow + 4 g */
+AI void dot_groups(__m512i s[2][TG], const uint8_t (*q)[2][64], const uint8_t *a, size_t arow, const int N, const int G)
+{
+	UNROLL
+	for (int g = 0; g < G; g++) {
+		__m512i w0 = _mm512_load_si512(q[g][0]), w1 = _mm512_load_si512(q[g][1]);
+		UNROLL
+		for (int t = 0; t < N; t++) {
+			__m512i av = bcast32(a + (size_t)t * arow + 4 * g);
+			s[0][t] = _mm512_dpbusd_epi32(s[0][t], w0, av);
+			s[1][t] = _mm512_dpbusd_epi32(s[1][t], w1, av);
+		}
+	}
+}
+
 /* y[t][0..TR) (+)= the tile rows' dot products with activation rows t < N
  * over nblk blocks: NSUB sub-blocks of 256 / NSUB values, each sum times its
  * scale; then per block (d isum - dmin imin) d_a, imin = sum of the mn
@@ -622,28 +648,11 @@ AI void kern(float *y, size_t ldy, const uint8_t *a, size_t arow, const tile *tl
 			acc[h][t] = _mm512_setzero_ps();
 	for (int b = 0; b < nblk; b++, tl++, a += Q8K_BYTES) {
 		__m512i isum[2][TG];
-		UNROLL
-		for (int h = 0; h < 2; h++)
-			UNROLL
-			for (int t = 0; t < N; t++)
-				isum[h][t] = _mm512_setzero_si512();
+		zero_i(isum, N);
 		for (int j = 0; j < NSUB; j++) {
 			__m512i s[2][TG];
-			UNROLL
-			for (int h = 0; h < 2; h++)
-				UNROLL
-				for (int t = 0; t < N; t++)
-					s[h][t] = _mm512_setzero_si512();
-			UNROLL
-			for (int g = 0; g < GPS; g++) {
-				__m512i w0 = _mm512_load_si512(tl->q[GPS * j + g][0]), w1 = _mm512_load_si512(tl->q[GPS * j + g][1]);
-				UNROLL
-				for (int t = 0; t < N; t++) {
-					__m512i av = bcast32(a + (size_t)t * arow + 4 + 4 * (GPS * j + g));
-					s[0][t] = _mm512_dpbusd_epi32(s[0][t], w0, av);
-					s[1][t] = _mm512_dpbusd_epi32(s[1][t], w1, av);
-				}
-			}
+			zero_i(s, N);
+			dot_groups(s, tl->q + GPS * j, a + 4 + 4 * GPS * j, arow, N, GPS);
 			UNROLL
 			for (int h = 0; h < 2; h++) {
 				__m512i sc = _mm512_load_si512(tl->sc[j][h]);
@@ -685,6 +694,136 @@ __attribute__((target(AVX512))) static void kern_n(float *y, size_t ldy, const u
 	}
 }
 
+/* ---- AVX-512 VNNI kernels for the block-32 types (Q4_0, Q4_1, Q5_0, Q5_1,
+ * Q8_0), the same scheme: a tile is 32 rows x 8 blocks, the weights as
+ * unsigned bytes (Q8_0's + 128), and the offset (8, 16, 128 times the
+ * activation block's sum) subtracted from each block's integer sum; then
+ * y += (d_w d_a) isum (+ m_w s_a for Q4_1, Q5_1) per block, as llama.cpp. ---- */
+
+enum { KB32 = 8 };
+
+typedef struct tile32 {
+	_Alignas(64) uint8_t q[8 * KB32][2][64]; /* 4-value group, row half, 16 rows x 4 values */
+	float d[KB32][2][16], m[KB32][2][16];
+} tile32;
+
+/* per activation row and block: its d (f32) and the integer offset
+ * correction (Q8_0: off * sum q) or s (Q8_1) */
+typedef struct act32 {
+	float d;
+	union {
+		int32_t corr;
+		float s;
+	} u;
+} act32;
+
+/* 16 bytes at p[r] + off of 16 rows transposed: z[g] holds dword g of
+ * rows 0..15 */
+AI void tr16x4(const uint8_t *const p[16], size_t off, __m512i z[4])
+{
+	__m512i a[4], t[4];
+	for (int i = 0; i < 4; i++) { /* 128-bit lane L: row i + 4L */
+		__m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(const void *)(p[i] + off)));
+		v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(const void *)(p[i + 4] + off)), 1);
+		v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(const void *)(p[i + 8] + off)), 2);
+		a[i] = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(const void *)(p[i + 12] + off)), 3);
+	}
+	t[0] = _mm512_unpacklo_epi32(a[0], a[1]), t[1] = _mm512_unpackhi_epi32(a[0], a[1]);
+	t[2] = _mm512_unpacklo_epi32(a[2], a[3]), t[3] = _mm512_unpackhi_epi32(a[2], a[3]);
+	z[0] = _mm512_unpacklo_epi64(t[0], t[2]), z[1] = _mm512_unpackhi_epi64(t[0], t[2]);
+	z[2] = _mm512_unpacklo_epi64(t[1], t[3]), z[3] = _mm512_unpackhi_epi64(t[1], t[3]);
+}
+
+/* nblk blocks (from block b0) of the TR rows at row[r] */
+__attribute__((target(AVX512))) static void unpack32(uint32_t type, const uint8_t *const row[TR], __m512i idx[2], int b0,
+						       int nblk, tile32 *tl)
+{
+	uint32_t bb = ggml_type_block_bytes(type);
+	int q81 = type == GGML_Q4_1 || type == GGML_Q5_1;
+	size_t qhoff = q81 ? 4 : 2, qsoff = type == GGML_Q5_0 || type == GGML_Q5_1 ? qhoff + 4 : qhoff;
+	const __m512i m4 = _mm512_set1_epi8(15), x80 = _mm512_set1_epi8((char)0x80);
+	const __m512i spread = _mm512_set1_epi32(0x00204081), ones = _mm512_set1_epi32(0x01010101), m4d = _mm512_set1_epi32(15);
+	for (int b = 0; b < nblk; b++)
+		for (int h = 0; h < 2; h++) {
+			const uint8_t *p[16];
+			for (int r = 0; r < 16; r++)
+				p[r] = row[16 * h + r] + (size_t)(b0 + b) * bb;
+			__m512i dm = _mm512_i32gather_epi32(idx[h], (const void *)p[0], 1); /* fp16 d, m */
+			_mm512_store_ps(tl->d[b][h], _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dm)));
+			_mm512_store_ps(tl->m[b][h], _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(dm, 16))));
+			if (type == GGML_Q8_0) {
+				__m512i z[8];
+				tr16x8(p, 2, z);
+				for (int g = 0; g < 8; g++)
+					_mm512_store_si512(tl->q[8 * b + g][h], _mm512_xor_si512(z[g], x80));
+				continue;
+			}
+			__m512i z[4], qh = _mm512_setzero_si512();
+			tr16x4(p, qsoff, z);
+			if (qsoff != qhoff)
+				qh = _mm512_i32gather_epi32(idx[h], (const void *)(p[0] + qhoff), 1);
+			for (int g = 0; g < 4; g++) {
+				__m512i lo = _mm512_and_si512(z[g], m4), hi = _mm512_and_si512(_mm512_srli_epi32(z[g], 4), m4);
+				if (qsoff != qhoff) { /* bit j of qh is value j's fifth bit: 4 bits to 4 bytes */
+					__m512i bl = _mm512_and_si512(_mm512_srli_epi32(qh, 4 * g), m4d);
+					__m512i bh = _mm512_and_si512(_mm512_srli_epi32(qh, 16 + 4 * g), m4d);
+					bl = _mm512_and_si512(_mm512_mullo_epi32(bl, spread), ones);
+					bh = _mm512_and_si512(_mm512_mullo_epi32(bh, spread), ones);
+					lo = _mm512_or_si512(lo, _mm512_slli_epi32(bl, 4));
+					hi = _mm512_or_si512(hi, _mm512_slli_epi32(bh, 4));
+				}
+				_mm512_store_si512(tl->q[8 * b + g][h], lo);
+				_mm512_store_si512(tl->q[8 * b + 4 + g][h], hi);
+			}
+		}
+}
+
+AI void kern32(float *y, size_t ldy, const uint8_t *a, size_t arow, const act32 *ax, size_t axrow, const tile32 *tl,
+	       int nblk, int first, const __mmask16 mk[2], const int N, const int Q81)
+{
+	const int abb = Q81 ? Q81_BYTES : Q80_BYTES, qo = Q81 ? 4 : 2;
+	__m512 acc[2][TG];
+	UNROLL
+	for (int h = 0; h < 2; h++)
+		UNROLL
+		for (int t = 0; t < N; t++)
+			acc[h][t] = _mm512_setzero_ps();
+	for (int b = 0; b < nblk; b++, a += abb, ax++) {
+		__m512i s[2][TG];
+		zero_i(s, N);
+		dot_groups(s, tl->q + 8 * b, a + qo, arow, N, 8);
+		UNROLL
+		for (int h = 0; h < 2; h++) {
+			__m512 d = _mm512_load_ps(tl->d[b][h]), m = _mm512_load_ps(tl->m[b][h]);
+			UNROLL
+			for (int t = 0; t < N; t++) {
+				const act32 *x = ax + (size_t)t * axrow;
+				__m512i is = Q81 ? s[h][t] : _mm512_sub_epi32(s[h][t], _mm512_set1_epi32(x->u.corr));
+				acc[h][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), _mm512_mul_ps(d, _mm512_set1_ps(x->d)), acc[h][t]);
+				if (Q81)
+					acc[h][t] = _mm512_fmadd_ps(m, _mm512_set1_ps(x->u.s), acc[h][t]);
+			}
+		}
+	}
+	store_tile(y, ldy, acc, N, first, mk);
+}
+
+__attribute__((target(AVX512))) static void kern32_n(float *y, size_t ldy, const uint8_t *a, size_t arow, const act32 *ax,
+						     size_t axrow, const tile32 *tl, int nblk, int first,
+						     const __mmask16 mk[2], int n, int q81)
+{
+	switch (n + 8 * q81) {
+	case 1: kern32(y, ldy, a, arow, ax, axrow, tl, nblk, first, mk, 1, 0); break;
+	case 2: kern32(y, ldy, a, arow, ax, axrow, tl, nblk, first, mk, 2, 0); break;
+	case 3: kern32(y, ldy, a, arow, ax, axrow, tl, nblk, first, mk, 3, 0); break;
+	case 4: kern32(y, ldy, a, arow, ax, axrow, tl, nblk, first, mk, 4, 0); break;
+	case 9: kern32(y, ldy, a, arow, ax, axrow, tl, nblk, first, mk, 1, 1); break;
+	case 10: kern32(y, ldy, a, arow, ax, axrow, tl, nblk, first, mk, 2, 1); break;
+	case 11: kern32(y, ldy, a, arow, ax, axrow, tl, nblk, first, mk, 3, 1); break;
+	default: kern32(y, ldy, a, arow, ax, axrow, tl, nblk, first, mk, 4, 1); break;
+	}
+}
+
 /* ---- the product ---- */
 
 enum { RB = 16 }; /* weight rows per work item of the plain C path */
@@ -697,6 +836,7 @@ typedef struct job {
 	int T, rows, nb;
 	uint32_t type;
 	dot_fn dot;
+	const act32 *ax; /* the block-32 types' per-block activation scalars (T x nb) */
 } job;
 
 static void q8mm_rows(void *ctx, int item)
@@ -708,31 +848,48 @@ static void q8mm_rows(void *ctx, int item)
 			j->y[(size_t)t * j->ldy + r] = j->dot(j->W + (size_t)r * j->row_bytes, j->act + (size_t)t * j->act_row, j->nb);
 }
 
+/* an item's rows (the last repeated past the matrix), the store masks of
+ * its two halves, the gather indices of the rows in each half; returns the
+ * number of rows in the matrix */
+__attribute__((target(AVX512))) static int tile_setup(const job *j, int item, const uint8_t *row[TR], __mmask16 mk[2],
+						       __m512i idx[2])
+{
+	int r0 = item * TR, nr = j->rows - r0 < TR ? j->rows - r0 : TR;
+	mk[0] = (__mmask16)(nr >= 16 ? 0xffff : (1u << nr) - 1);
+	mk[1] = (__mmask16)(nr >= 32 ? 0xffff : nr <= 16 ? 0 : (1u << (nr - 16)) - 1);
+	tile_rows(j->W, j->row_bytes, r0, j->rows, 0, row);
+	int32_t off[TR];
+	for (int r = 0; r < TR; r++)
+		off[r] = (int32_t)(row[r] - row[16 * (r / 16)]);
+	idx[0] = _mm512_loadu_si512(off), idx[1] = _mm512_loadu_si512(off + 16);
+	return nr;
+}
+
+/* the rows' bytes [o, o + n), some chunks ahead of the unpacking: TR
+ * streams are too many for the hardware prefetchers */
+static void prefetch_rows(const uint8_t *const row[TR], int nr, size_t o, size_t n)
+{
+	for (int r = 0; r < nr; r++)
+		for (size_t l = 0; l < n; l += 64)
+			_mm_prefetch((const char *)(row[r] + o + l), _MM_HINT_T0);
+}
+
 /* one item of the AVX-512 path: TR rows, every activation row, the blocks
  * KB at a time */
 __attribute__((target(AVX512))) static void q8mm_tiles_avx512(void *ctx, int item)
 {
 	const job *j = ctx;
-	int r0 = item * TR, nr = j->rows - r0 < TR ? j->rows - r0 : TR;
-	__mmask16 mk[2] = {(__mmask16)(nr >= 16 ? 0xffff : (1u << nr) - 1),
-			   (__mmask16)(nr >= 32 ? 0xffff : nr <= 16 ? 0 : (1u << (nr - 16)) - 1)};
 	tile tl[KB];
 	const uint8_t *p[TR], *row[TR];
-	tile_rows(j->W, j->row_bytes, r0, j->rows, 0, row);
-	int32_t off[TR];
-	for (int r = 0; r < TR; r++)
-		off[r] = (int32_t)(row[r] - row[16 * (r / 16)]);
-	__m512i idx[2] = {_mm512_loadu_si512(off), _mm512_loadu_si512(off + 16)};
+	__mmask16 mk[2];
+	__m512i idx[2];
+	int r0 = item * TR, nr = tile_setup(j, item, row, mk, idx);
 	uint32_t bb = ggml_type_block_bytes(j->type);
 	int nsub = j->type == GGML_Q6_K ? 16 : 8;
 	for (int kb = 0; kb < j->nb; kb += KB) {
 		int nblk = j->nb - kb < KB ? j->nb - kb : KB;
-		if (kb + PF * KB < j->nb) { /* the 32 rows' blocks PF chunks ahead (32 streams: too many for the hardware prefetchers) */
-			size_t o = (size_t)(kb + PF * KB) * bb;
-			for (int r = 0; r < nr; r++)
-				for (size_t l = 0; l < KB * bb; l += 64)
-					_mm_prefetch((const char *)(row[r] + o + l), _MM_HINT_T0);
-		}
+		if (kb + PF * KB < j->nb)
+			prefetch_rows(row, nr, (size_t)(kb + PF * KB) * bb, KB * bb);
 		for (int b = 0; b < nblk; b++) {
 			tile_rows(j->W, j->row_bytes, r0, j->rows, (size_t)(kb + b) * bb, p);
 			if (j->type == GGML_Q6_K)
@@ -748,6 +905,53 @@ __attribute__((target(AVX512))) static void q8mm_tiles_avx512(void *ctx, int ite
 	}
 }
 
+/* one item of the AVX-512 path of the block-32 types: TR rows, KB32
+ * blocks at a time */
+__attribute__((target(AVX512))) static void q8mm_tiles32_avx512(void *ctx, int item)
+{
+	const job *j = ctx;
+	tile32 tl;
+	const uint8_t *row[TR];
+	__mmask16 mk[2];
+	__m512i idx[2];
+	int r0 = item * TR, nr = tile_setup(j, item, row, mk, idx), q81 = act_type(j->type) == GGML_Q8_1;
+	uint32_t bb = ggml_type_block_bytes(j->type), abb = act_block_bytes(act_type(j->type));
+	for (int kb = 0; kb < j->nb; kb += KB32) {
+		int nblk = j->nb - kb < KB32 ? j->nb - kb : KB32;
+		if (kb + PF * KB32 < j->nb)
+			prefetch_rows(row, nr, (size_t)(kb + PF * KB32) * bb, KB32 * bb);
+		unpack32(j->type, row, idx, kb, nblk, &tl);
+		for (int t0 = 0; t0 < j->T; t0 += TG) {
+			int n = j->T - t0 < TG ? j->T - t0 : TG;
+			kern32_n(j->y + (size_t)t0 * j->ldy + r0, j->ldy, j->act + (size_t)t0 * j->act_row + (size_t)kb * abb,
+				 j->act_row, j->ax + (size_t)t0 * j->nb + kb, (size_t)j->nb, &tl, nblk, kb == 0, mk, n, q81);
+		}
+	}
+}
+
+/* the block-32 types' act32 array: each activation block's d, and its
+ * offset correction (the weight type's offset times sum q) or s */
+static act32 *act32_new(uint32_t type, const uint8_t *act, int T, int nb)
+{
+	act32 *ax = malloc((size_t)T * nb * sizeof *ax);
+	if (!ax)
+		return NULL;
+	int q81 = act_type(type) == GGML_Q8_1, off = type == GGML_Q4_0 ? 8 : type == GGML_Q5_0 ? 16 : 128;
+	size_t abb = q81 ? Q81_BYTES : Q80_BYTES;
+	for (size_t i = 0; i < (size_t)T * nb; i++, act += abb) {
+		ax[i].d = fp16(act);
+		if (q81) {
+			ax[i].u.s = fp16(act + 2);
+			continue;
+		}
+		int sum = 0;
+		for (int k = 0; k < 32; k++)
+			sum += (int8_t)act[2 + k];
+		ax[i].u.corr = off * sum;
+	}
+	return ax;
+}
+
 void q8mm(float *y, size_t ldy, const void *act, int T, uint32_t type, const void *W, size_t row_bytes, int rows,
 	  int cols, int nthreads)
 {
@@ -756,8 +960,16 @@ void q8mm(float *y, size_t ldy, const void *act, int T, uint32_t type, const voi
 	job j = {.y = y, .ldy = ldy, .act = act, .W = W, .act_row = q8mm_act_bytes(type, 1, cols), .row_bytes = row_bytes,
 		 .T = T, .rows = rows, .nb = cols / (int)ggml_type_block_elems(type), .type = type, .dot = dot_c(type)};
 	nthreads = nthreads < 1 ? 1 : nthreads;
-	if (isa() == 3 && (type == GGML_Q4_K || type == GGML_Q5_K || type == GGML_Q6_K))
+	if (isa() == 3 && act_type(type) == GGML_Q8_K) {
 		qmm_parallel((rows + TR - 1) / TR, nthreads, q8mm_tiles_avx512, &j);
-	else
-		qmm_parallel((rows + RB - 1) / RB, nthreads, q8mm_rows, &j);
+		return;
+	}
+	act32 *ax = isa() == 3 ? act32_new(type, act, T, j.nb) : NULL;
+	if (ax) {
+		j.ax = ax;
+		qmm_parallel((rows + TR - 1) / TR, nthreads, q8mm_tiles32_avx512, &j);
+		free(ax);
+		return;
+	}
+	qmm_parallel((rows + RB - 1) / RB, nthreads, q8mm_rows, &j); /* plain C, or out of memory */
 }

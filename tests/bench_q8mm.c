@@ -3,7 +3,8 @@
  * for a prompt (the weights dequantised to f32 with quant_dequantize, then
  * OpenBLAS sgemm), in the same run, on Llama-3-8B's matrix shapes with
  * random blocks: attention 4096 x 4096 Q4_K, MLP gate/up 14336 x 4096 Q4_K,
- * MLP down 4096 x 14336 Q6_K, at T = 16, 128, 512 positions, on 1 and 2
+ * MLP down 4096 x 14336 Q6_K, and 4096 x 4096 in Q8_0 and Q4_1 (the real
+ * models' block-32 types), at T = 16, 128, 512 positions, on 1 and 2
  * threads.  Prints GOP/s = 2 T rows cols / seconds (the best of several
  * runs; q8mm's time includes q8mm_quantize) and the ratio.
  *
@@ -57,6 +58,8 @@ int main(int argc, char **argv)
 		{"attn 4096x4096", GGML_Q4_K, 4096, 4096},
 		{"gate/up 14336x4096", GGML_Q4_K, 14336, 4096},
 		{"down 4096x14336", GGML_Q6_K, 4096, 14336},
+		{"Q8_0 4096x4096", GGML_Q8_0, 4096, 4096}, /* the block-32 types of the real models */
+		{"Q4_1 4096x4096", GGML_Q4_1, 4096, 4096},
 	};
 	int Ts[8] = {16, 128, 512}, nT = 3;
 	if (argc > 1) {
@@ -78,13 +81,15 @@ int main(int argc, char **argv)
 	for (size_t s = 0; s < sizeof sh / sizeof sh[0]; s++) {
 		uint32_t ty = sh[s].type, bb = ggml_type_block_bytes(ty);
 		int rows = sh[s].rows, cols = sh[s].cols;
-		size_t rb = (size_t)cols / 256 * bb;
+		size_t rb = (size_t)cols / ggml_type_block_elems(ty) * bb;
 		uint8_t *W = malloc(rb * rows);
 		for (size_t i = 0; i < rb * rows; i++)
 			W[i] = (uint8_t)rnd();
 		for (size_t i = 0; i < rb * rows; i += bb) { /* finite scales */
 			if (ty == GGML_Q6_K)
 				put16(W + i + 208, f32_to_fp16(0.01f));
+			else if (ty == GGML_Q8_0)
+				put16(W + i, f32_to_fp16(0.01f));
 			else
 				put16(W + i, f32_to_fp16(0.01f)), put16(W + i + 2, f32_to_fp16(0.005f));
 		}
