@@ -172,6 +172,10 @@ static void quant_q8_01(const float *x, uint8_t *b, int with_sum)
 		put16(b + 2, f32_to_fp16(d * (float)sum));
 }
 
+static int isa(void);
+static void quant_q8_k_avx512(const float *x, uint8_t *b);
+static void quant_q8_01_avx512(const float *x, uint8_t *b, int with_sum);
+
 void q8mm_quantize(uint32_t type, const float *x, int T, int cols, void *act)
 {
 	uint32_t at = act_type(type);
@@ -180,11 +184,12 @@ void q8mm_quantize(uint32_t type, const float *x, int T, int cols, void *act)
 	uint32_t be = ggml_type_block_elems(at), bb = act_block_bytes(at);
 	size_t nb = (size_t)T * (size_t)(cols / (int)be);
 	uint8_t *b = act;
+	int simd = isa() == 3;
 	for (size_t i = 0; i < nb; i++, x += be, b += bb) {
 		if (at == GGML_Q8_K)
-			quant_q8_k(x, b);
+			(simd ? quant_q8_k_avx512 : quant_q8_k)(x, b);
 		else
-			quant_q8_01(x, b, at == GGML_Q8_1);
+			(simd ? quant_q8_01_avx512 : quant_q8_01)(x, b, at == GGML_Q8_1);
 	}
 }
 
@@ -448,6 +453,61 @@ typedef struct tile {
 					      (m_j, m_j) (Q4_K, Q5_K), (sc_2j, sc_2j+1) (Q6_K) */
 	float d[2][16], dmin[2][16];	   /* the block's d and dmin; Q6_K: d and 32 d (its offset) */
 } tile;
+
+/* the quantisers of the activations on 16 lanes: the same float operations
+ * as quant_q8_k and quant_q8_01 (vcvtps2dq rounds half to even, as
+ * nearest_int and nearbyintf), so the same bytes; test_q8mm compares them */
+__attribute__((target(AVX512))) static void quant_q8_k_avx512(const float *x, uint8_t *b)
+{
+	__m512 v[16], m = _mm512_setzero_ps();
+	for (int i = 0; i < 16; i++) {
+		v[i] = _mm512_loadu_ps(x + 16 * i);
+		m = _mm512_max_ps(m, _mm512_abs_ps(v[i]));
+	}
+	float amax = _mm512_reduce_max_ps(m), d = 0;
+	int16_t bs[16] = {0};
+	if (amax == 0) {
+		memset(b + 4, 0, QK_K);
+	} else {
+		float max = 0; /* the first element of largest |x| */
+		for (int i = 0; i < 16; i++) {
+			__mmask16 k = _mm512_cmp_ps_mask(_mm512_abs_ps(v[i]), _mm512_set1_ps(amax), _CMP_EQ_OQ);
+			if (k) {
+				max = x[16 * i + __builtin_ctz(k)];
+				break;
+			}
+		}
+		float iscale = -127.0f / max;
+		__m512 is = _mm512_set1_ps(iscale);
+		for (int i = 0; i < 16; i++) {
+			__m512i q = _mm512_min_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(is, v[i])), _mm512_set1_epi32(127));
+			_mm_storeu_si128((__m128i *)(void *)(b + 4 + 16 * i), _mm512_cvtsepi32_epi8(q));
+			bs[i] = (int16_t)_mm512_reduce_add_epi32(q);
+		}
+		d = 1 / iscale;
+	}
+	memcpy(b, &d, 4);
+	memcpy(b + 4 + QK_K, bs, sizeof bs);
+}
+
+__attribute__((target(AVX512))) static void quant_q8_01_avx512(const float *x, uint8_t *b, int with_sum)
+{
+	__m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
+	float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+	float d = amax / 127.0f, id = amax != 0 ? 127.0f / amax : 0.0f;
+	__m512 idv = _mm512_set1_ps(id);
+	__m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, idv)), q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, idv));
+	uint8_t *qs = b + (with_sum ? 4 : 2);
+	_mm_storeu_si128((__m128i *)(void *)qs, _mm512_cvtsepi32_epi8(q0));
+	_mm_storeu_si128((__m128i *)(void *)(qs + 16), _mm512_cvtsepi32_epi8(q1));
+	put16(b, f32_to_fp16(d));
+	if (with_sum) {
+		/* the saturated values, as the scalar code sums them */
+		__m512i lo = _mm512_set1_epi32(-128), hi = _mm512_set1_epi32(127);
+		q0 = _mm512_max_epi32(_mm512_min_epi32(q0, hi), lo), q1 = _mm512_max_epi32(_mm512_min_epi32(q1, hi), lo);
+		put16(b + 2, f32_to_fp16(d * (float)_mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1))));
+	}
+}
 
 /* dwords off / 4 .. off / 4 + 7 of 16 rows (p[r] + off) transposed: z[g]
  * holds dword g of rows 0..15 */

@@ -333,6 +333,33 @@ static void test_quantisers(const char *dir)
 		      q_other);
 		CHECK(q_tie >= 15 && q_tie < 40, "(c) the fixture's tie block differs where it must (round half to even vs "
 		      "away): %zu ties", q_tie);
+		/* every instruction set quantises to the same bytes: the fixture's
+		 * values (ties, zeros, fp16 overflow, +-amax) and random rows */
+		const uint32_t qt[] = {GGML_Q4_K, GGML_Q8_0, GGML_Q4_1};
+		enum { QN = 8192 };
+		float *xx = malloc(QN * sizeof(float));
+		for (int i = 0; i < QN; i++)
+			xx[i] = i < 2048 ? x[i] : unif() * (i < 4096 ? 1e-3f : i < 6144 ? 3.0f : 1e4f) * (i % 61 == 0 ? 30 : 1);
+		for (size_t k = 0; k < 3; k++) {
+			size_t nbytes = q8mm_act_bytes(qt[k], 1, QN);
+			uint8_t *ac = malloc(nbytes), *ai = malloc(nbytes);
+			q8mm_force_isa(1);
+			q8mm_quantize(qt[k], xx, 1, QN, ac);
+			for (int isa = 2; isa <= 3; isa++) {
+				const char *name = q8mm_force_isa(isa);
+				if ((isa == 2 && strcmp(name, "avx2")) || (isa == 3 && strcmp(name, "avx512vnni")))
+					continue;
+				q8mm_quantize(qt[k], xx, 1, QN, ai);
+				size_t diff = 0;
+				for (size_t i = 0; i < nbytes; i++)
+					diff += ac[i] != ai[i];
+				CHECK(diff == 0, "(d) %s quantises for %s to the plain C bytes (%d values: the fixture's, random at "
+				      "1e-3..3e5): %zu bytes differ", name, ggml_type_name(qt[k]), QN, diff);
+			}
+			q8mm_force_isa(0);
+			free(ac), free(ai);
+		}
+		free(xx);
 		free(x), free(act);
 		json_decref(root);
 	}
