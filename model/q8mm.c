@@ -386,7 +386,7 @@ static int isa_best(void)
 	 * state (XCR0 bits 5-7) */
 	int avx512 = (b & bit_AVX512F) && (b & bit_AVX512BW) && (b & bit_AVX512VL) && (b & bit_AVX512DQ) &&
 		     (c & bit_AVX512VNNI) && (lo & 0xe0) == 0xe0;
-	return avx512 ? 3 : 1; /* no AVX2 kernels yet: plain C there */
+	return avx512 ? 3 : 2;
 }
 
 static int isa_now = 0; /* 0: not yet detected */
@@ -411,7 +411,7 @@ const char *q8mm_isa(void)
 const char *q8mm_force_isa(int which)
 {
 	int best = isa_best();
-	isa_now = which <= 0 || which > best ? best : which == 2 ? 1 : which; /* no AVX2 kernels yet */
+	isa_now = which <= 0 || which > best ? best : which;
 	return isa_name(isa_now);
 }
 
@@ -884,6 +884,221 @@ __attribute__((target(AVX512))) static void kern32_n(float *y, size_t ldy, const
 	}
 }
 
+/* ---- AVX2 kernels for Q4_K, Q5_K and Q6_K: the AVX-512 scheme on 8 lanes
+ * (tiles of 16 rows, 2 activation rows at a time), vpdpbusd done as
+ * vpmaddubsw (the weights are at most 63, so the int16 pairs cannot
+ * saturate) and vpmaddwd.  AVX-VNNI is not used. ---- */
+
+#define AVX2 "avx2,fma,f16c"
+#define AI2 __attribute__((target(AVX2), always_inline)) static inline
+
+enum { TR2 = 16, TG2 = 2 };
+
+typedef struct tile2 {
+	_Alignas(32) uint8_t q[64][2][32]; /* as tile, 8 rows a vector */
+	int32_t sc[16][2][8];
+	int32_t mn[8][2][8];
+	float d[2][8], dmin[2][8];
+} tile2;
+
+/* dwords off / 4 .. off / 4 + 7 of 8 rows transposed: z[g] = dword g of rows 0..7 */
+AI2 void tr8x8(const uint8_t *const p[8], size_t off, __m256i z[8])
+{
+	__m256i a[8], t[8], u[8];
+	for (int i = 0; i < 8; i++)
+		a[i] = _mm256_loadu_si256((const __m256i *)(const void *)(p[i] + off));
+	for (int i = 0; i < 4; i++) {
+		t[2 * i] = _mm256_unpacklo_epi32(a[2 * i], a[2 * i + 1]);
+		t[2 * i + 1] = _mm256_unpackhi_epi32(a[2 * i], a[2 * i + 1]);
+	}
+	for (int h = 0; h < 2; h++) {
+		u[4 * h + 0] = _mm256_unpacklo_epi64(t[4 * h], t[4 * h + 2]);
+		u[4 * h + 1] = _mm256_unpackhi_epi64(t[4 * h], t[4 * h + 2]);
+		u[4 * h + 2] = _mm256_unpacklo_epi64(t[4 * h + 1], t[4 * h + 3]);
+		u[4 * h + 3] = _mm256_unpackhi_epi64(t[4 * h + 1], t[4 * h + 3]);
+	}
+	for (int i = 0; i < 4; i++) {
+		z[i] = _mm256_permute2x128_si256(u[i], u[i + 4], 0x20);
+		z[i + 4] = _mm256_permute2x128_si256(u[i], u[i + 4], 0x31);
+	}
+}
+
+AI2 __m256i gather8(const uint8_t *const p[8], __m256i idx, int off)
+{
+	return _mm256_i32gather_epi32((const int *)(const void *)(p[0] + off), idx, 1);
+}
+
+AI2 __m256i byte_at8(__m256i z, int i, int bits)
+{
+	return _mm256_and_si256(_mm256_srli_epi32(z, i), _mm256_set1_epi32((1 << bits) - 1));
+}
+
+__attribute__((target(AVX2))) static void unpack2_q45k(const uint8_t *const p[TR2], __m256i idx[2], tile2 *tl, int five)
+{
+	const __m256i m4 = _mm256_set1_epi8(15), one = _mm256_set1_epi8(1);
+	for (int h = 0; h < 2; h++) {
+		const uint8_t *const *ph = p + 8 * h;
+		__m256i qh[8];
+		if (five)
+			tr8x8(ph, 16, qh);
+		for (int c = 0; c < 4; c++) {
+			__m256i z[8];
+			tr8x8(ph, (five ? 48 : 16) + 32 * (size_t)c, z);
+			for (int g = 0; g < 8; g++) {
+				__m256i lo = _mm256_and_si256(z[g], m4), hi = _mm256_and_si256(_mm256_srli_epi32(z[g], 4), m4);
+				if (five) {
+					lo = _mm256_or_si256(lo, _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(qh[g], 2 * c), one), 4));
+					hi = _mm256_or_si256(hi, _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(qh[g], 2 * c + 1), one), 4));
+				}
+				_mm256_store_si256((__m256i *)(void *)tl->q[16 * c + g][h], lo);
+				_mm256_store_si256((__m256i *)(void *)tl->q[16 * c + 8 + g][h], hi);
+			}
+		}
+		__m256i z1 = gather8(ph, idx[h], 4), z2 = gather8(ph, idx[h], 8), z3 = gather8(ph, idx[h], 12);
+		for (int j = 0; j < 8; j++) {
+			__m256i sc, mn;
+			if (j < 4) {
+				sc = byte_at8(z1, 8 * j, 6);
+				mn = byte_at8(z2, 8 * j, 6);
+			} else {
+				int i = 8 * (j - 4);
+				sc = _mm256_or_si256(byte_at8(z3, i, 4), _mm256_slli_epi32(byte_at8(z1, i + 6, 2), 4));
+				mn = _mm256_or_si256(byte_at8(z3, i + 4, 4), _mm256_slli_epi32(byte_at8(z2, i + 6, 2), 4));
+			}
+			_mm256_store_si256((__m256i *)(void *)tl->sc[j][h], sc);
+			_mm256_store_si256((__m256i *)(void *)tl->mn[j][h], _mm256_or_si256(mn, _mm256_slli_epi32(mn, 16)));
+		}
+		for (int r = 0; r < 8; r++)
+			tl->d[h][r] = fp16(ph[r]), tl->dmin[h][r] = fp16(ph[r] + 2);
+	}
+}
+
+__attribute__((target(AVX2))) static void unpack2_q6k(const uint8_t *const p[TR2], __m256i idx[2], tile2 *tl)
+{
+	const __m256i m4 = _mm256_set1_epi8(15), m2 = _mm256_set1_epi8(3);
+	for (int h = 0; h < 2; h++) {
+		const uint8_t *const *ph = p + 8 * h;
+		for (int n = 0; n < 2; n++) {
+			__m256i l0[8], l1[8], qh[8];
+			tr8x8(ph, 64 * (size_t)n, l0);
+			tr8x8(ph, 64 * (size_t)n + 32, l1);
+			tr8x8(ph, 128 + 32 * (size_t)n, qh);
+			for (int pp = 0; pp < 4; pp++)
+				for (int g = 0; g < 8; g++) {
+					__m256i lo = pp & 1 ? l1[g] : l0[g];
+					lo = _mm256_and_si256(pp >= 2 ? _mm256_srli_epi32(lo, 4) : lo, m4);
+					__m256i hb = _mm256_and_si256(_mm256_srli_epi32(qh[g], 2 * pp), m2);
+					_mm256_store_si256((__m256i *)(void *)tl->q[32 * n + 8 * pp + g][h],
+							   _mm256_or_si256(lo, _mm256_slli_epi32(hb, 4)));
+				}
+		}
+		__m256i z[4];
+		for (int i = 0; i < 4; i++)
+			z[i] = gather8(ph, idx[h], 192 + 4 * i);
+		for (int r = 0; r < 8; r++) {
+			tl->d[h][r] = fp16(ph[r] + 208);
+			tl->dmin[h][r] = 32 * tl->d[h][r];
+		}
+		for (int j = 0; j < 16; j++)
+			_mm256_store_si256((__m256i *)(void *)tl->sc[j][h],
+					   _mm256_srai_epi32(_mm256_slli_epi32(z[j / 4], 24 - 8 * (j % 4)), 24));
+		for (int i = 0; i < 4; i++) {
+			__m256i a = _mm256_srai_epi16(_mm256_slli_epi16(z[i], 8), 8), b = _mm256_srai_epi16(z[i], 8);
+			_mm256_store_si256((__m256i *)(void *)tl->mn[2 * i][h], _mm256_blend_epi16(a, _mm256_slli_epi32(b, 16), 0xaa));
+			_mm256_store_si256((__m256i *)(void *)tl->mn[2 * i + 1][h], _mm256_blend_epi16(_mm256_srli_epi32(a, 16), b, 0xaa));
+		}
+	}
+}
+
+AI2 __m256i bcast8(const uint8_t *p)
+{
+	int32_t v;
+	memcpy(&v, p, 4);
+	return _mm256_set1_epi32(v);
+}
+
+/* kern on 8 lanes: N <= TG2 activation rows */
+AI2 void kern2(float *y, size_t ldy, const uint8_t *a, size_t arow, const tile2 *tl, int nblk, int first,
+	       const __m256i mk[2], const int N, const int NSUB)
+{
+	const int GPS = 64 / NSUB;
+	const __m256i ones = _mm256_set1_epi16(1);
+	__m256 acc[2][TG2];
+	UNROLL
+	for (int h = 0; h < 2; h++)
+		UNROLL
+		for (int t = 0; t < N; t++)
+			acc[h][t] = _mm256_setzero_ps();
+	for (int b = 0; b < nblk; b++, tl++, a += Q8K_BYTES) {
+		__m256i isum[2][TG2];
+		UNROLL
+		for (int h = 0; h < 2; h++)
+			UNROLL
+			for (int t = 0; t < N; t++)
+				isum[h][t] = _mm256_setzero_si256();
+		for (int j = 0; j < NSUB; j++) {
+			__m256i s[2][TG2];
+			UNROLL
+			for (int h = 0; h < 2; h++)
+				UNROLL
+				for (int t = 0; t < N; t++)
+					s[h][t] = _mm256_setzero_si256();
+			UNROLL
+			for (int g = 0; g < GPS; g++) {
+				__m256i w0 = _mm256_load_si256((const __m256i *)(const void *)tl->q[GPS * j + g][0]);
+				__m256i w1 = _mm256_load_si256((const __m256i *)(const void *)tl->q[GPS * j + g][1]);
+				UNROLL
+				for (int t = 0; t < N; t++) {
+					__m256i av = bcast8(a + (size_t)t * arow + 4 + 4 * (GPS * j + g));
+					s[0][t] = _mm256_add_epi32(s[0][t], _mm256_madd_epi16(_mm256_maddubs_epi16(w0, av), ones));
+					s[1][t] = _mm256_add_epi32(s[1][t], _mm256_madd_epi16(_mm256_maddubs_epi16(w1, av), ones));
+				}
+			}
+			UNROLL
+			for (int h = 0; h < 2; h++) {
+				__m256i sc = _mm256_load_si256((const __m256i *)(const void *)tl->sc[j][h]);
+				UNROLL
+				for (int t = 0; t < N; t++)
+					isum[h][t] = _mm256_add_epi32(isum[h][t], _mm256_mullo_epi32(s[h][t], sc));
+			}
+		}
+		UNROLL
+		for (int h = 0; h < 2; h++) {
+			__m256 d = _mm256_load_ps(tl->d[h]), dmin = _mm256_load_ps(tl->dmin[h]);
+			UNROLL
+			for (int t = 0; t < N; t++) {
+				const uint8_t *at = a + (size_t)t * arow;
+				__m256i m = _mm256_setzero_si256();
+				UNROLL
+				for (int j = 0; j < 8; j++)
+					m = _mm256_add_epi32(m, _mm256_madd_epi16(_mm256_load_si256((const __m256i *)(const void *)tl->mn[j][h]),
+										  bcast8(at + 4 + QK_K + 4 * j)));
+				__m256 f = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(m), dmin, _mm256_mul_ps(_mm256_cvtepi32_ps(isum[h][t]), d));
+				float da;
+				memcpy(&da, at, 4);
+				acc[h][t] = _mm256_fmadd_ps(f, _mm256_set1_ps(da), acc[h][t]);
+			}
+		}
+	}
+	for (int t = 0; t < N; t++)
+		for (int h = 0; h < 2; h++) {
+			float *o = y + (size_t)t * ldy + 8 * h;
+			__m256 v = first ? acc[h][t] : _mm256_add_ps(_mm256_maskload_ps(o, mk[h]), acc[h][t]);
+			_mm256_maskstore_ps(o, mk[h], v);
+		}
+}
+
+__attribute__((target(AVX2))) static void kern2_n(float *y, size_t ldy, const uint8_t *a, size_t arow, const tile2 *tl,
+						  int nblk, int first, const __m256i mk[2], int n, int nsub)
+{
+	switch (n + 8 * (nsub == 16)) {
+	case 1: kern2(y, ldy, a, arow, tl, nblk, first, mk, 1, 8); break;
+	case 2: kern2(y, ldy, a, arow, tl, nblk, first, mk, 2, 8); break;
+	case 9: kern2(y, ldy, a, arow, tl, nblk, first, mk, 1, 16); break;
+	default: kern2(y, ldy, a, arow, tl, nblk, first, mk, 2, 16); break;
+	}
+}
+
 /* ---- the product ---- */
 
 enum { RB = 16 }; /* weight rows per work item of the plain C path */
@@ -1012,6 +1227,119 @@ static act32 *act32_new(uint32_t type, const uint8_t *act, int T, int nb)
 	return ax;
 }
 
+/* the block-32 types on AVX2: one weight row with one activation row, as
+ * llama.cpp's AVX2 ggml_vec_dot_*: the block's 32 weights as bytes (signed,
+ * or unsigned for Q4_1/Q5_1), vpmaddubsw on |w| and sign(w) a, vpmaddwd */
+AI2 __m256i nibbles32(const uint8_t *qs)
+{
+	__m128i q = _mm_loadu_si128((const __m128i *)(const void *)qs);
+	__m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(q), _mm_srli_epi16(q, 4), 1);
+	return _mm256_and_si256(v, _mm256_set1_epi8(15));
+}
+
+/* 0x10 in byte j where bit j of the 32 bits at p is set */
+AI2 __m256i fifth_bits(const uint8_t *p)
+{
+	uint32_t x;
+	memcpy(&x, p, 4);
+	const __m256i shuf = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
+	__m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)x), shuf);
+	v = _mm256_cmpeq_epi8(_mm256_or_si256(v, _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe)), _mm256_set1_epi64x(-1));
+	return _mm256_and_si256(v, _mm256_set1_epi8(0x10));
+}
+
+AI2 float dot32_avx2(uint32_t type, const uint8_t *w, const uint8_t *a, int nb)
+{
+	uint32_t wb = ggml_type_block_bytes(type);
+	int q81 = type == GGML_Q4_1 || type == GGML_Q5_1;
+	const __m256i ones = _mm256_set1_epi16(1);
+	__m256 acc = _mm256_setzero_ps();
+	float mins = 0;
+	for (int i = 0; i < nb; i++, w += wb, a += q81 ? Q81_BYTES : Q80_BYTES) {
+		__m256i q, y = _mm256_loadu_si256((const __m256i *)(const void *)(a + (q81 ? 4 : 2)));
+		switch (type) {
+		case GGML_Q4_0: q = _mm256_sub_epi8(nibbles32(w + 2), _mm256_set1_epi8(8)); break;
+		case GGML_Q4_1: q = nibbles32(w + 4); break;
+		case GGML_Q5_0: q = _mm256_sub_epi8(_mm256_or_si256(nibbles32(w + 6), fifth_bits(w + 2)), _mm256_set1_epi8(16)); break;
+		case GGML_Q5_1: q = _mm256_or_si256(nibbles32(w + 8), fifth_bits(w + 4)); break;
+		default: q = _mm256_loadu_si256((const __m256i *)(const void *)(w + 2)); break;
+		}
+		__m256i p16 = q81 ? _mm256_maddubs_epi16(q, y) : _mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(y, q));
+		__m256 sum = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, ones));
+		acc = _mm256_fmadd_ps(sum, _mm256_set1_ps(_cvtsh_ss(get16(w)) * _cvtsh_ss(get16(a))), acc);
+		if (q81)
+			mins += _cvtsh_ss(get16(w + 2)) * _cvtsh_ss(get16(a + 2));
+	}
+	__m128 h = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+	h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+	h = _mm_add_ss(h, _mm_movehdup_ps(h));
+	return _mm_cvtss_f32(h) + mins;
+}
+
+#define DOT32_AVX2(T, NAME)                                                                                          \
+	__attribute__((target(AVX2))) static float NAME(const uint8_t *w, const uint8_t *a, int nb)                  \
+	{                                                                                                            \
+		return dot32_avx2(T, w, a, nb);                                                                      \
+	}
+DOT32_AVX2(GGML_Q4_0, dot_q4_0_avx2)
+DOT32_AVX2(GGML_Q4_1, dot_q4_1_avx2)
+DOT32_AVX2(GGML_Q5_0, dot_q5_0_avx2)
+DOT32_AVX2(GGML_Q5_1, dot_q5_1_avx2)
+DOT32_AVX2(GGML_Q8_0, dot_q8_0_avx2)
+
+static dot_fn dot_avx2(uint32_t type)
+{
+	switch (type) {
+	case GGML_Q4_0: return dot_q4_0_avx2;
+	case GGML_Q4_1: return dot_q4_1_avx2;
+	case GGML_Q5_0: return dot_q5_0_avx2;
+	case GGML_Q5_1: return dot_q5_1_avx2;
+	case GGML_Q8_0: return dot_q8_0_avx2;
+	default: return NULL;
+	}
+}
+
+/* one item of the AVX2 path: TR2 rows of a K-quant, KB blocks at a time */
+__attribute__((target(AVX2))) static void q8mm_tiles_avx2(void *ctx, int item)
+{
+	const job *j = ctx;
+	int r0 = item * TR2, nr = j->rows - r0 < TR2 ? j->rows - r0 : TR2;
+	__m256i mk[2];
+	for (int h = 0; h < 2; h++) {
+		int32_t m[8];
+		for (int r = 0; r < 8; r++)
+			m[r] = 8 * h + r < nr ? -1 : 0;
+		mk[h] = _mm256_loadu_si256((const __m256i *)(const void *)m);
+	}
+	const uint8_t *row[TR], *p[TR];
+	tile_rows(j->W, j->row_bytes, r0, j->rows, 0, row); /* TR >= TR2 entries, the first TR2 used */
+	int32_t off[TR2];
+	for (int r = 0; r < TR2; r++)
+		off[r] = (int32_t)(row[r] - row[8 * (r / 8)]);
+	__m256i idx[2] = {_mm256_loadu_si256((const __m256i *)(const void *)off),
+			  _mm256_loadu_si256((const __m256i *)(const void *)(off + 8))};
+	tile2 tl[KB];
+	uint32_t bb = ggml_type_block_bytes(j->type);
+	int nsub = j->type == GGML_Q6_K ? 16 : 8;
+	for (int kb = 0; kb < j->nb; kb += KB) {
+		int nblk = j->nb - kb < KB ? j->nb - kb : KB;
+		if (kb + PF * KB < j->nb)
+			prefetch_rows(row, nr, (size_t)(kb + PF * KB) * bb, KB * bb);
+		for (int b = 0; b < nblk; b++) {
+			tile_rows(j->W, j->row_bytes, r0, j->rows, (size_t)(kb + b) * bb, p);
+			if (j->type == GGML_Q6_K)
+				unpack2_q6k(p, idx, &tl[b]);
+			else
+				unpack2_q45k(p, idx, &tl[b], j->type == GGML_Q5_K);
+		}
+		for (int t0 = 0; t0 < j->T; t0 += TG2) {
+			int n = j->T - t0 < TG2 ? j->T - t0 : TG2;
+			kern2_n(j->y + (size_t)t0 * j->ldy + r0, j->ldy, j->act + (size_t)t0 * j->act_row + (size_t)kb * Q8K_BYTES,
+				j->act_row, tl, nblk, kb == 0, mk, n, nsub);
+		}
+	}
+}
+
 void q8mm(float *y, size_t ldy, const void *act, int T, uint32_t type, const void *W, size_t row_bytes, int rows,
 	  int cols, int nthreads)
 {
@@ -1024,6 +1352,12 @@ void q8mm(float *y, size_t ldy, const void *act, int T, uint32_t type, const voi
 		qmm_parallel((rows + TR - 1) / TR, nthreads, q8mm_tiles_avx512, &j);
 		return;
 	}
+	if (isa() == 2 && act_type(type) == GGML_Q8_K) {
+		qmm_parallel((rows + TR2 - 1) / TR2, nthreads, q8mm_tiles_avx2, &j);
+		return;
+	}
+	if (isa() == 2)
+		j.dot = dot_avx2(type);
 	act32 *ax = isa() == 3 ? act32_new(type, act, T, j.nb) : NULL;
 	if (ax) {
 		j.ax = ax;
