@@ -42,6 +42,17 @@
  * + m_w * s_a for Q4_1/Q5_1) in f32.  Only the order of the f32 sums over
  * blocks differs from llama.cpp's.
  *
+ * Three implementations, picked at run time (q8mm_isa):
+ * - plain C (below the quantisers): the reference, one dot product at a time;
+ * - AVX-512 VNNI: every type, in tiles of 32 weight rows unpacked into L1
+ *   once per 1-8 blocks and multiplied with all activation rows, 4 at a
+ *   time, by vpdpbusd (see "AVX-512 VNNI kernels"); the quantisers too,
+ *   with the same float operations as the C ones (the same bytes);
+ * - AVX2: the K-quants in the same tiles on 8 lanes (vpmaddubsw, vpmaddwd),
+ *   the block-32 types one dot product at a time as llama.cpp's AVX2 code.
+ * The SIMD sums are in another order than the C ones: results differ from
+ * them in the last bits (test_q8mm: 5e-7 of the largest output).
+ *
  * What this file deliberately is not: a repacking of the weights.  They are
  * read where the model file maps them. */
 #include "q8mm.h"
