@@ -52,12 +52,13 @@ static void usage(FILE *f)
 		   "$FACTPROBE_MATMUL): exact (the default) multiplies in f32; q8 multiplies\n"
 		   "as llama.cpp does, the activations quantised to 8 bits (Q8_K for the\n"
 		   "K-quants, Q8_0/Q8_1 for Q4_0..Q8_0) times the weights' own integers:\n"
-		   "faster, approximate (logits about as close to llama.cpp's as llama.cpp's\n"
-		   "own rounding; see the README).  q8 keeps the weights in their own types\n"
-		   "(auto means native; --weights f32 is refused); F32/F16/BF16 matrices,\n"
-		   "attention scores and norms stay exact, and gradients (grad, neurons\n"
-		   "--rank atp|ig, trace --method atp) are taken through the q8 forward\n"
-		   "pass with exact backward products (straight-through).\n");
+		   "faster, approximate (on the default model activations move by up to\n"
+		   "about 6%% and log-probs by up to 0.5 nats; see the README).  q8 keeps the\n"
+		   "weights in their own types (auto means native; --weights f32 is\n"
+		   "refused); F32/F16/BF16 matrices, attention scores and norms stay exact,\n"
+		   "and gradients (grad, neurons --rank atp|ig, trace --method atp) are taken\n"
+		   "through the q8 forward pass with exact backward products\n"
+		   "(straight-through).\n");
 }
 
 /* factprobe's global options: taken out of argv wherever they stand

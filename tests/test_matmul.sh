@@ -21,8 +21,8 @@ REF=${FACTPROBE_REF_FP:-}
 # tolerances, q8 against exact on the default model (SmolLM2-135M, Q4_1 and
 # Q8_0 weights: every product has 8-bit activations); measured values in
 # the comments, set with a margin of about 1.5-2x
-Q8_LOGP=0.6     # |log p diff| over exact's top 10 on the demo facts (measured 0.38)
-Q8_REC=0.1      # recorded mlp.hook_post / resid_post / logits: |q8 - exact| / |exact| (measured 0.064)
+Q8_LOGP=0.6     # |log p diff| over exact's top 10 on the demo facts (measured 0.44; plain C q8mm 0.38)
+Q8_REC=0.1      # recorded mlp.hook_post / resid_post / logits: |q8 - exact| / |exact| (measured 0.063)
 Q8_GRAD=0.98    # grad: cosine of the q8 gradient with the exact one, at least (measured 0.994)
 Q='Q: What sport does Michael Jordan play?
 A: This athlete plays the sport of'

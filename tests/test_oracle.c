@@ -423,17 +423,19 @@ static void test_modes(const char *model)
  * which later quantisations amplify.  On a one-layer slice of SmolLM2 q8
  * equals llama.cpp to 1e-6 at 30 of 69 positions (exact mode: 0) and
  * differs by up to 1.6e-2 at the others; over 30 (SmolLM2) or 18 (Gemma)
- * layers these steps accumulate, and q8 ends only a little closer to
- * llama.cpp than the exact mode.  So the real models' tolerances bound the
+ * layers these steps accumulate, and q8 ends about as far from llama.cpp
+ * as the exact mode (a little closer or a little farther, with the sum
+ * order of the kernels).  So the real models' tolerances bound the
  * distance, with a margin over the measured value, and the comparison with
  * the exact mode is printed, not asserted. */
 
-/* the tolerances; measured values (plain C q8mm, 2026-11-29) in the comments */
-#define Q8_TOL_TINY 1e-5       /* tiny-llama-q8 (Q8_0), relative, every position: 1.05e-7 */
-#define Q8_TOL_SMOL 0.05       /* SmolLM2 (Q4_1 + Q8_0), top-256 logits relative: 0.032 (exact 0.043) */
-#define Q8_TOL_GEMMA 0.08      /* Gemma-3-270M (Q5_0/Q8_0/Q4_K/Q6_K): 0.053 (exact 0.055) */
-#define Q8_TOL_LOGP_SMOL 0.75  /* |log p diff| over llama.cpp's top 10: 0.42 (exact 0.48) */
-#define Q8_TOL_LOGP_GEMMA 1.5  /* 1.04 (exact 0.70) */
+/* the tolerances; measured values (2026-11-29: the AVX-512 q8mm at 7e34644,
+ * the plain C one in brackets) in the comments */
+#define Q8_TOL_TINY 1e-5       /* tiny-llama-q8 (Q8_0), relative, every position: 1.05e-7 (the same) */
+#define Q8_TOL_SMOL 0.05       /* SmolLM2 (Q4_1 + Q8_0), top-256 logits relative: 0.034 (0.032; exact 0.043) */
+#define Q8_TOL_GEMMA 0.08      /* Gemma-3-270M (Q5_0/Q8_0/Q4_K/Q6_K): 0.056 (0.053; exact 0.055) */
+#define Q8_TOL_LOGP_SMOL 0.75  /* |log p diff| over llama.cpp's top 10: 0.49 (0.42; exact 0.48) */
+#define Q8_TOL_LOGP_GEMMA 1.5  /* 0.84 (1.04; exact 0.70) */
 /* top-1 must be llama.cpp's wherever llama.cpp's top-1 leads its runner-up
  * by more than this (logits); closer calls may swap: with the AVX-512 q8mm
  * three Gemma-3-270M prompts did, where llama.cpp led by 0.147, 0.344 and
