@@ -387,7 +387,7 @@ static dot_fn dot_c(uint32_t type)
 static int isa_best(void)
 {
 	unsigned a, b, c, d;
-	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_OSXSAVE) || !(c & bit_AVX) || !(c & bit_FMA))
+	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_OSXSAVE) || !(c & bit_AVX) || !(c & bit_FMA) || !(c & bit_F16C))
 		return 1;
 	unsigned lo, hi;
 	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
@@ -555,6 +555,23 @@ static void tile_rows(const uint8_t *W, size_t row_bytes, int r0, int rows, size
 		p[r] = W + (size_t)(r0 + r < rows ? r0 + r : rows - 1) * row_bytes + off;
 }
 
+/* 16 bytes at p[r] + off of 16 rows transposed: z[g] holds dword g of
+ * rows 0..15 */
+AI void tr16x4(const uint8_t *const p[16], size_t off, __m512i z[4])
+{
+	__m512i a[4], t[4];
+	for (int i = 0; i < 4; i++) { /* 128-bit lane L: row i + 4L */
+		__m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(const void *)(p[i] + off)));
+		v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(const void *)(p[i + 4] + off)), 1);
+		v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(const void *)(p[i + 8] + off)), 2);
+		a[i] = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(const void *)(p[i + 12] + off)), 3);
+	}
+	t[0] = _mm512_unpacklo_epi32(a[0], a[1]), t[1] = _mm512_unpackhi_epi32(a[0], a[1]);
+	t[2] = _mm512_unpacklo_epi32(a[2], a[3]), t[3] = _mm512_unpackhi_epi32(a[2], a[3]);
+	z[0] = _mm512_unpacklo_epi64(t[0], t[2]), z[1] = _mm512_unpackhi_epi64(t[0], t[2]);
+	z[2] = _mm512_unpacklo_epi64(t[1], t[3]), z[3] = _mm512_unpackhi_epi64(t[1], t[3]);
+}
+
 /* dword at p[r] + off for the 16 rows of half h (idx: p[16h + r] - p[0]) */
 AI __m512i gather16(const uint8_t *const p[TR], __m512i idx, int off)
 {
@@ -570,7 +587,10 @@ AI __m512i byte_at(__m512i z, int i, int bits)
  * on 16 lanes at once */
 AI void scales_q45k(const uint8_t *const p[TR], __m512i idx, tile *tl, int h)
 {
-	__m512i z0 = gather16(p, idx, 0), z1 = gather16(p, idx, 4), z2 = gather16(p, idx, 8), z3 = gather16(p, idx, 12);
+	__m512i z[4]; /* the 16-byte header {d, dmin, scales[12]} transposed (cheaper than 4 gathers) */
+	tr16x4(p, 0, z);
+	__m512i z0 = z[0], z1 = z[1], z2 = z[2], z3 = z[3];
+	(void)idx;
 	_mm512_store_ps(tl->d[h], _mm512_cvtph_ps(_mm512_cvtepi32_epi16(z0)));
 	_mm512_store_ps(tl->dmin[h], _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(z0, 16))));
 	for (int j = 0; j < 8; j++) {
@@ -634,8 +654,7 @@ __attribute__((target(AVX512))) static void unpack_q6k(const uint8_t *const p[TR
 		 * (the block's last 4 bytes: nothing past it is read) */
 		const uint8_t *const *ph = p + 16 * h;
 		__m512i z[4], dd = _mm512_srli_epi32(gather16(ph, idx[h], 206), 16);
-		for (int i = 0; i < 4; i++)
-			z[i] = gather16(ph, idx[h], 192 + 4 * i);
+		tr16x4(ph, 192, z);
 		__m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dd));
 		_mm512_store_ps(tl->d[h], d);
 		_mm512_store_ps(tl->dmin[h], _mm512_mul_ps(d, _mm512_set1_ps(32.0f)));
@@ -787,23 +806,6 @@ typedef struct act32 {
 		float s;
 	} u;
 } act32;
-
-/* 16 bytes at p[r] + off of 16 rows transposed: z[g] holds dword g of
- * rows 0..15 */
-AI void tr16x4(const uint8_t *const p[16], size_t off, __m512i z[4])
-{
-	__m512i a[4], t[4];
-	for (int i = 0; i < 4; i++) { /* 128-bit lane L: row i + 4L */
-		__m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(const void *)(p[i] + off)));
-		v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(const void *)(p[i + 4] + off)), 1);
-		v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(const void *)(p[i + 8] + off)), 2);
-		a[i] = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(const void *)(p[i + 12] + off)), 3);
-	}
-	t[0] = _mm512_unpacklo_epi32(a[0], a[1]), t[1] = _mm512_unpackhi_epi32(a[0], a[1]);
-	t[2] = _mm512_unpacklo_epi32(a[2], a[3]), t[3] = _mm512_unpackhi_epi32(a[2], a[3]);
-	z[0] = _mm512_unpacklo_epi64(t[0], t[2]), z[1] = _mm512_unpackhi_epi64(t[0], t[2]);
-	z[2] = _mm512_unpacklo_epi64(t[1], t[3]), z[3] = _mm512_unpackhi_epi64(t[1], t[3]);
-}
 
 /* nblk blocks (from block b0) of the TR rows at row[r] */
 __attribute__((target(AVX512))) static void unpack32(uint32_t type, const uint8_t *const row[TR], __m512i idx[2], int b0,
