@@ -38,14 +38,21 @@ size_t q8mm_act_bytes(uint32_t type, int T, int cols);
 
 /* Quantises T rows of x (cols floats each, row t at x + t * cols) into act
  * (q8mm_act_bytes(type, T, cols) bytes, the layout above), as llama.cpp's
- * x86 CPU backend quantises them for type's vec_dot_type, bit for bit.
- * Does nothing when !q8mm_supported(type, cols). */
+ * x86 CPU backend quantises them for type's vec_dot_type, bit for bit
+ * (every instruction set gives the same bytes).  Activations beyond what
+ * the block scale can hold (|x| > 65504 * 127 for Q8_0/Q8_1, a block sum of
+ * d q beyond 65504 for Q8_1's s) give an infinite scale, as in llama.cpp;
+ * non-finite activations give unspecified values.  Does nothing when
+ * !q8mm_supported(type, cols). */
 void q8mm_quantize(uint32_t type, const float *x, int T, int cols, void *act);
 
 /* y[t * ldy + r] = dot(row r of W, row t of act) for t < T, r < rows: W is
  * `rows` rows of row_bytes bytes in ggml type `type`, act from
  * q8mm_quantize(type, ..., T, cols, act).  nthreads >= 1 (the caller's
- * own thread is one of them). */
+ * own thread is one of them).  Reads only the rows' blocks (never past
+ * the last row), writes only y[t * ldy + r] for r < rows; for the block-32
+ * types on AVX-512 it allocates 8 T cols / 32 bytes (on failure it runs the
+ * plain C path). */
 void q8mm(float *y, size_t ldy, const void *act, int T, uint32_t type, const void *W, size_t row_bytes, int rows,
 	  int cols, int nthreads);
 
