@@ -435,10 +435,13 @@ const char *q8mm_force_isa(int which)
  * weights as unsigned 0..15 or 0..63), and vpdpbusd multiplies it with the
  * activation row's 4 bytes at k broadcast to every lane, adding 4 products
  * to each row's int32.  A sub-block's int32 sums are then multiplied by the
- * rows' integer scales (vpmulld) and added up per block; the mins (Q4_K)
- * and the -32 offset (Q6_K) are integer products of the per-row scales with
- * the activation's bsums (vpdpwssd on int16 pairs); each block ends in f32
- * as llama.cpp's: (d_w isum - dmin_w imin) d_a.  Unpacking transposes
+ * rows' integer scales (vpmulld) and added up per block; the mins (Q4_K,
+ * Q5_K) and the -32 offset (Q6_K) are integer products of the per-row
+ * scales with the activation's bsums (vpdpwssd on int16 pairs); each block
+ * ends in f32 as llama.cpp's: (d_w isum - dmin_w imin) d_a for Q4_K/Q5_K,
+ * d_w (isum - 32 imin) d_a for Q6_K, whose offset comes off in int32 as in
+ * llama.cpp (isum with the offset reaches 2.6e8, past f32's exact 2^24;
+ * |isum - 32 imin| < 2^31).  Unpacking transposes
  * 16 rows x 8 dwords with unpack/permute instructions, so the weights stay
  * in the file's layout (no repacking at load). */
 
@@ -462,7 +465,7 @@ typedef struct tile {
 	int32_t sc[16][2][16];		   /* sub-block scales: 8 of 32 values (Q4_K, Q5_K), 16 of 16 (Q6_K) */
 	int32_t mn[8][2][16];		   /* int16 pairs multiplying the activation's bsums (2j, 2j+1):
 					      (m_j, m_j) (Q4_K, Q5_K), (sc_2j, sc_2j+1) (Q6_K) */
-	float d[2][16], dmin[2][16];	   /* the block's d and dmin; Q6_K: d and 32 d (its offset) */
+	float d[2][16], dmin[2][16];	   /* the block's d and dmin (Q6_K: d only) */
 } tile;
 
 /* the quantisers of the activations on 16 lanes: the same float operations
@@ -657,7 +660,6 @@ __attribute__((target(AVX512))) static void unpack_q6k(const uint8_t *const p[TR
 		tr16x4(ph, 192, z);
 		__m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dd));
 		_mm512_store_ps(tl->d[h], d);
-		_mm512_store_ps(tl->dmin[h], _mm512_mul_ps(d, _mm512_set1_ps(32.0f)));
 		for (int j = 0; j < 16; j++) /* byte j % 4 of z[j / 4], sign-extended */
 			_mm512_store_si512(tl->sc[j][h], _mm512_srai_epi32(_mm512_slli_epi32(z[j / 4], 24 - 8 * (j % 4)), 24));
 		const __mmask32 odd = 0xaaaaaaaau;
@@ -724,8 +726,8 @@ AI void dot_groups(__m512i s[2][TG], const uint8_t (*q)[2][64], const uint8_t *a
 
 /* y[t][0..TR) (+)= the tile rows' dot products with activation rows t < N
  * over nblk blocks: NSUB sub-blocks of 256 / NSUB values, each sum times its
- * scale; then per block (d isum - dmin imin) d_a, imin = sum of the mn
- * pairs times the bsums pairs */
+ * scale; then per block (d isum - dmin imin) d_a (Q6_K, NSUB 16:
+ * d (isum - 32 imin) d_a), imin = sum of the mn pairs times the bsums pairs */
 AI void kern(float *y, size_t ldy, const uint8_t *a, size_t arow, const tile *tl, int nblk, int first,
 	     const __mmask16 mk[2], const int N, const int NSUB)
 {
@@ -753,7 +755,7 @@ AI void kern(float *y, size_t ldy, const uint8_t *a, size_t arow, const tile *tl
 		}
 		UNROLL
 		for (int h = 0; h < 2; h++) {
-			__m512 d = _mm512_load_ps(tl->d[h]), dmin = _mm512_load_ps(tl->dmin[h]);
+			__m512 d = _mm512_load_ps(tl->d[h]), dmin = NSUB == 16 ? d : _mm512_load_ps(tl->dmin[h]);
 			UNROLL
 			for (int t = 0; t < N; t++) {
 				const uint8_t *at = a + (size_t)t * arow;
@@ -761,7 +763,9 @@ AI void kern(float *y, size_t ldy, const uint8_t *a, size_t arow, const tile *tl
 				UNROLL
 				for (int j = 0; j < 8; j++)
 					m = _mm512_dpwssd_epi32(m, _mm512_load_si512(tl->mn[j][h]), bcast32(at + 4 + QK_K + 4 * j));
-				__m512 f = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(m), dmin, _mm512_mul_ps(_mm512_cvtepi32_ps(isum[h][t]), d));
+				__m512 f = NSUB == 16 ? _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(isum[h][t], _mm512_slli_epi32(m, 5))), d)
+						      : _mm512_fnmadd_ps(_mm512_cvtepi32_ps(m), dmin,
+									 _mm512_mul_ps(_mm512_cvtepi32_ps(isum[h][t]), d));
 				acc[h][t] = _mm512_fmadd_ps(f, _mm512_set1_ps(ld_f32(at)), acc[h][t]);
 			}
 		}
@@ -1008,10 +1012,8 @@ __attribute__((target(AVX2))) static void unpack2_q6k(const uint8_t *const p[TR2
 		__m256i z[4];
 		for (int i = 0; i < 4; i++)
 			z[i] = gather8(ph, idx[h], 192 + 4 * i);
-		for (int r = 0; r < 8; r++) {
+		for (int r = 0; r < 8; r++)
 			tl->d[h][r] = fp16(ph[r] + 208);
-			tl->dmin[h][r] = 32 * tl->d[h][r];
-		}
 		for (int j = 0; j < 16; j++)
 			_mm256_store_si256((__m256i *)(void *)tl->sc[j][h],
 					   _mm256_srai_epi32(_mm256_slli_epi32(z[j / 4], 24 - 8 * (j % 4)), 24));
@@ -1077,7 +1079,7 @@ AI2 void kern2(float *y, size_t ldy, const uint8_t *a, size_t arow, const tile2 
 		}
 		UNROLL
 		for (int h = 0; h < 2; h++) {
-			__m256 d = _mm256_load_ps(tl->d[h]), dmin = _mm256_load_ps(tl->dmin[h]);
+			__m256 d = _mm256_load_ps(tl->d[h]), dmin = NSUB == 16 ? d : _mm256_load_ps(tl->dmin[h]);
 			UNROLL
 			for (int t = 0; t < N; t++) {
 				const uint8_t *at = a + (size_t)t * arow;
@@ -1086,7 +1088,9 @@ AI2 void kern2(float *y, size_t ldy, const uint8_t *a, size_t arow, const tile2 
 				for (int j = 0; j < 8; j++)
 					m = _mm256_add_epi32(m, _mm256_madd_epi16(_mm256_load_si256((const __m256i *)(const void *)tl->mn[j][h]),
 										  bcast8(at + 4 + QK_K + 4 * j)));
-				__m256 f = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(m), dmin, _mm256_mul_ps(_mm256_cvtepi32_ps(isum[h][t]), d));
+				__m256 f = NSUB == 16 ? _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(isum[h][t], _mm256_slli_epi32(m, 5))), d)
+						      : _mm256_fnmadd_ps(_mm256_cvtepi32_ps(m), dmin,
+									 _mm256_mul_ps(_mm256_cvtepi32_ps(isum[h][t]), d));
 				float da;
 				memcpy(&da, at, 4);
 				acc[h][t] = _mm256_fmadd_ps(f, _mm256_set1_ps(da), acc[h][t]);

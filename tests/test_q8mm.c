@@ -119,22 +119,19 @@ typedef struct worst {
 	int bad;      /* y outside the row's columns written, or NaN */
 } worst;
 
-/* one product, checked by (a) and (b) */
-static void one(uint32_t type, int rows, int cols, int T, int threads, float scale, worst *wst, float *y_out)
+/* q8mm on the instruction set in use: rows x cols weights W (rb bytes a
+ * row) times T rows of x, checked by (a) and (b); y_out (T x rows) gets y */
+static void check_product(uint32_t type, const uint8_t *W, size_t rb, const float *x, int rows, int cols, int T,
+			  int threads, worst *wst, float *y_out)
 {
-	uint32_t be = ggml_type_block_elems(type), bb = ggml_type_block_bytes(type);
-	size_t rb = (size_t)cols / be * bb, nw = (size_t)rows * cols;
-	uint8_t *W = malloc(rb * rows);
+	uint32_t bb = ggml_type_block_bytes(type);
+	size_t nw = (size_t)rows * cols;
 	float *w = malloc(nw * sizeof(float)), *wd = malloc(nw * sizeof(float)), *wm = malloc(nw * sizeof(float));
-	float *x = malloc((size_t)T * cols * sizeof(float));
 	size_t ldy = (size_t)rows + 3; /* wider than the rows: q8mm must not write the gap */
 	float *y = malloc((size_t)T * ldy * sizeof(float));
 	size_t abytes = q8mm_act_bytes(type, T, cols);
 	uint8_t *act = malloc(abytes);
-	for (size_t i = 0; i < rb * rows; i += bb)
-		rand_block(type, W + i);
 	dequant_parts(type, W, rb, rows, cols, w, wd, wm);
-	rand_x(x, (size_t)T * cols, scale);
 	for (size_t i = 0; i < (size_t)T * ldy; i++)
 		y[i] = 12345.0f;
 	q8mm_quantize(type, x, T, cols, act);
@@ -193,7 +190,21 @@ static void one(uint32_t type, int rows, int cols, int T, int threads, float sca
 	if (y_out)
 		for (int t = 0; t < T; t++)
 			memcpy(y_out + (size_t)t * rows, y + (size_t)t * ldy, (size_t)rows * sizeof(float));
-	free(W), free(w), free(wd), free(wm), free(x), free(y), free(act);
+	free(w), free(wd), free(wm), free(y), free(act);
+}
+
+/* one product of random blocks and activations at a scale, checked by (a) and (b) */
+static void one(uint32_t type, int rows, int cols, int T, int threads, float scale, worst *wst, float *y_out)
+{
+	uint32_t be = ggml_type_block_elems(type), bb = ggml_type_block_bytes(type);
+	size_t rb = (size_t)cols / be * bb;
+	uint8_t *W = malloc(rb * rows);
+	float *x = malloc((size_t)T * cols * sizeof(float));
+	for (size_t i = 0; i < rb * rows; i += bb)
+		rand_block(type, W + i);
+	rand_x(x, (size_t)T * cols, scale);
+	check_product(type, W, rb, x, rows, cols, T, threads, wst, y_out);
+	free(W), free(x);
 }
 
 /* (a), (b) and (d): every type, shapes, scales, ISAs */
@@ -417,9 +428,48 @@ static void test_quantisers(const char *dir)
 	CHECK(bad_1 == 0, "(c) Q8_1: q and d are Q8_0's, s = fp16(amax/127 * sum q): %zu violations", bad_1);
 }
 
+/* (e) the review's Q6_K probe, checked by (a) on every instruction set:
+ * every x = 1 (q = -127 in every block), the 16 scales 127, every weight at
+ * the zero point (6 bits 32) but value 0 of row r, 32 + r + 1.  The sum of a
+ * block before the offset 32 comes off, 256 * 32 * 127 * 127 = 1.3e8, is
+ * past 2^24: the offset must come off in integers, as in llama.cpp. */
+static void test_q6k_offset(void)
+{
+	enum { ROWS = 3, COLS = 512, T = 5, RB = COLS / 256 * 210 };
+	static uint8_t W[ROWS * RB];
+	static float x[T * COLS];
+	for (int r = 0; r < ROWS; r++)
+		for (int b = 0; b < COLS / 256; b++) {
+			uint8_t *blk = W + (size_t)r * RB + 210 * b;
+			memset(blk, 0, 128);	     /* ql: the low 4 bits 0 */
+			memset(blk + 128, 0xaa, 64); /* qh: the high 2 bits 2: 32, the zero point */
+			memset(blk + 192, 127, 16);  /* int8 scales */
+			put16(blk + 208, f32_to_fp16(0.01f));
+			if (b == 0)
+				blk[0] = (uint8_t)(r + 1); /* value 0: 32 + r + 1 */
+		}
+	for (int i = 0; i < T * COLS; i++)
+		x[i] = 1.0f;
+	double da = (double)(1 / (-127.0f / 1.0f)) * -127; /* d q of Q8_K */
+	for (int isa = 1; isa <= 3; isa++) {
+		const char *name = q8mm_force_isa(isa);
+		if ((isa == 2 && strcmp(name, "avx2")) || (isa == 3 && strcmp(name, "avx512vnni")))
+			continue;
+		worst w = {0};
+		float y[T * ROWS];
+		check_product(GGML_Q6_K, W, RB, x, ROWS, COLS, T, 1, &w, y);
+		double ex = fp16_to_f32(f32_to_fp16(0.01f)) * 127 * da;
+		CHECK(!w.bad, "(e) %s Q6_K probe: no NaN, nothing written outside the rows", name);
+		CHECK_CLOSE(w.a, 2e-6, "(a) %s Q6_K, x = 1, scales 127, weights at the zero point but one: y = %.6g %.6g "
+			    "%.6g (exact %.6g %.6g %.6g)", name, y[0], y[1], y[2], ex, 2 * ex, 3 * ex);
+	}
+	q8mm_force_isa(0);
+}
+
 /* (e) zero and huge activations, bad shapes */
 static void test_edges(void)
 {
+	test_q6k_offset();
 	for (size_t ti = 0; ti < NTYPES; ti++) {
 		uint32_t ty = TYPES[ti], bb = ggml_type_block_bytes(ty), be = ggml_type_block_elems(ty);
 		int cols = 512, rows = 5, T = 2;
