@@ -25,7 +25,7 @@ static int record(fp_model *m, const char *path, int pos_mode, int batch, h5rec_
 	fp_error err = {0};
 	const fp_config *c = &m->cfg;
 	h5rec_info info = {"test", "test", "tiny", "", c->arch_name, "gpt-2", RR_POS_NAME[pos_mode], "test",
-			   c->n_layers, c->d_model, c->d_mlp, c->n_heads, c->n_kv_heads, c->n_vocab, 0, 0, batch, 0, 0, 0, 0, 0, NULL};
+			   c->n_layers, c->d_model, c->d_mlp, c->n_heads, c->n_kv_heads, c->n_vocab, 0, 0, batch, 0, 0, 0, 0, 0, NULL, NULL};
 	h5rec *rec = NULL;
 	rr_recorder *rr = NULL;
 	int rc = ps_hook_select(m, "blocks.*.mlp.hook_post", NULL, hooks, 8, n_hooks, &err) ||
