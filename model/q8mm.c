@@ -60,6 +60,7 @@
 #include "quant.h"
 
 #include <cpuid.h>
+#include <float.h>
 #include <immintrin.h>
 #include <math.h>
 #include <stdlib.h>
@@ -126,6 +127,25 @@ static int nearest_int(float f)
 	return (i & 0x007fffff) - 0x00400000;
 }
 
+/* 1 when a block whose largest |x| is amax quantises to zeros: amax 0, or
+ * below 127 / FLT_MAX (3.7e-37), where the scale 127 / amax is infinite.
+ * llama.cpp's Q8_K ref stores zeros there too (its nearest_int of inf
+ * and NaN gives 0 in the low byte), and d = 1 / (-127 / max) = -0 or 0,
+ * which quant_q8_k keeps; its x86 Q8_0 / Q8_1 store q = -128 (vcvtps2dq of
+ * inf) with d = fp16(amax / 127) = 0: the same products, 0. */
+static int zero_block(float amax)
+{
+	return !(127.0f / amax <= FLT_MAX);
+}
+
+/* vcvtps2dq: f rounded half to even, INT32_MIN where that is no int32
+ * (also NaN), without C's undefined conversion */
+static int32_t cvt_nearest(float f)
+{
+	float r = nearbyintf(f);
+	return r >= -2147483648.0f && r < 2147483648.0f ? (int32_t)r : INT32_MIN;
+}
+
 /* one Q8_K block from 256 floats (quantize_row_q8_K_ref) */
 static void quant_q8_k(const float *x, uint8_t *b)
 {
@@ -138,9 +158,10 @@ static void quant_q8_k(const float *x, uint8_t *b)
 	int8_t *qs = (int8_t *)(b + 4);
 	int16_t bs[QK_K / 16];
 	float d = 0;
-	if (amax == 0) { /* ggml leaves bsums as they were; zeros here */
+	if (zero_block(amax)) { /* amax 0: ggml leaves bsums as they were; zeros here */
 		memset(qs, 0, QK_K);
 		memset(bs, 0, sizeof bs);
+		d = amax != 0 ? copysignf(0.0f, -max) : 0.0f;
 	} else {
 		float iscale = -127.0f / max;
 		for (int j = 0; j < QK_K; j++) {
@@ -168,12 +189,13 @@ static void quant_q8_01(const float *x, uint8_t *b, int with_sum)
 		float ax = fabsf(x[j]);
 		amax = ax > amax ? ax : amax; /* _mm256_max_ps(amax, ax) */
 	}
-	float d = amax / 127.0f, id = amax != 0 ? 127.0f / amax : 0.0f;
+	float d = amax / 127.0f, id = zero_block(amax) ? 0.0f : 127.0f / amax;
 	int8_t *qs = (int8_t *)(b + (with_sum ? 4 : 2));
 	int sum = 0;
 	for (int j = 0; j < 32; j++) {
-		/* _mm256_round_ps(_MM_ROUND_NEAREST): half to even; |x * id| <= 127 */
-		int v = (int)nearbyintf(x[j] * id);
+		/* _mm256_round_ps(_MM_ROUND_NEAREST): half to even; |x * id| <= 127
+		 * for finite x */
+		int v = cvt_nearest(x[j] * id);
 		v = v > 127 ? 127 : v < -128 ? -128 : v; /* the saturating packs */
 		qs[j] = (int8_t)v;
 		sum += v;
@@ -478,19 +500,19 @@ __attribute__((target(AVX512))) static void quant_q8_k_avx512(const float *x, ui
 		v[i] = _mm512_loadu_ps(x + 16 * i);
 		m = _mm512_max_ps(m, _mm512_abs_ps(v[i]));
 	}
-	float amax = _mm512_reduce_max_ps(m), d = 0;
+	float amax = _mm512_reduce_max_ps(m), d = 0, max = 0;
 	int16_t bs[16] = {0};
-	if (amax == 0) {
-		memset(b + 4, 0, QK_K);
-	} else {
-		float max = 0; /* the first element of largest |x| */
-		for (int i = 0; i < 16; i++) {
-			__mmask16 k = _mm512_cmp_ps_mask(_mm512_abs_ps(v[i]), _mm512_set1_ps(amax), _CMP_EQ_OQ);
-			if (k) {
-				max = x[16 * i + __builtin_ctz(k)];
-				break;
-			}
+	for (int i = 0; i < 16; i++) { /* the first element of largest |x| */
+		__mmask16 k = _mm512_cmp_ps_mask(_mm512_abs_ps(v[i]), _mm512_set1_ps(amax), _CMP_EQ_OQ);
+		if (k) {
+			max = x[16 * i + __builtin_ctz(k)];
+			break;
 		}
+	}
+	if (zero_block(amax)) {
+		memset(b + 4, 0, QK_K);
+		d = amax != 0 ? copysignf(0.0f, -max) : 0.0f;
+	} else {
 		float iscale = -127.0f / max;
 		__m512 is = _mm512_set1_ps(iscale);
 		for (int i = 0; i < 16; i++) {
@@ -508,7 +530,7 @@ __attribute__((target(AVX512))) static void quant_q8_01_avx512(const float *x, u
 {
 	__m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
 	float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
-	float d = amax / 127.0f, id = amax != 0 ? 127.0f / amax : 0.0f;
+	float d = amax / 127.0f, id = zero_block(amax) ? 0.0f : 127.0f / amax;
 	__m512 idv = _mm512_set1_ps(id);
 	__m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, idv)), q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, idv));
 	uint8_t *qs = b + (with_sum ? 4 : 2);

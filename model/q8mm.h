@@ -42,8 +42,10 @@ size_t q8mm_act_bytes(uint32_t type, int T, int cols);
  * (every instruction set gives the same bytes).  Activations beyond what
  * the block scale can hold (|x| > 65504 * 127 for Q8_0/Q8_1, a block sum of
  * d q beyond 65504 for Q8_1's s) give an infinite scale, as in llama.cpp;
- * non-finite activations give unspecified values.  Does nothing when
- * !q8mm_supported(type, cols). */
+ * a block whose every |x| is below 127 / FLT_MAX (3.7e-37) quantises to
+ * zeros, d = +-0 (llama.cpp's Q8_0 / Q8_1 store q = -128 there: the same
+ * products); non-finite activations give unspecified values.  Does nothing
+ * when !q8mm_supported(type, cols). */
 void q8mm_quantize(uint32_t type, const float *x, int T, int cols, void *act);
 
 /* y[t * ldy + r] = dot(row r of W, row t of act) for t < T, r < rows: W is

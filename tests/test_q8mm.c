@@ -26,6 +26,7 @@
 #include "../model/q8mm.h"
 #include "../model/quant.h"
 
+#include <float.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -466,10 +467,71 @@ static void test_q6k_offset(void)
 	q8mm_force_isa(0);
 }
 
-/* (e) zero and huge activations, bad shapes */
+/* (e) tiny activations: a block whose largest |x| is below 127 / FLT_MAX
+ * (3.7e-37: the scale 127 / amax is infinite) quantises to zeros, d 0 (or
+ * -0, as llama.cpp's Q8_K d = 1 / (-127 / max)), on every instruction set;
+ * a block at the smallest amax with a finite scale to its usual values.
+ * Per 256 values: x 1e-38, subnormals 1e-40, amax just below the smallest,
+ * amax at the smallest, one positive 1e-38 in 32 (the rest 0), |x| up to
+ * 1 (in the 3rd, 4th and 6th the first of every 32 values is the largest). */
+static void test_tiny(void)
+{
+	enum { SEG = 256, N = 6 * SEG };
+	static float x[N];
+	float t = 127 / FLT_MAX;
+	while (isinf(127 / t))
+		t = nextafterf(t, 1);
+	float below = nextafterf(t, 0);
+	for (int k = 0; k < N; k++) {
+		int seg = k / SEG, first = k % 32 == 0;
+		float amax = seg == 2 ? below : t, sign = k / 32 % 2 ? -1.0f : 1.0f;
+		x[k] = seg == 0 ? 1e-38f * unif() : seg == 1 ? 1e-40f * unif() : seg <= 3 ? (first ? sign * amax : amax * unif())
+		     : seg == 4 ? (first ? 1e-38f : 0.0f) : first ? sign : unif();
+	}
+	const uint32_t qt[] = {GGML_Q4_K, GGML_Q8_0, GGML_Q4_1};
+	for (size_t k = 0; k < 3; k++) {
+		uint32_t ty = qt[k];
+		int be = act_be(ty), bb = act_bb(ty), qo = is_k(ty) ? 4 : is_q81(ty) ? 4 : 2;
+		size_t nbytes = q8mm_act_bytes(ty, 1, N);
+		uint8_t *ac = malloc(nbytes), *ai = malloc(nbytes);
+		q8mm_force_isa(1);
+		q8mm_quantize(ty, x, 1, N, ac);
+		size_t nonzero = 0, usual = 0;
+		for (int b = 0; b < N / be; b++) {
+			const uint8_t *blk = ac + (size_t)b * bb;
+			int seg = b * be / SEG, allz = 1;
+			for (int i = 0; i < bb; i++) /* d's sign bit aside: every byte 0 */
+				allz &= (i == 3 && is_k(ty) ? blk[i] & 0x7f : blk[i]) == 0;
+			if (seg != 3 && seg != 5)
+				nonzero += !allz;
+			else
+				usual += abs((int8_t)blk[qo]) == 127;
+		}
+		CHECK(nonzero == 0 && usual == (size_t)(2 * SEG / be),
+		      "(e) %s: blocks of |x| below 127 / FLT_MAX (1e-38, subnormals, just below %g) all zero (%zu not), "
+		      "blocks at amax %g or 1 their usual values (first q +-127: %zu of %d)", ggml_type_name(ty), t, nonzero,
+		      t, usual, 2 * SEG / be);
+		for (int isa = 2; isa <= 3; isa++) {
+			const char *name = q8mm_force_isa(isa);
+			if ((isa == 2 && strcmp(name, "avx2")) || (isa == 3 && strcmp(name, "avx512vnni")))
+				continue;
+			q8mm_quantize(ty, x, 1, N, ai);
+			size_t diff = 0;
+			for (size_t i = 0; i < nbytes; i++)
+				diff += ac[i] != ai[i];
+			CHECK(diff == 0, "(e) %s quantises tiny blocks for %s to the plain C bytes: %zu bytes differ", name,
+			      ggml_type_name(ty), diff);
+		}
+		free(ac), free(ai);
+	}
+	q8mm_force_isa(0);
+}
+
+/* (e) zero, tiny and huge activations, bad shapes */
 static void test_edges(void)
 {
 	test_q6k_offset();
+	test_tiny();
 	for (size_t ti = 0; ti < NTYPES; ti++) {
 		uint32_t ty = TYPES[ti], bb = ggml_type_block_bytes(ty), be = ggml_type_block_elems(ty);
 		int cols = 512, rows = 5, T = 2;
