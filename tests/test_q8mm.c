@@ -21,7 +21,9 @@
  *     |x| quantises to -127, d = 1/(-127/max), |d q - x| <= |d|/2, bsums
  *     are the sums of 16 q; Q8_1's q and d are Q8_0's, s = fp16(d sum q);
  * (d) every instruction set this CPU has against the plain C path;
- * (e) zero and huge activations, unsupported types and widths. */
+ * (e) zero, tiny and huge activations (huge: within (b)'s bound), the
+ *     Q6_K offset at saturated activations (by (a)), unsupported types
+ *     and widths. */
 #include "check.h"
 #include "../model/q8mm.h"
 #include "../model/quant.h"
@@ -537,7 +539,7 @@ static void test_edges(void)
 		int cols = 512, rows = 5, T = 2;
 		size_t rb = (size_t)cols / be * bb;
 		uint8_t *W = malloc(rb * rows), *act = malloc(q8mm_act_bytes(ty, T, cols));
-		float x[2 * 512], y[2 * 5], w[5 * 512];
+		float x[2 * 512], y[2 * 5];
 		for (size_t i = 0; i < rb * rows; i += bb)
 			rand_block(ty, W + i);
 		memset(x, 0, sizeof x);
@@ -557,26 +559,16 @@ static void test_edges(void)
 		float big = is_k(ty) ? 1e30f : is_q81(ty) ? 2000.0f : 8e6f;
 		for (int i = 0; i < T * cols; i++)
 			x[i] = big * unif();
-		q8mm_quantize(ty, x, T, cols, act);
-		for (int r = 0; r < rows; r++)
-			quant_dequantize(ty, W + (size_t)r * rb, w + (size_t)r * cols, (uint64_t)cols);
-		double wmax = 0;
+		worst wh = {0};
 		for (int isa = 1; isa <= 3; isa++) {
 			q8mm_force_isa(isa);
-			q8mm(y, (size_t)rows, act, T, ty, W, rb, rows, cols, 2);
-			for (int t = 0; t < T; t++)
-				for (int r = 0; r < rows; r++) {
-					double e = 0, a = 0;
-					for (int k = 0; k < cols; k++) {
-						e += (double)w[r * cols + k] * x[t * cols + k];
-						a += fabs((double)w[r * cols + k] * x[t * cols + k]);
-					}
-					double rel = fabs(y[t * rows + r] - e) / a;
-					wmax = rel > wmax || isnan(rel) ? rel : wmax;
-				}
+			check_product(ty, W, rb, x, rows, cols, T, 2, &wh, NULL);
 		}
-		CHECK_CLOSE(wmax, 0.05, "(e) %s activations of magnitude %g: finite, |y - w.x| / sum |w x|",
-			    ggml_type_name(ty), big);
+		CHECK(!wh.bad, "(e) %s activations of magnitude %g: no NaN, nothing written outside the rows",
+		      ggml_type_name(ty), big);
+		CHECK_CLOSE(wh.a, 2e-6, "(a) %s activations of magnitude %g, all ISAs", ggml_type_name(ty), big);
+		CHECK_CLOSE(wh.b, 1.0, "(e) %s activations of magnitude %g, all ISAs: |y - w.x| / quantisation bound of (b) "
+			    "(relative to sum |w x|: max %.2g)", ggml_type_name(ty), big, wh.b_rel);
 		free(W), free(act);
 	}
 	q8mm_force_isa(0);
