@@ -449,7 +449,7 @@ const char *q8mm_force_isa(int which)
 	return isa_name(isa_now);
 }
 
-/* ---- AVX-512 VNNI kernels for Q4_K and Q6_K ----
+/* ---- AVX-512 VNNI kernels for Q4_K, Q5_K and Q6_K ----
  *
  * A tile is TR = 32 weight rows (two vectors of 16 lanes, a lane per row)
  * of one block (256 values), unpacked into an L1 buffer once and then
@@ -611,12 +611,11 @@ AI __m512i byte_at(__m512i z, int i, int bits)
 
 /* Q4_K/Q5_K {fp16 d, dmin; scales[12]} of 16 rows: ggml's get_scale_min_k4
  * on 16 lanes at once */
-AI void scales_q45k(const uint8_t *const p[TR], __m512i idx, tile *tl, int h)
+AI void scales_q45k(const uint8_t *const p[TR], tile *tl, int h)
 {
 	__m512i z[4]; /* the 16-byte header {d, dmin, scales[12]} transposed (cheaper than 4 gathers) */
 	tr16x4(p, 0, z);
 	__m512i z0 = z[0], z1 = z[1], z2 = z[2], z3 = z[3];
-	(void)idx;
 	_mm512_store_ps(tl->d[h], _mm512_cvtph_ps(_mm512_cvtepi32_epi16(z0)));
 	_mm512_store_ps(tl->dmin[h], _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(z0, 16))));
 	for (int j = 0; j < 8; j++) {
@@ -634,7 +633,7 @@ AI void scales_q45k(const uint8_t *const p[TR], __m512i idx, tile *tl, int h)
 	}
 }
 
-__attribute__((target(AVX512))) static void unpack_q45k(const uint8_t *const p[TR], __m512i idx[2], tile *tl, int five)
+__attribute__((target(AVX512))) static void unpack_q45k(const uint8_t *const p[TR], tile *tl, int five)
 {
 	const __m512i m4 = _mm512_set1_epi8(15), one = _mm512_set1_epi8(1);
 	for (int h = 0; h < 2; h++) {
@@ -654,7 +653,7 @@ __attribute__((target(AVX512))) static void unpack_q45k(const uint8_t *const p[T
 				_mm512_store_si512(tl->q[16 * c + 8 + g][h], hi);
 			}
 		}
-		scales_q45k(p + 16 * h, idx[h], tl, h);
+		scales_q45k(p + 16 * h, tl, h);
 	}
 }
 
@@ -1165,7 +1164,7 @@ static void q8mm_rows(void *ctx, int item)
 
 /* an item's rows (the last repeated past the matrix), the store masks of
  * its two halves, the gather indices of the rows in each half; returns the
- * number of rows in the matrix */
+ * number of its rows inside the matrix (TR but in the last tile) */
 __attribute__((target(AVX512))) static int tile_setup(const job *j, int item, const uint8_t *row[TR], __mmask16 mk[2],
 						       __m512i idx[2])
 {
@@ -1210,7 +1209,7 @@ __attribute__((target(AVX512))) static void q8mm_tiles_avx512(void *ctx, int ite
 			if (j->type == GGML_Q6_K)
 				unpack_q6k(p, idx, &tl[b]);
 			else
-				unpack_q45k(p, idx, &tl[b], j->type == GGML_Q5_K);
+				unpack_q45k(p, &tl[b], j->type == GGML_Q5_K);
 		}
 		for (int t0 = 0; t0 < j->T; t0 += TG) {
 			int n = j->T - t0 < TG ? j->T - t0 : TG;
