@@ -201,13 +201,11 @@ static int gw_alloc(gw *g, const fp_model *m, int T, int n_seq, const int *seq)
 		scr = s > scr ? s : scr;
 	}
 	for (int l = 0; l < c->n_layers; l++) {
-		const fp_layer *y = &m->layers[l];
-		const fp_mat *ls[7] = {&y->wq, &y->wk, &y->wv, &y->wo, &y->w_gate, &y->w_up, &y->w_down};
-		for (int i = 0; i < 7; i++)
-			if (ls[i]->data) {
-				size_t s = fp_mat_tile_floats(ls[i], T);
-				scr = s > scr ? s : scr;
-			}
+		const fp_mat *ls[7];
+		for (int i = 0, k = fp_layer_mats(&m->layers[l], ls); i < k; i++) {
+			size_t s = fp_mat_tile_floats(ls[i], T);
+			scr = s > scr ? s : scr;
+		}
 	}
 	wide = wide > QE ? wide : QE;
 	size_t emit = t * wide > ns * V ? t * wide : ns * V;

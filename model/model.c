@@ -795,15 +795,24 @@ int fp_model_load_mode(fp_model **out, const char *path, int weights, fp_error *
 	return fp_model_load_opts(out, path, &o, err);
 }
 
+int fp_layer_mats(const fp_layer *y, const fp_mat *mats[7])
+{
+	const fp_mat *all[7] = {&y->wq, &y->wk, &y->wv, &y->wo, &y->w_gate, &y->w_up, &y->w_down};
+	int n = 0;
+	for (int i = 0; i < 7; i++)
+		if (all[i]->data)
+			mats[n++] = all[i];
+	return n;
+}
+
 /* the matrices whose products go through q8mm */
 static int count_q8(const fp_model *m)
 {
 	int n = m->unembed.q8;
 	for (int l = 0; l < m->cfg.n_layers; l++) {
-		const fp_layer *y = &m->layers[l];
-		const fp_mat *ls[7] = {&y->wq, &y->wk, &y->wv, &y->wo, &y->w_gate, &y->w_up, &y->w_down};
-		for (int i = 0; i < 7; i++)
-			n += ls[i]->data && ls[i]->q8;
+		const fp_mat *ls[7];
+		for (int i = 0, k = fp_layer_mats(&m->layers[l], ls); i < k; i++)
+			n += ls[i]->q8;
 	}
 	return n;
 }
@@ -817,9 +826,9 @@ int fp_model_load_opts(fp_model **out, const char *path, const fp_load_opts *o, 
 	if (matmul != FP_MATMUL_EXACT && matmul != FP_MATMUL_Q8)
 		return fp_error_set(err, FP_ERR_INVALID, "matmul mode %d is neither exact nor q8", matmul);
 	if (matmul == FP_MATMUL_Q8 && weights == FP_WEIGHTS_F32)
-		return fp_error_set(err, FP_ERR_INVALID, "--matmul q8 multiplies the weights in the file's own types "
-				    "(8-bit activations times Q4_K, Q8_0, ... blocks), so it cannot use --weights f32 "
-				    "(weights dequantised at load); use --weights native or auto");
+		return fp_error_set(err, FP_ERR_INVALID, "q8 products multiply the weights in the file's own types "
+				    "(8-bit activations times Q4_K, Q8_0, ... blocks): they cannot be dequantised to f32 "
+				    "at load");
 	fp_model *m = calloc(1, sizeof *m);
 	if (!m)
 		return fp_error_set(err, FP_ERR_NOMEM, "out of memory");
@@ -881,6 +890,8 @@ int fp_model_load_opts(fp_model **out, const char *path, const fp_load_opts *o, 
 		m->unembed = m->tok_embd;
 	count_params(m);
 	m->q8_matrices = count_q8(m);
+	if (!m->q8_matrices) /* no matrix q8mm supports: every product exact, and said so */
+		m->matmul = FP_MATMUL_EXACT;
 	*out = m;
 	return 0;
 fail:
@@ -1056,10 +1067,9 @@ int fp_model_qmm_matrices(const fp_model *m)
 {
 	int n = m->unembed.data && m->unembed.type != GGML_F32 && !m->unembed.q8 && use_qmm(&m->unembed, 1);
 	for (int l = 0; l < m->cfg.n_layers; l++) {
-		const fp_layer *y = &m->layers[l];
-		const fp_mat *ls[7] = {&y->wq, &y->wk, &y->wv, &y->wo, &y->w_gate, &y->w_up, &y->w_down};
-		for (int i = 0; i < 7; i++)
-			n += ls[i]->data && ls[i]->type != GGML_F32 && !ls[i]->q8 && use_qmm(ls[i], 1);
+		const fp_mat *ls[7];
+		for (int i = 0, k = fp_layer_mats(&m->layers[l], ls); i < k; i++)
+			n += ls[i]->type != GGML_F32 && !ls[i]->q8 && use_qmm(ls[i], 1);
 	}
 	return n;
 }
@@ -1192,10 +1202,9 @@ static size_t deq_need(const fp_model *m, int T)
 		need = n > need ? n : need;
 	}
 	for (int l = 0; l < m->cfg.n_layers; l++) {
-		const fp_layer *y = &m->layers[l];
-		const fp_mat *ls[7] = {&y->wq, &y->wk, &y->wv, &y->wo, &y->w_gate, &y->w_up, &y->w_down};
-		for (int i = 0; i < 7; i++)
-			if (ls[i]->data) {
+		const fp_mat *ls[7];
+		for (int i = 0, k = fp_layer_mats(&m->layers[l], ls); i < k; i++)
+			{
 				size_t n = scratch_floats(ls[i], T);
 				need = n > need ? n : need;
 			}

@@ -171,7 +171,9 @@ int fp_weights_auto(const fp_config *c);
  * and BF16 matrices, attention's own products, norms and the backward
  * pass's transposed products stay exact.  Q8 needs the weights in their
  * own type: FP_WEIGHTS_DEFAULT resolves to native, FP_WEIGHTS_F32 is
- * refused. */
+ * refused.  A model none of whose matrices q8mm supports (F32, F16, BF16
+ * GGUF files, most checkpoints) loads in FP_MATMUL_EXACT: m->matmul says
+ * what the products do, not what was asked. */
 enum fp_matmul { FP_MATMUL_EXACT = 0, FP_MATMUL_Q8 = 1 };
 const char *fp_matmul_name(int mode); /* "exact" / "q8" */
 /* Parses "exact" or "q8"; -1 if neither. */
@@ -209,7 +211,7 @@ typedef struct fp_model {
 	fp_error tok_error;          /* then this says why (commands that need text refuse the model) */
 	struct hf_ckpt *hf;          /* the checkpoint's files (NULL for GGUF) */
 	int weights;                 /* FP_WEIGHTS_NATIVE or FP_WEIGHTS_F32 (auto resolved at load) */
-	int matmul;                  /* FP_MATMUL_EXACT or FP_MATMUL_Q8 */
+	int matmul;                  /* FP_MATMUL_EXACT or FP_MATMUL_Q8 (only if q8_matrices > 0) */
 	int q8_matrices;             /* q8 mode: how many matrices go through q8mm */
 	float *block;                /* the f32 weights: vectors, and every matrix in f32 mode */
 	size_t block_floats;
@@ -248,6 +250,10 @@ void fp_model_free(fp_model *m); /* accepts NULL */
 size_t fp_model_weight_bytes(const fp_model *m);
 
 /* ---- weight matrices ---- */
+/* A layer's weight matrices that it has (data != NULL), in the order wq,
+ * wk, wv, wo, w_gate, w_up, w_down, into mats; returns how many (7 with a
+ * gated MLP). */
+int fp_layer_mats(const fp_layer *y, const fp_mat *mats[7]);
 
 /* dst[0..cols) = row r of W, as f32. */
 void fp_mat_row(const fp_mat *W, int r, float *dst);

@@ -92,8 +92,11 @@ const char *cli_model_path(const char *opt, char *buf, size_t n)
 	return buf;
 }
 
+static char command_line[4096] = "factprobe"; /* cli_set_command_line */
+
 int cli_weights = FP_WEIGHTS_DEFAULT;
 int cli_matmul = FP_MATMUL_EXACT;
+const char *cli_weights_from = "--weights ", *cli_matmul_from = "--matmul ";
 
 void cli_help(const char *help)
 {
@@ -117,6 +120,13 @@ fp_model *cli_load_model(const char *cmd, const char *opt_path)
 	const char *given = opt_path && *opt_path ? opt_path : getenv("FACTPROBE_MODEL");
 	int is_default = !given || !*given || strcmp(given, path) != 0;
 	fp_load_opts lo = {cli_weights, cli_matmul};
+	if (cli_matmul == FP_MATMUL_Q8 && cli_weights == FP_WEIGHTS_F32) {
+		/* the library refuses it too; here the words say where each came from */
+		cli_error(cmd, "%sq8 multiplies the weights in the file's own types (8-bit activations times Q4_K, "
+			  "Q8_0, ... blocks), so it cannot use %sf32 (weights dequantised at load); use native or auto",
+			  cli_matmul_from, cli_weights_from);
+		return NULL;
+	}
 	if (fp_model_load_opts(&m, path, &lo, &err)) {
 		cli_error(cmd, "%s", err.msg);
 		if (is_default && err.code == FP_ERR_IO)
@@ -129,6 +139,17 @@ fp_model *cli_load_model(const char *cmd, const char *opt_path)
 		cli_hint("this checkpoint's weights load (factprobe info works), but this command needs its tokenizer");
 		fp_model_free(m);
 		return NULL;
+	}
+	static int warned;
+	if (cli_matmul == FP_MATMUL_Q8 && m->matmul != FP_MATMUL_Q8 && !warned++) {
+		/* a warning, not a refusal: the products are exact, the results
+		 * right, and $FACTPROBE_MATMUL=q8 may be set for many models; the
+		 * recordings (m->matmul) and the command line say exact */
+		fprintf(stderr, "factprobe %s: warning: %sq8 has no effect on '%s': none of its matrices is of a type "
+			"q8 multiplies (Q4_0 ... Q8_0, the K-quants); every product is exact\n", cmd, cli_matmul_from, path);
+		size_t n = strlen(command_line), k = strlen(" --matmul q8");
+		if (n >= k && !strcmp(command_line + n - k, " --matmul q8"))
+			command_line[n - k] = 0;
 	}
 	return m;
 }
@@ -243,7 +264,6 @@ void cli_skip_bad_report(const char *cmd)
 		fprintf(stderr, "factprobe %s: warning: %ld malformed prompt lines skipped\n", cmd, n);
 }
 
-static char command_line[4096] = "factprobe";
 
 void cli_set_command_line(int argc, char **argv)
 {

@@ -66,8 +66,13 @@ const char *cli_model_path(const char *opt, char *buf, size_t n);
 fp_model *cli_load_model(const char *cmd, const char *opt_path);
 /* How cli_load_model holds the weights (--weights, $FACTPROBE_WEIGHTS). */
 extern int cli_weights;
-/* How cli_load_model multiplies (--matmul, $FACTPROBE_MATMUL). */
+/* How cli_load_model multiplies (--matmul, $FACTPROBE_MATMUL).  q8 on a
+ * model with no matrix q8 supports: one warning, exact products, and the
+ * command line loses its " --matmul q8". */
 extern int cli_matmul;
+/* Where each came from, for messages: "--weights " / "$FACTPROBE_WEIGHTS="
+ * (the value follows). */
+extern const char *cli_weights_from, *cli_matmul_from;
 /* Prints a command's --help text, then the global options every command
  * that loads a model takes (--weights, --matmul: one shared text). */
 void cli_help(const char *help);

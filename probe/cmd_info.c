@@ -147,20 +147,18 @@ static void info_meta(tb_doc *d, const fp_model *m)
 	tb_doc_close(d);
 }
 
-/* what the model holds in fmt: text, TSV or JSON */
 /* the weight matrices of the products (the blocks' and the unembedding) */
 static int n_mats(const fp_model *m)
 {
 	int n = 1;
 	for (int l = 0; l < m->cfg.n_layers; l++) {
-		const fp_layer *y = &m->layers[l];
-		const fp_mat *ls[7] = {&y->wq, &y->wk, &y->wv, &y->wo, &y->w_gate, &y->w_up, &y->w_down};
-		for (int i = 0; i < 7; i++)
-			n += ls[i]->data != NULL;
+		const fp_mat *ls[7];
+		n += fp_layer_mats(&m->layers[l], ls);
 	}
 	return n;
 }
 
+/* what the model holds in fmt: text, TSV or JSON */
 static void info_emit(const info_t *I, int fmt, int meta)
 {
 	const fp_model *m = I->m;

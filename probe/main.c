@@ -52,10 +52,13 @@ static void usage(FILE *f)
 		   "$FACTPROBE_MATMUL): exact (the default) multiplies in f32; q8 multiplies\n"
 		   "as llama.cpp does, the activations quantised to 8 bits (Q8_K for the\n"
 		   "K-quants, Q8_0/Q8_1 for Q4_0..Q8_0) times the weights' own integers:\n"
-		   "faster, approximate (on the default model activations move by up to\n"
-		   "about 6%% and log-probs by up to 0.5 nats; see the README).  q8 keeps the\n"
-		   "weights in their own types (auto means native; --weights f32 is\n"
-		   "refused); F32/F16/BF16 matrices, attention scores and norms stay exact,\n"
+		   "faster, approximate (on the default model a recorded layer's activations\n"
+		   "differ from exact's by up to 6.3%% of their norm, |q8 - exact| / |exact|,\n"
+		   "single values by up to 12%% of the layer's largest, log-probs by up to\n"
+		   "0.5 nats; see the README).  q8 keeps the weights in their own types (auto\n"
+		   "means native; --weights f32 is refused; a model with no quantised matrix\n"
+		   "runs exact, with a warning); F32/F16/BF16 matrices, attention scores and\n"
+		   "norms stay exact,\n"
 		   "and gradients (grad, neurons --rank atp|ig, trace --method atp) are taken\n"
 		   "through the q8 forward pass with exact backward products\n"
 		   "(straight-through).\n");
@@ -67,6 +70,7 @@ typedef struct global_opt {
 	const char *name, *env, *values; /* "--weights", "FACTPROBE_WEIGHTS", "auto, native or f32" */
 	int (*parse)(const char *s);     /* -1: not a valid value */
 	int *dest;
+	const char **from, *env_from;    /* set to env_from ("$FACTPROBE_WEIGHTS=") when the value is the variable's */
 } global_opt;
 
 /* Takes --NAME MODE / --NAME=MODE of each global option out of argv.
@@ -120,6 +124,8 @@ static int take_global_options(int *argc, char **argv, const global_opt *g, int 
 			return 2;
 		}
 		*g[k].dest = mode;
+		if (!from[k])
+			*g[k].from = g[k].env_from;
 	}
 	return 0;
 }
@@ -127,8 +133,10 @@ static int take_global_options(int *argc, char **argv, const global_opt *g, int 
 int main(int argc, char **argv)
 {
 	const global_opt g[2] = {
-		{"--weights", "FACTPROBE_WEIGHTS", "auto, native or f32", fp_weights_parse, &cli_weights},
-		{"--matmul", "FACTPROBE_MATMUL", "exact or q8", fp_matmul_parse, &cli_matmul},
+		{"--weights", "FACTPROBE_WEIGHTS", "auto, native or f32", fp_weights_parse, &cli_weights, &cli_weights_from,
+		 "$FACTPROBE_WEIGHTS="},
+		{"--matmul", "FACTPROBE_MATMUL", "exact or q8", fp_matmul_parse, &cli_matmul, &cli_matmul_from,
+		 "$FACTPROBE_MATMUL="},
 	};
 	if (take_global_options(&argc, argv, g, 2))
 		return 2;

@@ -230,4 +230,45 @@ expect_error "\$FACTPROBE_MATMUL with an unknown value" "FACTPROBE_MATMUL 'fast'
 expect_error "--matmul without a value" "option '--matmul' needs a value (exact or q8)" "$FP" predict -m "$M" x --matmul
 expect_error "--weights f32 --matmul q8 says why not" "cannot use --weights f32" \
 	"$FP" predict -m "$M" --weights f32 --matmul q8 "x"
+expect_error "\$FACTPROBE_WEIGHTS=f32 with --matmul q8: the error names the variable" \
+	"--matmul q8 multiplies the weights in the file's own types (8-bit activations times Q4_K, Q8_0, ... blocks), so it cannot use \$FACTPROBE_WEIGHTS=f32" \
+	env FACTPROBE_WEIGHTS=f32 "$FP" predict -m "$M" --matmul q8 "x"
+expect_error "--weights f32 with \$FACTPROBE_MATMUL=q8: the error names the variable" "\$FACTPROBE_MATMUL=q8 multiplies" \
+	env FACTPROBE_MATMUL=q8 "$FP" predict -m "$M" --weights f32 "x"
+
+# shards and resumes across modes: one clear error each
+"$FP" record -q -m "$M" -p "$T/set.tsv" -o "$T/e.h5" --hooks logits 2>"$T/err.e" || bad "record (exact): $(tail -1 "$T/err.e")"
+expect_error "record --resume of an exact recording with --matmul q8 refuses" \
+	"cannot resume: it was recorded with --matmul exact, this run has --matmul q8 (use --force to start over)" \
+	"$FP" record -q -m "$M" -p "$T/set.tsv" -o "$T/e.h5" --hooks logits --resume --matmul q8
+"$FP" record -q -m "$M" -p "$T/set.tsv" -o "$T/s0.h5" --hooks logits --shard 0/2 2>"$T/err.s" &&
+	"$FP" record -q -m "$M" -p "$T/set.tsv" -o "$T/s1.h5" --hooks logits --shard 1/2 --matmul q8 2>>"$T/err.s" ||
+	bad "record --shard: $(tail -1 "$T/err.s")"
+expect_error "merge of an exact and a q8 shard refuses, naming both modes" \
+	"are not shards of one run: matmul 'exact' and 'q8'" "$FP" merge "$T/m.h5" "$T/s0.h5" "$T/s1.h5"
+
+# a model with no matrix q8 supports (F32 weights): one warning, exact
+# products, the recording says exact
+"$BUILD/tests/make_tiny" "$T" >/dev/null
+TINY=$T/tiny-llama.gguf
+"$FP" record -q -m "$TINY" -p "$T/set.tsv" -o "$T/t8.h5" --hooks logits --matmul q8 2>"$T/err.t8" || bad "record (tiny, q8): $(tail -1 "$T/err.t8")"
+"$FP" record -q -m "$TINY" -p "$T/set.tsv" -o "$T/te.h5" --hooks logits 2>"$T/err.te" || bad "record (tiny): $(tail -1 "$T/err.te")"
+check "--matmul q8 on an F32 model: one warning, the same logits as exact, the recording not marked q8 (resumes without --matmul q8)" \
+	"$PY" - "$T" <<'PY'
+import sys, h5py, numpy as np
+d = sys.argv[1]
+err = open(d + "/err.t8").read()
+w = [l for l in err.splitlines() if "warning" in l]
+a, b = h5py.File(d + "/te.h5"), h5py.File(d + "/t8.h5")
+same = all(np.array_equal(a["acts"][k][()], b["acts"][k][()]) for k in a["acts"])
+cl = b.attrs["command_line"]
+cl = cl.decode() if isinstance(cl, bytes) else str(cl)
+print("%d warning(s): %s; logits identical: %s; matmul attribute: %s; command_line ends %r"
+      % (len(w), w[0][:150] if w else "-", same, b.attrs.get("matmul", "(none: exact)"), cl[-30:]))
+sys.exit(0 if len(w) == 1 and "--matmul q8 has no effect" in w[0] and same and "matmul" not in b.attrs
+         and "--matmul" not in cl else 1)
+PY
+run "$FP" record -q -m "$TINY" -p "$T/set.tsv" -o "$T/t8.h5" --hooks logits --resume
+[ "$RC" -eq 0 ] && ok "that recording resumes without --matmul q8" || bad "resume (tiny): exit $RC, $ERR"
+check "info --matmul q8 on the F32 model says exact" sh -c "\"$FP\" info -m \"$TINY\" --matmul q8 2>/dev/null | grep -E '^matmul +exact'"
 lib_finish
