@@ -141,7 +141,8 @@ echo "Michael Jordan plays the sport of" >>"$T/facts.txt"
 n=0
 while IFS= read -r p; do
 	p=$(printf '%b' "$p")
-	"$FP" predict -m "$M" -k 10 --json "$p" >"$T/e$n.json" && "$FP" predict -m "$M" -k 10 --json --matmul q8 "$p" >"$T/q$n.json" ||
+	# exact with native weights: the same numbers as f32 (test_weights), without dequantising at load
+	"$FP" predict -m "$M" -k 10 --json --weights native "$p" >"$T/e$n.json" && "$FP" predict -m "$M" -k 10 --json --matmul q8 "$p" >"$T/q$n.json" ||
 		bad "predict on \"$p\" failed"
 	n=$((n + 1))
 done <"$T/facts.txt"
