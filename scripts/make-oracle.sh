@@ -36,6 +36,8 @@ trap 'rm -rf "$TINY"' EXIT
 "$BUILD/tests/make_tiny" "$TINY" >/dev/null
 "$LC/bin/python" scripts/oracle_llamacpp.py "$MODEL" "$TINY" "$FIX"
 "$LC/bin/python" scripts/oracle_arch.py "$GEMMA" "$TINY" "$FIX"
+# every quantised weight type q8mm multiplies, on tiny models (test_oracle's q8 table)
+"$LC/bin/python" scripts/oracle_qtype.py "$TINY" "$FIX"
 # both real models' largest logits, for --matmul q8 (test_oracle's q8 table)
 "$LC/bin/python" scripts/oracle_q8.py "$MODEL" "$GEMMA" "$FIX"
 "$HF/bin/python" scripts/oracle_hf.py "$MODEL" "$TINY" "$FIX" 2>&1 | grep -v -E "de-quantizing|^Some weights|TRAIN this model"

@@ -19,29 +19,17 @@ import numpy as np
 import llama_cpp
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from oracle_common import load, logits, log_softmax, sha256, write_f32_copy
+from oracle_common import load, logits, log_softmax, sha256, tiny_runs, write_f32_copy
 
 gemma, tiny_dir, out_dir = sys.argv[1:4]
 inputs = json.load(open(os.path.join(out_dir, "oracle_inputs.json")))
 
 
 version = "llama.cpp via llama-cpp-python %s" % llama_cpp.__version__
-arch = {"oracle": version, "kv_cache": "f32", "tiny": []}
-blob, offset = [], 0
-adir = os.path.join(tiny_dir, "arch")
-for name in sorted(os.listdir(adir)):
-    if not name.endswith(".gguf"):
-        continue
-    llm = load(os.path.join(adir, name), 64)
-    for text in inputs["tiny_texts"]:
-        ids = llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
-        lg = logits(llm, ids).astype(np.float32)
-        blob.append(lg.ravel())
-        arch["tiny"].append({"model": name, "text": text, "ids": ids, "offset": offset, "shape": list(lg.shape)})
-        offset += lg.size
-    del llm
+arch = {"oracle": version, "kv_cache": "f32"}
+arch["tiny"], blob = tiny_runs(os.path.join(tiny_dir, "arch"), inputs["tiny_texts"])
 json.dump(arch, open(os.path.join(out_dir, "llamacpp_arch.json"), "w"), indent=1, ensure_ascii=False)
-np.concatenate(blob).astype("<f4").tofile(os.path.join(out_dir, "arch_logits.f32"))
+blob.tofile(os.path.join(out_dir, "arch_logits.f32"))
 print("llama.cpp tiny architecture fixtures: %d runs" % len(arch["tiny"]))
 if gemma == "-":
     sys.exit(0)

@@ -2,6 +2,7 @@
 share: loading a model into llama-cpp-python with an f32 KV cache and logits
 at every position, log-softmax, sha256 of a file, and write_f32_copy."""
 import hashlib
+import os
 import numpy as np
 from llama_cpp import Llama
 
@@ -65,3 +66,24 @@ def write_f32_copy(src, dst):
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
     w.close()
+
+
+# tiny_runs(dir, texts): llama.cpp's logits at every position of each text on
+# each .gguf in dir (sorted by name): the runs' records (model, text, ids,
+# offset, shape) and the logits, concatenated, as float32.
+
+
+def tiny_runs(tiny_dir, texts):
+    runs, blob, offset = [], [], 0
+    for name in sorted(os.listdir(tiny_dir)):
+        if not name.endswith(".gguf"):
+            continue
+        llm = load(os.path.join(tiny_dir, name), 64)
+        for text in texts:
+            ids = llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+            lg = logits(llm, ids).astype(np.float32)
+            blob.append(lg.ravel())
+            runs.append({"model": name, "text": text, "ids": ids, "offset": offset, "shape": list(lg.shape)})
+            offset += lg.size
+        del llm
+    return runs, np.concatenate(blob).astype("<f4")

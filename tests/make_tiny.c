@@ -6,6 +6,25 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+/* writes the n models of named into DIR/sub/ */
+static int write_set(const char *dir, const char *sub, int n, const char *(*named)(int, tiny_opts *))
+{
+	char d[4096];
+	snprintf(d, sizeof d, "%s/%s", dir, sub);
+	mkdir(d, 0755);
+	for (int i = 0; i < n; i++) {
+		tiny_opts o;
+		char path[8192];
+		snprintf(path, sizeof path, "%s/%s", d, named(i, &o));
+		if (tiny_write(&o, path)) {
+			fprintf(stderr, "make_tiny: cannot write '%s'\n", path);
+			return 1;
+		}
+		printf("%s\n", path);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -22,20 +41,11 @@ int main(int argc, char **argv)
 		}
 		printf("%s\n", path);
 	}
-	/* the newer architectures, in DIR/arch/ (tests/fixtures/llamacpp_arch.json) */
-	char sub[4096];
-	snprintf(sub, sizeof sub, "%s/arch", argv[1]);
-	mkdir(sub, 0755);
-	for (int i = 0; i < tiny_n_arch_named(); i++) {
-		tiny_opts o;
-		char path[8192];
-		snprintf(path, sizeof path, "%s/%s", sub, tiny_arch_named(i, &o));
-		if (tiny_write(&o, path)) {
-			fprintf(stderr, "make_tiny: cannot write '%s'\n", path);
-			return 1;
-		}
-		printf("%s\n", path);
-	}
+	/* the newer architectures, in DIR/arch/ (tests/fixtures/llamacpp_arch.json),
+	 * and each quantised weight type, in DIR/qtype/ (llamacpp_qtype.json) */
+	if (write_set(argv[1], "arch", tiny_n_arch_named(), tiny_arch_named) ||
+	    write_set(argv[1], "qtype", tiny_n_qtype_named(), tiny_qtype_named))
+		return 1;
 	/* gptj: llama.cpp names it but cannot run it, so not in DIR/arch/ (its
 	 * oracle is transformers, through a Hugging Face checkpoint: test_hf) */
 	{

@@ -13,6 +13,7 @@
 #include "tiny.h"
 #include "../model/model.h"
 #include "../model/quant.h"
+#include "../model/q8mm.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -437,10 +438,55 @@ static void test_modes(const char *model)
 #define Q8_TOL_LOGP_SMOL 0.75  /* |log p diff| over llama.cpp's top 10: 0.49 (0.42; exact 0.48) */
 #define Q8_TOL_LOGP_GEMMA 1.5  /* 0.84 (1.04; exact 0.70) */
 /* top-1 must be llama.cpp's wherever llama.cpp's top-1 leads its runner-up
- * by more than this (logits); closer calls may swap: with the AVX-512 q8mm
- * three Gemma-3-270M prompts did, where llama.cpp led by 0.147, 0.344 and
- * 0.381 (the q8 logits are within 1.4 of llama.cpp's there) */
+ * by more than this (logits); closer calls may swap.  Measured now (7e34644
+ * and later): top-1 the same on 24 of 24 prompts of both real models, in both
+ * modes; an intermediate version of the AVX-512 kernels swapped three
+ * Gemma-3-270M prompts, where llama.cpp led by 0.147, 0.344 and 0.381 (the
+ * q8 logits within 1.4 of llama.cpp's there): the margin is for such sum
+ * orders. */
 #define Q8_LEAD 0.5
+
+/* The tiny models of each quantised weight type (tiny_named's Q8_0 and
+ * tiny_qtype_named's): logits at every position (113) of the 4 tiny texts.
+ * Two bounds per type:
+ *   - at least Q8_TINY_SAME of the positions equal llama.cpp's to 1e-5 of
+ *     their largest |logit| (the exact mode: none);
+ *   - the largest difference over all positions, below the tolerance.
+ * Measured 2026-11-29 (main at 24fb965; exact mode beside): positions within
+ * 1e-5 and largest difference, AVX-512 / AVX2 / plain C q8mm:
+ *   Q8_0  113 113 113   1.05e-7 / 0       / 1.05e-7   (exact 0.0119)
+ *   Q4_0  113 113 113   8.1e-8  / 0       / 8.1e-8    (exact 0.087)
+ *   Q4_1  112 112 112   5.8e-3  / 5.8e-3  / 5.8e-3    (exact 0.085)
+ *   Q5_0  112 113 112   5.1e-3  / 0       / 5.1e-3    (exact 0.063)
+ *   Q5_1  110 113 110   1.0e-3  / 0       / 1.0e-3    (exact 0.078)
+ *   Q4_K  109 109 109   9.9e-3  / 9.9e-3  / 2.0e-2    (exact 0.33)
+ *   Q5_K  102 102 102   1.7e-2  / 1.7e-2  / 1.7e-2    (exact 0.35)
+ *   Q6_K  112 112 113   6.2e-2  / 6.2e-2  / 2.5e-7    (exact 0.28)
+ * The other positions differ by 1e-3..1e-1: there one 8-bit activation value
+ * fell on the other side of a rounding boundary than in llama.cpp (a few
+ * values in a million lie that close to one), and later layers carry the
+ * step on.  Which positions: where q8mm's float sums run in llama.cpp's order
+ * (the AVX2 block-32 kernels) Q8_0, Q4_0, Q5_0 and Q5_1 are bit-identical to
+ * llama.cpp at every position, where they do not (AVX-512, C) Q5_0 and Q5_1
+ * flip at 1 and 3; Q6_K's one flip in the SIMD kernels is their -32 offset
+ * applied in float (review 1a; the C path, in integers, matches everywhere).
+ * Q4_1 (1 position), Q4_K (2) and Q5_K (11) differ at the same positions in
+ * all three kernels: not explained by our sum order alone (see the report in
+ * the commit message).  Tolerances: twice the largest measured. */
+#define Q8_TINY_SAME 0.85
+static double q8_tiny_tol(uint32_t type)
+{
+	switch (type) {
+	case GGML_Q8_0:
+	case GGML_Q4_0: return Q8_TOL_TINY;
+	case GGML_Q4_1: return 0.012;
+	case GGML_Q5_0: return 0.01;
+	case GGML_Q5_1: return 0.002;
+	case GGML_Q4_K: return 0.04;
+	case GGML_Q5_K: return 0.035;
+	default: return 0.125; /* Q6_K: 1e-5 once its offset is subtracted in integers (review 1a) */
+	}
+}
 
 static int argmax(const float *v, int n)
 {
@@ -456,19 +502,17 @@ static void print_q8_head(void)
 	       "top-1 exact/q8", "top-10 ex/q8", "|dlogp| exact/q8");
 }
 
-/* the tiny models: logits at every position, both modes */
-static void test_q8_tiny(json_t *lc)
+/* a set of tiny models: logits at every position, both modes */
+static void test_q8_tiny(json_t *runs, const char *blob, int n_models, const char *(*named)(int, tiny_opts *))
 {
 	size_t nref;
-	float *ref = load_f32("tiny_logits.f32", &nref);
-	json_t *runs = json_object_get(lc, "tiny");
+	float *ref = load_f32(blob, &nref);
+	CHECK(ref != NULL, "%s present", blob);
 	if (!ref)
 		return;
-	printf("     --matmul exact and q8 vs llama.cpp (its own activation quantisation, f32 KV cache):\n");
-	print_q8_head();
-	for (int mi = 0; mi < tiny_n_named(); mi++) {
+	for (int mi = 0; mi < n_models; mi++) {
 		tiny_opts o;
-		const char *file = tiny_named(mi, &o);
+		const char *file = named(mi, &o);
 		fp_model *m[2] = {NULL, NULL};
 		fp_error err = {0};
 		o.matmul = FP_MATMUL_EXACT;
@@ -481,7 +525,7 @@ static void test_q8_tiny(json_t *lc)
 			continue;
 		}
 		double worst[2] = {0, 0}, scale[2] = {0, 0};
-		int top1[2] = {0, 0}, npos = 0, same = 1, V = m[0]->cfg.n_vocab;
+		int top1[2] = {0, 0}, close[2] = {0, 0}, npos = 0, same = 1, V = m[0]->cfg.n_vocab;
 		size_t i;
 		json_t *e;
 		json_array_foreach(runs, i, e) {
@@ -496,8 +540,12 @@ static void test_q8_tiny(json_t *lc)
 			for (int k = 0; k < 2; k++) {
 				CHECK(fp_model_forward(m[k], ids, nw, &fo, lg[k], &err) == 0, "forward: %s", err.msg);
 				diff_max_into(lg[k], ref, off, (size_t)nw * V, nref, &worst[k], &scale[k]);
-				for (int t = 0; t < nw && off + (size_t)(t + 1) * V <= nref; t++)
+				for (int t = 0; t < nw && off + (size_t)(t + 1) * V <= nref; t++) {
+					double w = 0, sc = 0;
+					diff_max_into(lg[k] + (size_t)t * V, ref, off + (size_t)t * V, (size_t)V, nref, &w, &sc);
+					close[k] += w <= 1e-5 * sc;
 					top1[k] += argmax(lg[k] + (size_t)t * V, V) == argmax(ref + off + (size_t)t * V, V);
+				}
 			}
 			same &= !memcmp(lg[0], lg[1], (size_t)nw * V * sizeof(float));
 			npos += nw;
@@ -505,14 +553,16 @@ static void test_q8_tiny(json_t *lc)
 		}
 		double r0 = worst[0] / (scale[0] > 0 ? scale[0] : 1), r1 = worst[1] / (scale[1] > 0 ? scale[1] : 1);
 		const char *wt = o.wtype == GGML_F32 ? "F32" : ggml_type_name(o.wtype);
-		printf("     %-26s %-9s %6d  %9.3g / %-9.3g  %6d / %-6d of %-3d\n", file, wt, m[1]->q8_matrices, r0, r1,
-		       top1[0], top1[1], npos);
+		printf("     %-26s %-9s %6d  %9.3g / %-9.3g  %6d / %-6d of %-3d  (positions within 1e-5: %d / %d)\n", file, wt,
+		       m[1]->q8_matrices, r0, r1, top1[0], top1[1], npos, close[0], close[1]);
 		if (m[1]->q8_matrices == 0) {
 			CHECK(same, "%s (%s): no matrix q8 multiplies, so --matmul q8 gives the exact mode's logits bit for bit",
 			      file, wt);
 		} else {
-			CHECK_CLOSE(r1, Q8_TOL_TINY, "%s (%s, %d matrices in q8): q8 logits at every position vs llama.cpp, "
-				    "relative (exact mode: %.3g)", file, wt, m[1]->q8_matrices, r0);
+			CHECK_CLOSE(r1, q8_tiny_tol(o.wtype), "%s (%s, %d matrices in q8): q8 logits at every position vs "
+				    "llama.cpp, relative (exact mode: %.3g)", file, wt, m[1]->q8_matrices, r0);
+			CHECK(close[1] >= Q8_TINY_SAME * npos, "%s: q8 equals llama.cpp to 1e-5 at %d of %d positions, at least "
+			      "%.0f%% (exact mode: %d)", file, close[1], npos, 100 * Q8_TINY_SAME, close[0]);
 			CHECK(r1 < r0, "%s: q8 is closer to llama.cpp than the exact mode (%.3g < %.3g)", file, r1, r0);
 			CHECK(top1[1] >= top1[0], "%s: q8's top-1 agrees with llama.cpp's at least as often as exact's (%d, %d of %d)",
 			      file, top1[1], top1[0], npos);
@@ -616,7 +666,23 @@ static void test_q8(json_t *lc, const char *model)
 {
 	json_t *q8 = load_json("llamacpp_q8.json"), *g = load_json("llamacpp_gemma3.json");
 	CHECK(q8 && g, "the q8 fixtures load");
-	test_q8_tiny(lc);
+	json_t *qt = load_json("llamacpp_qtype.json");
+	CHECK(qt != NULL, "llamacpp_qtype.json loads");
+	/* the tiny models with every q8mm implementation this CPU has (their sum orders differ) */
+	const char *best = q8mm_force_isa(0), *prev = "";
+	for (int isa = 3; isa >= 1; isa--) {
+		const char *name = q8mm_force_isa(isa);
+		if (!strcmp(name, prev))
+			continue;
+		prev = name;
+		printf("     --matmul exact and q8 (q8mm: %s%s) vs llama.cpp (its own activation quantisation, f32 KV cache):\n",
+		       name, strcmp(name, best) ? ", forced" : "");
+		print_q8_head();
+		test_q8_tiny(json_object_get(lc, "tiny"), "tiny_logits.f32", tiny_n_named(), tiny_named);
+		test_q8_tiny(json_object_get(qt, "tiny"), "llamacpp_qtype.f32", tiny_n_qtype_named(), tiny_qtype_named);
+	}
+	q8mm_force_isa(0);
+	json_decref(qt);
 	if (!q8 || !g) {
 		json_decref(q8), json_decref(g);
 		return;

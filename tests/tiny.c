@@ -50,6 +50,8 @@ void tiny_quantize_q8_0(const float *x, uint8_t *dst, uint64_t n)
 	}
 }
 
+static void tiny_random_blocks(uint32_t type, uint8_t *dst, uint64_t n, float scale, st_rng *rng);
+
 static void add_matrix(gw *w, const tiny_opts *o, st_rng *rng, const char *name, uint64_t ne0, uint64_t ne1,
 		       float scale, float bias_one)
 {
@@ -98,13 +100,65 @@ static void add_matrix(gw *w, const tiny_opts *o, st_rng *rng, const char *name,
 			h[i] = f32_to_fp16(x[i]);
 		gw_tensor(w, name, 2, ne, GGML_F16, h, n * 2);
 		free(h);
-	} else {
+	} else if (t == GGML_Q8_0) {
 		uint8_t *q = malloc(n / 32 * 34);
 		tiny_quantize_q8_0(x, q, n);
 		gw_tensor(w, name, 2, ne, GGML_Q8_0, q, n / 32 * 34);
 		free(q);
+	} else {
+		size_t nb = (size_t)(n / ggml_type_block_elems(t) * ggml_type_block_bytes(t));
+		uint8_t *q = malloc(nb);
+		tiny_random_blocks(t, q, n, scale, rng);
+		gw_tensor(w, name, 2, ne, t, q, nb);
+		free(q);
 	}
 	free(x);
+}
+
+/* random blocks of a quantised type: random codes, a random scale per block
+ * about |w| ~ scale, and the offsets (the minima of Q4_1/Q5_1/Q4_K/Q5_K)
+ * set to centre each block's values on zero.  llama.cpp reads the same
+ * bytes, so the weights are whatever these blocks say by construction. */
+static void tiny_random_blocks(uint32_t type, uint8_t *dst, uint64_t n, float scale, st_rng *rng)
+{
+	uint32_t be = ggml_type_block_elems(type), bb = ggml_type_block_bytes(type);
+	/* typical |code - centre| times the typical sub-block scale, per type */
+	float unit = type == GGML_Q4_0 || type == GGML_Q4_1 ? 4.0f : type == GGML_Q5_0 || type == GGML_Q5_1 ? 8.0f
+		   : type == GGML_Q4_K ? 120.0f : type == GGML_Q5_K ? 240.0f : 1000.0f;
+	for (uint64_t b = 0; b < n / be; b++, dst += bb) {
+		for (uint32_t k = 0; k < bb; k++)
+			dst[k] = (uint8_t)(st_rng_next(rng) >> 56);
+		float d = scale / unit * (0.5f + 0.5f * (rng_uniform(rng) + 1.0f));
+		uint16_t hd = f32_to_fp16(d), hm;
+		float dq = fp16_to_f32(hd);
+		switch (type) {
+		case GGML_Q4_1: /* w = d q + m, q in 0..15 */
+		case GGML_Q5_1: /* q in 0..31 */
+			hm = f32_to_fp16(-(type == GGML_Q4_1 ? 7.5f : 15.5f) * dq);
+			memcpy(dst + 2, &hm, 2);
+			/* fall through */
+		case GGML_Q4_0: /* w = d (q - 8) */
+		case GGML_Q5_0: /* w = d (q - 16) */
+			memcpy(dst, &hd, 2);
+			break;
+		case GGML_Q4_K: /* w = d sc_j q - dmin m_j, q in 0..15 (Q5_K: 0..31) */
+		case GGML_Q5_K:
+			/* 6-bit scales and minima equal (sc_j = m_j for every j), so
+			 * w = sc_j (d q - dmin) with dmin = 7.5 d (15.5 d) is centred */
+			memcpy(dst + 8, dst + 4, 4);
+			for (int k = 12; k < 16; k++)
+				dst[k] = (uint8_t)((dst[k] & 0x0f) | (dst[k] << 4));
+			hm = f32_to_fp16((type == GGML_Q4_K ? 7.5f : 15.5f) * dq);
+			memcpy(dst, &hd, 2);
+			memcpy(dst + 2, &hm, 2);
+			break;
+		case GGML_Q6_K: /* w = d sc_j (q - 32), q in 0..63, sc_j int8 */
+			memcpy(dst + 208, &hd, 2);
+			break;
+		default:
+			abort();
+		}
+	}
 }
 
 static const char *MERGES[] = {
@@ -439,6 +493,31 @@ const char *tiny_arch_named(int i, tiny_opts *o)
 	if ((o->l3_factor = ARCH_NAMED[i].l3) > 0)
 		o->rope_base = 100.0f;
 	return ARCH_NAMED[i].file;
+}
+
+/* one model per quantised weight type that q8mm multiplies (tiny-llama-q8
+ * is Q8_0): random blocks (tiny_random_blocks), an untied output matrix; the
+ * K-quants' rows are 256 values, so their models are 256 wide */
+static const struct { const char *file; uint32_t wtype; } QTYPE_NAMED[] = {
+	{"tiny-llama-q4_0.gguf", GGML_Q4_0}, {"tiny-llama-q4_1.gguf", GGML_Q4_1},
+	{"tiny-llama-q5_0.gguf", GGML_Q5_0}, {"tiny-llama-q5_1.gguf", GGML_Q5_1},
+	{"tiny-llama-q4_k.gguf", GGML_Q4_K}, {"tiny-llama-q5_k.gguf", GGML_Q5_K},
+	{"tiny-llama-q6_k.gguf", GGML_Q6_K},
+};
+
+int tiny_n_qtype_named(void)
+{
+	return (int)(sizeof QTYPE_NAMED / sizeof QTYPE_NAMED[0]);
+}
+
+const char *tiny_qtype_named(int i, tiny_opts *o)
+{
+	tiny_defaults(o, "llama");
+	o->wtype = QTYPE_NAMED[i].wtype;
+	o->tied = 0;
+	if (ggml_type_block_elems(o->wtype) == 256)
+		o->d_model = 256, o->d_mlp = 512;
+	return QTYPE_NAMED[i].file;
 }
 
 int tiny_load(const tiny_opts *o, fp_model **m, fp_error *err)

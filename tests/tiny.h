@@ -17,7 +17,8 @@ typedef struct tiny_opts {
 	int d_head;         /* 0: d_model / n_heads; written as attention.key_length when set (gemma: always) */
 	int n_swa;          /* gemma2/3 sliding window (default n_ctx: no effect) */
 	float attn_softcap, final_softcap; /* gemma2 (0: keys not written) */
-	uint32_t wtype;     /* type of the 2-D weights: F32, F16 or Q8_0 */
+	uint32_t wtype;     /* type of the 2-D weights: F32, F16, Q8_0 (quantised from floats), or
+	                     * Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K (random blocks) */
 	int tied;           /* 1: no output.weight */
 	uint64_t seed;
 	float scale;        /* weight scale */
@@ -69,6 +70,13 @@ const char *tiny_named(int i, tiny_opts *o);
  * i and returns its file name. */
 int tiny_n_arch_named(void);
 const char *tiny_arch_named(int i, tiny_opts *o);
+
+/* Tiny llama models with weights of each other quantised type that
+ * --matmul q8 multiplies (Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K; make_tiny
+ * writes them to DIR/qtype/, tests/fixtures/llamacpp_qtype.json): fills o for
+ * model i and returns its file name. */
+int tiny_n_qtype_named(void);
+const char *tiny_qtype_named(int i, tiny_opts *o);
 
 /* Q8_0 quantisation of n values (n % 32 == 0) into dst (n/32*34 bytes). */
 void tiny_quantize_q8_0(const float *x, uint8_t *dst, uint64_t n);
