@@ -50,7 +50,7 @@ void tiny_quantize_q8_0(const float *x, uint8_t *dst, uint64_t n)
 	}
 }
 
-static void tiny_random_blocks(uint32_t type, uint8_t *dst, uint64_t n, float scale, st_rng *rng);
+static void tiny_random_blocks(uint32_t type, uint8_t *dst, uint64_t n, float scale, int zero_min, st_rng *rng);
 
 static void add_matrix(gw *w, const tiny_opts *o, st_rng *rng, const char *name, uint64_t ne0, uint64_t ne1,
 		       float scale, float bias_one)
@@ -108,7 +108,7 @@ static void add_matrix(gw *w, const tiny_opts *o, st_rng *rng, const char *name,
 	} else {
 		size_t nb = (size_t)(n / ggml_type_block_elems(t) * ggml_type_block_bytes(t));
 		uint8_t *q = malloc(nb);
-		tiny_random_blocks(t, q, n, scale, rng);
+		tiny_random_blocks(t, q, n, scale, o->zero_min, rng);
 		gw_tensor(w, name, 2, ne, t, q, nb);
 		free(q);
 	}
@@ -117,10 +117,12 @@ static void add_matrix(gw *w, const tiny_opts *o, st_rng *rng, const char *name,
 
 /* random blocks of a quantised type: random codes, a random scale per block
  * about |w| ~ scale, and the offsets (the minima of Q4_1/Q5_1/Q4_K/Q5_K)
- * set to centre each block's values on zero.  llama.cpp reads the same
- * bytes, so the weights are whatever these blocks say by construction. */
-static void tiny_random_blocks(uint32_t type, uint8_t *dst, uint64_t n, float scale, st_rng *rng)
+ * set to centre each block's values on zero (zero_min: offsets 0, all
+ * weights >= 0).  llama.cpp reads the same bytes, so the weights are
+ * whatever these blocks say by construction. */
+static void tiny_random_blocks(uint32_t type, uint8_t *dst, uint64_t n, float scale, int zero_min, st_rng *rng)
 {
+	float off = zero_min ? 0.0f : 1.0f;
 	uint32_t be = ggml_type_block_elems(type), bb = ggml_type_block_bytes(type);
 	/* typical |code - centre| times the typical sub-block scale, per type */
 	float unit = type == GGML_Q4_0 || type == GGML_Q4_1 ? 4.0f : type == GGML_Q5_0 || type == GGML_Q5_1 ? 8.0f
@@ -134,7 +136,7 @@ static void tiny_random_blocks(uint32_t type, uint8_t *dst, uint64_t n, float sc
 		switch (type) {
 		case GGML_Q4_1: /* w = d q + m, q in 0..15 */
 		case GGML_Q5_1: /* q in 0..31 */
-			hm = f32_to_fp16(-(type == GGML_Q4_1 ? 7.5f : 15.5f) * dq);
+			hm = f32_to_fp16(-(type == GGML_Q4_1 ? 7.5f : 15.5f) * dq * off);
 			memcpy(dst + 2, &hm, 2);
 			/* fall through */
 		case GGML_Q4_0: /* w = d (q - 8) */
@@ -148,7 +150,7 @@ static void tiny_random_blocks(uint32_t type, uint8_t *dst, uint64_t n, float sc
 			memcpy(dst + 8, dst + 4, 4);
 			for (int k = 12; k < 16; k++)
 				dst[k] = (uint8_t)((dst[k] & 0x0f) | (dst[k] << 4));
-			hm = f32_to_fp16((type == GGML_Q4_K ? 7.5f : 15.5f) * dq);
+			hm = f32_to_fp16((type == GGML_Q4_K ? 7.5f : 15.5f) * dq * off);
 			memcpy(dst, &hd, 2);
 			memcpy(dst + 2, &hm, 2);
 			break;
@@ -498,11 +500,14 @@ const char *tiny_arch_named(int i, tiny_opts *o)
 /* one model per quantised weight type that q8mm multiplies (tiny-llama-q8
  * is Q8_0): random blocks (tiny_random_blocks), an untied output matrix; the
  * K-quants' rows are 256 values, so their models are 256 wide */
-static const struct { const char *file; uint32_t wtype; } QTYPE_NAMED[] = {
-	{"tiny-llama-q4_0.gguf", GGML_Q4_0}, {"tiny-llama-q4_1.gguf", GGML_Q4_1},
-	{"tiny-llama-q5_0.gguf", GGML_Q5_0}, {"tiny-llama-q5_1.gguf", GGML_Q5_1},
-	{"tiny-llama-q4_k.gguf", GGML_Q4_K}, {"tiny-llama-q5_k.gguf", GGML_Q5_K},
-	{"tiny-llama-q6_k.gguf", GGML_Q6_K},
+static const struct { const char *file; uint32_t wtype; int zero_min; } QTYPE_NAMED[] = {
+	{"tiny-llama-q4_0.gguf", GGML_Q4_0, 0}, {"tiny-llama-q4_1.gguf", GGML_Q4_1, 0},
+	{"tiny-llama-q5_0.gguf", GGML_Q5_0, 0}, {"tiny-llama-q5_1.gguf", GGML_Q5_1, 0},
+	{"tiny-llama-q4_k.gguf", GGML_Q4_K, 0}, {"tiny-llama-q5_k.gguf", GGML_Q5_K, 0},
+	{"tiny-llama-q6_k.gguf", GGML_Q6_K, 0},
+	/* the types with an offset, with offsets 0 (a model that is not centred) */
+	{"tiny-llama-q4_1-m0.gguf", GGML_Q4_1, 1}, {"tiny-llama-q5_1-m0.gguf", GGML_Q5_1, 1},
+	{"tiny-llama-q4_k-m0.gguf", GGML_Q4_K, 1}, {"tiny-llama-q5_k-m0.gguf", GGML_Q5_K, 1},
 };
 
 int tiny_n_qtype_named(void)
@@ -514,6 +519,7 @@ const char *tiny_qtype_named(int i, tiny_opts *o)
 {
 	tiny_defaults(o, "llama");
 	o->wtype = QTYPE_NAMED[i].wtype;
+	o->zero_min = QTYPE_NAMED[i].zero_min;
 	o->tied = 0;
 	if (ggml_type_block_elems(o->wtype) == 256)
 		o->d_model = 256, o->d_mlp = 512;

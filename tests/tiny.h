@@ -27,6 +27,7 @@ typedef struct tiny_opts {
 	float l3_factor;     /* llama: Llama 3 RoPE scaling with this factor (low 1, high 4, original
 	                      * context 32), written as rope_freqs.weight as llama.cpp's converter does */
 	const char *pre;     /* byte-level BPE pre-tokenizer (default "gpt-2") */
+	int zero_min;        /* random blocks: offsets (Q4_1/Q5_1 m, Q4_K/Q5_K dmin) 0 instead of centring */
 	int weights;         /* fp_model_load_opts's weights mode (0: the default) */
 	int matmul;          /* and its matmul mode (0: exact) */
 	/* a planted fact: neuron plant_neuron of layer plant_layer reads
@@ -72,9 +73,10 @@ int tiny_n_arch_named(void);
 const char *tiny_arch_named(int i, tiny_opts *o);
 
 /* Tiny llama models with weights of each other quantised type that
- * --matmul q8 multiplies (Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K; make_tiny
- * writes them to DIR/qtype/, tests/fixtures/llamacpp_qtype.json): fills o for
- * model i and returns its file name. */
+ * --matmul q8 multiplies (Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, and the
+ * four with offsets again with offsets 0; make_tiny writes them to
+ * DIR/qtype/, tests/fixtures/llamacpp_qtype.json): fills o for model i and
+ * returns its file name. */
 int tiny_n_qtype_named(void);
 const char *tiny_qtype_named(int i, tiny_opts *o);
 
