@@ -39,8 +39,10 @@
  * The dot products are llama.cpp's: integer sums per block (per sub-block
  * times its integer scale for the K-quants), then per block
  * d_w * d_a * isum (- dmin_w * d_a * sum_j m_j * bsum_j for Q4_K/Q5_K,
- * + m_w * s_a for Q4_1/Q5_1) in f32.  Only the order of the f32 sums over
- * blocks differs from llama.cpp's.
+ * + m_w * s_a for Q4_1/Q5_1) in f32.  The order of the f32 sums over
+ * blocks differs from llama.cpp's, and so, for Q4_1/Q5_1/Q4_K/Q5_K, does
+ * where the offset term joins (llama.cpp keeps it in a sum of its own,
+ * added once a row; see q8mm.h for what that does to the logits).
  *
  * Three implementations, picked at run time (q8mm_isa):
  * - plain C (below the quantisers): the reference, one dot product at a time;

@@ -7,9 +7,15 @@
  * arithmetic, and approximate: the results are not the f32 path's (about
  * 1e-3 relative per product), which is why factprobe's default products
  * stay exact (`--matmul exact`) and this mode is opted into.  q8mm
- * quantises the activations as llama.cpp's x86 CPU backend does, so its
- * products are llama.cpp's up to the order of the float sums (q8mm.c says
- * which of llama.cpp's quantisers it mirrors, and why).
+ * quantises the activations as llama.cpp's x86 CPU backend does (q8mm.c
+ * says which of llama.cpp's quantisers it mirrors, and why).  For Q8_0,
+ * Q4_0, Q5_0 and Q6_K its products are llama.cpp's up to the order of the
+ * float sums: on tiny models (test_oracle) the logits are llama.cpp's to
+ * 2.5e-7 at every position (the AVX2 block-32 kernels bit for bit).  For
+ * the types with a block offset (Q4_1, Q5_1, Q4_K, Q5_K) the offset term is
+ * added per block, where llama.cpp sums it apart and adds it at the end: on
+ * tiny models with centred weights, whose two terms cancel, 1-11 of 113
+ * positions differ by up to 1.7e-2 (with zero offsets, within 3.5e-7).
  *
  * The quantised activations (q8mm_quantize's output) are ggml's blocks, row
  * t of T at act + t * q8mm_act_bytes(type, 1, cols), cols / 256 or cols / 32
