@@ -23,15 +23,8 @@
 #include <string.h>
 #include <time.h>
 
-static uint32_t rs = 88172645u;
-static uint32_t rnd(void)
-{
-	rs ^= rs << 13, rs ^= rs >> 17, rs ^= rs << 5;
-	return rs;
-}
-static float unif(void) { return (float)((rnd() >> 8) * (1.0 / 16777216.0)) * 2 - 1; }
-
-static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8); }
+#define XORSHIFT_SEED 88172645u
+#include "xorshift.h"
 
 static double now(void)
 {

@@ -33,15 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint32_t rs = 2463534242u;
-static uint32_t rnd(void)
-{
-	rs ^= rs << 13, rs ^= rs >> 17, rs ^= rs << 5;
-	return rs;
-}
-static float unif(void) { return (float)((rnd() >> 8) * (1.0 / 16777216.0)) * 2 - 1; }
-
-static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8); }
+#include "xorshift.h"
 static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 
 static const uint32_t TYPES[] = {GGML_Q4_0, GGML_Q4_1, GGML_Q5_0, GGML_Q5_1, GGML_Q8_0, GGML_Q4_K, GGML_Q5_K, GGML_Q6_K};

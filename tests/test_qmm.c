@@ -16,15 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint32_t rs = 2463534242u;
-static uint32_t rnd(void)
-{
-	rs ^= rs << 13, rs ^= rs >> 17, rs ^= rs << 5;
-	return rs;
-}
-static float unif(void) { return (float)((rnd() >> 8) * (1.0 / 16777216.0)) * 2 - 1; }
-
-static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8); }
+#include "xorshift.h"
 
 /* one random block of `type` with finite scales (fp16 fields written from
  * small positive or negative floats) */
